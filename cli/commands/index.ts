@@ -1,4 +1,6 @@
 import type { CliCommand } from '../command';
+import { apiCommand, workerCommand } from './roles';
+import { upCommand } from './up';
 
 /** Every `lamina` sub-command, in the order `lamina --help` lists them. */
-export const commands: CliCommand[] = [];
+export const commands: CliCommand[] = [upCommand, apiCommand, workerCommand];

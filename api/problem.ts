@@ -1,0 +1,41 @@
+import type { ErrorRequestHandler, Response } from 'express';
+import { ZodError } from 'zod';
+
+/** An RFC 9457 problem detail; `errors` names each bad field when validation failed. */
+export interface Problem {
+  type?: string;
+  title: string;
+  status: number;
+  detail?: string;
+  errors?: { field: string; message: string }[];
+}
+
+export class HttpProblem extends Error {
+  constructor(readonly problem: Problem) {
+    super(problem.detail ?? problem.title);
+  }
+}
+
+export function sendProblem(res: Response, problem: Problem): void {
+  res.status(problem.status).type('application/problem+json').json({ type: 'about:blank', ...problem });
+}
+
+export function validationProblem(error: ZodError, where: 'body' | 'query' | 'params'): Problem {
+  return {
+    title: 'Invalid request',
+    status: 400,
+    detail: `The request ${where} has ${error.issues.length} invalid field(s).`,
+    errors: error.issues.map((i) => ({ field: [where, ...i.path].join('.'), message: i.message })),
+  };
+}
+
+/** Last error handler: known problems go out as they are, anything else as a 500 without internals. */
+export const problemHandler: ErrorRequestHandler = (err, _req, res, _next) => {
+  if (err instanceof HttpProblem) return sendProblem(res, err.problem);
+  if (err instanceof ZodError) return sendProblem(res, validationProblem(err, 'body'));
+  if (err?.type === 'entity.parse.failed') {
+    return sendProblem(res, { title: 'Malformed JSON', status: 400, detail: 'The request body is not valid JSON.' });
+  }
+  console.error('unhandled API error', err);
+  sendProblem(res, { title: 'Internal error', status: 500, detail: 'The server failed; see its log.' });
+};

@@ -1,0 +1,57 @@
+import { parseArgs } from 'node:util';
+import type { Task } from '../../api/tasks/task-service';
+import { UsageError, type CliCommand } from '../command';
+import { serve } from './roles';
+
+async function runDiagnostics(apiUrl: string, uiBase: string | undefined): Promise<number> {
+  const started = await fetch(`${apiUrl}/api/tasks/diagnostics`, { method: 'POST' });
+  if (started.status !== 202) throw new Error(`starting diagnostics failed: HTTP ${started.status} ${await started.text()}`);
+  const { id } = (await started.json()) as Task;
+  console.log(`[lamina] diagnostics task ${id} started`);
+  if (uiBase) console.log(`[lamina]   watch it: ${uiBase}/${encodeURIComponent(id)}`);
+  let task: Task;
+  do {
+    const response = await fetch(`${apiUrl}/api/tasks/${encodeURIComponent(id)}/wait?timeout=30`);
+    task = (await response.json()) as Task;
+  } while (task.state === 'running');
+  const report = task.result as { ok: boolean; checks: { name: string; ok: boolean; detail: string }[] } | undefined;
+  for (const check of report?.checks ?? []) {
+    console.log(`[lamina]   ${check.ok ? 'ok  ' : 'FAIL'} ${check.name}: ${check.detail}`);
+  }
+  console.log(`[lamina] diagnostics ${task.state}${report ? (report.ok ? ', all checks passed' : ', some checks failed') : ''}`);
+  if (task.error) console.log(`[lamina]   error: ${task.error}`);
+  return task.state === 'completed' && report?.ok ? 0 : 1;
+}
+
+export const upCommand: CliCommand = {
+  name: 'up',
+  summary: 'Start the whole appliance on embedded defaults and run diagnostics',
+  usage: [
+    'Usage: lamina up [--once]',
+    '',
+    'Starts what is not configured: a Temporal dev server (Web UI on LAMINA_TEMPORAL_UI_PORT, 8233)',
+    'unless TEMPORAL_ADDRESS is set, a private PostgreSQL cluster under LAMINA_DATA_DIR unless',
+    'DATABASE_URL is set; then migrations, the worker and the API (LAMINA_API_PORT, 8080).',
+    'Runs a diagnostics task through the API and stays up until Ctrl-C, which stops everything it',
+    'started. A second start reuses the data folder (task history, database).',
+    '',
+    '  --once   stop after the diagnostics task instead of staying up',
+  ].join('\n'),
+  async run(args) {
+    let once: boolean;
+    try {
+      once = Boolean(parseArgs({ args, options: { once: { type: 'boolean' } } }).values.once);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    return serve(
+      { api: true, worker: true, embedded: true },
+      (stack) =>
+        runDiagnostics(
+          stack.apiUrl!,
+          stack.temporalUiUrl && `${stack.temporalUiUrl}/namespaces/${stack.client.options.namespace}/workflows`,
+        ),
+      !once,
+    );
+  },
+};

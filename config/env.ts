@@ -1,0 +1,135 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Every environment variable Lamina reads, validated in one place. Unset means "embedded default":
+ * no TEMPORAL_ADDRESS starts a local Temporal dev server, no DATABASE_URL a private Postgres cluster.
+ */
+const port = z.coerce.number().int().min(1).max(65535);
+const optionalText = z
+  .string()
+  .trim()
+  .transform((v) => (v === '' ? undefined : v))
+  .optional();
+/** A path to a PEM file that must exist and be readable when given. */
+const optionalFile = optionalText.refine((v) => v === undefined || isReadableFile(v), {
+  message: 'file does not exist or is not readable',
+});
+
+function isReadableFile(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.R_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+const envSchema = z.object({
+  LAMINA_DATA_DIR: z.string().min(1).default('data'),
+  LAMINA_API_HOST: z.string().min(1).default('127.0.0.1'),
+  LAMINA_API_PORT: port.default(8080),
+  LAMINA_TASK_QUEUE: z.string().min(1).default('lamina-appliance'),
+  LAMINA_REPOSITORY_DIR: optionalText,
+  LAMINA_REPOSITORY_MIN_FREE_GIB: z.coerce.number().min(0).default(5),
+  TEMPORAL_ADDRESS: optionalText.refine((v) => v === undefined || /^[^\s:]+:\d{1,5}$/.test(v), {
+    message: 'must be host:port, e.g. temporal.example.com:7233',
+  }),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TLS: z.enum(['true', 'false']).default('false'),
+  TEMPORAL_TLS_CA: optionalFile,
+  TEMPORAL_TLS_CERT: optionalFile,
+  TEMPORAL_TLS_KEY: optionalFile,
+  TEMPORAL_TLS_SERVER_NAME: optionalText,
+  TEMPORAL_API_KEY: optionalText,
+  LAMINA_TEMPORAL_PORT: port.default(7233),
+  LAMINA_TEMPORAL_UI_PORT: port.default(8233),
+  LAMINA_TEMPORAL_CLI: optionalText,
+  DATABASE_URL: optionalText.refine((v) => v === undefined || /^postgres(ql)?:\/\//.test(v), {
+    message: 'must be a postgres:// or postgresql:// URL',
+  }),
+});
+
+export interface TemporalTlsConfig {
+  caPath?: string;
+  certPath?: string;
+  keyPath?: string;
+  serverName?: string;
+}
+
+export interface LaminaConfig {
+  dataDir: string;
+  repositoryDir: string;
+  repositoryMinFreeBytes: number;
+  api: { host: string; port: number };
+  taskQueue: string;
+  temporal: {
+    /** Unset: Lamina starts its own dev server on `embeddedPort`, Web UI on `embeddedUiPort`. */
+    address?: string;
+    namespace: string;
+    tls?: TemporalTlsConfig;
+    apiKey?: string;
+    embeddedPort: number;
+    embeddedUiPort: number;
+    cliPath?: string;
+  };
+  /** Unset: Lamina starts a private Postgres cluster under the data folder. */
+  databaseUrl?: string;
+}
+
+/** Thrown with every invalid variable listed, so one run shows all the mistakes. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): LaminaConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  const tlsFiles = [e.TEMPORAL_TLS_CERT, e.TEMPORAL_TLS_KEY];
+  if (tlsFiles.filter(Boolean).length === 1) {
+    problems.push('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY: set both for mTLS, or neither');
+  }
+  const wantsTls =
+    e.TEMPORAL_TLS === 'true' || Boolean(e.TEMPORAL_TLS_CA || e.TEMPORAL_TLS_CERT || e.TEMPORAL_API_KEY);
+  if (wantsTls && !e.TEMPORAL_ADDRESS) {
+    problems.push('TEMPORAL_TLS*/TEMPORAL_API_KEY: only apply to an external cluster; set TEMPORAL_ADDRESS too');
+  }
+  if (e.LAMINA_TEMPORAL_PORT === e.LAMINA_TEMPORAL_UI_PORT) {
+    problems.push('LAMINA_TEMPORAL_UI_PORT: must differ from LAMINA_TEMPORAL_PORT');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const dataDir = path.resolve(e.LAMINA_DATA_DIR);
+  return {
+    dataDir,
+    repositoryDir: path.resolve(e.LAMINA_REPOSITORY_DIR ?? path.join(dataDir, 'repository')),
+    repositoryMinFreeBytes: Math.round(e.LAMINA_REPOSITORY_MIN_FREE_GIB * 1024 ** 3),
+    api: { host: e.LAMINA_API_HOST, port: e.LAMINA_API_PORT },
+    taskQueue: e.LAMINA_TASK_QUEUE,
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      tls: wantsTls
+        ? {
+            caPath: e.TEMPORAL_TLS_CA,
+            certPath: e.TEMPORAL_TLS_CERT,
+            keyPath: e.TEMPORAL_TLS_KEY,
+            serverName: e.TEMPORAL_TLS_SERVER_NAME,
+          }
+        : undefined,
+      apiKey: e.TEMPORAL_API_KEY,
+      embeddedPort: e.LAMINA_TEMPORAL_PORT,
+      embeddedUiPort: e.LAMINA_TEMPORAL_UI_PORT,
+      cliPath: e.LAMINA_TEMPORAL_CLI,
+    },
+    databaseUrl: e.DATABASE_URL,
+  };
+}

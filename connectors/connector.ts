@@ -1,0 +1,24 @@
+/**
+ * The one interface every connector type implements (ARCHITECTURE.md §7). Capabilities beyond `test`
+ * (export, VMs, snapshots, uploads, publishing) are added per type as the workflows that need them land.
+ */
+export interface ConnectorCheck {
+  /** The setting the check is about, so the admin knows which field to fix. */
+  field?: string;
+  ok: boolean;
+  message: string;
+}
+
+export interface Connector {
+  readonly type: string;
+  /** Checks every setting against the real system; never throws for a bad setting, reports it. */
+  test(): Promise<ConnectorCheck[]>;
+}
+
+/** A connector configuration as stored in Postgres (secrets excluded). */
+export interface ConnectorRecord {
+  id: string;
+  type: string;
+  name: string;
+  settings: Record<string, unknown>;
+}

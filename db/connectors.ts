@@ -1,0 +1,26 @@
+import type { Pool } from 'pg';
+import type { ConnectorRecord } from '../connectors/connector';
+
+export async function listConnectors(pool: Pool): Promise<ConnectorRecord[]> {
+  const { rows } = await pool.query<ConnectorRecord>('SELECT id, type, name, settings FROM connectors ORDER BY name');
+  return rows;
+}
+
+export async function getConnector(pool: Pool, id: string): Promise<ConnectorRecord | undefined> {
+  const { rows } = await pool.query<ConnectorRecord>('SELECT id, type, name, settings FROM connectors WHERE id = $1', [
+    id,
+  ]);
+  return rows[0];
+}
+
+/** Fixed id of the embedded `Local` connector, so every start finds the same record. */
+export const DEFAULT_LOCAL_CONNECTOR_ID = '00000000-0000-4000-8000-00000000000a';
+
+/** Creates the embedded default connector on first start; later starts leave an edited one alone. */
+export async function ensureDefaultLocalConnector(pool: Pool, storagePool: string): Promise<void> {
+  await pool.query(
+    `INSERT INTO connectors (id, type, name, settings) VALUES ($1, 'local', 'Local', $2)
+     ON CONFLICT (id) DO NOTHING`,
+    [DEFAULT_LOCAL_CONNECTOR_ID, JSON.stringify({ storagePool })],
+  );
+}

@@ -1,0 +1,170 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { Client, type Connection } from '@temporalio/client';
+import type { Worker } from '@temporalio/worker';
+import type { Pool } from 'pg';
+import { createApp } from '../api/app';
+import { TaskService } from '../api/tasks/task-service';
+import type { LaminaConfig } from '../config/env';
+import { ensureDefaultLocalConnector } from '../db/connectors';
+import { migrate } from '../db/migrate';
+import { createPool } from '../db/pool';
+import { createApplianceWorker } from '../worker/appliance-worker';
+import { startPostgresCluster } from './postgres-cluster';
+import { connectClient, connectWorker, ensureSearchAttributes } from './temporal-connection';
+import { startTemporalDevServer } from './temporal-dev-server';
+
+export interface StackOptions {
+  api: boolean;
+  worker: boolean;
+  /** Start a dev server / private Postgres when the config names none (the embedded defaults). */
+  embedded: boolean;
+  /** Tests pass a workflow bundle built once per run. */
+  workflowBundlePath?: string;
+  log?: (line: string) => void;
+}
+
+export interface Stack {
+  apiUrl?: string;
+  temporalAddress: string;
+  temporalUiUrl?: string;
+  databaseUrl: string;
+  pool: Pool;
+  client: Client;
+  tasks: TaskService;
+  /** Stops everything this stack started, newest first. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Brings Lamina up in dependency order: Postgres, Temporal, migrations, then the worker and the API.
+ * Each step registers how to undo itself before the next starts, so a failure half-way stops what
+ * already runs instead of leaving orphans.
+ */
+export async function startStack(config: LaminaConfig, options: StackOptions): Promise<Stack> {
+  const log = options.log ?? (() => undefined);
+  const undo: { what: string; run: () => Promise<void> }[] = [];
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      for (const step of undo.reverse()) {
+        await step.run().catch((err) => log(`stopping ${step.what} failed: ${(err as Error).message}`));
+      }
+    })());
+
+  try {
+    fs.mkdirSync(config.dataDir, { recursive: true });
+    const missing = [
+      !config.databaseUrl && 'DATABASE_URL',
+      !config.temporal.address && 'TEMPORAL_ADDRESS',
+    ].filter(Boolean);
+    if (!options.embedded && missing.length > 0) {
+      throw new Error(`${missing.join(' and ')} must be set: this role does not start embedded services`);
+    }
+
+    let databaseUrl = config.databaseUrl;
+    if (!databaseUrl) {
+      log('starting private PostgreSQL cluster');
+      const cluster = await startPostgresCluster(path.join(config.dataDir, 'postgres'));
+      undo.push({ what: 'PostgreSQL', run: cluster.stop });
+      databaseUrl = cluster.url;
+    }
+
+    let temporalAddress = config.temporal.address;
+    let temporalUiUrl: string | undefined;
+    if (!temporalAddress) {
+      log('starting Temporal dev server');
+      const server = await startTemporalDevServer({
+        port: config.temporal.embeddedPort,
+        uiPort: config.temporal.embeddedUiPort,
+        namespace: config.temporal.namespace,
+        dbFile: path.join(config.dataDir, 'temporal', 'temporal.db'),
+        logFile: path.join(config.dataDir, 'temporal', 'server.log'),
+        cliPath: config.temporal.cliPath,
+      });
+      undo.push({ what: 'Temporal dev server', run: server.stop });
+      temporalAddress = server.address;
+      temporalUiUrl = server.uiUrl;
+    }
+    const temporalSettings = { ...config.temporal, address: temporalAddress };
+
+    const pool = createPool(databaseUrl);
+    undo.push({ what: 'database pool', run: () => pool.end() });
+    const applied = await migrate(pool);
+    if (applied.length > 0) log(`applied migrations: ${applied.join(', ')}`);
+    const storagePool = path.join(config.dataDir, 'pool');
+    await ensureDefaultLocalConnector(pool, storagePool);
+
+    const connection: Connection = await connectClient(temporalSettings);
+    undo.push({ what: 'Temporal client', run: () => connection.close() });
+    await ensureSearchAttributes(connection, config.temporal.namespace);
+    const client = new Client({ connection, namespace: config.temporal.namespace });
+    const tasks = new TaskService(client, config.taskQueue);
+
+    if (options.worker) {
+      const workerConnection = await connectWorker(temporalSettings);
+      undo.push({ what: 'worker connection', run: () => workerConnection.close() });
+      const worker: Worker = await createApplianceWorker({
+        connection: workerConnection,
+        namespace: config.temporal.namespace,
+        taskQueue: config.taskQueue,
+        workflowBundlePath: options.workflowBundlePath,
+        deps: {
+          pool,
+          repositoryDir: config.repositoryDir,
+          repositoryMinFreeBytes: config.repositoryMinFreeBytes,
+        },
+      });
+      const running = worker.run();
+      undo.push({
+        what: 'worker',
+        run: async () => {
+          if (worker.getState() === 'RUNNING') worker.shutdown();
+          await running;
+        },
+      });
+      log(`worker polling task queue '${config.taskQueue}'`);
+    }
+
+    let apiUrl: string | undefined;
+    if (options.api) {
+      const app = createApp({
+        tasks,
+        readiness: [
+          { name: 'postgres', check: async () => void (await pool.query('SELECT 1')) },
+          {
+            name: 'temporal',
+            check: async () => void (await connection.workflowService.getSystemInfo({})),
+          },
+        ],
+      });
+      const server = http.createServer(app);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', (err: NodeJS.ErrnoException) =>
+          reject(
+            err.code === 'EADDRINUSE'
+              ? new Error(`API port ${config.api.port} is in use; set LAMINA_API_PORT to another port`)
+              : err,
+          ),
+        );
+        server.listen(config.api.port, config.api.host, () => resolve());
+      });
+      undo.push({
+        what: 'API server',
+        run: () =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeAllConnections();
+          }),
+      });
+      const { port } = server.address() as { port: number };
+      apiUrl = `http://${config.api.host}:${port}`;
+    }
+
+    return { apiUrl, temporalAddress, temporalUiUrl, databaseUrl, pool, client, tasks, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

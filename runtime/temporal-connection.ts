@@ -1,0 +1,59 @@
+import fs from 'node:fs';
+import { Connection, type ConnectionOptions } from '@temporalio/client';
+import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
+import { temporal } from '@temporalio/proto';
+import type { LaminaConfig } from '../config/env';
+import { LAMINA_SEARCH_ATTRIBUTES } from './search-attributes';
+
+type TemporalSettings = LaminaConfig['temporal'] & { address: string };
+
+function tlsOptions(settings: TemporalSettings): ConnectionOptions['tls'] {
+  const tls = settings.tls;
+  if (!tls) return undefined;
+  return {
+    serverNameOverride: tls.serverName,
+    serverRootCACertificate: tls.caPath ? fs.readFileSync(tls.caPath) : undefined,
+    clientCertPair:
+      tls.certPath && tls.keyPath
+        ? { crt: fs.readFileSync(tls.certPath), key: fs.readFileSync(tls.keyPath) }
+        : undefined,
+  };
+}
+
+/** Client connection (API, CLI, tests) to the configured or embedded cluster. */
+export function connectClient(settings: TemporalSettings): Promise<Connection> {
+  return Connection.connect({ address: settings.address, tls: tlsOptions(settings), apiKey: settings.apiKey });
+}
+
+/** Worker connection (Rust core) to the configured or embedded cluster. */
+export function connectWorker(settings: TemporalSettings): Promise<NativeConnection> {
+  const options: NativeConnectionOptions = {
+    address: settings.address,
+    tls: tlsOptions(settings),
+    apiKey: settings.apiKey,
+  };
+  return NativeConnection.connect(options);
+}
+
+/**
+ * Registers Lamina's search attributes on a cluster that lacks them (an external cluster; the embedded
+ * dev server gets them at start). Idempotent: attributes already present are left alone.
+ */
+export async function ensureSearchAttributes(connection: Connection, namespace: string): Promise<void> {
+  const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
+  const missing = Object.keys(LAMINA_SEARCH_ATTRIBUTES).filter((name) => !(name in (customAttributes ?? {})));
+  if (missing.length === 0) return;
+  const keyword = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
+  try {
+    await connection.operatorService.addSearchAttributes({
+      namespace,
+      searchAttributes: Object.fromEntries(missing.map((name) => [name, keyword])),
+    });
+  } catch (err) {
+    throw new Error(
+      `Temporal namespace '${namespace}' lacks the search attributes ${missing.join(', ')} and Lamina could not ` +
+        `add them (${(err as Error).message}); ask the cluster admin to run: ` +
+        missing.map((m) => `temporal operator search-attribute create --name ${m} --type Keyword`).join('; '),
+    );
+  }
+}

@@ -1,0 +1,24 @@
+import { Worker, type NativeConnection } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from '../activities';
+
+export interface ApplianceWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  deps: ActivityDeps;
+  /** Pre-built workflow bundle (tests bundle once per run); otherwise workflows/ is bundled at start. */
+  workflowBundlePath?: string;
+}
+
+/** The appliance worker: runs every workflow and the activities that need the appliance's database and disks. */
+export function createApplianceWorker(options: ApplianceWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue,
+    activities: createActivities(options.deps),
+    ...(options.workflowBundlePath
+      ? { workflowBundle: { codePath: options.workflowBundlePath } }
+      : { workflowsPath: require.resolve('../workflows') }),
+  });
+}

@@ -1,0 +1,2 @@
+// Every workflow the appliance worker runs. Deterministic code only: activities are imported as types.
+export { diagnostics } from './diagnostics';
