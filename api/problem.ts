@@ -17,7 +17,10 @@ export class HttpProblem extends Error {
 }
 
 export function sendProblem(res: Response, problem: Problem): void {
-  res.status(problem.status).type('application/problem+json').json({ type: 'about:blank', ...problem });
+  res
+    .status(problem.status)
+    .type('application/problem+json')
+    .json({ type: 'about:blank', ...problem });
 }
 
 export function validationProblem(error: ZodError, where: 'body' | 'query' | 'params'): Problem {
@@ -34,7 +37,11 @@ export const problemHandler: ErrorRequestHandler = (err, _req, res, _next) => {
   if (err instanceof HttpProblem) return sendProblem(res, err.problem);
   if (err instanceof ZodError) return sendProblem(res, validationProblem(err, 'body'));
   if (err?.type === 'entity.parse.failed') {
-    return sendProblem(res, { title: 'Malformed JSON', status: 400, detail: 'The request body is not valid JSON.' });
+    return sendProblem(res, {
+      title: 'Malformed JSON',
+      status: 400,
+      detail: 'The request body is not valid JSON.',
+    });
   }
   console.error('unhandled API error', err);
   sendProblem(res, { title: 'Internal error', status: 500, detail: 'The server failed; see its log.' });
