@@ -111,6 +111,8 @@ describe('diagnostics task through the API, real Temporal and Postgres', () => {
     expect(await missing.json()).toMatchObject({ title: 'Task not found', status: 404 });
     const malformed = await fetch(`${stack.apiUrl}/api/tasks/${encodeURIComponent('bad id!')}`);
     expect(malformed.status).toBe(400);
-    expect((await malformed.json()).errors).toEqual([{ field: 'params.id', message: 'not a task id' }]);
+    expect(((await malformed.json()) as { errors: unknown }).errors).toEqual([
+      { field: 'params.id', message: 'not a task id' },
+    ]);
   });
 });
