@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import type { Hash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { promisify } from 'node:util';
 import { runNtfsCore, type ProgressListener } from './native';
@@ -86,12 +87,27 @@ export async function finalizeVolume(file: string, serial: Buffer): Promise<void
   await runNtfsCore(['finalize', file, serial.subarray(0, 8).toString('hex')]);
 }
 
+export interface ApplyOptions {
+  epoch?: number;
+  onProgress?: ProgressListener;
+  /** Sees every byte sent to the core: a layer's content hash. */
+  hash?: Hash;
+}
+
 export async function applyToVolume(
   file: string,
   operations: AsyncIterable<VolumeOperation> | Iterable<VolumeOperation>,
-  options: { epoch?: number; onProgress?: ProgressListener } = {},
+  { hash, ...options }: ApplyOptions = {},
 ): Promise<void> {
-  await runNtfsCore(['apply', file], { input: encodeOperations(operations), ...options });
+  const encoded = encodeOperations(operations);
+  await runNtfsCore(['apply', file], { input: hash ? hashing(encoded, hash) : encoded, ...options });
+}
+
+async function* hashing(chunks: AsyncIterable<Buffer>, hash: Hash): AsyncGenerator<Buffer> {
+  for await (const chunk of chunks) {
+    hash.update(chunk);
+    yield chunk;
+  }
 }
 
 export async function overlayVolume(
