@@ -92,8 +92,10 @@ class RegParser {
 
   private parseHeader(): void {
     while (this.index < this.lines.length && this.lines[this.index].trim() === '') this.index++;
-    if (this.index === this.lines.length)
+    if (this.index === this.lines.length) {
+      this.index = 0;
       this.fail('empty file: expected "Windows Registry Editor Version 5.00"');
+    }
     const header = this.lines[this.index].trim();
     const version = HEADERS[header];
     if (!version) {
