@@ -1,4 +1,5 @@
 import type { CliCommand } from '../command';
+import { diskCommand } from './disk';
 
 /** Every `lamina` sub-command, in the order `lamina --help` lists them. */
-export const commands: CliCommand[] = [];
+export const commands: CliCommand[] = [diskCommand];
