@@ -1,5 +1,6 @@
 import type { CliCommand } from '../command';
 import { devCommand } from './dev';
+import { diskCommand } from './disk';
 
 /** Every `lamina` sub-command, in the order `lamina --help` lists them. */
-export const commands: CliCommand[] = [devCommand];
+export const commands: CliCommand[] = [diskCommand, devCommand];
