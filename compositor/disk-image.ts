@@ -1,202 +1,161 @@
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { promisify } from 'node:util';
-import type { ProgressListener } from './native';
+import { convertDisk } from '../disk/convert';
+import { openDisk } from '../disk/open';
+import { PARTITION_TYPE, readPartitionTable } from '../disk/partition';
+import type { DiskFormat, Extent, VirtualDisk } from '../disk/types';
+import { DISK_FORMATS } from '../disk/types';
+import { isZero } from '../disk/zero';
 import type { DiskLayout } from './disk-layout';
+import type { ProgressListener } from './native';
 
 /**
- * The container step, in one place: reading a partition out of a VM disk, and writing a disk
- * from a layout and partition image files. Everything else in the compositor works on partition
- * image files.
+ * The container step, in one place: reading a partition out of a VM disk of any format, and
+ * writing a disk from a layout and partition image files through disk/'s streaming writers.
+ * Everything else in the compositor works on partition image files.
  */
 
-const run = promisify(execFile);
-
-export type OutputFormat = 'raw' | 'vhd' | 'vhd-fixed' | 'vhdx' | 'vmdk' | 'vmdk-stream';
-export const OUTPUT_FORMATS: readonly OutputFormat[] = [
-  'raw',
-  'vhd',
-  'vhd-fixed',
-  'vhdx',
-  'vmdk',
-  'vmdk-stream',
-];
+export type OutputFormat = DiskFormat;
+export const OUTPUT_FORMATS: readonly OutputFormat[] = DISK_FORMATS;
 
 /** A partition's content: a partition image file the size of the partition. */
 export type PartitionContents = Partial<Record<'esp' | 'windows', string>>;
 
-const GPT_TYPES = {
-  esp: 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B',
-  msr: 'E3C9E316-0B5C-4DB8-817D-F92DF00215AE',
-  windows: 'EBD0A0A2-B9E5-4433-87C0-68B6B72699C7',
-} as const;
-const GPT_NAMES = {
-  esp: 'EFI system partition',
-  msr: 'Microsoft reserved partition',
-  windows: 'Basic data partition',
-} as const;
-const MBR_NTFS = 0x07;
-const SECTOR = 512;
+const MBR_NTFS = '07';
 const CHUNK = 4 * 2 ** 20;
 
-/** A GUID derived from `seed`: same inputs, same disk and partition identities. */
+/** A GUID derived from `seed`: same inputs, same identities. */
 export function derivedGuid(seed: string): string {
   const hex = createHash('sha256').update(seed).digest('hex');
-  // RFC 4122 variant, version 4 layout (random-looking, but not random).
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`.toUpperCase();
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 
-async function writePartitionTable(file: string, layout: DiskLayout, identity: string): Promise<void> {
-  if (layout.firmware === 'bios') {
-    const windows = layout.partitions[0];
-    const diskId = createHash('sha256').update(`${identity}:mbr`).digest().readUInt32LE(0);
-    const script = [
-      'label: dos',
-      `label-id: 0x${diskId.toString(16).padStart(8, '0')}`,
-      'unit: sectors',
-      `start=${windows.offset / SECTOR}, size=${windows.size / SECTOR}, type=${MBR_NTFS.toString(16)}, bootable`,
-      '',
-    ].join('\n');
-    await new Promise<void>((resolve, reject) => {
-      const child = execFile('sfdisk', ['--no-reread', '--no-tell-kernel', '-q', file], (err) =>
-        err ? reject(err) : resolve(),
-      );
-      child.stdin?.end(script);
-    });
-    return;
-  }
-  const args = ['-U', derivedGuid(`${identity}:disk`)];
-  layout.partitions.forEach((partition, index) => {
-    const n = index + 1;
-    const first = partition.offset / SECTOR;
-    const last = (partition.offset + partition.size) / SECTOR - 1;
-    args.push(
-      '-n',
-      `${n}:${first}:${last}`,
-      '-t',
-      `${n}:${GPT_TYPES[partition.role]}`,
-      '-c',
-      `${n}:${GPT_NAMES[partition.role]}`,
-      '-u',
-      `${n}:${derivedGuid(`${identity}:${partition.role}`)}`,
-    );
-  });
-  await run('sgdisk', [...args, file]);
+interface Placed {
+  offset: number;
+  /** Bytes in memory (partition table pieces) or a partition image opened as a raw disk. */
+  source: Buffer | VirtualDisk;
 }
 
 /**
- * Copies `length` bytes of `source` from `sourceStart` into `target` at `targetStart`, skipping
- * all-zero chunks so the target stays sparse.
+ * The disk being written, seen as one VirtualDisk: the table's bytes and each partition image at
+ * its offset, zeros elsewhere. disk/'s convertDisk streams its extents (ascending, so
+ * vmdk-stream works) into any format.
  */
-async function copyNonZero(
-  source: string,
-  sourceStart: number,
-  length: number,
-  target: fs.FileHandle,
-  targetStart: number,
-  onChunk: (bytes: number) => void = () => undefined,
-): Promise<void> {
-  const input = await fs.open(source, 'r');
-  try {
-    const buffer = Buffer.alloc(CHUNK);
-    const zero = Buffer.alloc(CHUNK);
-    for (let position = 0; position < length; position += CHUNK) {
-      const want = Math.min(CHUNK, length - position);
-      const { bytesRead } = await input.read(buffer, 0, want, sourceStart + position);
-      if (bytesRead === 0) break;
-      const chunk = buffer.subarray(0, bytesRead);
-      if (!chunk.equals(zero.subarray(0, bytesRead)))
-        await target.write(chunk, 0, bytesRead, targetStart + position);
-      onChunk(bytesRead);
-    }
-  } finally {
-    await input.close();
+class AssembledDisk implements VirtualDisk {
+  readonly path = '(assembled image)';
+  readonly format = 'raw' as const;
+  readonly sectorSize = 512;
+  private readonly placedExtents: (Extent & { piece: Placed })[];
+
+  constructor(
+    readonly virtualSize: number,
+    pieces: Placed[],
+  ) {
+    this.placedExtents = pieces
+      .flatMap((piece) =>
+        Buffer.isBuffer(piece.source)
+          ? [{ offset: piece.offset, length: piece.source.length, piece }]
+          : piece.source.extents().map((e) => ({ offset: piece.offset + e.offset, length: e.length, piece })),
+      )
+      .sort((a, b) => a.offset - b.offset);
   }
+
+  get allocatedBytes(): number {
+    return this.placedExtents.reduce((sum, e) => sum + e.length, 0);
+  }
+
+  extents(): Extent[] {
+    return this.placedExtents.map(({ offset, length }) => ({ offset, length }));
+  }
+
+  async read(target: Buffer, offset: number): Promise<void> {
+    target.fill(0);
+    const end = offset + target.length;
+    for (const { piece } of this.placedExtents.filter(
+      (e) => e.offset < end && e.offset + e.length > offset,
+    )) {
+      const size = Buffer.isBuffer(piece.source) ? piece.source.length : piece.source.virtualSize;
+      const from = Math.max(offset, piece.offset);
+      const to = Math.min(end, piece.offset + size);
+      if (from >= to) continue;
+      const window = target.subarray(from - offset, to - offset);
+      if (Buffer.isBuffer(piece.source)) piece.source.copy(window, 0, from - piece.offset, to - piece.offset);
+      else await piece.source.read(window, from - piece.offset);
+    }
+  }
+
+  /** The pieces belong to writeDisk, which closes them. */
+  async close(): Promise<void> {}
 }
 
 /**
- * Writes a whole disk to `out`: partition table, then each partition's image file at its
- * offset. The file appears at `out` only when complete (written under a temporary name, then
- * renamed); on failure nothing is left behind.
+ * Writes a whole disk to `out` in `format`: partition table, then each partition image at its
+ * offset, zero blocks never written. The file appears at `out` only when complete.
  */
 export async function writeDisk(
   layout: DiskLayout,
   contents: PartitionContents,
   format: OutputFormat,
   out: string,
-  options: { identity: string; onProgress?: ProgressListener },
+  onProgress?: ProgressListener,
 ): Promise<void> {
-  if (format !== 'raw') throw new Error(`output format ${format} needs the disk/ writers, not available yet`);
-  const partial = `${out}.partial-${process.pid}`;
+  const pieces: Placed[] = layout.table.map((segment) => ({ offset: segment.offset, source: segment.data }));
   try {
-    await fs.writeFile(partial, '');
-    await fs.truncate(partial, layout.size);
-    await writePartitionTable(partial, layout, options.identity);
-    const placed = layout.partitions.filter((p) => p.role !== 'msr' && contents[p.role] !== undefined);
-    const total = placed.reduce((sum, p) => sum + p.size, 0);
-    let done = 0;
-    options.onProgress?.({ phase: 'write', done, total });
-    const target = await fs.open(partial, 'r+');
-    try {
-      for (const partition of placed) {
-        const source = contents[partition.role as 'esp' | 'windows'] as string;
-        await copyNonZero(source, 0, partition.size, target, partition.offset, (bytes) => {
-          done += bytes;
-          options.onProgress?.({ phase: 'write', done, total });
-        });
-      }
-      await target.sync();
-    } finally {
-      await target.close();
+    for (const partition of layout.partitions) {
+      const file = partition.role === 'msr' ? undefined : contents[partition.role];
+      if (file) pieces.push({ offset: partition.offset, source: await openDisk(file) });
     }
-    await fs.rename(partial, out);
-  } catch (err) {
-    await fs.rm(partial, { force: true });
-    throw err;
+    await convertDisk(new AssembledDisk(layout.size, pieces), format, out, {
+      onProgress: onProgress && (({ done, total }) => onProgress({ phase: 'write', done, total })),
+    });
+  } finally {
+    for (const piece of pieces) if (!Buffer.isBuffer(piece.source)) await piece.source.close();
   }
 }
 
-interface SfdiskPartition {
-  start: number;
-  size: number;
-  type: string;
+function isWindowsType(type: string): boolean {
+  return type.toUpperCase() === PARTITION_TYPE['basic-data'] || type === MBR_NTFS;
 }
 
 /**
- * Finds the Windows partition of a VM disk (MBR or GPT): the largest partition whose type is
- * NTFS/basic data and whose boot sector says NTFS. Copies it to `target` (sparse).
+ * Finds the Windows partition of a VM disk (any format, MBR or GPT): the largest NTFS /
+ * basic-data partition whose boot sector says NTFS. Copies it to `target` as a sparse
+ * partition image.
  */
-export async function extractWindowsPartition(disk: string, target: string): Promise<void> {
-  let table: SfdiskPartition[];
+export async function extractWindowsPartition(diskPath: string, target: string): Promise<void> {
+  const disk = await openDisk(diskPath);
   try {
-    const { stdout } = await run('sfdisk', ['--json', disk]);
-    table =
-      (JSON.parse(stdout) as { partitiontable: { partitions?: SfdiskPartition[] } }).partitiontable
-        .partitions ?? [];
-  } catch {
-    throw new Error(`${disk}: no MBR or GPT partition table`);
-  }
-  const handle = await fs.open(disk, 'r');
-  const candidates: SfdiskPartition[] = [];
-  try {
-    for (const partition of table) {
-      const type = partition.type.toUpperCase();
-      if (type !== '7' && type !== GPT_TYPES.windows) continue;
-      const boot = Buffer.alloc(SECTOR);
-      await handle.read(boot, 0, SECTOR, partition.start * SECTOR);
-      if (boot.toString('latin1', 3, 11) === 'NTFS    ') candidates.push(partition);
+    const table = await readPartitionTable(disk);
+    if (!table) throw new Error(`${diskPath}: no MBR or GPT partition table`);
+    const boot = Buffer.alloc(512);
+    const ntfs = [];
+    for (const partition of table.partitions.filter((p) => isWindowsType(p.type))) {
+      await disk.read(boot, partition.start);
+      if (boot.toString('latin1', 3, 11) === 'NTFS    ') ntfs.push(partition);
     }
+    const windows = ntfs.sort((a, b) => b.size - a.size)[0];
+    if (!windows) throw new Error(`${diskPath}: no NTFS partition found`);
+    await copyRange(disk, windows.start, windows.size, target);
   } finally {
-    await handle.close();
+    await disk.close();
   }
-  const windows = candidates.sort((a, b) => b.size - a.size)[0];
-  if (!windows) throw new Error(`${disk}: no NTFS partition found`);
-  await fs.writeFile(target, '');
-  await fs.truncate(target, windows.size * SECTOR);
-  const out = await fs.open(target, 'r+');
+}
+
+/** Copies a byte range of a disk into a new sparse file, reading only its allocated extents. */
+async function copyRange(disk: VirtualDisk, start: number, length: number, target: string): Promise<void> {
+  const out = await fs.open(target, 'w');
   try {
-    await copyNonZero(disk, windows.start * SECTOR, windows.size * SECTOR, out, 0);
+    await out.truncate(length);
+    const buffer = Buffer.alloc(CHUNK);
+    for (const extent of disk.extents()) {
+      const from = Math.max(start, extent.offset);
+      const to = Math.min(start + length, extent.offset + extent.length);
+      for (let at = from; at < to; at += CHUNK) {
+        const chunk = buffer.subarray(0, Math.min(CHUNK, to - at));
+        await disk.read(chunk, at);
+        if (!isZero(chunk)) await out.write(chunk, 0, chunk.length, at - start);
+      }
+    }
   } finally {
     await out.close();
   }

@@ -1,7 +1,9 @@
+import { buildGpt, buildMbr, type Partition, type PartitionSpec } from '../disk/partition';
+
 /**
  * Where partitions go on a Lamina disk (ARCHITECTURE.md §5): BIOS → MBR with one active NTFS
  * partition at 1 MiB; UEFI → GPT with ESP (FAT32, 260 MiB), MSR (16 MiB) and the Windows NTFS
- * partition. Everything is aligned to 1 MiB, as Windows setup does.
+ * partition filling the rest. disk/partition places them (1 MiB aligned) and builds the tables.
  */
 
 export type Firmware = 'bios' | 'uefi';
@@ -20,33 +22,45 @@ export interface DiskLayout {
   firmware: Firmware;
   size: number;
   partitions: PlannedPartition[];
+  /** The partition table's bytes and where they go (MBR; or protective MBR and both GPTs). */
+  table: { offset: number; data: Buffer }[];
 }
 
 export const MiB = 2 ** 20;
 export const GiB = 2 ** 30;
 const ESP_SIZE = 260 * MiB;
 const MSR_SIZE = 16 * MiB;
-/** GPT keeps a backup table in the last 33 sectors; 1 MiB keeps the end aligned as well. */
-const GPT_TAIL = MiB;
 
+const ROLE_OF: Record<PartitionSpec['kind'], PartitionRole> = {
+  esp: 'esp',
+  msr: 'msr',
+  'basic-data': 'windows',
+};
+
+function planned(specs: PartitionSpec[], partitions: Partition[]): PlannedPartition[] {
+  return partitions.map((p, i) => ({ role: ROLE_OF[specs[i].kind], offset: p.start, size: p.size }));
+}
+
+/** Plans a disk of `size` bytes; call it once per disk written (the table carries its identity). */
 export function planDisk(firmware: Firmware, size: number): DiskLayout {
   if (size % MiB !== 0) throw new Error(`disk size ${size} is not a whole number of MiB`);
   if (firmware === 'bios') {
-    return { firmware, size, partitions: [{ role: 'windows', offset: MiB, size: size - MiB }] };
+    const specs: PartitionSpec[] = [{ kind: 'basic-data', bootable: true }];
+    const mbr = buildMbr(size, specs);
+    return {
+      firmware,
+      size,
+      partitions: planned(specs, mbr.partitions),
+      table: [{ offset: 0, data: mbr.sector0 }],
+    };
   }
-  const windowsOffset = MiB + ESP_SIZE + MSR_SIZE;
-  const windowsSize = size - windowsOffset - GPT_TAIL;
-  if (windowsSize < 64 * MiB)
-    throw new Error(`a UEFI disk needs more than ${(windowsOffset + GPT_TAIL) / MiB + 64} MiB`);
-  return {
-    firmware,
-    size,
-    partitions: [
-      { role: 'esp', offset: MiB, size: ESP_SIZE },
-      { role: 'msr', offset: MiB + ESP_SIZE, size: MSR_SIZE },
-      { role: 'windows', offset: windowsOffset, size: windowsSize },
-    ],
-  };
+  const specs: PartitionSpec[] = [
+    { kind: 'esp', size: ESP_SIZE },
+    { kind: 'msr', size: MSR_SIZE },
+    { kind: 'basic-data' },
+  ];
+  const gpt = buildGpt(size, specs);
+  return { firmware, size, partitions: planned(specs, gpt.partitions), table: gpt.segments };
 }
 
 export function windowsPartition(layout: DiskLayout): PlannedPartition {

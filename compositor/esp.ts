@@ -18,6 +18,11 @@ export interface BootFile {
   data: Buffer;
 }
 
+/**
+ * Makes the ESP image. Reproducible: mkfs.fat takes its times from SOURCE_DATE_EPOCH, and the
+ * files are staged on the host with the epoch as their times and copied with `mcopy -s -m`,
+ * which keeps them. (No volume label: mtools restamps the label entry on every write.)
+ */
 export async function makeEsp(
   file: string,
   size: number,
@@ -25,11 +30,11 @@ export async function makeEsp(
   options: { epoch: number; seed: string },
 ): Promise<void> {
   const volumeId = createHash('sha256').update(`${options.seed}:esp`).digest('hex').slice(0, 8);
-  // mkfs.fat and mtools stamp times from SOURCE_DATE_EPOCH: same inputs, same bytes.
   const env = { ...process.env, SOURCE_DATE_EPOCH: String(options.epoch), MTOOLS_SKIP_CHECK: '1' };
   await fs.writeFile(file, '');
   await fs.truncate(file, size);
-  await run('mkfs.fat', ['-F', '32', '-i', volumeId, '-n', 'SYSTEM', file], { env });
+  await run('mkfs.fat', ['-F', '32', '-i', volumeId, file], { env });
+  if (bootFiles.length === 0) return;
 
   const staging = await fs.mkdtemp(`${file}.files-`);
   try {
@@ -38,20 +43,17 @@ export async function makeEsp(
     const bootManager = bootFiles.find((f) => f.relativePath.toLowerCase() === 'bootmgfw.efi');
     if (bootManager) tree.set('EFI/Boot/bootx64.efi', bootManager.data);
 
-    const directories = new Set<string>();
-    for (const relative of tree.keys()) {
-      for (let dir = path.posix.dirname(relative); dir !== '.'; dir = path.posix.dirname(dir))
-        directories.add(dir);
-    }
-    const sortedDirs = [...directories].sort();
-    if (sortedDirs.length > 0) await run('mmd', ['-i', file, ...sortedDirs.map((d) => `::/${d}`)], { env });
     const when = new Date(options.epoch * 1000);
-    for (const [relative, data] of [...tree.entries()].sort(([a], [b]) => a.localeCompare(b))) {
-      const staged = path.join(staging, relative.replace(/\//g, '_'));
+    const directories = new Set<string>();
+    for (const [relative, data] of tree) {
+      const staged = path.join(staging, relative);
+      await fs.mkdir(path.dirname(staged), { recursive: true });
       await fs.writeFile(staged, data);
       await fs.utimes(staged, when, when);
-      await run('mcopy', ['-m', '-i', file, staged, `::/${relative}`], { env });
+      for (let dir = path.dirname(relative); dir !== '.'; dir = path.dirname(dir)) directories.add(dir);
     }
+    for (const dir of directories) await fs.utimes(path.join(staging, dir), when, when);
+    await run('mcopy', ['-s', '-m', '-i', file, path.join(staging, 'EFI'), '::/'], { env });
   } finally {
     await fs.rm(staging, { recursive: true, force: true });
   }

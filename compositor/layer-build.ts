@@ -53,34 +53,47 @@ export async function buildLayer(options: BuildLayerOptions): Promise<LayerMetad
     try {
       const creationSequence = options.creationSequence ?? Date.now();
       const createdAt = new Date(Math.floor(creationSequence / 1000) * 1000).toISOString();
-      return await createLayerDisk(options.out, work, partitionSizeFor(scripts ? [content, scripts] : [content]), {
-        async write(partition, hash) {
-          await applyToVolume(partition, sourceOperations(content), { hash, epoch: Date.parse(createdAt) / 1000 });
-          if (scripts) {
-            for (const entry of scripts.entries) entry.windowsPath = `${METADATA_FILES.scripts.slice(1)}\\${entry.windowsPath}`;
-            await applyToVolume(partition, sourceOperations(scripts), { hash, epoch: Date.parse(createdAt) / 1000 });
-          }
-          hash.update(JSON.stringify(deletions));
-          if (registry) hash.update(registry);
+      return await createLayerDisk(
+        options.out,
+        work,
+        partitionSizeFor(scripts ? [content, scripts] : [content]),
+        {
+          async write(partition, hash) {
+            await applyToVolume(partition, sourceOperations(content), {
+              hash,
+              epoch: Date.parse(createdAt) / 1000,
+            });
+            if (scripts) {
+              for (const entry of scripts.entries)
+                entry.windowsPath = `${METADATA_FILES.scripts.slice(1)}\\${entry.windowsPath}`;
+              await applyToVolume(partition, sourceOperations(scripts), {
+                hash,
+                epoch: Date.parse(createdAt) / 1000,
+              });
+            }
+            hash.update(JSON.stringify(deletions));
+            if (registry) hash.update(registry);
+          },
+          metadata: (contentHash) => ({
+            schema: 1,
+            id: derivedGuid(
+              `${options.type}:${options.name}:${options.version}:${creationSequence}:${contentHash}`,
+            ).toLowerCase(),
+            name: options.name,
+            type: options.type,
+            version: options.version,
+            os: { id: os.id, name: os.name },
+            creationSequence,
+            createdAt,
+            contentHash,
+          }),
+          deletions,
+          registry,
         },
-        metadata: (contentHash) => ({
-          schema: 1,
-          id: derivedGuid(`${options.type}:${options.name}:${options.version}:${creationSequence}:${contentHash}`).toLowerCase(),
-          name: options.name,
-          type: options.type,
-          version: options.version,
-          os: { id: os.id, name: os.name },
-          creationSequence,
-          createdAt,
-          contentHash,
-        }),
-        deletions,
-        registry,
-      });
+      );
     } finally {
       await content.close();
       await scripts?.close();
     }
   });
 }
-

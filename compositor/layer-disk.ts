@@ -5,6 +5,7 @@ import { extractWindowsPartition, writeDisk, type OutputFormat } from './disk-im
 import { MiB, planDisk } from './disk-layout';
 import { LayerDeletions, LayerMetadata, METADATA_FILES } from './layer-metadata';
 import { NtfsCoreError } from './native';
+import { withDerivedIdentity } from './reproducible';
 import { applyToVolume, finalizeVolume, formatVolume, readVolumeFile } from './volume';
 import { toVolumePath, type VolumeOperation } from './volume-operations';
 
@@ -14,7 +15,7 @@ import { toVolumePath, type VolumeOperation } from './volume-operations';
  */
 
 /** The container of layer disks in the repository. */
-export const LAYER_DISK_FORMAT: OutputFormat = 'raw';
+export const LAYER_DISK_FORMAT: OutputFormat = 'vhdx';
 const PARTITION_START = MiB;
 
 export interface LayerDiskContent {
@@ -81,8 +82,10 @@ export async function sealLayerPartition(
   const seed = identitySeed(metadata);
   await finalizeVolume(partition, createHash('sha256').update(`${seed}:serial`).digest());
   const { size } = await fs.stat(partition);
-  const layout = planDisk('bios', PARTITION_START + Math.ceil(size / MiB) * MiB);
-  await writeDisk(layout, { windows: partition }, LAYER_DISK_FORMAT, out, { identity: seed });
+  await withDerivedIdentity(seed, Date.parse(metadata.createdAt), async () => {
+    const layout = planDisk('bios', PARTITION_START + Math.ceil(size / MiB) * MiB);
+    await writeDisk(layout, { windows: partition }, LAYER_DISK_FORMAT, out);
+  });
 }
 
 export interface OpenedLayer {

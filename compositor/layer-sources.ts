@@ -26,16 +26,30 @@ export interface LayerSource {
 async function folderSource(root: string): Promise<LayerSource> {
   const entries: SourceEntry[] = [];
   async function visit(dir: string, relative: string): Promise<void> {
-    const children = (await fs.readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));
+    const children = (await fs.readdir(dir, { withFileTypes: true })).sort((a, b) =>
+      a.name < b.name ? -1 : 1,
+    );
     for (const child of children) {
       const full = path.join(dir, child.name);
       const windowsPath = relative ? `${relative}\\${child.name}` : child.name;
       const stat = await fs.stat(full);
       if (stat.isDirectory()) {
-        entries.push({ windowsPath, dir: true, size: 0, modified: stat.mtime, open: () => Promise.resolve(Buffer.alloc(0)) });
+        entries.push({
+          windowsPath,
+          dir: true,
+          size: 0,
+          modified: stat.mtime,
+          open: () => Promise.resolve(Buffer.alloc(0)),
+        });
         await visit(full, windowsPath);
       } else if (stat.isFile()) {
-        entries.push({ windowsPath, dir: false, size: stat.size, modified: stat.mtime, open: () => fs.readFile(full) });
+        entries.push({
+          windowsPath,
+          dir: false,
+          size: stat.size,
+          modified: stat.mtime,
+          open: () => fs.readFile(full),
+        });
       }
     }
   }
@@ -52,7 +66,10 @@ async function zipSource(file: string): Promise<LayerSource> {
       dir: entry.isDirectory,
       size: entry.size,
       modified: new Date(entry.time),
-      open: async (): Promise<Content> => ({ size: entry.size, stream: (await zip.stream(entry.name)) as AsyncIterable<Buffer> }),
+      open: async (): Promise<Content> => ({
+        size: entry.size,
+        stream: (await zip.stream(entry.name)) as AsyncIterable<Buffer>,
+      }),
     }));
   return { entries, close: () => zip.close() };
 }
