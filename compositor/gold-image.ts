@@ -1,6 +1,16 @@
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
-import { emptyHiveBytes } from '../registry/empty-hive';
+import { promises as fs } from 'node:fs';
+import {
+  applyRegistryChanges,
+  createEmptyHive,
+  emptyHiveBytes,
+  HIVE_NAMES,
+  parseRegText,
+  splitOperationsByHive,
+  type HiveName,
+} from '../registry';
+import { HIVE_FILES } from './registry-merge';
 import { writeDisk, type OutputFormat } from './disk-image';
 import { planDisk, windowsPartition, type Firmware } from './disk-layout';
 import { makeEsp, type BootFile } from './esp';
@@ -52,7 +62,44 @@ export const GOLD_BOOT_FILES: BootFile[] = [
   { relativePath: 'en-US/bootmgfw.efi.mui', data: Buffer.from('synthetic language resources\n') },
 ];
 
-export const GOLD_HIVES = { SYSTEM: 'SYSTEM', SOFTWARE: 'SOFTWARE', DEFAULT: '.DEFAULT' } as const;
+/** What the gold image's hives hold: enough for CurrentControlSet and the system Path to mean something. */
+export const GOLD_REGISTRY = `Windows Registry Editor Version 5.00
+
+[HKEY_LOCAL_MACHINE\\SYSTEM\\Select]
+"Current"=dword:00000001
+"Default"=dword:00000001
+
+[HKEY_LOCAL_MACHINE\\SYSTEM\\ControlSet001\\Control\\Session Manager\\Environment]
+"OS"="Windows_NT"
+"Path"=hex(2):25,00,53,00,79,00,73,00,74,00,65,00,6d,00,52,00,6f,00,6f,00,74,00,25,00,5c,00,73,00,79,00,73,00,74,00,65,00,6d,00,33,00,32,00,3b,00,25,00,53,00,79,00,73,00,74,00,65,00,6d,00,52,00,6f,00,6f,00,74,00,25,00,00,00
+"PATHEXT"=".COM;.EXE;.BAT;.CMD"
+
+[HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion]
+"ProductName"="Lamina Synthetic Windows"
+"CurrentBuild"="19045"
+
+[HKEY_USERS\\.DEFAULT\\Control Panel\\Desktop]
+"WallPaper"=""
+`;
+
+const HIVE_ROOT_NAMES: Record<HiveName, string> = {
+  SYSTEM: 'SYSTEM',
+  SOFTWARE: 'SOFTWARE',
+  DEFAULT: '.DEFAULT',
+};
+
+/** The three hives, as files in `dir`: empty hives (registry/) with GOLD_REGISTRY applied. */
+async function goldHives(dir: string): Promise<Record<HiveName, Buffer>> {
+  const operations = splitOperationsByHive(parseRegText(GOLD_REGISTRY, 'gold-image.reg').operations);
+  const hives = {} as Record<HiveName, Buffer>;
+  for (const hive of HIVE_NAMES) {
+    const file = path.join(dir, hive);
+    await createEmptyHive(file, HIVE_ROOT_NAMES[hive], { lastWritten: GOLD_TIME });
+    await applyRegistryChanges(file, operations[hive], { hive });
+    hives[hive] = await fs.readFile(file);
+  }
+  return hives;
+}
 
 function text(content: string): Buffer {
   return Buffer.from(content.replace(/\n/g, '\r\n'));
@@ -78,7 +125,7 @@ function* directory(
 }
 
 /** The Windows volume's content, as operations for the NTFS core. */
-export function* goldTree(): Generator<VolumeOperation> {
+export function* goldTree(hives: Record<HiveName, Buffer>): Generator<VolumeOperation> {
   const directories = [
     '\\Windows',
     '\\Windows\\System32',
@@ -95,13 +142,7 @@ export function* goldTree(): Generator<VolumeOperation> {
   for (const dir of directories)
     yield* directory(dir, dir.startsWith('\\Windows') ? TRUSTED_INSTALLER_OWNED : DEFAULT_DESCRIPTOR);
 
-  for (const [fileName, rootName] of Object.entries(GOLD_HIVES)) {
-    yield* file(
-      `\\Windows\\System32\\config\\${fileName}`,
-      emptyHiveBytes(rootName, { lastWritten: GOLD_TIME }),
-      TRUSTED_INSTALLER_OWNED,
-    );
-  }
+  for (const hive of HIVE_NAMES) yield* file(HIVE_FILES[hive], hives[hive], TRUSTED_INSTALLER_OWNED);
   yield* file('\\Users\\Default\\NTUSER.DAT', emptyHiveBytes('NTUSER', { lastWritten: GOLD_TIME }));
   yield {
     op: 'attributes',
@@ -159,7 +200,10 @@ export async function makeGoldImage(options: GoldImageOptions): Promise<void> {
       const windows = windowsPartition(layout);
       const partition = path.join(work, 'windows.ntfs');
       await formatVolume(partition, windows.size, { label: 'Windows', startSector: windows.offset / 512 });
-      await applyToVolume(partition, goldTree(), { epoch: GOLD_EPOCH, onProgress: options.onProgress });
+      await applyToVolume(partition, goldTree(await goldHives(work)), {
+        epoch: GOLD_EPOCH,
+        onProgress: options.onProgress,
+      });
       await finalizeVolume(partition, createHash('sha256').update(`${seed}:serial`).digest());
       const esp = layout.partitions.find((p) => p.role === 'esp');
       const espFile = path.join(work, 'esp.fat');

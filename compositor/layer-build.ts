@@ -52,7 +52,7 @@ export async function buildLayer(options: BuildLayerOptions): Promise<LayerMetad
     const scripts = options.scripts ? await openLayerSource(options.scripts) : undefined;
     try {
       const creationSequence = options.creationSequence ?? Date.now();
-      const createdAt = new Date(Math.floor(creationSequence / 1000) * 1000).toISOString();
+      const createdAt = new Date(Math.floor(Date.now() / 1000) * 1000).toISOString();
       return await createLayerDisk(
         options.out,
         work,

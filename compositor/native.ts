@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
+import { packageRoot } from '../native/load';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
@@ -29,16 +30,6 @@ export interface RunOptions {
   /** Seconds since 1970 that the core uses as "now", so that outputs are reproducible. */
   epoch?: number;
   signal?: AbortSignal;
-}
-
-function packageRoot(): string {
-  let dir = __dirname;
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error('cannot find the Lamina package root');
-    dir = parent;
-  }
-  return dir;
 }
 
 export function ntfsCoreBinary(): string {

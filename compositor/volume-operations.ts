@@ -38,11 +38,15 @@ export function ntfsTicks(date: Date): bigint {
   return BigInt(date.getTime()) * 10000n + UNIX_TO_NTFS_TICKS;
 }
 
+function hasControlCharacter(text: string): boolean {
+  return [...text].some((c) => c.charCodeAt(0) < 0x20);
+}
+
 /** `\Windows\System32` → `/Windows/System32`, the core's form; rejects what Windows would. */
 export function toVolumePath(windowsPath: string): string {
   const parts = windowsPath.split(/[\\/]+/).filter((part) => part.length > 0);
   for (const part of parts) {
-    if (part === '.' || part === '..' || /[\x00-\x1f<>:"|?*]/.test(part)) {
+    if (part === '.' || part === '..' || hasControlCharacter(part) || /[<>:"|?*]/.test(part)) {
       throw new Error(`invalid path component ${JSON.stringify(part)} in ${JSON.stringify(windowsPath)}`);
     }
   }
@@ -83,7 +87,7 @@ export async function* encodeOperations(
         yield* contentBytes(operation.content);
         break;
       case 'stream':
-        if (!operation.name || /[\x00-\x1f\\/:]/.test(operation.name))
+        if (!operation.name || hasControlCharacter(operation.name) || /[\\/:]/.test(operation.name))
           throw new Error(`invalid stream name ${JSON.stringify(operation.name)}`);
         yield Buffer.from(`stream ${contentSize(operation.content)} ${target}:${operation.name}\n`);
         yield* contentBytes(operation.content);
