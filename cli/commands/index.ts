@@ -1,6 +1,18 @@
 import type { CliCommand } from '../command';
+import { composeCommand } from './compose';
+import { devCommand } from './dev';
+import { diskCommand } from './disk';
+import { layerCommand } from './layer';
 import { apiCommand, workerCommand } from './roles';
 import { upCommand } from './up';
 
 /** Every `lamina` sub-command, in the order `lamina --help` lists them. */
-export const commands: CliCommand[] = [upCommand, apiCommand, workerCommand];
+export const commands: CliCommand[] = [
+  upCommand,
+  apiCommand,
+  workerCommand,
+  diskCommand,
+  layerCommand,
+  composeCommand,
+  devCommand,
+];

@@ -1,0 +1,243 @@
+import { createHash } from 'node:crypto';
+import { constants, promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { writeDisk, type OutputFormat } from './disk-image';
+import { planDisk, windowsPartition, type Firmware } from './disk-layout';
+import { makeEsp, type BootFile } from './esp';
+import { findFileConflicts, type FileConflict } from './file-conflicts';
+import { HIVE_DIR, REQUIRED_HIVES, checkHive } from './import-os';
+import { openLayer, type OpenedLayer } from './layer-disk';
+import { METADATA_DIR } from './layer-metadata';
+import { NtfsCoreError, type ProgressListener } from './native';
+import { mergeRegistry, parseLayerRegistry } from './registry-merge';
+import { withDerivedIdentity } from './reproducible';
+import type { RegistryValueConflict } from '../registry';
+import {
+  applyToVolume,
+  cloneVolume,
+  finalizeVolume,
+  listVolume,
+  overlayVolume,
+  readVolumeFile,
+} from './volume';
+import { withWorkDir } from './work-dir';
+
+/**
+ * The compositor (ARCHITECTURE.md §5): OS layer, app layers and platform layer into one disk.
+ * Priority comes from the layers' metadata — apps by creation sequence, the platform always
+ * last — never from the order of the arguments.
+ */
+
+export interface ComposeOptions {
+  os: string;
+  platform?: string;
+  apps: string[];
+  size: number;
+  firmware: Firmware;
+  format: OutputFormat;
+  out: string;
+  onProgress?: ProgressListener;
+}
+
+export interface LayerTiming {
+  layer: string;
+  phase: string;
+  milliseconds: number;
+}
+
+export interface ComposeReport {
+  image: { file: string; format: OutputFormat; firmware: Firmware; sizeBytes: number };
+  /** Lowest priority first. */
+  layers: { name: string; type: string; version: string; id: string; creationSequence: number }[];
+  conflicts: { files: FileConflict[]; registry: RegistryValueConflict[] };
+  totals: {
+    files: number;
+    bytes: number;
+    deletions: number;
+    registryOperations: number;
+    fileConflicts: number;
+    registryConflicts: number;
+  };
+  timings: LayerTiming[];
+}
+
+/** A user-facing compose failure (bad input); the CLI prints the message as is. */
+export class ComposeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ComposeError';
+  }
+}
+
+async function checkReadable(files: string[]): Promise<void> {
+  for (const file of files) {
+    await fs.access(file, constants.R_OK).catch(() => {
+      throw new ComposeError(`${file}: missing or unreadable layer`);
+    });
+  }
+}
+
+/** Lowest priority first: apps by creation sequence, then the platform. */
+function prioritise(os: OpenedLayer, apps: OpenedLayer[], platform: OpenedLayer | undefined): OpenedLayer[] {
+  const byLayer = (layer: OpenedLayer) => `${layer.metadata.name} (${layer.disk})`;
+  if (os.metadata.type !== 'os')
+    throw new ComposeError(`${os.disk} is a ${os.metadata.type} layer, not an OS layer`);
+  for (const layer of [...apps, ...(platform ? [platform] : [])]) {
+    if (layer.metadata.type === 'os')
+      throw new ComposeError(`two OS layers: ${byLayer(os)} and ${byLayer(layer)}`);
+    if (layer.metadata.os?.id !== os.metadata.id) {
+      throw new ComposeError(
+        `${byLayer(layer)} is bound to OS layer ${layer.metadata.os?.name ?? '?'}, not to ${os.metadata.name}`,
+      );
+    }
+  }
+  for (const app of apps)
+    if (app.metadata.type !== 'app')
+      throw new ComposeError(`${byLayer(app)} is a ${app.metadata.type} layer, given as --app`);
+  if (platform && platform.metadata.type !== 'platform')
+    throw new ComposeError(`${byLayer(platform)} is a ${platform.metadata.type} layer, given as --platform`);
+  const ordered = [...apps].sort((a, b) => a.metadata.creationSequence - b.metadata.creationSequence);
+  return platform ? [...ordered, platform] : ordered;
+}
+
+/** Boot files for the ESP, from the composed volume's \Windows\Boot\EFI. */
+async function bootFiles(partition: string): Promise<BootFile[]> {
+  const prefix = '/windows/boot/efi/';
+  const files: BootFile[] = [];
+  for (const entry of await listVolume(partition)) {
+    if (entry.dir || !entry.path.toLowerCase().startsWith(prefix)) continue;
+    files.push({
+      relativePath: entry.path.slice(prefix.length),
+      data: await readVolumeFile(partition, entry.path),
+    });
+  }
+  return files;
+}
+
+function isDiskFull(err: unknown): boolean {
+  return err instanceof NtfsCoreError && /No space left|ENOSPC/i.test(err.message);
+}
+
+export async function compose(options: ComposeOptions): Promise<ComposeReport> {
+  await checkReadable([options.os, ...options.apps, ...(options.platform ? [options.platform] : [])]);
+  const timings: LayerTiming[] = [];
+  const timed = async <T>(layer: string, phase: string, step: () => Promise<T>): Promise<T> => {
+    const started = process.hrtime.bigint();
+    const result = await step();
+    timings.push({ layer, phase, milliseconds: Number((process.hrtime.bigint() - started) / 1000000n) });
+    return result;
+  };
+  const progress = options.onProgress;
+
+  return withWorkDir(options.out, async (work) => {
+    const os = await timed('(inputs)', 'open', () => openLayer(options.os, work, 'os'));
+    for (const hive of REQUIRED_HIVES) await checkHive(os.partition, hive, `${options.os} (${HIVE_DIR})`);
+    const apps = await Promise.all(options.apps.map((app, i) => openLayer(app, work, `app-${i}`)));
+    const platform = options.platform ? await openLayer(options.platform, work, 'platform') : undefined;
+    const layers = prioritise(os, apps, platform);
+    const registries = layers.map((l) => parseLayerRegistry(l.metadata.name, l.registry));
+
+    // Everything the image is derived from: same inputs, same bytes.
+    const identity = createHash('sha256')
+      .update(
+        JSON.stringify([
+          options.firmware,
+          options.size,
+          ...[os, ...layers].map((l) => [l.metadata.id, l.metadata.contentHash]),
+        ]),
+      )
+      .digest('hex');
+    const epoch = Math.max(...[os, ...layers].map((l) => Date.parse(l.metadata.createdAt) / 1000));
+
+    return withDerivedIdentity(identity, epoch * 1000, async () => {
+      const layout = planDisk(options.firmware, options.size);
+      const windows = path.join(work, 'windows.ntfs');
+      await timed(os.metadata.name, 'clone', () =>
+        cloneVolume(os.partition, windows, windowsPartition(layout).size, progress),
+      ).catch((err: unknown) => {
+        throw err instanceof Error && /smaller than the OS layer/.test(err.message)
+          ? new ComposeError(err.message)
+          : err;
+      });
+      await fs.rm(os.partition);
+      await applyToVolume(windows, [{ op: 'delete', path: METADATA_DIR }], { epoch });
+
+      let deletions = 0;
+      for (const layer of layers) {
+        const name = layer.metadata.name;
+        deletions += layer.deletions.length;
+        await timed(name, 'deletions', () =>
+          applyToVolume(
+            windows,
+            layer.deletions.map((p) => ({ op: 'delete' as const, path: p })),
+            { epoch },
+          ),
+        );
+        await timed(name, 'files', () =>
+          overlayVolume(layer.partition, windows, {
+            epoch,
+            onProgress: progress && ((p) => progress({ ...p, phase: `overlay ${name}` })),
+          }),
+        ).catch((err: unknown) => {
+          throw isDiskFull(err)
+            ? new ComposeError(
+                `the image is too small for the content (${name} did not fit): choose a bigger --size-gib`,
+              )
+            : err;
+        });
+      }
+      const registry = await timed('(all layers)', 'registry', () =>
+        mergeRegistry(windows, registries, work, epoch),
+      );
+      const layerFiles = await Promise.all(
+        layers.map(async (l) => ({ layer: l.metadata.name, entries: await listVolume(l.partition) })),
+      );
+      for (const layer of layers) await fs.rm(layer.partition);
+      await finalizeVolume(windows, createHash('sha256').update(`${identity}:serial`).digest());
+
+      const esp = layout.partitions.find((p) => p.role === 'esp');
+      const espFile = path.join(work, 'esp.fat');
+      if (esp)
+        await timed('(image)', 'esp', async () =>
+          makeEsp(espFile, esp.size, await bootFiles(windows), { epoch, seed: identity }),
+        );
+      await timed('(image)', 'write', () =>
+        writeDisk(
+          layout,
+          { windows, ...(esp ? { esp: espFile } : {}) },
+          options.format,
+          options.out,
+          progress,
+        ),
+      );
+
+      const fileConflicts = findFileConflicts(layerFiles);
+      const files = layerFiles.flatMap((l) => l.entries.filter((e) => !e.dir));
+      return {
+        image: {
+          file: options.out,
+          format: options.format,
+          firmware: options.firmware,
+          sizeBytes: options.size,
+        },
+        layers: [os, ...layers].map(({ metadata: m }) => ({
+          name: m.name,
+          type: m.type,
+          version: m.version,
+          id: m.id,
+          creationSequence: m.creationSequence,
+        })),
+        conflicts: { files: fileConflicts, registry: registry.conflicts },
+        totals: {
+          files: files.length,
+          bytes: files.reduce((sum, e) => sum + e.size, 0),
+          deletions,
+          registryOperations: registry.operations,
+          fileConflicts: fileConflicts.length,
+          registryConflicts: registry.conflicts.length,
+        },
+        timings,
+      };
+    });
+  });
+}

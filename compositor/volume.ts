@@ -1,0 +1,134 @@
+import { execFile } from 'node:child_process';
+import type { Hash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { promisify } from 'node:util';
+import { runNtfsCore, type ProgressListener } from './native';
+import { encodeOperations, type VolumeOperation } from './volume-operations';
+
+/**
+ * NTFS volumes held in partition image files (sparse files the size of the partition). All
+ * file-level work goes through the native core; volume-level work uses ntfs-3g's own mkntfs and
+ * ntfsresize, which already do those jobs right.
+ */
+
+const run = promisify(execFile);
+
+export interface VolumeEntry {
+  /** `/`-separated path inside the volume, e.g. `/Windows/System32/config/SYSTEM`. */
+  path: string;
+  dir: boolean;
+  /** Bytes of all data streams. */
+  size: number;
+}
+
+export interface FormatOptions {
+  label: string;
+  /** Where the partition starts on its disk, in 512-byte sectors: Windows boots only when it is right. */
+  startSector: number;
+}
+
+/** Makes an empty NTFS volume filling `file` (created sparse at `size` bytes). */
+export async function formatVolume(file: string, size: number, options: FormatOptions): Promise<void> {
+  await fs.writeFile(file, '');
+  await fs.truncate(file, size);
+  // -T: fixed timestamps and serial, so the same call gives the same bytes.
+  await run('mkntfs', [
+    '-F',
+    '-Q',
+    '-T',
+    '-q',
+    '-s',
+    '512',
+    '-p',
+    String(options.startSector),
+    '-H',
+    '255',
+    '-S',
+    '63',
+    '-L',
+    options.label,
+    file,
+  ]);
+}
+
+/**
+ * Clones the volume in `source` into `target` (allocated clusters only) and grows it to
+ * `size` bytes.
+ */
+export async function cloneVolume(
+  source: string,
+  target: string,
+  size: number,
+  onProgress?: ProgressListener,
+): Promise<void> {
+  const sourceSize = (await fs.stat(source)).size;
+  if (size < sourceSize) {
+    throw new Error(
+      `the Windows partition would be ${mib(size)} MiB, smaller than the OS layer's volume (${mib(sourceSize)} MiB): choose a bigger image size`,
+    );
+  }
+  await fs.writeFile(target, '');
+  await fs.truncate(target, size);
+  await runNtfsCore(['clone', source, target], { onProgress });
+  if (size > sourceSize) {
+    onProgress?.({ phase: 'grow', done: 0, total: size });
+    // -f twice: no interactive confirmation, no chkdsk-was-run check (the volume is ours).
+    await run('ntfsresize', ['-f', '-f', '-s', String(size), target], { maxBuffer: 16 * 1024 * 1024 });
+    onProgress?.({ phase: 'grow', done: size, total: size });
+  }
+}
+
+function mib(bytes: number): number {
+  return Math.round(bytes / 2 ** 20);
+}
+
+/** Clears the dirty flag and stamps the serial number: the last step on every volume we write. */
+export async function finalizeVolume(file: string, serial: Buffer): Promise<void> {
+  await runNtfsCore(['finalize', file, serial.subarray(0, 8).toString('hex')]);
+}
+
+export interface ApplyOptions {
+  epoch?: number;
+  onProgress?: ProgressListener;
+  /** Sees every byte sent to the core: a layer's content hash. */
+  hash?: Hash;
+}
+
+export async function applyToVolume(
+  file: string,
+  operations: AsyncIterable<VolumeOperation> | Iterable<VolumeOperation>,
+  { hash, ...options }: ApplyOptions = {},
+): Promise<void> {
+  const encoded = encodeOperations(operations);
+  await runNtfsCore(['apply', file], { input: hash ? hashing(encoded, hash) : encoded, ...options });
+}
+
+async function* hashing(chunks: AsyncIterable<Buffer>, hash: Hash): AsyncGenerator<Buffer> {
+  for await (const chunk of chunks) {
+    hash.update(chunk);
+    yield chunk;
+  }
+}
+
+export async function overlayVolume(
+  layer: string,
+  image: string,
+  options: { epoch?: number; onProgress?: ProgressListener } = {},
+): Promise<void> {
+  await runNtfsCore(['overlay', layer, image], options);
+}
+
+/** Every file and directory except NTFS metafiles and `\.lamina`. */
+export async function listVolume(file: string): Promise<VolumeEntry[]> {
+  const output = await runNtfsCore(['list', file], { stdout: 'data' });
+  return output
+    .toString('utf8')
+    .split('\n')
+    .filter((line) => line.length > 0)
+    .map((line) => JSON.parse(line) as VolumeEntry);
+}
+
+/** Reads a file (or `path:stream`) from the volume. */
+export async function readVolumeFile(file: string, volumePath: string): Promise<Buffer> {
+  return runNtfsCore(['cat', file, volumePath], { stdout: 'data' });
+}

@@ -1,0 +1,61 @@
+#include <fcntl.h>
+#include <unistd.h>
+#include "volume.h"
+
+ntfs_volume *volume_open(const char *partition_file, int read_only)
+{
+	ntfs_volume *vol = ntfs_mount(partition_file, read_only ? NTFS_MNT_RDONLY : NTFS_MNT_NONE);
+	if (!vol)
+		fail("%s: not a usable NTFS volume (%s)", partition_file, strerror(errno));
+	return vol;
+}
+
+int volume_close(ntfs_volume *vol)
+{
+	if (ntfs_umount(vol, FALSE)) {
+		fail("could not close the volume cleanly (%s)", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+#define SECTOR 512
+#define SERIAL_OFFSET 0x48
+
+static int write_serial(const char *partition_file, uint64_t serial)
+{
+	unsigned char boot[SECTOR];
+	int fd = open(partition_file, O_RDWR);
+	if (fd < 0)
+		return -1;
+	off_t size = lseek(fd, 0, SEEK_END);
+	int ok = size >= 2 * SECTOR && pread(fd, boot, SECTOR, 0) == SECTOR;
+	if (ok) {
+		for (int i = 0; i < 8; i++)
+			boot[SERIAL_OFFSET + i] = (unsigned char)(serial >> (8 * i));
+		ok = pwrite(fd, boot, SECTOR, 0) == SECTOR &&
+		     pwrite(fd, boot, SECTOR, size - SECTOR) == SECTOR && fsync(fd) == 0;
+	}
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+int volume_finalize(const char *partition_file, uint64_t serial)
+{
+	ntfs_volume *vol = volume_open(partition_file, 0);
+	if (!vol)
+		return -1;
+	if ((vol->flags & VOLUME_IS_DIRTY) &&
+	    ntfs_volume_write_flags(vol, vol->flags & ~VOLUME_IS_DIRTY)) {
+		fail("could not clear the dirty flag (%s)", strerror(errno));
+		ntfs_umount(vol, TRUE);
+		return -1;
+	}
+	if (volume_close(vol))
+		return -1;
+	if (write_serial(partition_file, serial)) {
+		fail("%s: could not write the serial number (%s)", partition_file, strerror(errno));
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,203 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { HiveFile, RegistryHiveError, type StoredValue } from './hive';
+import {
+  type HiveName,
+  locateOperation,
+  RegistryRootError,
+  resolveCurrentControlSet,
+  usesCurrentControlSet,
+} from './hive-mapping';
+import type { RegOperation } from './operations';
+import { isSystemEnvironmentKey, mergeListValue } from './path-merge';
+import { RegType } from './values';
+
+export interface ApplyOptions {
+  /** The hive `hivePath` is; every operation must belong to it (see splitOperationsByHive). */
+  hive: HiveName;
+}
+
+export interface ApplySummary {
+  keysCreated: number;
+  keysDeleted: number;
+  valuesSet: number;
+  /** Values of the system environment merged as `;`-lists rather than replaced. */
+  valuesMerged: number;
+  valuesDeleted: number;
+}
+
+/**
+ * Applies .reg operations, in order, to the hive file at `hivePath`: keys (and their missing
+ * parents) are created, values set with their exact type and bytes, values and key trees
+ * deleted, `;`-list values of the system environment merged. The hive is rewritten only when
+ * everything succeeded, through a temporary file renamed over it, so a failure leaves the
+ * original file as it was.
+ */
+export async function applyRegistryChanges(
+  hivePath: string,
+  operations: RegOperation[],
+  options: ApplyOptions,
+): Promise<ApplySummary> {
+  const located = operations.map((op) => {
+    const key = locateOperation(op);
+    if (key.hive !== options.hive) {
+      throw new RegistryRootError(
+        `${op.file}:${op.line}: ${op.key} is in the ${key.hive} hive, not ${options.hive}`,
+      );
+    }
+    return { op, path: key.path };
+  });
+
+  const hive = HiveFile.open(hivePath, { writable: true });
+  try {
+    const editor = new HiveEditor(hive, options.hive);
+    for (const { op, path: keyPath } of located) editor.apply(op, keyPath);
+    editor.flushValues();
+    await commitReplacing(hive, hivePath);
+    return editor.summary;
+  } finally {
+    hive.close();
+  }
+}
+
+async function commitReplacing(hive: HiveFile, hivePath: string): Promise<void> {
+  const temporary = path.join(
+    path.dirname(hivePath),
+    `.${path.basename(hivePath)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`,
+  );
+  try {
+    hive.commit(temporary);
+    await fs.rename(temporary, hivePath);
+  } catch (error) {
+    await fs.rm(temporary, { force: true });
+    throw error;
+  }
+}
+
+/** The values of one key, read once and written once for a run of value operations on it. */
+interface PendingValues {
+  node: number;
+  identity: string;
+  inEnvironment: boolean;
+  values: StoredValue[];
+}
+
+class HiveEditor {
+  readonly summary: ApplySummary = {
+    keysCreated: 0,
+    keysDeleted: 0,
+    valuesSet: 0,
+    valuesMerged: 0,
+    valuesDeleted: 0,
+  };
+  private pending: PendingValues | undefined;
+  private currentControlSet: number | undefined;
+
+  constructor(
+    private readonly hive: HiveFile,
+    private readonly hiveName: HiveName,
+  ) {}
+
+  apply(op: RegOperation, pathInHive: string[]): void {
+    const keyPath = this.resolve(pathInHive);
+    switch (op.kind) {
+      case 'createKey':
+        this.flushValues();
+        this.summary.keysCreated += this.hive.ensureKey(keyPath).created;
+        return;
+      case 'deleteKey':
+        this.deleteKey(op, keyPath);
+        return;
+      case 'setValue':
+        this.setValue(this.valuesOf(keyPath, true)!, op.name, {
+          name: op.name,
+          type: op.type,
+          data: op.data,
+        });
+        return;
+      case 'deleteValue':
+        this.deleteValue(this.valuesOf(keyPath, false), op.name);
+        return;
+    }
+  }
+
+  flushValues(): void {
+    if (this.pending) this.hive.setValues(this.pending.node, this.pending.values);
+    this.pending = undefined;
+  }
+
+  private deleteKey(op: RegOperation, keyPath: string[]): void {
+    if (keyPath.length === 0) {
+      throw new RegistryRootError(
+        `${op.file}:${op.line}: refusing to delete the root key of the ${this.hiveName} hive`,
+      );
+    }
+    this.flushValues();
+    const node = this.hive.findKey(keyPath);
+    if (node === undefined) return;
+    this.hive.deleteKey(node);
+    this.summary.keysDeleted++;
+  }
+
+  /** The pending values of `keyPath`; when the key is absent it is created or, if !create, undefined. */
+  private valuesOf(keyPath: string[], create: boolean): PendingValues | undefined {
+    const identity = keyPath.join('\\').toUpperCase();
+    if (this.pending?.identity === identity) return this.pending;
+    this.flushValues();
+    let node = this.hive.findKey(keyPath);
+    if (node === undefined) {
+      if (!create) return undefined;
+      const ensured = this.hive.ensureKey(keyPath);
+      node = ensured.node;
+      this.summary.keysCreated += ensured.created;
+    }
+    const inEnvironment = this.hiveName === 'SYSTEM' && isSystemEnvironmentKey(keyPath);
+    this.pending = { node, identity, inEnvironment, values: this.hive.values(node) };
+    return this.pending;
+  }
+
+  private setValue(pending: PendingValues, name: string, incoming: StoredValue): void {
+    const index = findValue(pending.values, name);
+    const existing = index === -1 ? undefined : pending.values[index];
+    const merged = pending.inEnvironment ? mergeListValue(name, existing, incoming) : undefined;
+    if (merged) this.summary.valuesMerged++;
+    else this.summary.valuesSet++;
+    // Windows keeps a value's original spelling when it is overwritten under another case.
+    const value = { ...incoming, ...merged, name: existing?.name ?? name };
+    if (index === -1) pending.values.push(value);
+    else pending.values[index] = value;
+  }
+
+  private deleteValue(pending: PendingValues | undefined, name: string): void {
+    if (!pending) return;
+    const index = findValue(pending.values, name);
+    if (index === -1) return;
+    pending.values.splice(index, 1);
+    this.summary.valuesDeleted++;
+  }
+
+  private resolve(pathInHive: string[]): string[] {
+    if (this.hiveName !== 'SYSTEM' || !usesCurrentControlSet(pathInHive)) return pathInHive;
+    this.currentControlSet ??= this.readCurrentControlSet();
+    return resolveCurrentControlSet(pathInHive, this.currentControlSet);
+  }
+
+  private readCurrentControlSet(): number {
+    const select = this.hive.findKey(['Select']);
+    const values = select === undefined ? [] : this.hive.values(select);
+    const current = values[findValue(values, 'Current')];
+    if (!current || current.type !== RegType.DWORD || current.data.length !== 4) {
+      throw new RegistryHiveError(
+        `${this.hive.path}: no REG_DWORD Select\\Current, so CurrentControlSet cannot be resolved`,
+      );
+    }
+    return current.data.readUInt32LE();
+  }
+}
+
+/** Value names, like key names, are case-insensitive. */
+function findValue(values: StoredValue[], name: string): number {
+  const wanted = name.toUpperCase();
+  return values.findIndex((value) => value.name.toUpperCase() === wanted);
+}
