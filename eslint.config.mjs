@@ -6,20 +6,34 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
+    files: ['*.js'],
+    languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
   {
-    // Workflow code runs in Temporal's deterministic sandbox: only activity *types* may be imported.
+    // Workflow code runs in Temporal's deterministic sandbox: activities and Node APIs may only be
+    // imported as types.
     files: ['workflows/**/*.ts'],
     rules: {
-      'no-restricted-imports': [
+      '@typescript-eslint/no-restricted-imports': [
         'error',
         {
           patterns: [
-            { group: ['../activities/*', '!../activities/types'], message: 'Workflows import activity types only.' },
-            { group: ['node:*', 'fs', 'path', 'crypto', 'pg', 'express'], message: 'Not deterministic.' },
+            {
+              group: ['../activities', '../activities/*'],
+              allowTypeImports: true,
+              message: 'Workflows import activity types only.',
+            },
+            {
+              group: ['node:*', 'fs', 'path', 'crypto', 'pg', 'express'],
+              allowTypeImports: true,
+              message: 'Not deterministic.',
+            },
           ],
         },
       ],

@@ -18,7 +18,7 @@ export interface DiagnosticsDeps {
   repositoryDir: string;
   repositoryMinFreeBytes: number;
   /** Size of the write probe; the repository's write throughput is measured with it. */
-  repositoryProbeBytes?: number;
+  diagnosticsProbeBytes: number;
 }
 
 const MiB = 1024 * 1024;
@@ -53,7 +53,7 @@ export function createDiagnosticsActivities(deps: DiagnosticsDeps) {
     /** Writes a probe file (heartbeating its progress), measures throughput and checks free space. */
     async checkRepository(): Promise<DiagnosticCheck> {
       const dir = deps.repositoryDir;
-      const total = deps.repositoryProbeBytes ?? 64 * MiB;
+      const total = deps.diagnosticsProbeBytes;
       const probe = path.join(dir, `.diagnostics-probe-${Context.current().info.activityId}`);
       try {
         await fs.mkdir(dir, { recursive: true });
@@ -81,11 +81,16 @@ export function createDiagnosticsActivities(deps: DiagnosticsDeps) {
             detail: `${dir} is writable (${throughput}) but only ${formatGiB(free)} free; at least ${formatGiB(deps.repositoryMinFreeBytes)} is required (LAMINA_REPOSITORY_MIN_FREE_GIB)`,
           };
         }
-        return { name: 'repository', ok: true, detail: `${dir} writable at ${throughput}, ${formatGiB(free)} free` };
+        return {
+          name: 'repository',
+          ok: true,
+          detail: `${dir} writable at ${throughput}, ${formatGiB(free)} free`,
+        };
       } catch (err) {
         return { name: 'repository', ok: false, detail: `${dir}: ${(err as Error).message}` };
       } finally {
-        await fs.rm(probe, { force: true });
+        // When the folder itself is broken there is no probe to remove; that failure is reported above.
+        await fs.rm(probe, { force: true }).catch(() => undefined);
       }
     },
 

@@ -12,7 +12,10 @@ function withTimeout(promise: Promise<void>, name: string): Promise<void> {
   return Promise.race([
     promise,
     new Promise<void>((_, reject) =>
-      setTimeout(() => reject(new Error(`${name} did not answer within ${PROBE_TIMEOUT_MS} ms`)), PROBE_TIMEOUT_MS).unref(),
+      setTimeout(
+        () => reject(new Error(`${name} did not answer within ${PROBE_TIMEOUT_MS} ms`)),
+        PROBE_TIMEOUT_MS,
+      ).unref(),
     ),
   ]);
 }

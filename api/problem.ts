@@ -19,7 +19,10 @@ export class HttpProblem extends Error {
 }
 
 export function sendProblem(res: Response, problem: Problem): void {
-  res.status(problem.status).type('application/problem+json').json({ type: 'about:blank', ...problem });
+  res
+    .status(problem.status)
+    .type('application/problem+json')
+    .json({ type: 'about:blank', ...problem });
 }
 
 export function validationProblem(error: ZodError, where: 'body' | 'query' | 'params'): Problem {
@@ -40,7 +43,11 @@ export const problemHandler: ErrorRequestHandler = (err, _req, res, _next) => {
     return sendProblem(res, { title: 'Already exists', status: 409, detail: err.detail ?? err.message });
   }
   if (err?.type === 'entity.parse.failed') {
-    return sendProblem(res, { title: 'Malformed JSON', status: 400, detail: 'The request body is not valid JSON.' });
+    return sendProblem(res, {
+      title: 'Malformed JSON',
+      status: 400,
+      detail: 'The request body is not valid JSON.',
+    });
   }
   console.error('unhandled API error', err);
   sendProblem(res, { title: 'Internal error', status: 500, detail: 'The server failed; see its log.' });

@@ -29,10 +29,12 @@ function isReadableFile(file: string): boolean {
 const envSchema = z.object({
   LAMINA_DATA_DIR: z.string().min(1).default('data'),
   LAMINA_API_HOST: z.string().min(1).default('127.0.0.1'),
-  LAMINA_API_PORT: port.default(8080),
+  // 0 lets the kernel pick a free port (tests).
+  LAMINA_API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   LAMINA_TASK_QUEUE: z.string().min(1).default('lamina-appliance'),
   LAMINA_REPOSITORY_DIR: optionalText,
   LAMINA_REPOSITORY_MIN_FREE_GIB: z.coerce.number().min(0).default(5),
+  LAMINA_DIAGNOSTICS_PROBE_MIB: z.coerce.number().int().min(1).max(65536).default(64),
   TEMPORAL_ADDRESS: optionalText.refine((v) => v === undefined || /^[^\s:]+:\d{1,5}$/.test(v), {
     message: 'must be host:port, e.g. temporal.example.com:7233',
   }),
@@ -73,6 +75,8 @@ export interface LaminaConfig {
   dataDir: string;
   repositoryDir: string;
   repositoryMinFreeBytes: number;
+  /** Size of the file diagnostics writes to measure the repository's write throughput. */
+  diagnosticsProbeBytes: number;
   api: { host: string; port: number };
   taskQueue: string;
   temporal: {
@@ -125,7 +129,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LaminaConfig {
   const wantsTls =
     e.TEMPORAL_TLS === 'true' || Boolean(e.TEMPORAL_TLS_CA || e.TEMPORAL_TLS_CERT || e.TEMPORAL_API_KEY);
   if (wantsTls && !e.TEMPORAL_ADDRESS) {
-    problems.push('TEMPORAL_TLS*/TEMPORAL_API_KEY: only apply to an external cluster; set TEMPORAL_ADDRESS too');
+    problems.push(
+      'TEMPORAL_TLS*/TEMPORAL_API_KEY: only apply to an external cluster; set TEMPORAL_ADDRESS too',
+    );
   }
   if (e.LAMINA_TEMPORAL_PORT === e.LAMINA_TEMPORAL_UI_PORT) {
     problems.push('LAMINA_TEMPORAL_UI_PORT: must differ from LAMINA_TEMPORAL_PORT');
@@ -137,6 +143,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LaminaConfig {
     dataDir,
     repositoryDir: path.resolve(e.LAMINA_REPOSITORY_DIR ?? path.join(dataDir, 'repository')),
     repositoryMinFreeBytes: Math.round(e.LAMINA_REPOSITORY_MIN_FREE_GIB * 1024 ** 3),
+    diagnosticsProbeBytes: e.LAMINA_DIAGNOSTICS_PROBE_MIB * 1024 ** 2,
     api: { host: e.LAMINA_API_HOST, port: e.LAMINA_API_PORT },
     taskQueue: e.LAMINA_TASK_QUEUE,
     temporal: {

@@ -7,6 +7,8 @@ export function createConnector(record: ConnectorRecord): Connector {
     case 'local':
       return new LocalConnector(localConnectorSettings.parse(record.settings));
     default:
-      throw new Error(`connector '${record.name}' has type '${record.type}', which this build does not support`);
+      throw new Error(
+        `connector '${record.name}' has type '${record.type}', which this build does not support`,
+      );
   }
 }

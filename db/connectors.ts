@@ -2,14 +2,17 @@ import type { Pool } from 'pg';
 import type { ConnectorRecord } from '../connectors/connector';
 
 export async function listConnectors(pool: Pool): Promise<ConnectorRecord[]> {
-  const { rows } = await pool.query<ConnectorRecord>('SELECT id, type, name, settings FROM connectors ORDER BY name');
+  const { rows } = await pool.query<ConnectorRecord>(
+    'SELECT id, type, name, settings FROM connectors ORDER BY name',
+  );
   return rows;
 }
 
 export async function getConnector(pool: Pool, id: string): Promise<ConnectorRecord | undefined> {
-  const { rows } = await pool.query<ConnectorRecord>('SELECT id, type, name, settings FROM connectors WHERE id = $1', [
-    id,
-  ]);
+  const { rows } = await pool.query<ConnectorRecord>(
+    'SELECT id, type, name, settings FROM connectors WHERE id = $1',
+    [id],
+  );
   return rows[0];
 }
 

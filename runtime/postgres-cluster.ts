@@ -25,7 +25,9 @@ export function postgresBinDir(): string {
         .sort((a, b) => Number(b) - Number(a))
     : [];
   if (versions.length === 0) {
-    throw new Error(`PostgreSQL server binaries not found under ${base}; run the set-up script (scripts/setup)`);
+    throw new Error(
+      `PostgreSQL server binaries not found under ${base}; run the set-up script (scripts/setup)`,
+    );
   }
   return path.join(base, versions[0], 'bin');
 }

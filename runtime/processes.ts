@@ -11,7 +11,12 @@ export function run(
     execFile(
       file,
       args,
-      { cwd: options.cwd, env: options.env, timeout: options.timeoutMs ?? 120_000, maxBuffer: 16 * 1024 * 1024 },
+      {
+        cwd: options.cwd,
+        env: options.env,
+        timeout: options.timeoutMs ?? 120_000,
+        maxBuffer: 16 * 1024 * 1024,
+      },
       (err, stdout, stderr) => {
         if (err) {
           const detail = (stderr || stdout || err.message).toString().trim();

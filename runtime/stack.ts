@@ -91,7 +91,9 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
 
     const pool = createPool(databaseUrl);
     undo.push({ what: 'database pool', run: () => pool.end() });
-    const applied = await migrate(pool);
+    const applied = await migrate(pool).catch((err: Error) => {
+      throw new Error(`PostgreSQL at ${describeDatabase(databaseUrl)}: ${err.message || err.name}`);
+    });
     if (applied.length > 0) log(`applied migrations: ${applied.join(', ')}`);
     const storagePool = path.join(config.dataDir, 'pool');
     await ensureDefaultLocalConnector(pool, storagePool);
@@ -114,6 +116,7 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
           pool,
           repositoryDir: config.repositoryDir,
           repositoryMinFreeBytes: config.repositoryMinFreeBytes,
+          diagnosticsProbeBytes: config.diagnosticsProbeBytes,
         },
       });
       const running = worker.run();
@@ -129,13 +132,15 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
 
     let apiUrl: string | undefined;
     if (options.api) {
+      const probeConnection = await connectClient(temporalSettings, { retry: false });
+      undo.push({ what: 'Temporal readiness connection', run: () => probeConnection.close() });
       const app = createApp({
         tasks,
         readiness: [
           { name: 'postgres', check: async () => void (await pool.query('SELECT 1')) },
           {
             name: 'temporal',
-            check: async () => void (await connection.workflowService.getSystemInfo({})),
+            check: async () => void (await probeConnection.healthService.check({})),
           },
         ],
       });
@@ -167,4 +172,10 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
     await stop();
     throw err;
   }
+}
+
+/** host:port/database of a Postgres URL, without the credentials it may carry. */
+function describeDatabase(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.hostname}:${parsed.port || 5432}${parsed.pathname}`;
 }

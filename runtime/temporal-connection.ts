@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { Connection, type ConnectionOptions } from '@temporalio/client';
-import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type NativeConnectionOptions } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import type { LaminaConfig } from '../config/env';
 import { LAMINA_SEARCH_ATTRIBUTES } from './search-attributes';
@@ -20,13 +20,31 @@ function tlsOptions(settings: TemporalSettings): ConnectionOptions['tls'] {
   };
 }
 
-/** Client connection (API, CLI, tests) to the configured or embedded cluster. */
-export function connectClient(settings: TemporalSettings): Promise<Connection> {
-  return Connection.connect({ address: settings.address, tls: tlsOptions(settings), apiKey: settings.apiKey });
+/**
+ * Client connection (API, CLI, tests) to the configured or embedded cluster. `retry: false` drops the
+ * SDK's retrying interceptor: a readiness probe must report a dead server, not wait for it to return.
+ */
+export function connectClient(
+  settings: TemporalSettings,
+  options: { retry: boolean } = { retry: true },
+): Promise<Connection> {
+  return Connection.connect({
+    address: settings.address,
+    tls: tlsOptions(settings),
+    apiKey: settings.apiKey,
+    ...(options.retry ? {} : { interceptors: [] }),
+  });
 }
+
+let runtimeInstalled = false;
 
 /** Worker connection (Rust core) to the configured or embedded cluster. */
 export function connectWorker(settings: TemporalSettings): Promise<NativeConnection> {
+  if (!runtimeInstalled) {
+    // The SDK logs every worker state change at INFO; Lamina's own log says what matters.
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+    runtimeInstalled = true;
+  }
   const options: NativeConnectionOptions = {
     address: settings.address,
     tls: tlsOptions(settings),

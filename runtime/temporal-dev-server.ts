@@ -11,13 +11,14 @@ import { LAMINA_SEARCH_ATTRIBUTES } from './search-attributes';
  */
 export interface TemporalDevServer {
   address: string;
-  uiUrl: string;
+  uiUrl?: string;
   stop(): Promise<void>;
 }
 
 export interface TemporalDevServerOptions {
   port: number;
-  uiPort: number;
+  /** Omitted = headless (tests). */
+  uiPort?: number;
   namespace: string;
   /** SQLite file for persistent history; omitted = in memory (tests). */
   dbFile?: string;
@@ -47,13 +48,15 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
     '127.0.0.1',
     '--port',
     String(options.port),
-    '--ui-port',
-    String(options.uiPort),
+    ...(options.uiPort ? ['--ui-port', String(options.uiPort)] : ['--headless']),
     '--namespace',
     options.namespace,
     '--log-level',
     'warn',
-    ...Object.entries(LAMINA_SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
+    ...Object.entries(LAMINA_SEARCH_ATTRIBUTES).flatMap(([name, type]) => [
+      '--search-attribute',
+      `${name}=${type}`,
+    ]),
   ];
   if (options.dbFile) {
     fs.mkdirSync(path.dirname(options.dbFile), { recursive: true });
@@ -79,7 +82,7 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
   ]);
   return {
     address: `127.0.0.1:${options.port}`,
-    uiUrl: `http://127.0.0.1:${options.uiPort}`,
+    uiUrl: options.uiPort ? `http://127.0.0.1:${options.uiPort}` : undefined,
     stop: () => stopChild(child),
   };
 }

@@ -121,9 +121,14 @@ function pendingProgress(description: WorkflowExecutionDescription): TaskProgres
   return pending.map((activity) => {
     const payload = activity.heartbeatDetails?.payloads?.[0];
     const details = payload
-      ? (defaultPayloadConverter.fromPayload(payload as temporal.api.common.v1.IPayload) as Partial<TaskProgress>)
+      ? (defaultPayloadConverter.fromPayload(
+          payload as temporal.api.common.v1.IPayload,
+        ) as Partial<TaskProgress>)
       : {};
-    const progress: TaskProgress = { step: activity.activityType?.name ?? 'unknown', attempt: activity.attempt ?? 1 };
+    const progress: TaskProgress = {
+      step: activity.activityType?.name ?? 'unknown',
+      attempt: activity.attempt ?? 1,
+    };
     if (typeof details.phase === 'string') progress.phase = details.phase;
     if (typeof details.done === 'number' && typeof details.total === 'number' && details.total > 0) {
       progress.done = details.done;

@@ -10,7 +10,8 @@ export interface TaskTypeDefinition {
 export const TASK_TYPES = {
   diagnostics: {
     workflowType: 'diagnostics',
-    summary: ({ user }) => `Diagnostics: database, layer repository, toolchain and connectors (requested by ${user})`,
+    summary: ({ user }) =>
+      `Diagnostics: database, layer repository, toolchain and connectors (requested by ${user})`,
   },
 } satisfies Record<string, TaskTypeDefinition>;
 

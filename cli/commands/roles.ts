@@ -30,7 +30,8 @@ export async function serve(
   try {
     if (stack.apiUrl) log(`API:            ${stack.apiUrl}   (health: ${stack.apiUrl}/readyz)`);
     log(`Temporal:       ${stack.temporalAddress} namespace '${config.temporal.namespace}'`);
-    if (stack.temporalUiUrl) log(`Temporal Web UI: ${stack.temporalUiUrl}/namespaces/${config.temporal.namespace}/workflows`);
+    if (stack.temporalUiUrl)
+      log(`Temporal Web UI: ${stack.temporalUiUrl}/namespaces/${config.temporal.namespace}/workflows`);
     const code = afterStart ? await afterStart(stack) : 0;
     if (!stayUp) return code;
     log('running; press Ctrl-C to stop');

@@ -5,7 +5,8 @@ import { serve } from './roles';
 
 async function runDiagnostics(apiUrl: string, uiBase: string | undefined): Promise<number> {
   const started = await fetch(`${apiUrl}/api/tasks/diagnostics`, { method: 'POST' });
-  if (started.status !== 202) throw new Error(`starting diagnostics failed: HTTP ${started.status} ${await started.text()}`);
+  if (started.status !== 202)
+    throw new Error(`starting diagnostics failed: HTTP ${started.status} ${await started.text()}`);
   const { id } = (await started.json()) as Task;
   console.log(`[lamina] diagnostics task ${id} started`);
   if (uiBase) console.log(`[lamina]   watch it: ${uiBase}/${encodeURIComponent(id)}`);
@@ -14,11 +15,14 @@ async function runDiagnostics(apiUrl: string, uiBase: string | undefined): Promi
     const response = await fetch(`${apiUrl}/api/tasks/${encodeURIComponent(id)}/wait?timeout=30`);
     task = (await response.json()) as Task;
   } while (task.state === 'running');
-  const report = task.result as { ok: boolean; checks: { name: string; ok: boolean; detail: string }[] } | undefined;
+  const report = task.result as
+    { ok: boolean; checks: { name: string; ok: boolean; detail: string }[] } | undefined;
   for (const check of report?.checks ?? []) {
     console.log(`[lamina]   ${check.ok ? 'ok  ' : 'FAIL'} ${check.name}: ${check.detail}`);
   }
-  console.log(`[lamina] diagnostics ${task.state}${report ? (report.ok ? ', all checks passed' : ', some checks failed') : ''}`);
+  console.log(
+    `[lamina] diagnostics ${task.state}${report ? (report.ok ? ', all checks passed' : ', some checks failed') : ''}`,
+  );
   if (task.error) console.log(`[lamina]   error: ${task.error}`);
   return task.state === 'completed' && report?.ok ? 0 : 1;
 }
@@ -49,7 +53,8 @@ export const upCommand: CliCommand = {
       (stack) =>
         runDiagnostics(
           stack.apiUrl!,
-          stack.temporalUiUrl && `${stack.temporalUiUrl}/namespaces/${stack.client.options.namespace}/workflows`,
+          stack.temporalUiUrl &&
+            `${stack.temporalUiUrl}/namespaces/${stack.client.options.namespace}/workflows`,
         ),
       !once,
     );

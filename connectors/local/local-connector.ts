@@ -17,7 +17,9 @@ export class LocalConnector implements Connector {
   async test(): Promise<ConnectorCheck[]> {
     const pool = this.settings.storagePool;
     if (!path.isAbsolute(pool)) {
-      return [{ field: 'storagePool', ok: false, message: `storage pool '${pool}' must be an absolute path` }];
+      return [
+        { field: 'storagePool', ok: false, message: `storage pool '${pool}' must be an absolute path` },
+      ];
     }
     try {
       await fs.mkdir(pool, { recursive: true });
@@ -26,7 +28,9 @@ export class LocalConnector implements Connector {
       await fs.rm(probe);
       return [{ field: 'storagePool', ok: true, message: `storage pool ${pool} is writable` }];
     } catch (err) {
-      return [{ field: 'storagePool', ok: false, message: `storage pool ${pool}: ${(err as Error).message}` }];
+      return [
+        { field: 'storagePool', ok: false, message: `storage pool ${pool}: ${(err as Error).message}` },
+      ];
     }
   }
 }

@@ -1,0 +1,116 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Task } from '../api/tasks/task-service';
+import type { Stack } from '../runtime/stack';
+import { createTestDatabase, startTestStack, testConfig, testDir, type TestDatabase } from './harness';
+
+interface Report {
+  ok: boolean;
+  checks: { name: string; ok: boolean; detail: string }[];
+}
+
+async function runDiagnostics(stack: Stack): Promise<Task> {
+  const started = await fetch(`${stack.apiUrl}/api/tasks/diagnostics`, { method: 'POST' });
+  expect(started.status).toBe(202);
+  const task = (await started.json()) as Task;
+  expect(started.headers.get('location')).toBe(`/api/tasks/${task.id}`);
+  const waited = await fetch(`${stack.apiUrl}/api/tasks/${task.id}/wait?timeout=60`);
+  expect(waited.status).toBe(200);
+  return (await waited.json()) as Task;
+}
+
+describe('diagnostics task through the API, real Temporal and Postgres', () => {
+  let db: TestDatabase;
+  let stack: Stack;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    stack = await startTestStack(testConfig(db.url));
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    await db?.drop();
+  });
+
+  it('checks database, repository, toolchain and the local connector', async () => {
+    const task = await runDiagnostics(stack);
+    expect(task).toMatchObject({ type: 'diagnostics', state: 'completed', user: 'administrator' });
+    const report = task.result as Report;
+    expect(report.checks.map((c) => [c.name, c.ok])).toEqual([
+      ['database', true],
+      ['repository', true],
+      ['toolchain', true],
+      ["connector 'Local' (local)", true],
+    ]);
+    expect(report.ok).toBe(true);
+    expect(report.checks[0].detail).toMatch(/PostgreSQL \d+/);
+    expect(report.checks[2].detail).toMatch(/qemu-img version/);
+  });
+
+  it('is visible in Temporal with its search attributes and a readable summary', async () => {
+    const task = await runDiagnostics(stack);
+    const ids: string[] = [];
+    // Visibility is eventually consistent: poll briefly for the new execution.
+    for (let i = 0; i < 50 && !ids.includes(task.id); i++) {
+      ids.length = 0;
+      for await (const wf of stack.client.workflow.list({
+        query: `LaminaTaskType = 'diagnostics' AND LaminaUser = 'administrator'`,
+      })) {
+        ids.push(wf.workflowId);
+      }
+      if (!ids.includes(task.id)) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(ids).toContain(task.id);
+    const description = await stack.client.workflow.getHandle(task.id).describe();
+    expect(await description.staticSummary()).toMatch(/^Diagnostics: database, layer repository/);
+  });
+
+  it('reports a repository that cannot be written, and the task still completes', async () => {
+    const blocker = path.join(testDir('blocked'), 'not-a-folder');
+    fs.writeFileSync(blocker, 'a file where the repository folder should be');
+    const brokenDb = await createTestDatabase();
+    const broken = await startTestStack(testConfig(brokenDb.url, { LAMINA_REPOSITORY_DIR: blocker }));
+    try {
+      const task = await runDiagnostics(broken);
+      expect(task.state).toBe('completed');
+      const report = task.result as Report;
+      expect(report.ok).toBe(false);
+      const repository = report.checks.find((c) => c.name === 'repository')!;
+      expect(repository.ok).toBe(false);
+      expect(repository.detail).toContain(blocker);
+      expect(repository.detail).toMatch(/EEXIST|ENOTDIR/);
+    } finally {
+      await broken.stop();
+      await brokenDb.drop();
+    }
+  });
+
+  it('reports too little free space against the configured minimum', async () => {
+    const strictDb = await createTestDatabase();
+    const strict = await startTestStack(
+      testConfig(strictDb.url, { LAMINA_REPOSITORY_MIN_FREE_GIB: '1000000' }),
+    );
+    try {
+      const report = (await runDiagnostics(strict)).result as Report;
+      expect(report.checks.find((c) => c.name === 'repository')).toMatchObject({
+        ok: false,
+        detail: expect.stringMatching(
+          /at least 1000000\.0 GiB is required \(LAMINA_REPOSITORY_MIN_FREE_GIB\)/,
+        ),
+      });
+    } finally {
+      await strict.stop();
+      await strictDb.drop();
+    }
+  });
+
+  it('answers 404 as problem+json for an unknown task and 400 for a malformed id', async () => {
+    const missing = await fetch(`${stack.apiUrl}/api/tasks/diagnostics-does-not-exist`);
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(await missing.json()).toMatchObject({ title: 'Task not found', status: 404 });
+    const malformed = await fetch(`${stack.apiUrl}/api/tasks/${encodeURIComponent('bad id!')}`);
+    expect(malformed.status).toBe(400);
+    expect((await malformed.json()).errors).toEqual([{ field: 'params.id', message: 'not a task id' }]);
+  });
+});
