@@ -8,6 +8,8 @@ export interface Problem {
   status: number;
   detail?: string;
   errors?: { field: string; message: string }[];
+  /** RFC 9457 extension members, e.g. `usedBy` on a refused delete. */
+  [extension: string]: unknown;
 }
 
 export class HttpProblem extends Error {
@@ -36,6 +38,10 @@ export function validationProblem(error: ZodError, where: 'body' | 'query' | 'pa
 export const problemHandler: ErrorRequestHandler = (err, _req, res, _next) => {
   if (err instanceof HttpProblem) return sendProblem(res, err.problem);
   if (err instanceof ZodError) return sendProblem(res, validationProblem(err, 'body'));
+  // Postgres unique_violation: a name that must be unique is taken. Its detail names the key, never a secret.
+  if (err?.code === '23505') {
+    return sendProblem(res, { title: 'Already exists', status: 409, detail: err.detail ?? err.message });
+  }
   if (err?.type === 'entity.parse.failed') {
     return sendProblem(res, {
       title: 'Malformed JSON',
