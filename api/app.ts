@@ -8,6 +8,8 @@ declare module 'express-serve-static-core' {
   interface Request {
     /** The signed-in user's name, used for task ownership and audit. */
     laminaUser?: string;
+    /** The authenticated caller (set by issue-5's authentication middleware). */
+    caller?: import('./auth/identity').Caller;
   }
 }
 
