@@ -1,11 +1,33 @@
 import type { DiagnosticsDeps } from './diagnostics';
 import { createDiagnosticsActivities } from './diagnostics';
+import { createLayerDiskActivities } from './layer-disks';
+import { createLayerRecordActivities } from './layer-records';
+import { createPackagingCacheActivities } from './packaging-cache';
+import { createPublishingActivities } from './publishing';
+import { createScratchActivities } from './scratch';
+import { createVmActivities } from './vms';
+import { createWorkerSettingsActivities } from './worker-settings';
 
-export type ActivityDeps = DiagnosticsDeps;
+export interface ActivityDeps extends DiagnosticsDeps {
+  /** Where tasks keep intermediate files (composed images, disks before upload). */
+  scratchDir: string;
+  composeTaskQueue: string;
+}
 
-/** All activities of the appliance worker, bound to their dependencies. */
+/** All activities of the appliance task queue, bound to their dependencies. */
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createDiagnosticsActivities(deps),
+    ...createLayerRecordActivities(deps),
+    ...createVmActivities(deps),
+    ...createPackagingCacheActivities(deps),
+    ...createPublishingActivities(deps),
+    ...createScratchActivities(deps),
+    ...createWorkerSettingsActivities({ composeTaskQueue: deps.composeTaskQueue }),
   };
+}
+
+/** The disk-heavy activities of the compose task queue (`lamina-compose`), run with bounded concurrency. */
+export function createComposeActivities() {
+  return createLayerDiskActivities();
 }

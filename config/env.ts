@@ -32,6 +32,8 @@ const envSchema = z.object({
   // 0 lets the kernel pick a free port (tests).
   LAMINA_API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   LAMINA_TASK_QUEUE: z.string().min(1).default('lamina-appliance'),
+  LAMINA_COMPOSE_TASK_QUEUE: z.string().min(1).default('lamina-compose'),
+  LAMINA_COMPOSE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
   LAMINA_REPOSITORY_DIR: optionalText,
   LAMINA_REPOSITORY_MIN_FREE_GIB: z.coerce.number().min(0).default(5),
   LAMINA_DIAGNOSTICS_PROBE_MIB: z.coerce.number().int().min(1).max(65536).default(64),
@@ -79,6 +81,10 @@ export interface LaminaConfig {
   diagnosticsProbeBytes: number;
   api: { host: string; port: number };
   taskQueue: string;
+  /** Disk-heavy activities (compose, layer disks) run here, at most `concurrency` per worker. */
+  compose: { taskQueue: string; concurrency: number };
+  /** Intermediate files of running tasks. */
+  scratchDir: string;
   temporal: {
     /** Unset: Lamina starts its own dev server on `embeddedPort`, Web UI on `embeddedUiPort`. */
     address?: string;
@@ -146,6 +152,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LaminaConfig {
     diagnosticsProbeBytes: e.LAMINA_DIAGNOSTICS_PROBE_MIB * 1024 ** 2,
     api: { host: e.LAMINA_API_HOST, port: e.LAMINA_API_PORT },
     taskQueue: e.LAMINA_TASK_QUEUE,
+    compose: { taskQueue: e.LAMINA_COMPOSE_TASK_QUEUE, concurrency: e.LAMINA_COMPOSE_CONCURRENCY },
+    scratchDir: path.join(dataDir, 'scratch'),
     temporal: {
       address: e.TEMPORAL_ADDRESS,
       namespace: e.TEMPORAL_NAMESPACE,

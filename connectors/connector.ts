@@ -1,6 +1,9 @@
+import type { ImageStore } from './image-store';
+import type { VmHost } from './vm-host';
+
 /**
  * The one interface every connector type implements (ARCHITECTURE.md §7). Capabilities beyond `test`
- * (export, VMs, snapshots, uploads, publishing) are added per type as the workflows that need them land.
+ * are declared per type: a hypervisor has `vms`, a file-share-like target has `images`.
  */
 export interface ConnectorCheck {
   /** The setting the check is about, so the admin knows which field to fix. */
@@ -13,6 +16,10 @@ export interface Connector {
   readonly type: string;
   /** Checks every setting against the real system; never throws for a bad setting, reports it. */
   test(): Promise<ConnectorCheck[]>;
+  /** VMs, disks and snapshots: packaging machines and MCS master images run here. */
+  readonly vms?: VmHost;
+  /** Image files: published images are copied here. */
+  readonly images?: ImageStore;
 }
 
 /** A connector configuration as stored in Postgres (secrets excluded). */

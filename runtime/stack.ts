@@ -11,6 +11,8 @@ import { ensureDefaultLocalConnector } from '../db/connectors';
 import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';
 import { createApplianceWorker } from '../worker/appliance-worker';
+import { createComposeWorker } from '../worker/compose-worker';
+import { startPowerWatcher } from '../worker/power-watcher';
 import { startPostgresCluster } from './postgres-cluster';
 import { connectClient, connectWorker, ensureSearchAttributes } from './temporal-connection';
 import { startTemporalDevServer } from './temporal-dev-server';
@@ -117,17 +119,32 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
           repositoryDir: config.repositoryDir,
           repositoryMinFreeBytes: config.repositoryMinFreeBytes,
           diagnosticsProbeBytes: config.diagnosticsProbeBytes,
+          scratchDir: config.scratchDir,
+          composeTaskQueue: config.compose.taskQueue,
         },
       });
-      const running = worker.run();
-      undo.push({
-        what: 'worker',
-        run: async () => {
-          if (worker.getState() === 'RUNNING') worker.shutdown();
-          await running;
-        },
+      const composeWorker: Worker = await createComposeWorker({
+        connection: workerConnection,
+        namespace: config.temporal.namespace,
+        taskQueue: config.compose.taskQueue,
+        concurrency: config.compose.concurrency,
       });
-      log(`worker polling task queue '${config.taskQueue}'`);
+      for (const [what, w] of [
+        ['worker', worker],
+        ['compose worker', composeWorker],
+      ] as const) {
+        const running = w.run();
+        undo.push({
+          what,
+          run: async () => {
+            if (w.getState() === 'RUNNING') w.shutdown();
+            await running;
+          },
+        });
+      }
+      const watcher = startPowerWatcher(pool, client);
+      undo.push({ what: 'power watcher', run: watcher.stop });
+      log(`worker polling task queues '${config.taskQueue}' and '${config.compose.taskQueue}'`);
     }
 
     let apiUrl: string | undefined;

@@ -1,2 +1,6 @@
 // Every workflow the appliance worker runs. Deterministic code only: activities are imported as types.
+export { buildLayerFromPackage } from './build-layer-from-package';
+export { createLayerVersion } from './create-layer-version';
 export { diagnostics } from './diagnostics';
+export { importOsLayer } from './import-os-layer';
+export { publishImage } from './publish-image';

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import type { Connector, ConnectorCheck } from '../connector';
+import { LocalVmHost } from './local-vm-host';
 
 /** The embedded default connector: VMs and disks live in a storage pool folder on the appliance. */
 export const localConnectorSettings = z.object({
@@ -11,8 +12,11 @@ export type LocalConnectorSettings = z.infer<typeof localConnectorSettings>;
 
 export class LocalConnector implements Connector {
   readonly type = 'local';
+  readonly vms: LocalVmHost;
 
-  constructor(private readonly settings: LocalConnectorSettings) {}
+  constructor(private readonly settings: LocalConnectorSettings) {
+    this.vms = new LocalVmHost(settings.storagePool);
+  }
 
   async test(): Promise<ConnectorCheck[]> {
     const pool = this.settings.storagePool;

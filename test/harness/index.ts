@@ -42,15 +42,17 @@ export function testDir(label: string): string {
 
 /**
  * Config for a test: the harness's Temporal, the given database, a private data folder, an API on a
- * free port, and a task queue of its own so workers of other test files never take its tasks.
+ * free port, and task queues (appliance and compose) of its own so workers of other test files never take its tasks.
  */
 export function testConfig(databaseUrl: string, env: Record<string, string> = {}): LaminaConfig {
+  const queue = `test-${randomBytes(6).toString('hex')}`;
   return loadConfig({
     TEMPORAL_ADDRESS: harnessValue('temporalAddress'),
     DATABASE_URL: databaseUrl,
     LAMINA_DATA_DIR: testDir('data'),
     LAMINA_API_PORT: '0',
-    LAMINA_TASK_QUEUE: `test-${randomBytes(6).toString('hex')}`,
+    LAMINA_TASK_QUEUE: queue,
+    LAMINA_COMPOSE_TASK_QUEUE: `${queue}-compose`,
     LAMINA_REPOSITORY_MIN_FREE_GIB: '0',
     LAMINA_DIAGNOSTICS_PROBE_MIB: '4',
     ...env,

@@ -1,0 +1,53 @@
+import { createHash } from 'node:crypto';
+import type { Pool } from 'pg';
+import { admit, forget, lookUp, type CacheLookup } from '../db/packaging-cache';
+import { vmHostOf } from './connector-access';
+
+export interface KeyedLookup extends CacheLookup {
+  cacheKey: string;
+  diskName: string;
+}
+
+/**
+ * The packaging cache (createLayerVersion): composed boot disks kept on the connector's storage,
+ * keyed by the layer versions inside them, evicted least recently used first to stay within the
+ * connector's packaging cache size.
+ */
+export function createPackagingCacheActivities(deps: { pool: Pool }) {
+  return {
+    /**
+     * Looks up the boot disk made of `contents` (layer version ids and disk settings, in order) and
+     * counts the lookup once per `lookupId`. Returns the key and the disk name to store a miss under.
+     */
+    async lookUpPackagingCache(lookupId: string, connectorId: string, contents: string[]): Promise<KeyedLookup> {
+      const cacheKey = createHash('sha256').update(contents.join('\n')).digest('hex');
+      const diskName = `packaging-cache-${cacheKey.slice(0, 40)}`;
+      const result = await lookUp(deps.pool, lookupId, connectorId, cacheKey);
+      // A record whose disk is gone (deleted on the hypervisor) is a miss, and is forgotten.
+      if (result.hit && !(await (await vmHostOf(deps.pool, connectorId)).hasDisk(result.hit.diskName))) {
+        await forget(deps.pool, connectorId, cacheKey);
+        return { cacheKey, diskName, capacityBytes: result.capacityBytes };
+      }
+      return { cacheKey, diskName, ...result };
+    },
+
+    /** Records a stored boot disk as cached and evicts what no longer fits. Returns the evicted keys. */
+    async admitToPackagingCache(
+      connectorId: string,
+      cacheKey: string,
+      diskName: string,
+      capacityBytes: number,
+    ): Promise<string[]> {
+      const host = await vmHostOf(deps.pool, connectorId);
+      const sizeBytes = await host.diskVirtualSize(diskName);
+      const evicted = await admit(deps.pool, connectorId, { cacheKey, diskName, sizeBytes }, capacityBytes);
+      for (const entry of evicted) {
+        await host.deleteDisk(entry.diskName);
+        await forget(deps.pool, connectorId, entry.cacheKey);
+      }
+      return evicted.map((e) => e.cacheKey);
+    },
+  };
+}
+
+export type PackagingCacheActivities = ReturnType<typeof createPackagingCacheActivities>;

@@ -1,0 +1,82 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { optionalText, uncPath } from '../connector-type';
+import type { Connector, ConnectorCheck } from '../connector';
+import type { CopyProgress, ImageStore } from '../image-store';
+import { resumableCopy } from './resumable-copy';
+
+export const fileshareConnectorSettings = z.object({
+  path: uncPath.describe('Share and folder the images are written to'),
+  user: optionalText.describe('Account with write access; the appliance account when unset'),
+  mountPoint: z
+    .string()
+    .regex(/^\//, 'must be an absolute path')
+    .describe('Where the appliance has the share mounted (e.g. by cifs-utils or autofs)'),
+  maxMiBps: z
+    .number()
+    .positive()
+    .optional()
+    .describe('Bandwidth limit for publishing, so a copy does not saturate the link to the share'),
+});
+export type FileshareConnectorSettings = z.infer<typeof fileshareConnectorSettings>;
+
+/**
+ * Publishes image files into a Windows share or PVS store the appliance has mounted. Images are
+ * named by the workflow (`<template>_<yyyy-MM-dd_HH-mm-ss>.<ext>`) and copied under a temporary
+ * name, so PVS or MCS never pick up a half-written disk.
+ */
+export class FileshareConnector implements Connector, ImageStore {
+  readonly type = 'fileshare';
+  readonly images = this;
+
+  constructor(private readonly settings: FileshareConnectorSettings) {}
+
+  async test(): Promise<ConnectorCheck[]> {
+    const dir = this.settings.mountPoint;
+    try {
+      const probe = path.join(dir, `.lamina-probe-${process.pid}`);
+      await fs.writeFile(probe, 'ok');
+      await fs.rm(probe);
+      return [{ field: 'mountPoint', ok: true, message: `${this.settings.path} (at ${dir}) is writable` }];
+    } catch (err) {
+      return [{ field: 'mountPoint', ok: false, message: `${dir}: ${(err as Error).message}` }];
+    }
+  }
+
+  locationOf(fileName: string): string {
+    return `${this.settings.path.replace(/\\$/, '')}\\${fileName}`;
+  }
+
+  async putImage(
+    source: string,
+    fileName: string,
+    options: { resumeFrom: number; onProgress: (progress: CopyProgress) => void },
+  ): Promise<string> {
+    const target = this.localPath(fileName);
+    await resumableCopy(source, target, {
+      partial: this.partialPath(fileName),
+      resumeFrom: options.resumeFrom,
+      maxBytesPerSecond: this.settings.maxMiBps && this.settings.maxMiBps * 2 ** 20,
+      onProgress: options.onProgress,
+    });
+    return target;
+  }
+
+  async removeImage(fileName: string): Promise<void> {
+    await fs.rm(this.localPath(fileName), { force: true });
+    await fs.rm(this.partialPath(fileName), { force: true });
+  }
+
+  private localPath(fileName: string): string {
+    if (fileName !== path.basename(fileName) || fileName.startsWith('.')) {
+      throw new Error(`'${fileName}' is not a plain file name`);
+    }
+    return path.join(this.settings.mountPoint, fileName);
+  }
+
+  /** Hidden, and a fixed name per image: a resumed copy finds the bytes its predecessor wrote. */
+  private partialPath(fileName: string): string {
+    return path.join(this.settings.mountPoint, `.${fileName}.partial`);
+  }
+}

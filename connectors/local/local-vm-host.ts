@@ -1,0 +1,182 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { openDisk } from '../../disk/open';
+import type { PowerState, ScriptsReport, Snapshot, VmHost, VmRecord, VmSpec } from '../vm-host';
+
+const exec = promisify(execFile);
+
+/**
+ * VMs of the embedded `local` connector: records in a storage pool folder, no hypervisor behind them.
+ *
+ *   <pool>/disks/<name>.vhdx                  disks stored with uploadDisk (packaging cache, uploads)
+ *   <pool>/vms/<id>/vm.json                   the VM record: CPU, memory, power state, snapshots, tags
+ *   <pool>/vms/<id>/<disk>.vhdx               the VM's own disks (clones of stored disks)
+ *   <pool>/vms/<id>/snapshots/<name>/<disk>   immutable copies taken by snapshot()
+ *
+ * Every file is written under a temporary name and renamed, so a crash never leaves a half record
+ * that looks whole. What an admin does inside a VM (install software, shut down, the guest's script
+ * report) has stand-ins in `lamina vm`, which edit the same records.
+ */
+export class LocalVmHost implements VmHost {
+  constructor(readonly pool: string) {}
+
+  private diskFile(name: string): string {
+    return path.join(this.pool, 'disks', `${safeName(name)}.vhdx`);
+  }
+
+  private vmDir(id: string): string {
+    return path.join(this.pool, 'vms', safeName(id));
+  }
+
+  async uploadDisk(name: string, file: string): Promise<void> {
+    await cloneFile(file, this.diskFile(name));
+  }
+
+  async deleteDisk(name: string): Promise<void> {
+    await fs.rm(this.diskFile(name), { force: true });
+  }
+
+  async hasDisk(name: string): Promise<boolean> {
+    return exists(this.diskFile(name));
+  }
+
+  async diskVirtualSize(name: string): Promise<number> {
+    const disk = await openDisk(this.diskFile(name));
+    try {
+      return disk.virtualSize;
+    } finally {
+      await disk.close();
+    }
+  }
+
+  async createVm(spec: VmSpec): Promise<VmRecord> {
+    const existing = await this.getVm(spec.id);
+    if (existing) return existing;
+    const dir = this.vmDir(spec.id);
+    // Disks first, record last: a VM folder without vm.json is an unfinished create that destroy() removes.
+    await fs.mkdir(dir, { recursive: true });
+    for (const disk of spec.disks) {
+      const stored = this.diskFile(disk.from);
+      if (!(await exists(stored))) throw new Error(`stored disk '${disk.from}' does not exist`);
+      await cloneFile(stored, path.join(dir, `${safeName(disk.name)}.vhdx`));
+    }
+    const record: VmRecord = { ...spec, power: 'off', snapshots: [] };
+    await this.writeRecord(record);
+    return record;
+  }
+
+  async getVm(id: string): Promise<VmRecord | undefined> {
+    try {
+      return JSON.parse(await fs.readFile(path.join(this.vmDir(id), 'vm.json'), 'utf8')) as VmRecord;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  /** A VM by id or by name, for the admin stand-ins that take what the console shows. */
+  async findVm(idOrName: string): Promise<VmRecord | undefined> {
+    return (await this.listVms()).find((vm) => vm.id === idOrName || vm.name === idOrName);
+  }
+
+  async listVms(): Promise<VmRecord[]> {
+    const ids = await fs.readdir(path.join(this.pool, 'vms')).catch(() => [] as string[]);
+    const records = await Promise.all(ids.map((id) => this.getVm(id)));
+    return records.filter((vm): vm is VmRecord => vm !== undefined);
+  }
+
+  async powerOn(id: string): Promise<void> {
+    await this.setPower(id, 'running');
+  }
+
+  async shutdown(id: string): Promise<void> {
+    const vm = await this.requireVm(id);
+    if (vm.power === 'off') return;
+    // A guest passes through shutting-down; here it ends at once, there is no guest OS to wait for.
+    await this.setPower(id, 'shutting-down');
+    await this.setPower(id, 'off');
+  }
+
+  async snapshot(id: string, name: string): Promise<Snapshot> {
+    const vm = await this.requireVm(id);
+    const known = vm.snapshots.find((s) => s.name === name);
+    if (known) return known;
+    const target = path.join(this.vmDir(id), 'snapshots', safeName(name));
+    await fs.mkdir(target, { recursive: true });
+    for (const disk of vm.disks) {
+      const file = `${safeName(disk.name)}.vhdx`;
+      await cloneFile(path.join(this.vmDir(id), file), path.join(target, file));
+    }
+    const snapshot = { name, createdAt: new Date().toISOString() };
+    await this.writeRecord({ ...vm, snapshots: [...vm.snapshots, snapshot] });
+    return snapshot;
+  }
+
+  async destroy(id: string): Promise<void> {
+    await fs.rm(this.vmDir(id), { recursive: true, force: true });
+  }
+
+  async exportDisk(id: string, disk: string): Promise<string> {
+    const vm = await this.requireVm(id);
+    if (!vm.disks.some((d) => d.name === disk)) throw new Error(`VM '${vm.name}' has no disk '${disk}'`);
+    return path.join(this.vmDir(id), `${safeName(disk)}.vhdx`);
+  }
+
+  /** The guest's report that the layers' first-start scripts ran (stand-in: `lamina vm report`). */
+  async reportScripts(id: string, report: ScriptsReport): Promise<void> {
+    await this.writeRecord({ ...(await this.requireVm(id)), scriptsReport: report });
+  }
+
+  private async requireVm(id: string): Promise<VmRecord> {
+    const vm = await this.getVm(id);
+    if (!vm) throw new Error(`VM '${id}' does not exist in storage pool ${this.pool}`);
+    return vm;
+  }
+
+  private async setPower(id: string, power: PowerState): Promise<void> {
+    const vm = await this.requireVm(id);
+    if (vm.power !== power) await this.writeRecord({ ...vm, power });
+  }
+
+  private async writeRecord(record: VmRecord): Promise<void> {
+    await writeFileAtomically(path.join(this.vmDir(record.id), 'vm.json'), JSON.stringify(record, null, 2));
+  }
+}
+
+/** Ids and names become file names: nothing that could climb out of the pool. */
+function safeName(name: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$/.test(name)) throw new Error(`'${name}' is not a valid disk or VM name`);
+  return name;
+}
+
+async function exists(file: string): Promise<boolean> {
+  return fs.access(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+function temporaryName(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
+async function writeFileAtomically(file: string, content: string): Promise<void> {
+  const temp = temporaryName(file);
+  await fs.writeFile(temp, content);
+  await fs.rename(temp, file);
+}
+
+/** A copy that shares blocks where the file system can (reflink) and keeps holes: how a local clone is cheap. */
+async function cloneFile(source: string, target: string): Promise<void> {
+  await fs.mkdir(path.dirname(target), { recursive: true });
+  const temp = temporaryName(target);
+  try {
+    await exec('cp', ['--reflink=auto', '--sparse=always', source, temp]);
+    await fs.rename(temp, target);
+  } finally {
+    await fs.rm(temp, { force: true });
+  }
+}

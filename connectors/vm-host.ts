@@ -1,0 +1,59 @@
+/**
+ * The hypervisor capability of a connector (ARCHITECTURE.md §7): disks in the connector's storage,
+ * VMs with CPU, memory, power state and snapshots. Every operation is idempotent so an activity can
+ * be retried: creating what exists or destroying what is gone succeeds.
+ */
+/** Tag on a VM naming the workflow that waits on it; the power watcher signals that workflow. */
+export const WORKFLOW_TAG = 'workflowId';
+
+export type PowerState = 'off' | 'running' | 'shutting-down';
+
+export interface VmSpec {
+  /** Chosen by the caller (the workflow), so a retried create finds its own VM. */
+  id: string;
+  name: string;
+  cpus: number;
+  memoryMiB: number;
+  /** Each VM disk is a clone of a disk stored with `uploadDisk`; the VM owns its clones. */
+  disks: { name: string; from: string }[];
+  /** Free-form labels; WORKFLOW_TAG tells the power watcher whom to signal. */
+  tags: Record<string, string>;
+}
+
+export interface Snapshot {
+  name: string;
+  createdAt: string;
+}
+
+export interface VmRecord extends VmSpec {
+  power: PowerState;
+  snapshots: Snapshot[];
+  /** Written by the guest when the layers' first-start scripts are done (MCS master images). */
+  scriptsReport?: ScriptsReport;
+}
+
+export interface ScriptsReport {
+  ok: boolean;
+  reportedAt: string;
+  detail: string;
+}
+
+export interface VmHost {
+  /** Stores `file` as disk `name` in the connector's storage (replacing a partial one). */
+  uploadDisk(name: string, file: string): Promise<void>;
+  deleteDisk(name: string): Promise<void>;
+  hasDisk(name: string): Promise<boolean>;
+  /** Virtual size of a stored disk, what the storage must be able to hold once it fills up. */
+  diskVirtualSize(name: string): Promise<number>;
+  createVm(spec: VmSpec): Promise<VmRecord>;
+  getVm(id: string): Promise<VmRecord | undefined>;
+  listVms(): Promise<VmRecord[]>;
+  powerOn(id: string): Promise<void>;
+  /** Asks the guest to shut down; the VM passes through `shutting-down` to `off`. */
+  shutdown(id: string): Promise<void>;
+  snapshot(id: string, name: string): Promise<Snapshot>;
+  /** Removes the VM with its disks and snapshots. */
+  destroy(id: string): Promise<void>;
+  /** A local path the appliance can read the VM's disk from (a download on remote hypervisors). */
+  exportDisk(id: string, disk: string): Promise<string>;
+}

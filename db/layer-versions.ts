@@ -1,0 +1,94 @@
+import type { Pool } from 'pg';
+
+/**
+ * Layer versions as the workflows write them (ARCHITECTURE.md §3). Every write is keyed by the
+ * version id the workflow chose, so a retried activity updates its own row instead of adding one.
+ */
+export type VersionState = 'Creating' | 'ActionRequired' | 'Finalizing' | 'Deployable' | 'Failed' | 'Deleted';
+
+export interface VersionRow {
+  id: string;
+  layerId: string;
+  layerName: string;
+  layerType: 'os' | 'app' | 'platform';
+  version: string;
+  state: VersionState;
+  creationSeq: number;
+  diskPath: string | null;
+  osVersionId: string | null;
+  sizeBytes: number | null;
+  sha256: string | null;
+}
+
+const SELECT_VERSION = `
+  SELECT v.id, v.layer_id AS "layerId", l.name AS "layerName", l.type AS "layerType", v.version,
+         v.state, v.creation_seq::float8 AS "creationSeq", v.disk_path AS "diskPath",
+         v.os_version_id AS "osVersionId", v.size_bytes::float8 AS "sizeBytes", v.sha256
+    FROM layer_versions v JOIN layers l ON l.id = v.layer_id`;
+
+export async function getVersion(pool: Pool, id: string): Promise<VersionRow | undefined> {
+  const { rows } = await pool.query<VersionRow>(`${SELECT_VERSION} WHERE v.id = $1`, [id]);
+  return rows[0];
+}
+
+/** The newest Deployable version of a layer: what a new version is built on when none is named. */
+export async function latestDeployableVersion(pool: Pool, layerId: string): Promise<VersionRow | undefined> {
+  const { rows } = await pool.query<VersionRow>(
+    `${SELECT_VERSION} WHERE v.layer_id = $1 AND v.state = 'Deployable' ORDER BY v.creation_seq DESC LIMIT 1`,
+    [layerId],
+  );
+  return rows[0];
+}
+
+export interface NewVersion {
+  id: string;
+  layerId: string;
+  version: string;
+  description?: string;
+  osVersionId?: string;
+  taskId: string;
+}
+
+/** Creates the version in state Creating, or returns the row an earlier attempt created. */
+export async function createVersion(pool: Pool, v: NewVersion): Promise<VersionRow> {
+  await pool.query(
+    `INSERT INTO layer_versions (id, layer_id, version, description, os_version_id, task_id)
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
+    [v.id, v.layerId, v.version, v.description ?? '', v.osVersionId ?? null, v.taskId],
+  );
+  const row = await getVersion(pool, v.id);
+  if (!row) throw new Error(`layer version ${v.id} vanished right after it was created`);
+  return row;
+}
+
+export async function setVersionState(
+  pool: Pool,
+  id: string,
+  state: VersionState,
+  action: unknown = null,
+): Promise<void> {
+  await pool.query(
+    `UPDATE layer_versions SET state = $2, action = $3, updated_at = now() WHERE id = $1`,
+    [id, state, action === null ? null : JSON.stringify(action)],
+  );
+}
+
+export interface DeployableDisk {
+  diskPath: string;
+  sizeBytes: number;
+  sha256: string;
+}
+
+export async function markDeployable(pool: Pool, id: string, disk: DeployableDisk): Promise<void> {
+  await pool.query(
+    `UPDATE layer_versions
+        SET state = 'Deployable', action = NULL, disk_path = $2, size_bytes = $3, sha256 = $4, updated_at = now()
+      WHERE id = $1`,
+    [id, disk.diskPath, disk.sizeBytes, disk.sha256],
+  );
+}
+
+/** The compensation of createVersion: a cancelled or failed task leaves no half version behind. */
+export async function deleteVersion(pool: Pool, id: string): Promise<void> {
+  await pool.query(`DELETE FROM layer_versions WHERE id = $1 AND state <> 'Deployable'`, [id]);
+}

@@ -1,0 +1,24 @@
+import { Worker, type NativeConnection } from '@temporalio/worker';
+import { createComposeActivities } from '../activities';
+
+export interface ComposeWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  /** Compose runs at most this many at once per worker: each is CPU- and disk-bound. */
+  concurrency: number;
+}
+
+/**
+ * The compose worker (ARCHITECTURE.md §1): disk-heavy activities only, on their own task queue, so a
+ * burst of publishes queues up here instead of starving the appliance worker's short activities.
+ */
+export function createComposeWorker(options: ComposeWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue,
+    activities: createComposeActivities(),
+    maxConcurrentActivityTaskExecutions: options.concurrency,
+  });
+}

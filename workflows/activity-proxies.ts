@@ -1,0 +1,47 @@
+import {
+  ActivityCancellationType,
+  proxyActivities,
+  proxyLocalActivities,
+  type RetryPolicy,
+} from '@temporalio/workflow';
+import type { LayerDiskActivities } from '../activities/layer-disks';
+import type { LayerRecordActivities } from '../activities/layer-records';
+import type { PackagingCacheActivities } from '../activities/packaging-cache';
+import type { PublishingActivities } from '../activities/publishing';
+import type { ScratchActivities } from '../activities/scratch';
+import type { VmActivities } from '../activities/vms';
+import type { WorkerSettingsActivities } from '../activities/worker-settings';
+
+/** How the workflows call activities: activity *types* only, options per kind of work. */
+
+const retry: RetryPolicy = { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 30 };
+
+/** Quick steps: records, VM operations, cache bookkeeping, scripts. */
+export const appliance = proxyActivities<
+  LayerRecordActivities & VmActivities & PackagingCacheActivities & PublishingActivities & ScratchActivities
+>({ startToCloseTimeout: '15 minutes', retry });
+
+/** Copies to a publish target: a dead worker is noticed within the heartbeat timeout; the copy resumes. */
+export const copying = proxyActivities<Pick<PublishingActivities, 'copyImageToStore'>>({
+  startToCloseTimeout: '12 hours',
+  heartbeatTimeout: '10 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry,
+});
+
+export const settings = proxyLocalActivities<WorkerSettingsActivities>({ startToCloseTimeout: '10 seconds' });
+
+/**
+ * Disk-heavy steps on the compose task queue. A stop waits until the activity has removed its
+ * half-written output, so the compensations that follow find nothing left to race with.
+ */
+export async function diskWork(): Promise<LayerDiskActivities> {
+  const { composeTaskQueue } = await settings.workerSettings();
+  return proxyActivities<LayerDiskActivities>({
+    taskQueue: composeTaskQueue,
+    startToCloseTimeout: '6 hours',
+    heartbeatTimeout: '10 seconds',
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry,
+  });
+}

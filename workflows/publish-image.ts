@@ -1,0 +1,145 @@
+import { setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
+import type { PostPublishResult } from '../activities/publishing';
+import { WORKFLOW_TAG, type ScriptsReport } from '../connectors/vm-host';
+import { appliance, copying, diskWork } from './activity-proxies';
+import { imageFileName, imageName } from './image-names';
+import { withSaga } from './saga';
+import { scriptsReported, vmPoweredOff } from './signals';
+import { waitFor } from './vm-waits';
+
+export interface PublishImageInput {
+  templateId: string;
+  /** MCS master images: how long the layers' first-start scripts may take before the VM is shut down anyway. */
+  scriptsTimeoutSeconds?: number;
+  powerPollSeconds?: number;
+}
+
+export interface PublishImageResult {
+  imageId: string;
+  name: string;
+  /** Where the image is, as the admin sees it: a UNC path, or the master image VM. */
+  location: string;
+  sha256: string;
+  sizeBytes: number;
+  conflicts: { files: number; registry: number; summary: string[] };
+  vm?: { id: string; name: string; snapshot: string; scripts?: ScriptsReport };
+  postPublish: PostPublishResult;
+}
+
+const FORMATS = { VHD: 'vhd', VHDX: 'vhdx', VMDK: 'vmdk' } as const;
+
+/**
+ * publishImage (ARCHITECTURE.md §6): validate the template → compose → deliver to the connector (an
+ * image file on a share, or an MCS master image VM: start it, let the layers' scripts run, shut it
+ * down, snapshot) → post-publish script → record the published image with hash and conflict report.
+ */
+export async function publishImage(input: PublishImageInput): Promise<PublishImageResult> {
+  const disks = await diskWork();
+  const imageId = uuid4();
+  const vmId = uuid4();
+  let poweredOff = false;
+  let scripts: ScriptsReport | undefined;
+  setHandler(vmPoweredOff, (id) => void (id === vmId && (poweredOff = true)));
+  setHandler(scriptsReported, (id, report) => void (id === vmId && (scripts = report)));
+
+  return withSaga(async (saga) => {
+    const plan = await appliance.planPublish(input.templateId);
+    const connectorId = plan.connector.id;
+    // The workflow's clock: a retry or a replay names the image the same.
+    const name = imageName(plan.template.name, new Date());
+    const format = FORMATS[plan.template.diskFormat];
+
+    saga.register('scratch', () => appliance.removeScratch(imageId));
+    const scratch = await appliance.createScratch(imageId);
+    const imagePath = `${scratch}/${imageFileName(name, format)}`;
+    const composed = await disks.composeImage({
+      os: plan.os.diskPath,
+      apps: plan.apps.map((a) => a.diskPath),
+      platform: plan.platform?.diskPath,
+      sizeBytes: plan.template.diskSizeGb * 2 ** 30,
+      firmware: plan.template.firmware === 'UEFI' ? 'uefi' : 'bios',
+      format,
+      out: imagePath,
+    });
+
+    let location: string;
+    let localPath: string;
+    let vm: PublishImageResult['vm'];
+    if (plan.delivery === 'file') {
+      const fileName = imageFileName(name, format);
+      saga.register('published file', () => appliance.removeImageFromStore(connectorId, fileName));
+      const copied = await copying.copyImageToStore(connectorId, imagePath, fileName);
+      location = copied.location;
+      localPath = copied.path;
+    } else {
+      const pollMs = (input.powerPollSeconds ?? 30) * 1000;
+      const upload = `image-${imageId}`;
+      saga.register('uploaded image', () => appliance.deleteDisk(connectorId, upload));
+      await appliance.uploadDisk(connectorId, upload, imagePath);
+      saga.register('master image VM', () => appliance.destroyVm(connectorId, vmId));
+      await appliance.createVm(connectorId, {
+        id: vmId,
+        name,
+        cpus: 2,
+        memoryMiB: 4096,
+        disks: [{ name: 'boot', from: upload }],
+        tags: { [WORKFLOW_TAG]: workflowInfo().workflowId },
+      });
+      await saga.settle('uploaded image');
+      await appliance.powerOnVm(connectorId, vmId);
+      const status = () => appliance.vmStatus(connectorId, vmId);
+      await waitFor(
+        () => scripts !== undefined,
+        async () => (scripts = (await status()).scriptsReport) !== undefined,
+        pollMs,
+        (input.scriptsTimeoutSeconds ?? 1800) * 1000,
+      );
+      await appliance.shutdownVm(connectorId, vmId);
+      await waitFor(
+        () => poweredOff,
+        async () => (await status()).power === 'off',
+        pollMs,
+      );
+      const snapshot = await appliance.snapshotVm(connectorId, vmId, name);
+      vm = { id: vmId, name, snapshot: snapshot.name, scripts };
+      location = `vm:${name}`;
+      localPath = await appliance.exportVmDisk(connectorId, vmId, 'boot');
+    }
+
+    const postPublish = await appliance.runPostPublishScript(connectorId, {
+      LAMINA_IMAGE_NAME: name,
+      LAMINA_IMAGE_PATH: localPath,
+      LAMINA_IMAGE_SHA256: composed.sha256,
+      LAMINA_TEMPLATE_NAME: plan.template.name,
+      LAMINA_CONNECTOR_NAME: plan.connector.name,
+      LAMINA_CONNECTOR_TYPE: plan.connector.type,
+      ...(vm ? { LAMINA_VM_NAME: vm.name, LAMINA_SNAPSHOT_NAME: vm.snapshot } : {}),
+    });
+    const { delivery: _delivery, ...snapshot } = plan;
+    await appliance.recordPublishedImage({
+      id: imageId,
+      name,
+      plan: snapshot,
+      outputLocation: location,
+      sha256: composed.sha256,
+      reportPath: composed.reportPath,
+      taskId: workflowInfo().workflowId,
+      vm: vm && { id: vm.id, name: vm.name, snapshot: vm.snapshot },
+      postPublish,
+    });
+    // Published: the file or VM is the task's result now, and stays.
+    saga.keep('published file');
+    saga.keep('master image VM');
+    await saga.settle('scratch');
+    return {
+      imageId,
+      name,
+      location,
+      sha256: composed.sha256,
+      sizeBytes: composed.sizeBytes,
+      conflicts: { files: composed.fileConflicts, registry: composed.registryConflicts, summary: composed.conflictSummary },
+      vm,
+      postPublish,
+    };
+  });
+}
