@@ -9,7 +9,8 @@ export const NEXT_KEY_SUFFIX = '.next';
 
 export function readKeyFile(file: string): Buffer {
   const key = Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'base64');
-  if (key.length !== MASTER_KEY_BYTES) throw new Error(`${file} does not hold a ${MASTER_KEY_BYTES}-byte base64 key`);
+  if (key.length !== MASTER_KEY_BYTES)
+    throw new Error(`${file} does not hold a ${MASTER_KEY_BYTES}-byte base64 key`);
   return key;
 }
 

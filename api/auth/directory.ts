@@ -46,7 +46,11 @@ function values(entry: Entry, attribute: string): string[] {
  * Resolves undefined for an unknown user or a wrong password; throws DirectoryUnavailableError when the
  * directory itself fails.
  */
-export async function authenticate(junction: Junction, login: string, password: string): Promise<Identity | undefined> {
+export async function authenticate(
+  junction: Junction,
+  login: string,
+  password: string,
+): Promise<Identity | undefined> {
   // An empty password would be an anonymous ("unauthenticated") bind, which many servers accept.
   if (password.length === 0) return undefined;
   const { settings } = junction;
@@ -67,7 +71,9 @@ export async function authenticate(junction: Junction, login: string, password: 
     const user = searchEntries[0];
     if (!(await passwordMatches(settings, user.dn, password))) return undefined;
     const groups =
-      settings.schema === 'ad' ? await groupsInChain(service, settings, user.dn) : await nestedMemberOf(service, user);
+      settings.schema === 'ad'
+        ? await groupsInChain(service, settings, user.dn)
+        : await nestedMemberOf(service, user);
     const loginName = values(user, attributes.loginAttribute)[0] ?? login;
     return {
       name: `${loginName.toLowerCase()}@${settings.domain.toLowerCase()}`,
