@@ -24,11 +24,13 @@ function tlsOptions(settings: JunctionSettings): ConnectionOptions {
 }
 
 async function connect(settings: JunctionSettings): Promise<Client> {
+  const ldaps = settings.url.startsWith('ldaps:');
   const client = new Client({
     url: settings.url,
     timeout: settings.timeoutMs,
     connectTimeout: settings.timeoutMs,
-    tlsOptions: tlsOptions(settings),
+    // ldapts speaks TLS from the first byte whenever tlsOptions are given, so only for ldaps://.
+    ...(ldaps ? { tlsOptions: tlsOptions(settings) } : {}),
   });
   if (settings.startTls) await client.startTLS(tlsOptions(settings));
   return client;
