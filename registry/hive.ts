@@ -56,7 +56,9 @@ export class HiveFile {
     try {
       return new HiveFile(path, new Hive(path, options.writable));
     } catch (error) {
-      throw new RegistryHiveError(`${path} is not a usable registry hive (${messageOf(error)})`);
+      throw new RegistryHiveError(
+        `${path} is not a usable registry hive: hivex cannot open it (${messageOf(error)})`,
+      );
     }
   }
 
@@ -129,15 +131,18 @@ export class HiveFile {
     );
   }
 
+  /** hivex validates structures as it walks them, so failures after opening mean damage. */
   private guard<T>(call: () => T): T {
     try {
       return call();
     } catch (error) {
-      throw new RegistryHiveError(`${this.path}: ${messageOf(error)}`);
+      throw new RegistryHiveError(`${this.path} is a damaged registry hive: ${messageOf(error)}`);
     }
   }
 }
 
+/** Errors from the addon are plain objects with a message when the caller runs in another realm (jest's vm). */
 function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  if (typeof error === 'object' && error !== null && 'message' in error) return String(error.message);
+  return String(error);
 }
