@@ -5,6 +5,7 @@ import {
   applyRegistryChanges,
   createEmptyHive,
   parseRegText,
+  readCurrentControlSet,
   RegistryHiveError,
   RegistryRootError,
   splitOperationsByHive,
@@ -261,6 +262,12 @@ describe('applyRegistryChanges: SYSTEM hive, CurrentControlSet and the environme
     expect(exported.get(`${SYSTEM}\\ControlSet002\\Control\\Other`)).toEqual(['"Path"=str(1):"c"']);
   });
 
+  it('reads the current control set number for conflict tracking', async () => {
+    expect(readCurrentControlSet(await systemHive())).toBe(2);
+    const empty = await emptyHive();
+    expect(() => readCurrentControlSet(empty)).toThrow(/no REG_DWORD Select\\Current/);
+  });
+
   it('fails clearly when CurrentControlSet is used but Select\\Current is missing', async () => {
     const hive = await emptyHive();
     const before = sha256(hive);
@@ -307,6 +314,41 @@ describe('applyRegistryChanges: hives and roots', () => {
         new RegExp(`^layer\\.reg:3: ${key.replace(/\\/g, '\\\\')}: Lamina changes only`),
       );
     }
+  });
+});
+
+describe('applyRegistryChanges: values hivex cannot store for Windows', () => {
+  const big = (size: number) => [`[${SOFTWARE}\\K]`, `"Big"=hex:${Array(size).fill('5a').join(',')}`];
+
+  /** The hive, rewritten as format 1.5 (Windows 10) with the header checksum redone. */
+  function asVersion15(hive: string): void {
+    const bytes = readFileSync(hive);
+    bytes.writeUInt32LE(5, 0x18);
+    let checksum = 0;
+    for (let offset = 0; offset < 0x1fc; offset += 4) checksum ^= bytes.readUInt32LE(offset);
+    bytes.writeUInt32LE(checksum >>> 0, 0x1fc);
+    writeFileSync(hive, bytes);
+  }
+
+  it('refuses data over 16344 bytes in hives of format 1.4 and later, which need big-data cells', async () => {
+    const hive = await emptyHive();
+    asVersion15(hive);
+    const before = sha256(hive);
+    await expect(apply(hive, 'SOFTWARE', ...big(16345))).rejects.toThrow(
+      new RegistryHiveError(
+        'layer.reg:4: value "Big" has 16345 bytes; hives of format 1.5 need big-data cells for more than 16344, which hivex cannot write',
+      ),
+    );
+    expect(sha256(hive)).toBe(before);
+    await apply(hive, 'SOFTWARE', ...big(16344));
+  });
+
+  it('stores such data in format 1.3 hives, which keep it in one cell', async () => {
+    const hive = await emptyHive();
+    await apply(hive, 'SOFTWARE', ...big(20000));
+    expect(exportHive(hive, SOFTWARE).get(`${SOFTWARE}\\K`)).toEqual([
+      `"Big"=hex(3):${Array(20000).fill('5a').join(',')}`,
+    ]);
   });
 });
 
