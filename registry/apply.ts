@@ -149,12 +149,14 @@ class HiveEditor {
       this.summary.keysCreated += ensured.created;
     }
     const inEnvironment = this.hiveName === 'SYSTEM' && isSystemEnvironmentKey(keyPath);
-    this.pending = { node, identity, inEnvironment, values: this.hive.values(node) };
+    const values = this.hive.values(node);
+    for (const value of values) this.refuseBigData(value, `${this.hive.path}: key ${keyPath.join('\\')}`);
+    this.pending = { node, identity, inEnvironment, values };
     return this.pending;
   }
 
   private setValue(op: SetValueOperation, keyPath: string[]): void {
-    this.refuseBigData(op);
+    this.refuseBigData(op, `${op.file}:${op.line}`);
     const pending = this.valuesOf(keyPath, true)!;
     const index = findValue(pending.values, op.name);
     const existing = index === -1 ? undefined : pending.values[index];
@@ -171,12 +173,14 @@ class HiveEditor {
   /**
    * From format 1.4 on, Windows reads data longer than 16344 bytes as a "big data" (db) list of
    * segments, which hivex cannot write: it would store one plain cell that Windows misreads.
+   * This holds for values we set and for existing ones, since a key's values are rewritten
+   * together. `where` says where the value comes from.
    */
-  private refuseBigData(op: SetValueOperation): void {
+  private refuseBigData(value: StoredValue, where: string): void {
     const BIG_DATA_THRESHOLD = 16344;
-    if (this.hive.minorVersion >= 4 && op.data.length > BIG_DATA_THRESHOLD) {
+    if (this.hive.minorVersion >= 4 && value.data.length > BIG_DATA_THRESHOLD) {
       throw new RegistryHiveError(
-        `${op.file}:${op.line}: value ${JSON.stringify(op.name)} has ${op.data.length} bytes; ` +
+        `${where}: value ${JSON.stringify(value.name)} has ${value.data.length} bytes; ` +
           `hives of format 1.${this.hive.minorVersion} need big-data cells for more than ${BIG_DATA_THRESHOLD}, ` +
           'which hivex cannot write',
       );

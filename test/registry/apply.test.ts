@@ -343,6 +343,18 @@ describe('applyRegistryChanges: values hivex cannot store for Windows', () => {
     await apply(hive, 'SOFTWARE', ...big(16344));
   });
 
+  it('refuses to rewrite a key of a 1.4+ hive that already holds such data', async () => {
+    const hive = await emptyHive();
+    await apply(hive, 'SOFTWARE', ...big(20000));
+    asVersion15(hive);
+    await expect(apply(hive, 'SOFTWARE', `[${SOFTWARE}\\K]`, '"Small"=dword:1')).rejects.toThrow(
+      new RegistryHiveError(
+        `${hive}: key K: value "Big" has 20000 bytes; hives of format 1.5 need big-data cells for more than 16344, which hivex cannot write`,
+      ),
+    );
+    await apply(hive, 'SOFTWARE', `[${SOFTWARE}\\K\\Sub]`, '"Small"=dword:1');
+  });
+
   it('stores such data in format 1.3 hives, which keep it in one cell', async () => {
     const hive = await emptyHive();
     await apply(hive, 'SOFTWARE', ...big(20000));
