@@ -179,6 +179,15 @@ describe('applyRegistryChanges: deletions', () => {
     expect(summary).toMatchObject({ keysDeleted: 1 });
   });
 
+  it('deletes a nested key tree, keeping its parent and the parent values', async () => {
+    const hive = await emptyHive();
+    await apply(hive, 'SOFTWARE', `[${SOFTWARE}\\App]`, '"Keep"=dword:1', `[${SOFTWARE}\\App\\Sub\\Deep]`);
+    await apply(hive, 'SOFTWARE', `[-${SOFTWARE}\\App\\sub]`);
+    const exported = exportHive(hive, SOFTWARE);
+    expect([...exported.keys()]).toEqual([SOFTWARE, `${SOFTWARE}\\App`]);
+    expect(exported.get(`${SOFTWARE}\\App`)).toEqual(['"Keep"=dword:00000001']);
+  });
+
   it('does not create a key just to delete a value in it', async () => {
     const hive = await emptyHive();
     await apply(hive, 'SOFTWARE', `[-${SOFTWARE}\\Gone]`, `[${SOFTWARE}\\K]`, '"V"=-');
