@@ -113,7 +113,7 @@ class HiveEditor {
         this.setValue(op, keyPath);
         return;
       case 'deleteValue':
-        this.deleteValue(this.valuesOf(keyPath, false), op.name);
+        this.deleteValue(this.valuesOf(keyPath), op.name);
         return;
     }
   }
@@ -136,18 +136,16 @@ class HiveEditor {
     this.summary.keysDeleted++;
   }
 
-  /** The pending values of `keyPath`; when the key is absent it is created or, if !create, undefined. */
-  private valuesOf(keyPath: string[], create: boolean): PendingValues | undefined {
+  /**
+   * The pending values of `keyPath`, creating the key if needed: a value line always follows
+   * its [KEY] line, which creates the key in regedit too.
+   */
+  private valuesOf(keyPath: string[]): PendingValues {
     const identity = keyPath.join('\\').toUpperCase();
     if (this.pending?.identity === identity) return this.pending;
     this.flushValues();
-    let node = this.hive.findKey(keyPath);
-    if (node === undefined) {
-      if (!create) return undefined;
-      const ensured = this.hive.ensureKey(keyPath);
-      node = ensured.node;
-      this.summary.keysCreated += ensured.created;
-    }
+    const { node, created } = this.hive.ensureKey(keyPath);
+    this.summary.keysCreated += created;
     const inEnvironment = this.hiveName === 'SYSTEM' && isSystemEnvironmentKey(keyPath);
     const values = this.hive.values(node);
     for (const value of values) this.refuseBigData(value, `${this.hive.path}: key ${keyPath.join('\\')}`);
@@ -157,7 +155,7 @@ class HiveEditor {
 
   private setValue(op: SetValueOperation, keyPath: string[]): void {
     this.refuseBigData(op, `${op.file}:${op.line}`);
-    const pending = this.valuesOf(keyPath, true)!;
+    const pending = this.valuesOf(keyPath);
     const index = findValue(pending.values, op.name);
     const existing = index === -1 ? undefined : pending.values[index];
     const incoming = { type: op.type, data: op.data };
@@ -187,8 +185,7 @@ class HiveEditor {
     }
   }
 
-  private deleteValue(pending: PendingValues | undefined, name: string): void {
-    if (!pending) return;
+  private deleteValue(pending: PendingValues, name: string): void {
     const index = findValue(pending.values, name);
     if (index === -1) return;
     pending.values.splice(index, 1);

@@ -188,7 +188,7 @@ describe('applyRegistryChanges: deletions', () => {
     expect(exported.get(`${SOFTWARE}\\App`)).toEqual(['"Keep"=dword:00000001']);
   });
 
-  it('does not create a key just to delete a value in it', async () => {
+  it('creates the key of a value deletion, as its [KEY] line asks', async () => {
     const hive = await emptyHive();
     await apply(hive, 'SOFTWARE', `[-${SOFTWARE}\\Gone]`, `[${SOFTWARE}\\K]`, '"V"=-');
     expect([...exportHive(hive, SOFTWARE).keys()]).toEqual([SOFTWARE, `${SOFTWARE}\\K`]);
