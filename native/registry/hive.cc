@@ -19,10 +19,7 @@ namespace {
 Napi::Error HivexError(Napi::Env env, const std::string& what) {
   int code = errno;
   std::string reason = code != 0 ? std::strerror(code) : "unknown hivex error";
-  std::string message = what.empty() ? reason : what + ": " + reason;
-  Napi::Error error = Napi::Error::New(env, message);
-  error.Set("errno", Napi::Number::New(env, code));
-  return error;
+  return Napi::Error::New(env, what.empty() ? reason : what + ": " + reason);
 }
 
 struct FreeDeleter {
