@@ -38,13 +38,17 @@ export function connectClient(
 
 let runtimeInstalled = false;
 
+/** Installs the worker runtime once per process, before any worker or native connection exists. */
+export function installWorkerRuntime(): void {
+  if (runtimeInstalled) return;
+  // The SDK logs every worker state change at INFO; Lamina's own log says what matters.
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  runtimeInstalled = true;
+}
+
 /** Worker connection (Rust core) to the configured or embedded cluster. */
 export function connectWorker(settings: TemporalSettings): Promise<NativeConnection> {
-  if (!runtimeInstalled) {
-    // The SDK logs every worker state change at INFO; Lamina's own log says what matters.
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-    runtimeInstalled = true;
-  }
+  installWorkerRuntime();
   const options: NativeConnectionOptions = {
     address: settings.address,
     tls: tlsOptions(settings),

@@ -12,6 +12,12 @@ import {
   type TestDatabase,
 } from './harness';
 
+interface Readiness {
+  status: string;
+  down: string[];
+  checks: Record<string, { ok: boolean; error?: string }>;
+}
+
 describe('health endpoints', () => {
   let db: TestDatabase;
   let stack: Stack;
@@ -48,7 +54,7 @@ describe('health endpoints', () => {
       await doomed.drop();
       const response = await fetch(`${doomedStack.apiUrl}/readyz`);
       expect(response.status).toBe(503);
-      const body = await response.json();
+      const body = (await response.json()) as Readiness;
       expect(body.down).toEqual(['postgres']);
       expect(body.checks.temporal.ok).toBe(true);
       expect(body.checks.postgres.error).toMatch(/database .* does not exist|terminat/);
@@ -71,7 +77,7 @@ describe('health endpoints', () => {
       await server.stop();
       const response = await fetch(`${ownStack.apiUrl}/readyz`);
       expect(response.status).toBe(503);
-      const body = await response.json();
+      const body = (await response.json()) as Readiness;
       expect(body.down).toEqual(['temporal']);
       expect(body.checks.postgres.ok).toBe(true);
     } finally {
