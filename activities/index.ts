@@ -1,5 +1,5 @@
-import type { DiagnosticsDeps } from './diagnostics';
-import { createDiagnosticsActivities } from './diagnostics';
+import { createConnectorTestActivities, type ConnectorTestDeps } from './connector-test';
+import { createDiagnosticsActivities, type DiagnosticsDeps } from './diagnostics';
 import { createLayerDiskActivities } from './layer-disks';
 import { createLayerRecordActivities } from './layer-records';
 import { createPackagingCacheActivities } from './packaging-cache';
@@ -8,16 +8,18 @@ import { createScratchActivities } from './scratch';
 import { createVmActivities } from './vms';
 import { createWorkerSettingsActivities } from './worker-settings';
 
-export interface ActivityDeps extends DiagnosticsDeps {
-  /** Where tasks keep intermediate files (composed images, disks before upload). */
-  scratchDir: string;
-  composeTaskQueue: string;
-}
+export type ActivityDeps = DiagnosticsDeps &
+  ConnectorTestDeps & {
+    /** Where tasks keep intermediate files (composed images, disks before upload). */
+    scratchDir: string;
+    composeTaskQueue: string;
+  };
 
 /** All activities of the appliance task queue, bound to their dependencies. */
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createDiagnosticsActivities(deps),
+    ...createConnectorTestActivities(deps),
     ...createLayerRecordActivities(deps),
     ...createVmActivities(deps),
     ...createPackagingCacheActivities(deps),

@@ -77,7 +77,11 @@ const ANONYMOUS: Caller = { name: 'anonymous', kind: 'local', groups: [], roles:
 export function authorize(access: Access, caller: Caller | undefined): void {
   if (access === 'public') return;
   if (!caller) {
-    throw new HttpProblem({ title: 'Sign-in required', status: 401, detail: 'Sign in or send an API token.' });
+    throw new HttpProblem({
+      title: 'Sign-in required',
+      status: 401,
+      detail: 'Sign in or send an API token.',
+    });
   }
   if (access === 'signed-in' || hasPermission(caller.roles, access)) return;
   throw new HttpProblem({

@@ -60,7 +60,11 @@ const envSchema = z.object({
     message: 'must be 32 bytes in base64 (openssl rand -base64 32)',
   }),
   LAMINA_MASTER_KEY_FILE: optionalText,
-  LAMINA_SESSION_HOURS: z.coerce.number().positive().max(24 * 30).default(8),
+  LAMINA_SESSION_HOURS: z.coerce
+    .number()
+    .positive()
+    .max(24 * 30)
+    .default(8),
   LAMINA_COOKIE_SECURE: z.enum(['true', 'false']).default('false'),
   LAMINA_LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).default(5),
   LAMINA_LOGIN_LOCKOUT_SECONDS: z.coerce.number().positive().default(30),

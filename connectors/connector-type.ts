@@ -32,7 +32,12 @@ export const hostName = z
 export const requiredText = z.string().trim().min(1, 'is required').max(1024);
 export const optionalText = requiredText.optional();
 /** A Windows UNC path, e.g. \\fileserver\share\folder. */
-export const uncPath = z.string().regex(/^\\\\[^\\/:*?"<>|]+\\[^\\/:*?"<>|]+(\\[^\\/:*?"<>|]+)*\\?$/, 'must be a UNC path like \\\\server\\share');
+export const uncPath = z
+  .string()
+  .regex(
+    /^\\\\[^\\/:*?"<>|]+\\[^\\/:*?"<>|]+(\\[^\\/:*?"<>|]+)*\\?$/,
+    'must be a UNC path like \\\\server\\share',
+  );
 export const port = z.number().int().min(1).max(65535);
 
 export const ANY_FIRMWARE: readonly Firmware[] = FIRMWARES;

@@ -65,8 +65,12 @@ export async function listPage<Row extends object>(
       ORDER BY ${definition.orderBy} LIMIT $${values.length - 1} OFFSET $${values.length}`,
     values,
   );
-  const total = rows.length ? Number(rows[0].__total) : await countAll(db, definition.select + where, values.slice(0, -2));
-  const items = rows.map(({ __total: _, ...row }) => (definition.toItem ? definition.toItem(row as Row) : row));
+  const total = rows.length
+    ? Number(rows[0].__total)
+    : await countAll(db, definition.select + where, values.slice(0, -2));
+  const items = rows.map(({ __total: _, ...row }) =>
+    definition.toItem ? definition.toItem(row as Row) : row,
+  );
   return { items, page: query.page, pageSize: query.pageSize, total };
 }
 
@@ -74,4 +78,15 @@ export async function listPage<Row extends object>(
 async function countAll(db: Queryable, filtered: string, values: unknown[]): Promise<number> {
   const { rows } = await db.query<{ n: string }>(`SELECT count(*) AS n FROM (${filtered}) listed`, values);
   return Number(rows[0].n);
+}
+
+/** One row of a list definition by id (the view must expose `id`), shaped like the list's items. */
+export async function getById<Row extends object>(
+  db: Queryable,
+  definition: ListDefinition<Row>,
+  id: string,
+): Promise<unknown | undefined> {
+  const { rows } = await db.query<Row>(`SELECT * FROM (${definition.select}) listed WHERE id = $1`, [id]);
+  if (rows.length === 0) return undefined;
+  return definition.toItem ? definition.toItem(rows[0]) : rows[0];
 }

@@ -4,3 +4,4 @@ export { createLayerVersion } from './create-layer-version';
 export { diagnostics } from './diagnostics';
 export { importOsLayer } from './import-os-layer';
 export { publishImage } from './publish-image';
+export { testConnector } from './test-connector';

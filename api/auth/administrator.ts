@@ -13,9 +13,10 @@ export async function ensureAdministrator(
   password: string | undefined,
   announce: (line: string) => void,
 ): Promise<void> {
-  const { rows } = await pool.query<{ password_hash: string }>('SELECT password_hash FROM local_users WHERE name = $1', [
-    BUILT_IN_ADMINISTRATOR,
-  ]);
+  const { rows } = await pool.query<{ password_hash: string }>(
+    'SELECT password_hash FROM local_users WHERE name = $1',
+    [BUILT_IN_ADMINISTRATOR],
+  );
   const stored = rows[0]?.password_hash;
   if (password !== undefined) {
     if (stored && (await verifyPassword(password, stored))) return;
@@ -34,13 +35,16 @@ export async function ensureAdministrator(
     [BUILT_IN_ADMINISTRATOR, await hashPassword(generated)],
   );
   if (inserted.rowCount === 1) {
-    announce(`built-in administrator created; password (shown once, set LAMINA_ADMIN_PASSWORD to choose one): ${generated}`);
+    announce(
+      `built-in administrator created; password (shown once, set LAMINA_ADMIN_PASSWORD to choose one): ${generated}`,
+    );
   }
 }
 
 export async function verifyLocalUser(pool: Pool, name: string, password: string): Promise<boolean> {
-  const { rows } = await pool.query<{ password_hash: string }>('SELECT password_hash FROM local_users WHERE name = $1', [
-    name,
-  ]);
+  const { rows } = await pool.query<{ password_hash: string }>(
+    'SELECT password_hash FROM local_users WHERE name = $1',
+    [name],
+  );
   return rows[0] ? verifyPassword(password, rows[0].password_hash) : false;
 }

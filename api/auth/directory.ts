@@ -24,11 +24,13 @@ function tlsOptions(settings: JunctionSettings): ConnectionOptions {
 }
 
 async function connect(settings: JunctionSettings): Promise<Client> {
+  const ldaps = settings.url.startsWith('ldaps:');
   const client = new Client({
     url: settings.url,
     timeout: settings.timeoutMs,
     connectTimeout: settings.timeoutMs,
-    tlsOptions: tlsOptions(settings),
+    // ldapts speaks TLS from the first byte whenever tlsOptions are given, so only for ldaps://.
+    ...(ldaps ? { tlsOptions: tlsOptions(settings) } : {}),
   });
   if (settings.startTls) await client.startTLS(tlsOptions(settings));
   return client;
@@ -46,7 +48,11 @@ function values(entry: Entry, attribute: string): string[] {
  * Resolves undefined for an unknown user or a wrong password; throws DirectoryUnavailableError when the
  * directory itself fails.
  */
-export async function authenticate(junction: Junction, login: string, password: string): Promise<Identity | undefined> {
+export async function authenticate(
+  junction: Junction,
+  login: string,
+  password: string,
+): Promise<Identity | undefined> {
   // An empty password would be an anonymous ("unauthenticated") bind, which many servers accept.
   if (password.length === 0) return undefined;
   const { settings } = junction;
@@ -67,7 +73,9 @@ export async function authenticate(junction: Junction, login: string, password: 
     const user = searchEntries[0];
     if (!(await passwordMatches(settings, user.dn, password))) return undefined;
     const groups =
-      settings.schema === 'ad' ? await groupsInChain(service, settings, user.dn) : await nestedMemberOf(service, user);
+      settings.schema === 'ad'
+        ? await groupsInChain(service, settings, user.dn)
+        : await nestedMemberOf(service, user);
     const loginName = values(user, attributes.loginAttribute)[0] ?? login;
     return {
       name: `${loginName.toLowerCase()}@${settings.domain.toLowerCase()}`,

@@ -20,6 +20,12 @@ export interface Caller extends Identity {
 
 export const BUILT_IN_ADMINISTRATOR = 'administrator';
 
+/** The lasting part of a caller (what a token or session stores); roles are looked up afresh. */
+export function identityOf(caller: Caller): Identity {
+  const { name, kind, dn, groups, junctionId } = caller;
+  return { name, kind, dn, groups, junctionId };
+}
+
 /**
  * Roles are looked up on every request rather than frozen into the session, so revoking a role takes
  * effect at once. DNs compare case-insensitively, as directories do.

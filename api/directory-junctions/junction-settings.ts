@@ -14,8 +14,14 @@ export const junctionSettings = z
   .object({
     url: z
       .string()
-      .regex(/^ldaps?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?\/?$/, 'must be ldap://host[:port] or ldaps://host[:port]'),
-    startTls: z.boolean().default(false).describe('Upgrade an ldap:// connection with StartTLS before binding'),
+      .regex(
+        /^ldaps?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?\/?$/,
+        'must be ldap://host[:port] or ldaps://host[:port]',
+      ),
+    startTls: z
+      .boolean()
+      .default(false)
+      .describe('Upgrade an ldap:// connection with StartTLS before binding'),
     caCertificate: z
       .string()
       .includes('-----BEGIN CERTIFICATE-----', { message: 'must be a PEM certificate' })
@@ -31,7 +37,9 @@ export const junctionSettings = z
       .string()
       .regex(/^[A-Za-z0-9-]{1,15}$/, 'must be a NetBIOS domain name, e.g. EXAMPLE')
       .describe('Users sign in as NETBIOS\\user'),
-    schema: z.enum(['ad', 'ldap']).describe('ad: sAMAccountName and nested groups by LDAP_MATCHING_RULE_IN_CHAIN'),
+    schema: z
+      .enum(['ad', 'ldap'])
+      .describe('ad: sAMAccountName and nested groups by LDAP_MATCHING_RULE_IN_CHAIN'),
     userObjectClass: attributeName.optional(),
     loginAttribute: attributeName.optional(),
     displayNameAttribute: attributeName.optional(),

@@ -1,4 +1,5 @@
 import type { CliCommand } from '../command';
+import { adminCommand } from './admin';
 import { composeCommand } from './compose';
 import { devCommand } from './dev';
 import { diskCommand } from './disk';
@@ -11,6 +12,7 @@ export const commands: CliCommand[] = [
   upCommand,
   apiCommand,
   workerCommand,
+  adminCommand,
   diskCommand,
   layerCommand,
   composeCommand,

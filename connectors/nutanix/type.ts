@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { ANY_FIRMWARE, hostName, optionalText, requiredText, type ConnectorTypeDefinition } from '../connector-type';
+import {
+  ANY_FIRMWARE,
+  hostName,
+  optionalText,
+  requiredText,
+  type ConnectorTypeDefinition,
+} from '../connector-type';
 
 export const nutanixConnectorType: ConnectorTypeDefinition = {
   label: 'Nutanix AHV',

@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { ANY_FIRMWARE, hostName, port, requiredText, uncPath, type ConnectorTypeDefinition } from '../connector-type';
+import {
+  ANY_FIRMWARE,
+  hostName,
+  port,
+  requiredText,
+  uncPath,
+  type ConnectorTypeDefinition,
+} from '../connector-type';
 
 /** Citrix Provisioning: images go into a vDisk store through the Lamina agent on the PVS server. */
 export const pvsConnectorType: ConnectorTypeDefinition = {

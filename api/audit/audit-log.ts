@@ -1,0 +1,48 @@
+import type { RequestHandler } from 'express';
+import type { Pool } from 'pg';
+
+const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** What a route tells the audit log about a request; routes fill it in (api/route.ts), errors add `detail`. */
+export interface AuditNote {
+  action: string;
+  objectId?: string;
+  /** Who asked when nobody is signed in yet (the user name of a sign-in attempt). */
+  actor?: string;
+  detail?: string;
+}
+
+function outcomeOf(status: number): 'success' | 'denied' | 'failure' {
+  if (status < 400) return 'success';
+  return status === 401 || status === 403 ? 'denied' : 'failure';
+}
+
+/**
+ * Records every mutating request once its answer is sent: who (and with which roles), the action, the
+ * object, the outcome and when. Request bodies are never recorded: they can hold secrets.
+ */
+export function auditMutations(pool: Pool): RequestHandler {
+  return (req, res, next) => {
+    if (!MUTATING.has(req.method)) return next();
+    res.locals.audit = { action: `${req.method} ${req.path}` } satisfies AuditNote;
+    res.on('finish', () => {
+      const note = res.locals.audit as AuditNote;
+      pool
+        .query(
+          `INSERT INTO audit_log (actor, roles, action, object_id, outcome, status, detail)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+          [
+            req.caller?.name ?? note.actor ?? 'anonymous',
+            req.caller?.roles ?? [],
+            note.action,
+            note.objectId ?? null,
+            outcomeOf(res.statusCode),
+            res.statusCode,
+            note.detail ?? null,
+          ],
+        )
+        .catch((err: Error) => console.error(`audit log write failed for ${note.action}: ${err.message}`));
+    });
+    next();
+  };
+}

@@ -1,0 +1,109 @@
+import { randomUUID } from 'node:crypto';
+import { apiResources } from '../../api/app';
+import { createApiToken } from '../../api/auth/api-tokens';
+import type { Identity } from '../../api/auth/identity';
+import { hasPermission, ROLES, type Role } from '../../api/auth/roles';
+import type { Route } from '../../api/route';
+import { SecretBox } from '../../db/secret-box';
+import type { Stack } from '../../runtime/stack';
+import { createTestDatabase, startTestStack, testConfig, type TestDatabase } from '../harness';
+import { ApiClient } from '../api-client';
+
+/**
+ * Walks the whole route table against every role: 401 without credentials, 403 for a role that lacks the
+ * route's permission, and through authorization (200 for a plain list) for a role that has it.
+ */
+describe('every route against every role', () => {
+  let db: TestDatabase;
+  let stack: Stack;
+  let routes: Route[];
+  const clients = new Map<Role | 'no role', ApiClient>();
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const config = testConfig(db.url);
+    stack = await startTestStack(config, { worker: false });
+    // Only the table is needed, so the handlers' dependencies can be stand-ins.
+    routes = apiResources({
+      pool: stack.pool,
+      tasks: stack.tasks,
+      secrets: new SecretBox([Buffer.alloc(32)]),
+      auth: config.auth,
+      readiness: [],
+    }).flatMap((r) => r.routes);
+
+    for (const role of [...ROLES, 'no role' as const]) {
+      const dn = `cn=${role.replace(/\s/g, '-')},ou=people,dc=walk,dc=test`;
+      const identity: Identity = { name: `${role}@walk.test`, kind: 'directory', dn, groups: [] };
+      if (role !== 'no role') {
+        await stack.pool.query(
+          `INSERT INTO role_assignments (id, role, principal_type, principal) VALUES ($1, $2, 'user', $3)`,
+          [randomUUID(), role, dn],
+        );
+      }
+      // API tokens rather than sessions: the walk also calls logout, which must not end the walk.
+      const { token } = await createApiToken(stack.pool, identity, 'walk', 1);
+      clients.set(role, new ApiClient(stack.apiUrl!, { authorization: `Bearer ${token}` }));
+    }
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    await db?.drop();
+  });
+
+  const pathOf = (route: Route) => route.fullPath.replace(/:[A-Za-z]+/g, () => randomUUID());
+  const call = (client: ApiClient, route: Route) =>
+    client.request(route.method.toUpperCase(), pathOf(route), route.method === 'get' ? undefined : {});
+
+  it('has a route table where every route declares its access', () => {
+    expect(routes.length).toBeGreaterThan(50);
+    const keys = routes.map((r) => `${r.method} ${r.fullPath}`);
+    expect(new Set(keys).size).toBe(keys.length);
+    for (const route of routes) expect(route.access).toEqual(expect.any(String));
+  });
+
+  it('answers 401 to a caller without credentials on every non-public route', async () => {
+    const anonymous = new ApiClient(stack.apiUrl!);
+    const outcomes: string[] = [];
+    for (const route of routes) {
+      const { status } = await call(anonymous, route);
+      outcomes.push(`${route.operationId}: ${status === 401 ? 401 : 'through'}`);
+    }
+    expect(outcomes).toEqual(
+      routes.map((r) => `${r.operationId}: ${r.access === 'public' ? 'through' : 401}`),
+    );
+  });
+
+  it('answers 403 without the permission and lets the request through with it, for every role', async () => {
+    const outcomes: string[] = [];
+    const expected: string[] = [];
+    for (const [role, client] of clients) {
+      const roles = role === 'no role' ? [] : [role];
+      for (const route of routes) {
+        const response = await call(client, route);
+        const allowed =
+          route.access === 'public' || route.access === 'signed-in' || hasPermission(roles, route.access);
+        const isPlainList = route.method === 'get' && !route.fullPath.includes(':') && allowed;
+        const outcome =
+          response.status === 403 ? 'denied' : response.status === 401 ? 'unauthenticated' : 'through';
+        outcomes.push(`${role} ${route.operationId}: ${outcome}${isPlainList ? ` ${response.status}` : ''}`);
+        expected.push(
+          `${role} ${route.operationId}: ${allowed ? 'through' : 'denied'}${isPlainList ? ' 200' : ''}`,
+        );
+      }
+    }
+    expect(outcomes).toEqual(expected);
+  });
+
+  it('documents each route with its access in the OpenAPI document', async () => {
+    const doc = (await new ApiClient(stack.apiUrl!).get('/api/openapi.json')).body;
+    expect(doc.openapi).toBe('3.1.0');
+    for (const route of routes) {
+      const operation = doc.paths[route.fullPath.replace(/:([A-Za-z]+)/g, '{$1}')][route.method];
+      expect(operation).toMatchObject({ operationId: route.operationId, 'x-lamina-access': route.access });
+    }
+    const docs = await new ApiClient(stack.apiUrl!).get('/api/docs');
+    expect(docs.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(docs.text).toContain('createTemplate');
+  });
+});
