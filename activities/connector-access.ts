@@ -23,7 +23,8 @@ export async function imageStoreOf(pool: Pool, connectorId: string): Promise<Ima
 
 async function connectorOf(pool: Pool, connectorId: string) {
   const record = await getConnector(pool, connectorId);
-  if (!record) throw ApplicationFailure.nonRetryable(`connector ${connectorId} does not exist`, 'ConnectorMissing');
+  if (!record)
+    throw ApplicationFailure.nonRetryable(`connector ${connectorId} does not exist`, 'ConnectorMissing');
   return createConnector(record);
 }
 

@@ -10,6 +10,7 @@ export interface FileDigest {
 /** SHA-256 and size of a file, streamed: what layer versions and published images record. */
 export async function digestFile(file: string): Promise<FileDigest> {
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file, { highWaterMark: 4 * 2 ** 20 })) hash.update(chunk as Buffer);
+  for await (const chunk of createReadStream(file, { highWaterMark: 4 * 2 ** 20 }))
+    hash.update(chunk as Buffer);
   return { sizeBytes: (await fs.stat(file)).size, sha256: hash.digest('hex') };
 }

@@ -17,7 +17,12 @@ export function heartbeatProgress<Resume = undefined>(
 ): (progress: { phase?: string; done: number; total: number; resume?: Resume }) => void {
   return ({ phase, done, total, resume }) => {
     const name = [phasePrefix, phase].filter(Boolean).join(' ');
-    const details: HeartbeatDetails<Resume> = { phase: name, done, total, ...(resume === undefined ? {} : { resume }) };
+    const details: HeartbeatDetails<Resume> = {
+      phase: name,
+      done,
+      total,
+      ...(resume === undefined ? {} : { resume }),
+    };
     Context.current().heartbeat(details);
   };
 }

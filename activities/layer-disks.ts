@@ -51,12 +51,18 @@ function summarise(report: ComposeReport): string[] {
     ),
   ];
   return lines.length > SUMMARY_LINES
-    ? [...lines.slice(0, SUMMARY_LINES), `… and ${lines.length - SUMMARY_LINES} more in the image's conflict report`]
+    ? [
+        ...lines.slice(0, SUMMARY_LINES),
+        `… and ${lines.length - SUMMARY_LINES} more in the image's conflict report`,
+      ]
     : lines;
 }
 
 /** Writes `out` with `work` unless an earlier attempt did; heartbeats meanwhile; undoes it on cancel. */
-async function produce(out: string, work: (progress: (p: HeartbeatDetails) => void) => Promise<void>): Promise<void> {
+async function produce(
+  out: string,
+  work: (progress: (p: HeartbeatDetails) => void) => Promise<void>,
+): Promise<void> {
   if (await fileExists(out)) return;
   await removeLeftovers(out);
   await fs.mkdir(path.dirname(out), { recursive: true });
@@ -81,7 +87,12 @@ async function produce(out: string, work: (progress: (p: HeartbeatDetails) => vo
 
 export function createLayerDiskActivities() {
   return {
-    async importOsLayerDisk(input: { vmDisk: string; name: string; version: string; out: string }): Promise<FileDigest> {
+    async importOsLayerDisk(input: {
+      vmDisk: string;
+      name: string;
+      version: string;
+      out: string;
+    }): Promise<FileDigest> {
       await produce(input.out, async () => {
         await importOsLayer(input);
       });
@@ -136,12 +147,17 @@ export function createLayerDiskActivities() {
     },
 
     /** Reads the finished layer disk back: it opens as a layer of the expected type and hashes as recorded. */
-    async verifyLayerDisk(input: { path: string; type: 'os' | 'app' | 'platform'; sha256: string }): Promise<void> {
+    async verifyLayerDisk(input: {
+      path: string;
+      type: 'os' | 'app' | 'platform';
+      sha256: string;
+    }): Promise<void> {
       const inspection = await inspectLayer(input.path);
       if (inspection.metadata.type !== input.type) {
         throw new Error(`${input.path} holds a ${inspection.metadata.type} layer, expected ${input.type}`);
       }
-      if ((await digestFile(input.path)).sha256 !== input.sha256) throw new Error(`${input.path} changed after it was written`);
+      if ((await digestFile(input.path)).sha256 !== input.sha256)
+        throw new Error(`${input.path} changed after it was written`);
     },
 
     async composeImage(input: ComposeImageInput): Promise<ComposedImage> {

@@ -56,13 +56,19 @@ export function createLayerRecordActivities(deps: LayerRecordsDeps) {
         [input.layerId],
       );
       const layer = rows[0];
-      if (!layer) throw ApplicationFailure.nonRetryable(`layer ${input.layerId} does not exist`, 'LayerMissing');
+      if (!layer)
+        throw ApplicationFailure.nonRetryable(`layer ${input.layerId} does not exist`, 'LayerMissing');
       let os: PreparedVersion['os'];
       if (layer.type !== 'os') {
         const osVersion = input.osVersionId
           ? await getVersion(deps.pool, input.osVersionId)
           : await latestDeployableVersion(deps.pool, layer.osLayerId!);
-        if (!osVersion || osVersion.state !== 'Deployable' || !osVersion.diskPath || osVersion.layerId !== layer.osLayerId) {
+        if (
+          !osVersion ||
+          osVersion.state !== 'Deployable' ||
+          !osVersion.diskPath ||
+          osVersion.layerId !== layer.osLayerId
+        ) {
           throw ApplicationFailure.nonRetryable(
             `the layer's OS layer has no Deployable version${input.osVersionId ? ` ${input.osVersionId}` : ''} to build on`,
             'OsVersionNotDeployable',
@@ -70,7 +76,11 @@ export function createLayerRecordActivities(deps: LayerRecordsDeps) {
         }
         os = { versionId: osVersion.id, diskPath: osVersion.diskPath };
       }
-      const row = await createVersion(deps.pool, { ...input, id: input.versionId, osVersionId: os?.versionId });
+      const row = await createVersion(deps.pool, {
+        ...input,
+        id: input.versionId,
+        osVersionId: os?.versionId,
+      });
       await fs.mkdir(path.dirname(diskPathOf(input.layerId, input.versionId)), { recursive: true });
       return {
         versionId: row.id,
@@ -89,7 +99,10 @@ export function createLayerRecordActivities(deps: LayerRecordsDeps) {
       for (const id of versionIds) {
         const v = await getVersion(deps.pool, id);
         if (!v || v.state !== 'Deployable' || !v.diskPath) {
-          throw ApplicationFailure.nonRetryable(`layer version ${id} is not Deployable`, 'VersionNotDeployable');
+          throw ApplicationFailure.nonRetryable(
+            `layer version ${id} is not Deployable`,
+            'VersionNotDeployable',
+          );
         }
         disks.push(v.diskPath);
       }

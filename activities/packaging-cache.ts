@@ -19,7 +19,11 @@ export function createPackagingCacheActivities(deps: { pool: Pool }) {
      * Looks up the boot disk made of `contents` (layer version ids and disk settings, in order) and
      * counts the lookup once per `lookupId`. Returns the key and the disk name to store a miss under.
      */
-    async lookUpPackagingCache(lookupId: string, connectorId: string, contents: string[]): Promise<KeyedLookup> {
+    async lookUpPackagingCache(
+      lookupId: string,
+      connectorId: string,
+      contents: string[],
+    ): Promise<KeyedLookup> {
       const cacheKey = createHash('sha256').update(contents.join('\n')).digest('hex');
       const diskName = `packaging-cache-${cacheKey.slice(0, 40)}`;
       const result = await lookUp(deps.pool, lookupId, connectorId, cacheKey);

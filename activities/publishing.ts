@@ -10,7 +10,6 @@ import { getConnector } from '../db/connectors';
 import { imageStoreOf } from './connector-access';
 import { heartbeatProgress, previousResumeToken } from './heartbeat';
 
-
 /** Preset variables of the post-publish script, so one script serves every template and connector. */
 export interface PostPublishVariables {
   LAMINA_IMAGE_NAME: string;
@@ -49,13 +48,18 @@ export function createPublishingActivities(deps: { pool: Pool }) {
           'ConnectorNotCapable',
         );
       } catch (err) {
-        if (err instanceof PublishPlanError) throw ApplicationFailure.nonRetryable(err.message, 'TemplateNotPublishable');
+        if (err instanceof PublishPlanError)
+          throw ApplicationFailure.nonRetryable(err.message, 'TemplateNotPublishable');
         throw err;
       }
     },
 
     /** Copies the image to the connector's store, resuming from the last heartbeat's byte offset. */
-    async copyImageToStore(connectorId: string, source: string, fileName: string): Promise<{ path: string; location: string }> {
+    async copyImageToStore(
+      connectorId: string,
+      source: string,
+      fileName: string,
+    ): Promise<{ path: string; location: string }> {
       const store = await imageStoreOf(deps.pool, connectorId);
       const beat = heartbeatProgress<number>('copy');
       const path = await store.putImage(source, fileName, {
@@ -69,14 +73,19 @@ export function createPublishingActivities(deps: { pool: Pool }) {
       await (await imageStoreOf(deps.pool, connectorId)).removeImage(fileName);
     },
 
-    async recordPublishedImage(image: Omit<PublishedImage, 'conflictReport'> & { reportPath: string }): Promise<void> {
+    async recordPublishedImage(
+      image: Omit<PublishedImage, 'conflictReport'> & { reportPath: string },
+    ): Promise<void> {
       const { reportPath, ...rest } = image;
       const report = JSON.parse(await fs.readFile(reportPath, 'utf8')) as ComposeReport;
       await recordPublishedImage(deps.pool, { ...rest, conflictReport: report.conflicts });
     },
 
     /** Runs the connector's post-publish script, if it has one, with the preset variables in its environment. */
-    async runPostPublishScript(connectorId: string, variables: PostPublishVariables): Promise<PostPublishResult> {
+    async runPostPublishScript(
+      connectorId: string,
+      variables: PostPublishVariables,
+    ): Promise<PostPublishResult> {
       const { rows } = await deps.pool.query<{ script: string | null }>(
         'SELECT post_publish_script AS script FROM connectors WHERE id = $1',
         [connectorId],
@@ -100,7 +109,6 @@ export function createPublishingActivities(deps: { pool: Pool }) {
         );
       });
     },
-
   };
 }
 

@@ -9,15 +9,18 @@ import { junctionsResource } from './directory-junctions/junctions-router';
 import { elasticAssignmentsResource } from './elastic-assignments/elastic-assignments-router';
 import { healthRouter } from './health';
 import { imagesResource } from './images/images-router';
+import { layerTasksResource } from './layer-tasks/layer-tasks-router';
 import { layersResource } from './layers/layers-router';
 import { openApiResource } from './openapi/openapi-router';
 import { problemHandler, sendProblem } from './problem';
+import { publishResource } from './publishing/publish-router';
 import { roleAssignmentsResource } from './role-assignments/role-assignments-router';
 import { resourceRouter, type Resource } from './route';
 import { storageLocationsResource } from './storage-locations/storage-locations-router';
 import { tasksResource } from './tasks/tasks-router';
 import { templatesResource } from './templates/templates-router';
 import { tokensResource } from './tokens/tokens-router';
+import { uploadsResource } from './uploads/uploads-router';
 
 export type { ApiDeps } from './deps';
 
@@ -27,8 +30,11 @@ export function apiResources(deps: ApiDeps): Resource[] {
     authResource(deps),
     tokensResource(deps),
     layersResource(deps),
+    layerTasksResource(deps),
+    uploadsResource(deps),
     connectorsResource(deps),
     templatesResource(deps),
+    publishResource(deps),
     imagesResource(deps),
     storageLocationsResource(deps),
     elasticAssignmentsResource(deps),

@@ -11,4 +11,6 @@ export interface ApiDeps {
   secrets: SecretBox;
   auth: AuthConfig;
   readiness: ReadinessProbe[];
+  /** Where uploaded packages (zip, .reg, deletions) wait for the task that builds a layer from them. */
+  uploadsDir: string;
 }

@@ -66,7 +66,9 @@ export async function finalizePackageDisk(disk: string, options: FinalizeOptions
     const { name, type } = layer.metadata;
     const metadata: LayerMetadata = {
       ...layer.metadata,
-      id: derivedGuid(`${type}:${name}:${options.version}:${options.creationSequence}:${contentHash}`).toLowerCase(),
+      id: derivedGuid(
+        `${type}:${name}:${options.version}:${options.creationSequence}:${contentHash}`,
+      ).toLowerCase(),
       version: options.version,
       creationSequence: options.creationSequence,
       createdAt: new Date(nowSeconds() * 1000).toISOString(),

@@ -67,10 +67,11 @@ export async function setVersionState(
   state: VersionState,
   action: unknown = null,
 ): Promise<void> {
-  await pool.query(
-    `UPDATE layer_versions SET state = $2, action = $3, updated_at = now() WHERE id = $1`,
-    [id, state, action === null ? null : JSON.stringify(action)],
-  );
+  await pool.query(`UPDATE layer_versions SET state = $2, action = $3, updated_at = now() WHERE id = $1`, [
+    id,
+    state,
+    action === null ? null : JSON.stringify(action),
+  ]);
 }
 
 export interface DeployableDisk {

@@ -21,7 +21,12 @@ export interface CacheLookup {
  * Looks `cacheKey` up and counts the lookup (and the hit) on the connector, once per lookup id.
  * A hit is marked used, so eviction takes the least recently used entries first.
  */
-export async function lookUp(pool: Pool, lookupId: string, connectorId: string, cacheKey: string): Promise<CacheLookup> {
+export async function lookUp(
+  pool: Pool,
+  lookupId: string,
+  connectorId: string,
+  cacheKey: string,
+): Promise<CacheLookup> {
   return withTransaction(pool, async (db) => {
     const { rows: connectors } = await db.query<{ gb: number }>(
       'SELECT packaging_cache_gb AS gb FROM connectors WHERE id = $1 FOR UPDATE',
@@ -55,7 +60,12 @@ export async function lookUp(pool: Pool, lookupId: string, connectorId: string, 
  * Records a new entry and returns the entries to evict (least recently used first) so that the
  * cache fits its capacity again. The caller deletes their disks, then forgets them.
  */
-export async function admit(pool: Pool, connectorId: string, entry: CacheEntry, capacityBytes: number): Promise<CacheEntry[]> {
+export async function admit(
+  pool: Pool,
+  connectorId: string,
+  entry: CacheEntry,
+  capacityBytes: number,
+): Promise<CacheEntry[]> {
   return withTransaction(pool, async (db) => {
     await db.query(
       `INSERT INTO packaging_cache_entries (connector_id, cache_key, disk_path, size_bytes) VALUES ($1, $2, $3, $4)

@@ -41,7 +41,9 @@ export class PublishPlanError extends Error {
 
 /** Reads the template and checks every layer version is Deployable; throws PublishPlanError listing every problem. */
 export async function loadPublishPlan(pool: Pool, templateId: string): Promise<PublishPlan> {
-  const { rows } = await pool.query<TemplateSnapshot & { osVersionId: string; platformVersionId: string | null }>(
+  const { rows } = await pool.query<
+    TemplateSnapshot & { osVersionId: string; platformVersionId: string | null }
+  >(
     `SELECT id, name, disk_size_gb AS "diskSizeGb", disk_format AS "diskFormat", firmware,
             connector_id AS "connectorId", os_version_id AS "osVersionId", platform_version_id AS "platformVersionId"
        FROM image_templates WHERE id = $1`,
@@ -70,7 +72,14 @@ export async function loadPublishPlan(pool: Pool, templateId: string): Promise<P
       problems.push(`layer '${v.layerName}' version ${v.version} is ${v.state}, not Deployable`);
       return undefined;
     }
-    return { versionId: v.id, layer: v.layerName, type: v.layerType, version: v.version, diskPath: v.diskPath, sha256: v.sha256 };
+    return {
+      versionId: v.id,
+      layer: v.layerName,
+      type: v.layerType,
+      version: v.version,
+      diskPath: v.diskPath,
+      sha256: v.sha256,
+    };
   };
   const os = await plan(osVersionId);
   const platform = platformVersionId ? await plan(platformVersionId) : undefined;

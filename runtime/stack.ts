@@ -161,6 +161,7 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
         tasks,
         secrets,
         auth: config.auth,
+        uploadsDir: path.join(config.dataDir, 'uploads'),
         readiness: [
           { name: 'postgres', check: async () => void (await pool.query('SELECT 1')) },
           {

@@ -14,7 +14,11 @@ import type { WorkerSettingsActivities } from '../activities/worker-settings';
 
 /** How the workflows call activities: activity *types* only, options per kind of work. */
 
-const retry: RetryPolicy = { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 30 };
+const retry: RetryPolicy = {
+  initialInterval: '1 second',
+  maximumInterval: '30 seconds',
+  maximumAttempts: 30,
+};
 
 /** Quick steps: records, VM operations, cache bookkeeping, scripts. */
 export const appliance = proxyActivities<
@@ -35,13 +39,15 @@ export const settings = proxyLocalActivities<WorkerSettingsActivities>({ startTo
  * Disk-heavy steps on the compose task queue. A stop waits until the activity has removed its
  * half-written output, so the compensations that follow find nothing left to race with.
  */
-export async function diskWork(): Promise<LayerDiskActivities> {
+export async function diskWork(): Promise<{ disks: LayerDiskActivities }> {
   const { composeTaskQueue } = await settings.workerSettings();
-  return proxyActivities<LayerDiskActivities>({
+  // Wrapped: a promise resolving to the proxy itself would be probed for `.then`, an activity call.
+  const disks = proxyActivities<LayerDiskActivities>({
     taskQueue: composeTaskQueue,
     startToCloseTimeout: '6 hours',
     heartbeatTimeout: '10 seconds',
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry,
   });
+  return { disks };
 }

@@ -15,7 +15,7 @@ export interface BuildLayerFromPackageInput {
 
 /** buildLayerFromPackage: layer-as-code, an app or platform layer version built from an uploaded package. */
 export async function buildLayerFromPackage(input: BuildLayerFromPackageInput): Promise<LayerVersionResult> {
-  const disks = await diskWork();
+  const { disks } = await diskWork();
   return withSaga(async (saga) => {
     const version = await startVersion(saga, input);
     requireLayerType(version, ['app', 'platform'], 'building from a package');

@@ -34,8 +34,10 @@ export interface PackagingAction {
  * compose the boot disk on a miss → packaging VM (boot disk + empty package disk) → ActionRequired →
  * durable wait for shutdown → finalize the package disk into the layer version → delete the VM.
  */
-export async function createLayerVersion(input: CreateLayerVersionInput): Promise<LayerVersionResult & { cacheHit: boolean }> {
-  const disks = await diskWork();
+export async function createLayerVersion(
+  input: CreateLayerVersionInput,
+): Promise<LayerVersionResult & { cacheHit: boolean }> {
+  const { disks } = await diskWork();
   const vmId = uuid4();
   const lookupId = uuid4();
   let poweredOff = false;
@@ -72,7 +74,12 @@ export async function createLayerVersion(input: CreateLayerVersionInput): Promis
         // Until admitted, the stored disk is this task's own: a stop removes it.
         saga.register('uncached boot disk', () => appliance.deleteDisk(input.connectorId, cache.diskName));
         await appliance.uploadDisk(input.connectorId, bootDisk, `${scratch}/boot.vhdx`);
-        await appliance.admitToPackagingCache(input.connectorId, cache.cacheKey, bootDisk, cache.capacityBytes);
+        await appliance.admitToPackagingCache(
+          input.connectorId,
+          cache.cacheKey,
+          bootDisk,
+          cache.capacityBytes,
+        );
         saga.keep('uncached boot disk');
       } else {
         bootDisk = `boot-${vmId}`;
@@ -92,7 +99,10 @@ export async function createLayerVersion(input: CreateLayerVersionInput): Promis
     saga.register('package disk', () => appliance.deleteDisk(input.connectorId, packageDisk));
     await appliance.uploadDisk(input.connectorId, packageDisk, `${scratch}/package.vhdx`);
 
-    const vmName = `lamina-packaging-${version.layerName}-${version.version}`.replace(/[^A-Za-z0-9._-]+/g, '-');
+    const vmName = `lamina-packaging-${version.layerName}-${version.version}`.replace(
+      /[^A-Za-z0-9._-]+/g,
+      '-',
+    );
     saga.register('packaging VM', () => appliance.destroyVm(input.connectorId, vmId));
     await appliance.createVm(input.connectorId, {
       id: vmId,

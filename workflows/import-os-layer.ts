@@ -12,14 +12,18 @@ export interface ImportOsLayerInput {
 
 /** importOsLayer (ARCHITECTURE.md §6): VM disk → Windows partition → OS layer disk → verify → Deployable. */
 export async function importOsLayer(input: ImportOsLayerInput): Promise<LayerVersionResult> {
-  const disks = await diskWork();
+  const { disks } = await diskWork();
   return withSaga(async (saga) => {
     const version = await startVersion(saga, input);
     requireLayerType(version, ['os'], 'importing an OS');
     const vmDisk =
       'diskPath' in input.source
         ? input.source.diskPath
-        : await appliance.exportVmDisk(input.source.connectorId, input.source.vmId, input.source.disk ?? 'boot');
+        : await appliance.exportVmDisk(
+            input.source.connectorId,
+            input.source.vmId,
+            input.source.disk ?? 'boot',
+          );
     const digest = await disks.importOsLayerDisk({
       vmDisk,
       name: version.layerName,

@@ -36,8 +36,15 @@ export async function finishVersion(
   return { versionId: version.versionId, diskPath: version.diskPath, ...digest };
 }
 
-export function requireLayerType(version: PreparedVersion, allowed: PreparedVersion['layerType'][], task: string): void {
+export function requireLayerType(
+  version: PreparedVersion,
+  allowed: PreparedVersion['layerType'][],
+  task: string,
+): void {
   if (!allowed.includes(version.layerType)) {
-    throw ApplicationFailure.nonRetryable(`${task} makes ${allowed.join(' or ')} layers, not ${version.layerType} layers`, 'WrongLayerType');
+    throw ApplicationFailure.nonRetryable(
+      `${task} makes ${allowed.join(' or ')} layers, not ${version.layerType} layers`,
+      'WrongLayerType',
+    );
   }
 }

@@ -34,7 +34,7 @@ const FORMATS = { VHD: 'vhd', VHDX: 'vhdx', VMDK: 'vmdk' } as const;
  * down, snapshot) → post-publish script → record the published image with hash and conflict report.
  */
 export async function publishImage(input: PublishImageInput): Promise<PublishImageResult> {
-  const disks = await diskWork();
+  const { disks } = await diskWork();
   const imageId = uuid4();
   const vmId = uuid4();
   let poweredOff = false;
@@ -115,11 +115,10 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
       LAMINA_CONNECTOR_TYPE: plan.connector.type,
       ...(vm ? { LAMINA_VM_NAME: vm.name, LAMINA_SNAPSHOT_NAME: vm.snapshot } : {}),
     });
-    const { delivery: _delivery, ...snapshot } = plan;
     await appliance.recordPublishedImage({
       id: imageId,
       name,
-      plan: snapshot,
+      plan,
       outputLocation: location,
       sha256: composed.sha256,
       reportPath: composed.reportPath,
@@ -137,7 +136,11 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
       location,
       sha256: composed.sha256,
       sizeBytes: composed.sizeBytes,
-      conflicts: { files: composed.fileConflicts, registry: composed.registryConflicts, summary: composed.conflictSummary },
+      conflicts: {
+        files: composed.fileConflicts,
+        registry: composed.registryConflicts,
+        summary: composed.conflictSummary,
+      },
       vm,
       postPublish,
     };

@@ -17,6 +17,24 @@ export const TASK_TYPES = {
     workflowType: 'testConnector',
     summary: ({ user, label }) => `Test connector configuration '${label}' (requested by ${user})`,
   },
+  importOsLayer: {
+    workflowType: 'importOsLayer',
+    summary: ({ user, label }) => `Import OS layer version ${label} (requested by ${user})`,
+  },
+  buildLayerFromPackage: {
+    workflowType: 'buildLayerFromPackage',
+    summary: ({ user, label }) =>
+      `Build layer version ${label} from an uploaded package (requested by ${user})`,
+  },
+  createLayerVersion: {
+    workflowType: 'createLayerVersion',
+    summary: ({ user, label }) =>
+      `Create layer version ${label} on a packaging machine (requested by ${user})`,
+  },
+  publishImage: {
+    workflowType: 'publishImage',
+    summary: ({ user, label }) => `Publish image template '${label}' (requested by ${user})`,
+  },
 } satisfies Record<string, TaskTypeDefinition>;
 
 export type TaskType = keyof typeof TASK_TYPES;

@@ -6,6 +6,7 @@ import { diskCommand } from './disk';
 import { layerCommand } from './layer';
 import { apiCommand, workerCommand } from './roles';
 import { upCommand } from './up';
+import { vmCommand } from './vm';
 
 /** Every `lamina` sub-command, in the order `lamina --help` lists them. */
 export const commands: CliCommand[] = [
@@ -16,5 +17,6 @@ export const commands: CliCommand[] = [
   diskCommand,
   layerCommand,
   composeCommand,
+  vmCommand,
   devCommand,
 ];

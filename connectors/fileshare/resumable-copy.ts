@@ -17,7 +17,11 @@ export interface ResumableCopyOptions {
  * each chunk written. A retry passes the last reported offset and continues from there; a target that
  * already exists means an earlier attempt finished (it is only ever created by the final rename).
  */
-export async function resumableCopy(source: string, target: string, options: ResumableCopyOptions): Promise<void> {
+export async function resumableCopy(
+  source: string,
+  target: string,
+  options: ResumableCopyOptions,
+): Promise<void> {
   const exists = await fs.stat(target).catch(() => undefined);
   if (exists) return;
   const total = (await fs.stat(source)).size;
@@ -29,7 +33,7 @@ export async function resumableCopy(source: string, target: string, options: Res
   try {
     const buffer = Buffer.alloc(CHUNK);
     const begun = Date.now();
-    for (let done = start; done < total; ) {
+    for (let done = start; done < total;) {
       const { bytesRead } = await input.read(buffer, 0, Math.min(CHUNK, total - done), done);
       if (bytesRead === 0) throw new Error(`${source} shrank while being copied`);
       const chunk = buffer.subarray(0, bytesRead);

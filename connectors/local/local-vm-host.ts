@@ -148,7 +148,8 @@ export class LocalVmHost implements VmHost {
 
 /** Ids and names become file names: nothing that could climb out of the pool. */
 function safeName(name: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$/.test(name)) throw new Error(`'${name}' is not a valid disk or VM name`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$/.test(name))
+    throw new Error(`'${name}' is not a valid disk or VM name`);
   return name;
 }
 

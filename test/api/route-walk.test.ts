@@ -30,6 +30,7 @@ describe('every route against every role', () => {
       secrets: new SecretBox([Buffer.alloc(32)]),
       auth: config.auth,
       readiness: [],
+      uploadsDir: config.dataDir,
     }).flatMap((r) => r.routes);
 
     for (const role of [...ROLES, 'no role' as const]) {

@@ -1,0 +1,136 @@
+import { z } from 'zod';
+import { getVersion } from '../../db/layer-versions';
+import type { BuildLayerFromPackageInput } from '../../workflows/build-layer-from-package';
+import type { CreateLayerVersionInput } from '../../workflows/create-layer-version';
+import type { ImportOsLayerInput } from '../../workflows/import-os-layer';
+import type { ApiDeps } from '../deps';
+import { notFound } from '../problem';
+import { resource, route } from '../route';
+import { uploadPath } from '../uploads/uploads-store';
+import { description, displayName, idParams } from '../validation';
+
+const importBody = z.object({
+  version: displayName,
+  description,
+  source: z.union([
+    z.object({ connectorId: z.uuid(), vmId: z.string().min(1), disk: z.string().optional() }),
+    z.object({ diskPath: z.string().regex(/^\//, 'must be an absolute path on the appliance') }),
+  ]),
+});
+const buildBody = z.object({
+  version: displayName,
+  description,
+  osVersionId: z.uuid().optional(),
+  content: z.uuid().describe('Upload id of the zip with the layer files'),
+  reg: z.uuid().optional().describe('Upload id of a .reg file'),
+  deletions: z.uuid().optional().describe('Upload id of a deletions list (one Windows path per line)'),
+});
+const packageBody = z.object({
+  version: displayName,
+  description,
+  connectorId: z.uuid(),
+  osVersionId: z.uuid().optional(),
+  prerequisiteVersionIds: z.array(z.uuid()).max(50).optional(),
+  bootDiskGb: z.number().int().min(1).max(2048).optional(),
+  cpus: z.number().int().min(1).max(64).optional(),
+  memoryMiB: z.number().int().min(512).max(1048576).optional(),
+  powerPollSeconds: z.number().int().min(1).max(86400).optional(),
+});
+
+/** The tasks that make layer versions (ARCHITECTURE.md §6): OS import, layer-as-code and the packaging machine. */
+export function layerTasksResource({ pool, tasks, uploadsDir }: ApiDeps) {
+  const layerOr404 = async (id: string) => {
+    const { rows } = await pool.query<{ name: string; type: string }>(
+      'SELECT name, type FROM layers WHERE id = $1',
+      [id],
+    );
+    if (!rows[0]) throw notFound('Layer', id);
+    return rows[0];
+  };
+  const started = (res: import('express').Response, task: { id: string }) => {
+    res.location(`/api/tasks/${task.id}`);
+    return task;
+  };
+  return resource('Layer tasks', '/api/layers', [
+    route({
+      method: 'post',
+      path: '/:id/versions/import',
+      operationId: 'importOsLayerVersion',
+      summary: "Start a task importing an OS layer version from a VM's disk or a disk file",
+      access: 'layers.os.write',
+      params: idParams,
+      body: importBody,
+      status: 202,
+      handle: async ({ params, body, caller, res }) => {
+        const layer = await layerOr404(params.id);
+        const input: ImportOsLayerInput = { layerId: params.id, ...body };
+        return started(
+          res,
+          await tasks.start('importOsLayer', {
+            user: caller.name,
+            objectId: params.id,
+            label: `${layer.name} ${body.version}`,
+            args: [input],
+          }),
+        );
+      },
+    }),
+    route({
+      method: 'post',
+      path: '/:id/versions/build',
+      operationId: 'buildLayerVersion',
+      summary: 'Start a task building an app or platform layer version from uploaded files (layer-as-code)',
+      access: 'layers.write',
+      params: idParams,
+      body: buildBody,
+      status: 202,
+      handle: async ({ params, body, caller, res }) => {
+        const layer = await layerOr404(params.id);
+        const input: BuildLayerFromPackageInput = {
+          layerId: params.id,
+          version: body.version,
+          description: body.description,
+          osVersionId: body.osVersionId,
+          content: uploadPath(uploadsDir, body.content),
+          reg: body.reg && uploadPath(uploadsDir, body.reg),
+          deletions: body.deletions && uploadPath(uploadsDir, body.deletions),
+        };
+        return started(
+          res,
+          await tasks.start('buildLayerFromPackage', {
+            user: caller.name,
+            objectId: params.id,
+            label: `${layer.name} ${body.version}`,
+            args: [input],
+          }),
+        );
+      },
+    }),
+    route({
+      method: 'post',
+      path: '/:id/versions/package',
+      operationId: 'packageLayerVersion',
+      summary:
+        'Start a task creating a layer version on a packaging machine (waits for the admin to install and shut down)',
+      access: 'layers.write',
+      params: idParams,
+      body: packageBody,
+      status: 202,
+      handle: async ({ params, body, caller, res }) => {
+        const layer = await layerOr404(params.id);
+        for (const id of body.prerequisiteVersionIds ?? [])
+          if (!(await getVersion(pool, id))) throw notFound('Layer version', id);
+        const input: CreateLayerVersionInput = { layerId: params.id, ...body };
+        return started(
+          res,
+          await tasks.start('createLayerVersion', {
+            user: caller.name,
+            objectId: params.id,
+            label: `${layer.name} ${body.version}`,
+            args: [input],
+          }),
+        );
+      },
+    }),
+  ]);
+}

@@ -1,0 +1,132 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { PublishImageResult } from '../../workflows/publish-image';
+import {
+  builtLayer,
+  catFromImage,
+  completed,
+  fileshareConnector,
+  filesUnder,
+  goldImage,
+  importedOs,
+  run,
+  startAppliance,
+  template,
+  type Appliance,
+} from './fixtures';
+
+describe('OS import, layer-as-code and publishing to a file share, through the API', () => {
+  let app: Appliance;
+  let os: { layerId: string; versionId: string };
+  let appA: { versionId: string };
+  let appB: { versionId: string };
+  let platform: { versionId: string };
+  let share: { id: string; mountPoint: string };
+
+  beforeAll(async () => {
+    app = await startAppliance();
+    os = await importedOs(app.api, await goldImage());
+    appA = await builtLayer(
+      app.api,
+      'app',
+      'App A',
+      os.layerId,
+      { 'Program Files\\Shared\\config.txt': 'from A' },
+      { Demo: 'Owner=A' },
+    );
+    appB = await builtLayer(
+      app.api,
+      'app',
+      'App B',
+      os.layerId,
+      { 'Program Files\\Shared\\config.txt': 'from B' },
+      { Demo: 'Owner=B' },
+    );
+    platform = await builtLayer(app.api, 'platform', 'Platform', os.layerId, {
+      'Program Files\\Platform\\vda.txt': 'platform',
+    });
+    share = await fileshareConnector(app.api, {
+      postPublishScript:
+        'echo "$LAMINA_IMAGE_NAME|$LAMINA_TEMPLATE_NAME|$LAMINA_CONNECTOR_TYPE|$LAMINA_IMAGE_PATH" > "$(dirname "$LAMINA_IMAGE_PATH")/post-publish.txt"',
+    });
+  }, 300_000);
+  afterAll(() => app?.stop());
+
+  it('records OS and app layer versions as Deployable, with their disks in the repository', async () => {
+    const { rows } = await app.stack.pool.query(
+      `SELECT v.state, v.disk_path AS "diskPath", v.sha256, l.type FROM layer_versions v JOIN layers l ON l.id = v.layer_id ORDER BY v.creation_seq`,
+    );
+    expect(rows.map((r) => [r.type, r.state])).toEqual([
+      ['os', 'Deployable'],
+      ['app', 'Deployable'],
+      ['app', 'Deployable'],
+      ['platform', 'Deployable'],
+    ]);
+    for (const row of rows) {
+      expect(row.diskPath.startsWith(app.config.repositoryDir)).toBe(true);
+      const { stdout } = await run('qemu-img', ['info', '--output=json', row.diskPath]);
+      expect(JSON.parse(stdout).format).toBe('vhdx');
+    }
+  });
+
+  it('publishes a UEFI VHDX named after the template, with hash, conflict report and post-publish script', async () => {
+    const templateId = await template(app.api, {
+      name: 'Finance',
+      osVersionId: os.versionId,
+      appVersionIds: [appB.versionId, appA.versionId],
+      platformVersionId: platform.versionId,
+      connectorId: share.id,
+    });
+    const result = await completed<PublishImageResult>(
+      app.api,
+      await app.api.post(`/api/templates/${templateId}/publish`),
+    );
+
+    expect(result.name).toMatch(/^Finance_\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}$/);
+    expect(result.location).toBe(`\\\\files\\images\\${result.name}.vhdx`);
+    const file = path.join(share.mountPoint, `${result.name}.vhdx`);
+    const { stdout } = await run('sha256sum', [file]);
+    expect(stdout.split(' ')[0]).toBe(result.sha256);
+    const info = JSON.parse((await run('qemu-img', ['info', '--output=json', file])).stdout);
+    expect(info).toMatchObject({ format: 'vhdx', 'virtual-size': 2 * 2 ** 30 });
+
+    // App B was created after App A: it wins the file and the registry value, whatever the template's order.
+    expect(await catFromImage(file, '\\Program Files\\Shared\\config.txt')).toBe('from B');
+    expect(await catFromImage(file, '\\Program Files\\Platform\\vda.txt')).toBe('platform');
+    expect(result.conflicts).toMatchObject({ files: 1, registry: 1 });
+    expect(result.conflicts.summary.join('\n')).toMatch(/config\.txt: App B over App A/);
+
+    const { rows } = await app.stack.pool.query(
+      `SELECT name, output_location AS location, sha256, conflict_report AS report, template_snapshot AS snapshot,
+              post_publish AS post FROM published_images`,
+    );
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ name: result.name, location: result.location, sha256: result.sha256 });
+    expect(rows[0].report.files).toEqual([expect.objectContaining({ winner: 'App B', losers: ['App A'] })]);
+    expect(rows[0].snapshot).toMatchObject({ name: 'Finance', firmware: 'UEFI', diskFormat: 'VHDX' });
+    expect(rows[0].post).toMatchObject({ ran: true, exitCode: 0 });
+    expect(fs.readFileSync(path.join(share.mountPoint, 'post-publish.txt'), 'utf8').trim()).toBe(
+      `${result.name}|Finance|fileshare|${file}`,
+    );
+
+    // Only the image and the script's file are on the share; the scratch folder is gone.
+    expect(filesUnder(share.mountPoint)).toEqual([`${result.name}.vhdx`, 'post-publish.txt']);
+    expect(filesUnder(app.config.scratchDir)).toEqual([]);
+  }, 300_000);
+
+  it('refuses to publish a template whose layer versions are not Deployable', async () => {
+    const templateId = await template(app.api, {
+      name: 'Broken',
+      osVersionId: os.versionId,
+      appVersionIds: [appA.versionId],
+      connectorId: share.id,
+    });
+    await app.stack.pool.query(`UPDATE layer_versions SET state = 'Failed' WHERE id = $1`, [appA.versionId]);
+    const refused = await app.api.post(`/api/templates/${templateId}/publish`);
+    expect(refused.status).toBe(409);
+    expect(refused.body.detail).toMatch(/layer 'App A' version 1 is Failed, not Deployable/);
+    await app.stack.pool.query(`UPDATE layer_versions SET state = 'Deployable' WHERE id = $1`, [
+      appA.versionId,
+    ]);
+  });
+});
