@@ -27,6 +27,8 @@ export interface Snapshot {
 
 export interface VmRecord extends VmSpec {
   power: PowerState;
+  /** When the VM was last powered on; a power-off after it is what a waiting workflow is told about. */
+  poweredOnAt?: string;
   snapshots: Snapshot[];
   /** Written by the guest when the layers' first-start scripts are done (MCS master images). */
   scriptsReport?: ScriptsReport;

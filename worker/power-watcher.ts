@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { createConnector } from '../connectors';
-import { WORKFLOW_TAG, type PowerState } from '../connectors/vm-host';
+import { WORKFLOW_TAG } from '../connectors/vm-host';
 import { listConnectors } from '../db/connectors';
 import { SIGNALS } from '../workflows/signals';
 
@@ -11,13 +11,13 @@ export interface PowerWatcher {
 
 /**
  * Watches the VMs of every connector that has them and signals the workflow that owns a VM (its
- * `workflowId` tag) when the VM powers off or its guest reports the first-start scripts done. This
- * is the quick path; the workflows also poll the power state, so a missed signal (worker down, an
- * edge between two looks) only delays them.
+ * WORKFLOW_TAG) when the VM is off after having been powered on, or its guest reported the first-start
+ * scripts done. It compares states, not transitions, so a shutdown between two looks is not missed.
+ * This is the quick path; the workflows also poll, so a watcher that is down only delays them.
  */
 export function startPowerWatcher(pool: Pool, client: Client, intervalMs = 1000): PowerWatcher {
-  const lastPower = new Map<string, PowerState>();
-  const reported = new Set<string>();
+  // What was signalled already: a power-off per power-on (keyed by its time), a scripts report per VM.
+  const signalled = new Set<string>();
   let stopped = false;
 
   const look = async () => {
@@ -33,17 +33,22 @@ export function startPowerWatcher(pool: Pool, client: Client, intervalMs = 1000)
       for (const vm of await connector.vms.listVms()) {
         const workflowId = vm.tags[WORKFLOW_TAG];
         if (!workflowId) continue;
-        const key = `${record.id}/${vm.id}`;
-        const before = lastPower.get(key);
-        lastPower.set(key, vm.power);
         const handle = client.workflow.getHandle(workflowId);
-        // A workflow that has ended cannot take signals any more; that is fine.
-        if (before && before !== 'off' && vm.power === 'off') {
-          await handle.signal(SIGNALS.vmPoweredOff, vm.id).catch(() => undefined);
+        const send = async (key: string, signal: () => Promise<void>) => {
+          if (signalled.has(key)) return;
+          // A workflow that has ended cannot take signals any more; that is fine.
+          await signal().catch(() => undefined);
+          signalled.add(key);
+        };
+        if (vm.power === 'off' && vm.poweredOnAt) {
+          await send(`off/${record.id}/${vm.id}/${vm.poweredOnAt}`, () =>
+            handle.signal(SIGNALS.vmPoweredOff, vm.id),
+          );
         }
-        if (vm.scriptsReport && !reported.has(key)) {
-          reported.add(key);
-          await handle.signal(SIGNALS.scriptsReported, vm.id, vm.scriptsReport).catch(() => undefined);
+        if (vm.scriptsReport) {
+          await send(`scripts/${record.id}/${vm.id}`, () =>
+            handle.signal(SIGNALS.scriptsReported, vm.id, vm.scriptsReport!),
+          );
         }
       }
     }

@@ -89,7 +89,9 @@ export class LocalVmHost implements VmHost {
   }
 
   async powerOn(id: string): Promise<void> {
-    await this.setPower(id, 'running');
+    const vm = await this.requireVm(id);
+    if (vm.power !== 'running')
+      await this.writeRecord({ ...vm, power: 'running', poweredOnAt: new Date().toISOString() });
   }
 
   async shutdown(id: string): Promise<void> {

@@ -1,0 +1,153 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { projectRoot } from '../../runtime/project-root';
+import type { PackagingAction } from '../../workflows/create-layer-version';
+import { testDir } from '../harness';
+import {
+  catFromImage,
+  completed,
+  createLayer,
+  eventually,
+  filesUnder,
+  finished,
+  goldImage,
+  importedOs,
+  LOCAL_CONNECTOR,
+  regText,
+  startAppliance,
+  type Appliance,
+} from './fixtures';
+
+const exec = promisify(execFile);
+
+describe('createLayerVersion: the packaging machine on the local connector, and its packaging cache', () => {
+  let app: Appliance;
+  let os: { layerId: string; versionId: string };
+  let pool: string;
+
+  /** The admin's side, through the real `lamina vm` command against the local connector's pool. */
+  const lamina = (...args: string[]) =>
+    exec(process.execPath, [path.join(projectRoot(), 'bin', 'lamina'), 'vm', ...args, '--pool', pool]);
+
+  const startPackaging = async (name: string, prerequisiteVersionIds: string[] = []) => {
+    const layerId = await createLayer(app.api, 'app', name, os.layerId);
+    const started = await app.api.post(`/api/layers/${layerId}/versions/package`, {
+      version: '1',
+      connectorId: LOCAL_CONNECTOR,
+      prerequisiteVersionIds,
+      // The power watcher's signal must end the wait; this poll would come far too late for the test.
+      powerPollSeconds: 3600,
+    });
+    expect(started.status).toBe(202);
+    const action = await eventually(async () => {
+      const { rows } = await app.stack.pool.query(
+        `SELECT action FROM layer_versions WHERE layer_id = $1 AND state = 'ActionRequired'`,
+        [layerId],
+      );
+      return rows[0]?.action as PackagingAction | undefined;
+    });
+    return { layerId, started, action };
+  };
+
+  const cacheCounters = async () =>
+    (
+      await app.stack.pool.query(
+        `SELECT cache_hits::int AS hits, cache_lookups::int AS lookups FROM connectors WHERE id = $1`,
+        [LOCAL_CONNECTOR],
+      )
+    ).rows[0];
+  const cachedKeys = async () =>
+    (
+      await app.stack.pool.query(`SELECT disk_path FROM packaging_cache_entries ORDER BY last_used_at`)
+    ).rows.map((r) => r.disk_path as string);
+
+  beforeAll(async () => {
+    app = await startAppliance();
+    pool = path.join(app.config.dataDir, 'pool');
+    os = await importedOs(app.api, await goldImage());
+    // Room for one 2 GiB boot disk: the second distinct one evicts the first.
+    const patched = await app.api.patch(`/api/connectors/${LOCAL_CONNECTOR}`, { packagingCacheGb: 3 });
+    expect(patched.status).toBe(200);
+  }, 120_000);
+  afterAll(() => app?.stop());
+
+  let firstVersion: string;
+
+  it('waits for the admin, then finalizes what was installed into a Deployable layer version (cache miss)', async () => {
+    const { layerId, started, action } = await startPackaging('Notepad++');
+    expect(action.instructions).toMatch(/lamina vm install/);
+    const vm = JSON.parse(fs.readFileSync(path.join(pool, 'vms', action.vm.id, 'vm.json'), 'utf8'));
+    expect(vm).toMatchObject({ power: 'running', cpus: 2, memoryMiB: 4096 });
+    expect(vm.disks.map((d: { name: string }) => d.name)).toEqual(['boot', 'package']);
+
+    const installer = testDir('installer');
+    fs.mkdirSync(path.join(installer, 'Program Files', 'Notepad++'), { recursive: true });
+    fs.writeFileSync(path.join(installer, 'Program Files', 'Notepad++', 'notepad++.exe'), 'MZ editor');
+    const reg = path.join(installer, '..', 'npp.reg');
+    fs.writeFileSync(reg, regText({ 'Notepad++': 'Version=8.6' }));
+    await lamina('install', action.vm.name, '--from', installer, '--reg', reg);
+    await lamina('shutdown', action.vm.name);
+
+    const result = await completed<{ versionId: string; diskPath: string; cacheHit: boolean }>(
+      app.api,
+      started,
+    );
+    firstVersion = result.versionId;
+    expect(result.cacheHit).toBe(false);
+    expect(await catFromImage(result.diskPath, '\\Program Files\\Notepad++\\notepad++.exe')).toBe(
+      'MZ editor',
+    );
+    expect(await catFromImage(result.diskPath, '\\.lamina\\registry.reg')).toMatch(/"Version"="8\.6"/);
+    const { rows } = await app.stack.pool.query(
+      `SELECT state, action FROM layer_versions WHERE layer_id = $1`,
+      [layerId],
+    );
+    expect(rows).toEqual([{ state: 'Deployable', action: null }]);
+
+    // The packaging VM and its disks are gone; the composed boot disk stays, cached.
+    expect(fs.readdirSync(path.join(pool, 'vms'))).toEqual([]);
+    expect(filesUnder(path.join(pool, 'disks'))).toEqual((await cachedKeys()).map((name) => `${name}.vhdx`));
+    expect(filesUnder(app.config.scratchDir)).toEqual([]);
+    expect(await cacheCounters()).toEqual({ hits: 0, lookups: 1 });
+  }, 180_000);
+
+  it('reuses the cached boot disk for the same OS and prerequisites (cache hit)', async () => {
+    const { started, action } = await startPackaging('7-Zip');
+    await lamina('shutdown', action.vm.name);
+    const result = await completed<{ cacheHit: boolean }>(app.api, started);
+    expect(result.cacheHit).toBe(true);
+    expect(await cacheCounters()).toEqual({ hits: 1, lookups: 2 });
+    expect(await cachedKeys()).toHaveLength(1);
+  }, 180_000);
+
+  it('evicts the least recently used boot disk when a new one does not fit', async () => {
+    const before = await cachedKeys();
+    const { started, action } = await startPackaging('Plugin', [firstVersion]);
+    await lamina('shutdown', action.vm.name);
+    expect((await completed<{ cacheHit: boolean }>(app.api, started)).cacheHit).toBe(false);
+    const after = await cachedKeys();
+    expect(after).toHaveLength(1);
+    expect(after[0]).not.toBe(before[0]);
+    expect(filesUnder(path.join(pool, 'disks'))).toEqual([`${after[0]}.vhdx`]);
+    expect(await cacheCounters()).toEqual({ hits: 1, lookups: 3 });
+  }, 180_000);
+
+  it('stopped while the machine waits for the admin: nothing is left but the cache', async () => {
+    const { layerId, started } = await startPackaging('Abandoned');
+    expect(fs.readdirSync(path.join(pool, 'vms'))).toHaveLength(1);
+    expect((await app.api.post(`/api/tasks/${started.body.id}/stop`)).status).toBeLessThan(300);
+    expect((await finished(app.api, started)).state).toBe('cancelled');
+
+    expect(fs.readdirSync(path.join(pool, 'vms'))).toEqual([]);
+    // Only recorded cache entries remain among the stored disks: no boot or package disk of the task.
+    expect(filesUnder(path.join(pool, 'disks'))).toEqual((await cachedKeys()).map((name) => `${name}.vhdx`));
+    expect(filesUnder(app.config.scratchDir)).toEqual([]);
+    expect(filesUnder(path.join(app.config.repositoryDir, 'layers', layerId))).toEqual([]);
+    const { rows } = await app.stack.pool.query(`SELECT id FROM layer_versions WHERE layer_id = $1`, [
+      layerId,
+    ]);
+    expect(rows).toEqual([]);
+  }, 180_000);
+});
