@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import type { ComposeReport } from '../compositor/compose';
 import { loadPublishPlan, PublishPlanError, type PublishPlan } from '../db/publish-plans';
@@ -62,10 +62,17 @@ export function createPublishingActivities(deps: { pool: Pool }) {
     ): Promise<{ path: string; location: string }> {
       const store = await imageStoreOf(deps.pool, connectorId);
       const beat = heartbeatProgress<number>('copy');
-      const path = await store.putImage(source, fileName, {
-        resumeFrom: previousResumeToken<number>() ?? 0,
-        onProgress: ({ done, total }) => beat({ done, total, resume: done }),
-      });
+      const signal = Context.current().cancellationSignal;
+      const path = await store
+        .putImage(source, fileName, {
+          resumeFrom: previousResumeToken<number>() ?? 0,
+          onProgress: ({ done, total }) => beat({ done, total, resume: done }),
+          signal,
+        })
+        .catch((err: unknown) => {
+          // Stopped: report it as a cancellation, which is not retried; the workflow's compensation removes the partial file.
+          throw signal.aborted ? new CancelledFailure('copy stopped') : err;
+        });
       return { path, location: store.locationOf(fileName) };
     },
 

@@ -17,7 +17,7 @@ export interface ImageStore {
   putImage(
     source: string,
     fileName: string,
-    options: { resumeFrom: number; onProgress: (progress: CopyProgress) => void },
+    options: { resumeFrom: number; onProgress: (progress: CopyProgress) => void; signal?: AbortSignal },
   ): Promise<string>;
   /** Removes the image and any partial copy of it. */
   removeImage(fileName: string): Promise<void>;

@@ -51,7 +51,7 @@ export class FileshareConnector implements Connector, ImageStore {
   async putImage(
     source: string,
     fileName: string,
-    options: { resumeFrom: number; onProgress: (progress: CopyProgress) => void },
+    options: { resumeFrom: number; onProgress: (progress: CopyProgress) => void; signal?: AbortSignal },
   ): Promise<string> {
     const target = this.localPath(fileName);
     await resumableCopy(source, target, {
@@ -59,6 +59,7 @@ export class FileshareConnector implements Connector, ImageStore {
       resumeFrom: options.resumeFrom,
       maxBytesPerSecond: this.settings.maxMiBps && this.settings.maxMiBps * 2 ** 20,
       onProgress: options.onProgress,
+      signal: options.signal,
     });
     return target;
   }

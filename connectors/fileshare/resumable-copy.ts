@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { CopyProgress } from '../image-store';
 
 const CHUNK = 4 * 2 ** 20;
@@ -10,6 +11,8 @@ export interface ResumableCopyOptions {
   resumeFrom: number;
   maxBytesPerSecond?: number;
   onProgress: (progress: CopyProgress) => void;
+  /** Stops the copy between chunks; the partial file stays for the caller to resume or remove. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -42,7 +45,7 @@ export async function resumableCopy(
       options.onProgress({ done, total });
       if (options.maxBytesPerSecond) {
         const due = begun + ((done - start) / options.maxBytesPerSecond) * 1000;
-        if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
+        if (due > Date.now()) await sleep(due - Date.now(), undefined, { signal: options.signal });
       }
     }
     await output.truncate(total);
