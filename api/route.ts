@@ -7,6 +7,11 @@ import { parseRequestPart } from './validation';
 
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
+/** Requests that change something: audited, and refused a cross-site session cookie. */
+export function isMutating(httpMethod: string): boolean {
+  return ['POST', 'PUT', 'PATCH', 'DELETE'].includes(httpMethod);
+}
+
 export interface RouteContext<P, Q, B> {
   params: P;
   query: Q;

@@ -1,7 +1,6 @@
 import type { RequestHandler } from 'express';
 import type { Pool } from 'pg';
-
-const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+import { isMutating } from '../route';
 
 /** What a route tells the audit log about a request; routes fill it in (api/route.ts), errors add `detail`. */
 export interface AuditNote {
@@ -23,7 +22,7 @@ function outcomeOf(status: number): 'success' | 'denied' | 'failure' {
  */
 export function auditMutations(pool: Pool): RequestHandler {
   return (req, res, next) => {
-    if (!MUTATING.has(req.method)) return next();
+    if (!isMutating(req.method)) return next();
     res.locals.audit = { action: `${req.method} ${req.path}` } satisfies AuditNote;
     res.on('finish', () => {
       const note = res.locals.audit as AuditNote;

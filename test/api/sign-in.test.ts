@@ -45,6 +45,15 @@ describe('built-in administrator, sessions, API tokens and lockout', () => {
     expect((await api.get('/api/auth/me')).status).toBe(401);
   });
 
+  it('ignores the session cookie on a write sent from another site', async () => {
+    const [api] = await ApiClient.signIn(stack.apiUrl!, 'administrator', PASSWORD);
+    const sameSite = new ApiClient(stack.apiUrl!, { ...api.headers, origin: stack.apiUrl! });
+    const crossSite = new ApiClient(stack.apiUrl!, { ...api.headers, origin: 'https://evil.example' });
+    expect((await sameSite.post('/api/tokens', { name: 'ok' })).status).toBe(201);
+    expect((await crossSite.post('/api/tokens', { name: 'csrf' })).status).toBe(401);
+    expect((await crossSite.get('/api/auth/me')).status).toBe(200);
+  });
+
   it('stores the administrator password as a scrypt hash only', async () => {
     const { rows } = await stack.pool.query('SELECT password_hash FROM local_users');
     expect(rows).toHaveLength(1);
