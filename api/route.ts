@@ -38,6 +38,8 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
   params?: P;
   query?: Q;
   body?: B;
+  /** What a successful answer holds; documents it in OpenAPI, and the route walk test checks answers against it. */
+  response?: z.ZodType;
   /** Status of a successful answer (200 unless given); a handler returning undefined answers 204. */
   status?: number;
   handle(ctx: RouteContext<z.output<P>, z.output<Q>, z.output<B>>): Promise<unknown>;
