@@ -7,7 +7,9 @@ import { pageOf, recordTimes } from '../responses';
 import { resource, route } from '../route';
 import { displayName, idParams, patchOf } from '../validation';
 import { findOr404 } from '../lookup';
+import { checkJunction } from '../auth/directory';
 import { junctionSettings } from './junction-settings';
+import { loadJunctions } from './junction-store';
 
 const junctionBody = z.object({
   name: displayName,
@@ -109,6 +111,24 @@ export function junctionsResource({ pool, secrets }: ApiDeps) {
           ],
         );
         return get(params.id);
+      },
+    }),
+    route({
+      method: 'post',
+      path: '/:id/test',
+      operationId: 'testDirectoryJunction',
+      summary: 'Connect, bind as the service account and read the base DN; names the setting that fails',
+      access: 'directory.write',
+      params: idParams,
+      response: z.object({
+        ok: z.boolean(),
+        checks: z.array(z.object({ field: z.string(), ok: z.boolean(), message: z.string() })),
+      }),
+      handle: async ({ params }) => {
+        await get(params.id);
+        const junction = (await loadJunctions(pool, secrets)).find((j) => j.id === params.id)!;
+        const checks = await checkJunction(junction);
+        return { ok: checks.every((c) => c.ok), checks };
       },
     }),
     route({
