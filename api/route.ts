@@ -81,7 +81,7 @@ export function resource(
 
 const ANONYMOUS: Caller = { name: 'anonymous', kind: 'local', groups: [], roles: [], via: 'session' };
 
-export function authorize(access: Access, caller: Caller | undefined): void {
+function authorize(access: Access, caller: Caller | undefined): void {
   if (access === 'public') return;
   if (!caller) {
     throw new HttpProblem({
@@ -103,7 +103,7 @@ export function resourceRouter(res: Resource): Router {
   const router = Router();
   for (const r of res.routes) {
     router[r.method](r.path, async (req, response) => {
-      response.locals.audit = { action: r.operationId, objectId: req.params.id };
+      response.locals.audit = { action: r.operationId, objectId: req.params.versionId ?? req.params.id };
       authorize(r.access, req.caller);
       const ctx: RouteContext<unknown, unknown, unknown> = {
         params: r.params ? parseRequestPart(r.params, req.params, 'params') : req.params,
