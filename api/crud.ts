@@ -4,6 +4,7 @@ import { listPage, type ListDefinition, type pageQuery, type Queryable } from '.
 import type { Permission } from './auth/roles';
 import { findOr404 } from './lookup';
 import { invalidFields, notFound } from './problem';
+import { pageOf } from './responses';
 import { resource, route, type Resource } from './route';
 import { definedFields, idParams, patchOf } from './validation';
 
@@ -18,6 +19,8 @@ export interface CrudDefinition<B extends z.ZodObject> {
   view: ListDefinition<object>;
   listQuery: z.ZodType<z.output<typeof pageQuery> & Record<string, unknown>>;
   body: B;
+  /** One record as answered (the view's row). */
+  item: z.ZodType;
   /** Body field → column it is stored in. */
   columns: { [K in keyof z.output<B>]: string };
   access: Permission;
@@ -46,6 +49,7 @@ export function crudResource<B extends z.ZodObject>(pool: Queryable, d: CrudDefi
       method: 'get',
       path: '/',
       operationId: `list${d.noun}s`,
+      response: pageOf(d.item),
       summary: `List ${d.what.toLowerCase()}s`,
       access: 'read',
       query: d.listQuery,
@@ -55,6 +59,7 @@ export function crudResource<B extends z.ZodObject>(pool: Queryable, d: CrudDefi
       method: 'post',
       path: '/',
       operationId: `create${d.noun}`,
+      response: d.item,
       summary: `Create a ${d.what.toLowerCase()}`,
       access: d.access,
       body: d.body,
@@ -76,6 +81,7 @@ export function crudResource<B extends z.ZodObject>(pool: Queryable, d: CrudDefi
       method: 'get',
       path: '/:id',
       operationId: `get${d.noun}`,
+      response: d.item,
       summary: `Describe a ${d.what.toLowerCase()}`,
       access: 'read',
       params: idParams,
@@ -85,6 +91,7 @@ export function crudResource<B extends z.ZodObject>(pool: Queryable, d: CrudDefi
       method: 'patch',
       path: '/:id',
       operationId: `update${d.noun}`,
+      response: d.item,
       summary: `Edit a ${d.what.toLowerCase()}`,
       access: d.access,
       params: idParams,

@@ -7,6 +7,11 @@ import { parseRequestPart } from './validation';
 
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
+/** Requests that change something: audited, and refused a cross-site session cookie. */
+export function isMutating(httpMethod: string): boolean {
+  return ['POST', 'PUT', 'PATCH', 'DELETE'].includes(httpMethod);
+}
+
 export interface RouteContext<P, Q, B> {
   params: P;
   query: Q;
@@ -33,6 +38,8 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
   params?: P;
   query?: Q;
   body?: B;
+  /** What a successful answer holds; documents it in OpenAPI, and the route walk test checks answers against it. */
+  response?: z.ZodType;
   /** Status of a successful answer (200 unless given); a handler returning undefined answers 204. */
   status?: number;
   handle(ctx: RouteContext<z.output<P>, z.output<Q>, z.output<B>>): Promise<unknown>;
@@ -74,7 +81,7 @@ export function resource(
 
 const ANONYMOUS: Caller = { name: 'anonymous', kind: 'local', groups: [], roles: [], via: 'session' };
 
-export function authorize(access: Access, caller: Caller | undefined): void {
+function authorize(access: Access, caller: Caller | undefined): void {
   if (access === 'public') return;
   if (!caller) {
     throw new HttpProblem({
@@ -96,7 +103,7 @@ export function resourceRouter(res: Resource): Router {
   const router = Router();
   for (const r of res.routes) {
     router[r.method](r.path, async (req, response) => {
-      response.locals.audit = { action: r.operationId, objectId: req.params.id };
+      response.locals.audit = { action: r.operationId, objectId: req.params.versionId ?? req.params.id };
       authorize(r.access, req.caller);
       const ctx: RouteContext<unknown, unknown, unknown> = {
         params: r.params ? parseRequestPart(r.params, req.params, 'params') : req.params,

@@ -1,7 +1,20 @@
 import { z } from 'zod';
 import { listPage, pageQuery, type ListDefinition } from '../../db/list-page';
 import type { ApiDeps } from '../deps';
+import { pageOf, timestamp } from '../responses';
 import { resource, route } from '../route';
+
+const auditEntry = z.object({
+  id: z.string(),
+  at: timestamp,
+  actor: z.string(),
+  roles: z.array(z.string()),
+  action: z.string().describe('Operation id of the request'),
+  objectId: z.string().nullable(),
+  outcome: z.enum(['success', 'failure', 'denied']),
+  status: z.number().int(),
+  detail: z.string().nullable(),
+});
 
 const auditView: ListDefinition<object> = {
   select: `SELECT id::text, at, actor, roles, action, object_id AS "objectId", outcome, status, detail FROM audit_log`,
@@ -23,6 +36,7 @@ export function auditResource({ pool }: ApiDeps) {
       method: 'get',
       path: '/',
       operationId: 'listAuditEntries',
+      response: pageOf(auditEntry),
       summary: 'Read the audit log, newest first',
       access: 'audit.read',
       query: pageQuery.extend({

@@ -1,6 +1,6 @@
 import type { Response } from 'express';
 import { z } from 'zod';
-import { PERMISSIONS, hasPermission } from './roles';
+import { PERMISSIONS, ROLES, hasPermission } from './roles';
 import type { ApiDeps } from '../deps';
 import { resource, route } from '../route';
 import { readCookie } from './authenticate';
@@ -18,6 +18,19 @@ const loginBody = z.object({
     .regex(/^[^\p{Cc}]+$/u, 'must not contain control characters')
     .describe('administrator, user@domain, DOMAIN\\user or a short name'),
   password: z.string().min(1).max(1024),
+});
+
+const signedIn = z.object({
+  name: z.string(),
+  kind: z.enum(['local', 'directory']),
+  roles: z.array(z.enum(ROLES)),
+});
+const caller = signedIn.extend({
+  dn: z.string().optional(),
+  groups: z.array(z.string()).describe('Every group, nested ones included, as DNs'),
+  junctionId: z.uuid().optional(),
+  via: z.enum(['session', 'token']),
+  permissions: z.array(z.enum(PERMISSIONS)),
 });
 
 function setSessionCookie(res: Response, value: string, maxAgeMs: number, secure: boolean): void {
@@ -38,6 +51,7 @@ export function authResource({ pool, secrets, auth }: ApiDeps) {
       method: 'post',
       path: '/login',
       operationId: 'login',
+      response: signedIn,
       summary: 'Sign in; sets the session cookie',
       access: 'public',
       body: loginBody,
@@ -70,6 +84,7 @@ export function authResource({ pool, secrets, auth }: ApiDeps) {
       method: 'get',
       path: '/me',
       operationId: 'whoAmI',
+      response: caller,
       summary: 'The signed-in user, their groups, roles and permissions',
       access: 'signed-in',
       handle: async ({ caller }) => ({

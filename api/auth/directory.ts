@@ -105,10 +105,15 @@ async function passwordMatches(settings: JunctionSettings, dn: string, password:
   }
 }
 
+/** The AD filter for every group `dn` is in, directly or through nesting; the DN is escaped like any value. */
+export function inChainFilter(dn: string): string {
+  return `(member:${IN_CHAIN}:=${escapeFilter`${dn}`})`;
+}
+
 async function groupsInChain(client: Client, settings: JunctionSettings, userDn: string): Promise<string[]> {
   const { searchEntries } = await client.search(settings.baseDn, {
     scope: 'sub',
-    filter: `(member:${IN_CHAIN}:=${escapeFilter`${userDn}`})`,
+    filter: inChainFilter(userDn),
     attributes: ['dn'],
   });
   return searchEntries.map((e) => e.dn);
@@ -129,4 +134,55 @@ async function nestedMemberOf(client: Client, user: Entry): Promise<string[]> {
     frontier = next;
   }
   return [...found];
+}
+
+export interface JunctionCheck {
+  field: string;
+  ok: boolean;
+  message: string;
+}
+
+/**
+ * The junction's "Test connection": reach the server (TLS included), bind as the service account, read
+ * the base DN. Stops at the first failure and names the setting to fix.
+ */
+export async function checkJunction(junction: Junction): Promise<JunctionCheck[]> {
+  const { settings } = junction;
+  let client: Client | undefined;
+  const steps: [field: string, success: string, work: () => Promise<unknown>][] = [
+    [
+      settings.startTls || settings.url.startsWith('ldaps:') ? 'caCertificate' : 'url',
+      `connected to ${settings.url}`,
+      async () => {
+        client = await connect(settings);
+        // ldapts connects lazily: reading the root DSE makes it connect (and negotiate TLS) now.
+        await client.search('', { scope: 'base', attributes: ['namingContexts'] });
+      },
+    ],
+    [
+      'bindPassword',
+      `bound as ${settings.bindDn}`,
+      () => client!.bind(settings.bindDn, junction.bindPassword),
+    ],
+    [
+      'baseDn',
+      `${settings.baseDn} is readable`,
+      () => client!.search(settings.baseDn, { scope: 'base', attributes: ['dn'] }),
+    ],
+  ];
+  const checks: JunctionCheck[] = [];
+  try {
+    for (const [field, success, work] of steps) {
+      try {
+        await work();
+        checks.push({ field, ok: true, message: success });
+      } catch (err) {
+        checks.push({ field, ok: false, message: (err as Error).message });
+        break;
+      }
+    }
+    return checks;
+  } finally {
+    await client?.unbind().catch(() => undefined);
+  }
 }

@@ -9,6 +9,8 @@ import { findOr404 } from '../lookup';
 import { refuseIfInUse } from '../in-use';
 import { notFound } from '../problem';
 import { resource, route } from '../route';
+import { pageOf, recordTimes } from '../responses';
+import { taskSchema } from '../tasks/task-schemas';
 import { idParams, parseRequestPart } from '../validation';
 import { createConnectorBody, typedPatchOf, updateConnectorBody } from './connector-schemas';
 
@@ -20,6 +22,33 @@ interface ConnectorRow {
   cacheLookups: string;
   [column: string]: unknown;
 }
+
+const connector = z.object({
+  id: z.uuid(),
+  type: z.enum(CONNECTOR_TYPE_NAMES),
+  name: z.string(),
+  settings: z.record(z.string(), z.unknown()),
+  secretsSet: z.record(z.string(), z.boolean()).describe('Whether each secret field is set; never its value'),
+  offloadCompositing: z.boolean(),
+  packagingCacheGb: z.number().int(),
+  packagingCacheHitRate: z
+    .number()
+    .nullable()
+    .describe('Share of packaging cache lookups that hit; null before any'),
+  postPublishScript: z.string().nullable(),
+  implemented: z.boolean().describe('Whether this build has the code that talks to this platform'),
+  ...recordTimes,
+});
+const connectorType = z.object({
+  type: z.enum(CONNECTOR_TYPE_NAMES),
+  label: z.string(),
+  settings: z.record(z.string(), z.unknown()).describe('JSON Schema of the settings'),
+  secretFields: z.array(z.string()),
+  defaultPackagingCacheGb: z.number().int().optional(),
+  imageFormats: z.record(z.string(), z.array(z.string())),
+  maxDiskGb: z.number().int(),
+  implemented: z.boolean(),
+});
 
 /** Secrets leave only as "set or not"; the cache hit rate is derived from its counters. */
 const connectorsView: ListDefinition<ConnectorRow> = {
@@ -64,6 +93,7 @@ export function connectorsResource({ pool, secrets, tasks }: ApiDeps) {
       method: 'get',
       path: '/types',
       operationId: 'listConnectorTypes',
+      response: z.array(connectorType),
       summary: 'Connector types, their settings (JSON Schema), secret fields and image capabilities',
       access: 'read',
       handle: async () =>
@@ -76,6 +106,7 @@ export function connectorsResource({ pool, secrets, tasks }: ApiDeps) {
       method: 'get',
       path: '/',
       operationId: 'listConnectors',
+      response: pageOf(connector),
       summary: 'List connector configurations',
       access: 'read',
       query: listQuery,
@@ -85,6 +116,7 @@ export function connectorsResource({ pool, secrets, tasks }: ApiDeps) {
       method: 'post',
       path: '/',
       operationId: 'createConnector',
+      response: connector,
       summary: 'Create a connector configuration',
       access: 'connectors.write',
       body: createConnectorBody,
@@ -117,6 +149,7 @@ export function connectorsResource({ pool, secrets, tasks }: ApiDeps) {
       method: 'get',
       path: '/:id',
       operationId: 'getConnector',
+      response: connector,
       summary: 'Describe a connector configuration',
       access: 'read',
       params: idParams,
@@ -126,6 +159,7 @@ export function connectorsResource({ pool, secrets, tasks }: ApiDeps) {
       method: 'patch',
       path: '/:id',
       operationId: 'updateConnector',
+      response: connector,
       summary: 'Edit a connector configuration (its type stays)',
       access: 'connectors.write',
       params: idParams,
@@ -185,6 +219,7 @@ export function connectorsResource({ pool, secrets, tasks }: ApiDeps) {
       method: 'post',
       path: '/:id/test',
       operationId: 'testConnector',
+      response: taskSchema,
       summary: "Run the connector's own check as a task; its result names each wrong field",
       access: 'connectors.write',
       params: idParams,

@@ -3,10 +3,13 @@ import { z } from 'zod';
 import { listPage, pageQuery, type ListDefinition } from '../../db/list-page';
 import type { ApiDeps } from '../deps';
 import { notFound } from '../problem';
+import { pageOf, recordTimes } from '../responses';
 import { resource, route } from '../route';
 import { displayName, idParams, patchOf } from '../validation';
 import { findOr404 } from '../lookup';
+import { checkJunction } from '../auth/directory';
 import { junctionSettings } from './junction-settings';
+import { loadJunctions } from './junction-store';
 
 const junctionBody = z.object({
   name: displayName,
@@ -15,6 +18,15 @@ const junctionBody = z.object({
   bindPassword: z.string().min(1).max(1024).describe('Write-only: the response only says whether it is set'),
 });
 const junctionPatch = patchOf(junctionBody);
+
+const junction = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  priority: z.number().int(),
+  settings: junctionSettings,
+  bindPasswordSet: z.boolean(),
+  ...recordTimes,
+});
 
 const junctionsView: ListDefinition<object> = {
   select: `SELECT id, name, priority, settings, bind_password IS NOT NULL AS "bindPasswordSet",
@@ -34,6 +46,7 @@ export function junctionsResource({ pool, secrets }: ApiDeps) {
       method: 'get',
       path: '/',
       operationId: 'listDirectoryJunctions',
+      response: pageOf(junction),
       summary: 'List directory junctions',
       access: 'read',
       query: listQuery,
@@ -43,6 +56,7 @@ export function junctionsResource({ pool, secrets }: ApiDeps) {
       method: 'post',
       path: '/',
       operationId: 'createDirectoryJunction',
+      response: junction,
       summary: 'Join an Active Directory or LDAP directory',
       access: 'directory.write',
       body: junctionBody,
@@ -67,6 +81,7 @@ export function junctionsResource({ pool, secrets }: ApiDeps) {
       method: 'get',
       path: '/:id',
       operationId: 'getDirectoryJunction',
+      response: junction,
       summary: 'Describe a directory junction',
       access: 'read',
       params: idParams,
@@ -76,6 +91,7 @@ export function junctionsResource({ pool, secrets }: ApiDeps) {
       method: 'patch',
       path: '/:id',
       operationId: 'updateDirectoryJunction',
+      response: junction,
       summary: 'Change a directory junction (settings are replaced as a whole when given)',
       access: 'directory.write',
       params: idParams,
@@ -95,6 +111,24 @@ export function junctionsResource({ pool, secrets }: ApiDeps) {
           ],
         );
         return get(params.id);
+      },
+    }),
+    route({
+      method: 'post',
+      path: '/:id/test',
+      operationId: 'testDirectoryJunction',
+      summary: 'Connect, bind as the service account and read the base DN; names the setting that fails',
+      access: 'directory.write',
+      params: idParams,
+      response: z.object({
+        ok: z.boolean(),
+        checks: z.array(z.object({ field: z.string(), ok: z.boolean(), message: z.string() })),
+      }),
+      handle: async ({ params }) => {
+        await get(params.id);
+        const junction = (await loadJunctions(pool, secrets)).find((j) => j.id === params.id)!;
+        const checks = await checkJunction(junction);
+        return { ok: checks.every((c) => c.ok), checks };
       },
     }),
     route({

@@ -2,12 +2,20 @@ import { z } from 'zod';
 import { pageQuery } from '../../db/list-page';
 import { crudResource } from '../crud';
 import type { ApiDeps } from '../deps';
+import { recordTimes } from '../responses';
 
 const principal = z.string().trim().min(1).max(1024);
 /** Machine name patterns with * and ? wildcards, as Windows computer names allow. */
 const machinePattern = z
   .string()
   .regex(/^[A-Za-z0-9*?-]{1,15}$/, 'a computer name pattern with * and ? wildcards');
+
+const elasticAssignment = z.object({
+  layerVersionId: z.uuid(),
+  users: z.array(principal).max(10_000).default([]),
+  groups: z.array(principal).max(10_000).default([]),
+  machinePatterns: z.array(machinePattern).max(1000).default([]),
+});
 
 /** Elastic layer assignments: an app layer version delivered at logon to users, groups or machines. */
 export function elasticAssignmentsResource({ pool }: ApiDeps) {
@@ -32,12 +40,8 @@ export function elasticAssignmentsResource({ pool }: ApiDeps) {
       user: principal.optional(),
       group: principal.optional(),
     }),
-    body: z.object({
-      layerVersionId: z.uuid(),
-      users: z.array(principal).max(10_000).default([]),
-      groups: z.array(principal).max(10_000).default([]),
-      machinePatterns: z.array(machinePattern).max(1000).default([]),
-    }),
+    body: elasticAssignment,
+    item: elasticAssignment.extend({ id: z.uuid(), ...recordTimes }),
     columns: {
       layerVersionId: 'layer_version_id',
       users: 'users',

@@ -3,7 +3,22 @@ import { listPage, pageQuery, type ListDefinition } from '../../db/list-page';
 import type { ApiDeps } from '../deps';
 import { findOr404 } from '../lookup';
 import { resource, route } from '../route';
+import { nullableId, pageOf, timestamp } from '../responses';
 import { idParams } from '../validation';
+
+const image = z.object({
+  id: z.uuid(),
+  name: z.string().describe('Template name + publish time'),
+  templateId: nullableId.describe('null once the template is deleted; `template` keeps its snapshot'),
+  template: z.unknown().describe('The template as it was when the image was published'),
+  layerVersions: z.unknown(),
+  outputLocation: z.string(),
+  sha256: z.string().nullable(),
+  conflictReport: z
+    .unknown()
+    .describe('Files and registry values more than one layer provides, and the winner'),
+  publishedAt: timestamp,
+});
 
 const imagesView: ListDefinition<object> = {
   select: `SELECT id, name, template_id AS "templateId", template_snapshot AS "template",
@@ -26,6 +41,7 @@ export function imagesResource({ pool }: ApiDeps) {
       method: 'get',
       path: '/',
       operationId: 'listImages',
+      response: pageOf(image),
       summary: 'List published images, newest first',
       access: 'read',
       query: pageQuery.extend({
@@ -40,6 +56,7 @@ export function imagesResource({ pool }: ApiDeps) {
       method: 'get',
       path: '/:id',
       operationId: 'getImage',
+      response: image,
       summary: 'Describe a published image: template snapshot, layer versions, location, hash, conflicts',
       access: 'read',
       params: idParams,

@@ -9,6 +9,7 @@ import { refuseIfInUse, VERSION_USERS_SQL } from '../in-use';
 import { findOr404 } from '../lookup';
 import { HttpProblem, invalidFields } from '../problem';
 import { resource, route } from '../route';
+import { nullableId, pageOf, recordTimes } from '../responses';
 import { description, displayName, idParams } from '../validation';
 
 export const LAYER_TYPES = ['os', 'platform', 'app'] as const;
@@ -42,6 +43,31 @@ const editVersionBody = z.object({
 });
 const versionParams = idParams.extend({ versionId: z.uuid('not an id') });
 
+const layer = z.object({
+  id: z.uuid(),
+  type: z.enum(LAYER_TYPES),
+  name: z.string(),
+  description: z.string(),
+  osLayerId: nullableId,
+  osLayerName: z.string().nullable(),
+  connectorId: nullableId,
+  versionCount: z.number().int(),
+  ...recordTimes,
+});
+const layerVersion = z.object({
+  id: z.uuid(),
+  layerId: z.uuid(),
+  version: z.string(),
+  description: z.string(),
+  state: z.enum(VERSION_STATES),
+  creationSequence: z.number().int().describe('Creation order across all layers: drives priority'),
+  sizeBytes: z.number().nullable(),
+  sha256: z.string().nullable(),
+  elasticFit: z.enum(['fit', 'not_recommended', 'unfit']).nullable(),
+  scripts: z.array(z.unknown()),
+  ...recordTimes,
+});
+
 const layersView: ListDefinition<object> = {
   select: `SELECT l.id, l.type, l.name, l.description, l.os_layer_id AS "osLayerId", o.name AS "osLayerName",
                   l.connector_id AS "connectorId", l.created_at AS "createdAt", l.updated_at AS "updatedAt",
@@ -58,7 +84,7 @@ const layersView: ListDefinition<object> = {
 
 export const versionsView: ListDefinition<object> = {
   select: `SELECT id, layer_id AS "layerId", version, description, state, creation_seq::int AS "creationSequence",
-                  size_bytes AS "sizeBytes", sha256, elastic_fit AS "elasticFit", scripts,
+                  size_bytes::float8 AS "sizeBytes", sha256, elastic_fit AS "elasticFit", scripts,
                   created_at AS "createdAt", updated_at AS "updatedAt"
              FROM layer_versions`,
   filters: { layerId: { column: 'layer_id', op: 'equals' }, state: { column: 'state', op: 'equals' } },
@@ -100,6 +126,7 @@ export function layersResource({ pool }: ApiDeps) {
       method: 'get',
       path: '/',
       operationId: 'listLayers',
+      response: pageOf(layer),
       summary: 'List layers',
       access: 'read',
       query: pageQuery.extend({
@@ -113,6 +140,7 @@ export function layersResource({ pool }: ApiDeps) {
       method: 'post',
       path: '/',
       operationId: 'createLayer',
+      response: layer,
       summary: 'Create a layer (its versions come from import, packaging or layer-as-code tasks)',
       access: 'layers.write',
       body: createLayerBody,
@@ -147,6 +175,7 @@ export function layersResource({ pool }: ApiDeps) {
       method: 'get',
       path: '/:id',
       operationId: 'getLayer',
+      response: layer,
       summary: 'Describe a layer',
       access: 'read',
       params: idParams,
@@ -156,6 +185,7 @@ export function layersResource({ pool }: ApiDeps) {
       method: 'patch',
       path: '/:id',
       operationId: 'updateLayer',
+      response: layer,
       summary: "Edit a layer's name or description",
       access: 'layers.write',
       params: idParams,
@@ -207,6 +237,7 @@ export function layersResource({ pool }: ApiDeps) {
       method: 'get',
       path: '/:id/versions',
       operationId: 'listLayerVersions',
+      response: pageOf(layerVersion),
       summary: 'List the versions of a layer in creation order',
       access: 'read',
       params: idParams,
@@ -220,6 +251,7 @@ export function layersResource({ pool }: ApiDeps) {
       method: 'post',
       path: '/:id/versions',
       operationId: 'createLayerVersion',
+      response: layerVersion,
       summary: 'Record a new version (state Creating) for a task to fill',
       access: 'layers.write',
       params: idParams,
@@ -240,6 +272,7 @@ export function layersResource({ pool }: ApiDeps) {
       method: 'get',
       path: '/:id/versions/:versionId',
       operationId: 'getLayerVersion',
+      response: layerVersion,
       summary: 'Describe a layer version',
       access: 'read',
       params: versionParams,
@@ -249,6 +282,7 @@ export function layersResource({ pool }: ApiDeps) {
       method: 'patch',
       path: '/:id/versions/:versionId',
       operationId: 'updateLayerVersion',
+      response: layerVersion,
       summary: "Edit a version's name or description",
       access: 'layers.write',
       params: versionParams,

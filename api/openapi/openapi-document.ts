@@ -3,16 +3,16 @@ import type { Resource, Route } from '../route';
 
 type JsonSchema = Record<string, unknown>;
 
-/** JSON Schema (draft 2020-12, which OpenAPI 3.1 uses) of what a client sends. */
-function inputSchema(schema: z.ZodType): JsonSchema {
-  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
+/** JSON Schema (draft 2020-12, which OpenAPI 3.1 uses) of what a client sends, or of what it gets back. */
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output' = 'input'): JsonSchema {
+  const json = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as JsonSchema;
   delete json.$schema; // the document as a whole declares the dialect
   return json;
 }
 
 function parameters(schema: z.ZodType | undefined, where: 'path' | 'query') {
   if (!schema) return [];
-  const json = inputSchema(schema) as { properties?: Record<string, JsonSchema>; required?: string[] };
+  const json = jsonSchema(schema) as { properties?: Record<string, JsonSchema>; required?: string[] };
   return Object.entries(json.properties ?? {}).map(([name, property]) => ({
     name,
     in: where,
@@ -52,7 +52,7 @@ function operation(r: Route) {
     security: r.access === 'public' ? [] : [{ session: [] }, { token: [] }],
     parameters: [...parameters(r.params, 'path'), ...parameters(r.query, 'query')],
     ...(r.body
-      ? { requestBody: { required: true, content: { 'application/json': { schema: inputSchema(r.body) } } } }
+      ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(r.body) } } } }
       : {}),
     responses,
   };

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { listPage, pageQuery, type ListDefinition } from '../../db/list-page';
-import { ROLE_PERMISSIONS, ROLES } from '../auth/roles';
+import { PERMISSIONS, ROLE_PERMISSIONS, ROLES } from '../auth/roles';
 import type { ApiDeps } from '../deps';
 import { findOr404 } from '../lookup';
 import { notFound } from '../problem';
+import { pageOf, timestamp } from '../responses';
 import { resource, route } from '../route';
 import { idParams } from '../validation';
 
@@ -13,6 +14,8 @@ const assignmentBody = z.object({
   principalType: z.enum(['user', 'group']),
   principal: z.string().trim().min(3).max(1024).describe('Distinguished name of the directory user or group'),
 });
+
+const assignment = assignmentBody.extend({ id: z.uuid(), createdAt: timestamp });
 
 const assignmentsView: ListDefinition<object> = {
   select: `SELECT id, role, principal_type AS "principalType", principal, created_at AS "createdAt"
@@ -31,6 +34,7 @@ export function roleAssignmentsResource({ pool }: ApiDeps) {
       method: 'get',
       path: '/roles',
       operationId: 'listRoles',
+      response: z.array(z.object({ role: z.enum(ROLES), permissions: z.array(z.enum(PERMISSIONS)) })),
       summary: 'The roles and the permissions each grants',
       access: 'read',
       handle: async () =>
@@ -40,6 +44,7 @@ export function roleAssignmentsResource({ pool }: ApiDeps) {
       method: 'get',
       path: '/',
       operationId: 'listRoleAssignments',
+      response: pageOf(assignment),
       summary: 'List role assignments',
       access: 'read',
       query: pageQuery.extend({ role: z.enum(ROLES).optional(), principal: z.string().max(1024).optional() }),
@@ -49,6 +54,7 @@ export function roleAssignmentsResource({ pool }: ApiDeps) {
       method: 'post',
       path: '/',
       operationId: 'createRoleAssignment',
+      response: assignment,
       summary: 'Grant a role to a directory user or group',
       access: 'roles.write',
       body: assignmentBody,

@@ -121,11 +121,9 @@ export class TaskNotRunningError extends Error {
 export class TaskNotRetryableError extends Error {
   constructor(
     readonly taskId: string,
-    readonly state: TaskState,
+    reason: string,
   ) {
-    super(
-      `task '${taskId}' is ${state}; only a failed, cancelled, terminated or timed-out task can be retried`,
-    );
+    super(`task '${taskId}' cannot be retried: ${reason}`);
   }
 }
 
@@ -225,9 +223,11 @@ export class TaskService {
   /** Starts a new run of a task that did not complete, with the same type, object and arguments. */
   async retry(id: string, user: string): Promise<Task> {
     const task = await this.describe(id);
-    if (task.state === 'running' || task.state === 'completed')
-      throw new TaskNotRetryableError(id, task.state);
-    if (!(task.type in TASK_TYPES)) throw new TaskNotRetryableError(id, task.state);
+    if (task.state === 'running' || task.state === 'completed') {
+      throw new TaskNotRetryableError(id, `it is ${task.state}; only a task that did not complete can be`);
+    }
+    if (!(task.type in TASK_TYPES))
+      throw new TaskNotRetryableError(id, `this build has no task type '${task.type}'`);
     const history = await this.client.workflow.getHandle(id).fetchHistory();
     const input = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads ?? [];
     const args = input.map((p) => defaultPayloadConverter.fromPayload(p as temporal.api.common.v1.IPayload));

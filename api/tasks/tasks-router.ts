@@ -9,6 +9,7 @@ import {
   TaskNotRunningError,
   type TaskService,
 } from './task-service';
+import { taskPageSchema, taskSchema } from './task-schemas';
 import { TASK_TYPES } from './task-types';
 
 const taskIdParams = z.object({ id: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, 'not a task id') });
@@ -70,6 +71,7 @@ export function tasksResource({ tasks }: ApiDeps) {
       method: 'get',
       path: '/',
       operationId: 'listTasks',
+      response: taskPageSchema,
       summary: 'List tasks, newest first (Temporal visibility)',
       access: 'read',
       query: listQuery,
@@ -79,6 +81,7 @@ export function tasksResource({ tasks }: ApiDeps) {
       method: 'post',
       path: '/diagnostics',
       operationId: 'runDiagnostics',
+      response: taskSchema,
       summary: 'Start the diagnostics task',
       access: 'diagnostics.run',
       status: 202,
@@ -92,6 +95,7 @@ export function tasksResource({ tasks }: ApiDeps) {
       method: 'get',
       path: '/:id',
       operationId: 'getTask',
+      response: taskSchema,
       summary: 'Describe a task with its progress',
       access: 'read',
       params: taskIdParams,
@@ -101,6 +105,7 @@ export function tasksResource({ tasks }: ApiDeps) {
       method: 'get',
       path: '/:id/wait',
       operationId: 'waitForTask',
+      response: taskSchema,
       summary: 'Wait (long-poll) until the task closes or the timeout passes, then describe it',
       access: 'read',
       params: taskIdParams,
@@ -111,6 +116,7 @@ export function tasksResource({ tasks }: ApiDeps) {
       method: 'post',
       path: '/:id/stop',
       operationId: 'stopTask',
+      response: taskSchema,
       summary: 'Stop (cancel) a running task',
       access: 'tasks.control',
       params: taskIdParams,
@@ -123,6 +129,7 @@ export function tasksResource({ tasks }: ApiDeps) {
       method: 'post',
       path: '/:id/retry',
       operationId: 'retryTask',
+      response: taskSchema,
       summary: 'Start a new run of a failed, cancelled or timed-out task',
       access: 'tasks.control',
       params: taskIdParams,

@@ -7,8 +7,11 @@ import type { ApiDeps } from '../deps';
 import { findOr404 } from '../lookup';
 import { invalidFields, notFound } from '../problem';
 import { resource, route } from '../route';
+import { recordTimes, pageOf } from '../responses';
 import { definedFields, displayName, idParams, patchOf } from '../validation';
 import { templateErrors, templateFields, type TemplateFields } from './template-rules';
+
+const template = templateFields.extend({ id: z.uuid(), appVersionIds: z.array(z.uuid()), ...recordTimes });
 
 const templatesView: ListDefinition<object> = {
   select: `SELECT t.id, t.name, t.description, t.os_version_id AS "osVersionId",
@@ -80,6 +83,7 @@ export function templatesResource({ pool }: ApiDeps) {
       method: 'get',
       path: '/',
       operationId: 'listTemplates',
+      response: pageOf(template),
       summary: 'List image templates',
       access: 'read',
       query: pageQuery.extend({ name: z.string().max(128).optional(), connectorId: z.uuid().optional() }),
@@ -89,6 +93,7 @@ export function templatesResource({ pool }: ApiDeps) {
       method: 'post',
       path: '/',
       operationId: 'createTemplate',
+      response: template,
       summary: 'Create an image template',
       access: 'templates.write',
       body: templateFields,
@@ -108,6 +113,7 @@ export function templatesResource({ pool }: ApiDeps) {
       method: 'get',
       path: '/:id',
       operationId: 'getTemplate',
+      response: template,
       summary: 'Describe an image template',
       access: 'read',
       params: idParams,
@@ -117,6 +123,7 @@ export function templatesResource({ pool }: ApiDeps) {
       method: 'patch',
       path: '/:id',
       operationId: 'updateTemplate',
+      response: template,
       summary: 'Edit an image template; the result is validated as a whole',
       access: 'templates.write',
       params: idParams,
@@ -137,6 +144,7 @@ export function templatesResource({ pool }: ApiDeps) {
       method: 'post',
       path: '/:id/clone',
       operationId: 'cloneTemplate',
+      response: template,
       summary: 'Copy an image template under a new name',
       access: 'templates.write',
       params: idParams,

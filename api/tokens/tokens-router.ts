@@ -5,8 +5,26 @@ import { identityOf } from '../auth/identity';
 import { hasPermission } from '../auth/roles';
 import type { ApiDeps } from '../deps';
 import { notFound } from '../problem';
+import { pageOf, timestamp } from '../responses';
 import { resource, route } from '../route';
 import { displayName, idParams } from '../validation';
+
+const apiToken = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  owner: z.string(),
+  createdAt: timestamp,
+  expiresAt: timestamp,
+  revokedAt: timestamp.nullable(),
+  lastUsedAt: timestamp.nullable(),
+});
+const createdToken = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  owner: z.string(),
+  token: z.string().describe('The bearer secret; shown in this answer only'),
+  expiresAt: timestamp,
+});
 
 const tokensView: ListDefinition<object> = {
   select: `SELECT id, name, owner, created_at AS "createdAt", expires_at AS "expiresAt",
@@ -26,6 +44,7 @@ export function tokensResource({ pool }: ApiDeps) {
       method: 'get',
       path: '/',
       operationId: 'listApiTokens',
+      response: pageOf(apiToken),
       summary: "List your API tokens (an administrator sees everyone's)",
       access: 'signed-in',
       query: pageQuery,
@@ -39,6 +58,7 @@ export function tokensResource({ pool }: ApiDeps) {
       method: 'post',
       path: '/',
       operationId: 'createApiToken',
+      response: createdToken,
       summary: 'Make an API token; the token is shown in this answer only',
       access: 'signed-in',
       body: z.object({ name: displayName, expiresInDays: z.number().int().min(1).max(365).default(30) }),

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from 'ldapts';
+import { inChainFilter } from '../../api/auth/directory';
 import { run } from '../../runtime/processes';
 import { startSlapd, type Slapd } from '../../runtime/slapd';
 import type { Stack } from '../../runtime/stack';
@@ -234,6 +235,34 @@ describe('directory sign-in against a real OpenLDAP (StartTLS and LDAPS with a t
     const { body } = await admin.get('/api/role-assignments?role=Reader');
     expect((await admin.delete(`/api/role-assignments/${body.items[0].id}`)).status).toBe(204);
     expect((await bob.get('/api/layers')).status).toBe(403);
+  });
+
+  it("tests a junction's connection, naming the setting that fails", async () => {
+    const { body } = await admin.get('/api/directory-junctions');
+    const idOf = (name: string) => body.items.find((j: { name: string }) => j.name === name).id;
+    const good = await admin.post(`/api/directory-junctions/${idOf('Example (StartTLS)')}/test`);
+    expect(good.body).toMatchObject({
+      ok: true,
+      checks: [
+        { field: 'caCertificate', ok: true },
+        { field: 'bindPassword', ok: true },
+        { field: 'baseDn', ok: true },
+      ],
+    });
+    const untrusted = await admin.post(`/api/directory-junctions/${idOf('Untrusted')}/test`);
+    expect(untrusted.body).toMatchObject({ ok: false, checks: [{ field: 'caCertificate', ok: false }] });
+    await admin.patch(`/api/directory-junctions/${idOf('Secure (LDAPS)')}`, { bindPassword: 'wrong' });
+    const wrongPassword = await admin.post(`/api/directory-junctions/${idOf('Secure (LDAPS)')}/test`);
+    expect(wrongPassword.body.checks).toEqual([
+      expect.objectContaining({ field: 'caCertificate', ok: true }),
+      expect.objectContaining({ field: 'bindPassword', ok: false }),
+    ]);
+  });
+
+  it("escapes the DN in Active Directory's nested-group (in-chain) filter", () => {
+    expect(inChainFilter('CN=Smith\\, John (IT)*,OU=Users,DC=example,DC=com')).toBe(
+      '(member:1.2.840.113556.1.4.1941:=CN=Smith\\5c, John \\28IT\\29\\2a,OU=Users,DC=example,DC=com)',
+    );
   });
 
   it('never returns the bind password', async () => {

@@ -1,3 +1,6 @@
+import { Pool } from 'pg';
+import { ensureAdministrator, verifyLocalUser } from '../../api/auth/administrator';
+import { migrate } from '../../db/migrate';
 import type { Stack } from '../../runtime/stack';
 import { createTestDatabase, startTestStack, testConfig, type TestDatabase } from '../harness';
 import { ApiClient } from '../api-client';
@@ -40,6 +43,15 @@ describe('built-in administrator, sessions, API tokens and lockout', () => {
 
     expect((await api.post('/api/auth/logout')).status).toBe(204);
     expect((await api.get('/api/auth/me')).status).toBe(401);
+  });
+
+  it('ignores the session cookie on a write sent from another site', async () => {
+    const [api] = await ApiClient.signIn(stack.apiUrl!, 'administrator', PASSWORD);
+    const sameSite = new ApiClient(stack.apiUrl!, { ...api.headers, origin: stack.apiUrl! });
+    const crossSite = new ApiClient(stack.apiUrl!, { ...api.headers, origin: 'https://evil.example' });
+    expect((await sameSite.post('/api/tokens', { name: 'ok' })).status).toBe(201);
+    expect((await crossSite.post('/api/tokens', { name: 'csrf' })).status).toBe(401);
+    expect((await crossSite.get('/api/auth/me')).status).toBe(200);
   });
 
   it('stores the administrator password as a scrypt hash only', async () => {
@@ -119,5 +131,37 @@ describe('built-in administrator, sessions, API tokens and lockout', () => {
     expect((await forged.get('/api/layers')).status).toBe(401);
     const cookie = new ApiClient(stack.apiUrl!, { cookie: 'lamina_session=lms_forged' });
     expect((await cookie.get('/api/layers')).status).toBe(401);
+  });
+});
+
+describe('built-in administrator without LAMINA_ADMIN_PASSWORD', () => {
+  let db: TestDatabase;
+  let pool: Pool;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    pool = new Pool({ connectionString: db.url });
+    await migrate(pool);
+  });
+  afterAll(async () => {
+    await pool?.end();
+    await db?.drop();
+  });
+
+  it('generates a password once, announces it once, and it signs in', async () => {
+    const announced: string[] = [];
+    await ensureAdministrator(pool, undefined, (line) => announced.push(line));
+    await ensureAdministrator(pool, undefined, (line) => announced.push(line));
+    expect(announced).toHaveLength(1);
+    const password = /: (\S+)$/.exec(announced[0])![1];
+    expect(password.length).toBeGreaterThanOrEqual(24);
+    expect(await verifyLocalUser(pool, 'administrator', password)).toBe(true);
+    expect(await verifyLocalUser(pool, 'administrator', `${password}x`)).toBe(false);
+
+    // Setting LAMINA_ADMIN_PASSWORD later replaces the generated one.
+    await ensureAdministrator(pool, 'a chosen password', () => announced.push('unexpected'));
+    expect(await verifyLocalUser(pool, 'administrator', 'a chosen password')).toBe(true);
+    expect(await verifyLocalUser(pool, 'administrator', password)).toBe(false);
+    expect(announced).toHaveLength(1);
   });
 });
