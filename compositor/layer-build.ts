@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import { parseRegText } from '../registry';
 import { derivedGuid } from './disk-image';
 import { MiB } from './disk-layout';
 import { createLayerDisk, openLayer } from './layer-disk';
@@ -42,6 +43,8 @@ function partitionSizeFor(sources: LayerSource[]): number {
 
 export async function buildLayer(options: BuildLayerOptions): Promise<LayerMetadata> {
   const registry = options.reg ? await fs.readFile(options.reg) : undefined;
+  // Refuse a broken .reg now, naming its line, rather than when an image is composed.
+  if (registry && options.reg) parseRegText(registry, options.reg);
   const deletions = options.deletions ? await readDeletions(options.deletions) : [];
   return withWorkDir(options.out, async (work) => {
     const os = (await openLayer(options.os, work, 'os')).metadata;
