@@ -108,8 +108,12 @@ static int copy_entry(void *context, const char *path, ntfs_inode *from, enum wa
 				rc = created ? entry_write_meta(to, &meta) : 0;
 			}
 		}
-		if (to && ntfs_inode_close(to))
+		int error = errno;
+		if (to && ntfs_inode_close(to) && !rc) {
 			rc = -1;
+			error = errno;
+		}
+		errno = error;
 	}
 	if (rc)
 		fail("%s: %s", path, strerror(errno));
