@@ -18,7 +18,10 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['../activities/*', '!../activities/types'], message: 'Workflows import activity types only.' },
+            {
+              group: ['../activities/*', '!../activities/types'],
+              message: 'Workflows import activity types only.',
+            },
             { group: ['node:*', 'fs', 'path', 'crypto', 'pg', 'express'], message: 'Not deterministic.' },
           ],
         },

@@ -1,3 +1,4 @@
+/* global module -- CommonJS config file read by jest */
 /** Jest runs TypeScript through ts-jest; global setup starts (or reuses) Temporal and Postgres once per run. */
 module.exports = {
   testEnvironment: 'node',

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { HiveFile, RegistryHiveError, type StoredValue } from './hive';
+import { findValue, HiveFile, RegistryHiveError, type StoredValue } from './hive';
 import {
   type HiveName,
   locateOperation,
@@ -9,7 +9,7 @@ import {
   resolveCurrentControlSet,
   usesCurrentControlSet,
 } from './hive-mapping';
-import type { RegOperation } from './operations';
+import type { RegOperation, SetValueOperation } from './operations';
 import { isSystemEnvironmentKey, mergeListValue } from './path-merge';
 import { RegType } from './values';
 
@@ -110,14 +110,10 @@ class HiveEditor {
         this.deleteKey(op, keyPath);
         return;
       case 'setValue':
-        this.setValue(this.valuesOf(keyPath, true)!, op.name, {
-          name: op.name,
-          type: op.type,
-          data: op.data,
-        });
+        this.setValue(op, keyPath);
         return;
       case 'deleteValue':
-        this.deleteValue(this.valuesOf(keyPath, false), op.name);
+        this.deleteValue(this.valuesOf(keyPath), op.name);
         return;
     }
   }
@@ -140,37 +136,56 @@ class HiveEditor {
     this.summary.keysDeleted++;
   }
 
-  /** The pending values of `keyPath`; when the key is absent it is created or, if !create, undefined. */
-  private valuesOf(keyPath: string[], create: boolean): PendingValues | undefined {
+  /**
+   * The pending values of `keyPath`, creating the key if needed: a value line always follows
+   * its [KEY] line, which creates the key in regedit too.
+   */
+  private valuesOf(keyPath: string[]): PendingValues {
     const identity = keyPath.join('\\').toUpperCase();
     if (this.pending?.identity === identity) return this.pending;
     this.flushValues();
-    let node = this.hive.findKey(keyPath);
-    if (node === undefined) {
-      if (!create) return undefined;
-      const ensured = this.hive.ensureKey(keyPath);
-      node = ensured.node;
-      this.summary.keysCreated += ensured.created;
-    }
+    const { node, created } = this.hive.ensureKey(keyPath);
+    this.summary.keysCreated += created;
     const inEnvironment = this.hiveName === 'SYSTEM' && isSystemEnvironmentKey(keyPath);
-    this.pending = { node, identity, inEnvironment, values: this.hive.values(node) };
+    const values = this.hive.values(node);
+    for (const value of values) this.refuseBigData(value, `${this.hive.path}: key ${keyPath.join('\\')}`);
+    this.pending = { node, identity, inEnvironment, values };
     return this.pending;
   }
 
-  private setValue(pending: PendingValues, name: string, incoming: StoredValue): void {
-    const index = findValue(pending.values, name);
+  private setValue(op: SetValueOperation, keyPath: string[]): void {
+    this.refuseBigData(op, `${op.file}:${op.line}`);
+    const pending = this.valuesOf(keyPath);
+    const index = findValue(pending.values, op.name);
     const existing = index === -1 ? undefined : pending.values[index];
-    const merged = pending.inEnvironment ? mergeListValue(name, existing, incoming) : undefined;
+    const incoming = { type: op.type, data: op.data };
+    const merged = pending.inEnvironment ? mergeListValue(op.name, existing, incoming) : undefined;
     if (merged) this.summary.valuesMerged++;
     else this.summary.valuesSet++;
     // Windows keeps a value's original spelling when it is overwritten under another case.
-    const value = { ...incoming, ...merged, name: existing?.name ?? name };
+    const value = { ...(merged ?? incoming), name: existing?.name ?? op.name };
     if (index === -1) pending.values.push(value);
     else pending.values[index] = value;
   }
 
-  private deleteValue(pending: PendingValues | undefined, name: string): void {
-    if (!pending) return;
+  /**
+   * From format 1.4 on, Windows reads data longer than 16344 bytes as a "big data" (db) list of
+   * segments, which hivex cannot write: it would store one plain cell that Windows misreads.
+   * This holds for values we set and for existing ones, since a key's values are rewritten
+   * together. `where` says where the value comes from.
+   */
+  private refuseBigData(value: StoredValue, where: string): void {
+    const BIG_DATA_THRESHOLD = 16344;
+    if (this.hive.minorVersion >= 4 && value.data.length > BIG_DATA_THRESHOLD) {
+      throw new RegistryHiveError(
+        `${where}: value ${JSON.stringify(value.name)} has ${value.data.length} bytes; ` +
+          `hives of format 1.${this.hive.minorVersion} need big-data cells for more than ${BIG_DATA_THRESHOLD}, ` +
+          'which hivex cannot write',
+      );
+    }
+  }
+
+  private deleteValue(pending: PendingValues, name: string): void {
     const index = findValue(pending.values, name);
     if (index === -1) return;
     pending.values.splice(index, 1);
@@ -179,25 +194,30 @@ class HiveEditor {
 
   private resolve(pathInHive: string[]): string[] {
     if (this.hiveName !== 'SYSTEM' || !usesCurrentControlSet(pathInHive)) return pathInHive;
-    this.currentControlSet ??= this.readCurrentControlSet();
+    this.currentControlSet ??= currentControlSetOf(this.hive);
     return resolveCurrentControlSet(pathInHive, this.currentControlSet);
-  }
-
-  private readCurrentControlSet(): number {
-    const select = this.hive.findKey(['Select']);
-    const values = select === undefined ? [] : this.hive.values(select);
-    const current = values[findValue(values, 'Current')];
-    if (!current || current.type !== RegType.DWORD || current.data.length !== 4) {
-      throw new RegistryHiveError(
-        `${this.hive.path}: no REG_DWORD Select\\Current, so CurrentControlSet cannot be resolved`,
-      );
-    }
-    return current.data.readUInt32LE();
   }
 }
 
-/** Value names, like key names, are case-insensitive. */
-function findValue(values: StoredValue[], name: string): number {
-  const wanted = name.toUpperCase();
-  return values.findIndex((value) => value.name.toUpperCase() === wanted);
+/**
+ * The number N of the SYSTEM hive's current ControlSet00N (its REG_DWORD Select\Current), for
+ * findRegistryConflicts' currentControlSet option.
+ */
+export function readCurrentControlSet(systemHivePath: string): number {
+  const hive = HiveFile.open(systemHivePath, { writable: false });
+  try {
+    return currentControlSetOf(hive);
+  } finally {
+    hive.close();
+  }
+}
+
+function currentControlSetOf(hive: HiveFile): number {
+  const current = hive.readValue(['Select'], 'Current');
+  if (!current || current.type !== RegType.DWORD || current.data.length !== 4) {
+    throw new RegistryHiveError(
+      `${hive.path}: no REG_DWORD Select\\Current, so CurrentControlSet cannot be resolved`,
+    );
+  }
+  return current.data.readUInt32LE();
 }

@@ -13,7 +13,7 @@ export interface LayerRegistryChanges {
 
 /** A registry value that more than one non-OS layer sets. */
 export interface RegistryValueConflict {
-  /** Full key path in regedit form, as the winning layer spelled it. */
+  /** Full key path in regedit form: the root written out, subkeys as the winning layer spelled them. */
   key: string;
   /** '' for the default value. */
   valueName: string;

@@ -1,3 +1,4 @@
+import { closeSync, openSync, readSync } from 'node:fs';
 import { loadNativeAddon } from '../native/load';
 
 /**
@@ -44,10 +45,15 @@ export class RegistryHiveError extends Error {
 }
 
 export class HiveFile {
+  /** Format version 1.N of the file (3 = XP era, 5 = Windows 10/11). */
+  readonly minorVersion: number;
+
   private constructor(
     readonly path: string,
     private readonly native: NativeHive,
-  ) {}
+  ) {
+    this.minorVersion = readMinorVersion(path);
+  }
 
   /** Opens `path`; for writing, changes stay in memory until commit(). */
   static open(path: string, options: { writable: boolean }): HiveFile {
@@ -56,7 +62,9 @@ export class HiveFile {
     try {
       return new HiveFile(path, new Hive(path, options.writable));
     } catch (error) {
-      throw new RegistryHiveError(`${path} is not a usable registry hive (${messageOf(error)})`);
+      throw new RegistryHiveError(
+        `${path} is not a usable registry hive: hivex cannot open it (${messageOf(error)})`,
+      );
     }
   }
 
@@ -96,6 +104,14 @@ export class HiveFile {
     this.guard(() => this.native.deleteChild(node));
   }
 
+  /** The value `name` of the key at `path`, if both exist. */
+  readValue(path: string[], name: string): StoredValue | undefined {
+    const node = this.findKey(path);
+    if (node === undefined) return undefined;
+    const values = this.values(node);
+    return values[findValue(values, name)];
+  }
+
   values(node: NodeHandle): StoredValue[] {
     return this.guard(() => this.native.values(node));
   }
@@ -129,15 +145,35 @@ export class HiveFile {
     );
   }
 
+  /** hivex validates structures as it walks them, so failures after opening mean damage. */
   private guard<T>(call: () => T): T {
     try {
       return call();
     } catch (error) {
-      throw new RegistryHiveError(`${this.path}: ${messageOf(error)}`);
+      throw new RegistryHiveError(`${this.path} is a damaged registry hive: ${messageOf(error)}`);
     }
   }
 }
 
+/** Index of the value called `name` in `values`, or -1; value names are case-insensitive. */
+export function findValue(values: StoredValue[], name: string): number {
+  const wanted = name.toUpperCase();
+  return values.findIndex((value) => value.name.toUpperCase() === wanted);
+}
+
+function readMinorVersion(path: string): number {
+  const header = Buffer.alloc(0x1c);
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, header, 0, header.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  return header.readUInt32LE(0x18);
+}
+
+/** Errors from the addon are plain objects with a message when the caller runs in another realm (jest's vm). */
 function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  if (typeof error === 'object' && error !== null && 'message' in error) return String(error.message);
+  return String(error);
 }

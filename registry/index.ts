@@ -1,5 +1,5 @@
 /** The registry half of the compositor: see registry/README.md for the API and how to build it. */
-export { applyRegistryChanges, type ApplyOptions, type ApplySummary } from './apply';
+export { applyRegistryChanges, readCurrentControlSet, type ApplyOptions, type ApplySummary } from './apply';
 export {
   findRegistryConflicts,
   type ConflictOptions,

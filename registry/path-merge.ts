@@ -9,12 +9,15 @@ import { decodeRegString, encodeRegString, isStringType, RegType } from './value
 /** Values merged even when the existing value happens to hold a single entry. */
 const LIST_VALUE_NAMES = new Set(['PATH', 'PATHEXT', 'PSMODULEPATH']);
 
-/** `ControlSet00N\Control\Session Manager\Environment` of the SYSTEM hive (any control set). */
+/**
+ * `ControlSet00N\Control\Session Manager\Environment` of the SYSTEM hive (any control set), or
+ * the same under the not yet resolved CurrentControlSet.
+ */
 export function isSystemEnvironmentKey(pathInSystemHive: string[]): boolean {
   if (pathInSystemHive.length !== 4) return false;
   const [controlSet, ...rest] = pathInSystemHive;
   return (
-    /^ControlSet\d{3}$/i.test(controlSet) &&
+    /^(CurrentControlSet|ControlSet\d{3})$/i.test(controlSet) &&
     rest.join('\\').toUpperCase() === 'CONTROL\\SESSION MANAGER\\ENVIRONMENT'
   );
 }

@@ -130,7 +130,7 @@ class RegParser {
   private parseValueLine(line: string): void {
     const firstLine = this.lineNumber;
     const cursor = new Cursor(line);
-    const name = cursor.peek() === '@' ? (cursor.advance(1), '') : this.readQuoted(cursor, 'value name');
+    const name = this.readValueName(cursor);
     cursor.skipSpaces();
     if (cursor.peek() !== '=') this.fail(`expected '=' after the value name ${quote(name || '@')}`);
     cursor.advance(1);
@@ -166,6 +166,13 @@ class RegParser {
       const bytes = this.readHexBytes(cursor.rest());
       this.operations.push({ kind: 'setValue', ...source, type, data: this.storedHexData(type, bytes) });
     }
+  }
+
+  /** `@` (the default value, named '') or a "quoted" name. */
+  private readValueName(cursor: Cursor): string {
+    if (cursor.peek() !== '@') return this.readQuoted(cursor, 'value name');
+    cursor.advance(1);
+    return '';
   }
 
   private keyForValues(name: string): string {

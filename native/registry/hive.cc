@@ -18,10 +18,8 @@ namespace {
 // hivex reports failures through errno; turn the current one into a JavaScript error.
 Napi::Error HivexError(Napi::Env env, const std::string& what) {
   int code = errno;
-  std::string message = what + ": " + (code != 0 ? std::strerror(code) : "unknown hivex error");
-  Napi::Error error = Napi::Error::New(env, message);
-  error.Set("errno", Napi::Number::New(env, code));
-  return error;
+  std::string reason = code != 0 ? std::strerror(code) : "unknown hivex error";
+  return Napi::Error::New(env, what.empty() ? reason : what + ": " + reason);
 }
 
 struct FreeDeleter {
@@ -53,7 +51,8 @@ class Hive : public Napi::ObjectWrap<Hive> {
     bool writable = info[1].As<Napi::Boolean>();
     errno = 0;
     handle_ = hivex_open(path.c_str(), writable ? HIVEX_OPEN_WRITE : 0);
-    if (handle_ == nullptr) throw HivexError(info.Env(), "not a readable registry hive: " + path);
+    // The caller knows the path; the reason is all it needs from here.
+    if (handle_ == nullptr) throw HivexError(info.Env(), "");
   }
 
   ~Hive() override { CloseHandle(); }

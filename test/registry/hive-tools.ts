@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -56,9 +56,15 @@ export function rootKeyName(hivePath: string): string {
 
 /** Runs hivexsh commands against a hive; throws if hivexsh fails (e.g. the file is no hive). */
 export function hivexsh(hivePath: string, commands: string[], writable = false): string {
-  return execFileSync('hivexsh', [...(writable ? ['-w'] : []), hivePath], {
-    input: `${commands.join('\n')}\n`,
-    encoding: 'utf8',
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  // A script file rather than stdin: hivexsh exits early on a bad hive and stdin would break.
+  const script = `${hivePath}.hivexsh`;
+  writeFileSync(script, `${commands.join('\n')}\n`);
+  try {
+    return execFileSync('hivexsh', [...(writable ? ['-w'] : []), '-f', script, hivePath], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  } finally {
+    rmSync(script);
+  }
 }

@@ -1,4 +1,7 @@
-import { parseRegText, RegSyntaxError, RegType, type RegOperation } from '../../registry';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseRegFile, parseRegText, RegSyntaxError, RegType, type RegOperation } from '../../registry';
+import { makeTempDir } from './hive-tools';
 
 const HEADER = 'Windows Registry Editor Version 5.00';
 const KEY = 'HKEY_LOCAL_MACHINE\\SOFTWARE\\Test';
@@ -205,3 +208,17 @@ function captureError(action: () => unknown): unknown {
   }
   throw new Error('expected an error');
 }
+
+describe('parseRegFile', () => {
+  const temp = makeTempDir();
+  afterAll(temp.cleanup);
+
+  it('reads a regedit-saved file and names it in operations and errors', async () => {
+    const file = path.join(temp.dir, 'registry.reg');
+    const text = `${HEADER}\r\n\r\n[${KEY}]\r\n"V"=dword:1\r\n"W"=hex:zz\r\n`;
+    writeFileSync(file, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]));
+    await expect(parseRegFile(file)).rejects.toThrow(new RegSyntaxError(file, 5, 'invalid hex byte "zz"'));
+    writeFileSync(file, text.replace('"W"=hex:zz\r\n', ''));
+    expect((await parseRegFile(file)).operations[1]).toMatchObject({ file, line: 4, name: 'V' });
+  });
+});
