@@ -14,7 +14,7 @@ import { withDerivedIdentity } from './reproducible';
 import type { RegistryValueConflict } from '../registry';
 import {
   applyToVolume,
-  cloneVolume,
+  growVolume,
   finalizeVolume,
   listVolume,
   overlayVolume,
@@ -114,6 +114,10 @@ async function bootFiles(partition: string): Promise<BootFile[]> {
   return files;
 }
 
+function mib(bytes: number): number {
+  return Math.round(bytes / 2 ** 20);
+}
+
 function isDiskFull(err: unknown): boolean {
   return err instanceof NtfsCoreError && /No space left|ENOSPC/i.test(err.message);
 }
@@ -130,10 +134,23 @@ export async function compose(options: ComposeOptions): Promise<ComposeReport> {
   const progress = options.onProgress;
 
   return withWorkDir(options.out, async (work) => {
-    const os = await timed('(inputs)', 'open', () => openLayer(options.os, work, 'os'));
-    for (const hive of REQUIRED_HIVES) await checkHive(os.partition, hive, `${options.os} (${HIVE_DIR})`);
-    const apps = await Promise.all(options.apps.map((app, i) => openLayer(app, work, `app-${i}`)));
-    const platform = options.platform ? await openLayer(options.platform, work, 'platform') : undefined;
+    // The OS layer's volume goes straight into the image's Windows partition file: its layer
+    // disk holds only allocated clusters (import-os cloned them), so extracting is the clone.
+    const windows = path.join(work, 'windows.ntfs');
+    const windowsSize = windowsPartition(planDisk(options.firmware, options.size)).size;
+    const os = await timed('(inputs)', 'clone OS', () =>
+      openLayer(options.os, windows, { targetSize: windowsSize, onProgress: progress }),
+    );
+    if (os.partitionSize > windowsSize) {
+      throw new ComposeError(
+        `the Windows partition would be ${mib(windowsSize)} MiB, smaller than the OS layer's volume (${mib(os.partitionSize)} MiB): choose a bigger --size-gib`,
+      );
+    }
+    for (const hive of REQUIRED_HIVES) await checkHive(windows, hive, `${options.os} (${HIVE_DIR})`);
+    const open = (disk: string, name: string) =>
+      timed(name, 'open', () => openLayer(disk, path.join(work, `${name}.ntfs`)));
+    const apps = await Promise.all(options.apps.map((app, i) => open(app, `app-${i}`)));
+    const platform = options.platform ? await open(options.platform, 'platform') : undefined;
     const layers = prioritise(os, apps, platform);
     const registries = layers.map((l) => parseLayerRegistry(l.metadata.name, l.registry));
 
@@ -151,15 +168,9 @@ export async function compose(options: ComposeOptions): Promise<ComposeReport> {
 
     return withDerivedIdentity(identity, epoch * 1000, async () => {
       const layout = planDisk(options.firmware, options.size);
-      const windows = path.join(work, 'windows.ntfs');
-      await timed(os.metadata.name, 'clone', () =>
-        cloneVolume(os.partition, windows, windowsPartition(layout).size, progress),
-      ).catch((err: unknown) => {
-        throw err instanceof Error && /smaller than the OS layer/.test(err.message)
-          ? new ComposeError(err.message)
-          : err;
-      });
-      await fs.rm(os.partition);
+      await timed(os.metadata.name, 'grow', () =>
+        growVolume(windows, os.partitionSize, windowsSize, progress),
+      );
       await applyToVolume(windows, [{ op: 'delete', path: METADATA_DIR }], { epoch });
 
       let deletions = 0;

@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { parseRegText } from '../registry';
 import { derivedGuid } from './disk-image';
@@ -47,9 +48,10 @@ export async function buildLayer(options: BuildLayerOptions): Promise<LayerMetad
   if (registry && options.reg) parseRegText(registry, options.reg);
   const deletions = options.deletions ? await readDeletions(options.deletions) : [];
   return withWorkDir(options.out, async (work) => {
-    const os = (await openLayer(options.os, work, 'os')).metadata;
+    const osPartition = path.join(work, 'os.ntfs');
+    const os = (await openLayer(options.os, osPartition)).metadata;
     if (os.type !== 'os') throw new Error(`${options.os} is a ${os.type} layer, not an OS layer`);
-    await fs.rm(`${work}/os.ntfs`, { force: true });
+    await fs.rm(osPartition);
 
     const content = await openLayerSource(options.from);
     const scripts = options.scripts ? await openLayerSource(options.scripts) : undefined;

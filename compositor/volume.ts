@@ -52,30 +52,32 @@ export async function formatVolume(file: string, size: number, options: FormatOp
 }
 
 /**
- * Clones the volume in `source` into `target` (allocated clusters only) and grows it to
- * `size` bytes.
+ * Copies the allocated clusters of the volume in `source` into a new sparse file `target` of the
+ * same size: free space (and whatever stale data it held) stays behind.
  */
 export async function cloneVolume(
   source: string,
   target: string,
+  onProgress?: ProgressListener,
+): Promise<void> {
+  await fs.writeFile(target, '');
+  await fs.truncate(target, (await fs.stat(source)).size);
+  await runNtfsCore(['clone', source, target], { onProgress });
+}
+
+/** Grows the volume (of `volumeSize` bytes) in `file` to fill the file's `size` bytes, with ntfsresize. */
+export async function growVolume(
+  file: string,
+  volumeSize: number,
   size: number,
   onProgress?: ProgressListener,
 ): Promise<void> {
-  const sourceSize = (await fs.stat(source)).size;
-  if (size < sourceSize) {
-    throw new Error(
-      `the Windows partition would be ${mib(size)} MiB, smaller than the OS layer's volume (${mib(sourceSize)} MiB): choose a bigger image size`,
-    );
-  }
-  await fs.writeFile(target, '');
-  await fs.truncate(target, size);
-  await runNtfsCore(['clone', source, target], { onProgress });
-  if (size > sourceSize) {
-    onProgress?.({ phase: 'grow', done: 0, total: size });
-    // -f twice: no interactive confirmation, no chkdsk-was-run check (the volume is ours).
-    await run('ntfsresize', ['-f', '-f', '-s', String(size), target], { maxBuffer: 16 * 1024 * 1024 });
-    onProgress?.({ phase: 'grow', done: size, total: size });
-  }
+  if (size < volumeSize) throw new Error(`cannot shrink a ${mib(volumeSize)} MiB volume to ${mib(size)} MiB`);
+  if (size === volumeSize) return;
+  onProgress?.({ phase: 'grow', done: 0, total: size });
+  // -f twice: no interactive confirmation, no chkdsk-was-run check (the volume is ours).
+  await run('ntfsresize', ['-f', '-f', '-s', String(size), file], { maxBuffer: 16 * 1024 * 1024 });
+  onProgress?.({ phase: 'grow', done: size, total: size });
 }
 
 function mib(bytes: number): number {
