@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { writeDisk } from '../../compositor/disk-image';
 import { planDisk, windowsPartition } from '../../compositor/disk-layout';
 import { applyToVolume, formatVolume } from '../../compositor/volume';
-import { filesIn, lamina, removeDir, run, scratchDir, sha256, toRaw } from './tools';
+import { filesIn, lamina, removeDir, run, runStatus, scratchDir, sha256, toRaw } from './tools';
 
 /** Bad inputs: a clear message, a non-zero exit code, no output left behind, inputs untouched. */
 
@@ -236,6 +236,36 @@ it('says the image is too small when the layers do not fit', async () => {
   ];
   await expectFailure(args, /too small for the content \(Big did not fit\)/, [os, big]);
 }, 120_000);
+
+/** A tiny tmpfs to fill up; mounting needs root, so without it the test is skipped (and says so). */
+const smallFs = scratchDir('small-fs');
+const canMount = runStatus('mount', ['-t', 'tmpfs', '-o', 'size=6M', 'tmpfs', smallFs]).status === 0;
+afterAll(() => {
+  if (canMount) runStatus('umount', [smallFs]);
+  removeDir(smallFs);
+});
+
+(canMount ? it : it.skip)('says the disk is full when the output file system fills up', async () => {
+  const out = path.join(smallFs, 'image.raw');
+  const hash = sha256(os);
+  const result = await lamina(
+    'compose',
+    '--os',
+    os,
+    '--size-gib',
+    '0.5',
+    '--firmware',
+    'bios',
+    '--format',
+    'raw',
+    '--out',
+    out,
+  );
+  expect(result.code).toBe(1);
+  expect(result.stderr).toMatch(/disk full: no space left for .*image\.raw/);
+  expect(filesIn(smallFs)).toEqual([]);
+  expect(sha256(os)).toBe(hash);
+});
 
 it('rejects bad options with exit code 2', async () => {
   await expectFailure(

@@ -115,6 +115,9 @@ describe('compose for BIOS, raw', () => {
     expect(software).toContain('"Owner"=str(1):"Platform"');
     expect(software).toContain('"AppsOnly"=str(1):"AppNew"');
     expect(software).toContain('"OldOnly"=dword:00000001');
+    // Both deletion forms of a higher layer: a value, and a whole key.
+    expect(software).not.toContain('Dropped');
+    expect(hiveExport(composed.windows, 'SOFTWARE', '\\Lamina', dir)).not.toContain('Doomed');
     expect(hiveExport(composed.windows, 'DEFAULT', '\\Control Panel\\Desktop', dir)).toContain(
       '"WallPaper"=str(1):"lamina.bmp"',
     );

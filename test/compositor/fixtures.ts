@@ -124,7 +124,7 @@ export async function makeFixture(dir: string, firmware: 'bios' | 'uefi' = 'uefi
       'Program Files/Shared/apps.cfg': 'from AppOld',
       'Program Files/Old/old.exe': 'old app',
     },
-    `[HKEY_LOCAL_MACHINE\\SOFTWARE\\Lamina\\Test]\n"Owner"="AppOld"\n"AppsOnly"="AppOld"\n"OldOnly"=dword:00000001\n\n${env}"Path"="C:\\\\Old"\n`,
+    `[HKEY_LOCAL_MACHINE\\SOFTWARE\\Lamina\\Test]\n"Owner"="AppOld"\n"AppsOnly"="AppOld"\n"OldOnly"=dword:00000001\n"Dropped"="by AppNew"\n\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\Lamina\\Doomed]\n"x"="y"\n\n${env}"Path"="C:\\\\Old"\n`,
   );
   const appNew = await build(
     'AppNew',
@@ -135,7 +135,7 @@ export async function makeFixture(dir: string, firmware: 'bios' | 'uefi' = 'uefi
       'Program Files/Shared/apps.cfg': 'from AppNew',
       'Program Files/New/new.exe': 'new app',
     },
-    `[HKEY_LOCAL_MACHINE\\SOFTWARE\\Lamina\\Test]\n"Owner"="AppNew"\n"AppsOnly"="AppNew"\n\n${env}"Path"="C:\\\\New"\n`,
+    `[HKEY_LOCAL_MACHINE\\SOFTWARE\\Lamina\\Test]\n"Owner"="AppNew"\n"AppsOnly"="AppNew"\n"Dropped"=-\n\n[-HKEY_LOCAL_MACHINE\\SOFTWARE\\Lamina\\Doomed]\n\n${env}"Path"="C:\\\\New"\n`,
     ['\\Windows\\win.ini', '\\Program Files\\Common Files'],
   );
   const platform = await build(
