@@ -1,5 +1,5 @@
 /*
- * `lamina-ntfs overlay LAYER IMAGE`: one step of compositing. Every file of the layer volume
+ * `lamina_ntfs overlay LAYER IMAGE`: one step of compositing. Every file of the layer volume
  * replaces the image's file at the same path, with all its streams, security descriptor,
  * attributes, times and reparse point. Directories merge: one the image already has keeps its
  * own metadata (an app layer must not re-permission \Windows); a new one takes the layer's.
