@@ -199,13 +199,14 @@ export async function compose(options: ComposeOptions): Promise<ComposeReport> {
         for (const layer of layers) {
           const name = layer.metadata.name;
           deletions += layer.deletions.length;
-          await timed(name, 'deletions', () =>
-            applyToVolume(
-              windows,
-              layer.deletions.map((p) => ({ op: 'delete' as const, path: p })),
-              { epoch },
-            ),
-          );
+          if (layer.deletions.length > 0)
+            await timed(name, 'deletions', () =>
+              applyToVolume(
+                windows,
+                layer.deletions.map((p) => ({ op: 'delete' as const, path: p })),
+                { epoch },
+              ),
+            );
           await timed(name, 'files', () =>
             overlayVolume(layer.partition, windows, {
               epoch,
