@@ -37,6 +37,8 @@ export interface ComposeOptions {
   format: OutputFormat;
   out: string;
   onProgress?: ProgressListener;
+  /** Cancels the compose: the running step stops, nothing is left behind. */
+  signal?: AbortSignal;
 }
 
 export interface LayerTiming {
@@ -153,6 +155,7 @@ export async function compose(options: ComposeOptions): Promise<ComposeReport> {
     return result;
   };
   const progress = options.onProgress;
+  const signal = options.signal;
 
   return withWorkDir(options.out, (work) =>
     explainNoSpace(work, options.out, async () => {
@@ -161,7 +164,7 @@ export async function compose(options: ComposeOptions): Promise<ComposeReport> {
       const windows = path.join(work, 'windows.ntfs');
       const windowsSize = windowsPartition(planDisk(options.firmware, options.size)).size;
       const os = await timed('(inputs)', 'clone OS', () =>
-        openLayer(options.os, windows, { targetSize: windowsSize, onProgress: progress }),
+        openLayer(options.os, windows, { targetSize: windowsSize, onProgress: progress, signal }),
       );
       if (os.partitionSize > windowsSize) {
         throw new ComposeError(
@@ -170,7 +173,7 @@ export async function compose(options: ComposeOptions): Promise<ComposeReport> {
       }
       for (const hive of REQUIRED_HIVES) await checkHive(windows, hive, `${options.os} (${HIVE_DIR})`);
       const open = (disk: string, name: string) =>
-        timed(name, 'open', () => openLayer(disk, path.join(work, `${name}.ntfs`)));
+        timed(name, 'open', () => openLayer(disk, path.join(work, `${name}.ntfs`), { signal }));
       const apps = await Promise.all(options.apps.map((app, i) => open(app, `app-${i}`)));
       const platform = options.platform ? await open(options.platform, 'platform') : undefined;
       const layers = prioritise(os, apps, platform);
@@ -191,9 +194,9 @@ export async function compose(options: ComposeOptions): Promise<ComposeReport> {
       return withDerivedIdentity(identity, epoch * 1000, async () => {
         const layout = planDisk(options.firmware, options.size);
         await timed(os.metadata.name, 'grow', () =>
-          growVolume(windows, os.partitionSize, windowsSize, progress),
+          growVolume(windows, os.partitionSize, windowsSize, { onProgress: progress, signal }),
         );
-        await applyToVolume(windows, [{ op: 'delete', path: METADATA_DIR }], { epoch });
+        await applyToVolume(windows, [{ op: 'delete', path: METADATA_DIR }], { epoch, signal });
 
         let deletions = 0;
         for (const layer of layers) {
@@ -204,13 +207,14 @@ export async function compose(options: ComposeOptions): Promise<ComposeReport> {
               applyToVolume(
                 windows,
                 layer.deletions.map((p) => ({ op: 'delete' as const, path: p })),
-                { epoch },
+                { epoch, signal },
               ),
             );
           await timed(name, 'files', () =>
             overlayVolume(layer.partition, windows, {
               epoch,
               onProgress: progress && ((p) => progress({ ...p, phase: `overlay ${name}` })),
+              signal,
             }),
           ).catch(async (err: unknown) => {
             throw err instanceof NtfsCoreError && isNoSpace(err) && !(await hostIsFull(work))
@@ -236,13 +240,10 @@ export async function compose(options: ComposeOptions): Promise<ComposeReport> {
             makeEsp(espFile, esp.size, await bootFiles(windows), { epoch, seed: identity }),
           );
         await timed('(image)', 'write', () =>
-          writeDisk(
-            layout,
-            { windows, ...(esp ? { esp: espFile } : {}) },
-            options.format,
-            options.out,
-            progress,
-          ),
+          writeDisk(layout, { windows, ...(esp ? { esp: espFile } : {}) }, options.format, options.out, {
+            onProgress: progress,
+            signal,
+          }),
         );
 
         const fileConflicts = findFileConflicts(layerFiles);

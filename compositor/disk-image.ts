@@ -97,7 +97,7 @@ export async function writeDisk(
   contents: PartitionContents,
   format: OutputFormat,
   out: string,
-  onProgress?: ProgressListener,
+  { onProgress, signal }: { onProgress?: ProgressListener; signal?: AbortSignal } = {},
 ): Promise<void> {
   const pieces: Placed[] = layout.table.map((segment) => ({ offset: segment.offset, source: segment.data }));
   try {
@@ -107,6 +107,7 @@ export async function writeDisk(
     }
     await convertDisk(new AssembledDisk(layout.size, pieces), format, out, {
       onProgress: onProgress && (({ done, total }) => onProgress({ phase: 'write', done, total })),
+      signal,
     });
   } finally {
     for (const piece of pieces) if (!Buffer.isBuffer(piece.source)) await piece.source.close();
@@ -126,7 +127,7 @@ function isWindowsType(type: string): boolean {
 export async function extractWindowsPartition(
   diskPath: string,
   target: string,
-  options: { targetSize?: number; onProgress?: ProgressListener } = {},
+  options: { targetSize?: number; onProgress?: ProgressListener; signal?: AbortSignal } = {},
 ): Promise<number> {
   const disk = await openDisk(diskPath);
   try {
@@ -146,7 +147,7 @@ export async function extractWindowsPartition(
       windows.size,
       target,
       Math.max(windows.size, options.targetSize ?? 0),
-      options.onProgress,
+      options,
     );
     return windows.size;
   } finally {
@@ -161,7 +162,7 @@ async function copyRange(
   length: number,
   target: string,
   fileSize: number,
-  onProgress?: ProgressListener,
+  { onProgress, signal }: { onProgress?: ProgressListener; signal?: AbortSignal },
 ): Promise<void> {
   const out = await fs.open(target, 'w');
   try {
@@ -176,6 +177,7 @@ async function copyRange(
     const buffer = Buffer.alloc(CHUNK);
     for (const { from, to } of ranges) {
       for (let at = from; at < to; at += CHUNK) {
+        signal?.throwIfAborted();
         const chunk = buffer.subarray(0, Math.min(CHUNK, to - at));
         await disk.read(chunk, at);
         if (!isZero(chunk)) await out.write(chunk, 0, chunk.length, at - start);

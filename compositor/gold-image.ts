@@ -213,7 +213,7 @@ export async function makeGoldImage(options: GoldImageOptions): Promise<void> {
         { windows: partition, ...(esp ? { esp: espFile } : {}) },
         options.format,
         options.out,
-        options.onProgress,
+        { onProgress: options.onProgress },
       );
     }),
   );

@@ -114,7 +114,7 @@ function parseJson<T>(bytes: Buffer, schema: { parse(value: unknown): T }, what:
 export async function openLayer(
   disk: string,
   partition: string,
-  options: { targetSize?: number; onProgress?: ProgressListener } = {},
+  options: { targetSize?: number; onProgress?: ProgressListener; signal?: AbortSignal } = {},
 ): Promise<OpenedLayer> {
   const partitionSize = await extractWindowsPartition(disk, partition, options);
   const layerJson = await readOptionalFile(partition, METADATA_FILES.layer);

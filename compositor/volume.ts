@@ -70,13 +70,13 @@ export async function growVolume(
   file: string,
   volumeSize: number,
   size: number,
-  onProgress?: ProgressListener,
+  { onProgress, signal }: CoreOptions = {},
 ): Promise<void> {
   if (size < volumeSize) throw new Error(`cannot shrink a ${mib(volumeSize)} MiB volume to ${mib(size)} MiB`);
   if (size === volumeSize) return;
   onProgress?.({ phase: 'grow', done: 0, total: size });
   // -f twice: no interactive confirmation, no chkdsk-was-run check (the volume is ours).
-  await run('ntfsresize', ['-f', '-f', '-s', String(size), file], { maxBuffer: 16 * 1024 * 1024 });
+  await run('ntfsresize', ['-f', '-f', '-s', String(size), file], { maxBuffer: 16 * 1024 * 1024, signal });
   onProgress?.({ phase: 'grow', done: size, total: size });
 }
 
@@ -89,9 +89,14 @@ export async function finalizeVolume(file: string, serial: Buffer): Promise<void
   await runNtfsCore(['finalize', file, serial.subarray(0, 8).toString('hex')]);
 }
 
-export interface ApplyOptions {
+/** What every long-running core command takes: the frozen clock, progress, cancellation. */
+export interface CoreOptions {
   epoch?: number;
   onProgress?: ProgressListener;
+  signal?: AbortSignal;
+}
+
+export interface ApplyOptions extends CoreOptions {
   /** Sees every byte sent to the core: a layer's content hash. */
   hash?: Hash;
 }
@@ -112,11 +117,7 @@ async function* hashing(chunks: AsyncIterable<Buffer>, hash: Hash): AsyncGenerat
   }
 }
 
-export async function overlayVolume(
-  layer: string,
-  image: string,
-  options: { epoch?: number; onProgress?: ProgressListener } = {},
-): Promise<void> {
+export async function overlayVolume(layer: string, image: string, options: CoreOptions = {}): Promise<void> {
   await runNtfsCore(['overlay', layer, image], options);
 }
 

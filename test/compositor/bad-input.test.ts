@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { compose } from '../../compositor/compose';
 import { writeDisk } from '../../compositor/disk-image';
 import { planDisk, windowsPartition } from '../../compositor/disk-layout';
 import { applyToVolume, formatVolume } from '../../compositor/volume';
@@ -265,6 +266,28 @@ afterAll(() => {
   expect(result.stderr).toMatch(/disk full: no space left for .*image\.raw/);
   expect(filesIn(smallFs)).toEqual([]);
   expect(sha256(os)).toBe(hash);
+});
+
+it('stops when cancelled, leaving nothing behind', async () => {
+  const before = filesIn(dir);
+  const cancel = new AbortController();
+  const phases: string[] = [];
+  const composing = compose({
+    os,
+    apps: [app],
+    size: 512 * 2 ** 20,
+    firmware: 'bios',
+    format: 'vhdx',
+    out: path.join(dir, 'cancelled.vhdx'),
+    signal: cancel.signal,
+    onProgress: ({ phase }) => {
+      phases.push(phase);
+      if (phase.startsWith('overlay')) cancel.abort();
+    },
+  });
+  await expect(composing).rejects.toThrow(/abort/i);
+  expect(phases).not.toContain('write');
+  expect(filesIn(dir)).toEqual(before);
 });
 
 it('rejects bad options with exit code 2', async () => {
