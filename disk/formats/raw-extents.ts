@@ -11,13 +11,20 @@ import { Extent, roundUp, SECTOR_SIZE } from '../types';
  * as zeros). Where that is unavailable (tmpfs, no e2fsprogs, a block device) the whole file is
  * one range and the writers' zero detection finds the holes by reading them.
  */
+const MAP_SLACK = 1024 * 1024;
+
 export async function fileDataRanges(file: InputFile, dataLength: number): Promise<Extent[]> {
   const end = roundUp(dataLength, SECTOR_SIZE);
   if (end === 0 || file.storedBytes === 0) return [];
   const whole = [{ offset: 0, length: end }];
   const listing = await runFilefrag(file.path);
   if (listing === undefined) return whole;
-  return parseFilefrag(listing, end) ?? whole;
+  const ranges = parseFilefrag(listing, end);
+  // Missing a range would silently drop guest data, so cross-check against the blocks the file
+  // really holds (slack for extent-tree blocks and a fixed VHD's footer); doubt means read it all.
+  const covered = ranges?.reduce((sum, r) => sum + r.length, 0) ?? 0;
+  if (!ranges || covered + MAP_SLACK < file.storedBytes) return whole;
+  return ranges;
 }
 
 function runFilefrag(path: string): Promise<string | undefined> {
