@@ -9,7 +9,16 @@
  * qemu-img convert writes with cache=unsafe by default, and Lamina does not fsync either.
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  ftruncateSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -60,6 +69,9 @@ function makeSource(file: string, kind: 'random' | 'compressible'): void {
     const data = kind === 'random' ? randomBytes(MIB) : compressibleMiB(slot);
     writeSync(fd, data, 0, MIB, slot * MIB);
   }
+  // A source disk normally sits on disk already; flushing it keeps writeback of the fresh
+  // source out of whichever conversion happens to run first.
+  fsyncSync(fd);
   closeSync(fd);
 }
 
