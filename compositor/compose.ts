@@ -231,7 +231,11 @@ export async function compose(options: ComposeOptions): Promise<ComposeReport> {
           layers.map(async (l) => ({ layer: l.metadata.name, entries: await listVolume(l.partition) })),
         );
         for (const layer of layers) await fs.rm(layer.partition);
-        await finalizeVolume(windows, createHash('sha256').update(`${identity}:serial`).digest());
+        await finalizeVolume(
+          windows,
+          createHash('sha256').update(`${identity}:serial`).digest(),
+          windowsPartition(layout).offset,
+        );
 
         const esp = layout.partitions.find((p) => p.role === 'esp');
         const espFile = path.join(work, 'esp.fat');

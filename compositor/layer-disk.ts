@@ -80,7 +80,7 @@ export async function sealLayerPartition(
   metadata: LayerMetadata,
 ): Promise<void> {
   const seed = identitySeed(metadata);
-  await finalizeVolume(partition, createHash('sha256').update(`${seed}:serial`).digest());
+  await finalizeVolume(partition, createHash('sha256').update(`${seed}:serial`).digest(), PARTITION_START);
   const { size } = await fs.stat(partition);
   await withDerivedIdentity(seed, Date.parse(metadata.createdAt), async () => {
     const layout = planDisk('bios', PARTITION_START + Math.ceil(size / MiB) * MiB);

@@ -84,9 +84,12 @@ function mib(bytes: number): number {
   return Math.round(bytes / 2 ** 20);
 }
 
-/** Clears the dirty flag and stamps the serial number: the last step on every volume we write. */
-export async function finalizeVolume(file: string, serial: Buffer): Promise<void> {
-  await runNtfsCore(['finalize', file, serial.subarray(0, 8).toString('hex')]);
+/**
+ * Clears the dirty flag and stamps the serial number and the partition's start sector (a
+ * cloned volume may sit elsewhere than where it was made): the last step on every volume we write.
+ */
+export async function finalizeVolume(file: string, serial: Buffer, partitionOffset: number): Promise<void> {
+  await runNtfsCore(['finalize', file, serial.subarray(0, 8).toString('hex'), String(partitionOffset / 512)]);
 }
 
 /** What every long-running core command takes: the frozen clock, progress, cancellation. */

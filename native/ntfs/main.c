@@ -26,7 +26,7 @@ static const char usage[] =
 	"       lamina_ntfs list VOLUME\n"
 	"       lamina_ntfs cat VOLUME PATH[:STREAM]\n"
 	"       lamina_ntfs clone SOURCE TARGET\n"
-	"       lamina_ntfs finalize VOLUME SERIAL_HEX\n";
+	"       lamina_ntfs finalize VOLUME SERIAL_HEX START_SECTOR\n";
 
 /* Runs `action` on a mounted volume and unmounts it; the unmount's result counts too. */
 static int with_volume(const char *file, int read_only, int (*action)(ntfs_volume *, const char *),
@@ -79,8 +79,9 @@ int main(int argc, char **argv)
 		return run_overlay(argv[2], argv[3]);
 	if (!strcmp(command, "clone") && argc == 4)
 		return clone_volume(argv[2], argv[3]) ? 1 : 0;
-	if (!strcmp(command, "finalize") && argc == 4)
-		return volume_finalize(argv[2], strtoull(argv[3], NULL, 16)) ? 1 : 0;
+	if (!strcmp(command, "finalize") && argc == 5)
+		return volume_finalize(argv[2], strtoull(argv[3], NULL, 16),
+				       (uint32_t)strtoul(argv[4], NULL, 10)) ? 1 : 0;
 	fputs(usage, stderr);
 	return 2;
 }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { openSync, readFileSync, readSync } from 'node:fs';
 import * as path from 'node:path';
 import { makeFixture, type Fixture } from './fixtures';
 import {
@@ -224,6 +224,10 @@ describe('compose for UEFI, vhdx', () => {
     ]);
     expect(ntfsfixClean(composed.windows)).toBe(true);
     expect(ntfsCat(composed.windows, '/Program Files/Shared/tool.dll')).toBe('from Platform');
+    // The cloned volume's boot sector knows where its partition now starts (hidden sectors).
+    const boot = Buffer.alloc(512);
+    readSync(openSync(composed.windows, 'r'), boot, 0, 512, 0);
+    expect(boot.readUInt32LE(0x1c)).toBe(table.partitions[2].start);
   });
 
   it('puts the OS layer boot files on the FAT32 ESP', () => {
