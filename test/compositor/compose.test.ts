@@ -1,4 +1,4 @@
-import { openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import * as path from 'node:path';
 import { makeFixture, type Fixture } from './fixtures';
 import {
@@ -226,7 +226,9 @@ describe('compose for UEFI, vhdx', () => {
     expect(ntfsCat(composed.windows, '/Program Files/Shared/tool.dll')).toBe('from Platform');
     // The cloned volume's boot sector knows where its partition now starts (hidden sectors).
     const boot = Buffer.alloc(512);
-    readSync(openSync(composed.windows, 'r'), boot, 0, 512, 0);
+    const fd = openSync(composed.windows, 'r');
+    readSync(fd, boot, 0, 512, 0);
+    closeSync(fd);
     expect(boot.readUInt32LE(0x1c)).toBe(table.partitions[2].start);
   });
 
