@@ -5,8 +5,20 @@
 ntfs_volume *volume_open(const char *partition_file, int read_only)
 {
 	ntfs_volume *vol = ntfs_mount(partition_file, read_only ? NTFS_MNT_RDONLY : NTFS_MNT_NONE);
-	if (!vol)
+	if (!vol) {
 		fail("%s: not a usable NTFS volume (%s)", partition_file, strerror(errno));
+		return NULL;
+	}
+	/*
+	 * A volume being written resolves paths as Windows does: \windows\WIN.INI is
+	 * \Windows\win.ini, and replaces it. Not a volume only read: with ignore-case on,
+	 * libntfs-3g lists names in lower case, and listings must keep each name's own case.
+	 */
+	if (!read_only && ntfs_set_ignore_case(vol)) {
+		fail("%s: cannot switch to case-insensitive lookups (%s)", partition_file, strerror(errno));
+		ntfs_umount(vol, TRUE);
+		return NULL;
+	}
 	return vol;
 }
 

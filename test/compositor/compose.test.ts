@@ -123,6 +123,14 @@ describe('compose for BIOS, raw', () => {
     );
   });
 
+  it('matches paths without regard to case, as Windows does', () => {
+    expect(ntfsList(composed.windows, '/').filter((name) => name.toLowerCase() === 'windows')).toEqual([
+      'Windows',
+    ]);
+    expect(ntfsList(composed.windows, '/Windows/System32/drivers/etc')).toEqual(['HOSTS']);
+    expect(ntfsCat(composed.windows, '/Windows/System32/drivers/etc/HOSTS')).toBe('layer hosts');
+  });
+
   it('removes what a layer deletes from lower layers', () => {
     expect(ntfsList(composed.windows, '/Windows')).not.toContain('win.ini');
     expect(ntfsList(composed.windows, '/Program Files')).not.toContain('Common Files');

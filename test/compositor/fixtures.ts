@@ -123,6 +123,8 @@ export async function makeFixture(dir: string, firmware: 'bios' | 'uefi' = 'uefi
       'Program Files/Shared/tool.dll': 'from AppOld',
       'Program Files/Shared/apps.cfg': 'from AppOld',
       'Program Files/Old/old.exe': 'old app',
+      // Spelled unlike the OS's \Windows\System32\drivers\etc\hosts: still the same file.
+      'WINDOWS/system32/DRIVERS/etc/HOSTS': 'layer hosts',
     },
     `[HKEY_LOCAL_MACHINE\\SOFTWARE\\Lamina\\Test]\n"Owner"="AppOld"\n"AppsOnly"="AppOld"\n"OldOnly"=dword:00000001\n"Dropped"="by AppNew"\n\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\Lamina\\Doomed]\n"x"="y"\n\n${env}"Path"="C:\\\\Old"\n`,
   );
