@@ -190,24 +190,25 @@ async function main(): Promise<void> {
       ]);
       phaseRows.push(`${format}: ${phaseTotals(path.join(dir, 'report.json'))}`);
 
-      // The peers: a raw file holding the same allocated bytes, copied and converted.
+      // The peers: a raw file holding the same allocated bytes, copied and converted. Each
+      // output is removed as soon as it is measured, to keep the scratch space to two images.
       const raw = path.join(dir, 'image.raw');
       execFileSync('qemu-img', ['convert', '-O', 'raw', out, raw]);
+      await fs.rm(out);
       const allocated = allocatedBytes(raw);
-      const cp = measure('cp', ['--sparse=always', raw, path.join(dir, 'copy.raw')]);
+      const copy = path.join(dir, 'copy.raw');
+      const cp = measure('cp', ['--sparse=always', raw, copy]);
+      await fs.rm(copy);
+      const converted = path.join(dir, `qemu.${format}`);
       const qemu = measure('qemu-img', [
         'convert',
         '-O',
         format === 'vmdk-stream' ? 'vmdk' : format,
         ...(format === 'vmdk-stream' ? ['-o', 'subformat=streamOptimized'] : []),
         raw,
-        path.join(dir, `qemu.${format}`),
+        converted,
       ]);
-      await Promise.all(
-        ['image.raw', 'copy.raw', `qemu.${format}`, `image.${format}`].map((f) =>
-          fs.rm(path.join(dir, f), { force: true }),
-        ),
-      );
+      await Promise.all([raw, converted].map((file) => fs.rm(file)));
 
       const mibs = allocated / MiB / compose.seconds;
       rows.push(
