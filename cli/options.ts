@@ -54,7 +54,16 @@ export function sizeGib(value: string, name: string): number {
   return Math.round(gib * 1024) * 2 ** 20;
 }
 
-/** Prints progress as JSON lines on stdout, for an activity (or a person) to follow. */
+let lastProgress = { phase: '', at: 0 };
+
+/**
+ * Prints progress as JSON lines on stdout, for an activity (or a person) to follow: every change
+ * of phase and every phase's end, otherwise at most five lines a second.
+ */
 export function printProgress(progress: { phase: string; done: number; total: number }): void {
+  const now = performance.now(); // not Date.now: a compose pins it for reproducibility
+  const phaseChanged = progress.phase !== lastProgress.phase;
+  if (!phaseChanged && progress.done < progress.total && now - lastProgress.at < 200) return;
+  lastProgress = { phase: progress.phase, at: now };
   process.stdout.write(JSON.stringify(progress) + '\n');
 }

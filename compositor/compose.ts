@@ -14,7 +14,7 @@ import { withDerivedIdentity } from './reproducible';
 import type { RegistryValueConflict } from '../registry';
 import {
   applyToVolume,
-  cloneVolume,
+  growVolume,
   finalizeVolume,
   listVolume,
   overlayVolume,
@@ -37,6 +37,8 @@ export interface ComposeOptions {
   format: OutputFormat;
   out: string;
   onProgress?: ProgressListener;
+  /** Cancels the compose: the running step stops, nothing is left behind. */
+  signal?: AbortSignal;
 }
 
 export interface LayerTiming {
@@ -114,8 +116,33 @@ async function bootFiles(partition: string): Promise<BootFile[]> {
   return files;
 }
 
-function isDiskFull(err: unknown): boolean {
-  return err instanceof NtfsCoreError && /No space left|ENOSPC/i.test(err.message);
+function mib(bytes: number): number {
+  return Math.round(bytes / 2 ** 20);
+}
+
+function isNoSpace(err: unknown): boolean {
+  // Duck-typed: errors from Node's fs may come from another realm (e.g. under jest).
+  return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOSPC' || /No space left/i.test(String(err));
+}
+
+/** Whether the file system holding `dir` (not the image's NTFS volume) has run out of space. */
+async function hostIsFull(dir: string): Promise<boolean> {
+  const stats = await fs.statfs(dir);
+  return stats.bavail * stats.bsize < 16 * 2 ** 20;
+}
+
+/** Runs `task`; if it fails because the disk holding `work` is full, says so in plain words. */
+async function explainNoSpace<T>(work: string, out: string, task: () => Promise<T>): Promise<T> {
+  try {
+    return await task();
+  } catch (err) {
+    if (!(err instanceof ComposeError) && isNoSpace(err) && (await hostIsFull(work))) {
+      throw new ComposeError(
+        `disk full: no space left for ${out} and its scratch files in ${path.dirname(path.resolve(out))}`,
+      );
+    }
+    throw err;
+  }
 }
 
 export async function compose(options: ComposeOptions): Promise<ComposeReport> {
@@ -128,116 +155,129 @@ export async function compose(options: ComposeOptions): Promise<ComposeReport> {
     return result;
   };
   const progress = options.onProgress;
+  const signal = options.signal;
 
-  return withWorkDir(options.out, async (work) => {
-    const os = await timed('(inputs)', 'open', () => openLayer(options.os, work, 'os'));
-    for (const hive of REQUIRED_HIVES) await checkHive(os.partition, hive, `${options.os} (${HIVE_DIR})`);
-    const apps = await Promise.all(options.apps.map((app, i) => openLayer(app, work, `app-${i}`)));
-    const platform = options.platform ? await openLayer(options.platform, work, 'platform') : undefined;
-    const layers = prioritise(os, apps, platform);
-    const registries = layers.map((l) => parseLayerRegistry(l.metadata.name, l.registry));
-
-    // Everything the image is derived from: same inputs, same bytes.
-    const identity = createHash('sha256')
-      .update(
-        JSON.stringify([
-          options.firmware,
-          options.size,
-          ...[os, ...layers].map((l) => [l.metadata.id, l.metadata.contentHash]),
-        ]),
-      )
-      .digest('hex');
-    const epoch = Math.max(...[os, ...layers].map((l) => Date.parse(l.metadata.createdAt) / 1000));
-
-    return withDerivedIdentity(identity, epoch * 1000, async () => {
-      const layout = planDisk(options.firmware, options.size);
+  return withWorkDir(options.out, (work) =>
+    explainNoSpace(work, options.out, async () => {
+      // The OS layer's volume goes straight into the image's Windows partition file: its layer
+      // disk holds only allocated clusters (import-os cloned them), so extracting is the clone.
       const windows = path.join(work, 'windows.ntfs');
-      await timed(os.metadata.name, 'clone', () =>
-        cloneVolume(os.partition, windows, windowsPartition(layout).size, progress),
-      ).catch((err: unknown) => {
-        throw err instanceof Error && /smaller than the OS layer/.test(err.message)
-          ? new ComposeError(err.message)
-          : err;
-      });
-      await fs.rm(os.partition);
-      await applyToVolume(windows, [{ op: 'delete', path: METADATA_DIR }], { epoch });
-
-      let deletions = 0;
-      for (const layer of layers) {
-        const name = layer.metadata.name;
-        deletions += layer.deletions.length;
-        await timed(name, 'deletions', () =>
-          applyToVolume(
-            windows,
-            layer.deletions.map((p) => ({ op: 'delete' as const, path: p })),
-            { epoch },
-          ),
+      const windowsSize = windowsPartition(planDisk(options.firmware, options.size)).size;
+      const os = await timed('(inputs)', 'clone OS', () =>
+        openLayer(options.os, windows, { targetSize: windowsSize, onProgress: progress, signal }),
+      );
+      if (os.partitionSize > windowsSize) {
+        throw new ComposeError(
+          `the Windows partition would be ${mib(windowsSize)} MiB, smaller than the OS layer's volume (${mib(os.partitionSize)} MiB): choose a bigger --size-gib`,
         );
-        await timed(name, 'files', () =>
-          overlayVolume(layer.partition, windows, {
-            epoch,
-            onProgress: progress && ((p) => progress({ ...p, phase: `overlay ${name}` })),
-          }),
-        ).catch((err: unknown) => {
-          throw isDiskFull(err)
-            ? new ComposeError(
-                `the image is too small for the content (${name} did not fit): choose a bigger --size-gib`,
-              )
-            : err;
-        });
       }
-      const registry = await timed('(all layers)', 'registry', () =>
-        mergeRegistry(windows, registries, work, epoch),
-      );
-      const layerFiles = await Promise.all(
-        layers.map(async (l) => ({ layer: l.metadata.name, entries: await listVolume(l.partition) })),
-      );
-      for (const layer of layers) await fs.rm(layer.partition);
-      await finalizeVolume(windows, createHash('sha256').update(`${identity}:serial`).digest());
+      for (const hive of REQUIRED_HIVES) await checkHive(windows, hive, `${options.os} (${HIVE_DIR})`);
+      const open = (disk: string, name: string) =>
+        timed(name, 'open', () => openLayer(disk, path.join(work, `${name}.ntfs`), { signal }));
+      const apps = await Promise.all(options.apps.map((app, i) => open(app, `app-${i}`)));
+      const platform = options.platform ? await open(options.platform, 'platform') : undefined;
+      const layers = prioritise(os, apps, platform);
+      const registries = layers.map((l) => parseLayerRegistry(l.metadata.name, l.registry));
 
-      const esp = layout.partitions.find((p) => p.role === 'esp');
-      const espFile = path.join(work, 'esp.fat');
-      if (esp)
-        await timed('(image)', 'esp', async () =>
-          makeEsp(espFile, esp.size, await bootFiles(windows), { epoch, seed: identity }),
+      // Everything the image is derived from: same inputs, same bytes.
+      const identity = createHash('sha256')
+        .update(
+          JSON.stringify([
+            options.firmware,
+            options.size,
+            ...[os, ...layers].map((l) => [l.metadata.id, l.metadata.contentHash]),
+          ]),
+        )
+        .digest('hex');
+      const epoch = Math.max(...[os, ...layers].map((l) => Date.parse(l.metadata.createdAt) / 1000));
+
+      return withDerivedIdentity(identity, epoch * 1000, async () => {
+        const layout = planDisk(options.firmware, options.size);
+        await timed(os.metadata.name, 'grow', () =>
+          growVolume(windows, os.partitionSize, windowsSize, { onProgress: progress, signal }),
         );
-      await timed('(image)', 'write', () =>
-        writeDisk(
-          layout,
-          { windows, ...(esp ? { esp: espFile } : {}) },
-          options.format,
-          options.out,
-          progress,
-        ),
-      );
+        await applyToVolume(windows, [{ op: 'delete', path: METADATA_DIR }], { epoch, signal });
 
-      const fileConflicts = findFileConflicts(layerFiles);
-      const files = layerFiles.flatMap((l) => l.entries.filter((e) => !e.dir));
-      return {
-        image: {
-          file: options.out,
-          format: options.format,
-          firmware: options.firmware,
-          sizeBytes: options.size,
-        },
-        layers: [os, ...layers].map(({ metadata: m }) => ({
-          name: m.name,
-          type: m.type,
-          version: m.version,
-          id: m.id,
-          creationSequence: m.creationSequence,
-        })),
-        conflicts: { files: fileConflicts, registry: registry.conflicts },
-        totals: {
-          files: files.length,
-          bytes: files.reduce((sum, e) => sum + e.size, 0),
-          deletions,
-          registryOperations: registry.operations,
-          fileConflicts: fileConflicts.length,
-          registryConflicts: registry.conflicts.length,
-        },
-        timings,
-      };
-    });
-  });
+        let deletions = 0;
+        for (const layer of layers) {
+          const name = layer.metadata.name;
+          deletions += layer.deletions.length;
+          if (layer.deletions.length > 0)
+            await timed(name, 'deletions', () =>
+              applyToVolume(
+                windows,
+                layer.deletions.map((p) => ({ op: 'delete' as const, path: p })),
+                { epoch, signal },
+              ),
+            );
+          await timed(name, 'files', () =>
+            overlayVolume(layer.partition, windows, {
+              epoch,
+              onProgress: progress && ((p) => progress({ ...p, phase: `overlay ${name}` })),
+              signal,
+            }),
+          ).catch(async (err: unknown) => {
+            throw err instanceof NtfsCoreError && isNoSpace(err) && !(await hostIsFull(work))
+              ? new ComposeError(
+                  `the image is too small for the content (${name} did not fit): choose a bigger --size-gib`,
+                )
+              : err;
+          });
+        }
+        const registry = await timed('(all layers)', 'registry', () =>
+          mergeRegistry(windows, registries, work, epoch),
+        );
+        const layerFiles = await Promise.all(
+          layers.map(async (l) => ({ layer: l.metadata.name, entries: await listVolume(l.partition) })),
+        );
+        for (const layer of layers) await fs.rm(layer.partition);
+        await finalizeVolume(
+          windows,
+          createHash('sha256').update(`${identity}:serial`).digest(),
+          windowsPartition(layout).offset,
+        );
+
+        const esp = layout.partitions.find((p) => p.role === 'esp');
+        const espFile = path.join(work, 'esp.fat');
+        if (esp)
+          await timed('(image)', 'esp', async () =>
+            makeEsp(espFile, esp.size, await bootFiles(windows), { epoch, seed: identity }),
+          );
+        await timed('(image)', 'write', () =>
+          writeDisk(layout, { windows, ...(esp ? { esp: espFile } : {}) }, options.format, options.out, {
+            onProgress: progress,
+            signal,
+          }),
+        );
+
+        const fileConflicts = findFileConflicts(layerFiles);
+        const files = layerFiles.flatMap((l) => l.entries.filter((e) => !e.dir));
+        return {
+          image: {
+            file: options.out,
+            format: options.format,
+            firmware: options.firmware,
+            sizeBytes: options.size,
+          },
+          layers: [os, ...layers].map(({ metadata: m }) => ({
+            name: m.name,
+            type: m.type,
+            version: m.version,
+            id: m.id,
+            creationSequence: m.creationSequence,
+          })),
+          conflicts: { files: fileConflicts, registry: registry.conflicts },
+          totals: {
+            files: files.length,
+            bytes: files.reduce((sum, e) => sum + e.size, 0),
+            deletions,
+            registryOperations: registry.operations,
+            fileConflicts: fileConflicts.length,
+            registryConflicts: registry.conflicts.length,
+          },
+          timings,
+        };
+      });
+    }),
+  );
 }

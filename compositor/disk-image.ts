@@ -97,7 +97,7 @@ export async function writeDisk(
   contents: PartitionContents,
   format: OutputFormat,
   out: string,
-  onProgress?: ProgressListener,
+  { onProgress, signal }: { onProgress?: ProgressListener; signal?: AbortSignal } = {},
 ): Promise<void> {
   const pieces: Placed[] = layout.table.map((segment) => ({ offset: segment.offset, source: segment.data }));
   try {
@@ -107,6 +107,7 @@ export async function writeDisk(
     }
     await convertDisk(new AssembledDisk(layout.size, pieces), format, out, {
       onProgress: onProgress && (({ done, total }) => onProgress({ phase: 'write', done, total })),
+      signal,
     });
   } finally {
     for (const piece of pieces) if (!Buffer.isBuffer(piece.source)) await piece.source.close();
@@ -120,9 +121,14 @@ function isWindowsType(type: string): boolean {
 /**
  * Finds the Windows partition of a VM disk (any format, MBR or GPT): the largest NTFS /
  * basic-data partition whose boot sector says NTFS. Copies it to `target` as a sparse
- * partition image.
+ * partition image of at least `targetSize` bytes (room to grow into), reading only the disk's
+ * allocated extents. Returns the partition's own size.
  */
-export async function extractWindowsPartition(diskPath: string, target: string): Promise<void> {
+export async function extractWindowsPartition(
+  diskPath: string,
+  target: string,
+  options: { targetSize?: number; onProgress?: ProgressListener; signal?: AbortSignal } = {},
+): Promise<number> {
   const disk = await openDisk(diskPath);
   try {
     const table = await readPartitionTable(disk);
@@ -135,27 +141,50 @@ export async function extractWindowsPartition(diskPath: string, target: string):
     }
     const windows = ntfs.sort((a, b) => b.size - a.size)[0];
     if (!windows) throw new Error(`${diskPath}: no NTFS partition found`);
-    await copyRange(disk, windows.start, windows.size, target);
+    await copyRange(
+      disk,
+      windows.start,
+      windows.size,
+      target,
+      Math.max(windows.size, options.targetSize ?? 0),
+      options,
+    );
+    return windows.size;
   } finally {
     await disk.close();
   }
 }
 
-/** Copies a byte range of a disk into a new sparse file, reading only its allocated extents. */
-async function copyRange(disk: VirtualDisk, start: number, length: number, target: string): Promise<void> {
+/** Copies a byte range of a disk into a new sparse file of `fileSize` bytes, reading only its allocated extents. */
+async function copyRange(
+  disk: VirtualDisk,
+  start: number,
+  length: number,
+  target: string,
+  fileSize: number,
+  { onProgress, signal }: { onProgress?: ProgressListener; signal?: AbortSignal },
+): Promise<void> {
   const out = await fs.open(target, 'w');
   try {
-    await out.truncate(length);
+    await out.truncate(fileSize);
+    const ranges = disk
+      .extents()
+      .map((e) => ({ from: Math.max(start, e.offset), to: Math.min(start + length, e.offset + e.length) }))
+      .filter((r) => r.from < r.to);
+    const total = ranges.reduce((sum, r) => sum + r.to - r.from, 0);
+    let done = 0;
+    onProgress?.({ phase: 'clone', done, total });
     const buffer = Buffer.alloc(CHUNK);
-    for (const extent of disk.extents()) {
-      const from = Math.max(start, extent.offset);
-      const to = Math.min(start + length, extent.offset + extent.length);
+    for (const { from, to } of ranges) {
       for (let at = from; at < to; at += CHUNK) {
+        signal?.throwIfAborted();
         const chunk = buffer.subarray(0, Math.min(CHUNK, to - at));
         await disk.read(chunk, at);
         if (!isZero(chunk)) await out.write(chunk, 0, chunk.length, at - start);
+        done += chunk.length;
       }
     }
+    onProgress?.({ phase: 'clone', done, total });
   } finally {
     await out.close();
   }

@@ -204,7 +204,7 @@ export async function makeGoldImage(options: GoldImageOptions): Promise<void> {
         epoch: GOLD_EPOCH,
         onProgress: options.onProgress,
       });
-      await finalizeVolume(partition, createHash('sha256').update(`${seed}:serial`).digest());
+      await finalizeVolume(partition, createHash('sha256').update(`${seed}:serial`).digest(), windows.offset);
       const esp = layout.partitions.find((p) => p.role === 'esp');
       const espFile = path.join(work, 'esp.fat');
       if (esp) await makeEsp(espFile, esp.size, GOLD_BOOT_FILES, { epoch: GOLD_EPOCH, seed });
@@ -213,7 +213,7 @@ export async function makeGoldImage(options: GoldImageOptions): Promise<void> {
         { windows: partition, ...(esp ? { esp: espFile } : {}) },
         options.format,
         options.out,
-        options.onProgress,
+        { onProgress: options.onProgress },
       );
     }),
   );

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { derivedGuid, extractWindowsPartition } from './disk-image';
 import { metadataOperations, readOptionalFile, sealLayerPartition } from './layer-disk';
 import type { LayerMetadata } from './layer-metadata';
-import { applyToVolume, listVolume } from './volume';
+import { applyToVolume, cloneVolume, listVolume } from './volume';
 import { withWorkDir } from './work-dir';
 
 /** The hives an OS layer must have for registry merging; each must really be a hive. */
@@ -33,8 +33,12 @@ export async function importOsLayer(options: ImportOsOptions): Promise<LayerMeta
     throw new Error(`${options.vmDisk}: cannot read the VM disk`);
   });
   return withWorkDir(options.out, async (work) => {
+    // The VM's partition as is, then only its allocated clusters into the layer's volume.
+    const extracted = path.join(work, 'vm.ntfs');
+    await extractWindowsPartition(options.vmDisk, extracted);
     const partition = path.join(work, 'os.ntfs');
-    await extractWindowsPartition(options.vmDisk, partition);
+    await cloneVolume(extracted, partition);
+    await fs.rm(extracted);
     const hash = createHash('sha256');
     for (const hive of REQUIRED_HIVES) hash.update(await checkHive(partition, hive, options.vmDisk));
     for (const entry of await listVolume(partition)) hash.update(`${entry.path}\0${entry.size}\n`);

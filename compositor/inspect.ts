@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import { countOperations } from '../registry';
 import { openLayer } from './layer-disk';
 import type { LayerMetadata } from './layer-metadata';
@@ -18,7 +19,7 @@ export interface LayerInspection {
 /** What `lamina layer inspect` shows: metadata, file count, bytes, registry operations. */
 export async function inspectLayer(file: string): Promise<LayerInspection> {
   return withWorkDir(file, async (work) => {
-    const layer = await openLayer(file, work, 'layer');
+    const layer = await openLayer(file, path.join(work, 'layer.ntfs'));
     const entries = await listVolume(layer.partition);
     const files = entries.filter((e) => !e.dir);
     return {

@@ -1,9 +1,10 @@
+import * as path from 'node:path';
 import { promises as fs } from 'node:fs';
+import { parseRegText } from '../registry';
 import { derivedGuid } from './disk-image';
 import { MiB } from './disk-layout';
 import { createLayerDisk, openLayer } from './layer-disk';
-import type { LayerMetadata } from './layer-metadata';
-import { METADATA_FILES } from './layer-metadata';
+import { METADATA_FILES, type LayerMetadata } from './layer-metadata';
 import { openLayerSource, sourceOperations, type LayerSource } from './layer-sources';
 import { applyToVolume } from './volume';
 import { toVolumePath } from './volume-operations';
@@ -42,11 +43,14 @@ function partitionSizeFor(sources: LayerSource[]): number {
 
 export async function buildLayer(options: BuildLayerOptions): Promise<LayerMetadata> {
   const registry = options.reg ? await fs.readFile(options.reg) : undefined;
+  // Refuse a broken .reg now, naming its line, rather than when an image is composed.
+  if (registry && options.reg) parseRegText(registry, options.reg);
   const deletions = options.deletions ? await readDeletions(options.deletions) : [];
   return withWorkDir(options.out, async (work) => {
-    const os = (await openLayer(options.os, work, 'os')).metadata;
+    const osPartition = path.join(work, 'os.ntfs');
+    const os = (await openLayer(options.os, osPartition)).metadata;
     if (os.type !== 'os') throw new Error(`${options.os} is a ${os.type} layer, not an OS layer`);
-    await fs.rm(`${work}/os.ntfs`, { force: true });
+    await fs.rm(osPartition);
 
     const content = await openLayerSource(options.from);
     const scripts = options.scripts ? await openLayerSource(options.scripts) : undefined;

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { extractWindowsPartition, writeDisk, type OutputFormat } from './disk-image';
 import { MiB, planDisk } from './disk-layout';
 import { LayerDeletions, LayerMetadata, METADATA_FILES } from './layer-metadata';
-import { NtfsCoreError } from './native';
+import { NtfsCoreError, type ProgressListener } from './native';
 import { withDerivedIdentity } from './reproducible';
 import { applyToVolume, finalizeVolume, formatVolume, readVolumeFile } from './volume';
 import { toVolumePath, type VolumeOperation } from './volume-operations';
@@ -80,7 +80,7 @@ export async function sealLayerPartition(
   metadata: LayerMetadata,
 ): Promise<void> {
   const seed = identitySeed(metadata);
-  await finalizeVolume(partition, createHash('sha256').update(`${seed}:serial`).digest());
+  await finalizeVolume(partition, createHash('sha256').update(`${seed}:serial`).digest(), PARTITION_START);
   const { size } = await fs.stat(partition);
   await withDerivedIdentity(seed, Date.parse(metadata.createdAt), async () => {
     const layout = planDisk('bios', PARTITION_START + Math.ceil(size / MiB) * MiB);
@@ -90,8 +90,10 @@ export async function sealLayerPartition(
 
 export interface OpenedLayer {
   disk: string;
-  /** The layer's NTFS volume as a partition image file in the work directory. */
+  /** The layer's NTFS volume as a partition image file. */
   partition: string;
+  /** Bytes of the layer disk's partition (the volume's own size). */
+  partitionSize: number;
   metadata: LayerMetadata;
   deletions: string[];
   registry?: Buffer;
@@ -105,17 +107,23 @@ function parseJson<T>(bytes: Buffer, schema: { parse(value: unknown): T }, what:
   }
 }
 
-/** Reads a layer disk: extracts its volume into `workDir` and reads its metadata. */
-export async function openLayer(disk: string, workDir: string, name: string): Promise<OpenedLayer> {
-  const partition = path.join(workDir, `${name}.ntfs`);
-  await extractWindowsPartition(disk, partition);
+/**
+ * Reads a layer disk: extracts its volume into the partition image file `partition` (of at least
+ * `targetSize` bytes, for a volume that will grow) and reads its metadata.
+ */
+export async function openLayer(
+  disk: string,
+  partition: string,
+  options: { targetSize?: number; onProgress?: ProgressListener; signal?: AbortSignal } = {},
+): Promise<OpenedLayer> {
+  const partitionSize = await extractWindowsPartition(disk, partition, options);
   const layerJson = await readOptionalFile(partition, METADATA_FILES.layer);
   if (!layerJson) throw new Error(`${disk} is not a Lamina layer disk (no ${METADATA_FILES.layer})`);
   const metadata = parseJson(layerJson, LayerMetadata, `${disk}: layer.json`);
   const deletionsJson = await readOptionalFile(partition, METADATA_FILES.deletions);
   const deletions = deletionsJson ? parseJson(deletionsJson, LayerDeletions, `${disk}: deletions.json`) : [];
   const registry = await readOptionalFile(partition, METADATA_FILES.registry);
-  return { disk, partition, metadata, deletions, registry };
+  return { disk, partition, partitionSize, metadata, deletions, registry };
 }
 
 /** A file's bytes, or undefined when the volume has no such file. */

@@ -59,7 +59,13 @@ async function folderSource(root: string): Promise<LayerSource> {
 
 async function zipSource(file: string): Promise<LayerSource> {
   const zip = new StreamZip.async({ file });
-  const entries: SourceEntry[] = Object.values(await zip.entries())
+  const zipEntries = await zip.entries().catch(async (err: unknown) => {
+    await zip.close().catch(() => undefined);
+    throw new Error(
+      `${file}: neither a folder nor a zip archive (${err instanceof Error ? err.message : String(err)})`,
+    );
+  });
+  const entries: SourceEntry[] = Object.values(zipEntries)
     .sort((a, b) => (a.name < b.name ? -1 : 1))
     .map((entry) => ({
       windowsPath: entry.name.replace(/\/+$/, '').replace(/\//g, '\\'),

@@ -32,7 +32,7 @@ export interface RunOptions {
   signal?: AbortSignal;
 }
 
-export function ntfsCoreBinary(): string {
+function ntfsCoreBinary(): string {
   const binary = path.join(packageRoot(), 'native', 'build', 'Release', 'lamina_ntfs');
   if (!existsSync(binary)) throw new Error(`${binary} is missing: run \`npm run build:native\``);
   return binary;

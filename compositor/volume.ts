@@ -52,44 +52,54 @@ export async function formatVolume(file: string, size: number, options: FormatOp
 }
 
 /**
- * Clones the volume in `source` into `target` (allocated clusters only) and grows it to
- * `size` bytes.
+ * Copies the allocated clusters of the volume in `source` into a new sparse file `target` of the
+ * same size: free space (and whatever stale data it held) stays behind.
  */
 export async function cloneVolume(
   source: string,
   target: string,
-  size: number,
   onProgress?: ProgressListener,
 ): Promise<void> {
-  const sourceSize = (await fs.stat(source)).size;
-  if (size < sourceSize) {
-    throw new Error(
-      `the Windows partition would be ${mib(size)} MiB, smaller than the OS layer's volume (${mib(sourceSize)} MiB): choose a bigger image size`,
-    );
-  }
   await fs.writeFile(target, '');
-  await fs.truncate(target, size);
+  await fs.truncate(target, (await fs.stat(source)).size);
   await runNtfsCore(['clone', source, target], { onProgress });
-  if (size > sourceSize) {
-    onProgress?.({ phase: 'grow', done: 0, total: size });
-    // -f twice: no interactive confirmation, no chkdsk-was-run check (the volume is ours).
-    await run('ntfsresize', ['-f', '-f', '-s', String(size), target], { maxBuffer: 16 * 1024 * 1024 });
-    onProgress?.({ phase: 'grow', done: size, total: size });
-  }
+}
+
+/** Grows the volume (of `volumeSize` bytes) in `file` to fill the file's `size` bytes, with ntfsresize. */
+export async function growVolume(
+  file: string,
+  volumeSize: number,
+  size: number,
+  { onProgress, signal }: CoreOptions = {},
+): Promise<void> {
+  if (size < volumeSize) throw new Error(`cannot shrink a ${mib(volumeSize)} MiB volume to ${mib(size)} MiB`);
+  if (size === volumeSize) return;
+  onProgress?.({ phase: 'grow', done: 0, total: size });
+  // -f twice: no interactive confirmation, no chkdsk-was-run check (the volume is ours).
+  await run('ntfsresize', ['-f', '-f', '-s', String(size), file], { maxBuffer: 16 * 1024 * 1024, signal });
+  onProgress?.({ phase: 'grow', done: size, total: size });
 }
 
 function mib(bytes: number): number {
   return Math.round(bytes / 2 ** 20);
 }
 
-/** Clears the dirty flag and stamps the serial number: the last step on every volume we write. */
-export async function finalizeVolume(file: string, serial: Buffer): Promise<void> {
-  await runNtfsCore(['finalize', file, serial.subarray(0, 8).toString('hex')]);
+/**
+ * Clears the dirty flag and stamps the serial number and the partition's start sector (a
+ * cloned volume may sit elsewhere than where it was made): the last step on every volume we write.
+ */
+export async function finalizeVolume(file: string, serial: Buffer, partitionOffset: number): Promise<void> {
+  await runNtfsCore(['finalize', file, serial.subarray(0, 8).toString('hex'), String(partitionOffset / 512)]);
 }
 
-export interface ApplyOptions {
+/** What every long-running core command takes: the frozen clock, progress, cancellation. */
+export interface CoreOptions {
   epoch?: number;
   onProgress?: ProgressListener;
+  signal?: AbortSignal;
+}
+
+export interface ApplyOptions extends CoreOptions {
   /** Sees every byte sent to the core: a layer's content hash. */
   hash?: Hash;
 }
@@ -110,11 +120,7 @@ async function* hashing(chunks: AsyncIterable<Buffer>, hash: Hash): AsyncGenerat
   }
 }
 
-export async function overlayVolume(
-  layer: string,
-  image: string,
-  options: { epoch?: number; onProgress?: ProgressListener } = {},
-): Promise<void> {
+export async function overlayVolume(layer: string, image: string, options: CoreOptions = {}): Promise<void> {
   await runNtfsCore(['overlay', layer, image], options);
 }
 

@@ -81,6 +81,8 @@ export interface BlockPlacement {
   /** Lowest and highest-plus-one file offsets that blocks may occupy. */
   dataStart: number;
   dataEnd: number;
+  /** Other metadata areas blocks must stay out of, by name. */
+  reserved?: { name: string; offset: number; length: number }[];
 }
 
 /**
@@ -107,6 +109,14 @@ export function assertBlocksPlaced(file: InputFile, table: BlockTable, p: BlockP
         where,
         p.entryOffset(block),
         `block at ${start} ends past the end of the data area (${p.dataEnd})`,
+      );
+    const clash = p.reserved?.find((r) => start < r.offset + r.length && r.offset < start + footprint);
+    if (clash)
+      throw new DiskFormatError(
+        file.path,
+        where,
+        p.entryOffset(block),
+        `block at ${start} overlaps the ${clash.name}`,
       );
     starts[count++] = start;
   }

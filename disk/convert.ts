@@ -27,9 +27,13 @@ function* chunks(extents: Extent[]): Generator<Extent> {
   }
 }
 
+/** Chunks in flight: reads run ahead while up to this many writes are still landing. */
+const DEPTH = 4;
+
 /**
- * Streams every allocated extent of `source` into `writer` with two buffers: the next chunk is
- * read while the previous one is written, and memory stays at two chunks whatever the disk size.
+ * Streams every allocated extent of `source` into `writer`. Reads are sequential; each chunk's
+ * write runs while the next chunks are read, in a ring of DEPTH buffers, so memory stays at
+ * DEPTH chunks whatever the disk size.
  */
 export async function copyDisk(
   source: VirtualDisk,
@@ -38,25 +42,29 @@ export async function copyDisk(
 ): Promise<void> {
   const extents = source.extents();
   const total = extents.reduce((sum, e) => sum + e.length, 0);
-  const buffers = [Buffer.allocUnsafe(CHUNK_SIZE), Buffer.allocUnsafe(CHUNK_SIZE)];
+  const ring = Array.from({ length: DEPTH }, () => ({
+    buffer: Buffer.allocUnsafe(CHUNK_SIZE),
+    writing: Promise.resolve(),
+  }));
   let done = 0;
-  let writing: Promise<void> = Promise.resolve();
   let index = 0;
   try {
     for (const chunk of chunks(extents)) {
       options.signal?.throwIfAborted();
-      const data = buffers[index++ % 2].subarray(0, chunk.length);
+      const slot = ring[index++ % DEPTH];
+      await slot.writing; // the buffer is free again once its previous write has landed
+      const data = slot.buffer.subarray(0, chunk.length);
       await source.read(data, chunk.offset);
-      await writing;
-      writing = writer.write(data, chunk.offset);
+      slot.writing = writer.write(data, chunk.offset);
+      slot.writing.catch(() => undefined); // observed below; keeps a failure from being "unhandled" meanwhile
       done += chunk.length;
       options.onProgress?.({ done, total });
     }
   } finally {
-    // Never leave a write running (or its failure unobserved) behind an error.
-    await writing.catch(() => undefined);
+    // Never leave a write running behind an error.
+    await Promise.allSettled(ring.map((slot) => slot.writing));
   }
-  await writing;
+  await Promise.all(ring.map((slot) => slot.writing));
 }
 
 /**

@@ -12,13 +12,18 @@ import { Worker } from 'node:worker_threads';
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const zlib = require('node:zlib');
+const PROBE_BYTES = 4096;
 parentPort.on('message', ({ id, data, grainBytes, lbas, level }) => {
   const input = Buffer.from(data);
   const pieces = [];
   const offsets = [];
   let length = 0;
   for (let i = 0; i < lbas.length; i++) {
-    const compressed = zlib.deflateSync(input.subarray(i * grainBytes, (i + 1) * grainBytes), { level });
+    const grain = input.subarray(i * grainBytes, (i + 1) * grainBytes);
+    // zlib ends up storing incompressible data anyway, after a futile match search that costs most
+    // of its time; a fast probe of the grain's first 4 KiB spots such data and stores it at once.
+    const probe = zlib.deflateRawSync(grain.subarray(0, PROBE_BYTES), { level: 1 });
+    const compressed = zlib.deflateSync(grain, { level: probe.length > PROBE_BYTES * 0.97 ? 0 : level });
     const total = Math.ceil((12 + compressed.length) / 512) * 512;
     const marker = Buffer.alloc(12);
     marker.writeBigUInt64LE(BigInt(lbas[i]), 0);

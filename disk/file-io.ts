@@ -17,7 +17,9 @@ export class InputFile {
     const handle = await fs.open(file, 'r');
     try {
       const stat = await handle.stat();
-      if (!stat.isFile() && !stat.isBlockDevice()) throw new Error(`${file}: not a regular file`);
+      // Block devices report size 0 through stat, which would read as an empty disk; refuse them plainly.
+      if (!stat.isFile())
+        throw new Error(`${file}: not a regular file (disk images only; devices are not supported)`);
       return new InputFile(file, handle, stat.size, stat.blocks * 512);
     } catch (err) {
       await handle.close();

@@ -37,7 +37,10 @@ export interface VirtualDisk {
 export interface DiskWriter {
   readonly format: DiskFormat;
   readonly virtualSize: number;
-  /** Writes `data` at guest byte `offset` (both multiples of 512). The caller may reuse `data` once this resolves. */
+  /**
+   * Writes `data` at guest byte `offset` (both multiples of 512). Calls may overlap in time if
+   * their ranges do not; the caller may reuse `data` once the call resolves.
+   */
   write(data: Buffer, offset: number): Promise<void>;
   /** Writes the format's metadata and renames the temporary file to the output path. */
   finish(): Promise<void>;

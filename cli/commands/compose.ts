@@ -31,6 +31,10 @@ export const composeCommand: CliCommand = {
     });
     const out = required(options, 'out');
     const reportFile = options.values.get('report');
+    // Ctrl-C or a stop from the activity: the running core process is killed, scratch removed.
+    const cancel = new AbortController();
+    const stop = () => cancel.abort();
+    process.once('SIGINT', stop).once('SIGTERM', stop);
     const report = await compose({
       os: required(options, 'os'),
       platform: options.values.get('platform'),
@@ -40,7 +44,8 @@ export const composeCommand: CliCommand = {
       format: oneOf(required(options, 'format'), OUTPUT_FORMATS, 'format'),
       out,
       onProgress: printProgress,
-    });
+      signal: cancel.signal,
+    }).finally(() => process.off('SIGINT', stop).off('SIGTERM', stop));
     if (reportFile) {
       const partial = `${reportFile}.partial-${process.pid}`;
       await fs.writeFile(partial, JSON.stringify(report, null, 2) + '\n');

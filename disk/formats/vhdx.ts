@@ -85,7 +85,7 @@ export async function openVhdx(file: InputFile): Promise<VirtualDisk> {
       0,
       `signature is not "${FILE_ID_SIGNATURE}"`,
     );
-  await readCurrentHeader(file);
+  const log = await readCurrentHeader(file);
   const regions = await readRegionTable(file);
   const meta = await readMetadata(file, regions.metadata);
 
@@ -106,16 +106,17 @@ export async function openVhdx(file: InputFile): Promise<VirtualDisk> {
     const at = batIndex(block, ratio) * 8;
     const low = bat.readUInt32LE(at);
     const state = low & 7;
-    const where = () =>
-      new DiskFormatError(
-        file.path,
-        `VHDX BAT entry ${block}`,
-        regions.bat.offset + at,
-        `payload state ${state} ${state === PAYLOAD.partiallyPresent ? 'belongs to differencing disks, which are not supported' : 'is not defined'}`,
-      );
-    if (state === PAYLOAD.fullyPresent)
-      table.set(block, (bat.readUInt32LE(at + 4) * 2 ** 12 + (low >>> 20)) * MIB);
-    else if (state > PAYLOAD.unmapped) throw where();
+    const fail = (detail: string) =>
+      new DiskFormatError(file.path, `VHDX BAT entry ${block}`, regions.bat.offset + at, detail);
+    if (state === PAYLOAD.partiallyPresent)
+      throw fail('payload state 7 belongs to differencing disks, which are not supported');
+    if (state > PAYLOAD.unmapped && state !== PAYLOAD.fullyPresent)
+      throw fail(`payload state ${state} is not defined`);
+    if (state !== PAYLOAD.fullyPresent) continue;
+    const offset = (bat.readUInt32LE(at + 4) * 2 ** 12 + (low >>> 20)) * MIB;
+    // Offset 0 would mean "unallocated" in the block table; it holds the file identifier, so it is corrupt.
+    if (offset === 0) throw fail('block at 0 overlaps the file header');
+    table.set(block, offset);
   }
   assertBlocksPlaced(file, table, {
     tableName: 'VHDX BAT',
@@ -124,12 +125,20 @@ export async function openVhdx(file: InputFile): Promise<VirtualDisk> {
     leadingBytes: 0,
     dataStart: MIB,
     dataEnd: file.size,
+    reserved: [
+      { name: 'log', ...log },
+      { name: 'metadata region', ...regions.metadata },
+      { name: 'BAT region', ...regions.bat },
+    ],
   });
   return new BlockMappedDisk('vhdx', file, meta.virtualSize, meta.blockSize, table, meta.logicalSectorSize);
 }
 
-/** Picks the valid header with the higher sequence number and refuses a log that would need replaying. */
-async function readCurrentHeader(file: InputFile): Promise<void> {
+/**
+ * Picks the valid header with the higher sequence number and refuses a log that would need
+ * replaying; returns where the log lives.
+ */
+async function readCurrentHeader(file: InputFile): Promise<Region> {
   let current: { header: Buffer; at: number; sequence: bigint } | undefined;
   const problems: string[] = [];
   for (const at of HEADER_OFFSETS) {
@@ -162,6 +171,7 @@ async function readCurrentHeader(file: InputFile): Promise<void> {
       `log GUID ${guidFromBytes(header, 48)} is set: the log may hold unapplied writes, which Lamina does not replay (attach the disk in Hyper-V or run "qemu-img check -r all" first)`,
     );
   }
+  return { offset: Number(header.readBigUInt64LE(72)), length: header.readUInt32LE(68) };
 }
 
 function isZeroGuid(data: Buffer, offset: number): boolean {

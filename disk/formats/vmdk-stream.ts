@@ -55,6 +55,8 @@ class VmdkStreamWriter implements DiskWriter {
   private readonly inFlight: { grains: number[]; result: Promise<CompressedBatch> }[] = [];
   /** Grain tables already written; a grain table is emitted once the stream leaves its range. */
   private tablesWritten = 0;
+  /** The last accepted write; a failed one fails every write queued behind it. */
+  private queue: Promise<void> = Promise.resolve();
   /** Grain directory: sector of each written grain table. */
   private readonly gd: number[] = [];
 
@@ -69,7 +71,13 @@ class VmdkStreamWriter implements DiskWriter {
     this.nextFree = this.overheadSectors * SECTOR_SIZE;
   }
 
-  async write(data: Buffer, offset: number): Promise<void> {
+  /** Writes run one after another: each may wait on compression, and the stream must stay in order. */
+  write(data: Buffer, offset: number): Promise<void> {
+    this.queue = this.queue.then(() => this.append(data, offset));
+    return this.queue;
+  }
+
+  private async append(data: Buffer, offset: number): Promise<void> {
     assertWriteInside(data, offset, this.virtualSize);
     if (offset < Math.max(0, this.grain) * GRAIN_BYTES) {
       throw new RangeError(
@@ -159,6 +167,7 @@ class VmdkStreamWriter implements DiskWriter {
 
   async finish(): Promise<void> {
     try {
+      await this.queue;
       await this.moveTo(this.table.blockCount);
       await this.dispatch();
       while (this.inFlight.length > 0) await this.appendOldest();

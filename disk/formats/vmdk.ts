@@ -81,12 +81,12 @@ function parseHeader(file: InputFile, b: Buffer, at: number): SparseHeader {
     flags: b.readUInt32LE(8),
     capacitySectors: u64(12, 'capacity', VMDK_MAX_SIZE / SECTOR_SIZE),
     grainSectors: u64(20, 'grain size', 2048),
-    descriptorSector: u64(28, 'descriptor offset', file.size / SECTOR_SIZE),
+    descriptorSector: u64(28, 'descriptor offset', Math.floor(file.size / SECTOR_SIZE)),
     descriptorSectors: u64(36, 'descriptor size', 2048),
     gtesPerGt: b.readUInt32LE(44),
-    redundantGdSector: u64(48, 'redundant grain directory offset', file.size / SECTOR_SIZE),
+    redundantGdSector: u64(48, 'redundant grain directory offset', Math.floor(file.size / SECTOR_SIZE)),
     gdSector: b.readBigUInt64LE(56),
-    overheadSectors: u64(64, 'overhead', file.size / SECTOR_SIZE),
+    overheadSectors: u64(64, 'overhead', Math.floor(file.size / SECTOR_SIZE)),
   };
   if (h.version < 1 || h.version > 3) throw fail(4, `unsupported version ${h.version}`);
   if (h.grainSectors < 8 || (h.grainSectors & (h.grainSectors - 1)) !== 0)

@@ -1,5 +1,5 @@
 /*
- * `lamina-ntfs apply VOLUME`: changes a volume from a stream of operations on stdin. This is how
+ * `lamina_ntfs apply VOLUME`: changes a volume from a stream of operations on stdin. This is how
  * TypeScript writes trees it does not hold in NTFS form (a folder, a zip, the synthetic gold
  * image, layer metadata, merged hives) without extracting them to a temporary tree.
  *

@@ -136,8 +136,10 @@ int entry_write_stream(ntfs_inode *ni, const ntfschar *name, int name_len, u64 s
 		offset += (u64)got;
 		progress_add((u64)got);
 	}
+	int error = errno; /* closing may overwrite the reason of a failed write */
 	free(buffer);
 	ntfs_attr_close(na);
+	errno = error;
 	return rc;
 }
 

@@ -1,5 +1,5 @@
 /*
- * lamina-ntfs: the compositor's NTFS core, run by the TypeScript driver as a child process.
+ * lamina_ntfs: the compositor's NTFS core, run by the TypeScript driver as a child process.
  * Each sub-command works on partition image files (a layer's or an image's NTFS volume), writes
  * progress as JSON lines on stdout and errors on stderr, and exits 0 on success.
  */
@@ -14,19 +14,19 @@ void fail(const char *fmt, ...)
 {
 	va_list args;
 	va_start(args, fmt);
-	fputs("lamina-ntfs: ", stderr);
+	fputs("lamina_ntfs: ", stderr);
 	vfprintf(stderr, fmt, args);
 	fputc('\n', stderr);
 	va_end(args);
 }
 
 static const char usage[] =
-	"usage: lamina-ntfs apply VOLUME            (operations on stdin)\n"
-	"       lamina-ntfs overlay LAYER IMAGE\n"
-	"       lamina-ntfs list VOLUME\n"
-	"       lamina-ntfs cat VOLUME PATH[:STREAM]\n"
-	"       lamina-ntfs clone SOURCE TARGET\n"
-	"       lamina-ntfs finalize VOLUME SERIAL_HEX\n";
+	"usage: lamina_ntfs apply VOLUME            (operations on stdin)\n"
+	"       lamina_ntfs overlay LAYER IMAGE\n"
+	"       lamina_ntfs list VOLUME\n"
+	"       lamina_ntfs cat VOLUME PATH[:STREAM]\n"
+	"       lamina_ntfs clone SOURCE TARGET\n"
+	"       lamina_ntfs finalize VOLUME SERIAL_HEX START_SECTOR\n";
 
 /* Runs `action` on a mounted volume and unmounts it; the unmount's result counts too. */
 static int with_volume(const char *file, int read_only, int (*action)(ntfs_volume *, const char *),
@@ -79,8 +79,9 @@ int main(int argc, char **argv)
 		return run_overlay(argv[2], argv[3]);
 	if (!strcmp(command, "clone") && argc == 4)
 		return clone_volume(argv[2], argv[3]) ? 1 : 0;
-	if (!strcmp(command, "finalize") && argc == 4)
-		return volume_finalize(argv[2], strtoull(argv[3], NULL, 16)) ? 1 : 0;
+	if (!strcmp(command, "finalize") && argc == 5)
+		return volume_finalize(argv[2], strtoull(argv[3], NULL, 16),
+				       (uint32_t)strtoul(argv[4], NULL, 10)) ? 1 : 0;
 	fputs(usage, stderr);
 	return 2;
 }

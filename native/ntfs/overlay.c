@@ -1,5 +1,5 @@
 /*
- * `lamina-ntfs overlay LAYER IMAGE`: one step of compositing. Every file of the layer volume
+ * `lamina_ntfs overlay LAYER IMAGE`: one step of compositing. Every file of the layer volume
  * replaces the image's file at the same path, with all its streams, security descriptor,
  * attributes, times and reparse point. Directories merge: one the image already has keeps its
  * own metadata (an app layer must not re-permission \Windows); a new one takes the layer's.
@@ -108,8 +108,12 @@ static int copy_entry(void *context, const char *path, ntfs_inode *from, enum wa
 				rc = created ? entry_write_meta(to, &meta) : 0;
 			}
 		}
-		if (to && ntfs_inode_close(to))
+		int error = errno;
+		if (to && ntfs_inode_close(to) && !rc) {
 			rc = -1;
+			error = errno;
+		}
+		errno = error;
 	}
 	if (rc)
 		fail("%s: %s", path, strerror(errno));
