@@ -61,7 +61,7 @@ function summarise(report: ComposeReport): string[] {
 /** Writes `out` with `work` unless an earlier attempt did; heartbeats meanwhile; undoes it on cancel. */
 async function produce(
   out: string,
-  work: (progress: (p: HeartbeatDetails) => void) => Promise<void>,
+  work: (progress: (p: HeartbeatDetails) => void, signal: AbortSignal) => Promise<void>,
 ): Promise<void> {
   if (await fileExists(out)) return;
   await removeLeftovers(out);
@@ -75,7 +75,9 @@ async function produce(
   // Some compositor phases (registry merge, listings) report nothing; liveness must not depend on them.
   const keepAlive = setInterval(() => context.heartbeat(last), 1000);
   try {
-    await work(progress);
+    await work(progress, context.cancellationSignal);
+  } catch (err) {
+    if (!context.cancellationSignal.aborted) throw err;
   } finally {
     clearInterval(keepAlive);
   }
@@ -163,8 +165,9 @@ export function createLayerDiskActivities() {
     async composeImage(input: ComposeImageInput): Promise<ComposedImage> {
       const reportPath = `${input.out}.report.json`;
       if (!(await fileExists(reportPath))) await fs.rm(input.out, { force: true });
-      await produce(input.out, async (progress) => {
+      await produce(input.out, async (progress, signal) => {
         const report = await compose({
+          signal,
           os: input.os,
           apps: input.apps,
           platform: input.platform,

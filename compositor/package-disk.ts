@@ -28,7 +28,7 @@ export async function installIntoPackageDisk(disk: string, install: PackageInsta
   const regText = install.reg ? await fs.readFile(install.reg) : undefined;
   const newDeletions = install.deletions ? await readDeletions(install.deletions) : [];
   await withWorkDir(disk, async (work) => {
-    const layer = await openLayer(disk, work, 'package');
+    const layer = await openLayer(disk, path.join(work, 'package.ntfs'));
     const content = await openLayerSource(install.from);
     try {
       await applyToVolume(layer.partition, sourceOperations(content), { epoch: nowSeconds() });
@@ -57,7 +57,7 @@ export interface FinalizeOptions {
  */
 export async function finalizePackageDisk(disk: string, options: FinalizeOptions): Promise<LayerMetadata> {
   return withWorkDir(options.out, async (work) => {
-    const layer = await openLayer(disk, work, 'package');
+    const layer = await openLayer(disk, path.join(work, 'package.ntfs'));
     const hash = createHash('sha256');
     for (const entry of await listVolume(layer.partition)) hash.update(`${entry.path}\0${entry.size}\n`);
     hash.update(JSON.stringify(layer.deletions));
