@@ -1,9 +1,12 @@
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Pool } from 'pg';
 import { createApiToken } from '../../api/auth/api-tokens';
 import { BUILT_IN_ADMINISTRATOR } from '../../api/auth/identity';
 import type { Task } from '../../api/tasks/task-service';
+import { loadConfig } from '../../config/env';
 import { UsageError, type CliCommand } from '../command';
+import { runDemo } from '../demo';
 import { serve } from './roles';
 
 /**
@@ -15,7 +18,7 @@ async function withAdministratorToken<T>(
   work: (headers: Record<string, string>) => Promise<T>,
 ): Promise<T> {
   const administrator = { name: BUILT_IN_ADMINISTRATOR, kind: 'local' as const, groups: [] };
-  const { id, token } = await createApiToken(pool, administrator, 'lamina up diagnostics', 1);
+  const { id, token } = await createApiToken(pool, administrator, 'lamina up', 1);
   try {
     return await work({ authorization: `Bearer ${token}` });
   } finally {
@@ -55,7 +58,7 @@ async function runDiagnostics(
 
 export const upCommand: CliCommand = {
   name: 'up',
-  summary: 'Start the whole appliance on embedded defaults and run diagnostics',
+  summary: 'Start the whole appliance on embedded defaults, run diagnostics and the demo',
   usage: [
     'Usage: lamina up [--once]',
     '',
@@ -65,27 +68,43 @@ export const upCommand: CliCommand = {
     'Runs a diagnostics task through the API and stays up until Ctrl-C, which stops everything it',
     'started. A second start reuses the data folder (task history, database).',
     '',
-    '  --once   stop after the diagnostics task instead of staying up',
+    'Then, on a fresh data folder, runs the demo: a synthetic gold image imported as an OS layer, an app',
+    'layer made on a packaging machine, two conflicting layer-as-code app layers, a platform layer, and a',
+    'UEFI VHDX image published to a folder standing in for a file share (LAMINA_DATA_DIR/share).',
+    '',
+    '  --once      stop after diagnostics and the demo instead of staying up',
+    '  --no-demo   skip the demo',
   ].join('\n'),
   async run(args) {
-    let once: boolean;
+    let values: { once?: boolean; 'no-demo'?: boolean };
     try {
-      once = Boolean(parseArgs({ args, options: { once: { type: 'boolean' } } }).values.once);
+      values = parseArgs({
+        args,
+        options: { once: { type: 'boolean' }, 'no-demo': { type: 'boolean' } },
+      }).values;
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
+    const { dataDir } = loadConfig();
     return serve(
       { api: true, worker: true, embedded: true },
       (stack) =>
-        withAdministratorToken(stack.pool, (headers) =>
-          runDiagnostics(
-            stack.apiUrl!,
+        withAdministratorToken(stack.pool, async (headers) => {
+          const uiBase =
             stack.temporalUiUrl &&
-              `${stack.temporalUiUrl}/namespaces/${stack.client.options.namespace}/workflows`,
+            `${stack.temporalUiUrl}/namespaces/${stack.client.options.namespace}/workflows`;
+          const healthy = await runDiagnostics(stack.apiUrl!, uiBase, headers);
+          if (healthy !== 0 || values['no-demo']) return healthy;
+          return runDemo({
+            apiUrl: stack.apiUrl!,
             headers,
-          ),
-        ),
-      !once,
+            dataDir,
+            storagePool: path.join(dataDir, 'pool'),
+            uiBase,
+            log: (line) => console.log(`[lamina] ${line}`),
+          });
+        }),
+      !values.once,
     );
   },
 };
