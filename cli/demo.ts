@@ -4,7 +4,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Task } from '../api/tasks/task-service';
 import { makeGoldImage } from '../compositor/gold-image';
-import { installIntoPackageDisk } from '../compositor/package-disk';
+import { installInGuest } from '../connectors/local/guest';
 import { LocalVmHost } from '../connectors/local/local-vm-host';
 import { WORKFLOW_TAG } from '../connectors/vm-host';
 import { DEFAULT_LOCAL_CONNECTOR_ID } from '../db/connectors';
@@ -97,13 +97,11 @@ export async function runDemo(options: DemoOptions): Promise<number> {
         'Program Files\\Notepad++\\readme.txt': 'Installed on the packaging machine.\n',
       });
       const reg = await writeReg(path.join(dir, 'notepad.reg'), { 'Notepad++': ['Version', '8.6'] });
-      const vm = await waitForPackagingMachine(new LocalVmHost(options.storagePool), packaging.id);
+      const host = new LocalVmHost(options.storagePool);
+      const vm = await waitForPackagingMachine(host, packaging.id);
       log(`demo:   packaging machine '${vm.name}' is running: installing, then shutting it down`);
-      await installIntoPackageDisk(await new LocalVmHost(options.storagePool).exportDisk(vm.id, 'package'), {
-        from: installer,
-        reg,
-      });
-      await new LocalVmHost(options.storagePool).shutdown(vm.id);
+      await installInGuest(host, vm.id, { from: installer, reg });
+      await host.shutdown(vm.id);
       return task('packaging', packaging);
     },
   );

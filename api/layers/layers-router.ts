@@ -66,7 +66,11 @@ const layerVersion = z.object({
   elasticFit: z.enum(['fit', 'not_recommended', 'unfit']).nullable(),
   scripts: z.array(z.unknown()),
   action: z
-    .object({ connectorId: z.uuid(), vm: z.object({ id: z.string(), name: z.string() }), instructions: z.string() })
+    .object({
+      connectorId: z.uuid(),
+      vm: z.object({ id: z.string(), name: z.string() }),
+      instructions: z.string(),
+    })
     .nullable()
     .describe('While ActionRequired: the packaging machine and what the admin has to do on it'),
   taskId: z.string().nullable().describe('The task that created the version'),

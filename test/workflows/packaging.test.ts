@@ -113,7 +113,9 @@ describe('createLayerVersion: the packaging machine on the local connector, and 
 
   it('reuses the cached boot disk for the same OS and prerequisites (cache hit)', async () => {
     const { started, action } = await startPackaging('7-Zip');
-    await lamina('shutdown', action.vm.name);
+    // This time the admin's shutdown comes through the API's stand-in.
+    const shutdown = await app.api.post(`/api/connectors/${LOCAL_CONNECTOR}/vms/${action.vm.id}/shutdown`);
+    expect(shutdown.body).toEqual({ vmId: action.vm.id, power: 'off' });
     const result = await completed<{ cacheHit: boolean }>(app.api, started);
     expect(result.cacheHit).toBe(true);
     expect(await cacheCounters()).toEqual({ hits: 1, lookups: 2 });
