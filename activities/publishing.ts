@@ -4,7 +4,7 @@ import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activ
 import type { Pool } from 'pg';
 import type { ComposeReport } from '../compositor/compose';
 import { loadPublishPlan, PublishPlanError, type PublishPlan } from '../db/publish-plans';
-import { recordPublishedImage, type PublishedImage } from '../db/published-images';
+import { deletePublishedImage, recordPublishedImage, type PublishedImage } from '../db/published-images';
 import { createConnector } from '../connectors';
 import { getConnector } from '../db/connectors';
 import { imageStoreOf } from './connector-access';
@@ -86,6 +86,10 @@ export function createPublishingActivities(deps: { pool: Pool }) {
       const { reportPath, ...rest } = image;
       const report = JSON.parse(await fs.readFile(reportPath, 'utf8')) as ComposeReport;
       await recordPublishedImage(deps.pool, { ...rest, conflictReport: report.conflicts });
+    },
+
+    async forgetPublishedImage(id: string): Promise<void> {
+      await deletePublishedImage(deps.pool, id);
     },
 
     /** Runs the connector's post-publish script, if it has one, with the preset variables in its environment. */

@@ -54,9 +54,10 @@ export async function createLayerVersion(
     saga.register('scratch', () => appliance.removeScratch(vmId));
     const scratch = await appliance.createScratch(vmId);
 
+    // The boot disk's content: priority comes from creation order, so the prerequisites' order does not matter.
     const cache = await appliance.lookUpPackagingCache(lookupId, input.connectorId, [
       os.versionId,
-      ...(input.prerequisiteVersionIds ?? []),
+      ...[...(input.prerequisiteVersionIds ?? [])].sort(),
       `uefi:${bootDiskBytes}`,
     ]);
     let bootDisk = cache.hit?.diskName;

@@ -115,6 +115,7 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
       LAMINA_CONNECTOR_TYPE: plan.connector.type,
       ...(vm ? { LAMINA_VM_NAME: vm.name, LAMINA_SNAPSHOT_NAME: vm.snapshot } : {}),
     });
+    saga.register('published image record', () => appliance.forgetPublishedImage(imageId));
     await appliance.recordPublishedImage({
       id: imageId,
       name,
@@ -129,6 +130,7 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
     // Published: the file or VM is the task's result now, and stays.
     saga.keep('published file');
     saga.keep('master image VM');
+    saga.keep('published image record');
     await saga.settle('scratch');
     return {
       imageId,
