@@ -157,6 +157,7 @@ export async function compose(options: ComposeOptions): Promise<ComposeReport> {
   const progress = options.onProgress;
   const signal = options.signal;
 
+  const opened: OpenedLayer[] = [];
   return withWorkDir(options.out, (work) =>
     explainNoSpace(work, options.out, async () => {
       // The OS layer's volume goes straight into the image's Windows partition file: its layer
@@ -164,18 +165,26 @@ export async function compose(options: ComposeOptions): Promise<ComposeReport> {
       const windows = path.join(work, 'windows.ntfs');
       const windowsSize = windowsPartition(planDisk(options.firmware, options.size)).size;
       const os = await timed('(inputs)', 'clone OS', () =>
-        openLayer(options.os, windows, { targetSize: windowsSize, onProgress: progress, signal }),
+        openLayer(options.os, { extractTo: windows, targetSize: windowsSize, onProgress: progress, signal }),
       );
+      opened.push(os);
       if (os.partitionSize > windowsSize) {
         throw new ComposeError(
           `the Windows partition would be ${mib(windowsSize)} MiB, smaller than the OS layer's volume (${mib(os.partitionSize)} MiB): choose a bigger --size-gib`,
         );
       }
       for (const hive of REQUIRED_HIVES) await checkHive(windows, hive, `${options.os} (${HIVE_DIR})`);
-      const open = (disk: string, name: string) =>
-        timed(name, 'open', () => openLayer(disk, path.join(work, `${name}.ntfs`), { signal }));
-      const apps = await Promise.all(options.apps.map((app, i) => open(app, `app-${i}`)));
-      const platform = options.platform ? await open(options.platform, 'platform') : undefined;
+      // The other layers are read in place, straight from their disks.
+      const open = async (disk: string) => {
+        const layer = await timed(path.basename(disk), 'open', () => openLayer(disk, { signal }));
+        opened.push(layer);
+        return layer;
+      };
+      const settled = await Promise.allSettled(options.apps.map(open));
+      const failed = settled.find((result) => result.status === 'rejected');
+      if (failed) throw failed.reason;
+      const apps = settled.map((result) => (result as PromiseFulfilledResult<OpenedLayer>).value);
+      const platform = options.platform ? await open(options.platform) : undefined;
       const layers = prioritise(os, apps, platform);
       const registries = layers.map((l) => parseLayerRegistry(l.metadata.name, l.registry));
 
@@ -211,7 +220,7 @@ export async function compose(options: ComposeOptions): Promise<ComposeReport> {
               ),
             );
           await timed(name, 'files', () =>
-            overlayVolume(layer.partition, windows, {
+            overlayVolume(layer.volume, windows, {
               epoch,
               onProgress: progress && ((p) => progress({ ...p, phase: `overlay ${name}` })),
               signal,
@@ -228,9 +237,8 @@ export async function compose(options: ComposeOptions): Promise<ComposeReport> {
           mergeRegistry(windows, registries, work, epoch),
         );
         const layerFiles = await Promise.all(
-          layers.map(async (l) => ({ layer: l.metadata.name, entries: await listVolume(l.partition) })),
+          layers.map(async (l) => ({ layer: l.metadata.name, entries: await listVolume(l.volume) })),
         );
-        for (const layer of layers) await fs.rm(layer.partition);
         await finalizeVolume(
           windows,
           createHash('sha256').update(`${identity}:serial`).digest(),
@@ -279,5 +287,5 @@ export async function compose(options: ComposeOptions): Promise<ComposeReport> {
         };
       });
     }),
-  );
+  ).finally(() => Promise.all(opened.map((layer) => layer.close())));
 }
