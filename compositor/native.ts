@@ -126,7 +126,11 @@ export function runNtfsCore(args: string[], options: RunOptions = {}): Promise<B
     child.on('close', (code, signal) => {
       void feeding.then(() => {
         if (code === 0) return resolve(Buffer.concat(stdoutChunks));
-        const message = Buffer.concat(stderrChunks).toString('utf8').trim();
+        const stderr = Buffer.concat(stderrChunks).toString('utf8').trim();
+        // Name a served volume by its disk file, not by the descriptor it was read through.
+        const message = options.served
+          ? stderr.split(volumeArgument(options.served)).join(options.served.disk.path)
+          : stderr;
         reject(
           new NtfsCoreError(message || `lamina_ntfs ${args[0]} ended by ${signal ?? `exit code ${code}`}`),
         );

@@ -121,6 +121,20 @@ it('refuses a layer whose NTFS is corrupt', async () => {
   await expectFailure(['compose', ...composeArgs('--os', broken)], /not a usable NTFS volume/, [broken]);
 });
 
+it('names a layer read in place whose NTFS is corrupt', async () => {
+  const broken = path.join(dir, 'broken-app.raw');
+  toRaw(app, broken);
+  const disk = readFileSync(broken);
+  const boot = 1024 * 1024;
+  disk.fill(0x5a, boot + 0x30, boot + 0x40); // where the MFT is: nowhere
+  writeFileSync(broken, disk);
+  await expectFailure(
+    ['compose', ...composeArgs('--os', os, '--app', broken)],
+    /broken-app\.raw: not a usable NTFS volume/,
+    [broken],
+  );
+});
+
 it('refuses a --from that is neither a folder nor a zip', async () => {
   const notZip = path.join(dir, 'readme.txt');
   writeFileSync(notZip, 'not a zip');
