@@ -11,6 +11,7 @@ import { DiskFormatError } from '../errors';
 import { InputFile, OutputFile } from '../file-io';
 import { guidFromBytes, guidToBytes } from '../guid';
 import { DiskIdentity } from '../identity';
+import { replayLog } from './vhdx-log';
 import { DiskWriter, roundUp, SECTOR_SIZE, VirtualDisk } from '../types';
 
 const KIB = 1024;
@@ -136,8 +137,8 @@ export async function openVhdx(file: InputFile): Promise<VirtualDisk> {
 }
 
 /**
- * Picks the valid header with the higher sequence number and refuses a log that would need
- * replaying; returns where the log lives.
+ * Picks the valid header with the higher sequence number and replays its log, if any; returns
+ * where the log lives.
  */
 async function readCurrentHeader(file: InputFile): Promise<Region> {
   let current: { header: Buffer; at: number; sequence: bigint } | undefined;
@@ -165,68 +166,9 @@ async function readCurrentHeader(file: InputFile): Promise<Region> {
   if (version !== 1)
     throw new DiskFormatError(file.path, 'VHDX header', at + 66, `unsupported version ${version}`);
   const log = { offset: Number(header.readBigUInt64LE(72)), length: header.readUInt32LE(68) };
-  if (!isZeroGuid(header, 48)) await assertNothingToReplay(file, header.subarray(48, 64), log, at);
+  // A zero log GUID means the log is empty; otherwise it may hold changes the file does not show yet.
+  if (!isZeroGuid(header, 48)) await replayLog(file, header.subarray(48, 64), log, at);
   return log;
-}
-
-const LOG_SECTOR = 4 * KIB;
-const LOG_SCAN_CHUNK = MIB;
-
-/**
- * A set log GUID means the log may hold writes not yet applied to the file: it does if any log
- * entry carries that GUID and a valid CRC-32C. Lamina does not replay logs, so such a file is
- * refused; a log without one has nothing to replay (the file was opened for writing, not left
- * mid-update). The log is scanned a MiB at a time, so its size costs no memory.
- */
-async function assertNothingToReplay(
-  file: InputFile,
-  logGuid: Buffer,
-  log: Region,
-  headerAt: number,
-): Promise<void> {
-  const refuse = (offset: number, detail: string) =>
-    new DiskFormatError(
-      file.path,
-      'VHDX log',
-      offset,
-      `${detail}; Lamina does not replay logs (attach the disk in Hyper-V or run "qemu-img check -r all" first)`,
-    );
-  if (
-    log.offset < MIB ||
-    log.offset % MIB !== 0 ||
-    log.length % MIB !== 0 ||
-    log.offset + log.length > file.size
-  ) {
-    throw refuse(
-      headerAt + 64,
-      `log GUID ${guidFromBytes(logGuid)} is set and the log region (${log.length} bytes at ${log.offset}) lies outside the file`,
-    );
-  }
-  for (let chunkAt = 0; chunkAt < log.length; chunkAt += LOG_SCAN_CHUNK) {
-    const chunk = await file.readStructure(
-      'VHDX log',
-      log.offset + chunkAt,
-      Math.min(LOG_SCAN_CHUNK, log.length - chunkAt),
-    );
-    for (let at = 0; at < chunk.length; at += LOG_SECTOR) {
-      if (
-        chunk.subarray(at, at + 4).toString('latin1') !== 'loge' ||
-        !chunk.subarray(at + 32, at + 48).equals(logGuid)
-      )
-        continue;
-      const entryAt = log.offset + chunkAt + at;
-      const length = chunk.readUInt32LE(at + 8);
-      // An entry that wraps around the end of the circular log cannot be checked here: assume it is live.
-      const fits = length >= LOG_SECTOR && length % LOG_SECTOR === 0 && chunkAt + at + length <= log.length;
-      const entry = fits ? await file.readStructure('VHDX log entry', entryAt, length) : undefined;
-      if (!entry || entry.readUInt32LE(4) === structureChecksum(entry)) {
-        throw refuse(
-          entryAt,
-          `a log entry with the header's log GUID ${guidFromBytes(logGuid)} holds writes not yet applied`,
-        );
-      }
-    }
-  }
 }
 
 function isZeroGuid(data: Buffer, offset: number): boolean {
