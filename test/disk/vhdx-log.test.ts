@@ -7,7 +7,16 @@ import { crc32c } from '../../disk/checksum';
 import { convertDisk } from '../../disk/convert';
 import { DiskFormatError } from '../../disk/errors';
 import { openDisk } from '../../disk/open';
-import { KIB, laminaImage, makeSource, readEverything, reseal, writeSparse } from './corrupt-fixtures';
+import {
+  KIB,
+  laminaImage,
+  logEntry,
+  makeSource,
+  readEverything,
+  reseal,
+  withLog,
+  writeSparse,
+} from './corrupt-fixtures';
 import { MIB, qemuImg, readRaw, scratchDir } from './helpers';
 
 const scratch = scratchDir('vhdx-log');
@@ -16,59 +25,18 @@ beforeAll(() => makeSource(source));
 afterAll(() => scratch.cleanup());
 
 const SECTOR = 4 * KIB;
-const LOG_AT = MIB; // where Lamina puts the log
 const BLOCK0_AT = 4 * MIB; // Lamina's first payload block, holding guest bytes 0..32 MiB
-const GUID = Buffer.alloc(16, 0x5a);
-
-type Descriptor =
-  { kind: 'zero'; fileOffset: number; length: number } | { kind: 'data'; fileOffset: number; sector: Buffer };
-
-/** One log entry as [MS-VHDX] 2.3.1 lays it out: header, descriptors, then one data sector per data descriptor. */
-function logEntry(sequence: bigint, tail: number, fileSize: number, descriptors: Descriptor[]): Buffer {
-  const descriptorSectors = Math.ceil((64 + 32 * descriptors.length) / SECTOR);
-  const data = descriptors.filter((d) => d.kind === 'data');
-  const entry = Buffer.alloc((descriptorSectors + data.length) * SECTOR);
-  entry.write('loge', 0, 'latin1');
-  entry.writeUInt32LE(entry.length, 8);
-  entry.writeUInt32LE(tail, 12);
-  entry.writeBigUInt64LE(sequence, 16);
-  entry.writeUInt32LE(descriptors.length, 24);
-  GUID.copy(entry, 32);
-  entry.writeBigUInt64LE(BigInt(fileSize), 48); // flushed file offset
-  entry.writeBigUInt64LE(BigInt(fileSize), 56); // last file offset
-  let dataSector = descriptorSectors;
-  descriptors.forEach((d, i) => {
-    const at = 64 + 32 * i;
-    entry.writeBigUInt64LE(BigInt(d.fileOffset), at + 16);
-    entry.writeBigUInt64LE(sequence, at + 24);
-    if (d.kind === 'zero') {
-      entry.write('zero', at, 'latin1');
-      entry.writeBigUInt64LE(BigInt(d.length), at + 8);
-      return;
-    }
-    entry.write('desc', at, 'latin1');
-    d.sector.copy(entry, at + 4, SECTOR - 4, SECTOR); // trailing bytes
-    d.sector.copy(entry, at + 8, 0, 8); // leading bytes
-    const s = dataSector++ * SECTOR;
-    entry.write('data', s, 'latin1');
-    entry.writeUInt32LE(Number(sequence >> 32n), s + 4);
-    d.sector.copy(entry, s + 8, 8, SECTOR - 4);
-    entry.writeUInt32LE(Number(sequence & 0xffffffffn), s + SECTOR - 4);
-  });
-  entry.writeUInt32LE(crc32c(entry), 4);
-  return entry;
-}
 
 /** A Lamina VHDX of the source whose headers name the log GUID, with `entries` written into the log. */
-async function loggedDisk(name: string, entries: (image: Buffer) => Buffer[]): Promise<string> {
+async function loggedDisk(
+  name: string,
+  entries: (image: Buffer) => Buffer[],
+  afterReseal: (image: Buffer) => void = () => undefined,
+): Promise<string> {
   const image = await laminaImage(source, 'vhdx', scratch.file(name));
-  for (const at of [64 * KIB, 128 * KIB]) GUID.copy(image, at + 48);
-  let at = LOG_AT;
-  for (const entry of entries(image)) {
-    entry.copy(image, at);
-    at += entry.length;
-  }
-  reseal('vhdx', image);
+  withLog(image, entries(image));
+  reseal('vhdx', image); // header CRCs, and the entries' own
+  afterReseal(image);
   writeSparse(scratch.file(name), image);
   return scratch.file(name);
 }
@@ -101,16 +69,15 @@ test('logged writes are replayed: Lamina reads what qemu-img reads after its own
 });
 
 test('a set log GUID over an empty log, or over invalid entries only, changes nothing', async () => {
-  const broken = (image: Buffer) => {
-    const entry = logEntry(1n, 0, image.length, [{ kind: 'zero', fileOffset: BLOCK0_AT, length: SECTOR }]);
-    entry[4] ^= 1; // checksum no longer matches: not a valid entry
-    return [entry];
-  };
-  for (const [name, entries] of [
-    ['empty-log.vhdx', () => []],
-    ['invalid-entry.vhdx', broken],
+  const zeroing = (image: Buffer) => [
+    logEntry(1n, 0, image.length, [{ kind: 'zero', fileOffset: BLOCK0_AT, length: SECTOR }]),
+  ];
+  const breakChecksum = (image: Buffer) => void (image[MIB + 4] ^= 1); // the entry is no longer valid
+  for (const [name, entries, damage] of [
+    ['empty-log.vhdx', () => [], undefined],
+    ['invalid-entry.vhdx', zeroing, breakChecksum],
   ] as const) {
-    const file = await loggedDisk(name, entries);
+    const file = await loggedDisk(name, entries, damage);
     const disk = await openDisk(file);
     const head = Buffer.alloc(16 * KIB);
     await disk.read(head, 0);
