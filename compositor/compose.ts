@@ -36,6 +36,8 @@ export interface ComposeOptions {
   firmware: Firmware;
   format: OutputFormat;
   out: string;
+  /** Where the CLI will write the report: checked up front, so a bad path fails before the work. */
+  report?: string;
   onProgress?: ProgressListener;
   /** Cancels the compose: the running step stops, nothing is left behind. */
   signal?: AbortSignal;
@@ -77,6 +79,14 @@ async function checkReadable(files: string[]): Promise<void> {
       throw new ComposeError(`${file}: missing or unreadable layer`);
     });
   }
+}
+
+/** Fails before any work when the output could not be written at the end. */
+async function checkWritableDirectory(file: string): Promise<void> {
+  const dir = path.dirname(path.resolve(file));
+  await fs.access(dir, constants.W_OK).catch(() => {
+    throw new ComposeError(`${dir}: no such folder, or not writable (for ${file})`);
+  });
 }
 
 /** Lowest priority first: apps by creation sequence, then the platform. */
@@ -147,6 +157,8 @@ async function explainNoSpace<T>(work: string, out: string, task: () => Promise<
 
 export async function compose(options: ComposeOptions): Promise<ComposeReport> {
   await checkReadable([options.os, ...options.apps, ...(options.platform ? [options.platform] : [])]);
+  for (const file of [options.out, ...(options.report ? [options.report] : [])])
+    await checkWritableDirectory(file);
   const timings: LayerTiming[] = [];
   const timed = async <T>(layer: string, phase: string, step: () => Promise<T>): Promise<T> => {
     const started = process.hrtime.bigint();

@@ -79,6 +79,24 @@ it('refuses a missing layer', async () => {
   );
 });
 
+it('refuses an output or report folder that does not exist, before any work', async () => {
+  await expectFailure(
+    [
+      'compose',
+      ...composeArgs('--os', os).map((a) =>
+        a.endsWith('out.vhdx') ? path.join(dir, 'nope', 'out.vhdx') : a,
+      ),
+    ],
+    /nope: no such folder/,
+    [os],
+  );
+  await expectFailure(
+    ['compose', ...composeArgs('--os', os), '--report', path.join(dir, 'nope', 'report.json')],
+    /nope: no such folder/,
+    [os],
+  );
+});
+
 it('refuses an app layer bound to another OS layer', async () => {
   const otherGold = path.join(dir, 'other-gold.vhdx');
   expect(
