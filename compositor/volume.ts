@@ -58,17 +58,17 @@ export async function formatVolume(file: string, size: number, options: FormatOp
 }
 
 /**
- * Copies the allocated clusters of the volume in `source` into a new sparse file `target` of the
+ * Copies the allocated clusters of the volume `source` into a new sparse file `target` of the
  * same size: free space (and whatever stale data it held) stays behind.
  */
 export async function cloneVolume(
-  source: string,
+  source: VolumeRef,
   target: string,
   onProgress?: ProgressListener,
 ): Promise<void> {
   await fs.writeFile(target, '');
-  await fs.truncate(target, (await fs.stat(source)).size);
-  await runNtfsCore(['clone', source, target], { onProgress });
+  await fs.truncate(target, typeof source === 'string' ? (await fs.stat(source)).size : source.size);
+  await runNtfsCore(['clone', volumeArgument(source), target], { onProgress, ...served(source) });
 }
 
 /** Grows the volume (of `volumeSize` bytes) in `file` to fill the file's `size` bytes, with ntfsresize. */
