@@ -4,10 +4,27 @@
 #include <linux/fs.h>
 #include "served-device.h"
 
+/*
+ * Every request is a round trip through the parent, and libntfs-3g reads metadata (MFT records,
+ * index blocks) a few KiB at a time: small reads are served from a cache of aligned windows,
+ * each fetched with one request. The device is read-only, so the cache never goes stale.
+ */
+#define WINDOW_SIZE (256 * 1024)
+#define WINDOWS 16
+
+struct window {
+	s64 start; /* -1: empty */
+	s64 length;
+	u64 last_used;
+	u8 *data;
+};
+
 struct served {
 	int fd;
 	s64 size;
 	s64 position;
+	struct window windows[WINDOWS];
+	u64 clock;
 };
 
 static struct served *served_of(struct ntfs_device *dev)
@@ -60,6 +77,44 @@ static int exchange(int fd, void *buffer, size_t length, int sending)
 	return 0;
 }
 
+/* One round trip: `count` bytes at `offset`, both within the volume. */
+static int request_bytes(struct served *served, void *buffer, s64 count, s64 offset)
+{
+	u8 request[16];
+	for (int i = 0; i < 8; i++) {
+		request[i] = (u8)((u64)offset >> (8 * i));
+		request[8 + i] = (u8)((u64)count >> (8 * i));
+	}
+	return exchange(served->fd, request, sizeof(request), 1) ||
+	       exchange(served->fd, buffer, (size_t)count, 0);
+}
+
+/* The cached window holding `offset`, fetched if needed (least recently used one replaced). */
+static struct window *window_for(struct served *served, s64 offset)
+{
+	s64 start = offset - offset % WINDOW_SIZE;
+	struct window *victim = &served->windows[0];
+	for (int i = 0; i < WINDOWS; i++) {
+		struct window *w = &served->windows[i];
+		if (w->data && w->start == start) {
+			w->last_used = ++served->clock;
+			return w;
+		}
+		if (!w->data || w->last_used < victim->last_used)
+			victim = w;
+	}
+	if (!victim->data)
+		victim->data = malloc(WINDOW_SIZE);
+	victim->start = start;
+	victim->length = served->size - start < WINDOW_SIZE ? served->size - start : WINDOW_SIZE;
+	victim->last_used = ++served->clock;
+	if (request_bytes(served, victim->data, victim->length, start)) {
+		victim->start = -1;
+		return NULL;
+	}
+	return victim;
+}
+
 static s64 served_pread(struct ntfs_device *dev, void *buffer, s64 count, s64 offset)
 {
 	struct served *served = served_of(dev);
@@ -67,14 +122,17 @@ static s64 served_pread(struct ntfs_device *dev, void *buffer, s64 count, s64 of
 		return 0;
 	if (count > served->size - offset)
 		count = served->size - offset;
-	u8 request[16];
-	for (int i = 0; i < 8; i++) {
-		request[i] = (u8)((u64)offset >> (8 * i));
-		request[8 + i] = (u8)((u64)count >> (8 * i));
+	if (count >= WINDOW_SIZE)
+		return request_bytes(served, buffer, count, offset) ? -1 : count;
+	for (s64 done = 0; done < count;) {
+		struct window *w = window_for(served, offset + done);
+		if (!w)
+			return -1;
+		s64 from = offset + done - w->start;
+		s64 n = w->length - from < count - done ? w->length - from : count - done;
+		memcpy((u8 *)buffer + done, w->data + from, (size_t)n);
+		done += n;
 	}
-	if (exchange(served->fd, request, sizeof(request), 1) ||
-	    exchange(served->fd, buffer, (size_t)count, 0))
-		return -1;
 	return count;
 }
 
