@@ -51,6 +51,8 @@ export interface DiskWriter {
 export interface WriterOptions {
   /** Guest size in bytes; rounded up to whole sectors (and to whole MiB for vhd-fixed). */
   virtualSize: number;
+  /** Seed for the ids the format stores; same data and seed give a byte-identical file (see identity.ts). */
+  identity?: string;
 }
 
 export function roundUp(value: number, multiple: number): number {
