@@ -82,9 +82,7 @@ export class XmlElement {
 
   /** Follows a path of child names, e.g. `at('info', 'error', 'localizedMessage')`. */
   at(...names: string[]): XmlElement | undefined {
-    let node: XmlElement | undefined = this;
-    for (const name of names) node = node?.child(name);
-    return node;
+    return names.reduce<XmlElement | undefined>((node, name) => node?.child(name), this);
   }
 }
 
