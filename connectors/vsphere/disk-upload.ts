@@ -31,6 +31,8 @@ export interface DiskTransferOptions extends TransferOptions {
   scratchDir?: string;
   /** Attempts per file after dropped connections; default 5. */
   attempts?: number;
+  /** Told about each dropped connection before the file is sent again (for the activity's log). */
+  onRetry?: (err: Error) => void;
 }
 
 export interface UploadedDisk {

@@ -43,7 +43,10 @@ export function flatDescriptor(
 ): string {
   const native = extents.length === 1;
   const totalSectors = extents.reduce((sum, e) => sum + e.sectors, 0);
-  const lines = extents.map((e) => `RW ${e.sectors} ${native ? 'VMFS' : 'FLAT'} "${e.file}" 0`);
+  // ESXi writes VMFS extents without the offset column that FLAT extents carry.
+  const lines = extents.map((e) =>
+    native ? `RW ${e.sectors} VMFS "${e.file}"` : `RW ${e.sectors} FLAT "${e.file}" 0`,
+  );
   // The classic BIOS geometry VMware writes for SCSI disks; ESXi refuses a descriptor without one.
   const heads = 255;
   const sectorsPerTrack = 63;
