@@ -308,44 +308,45 @@ export async function diskPaths(client: VimClient, vm: MoRef): Promise<string[]>
 }
 
 /**
- * Powers off and destroys the VM. vSphere deletes every disk attached to a destroyed VM, so disks the
- * caller keeps (a packaging cache disk, a published master disk) are detached first.
+ * Removes the VM's disks from its configuration without deleting their files: vSphere deletes every
+ * disk still attached to a VM it destroys, and some disks (a packaging cache disk, a published master
+ * disk) must outlive their VM.
  */
+export async function detachDisks(client: VimClient, vm: MoRef): Promise<void> {
+  const props = await readProperties(client, vm, ['config.hardware.device']);
+  const disks = (props.get('config.hardware.device')?.children ?? []).filter((d) => d.type === 'VirtualDisk');
+  if (disks.length === 0) return;
+  const spec = xml(
+    'spec',
+    disks.map((d) =>
+      // Removing without a fileOperation detaches; the files stay on the datastore.
+      deviceChange(
+        'remove',
+        xml(
+          'device',
+          fragment(
+            xml('key', d.textOf('key')),
+            xml('controllerKey', d.textOf('controllerKey')),
+            xml('unitNumber', d.textOf('unitNumber')),
+            xml('capacityInKB', d.textOf('capacityInKB') ?? 0),
+          ),
+          { 'xsi:type': 'VirtualDisk' },
+        ),
+      ),
+    ),
+  );
+  const response = await client.invoke('ReconfigVM_Task', vm, spec);
+  await waitForTask(client, moRefOf(response.child('returnval')!), `detach disks of ${vm.value}`);
+}
+
+/** Powers off and destroys the VM; with `keepDisks` its disks are detached first and survive. */
 export async function destroyVm(
   client: VimClient,
   vm: MoRef,
   options: { keepDisks?: boolean; onProgress?: ProgressCallback } = {},
 ): Promise<void> {
   await powerOff(client, vm);
-  if (options.keepDisks) {
-    const props = await readProperties(client, vm, ['config.hardware.device']);
-    const disks = (props.get('config.hardware.device')?.children ?? []).filter(
-      (d) => d.type === 'VirtualDisk',
-    );
-    if (disks.length > 0) {
-      const spec = xml(
-        'spec',
-        disks.map((d) =>
-          // Removing without a fileOperation detaches: the disk files stay on the datastore.
-          deviceChange(
-            'remove',
-            xml(
-              'device',
-              fragment(
-                xml('key', d.textOf('key')),
-                xml('controllerKey', d.textOf('controllerKey')),
-                xml('unitNumber', d.textOf('unitNumber')),
-                xml('capacityInKB', d.textOf('capacityInKB') ?? 0),
-              ),
-              { 'xsi:type': 'VirtualDisk' },
-            ),
-          ),
-        ),
-      );
-      const response = await client.invoke('ReconfigVM_Task', vm, spec);
-      await waitForTask(client, moRefOf(response.child('returnval')!), `detach disks of ${vm.value}`);
-    }
-  }
+  if (options.keepDisks) await detachDisks(client, vm);
   const response = await client.invoke('Destroy_Task', vm);
   await waitForTask(client, moRefOf(response.child('returnval')!), `destroy ${vm.value}`, {
     onProgress: options.onProgress,
