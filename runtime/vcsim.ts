@@ -20,7 +20,10 @@ export interface Vcsim {
   password: string;
   /** The local folder behind a datastore (vcsim creates it at start). */
   datastoreDir(datastore: string): string;
+  /** Graceful: vcsim lets calls in flight finish. */
   stop(): Promise<void>;
+  /** A crash (SIGKILL): calls in flight break, like a vCenter that goes down. */
+  kill(): Promise<void>;
 }
 
 export interface VcsimOptions {
@@ -30,6 +33,8 @@ export interface VcsimOptions {
   password?: string;
   /** Reuse a port (restarting a simulator at the same address); default a free one. */
   port?: number;
+  /** Further vcsim flags, e.g. ['-method-delay', 'CreateSnapshot_Task:3000'] to hold a call in flight. */
+  extraArgs?: string[];
 }
 
 export async function startVcsim(options: VcsimOptions = {}): Promise<Vcsim> {
@@ -49,6 +54,7 @@ export async function startVcsim(options: VcsimOptions = {}): Promise<Vcsim> {
     '-standalone-host',
     '0',
     ...Object.entries(inventory).flatMap(([flag, count]) => [`-${flag}`, String(count)]),
+    ...(options.extraArgs ?? []),
   ];
   const logFile = path.join(tmp, 'vcsim.log');
   const log = fs.openSync(logFile, 'a');
@@ -84,6 +90,14 @@ export async function startVcsim(options: VcsimOptions = {}): Promise<Vcsim> {
     },
     async stop() {
       await stopChild(child, 5_000);
+      fs.rmSync(tmp, { recursive: true, force: true });
+    },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGKILL');
+        await exited;
+      }
       fs.rmSync(tmp, { recursive: true, force: true });
     },
   };

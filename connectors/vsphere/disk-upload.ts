@@ -69,20 +69,35 @@ export async function uploadDisk(
       extents.push({ start, end, location: { ...target, path: extentPath(target.path, i) } });
     }
     createdDirectory = directory.path !== '.' && (await files.makeDirectory(directory));
-    for (const extent of extents) {
-      const length = extent.end - extent.start;
-      if ((await files.size(extent.location, options.signal)) !== length) {
-        await retryDroppedConnection(
-          () =>
-            files.upload(
-              extent.location,
-              { file: raw.file, start: extent.start, end: extent.end },
-              { ...options, progressBase: extent.start, progressTotal: raw.size },
-            ),
-          options,
+    type Extent = (typeof extents)[number];
+    const isComplete = async (e: Extent) =>
+      (await files.size(e.location, options.signal)) === e.end - e.start;
+    const send = async (e: Extent) => {
+      await retryDroppedConnection(async () => {
+        if (await isComplete(e)) return;
+        await files.upload(
+          e.location,
+          { file: raw.file, start: e.start, end: e.end },
+          { ...options, progressBase: e.start, progressTotal: raw.size },
+        );
+      }, options);
+      options.onProgress?.({ phase: 'upload', done: e.end, total: raw.size });
+    };
+    // Before the descriptor marks the disk complete, every extent is checked again: one lost meanwhile
+    // (a datastore or simulator reset during the upload) is sent again instead of leaving a disk with holes.
+    let pending: Extent[] = extents;
+    for (let pass = 1; pending.length > 0; pass++) {
+      if (pass > 2) {
+        throw new Error(
+          `extents of ${datastorePath(target)} disappear from the datastore as they are uploaded: ` +
+            pending.map((e) => e.location.path).join(', '),
         );
       }
-      options.onProgress?.({ phase: 'upload', done: extent.end, total: raw.size });
+      for (const extent of pending) await send(extent);
+      pending = [];
+      for (const extent of extents) {
+        if (!(await retryDroppedConnection(() => isComplete(extent), options))) pending.push(extent);
+      }
     }
     const descriptor = flatDescriptor(
       extents.map((e) => ({
