@@ -56,12 +56,17 @@ export class VimClient {
   /** `vmware_soap_session=…`, also accepted by the datastore /folder endpoint. */
   sessionCookie = '';
   serviceContent!: ServiceContent;
+  /** In a #private field so that logging or inspecting the client never shows it. */
   readonly #password: string;
+  private readonly username: string;
+  private readonly requestTimeoutMs: number;
   private relogin?: Promise<void>;
   private keepAlive?: NodeJS.Timeout;
 
-  private constructor(private readonly connection: VimConnection) {
+  private constructor(connection: VimConnection) {
     this.#password = connection.password;
+    this.username = connection.username;
+    this.requestTimeoutMs = connection.requestTimeoutMs ?? 120_000;
     this.agent = createTrustingAgent(connection.trust);
     this.sdk = sdkUrl(connection.server);
   }
@@ -139,14 +144,14 @@ export class VimClient {
       await this.post(
         'Login',
         this.serviceContent.sessionManager,
-        fragment(xml('userName', this.connection.username), xml('password', this.#password)),
+        fragment(xml('userName', this.username), xml('password', this.#password)),
       );
     } catch (err) {
       if (err instanceof VimFault) {
         throw new VimFault(
           err.fault,
           err.faultMessage,
-          `login to ${this.server} as '${this.connection.username}'`,
+          `login to ${this.server} as '${this.username}'`,
           err.subject,
         );
       }
@@ -205,7 +210,7 @@ export class VimClient {
           method: 'POST',
           agent: this.agent,
           signal,
-          timeout: this.connection.requestTimeoutMs ?? 120_000,
+          timeout: this.requestTimeoutMs,
           headers: {
             'content-type': 'text/xml; charset=utf-8',
             soapaction: SOAP_ACTION,

@@ -51,11 +51,18 @@ export interface CreateVmRequest {
 export class VsphereConnector implements Connector {
   readonly type = 'vsphere';
   private session?: Promise<Session>;
+  /** Kept apart from the other settings, in a #private field, so that inspecting or logging never shows it. */
+  readonly #password: string;
+  private readonly settings: Omit<VsphereConnectorSettings, 'password'>;
 
   constructor(
-    private readonly settings: VsphereConnectorSettings,
+    settings: VsphereConnectorSettings,
     private readonly tuning: { keepAliveMs?: number; requestTimeoutMs?: number } = {},
-  ) {}
+  ) {
+    const { password, ...rest } = settings;
+    this.#password = password;
+    this.settings = rest;
+  }
 
   async test(): Promise<ConnectorCheck[]> {
     const checks: ConnectorCheck[] = [];
@@ -272,7 +279,7 @@ export class VsphereConnector implements Connector {
     return VimClient.connect({
       server: this.settings.server,
       username: this.settings.username,
-      password: this.settings.password,
+      password: this.#password,
       trust: {
         allowUntrustedCertificate: this.settings.allowUntrustedCertificate,
         thumbprint: this.settings.certificateThumbprint,
@@ -351,7 +358,7 @@ function gib(bytes: number): string {
 }
 
 /** Which setting to blame when even logging in failed. */
-function connectionCheck(err: Error, settings: VsphereConnectorSettings): ConnectorCheck {
+function connectionCheck(err: Error, settings: Omit<VsphereConnectorSettings, 'password'>): ConnectorCheck {
   if (err instanceof CertificateRejected) {
     return {
       field: settings.certificateThumbprint ? 'certificateThumbprint' : 'allowUntrustedCertificate',

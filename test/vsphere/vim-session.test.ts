@@ -1,10 +1,13 @@
 import tls from 'node:tls';
+import util from 'node:util';
 import { listObjects, readProperties } from '../../connectors/vsphere/property-collector';
 import { waitForTask } from '../../connectors/vsphere/tasks';
 import { CertificateRejected } from '../../connectors/vsphere/tls-trust';
 import { VimClient, type VimConnection } from '../../connectors/vsphere/vim-client';
 import { moRefOf, VimFault } from '../../connectors/vsphere/vim-fault';
 import { startVcsim, type Vcsim } from '../../runtime/vcsim';
+import { VsphereConnector } from '../../connectors/vsphere/vsphere-connector';
+import { vsphereConnectorSettings } from '../../connectors/vsphere/settings';
 
 /**
  * The vim25 session against a real vcsim: login, TLS trust, faults, re-login, paging.
@@ -12,6 +15,8 @@ import { startVcsim, type Vcsim } from '../../runtime/vcsim';
  * What vcsim does not simulate, and the stand-in:
  * - Session expiry after vCenter's idle timeout: the test logs the session out behind the client's
  *   back, which makes vcsim answer NotAuthenticated exactly as an expired session does.
+ * - The idle timeout itself: vcsim never expires sessions, so keep-alive is shown by the session's call
+ *   count on the server (SessionManager.sessionList) growing while the client sits idle.
  * - A CA-signed certificate: vcsim serves a self-signed one, so "verified by default" is shown by the
  *   refusal, and the pinned thumbprints are read from vcsim's certificate by the test.
  */
@@ -130,4 +135,35 @@ test('property retrieval follows continuation tokens past the first page', async
   const vms = await listObjects(client, 'VirtualMachine', ['name']);
   expect(vms).toHaveLength(120);
   expect(new Set(vms.map((v) => v.ref.value)).size).toBe(120);
+});
+
+test('an idle session is kept alive by periodic calls', async () => {
+  const idle = await connect({ keepAliveMs: 100 });
+  const control = await connect(); // default: every 10 minutes
+  await new Promise((resolve) => setTimeout(resolve, 700));
+  const sessions = (await readProperties(control, control.serviceContent.sessionManager, ['sessionList']))
+    .get('sessionList')!
+    .children.map((s) => ({ key: s.textOf('key'), calls: Number(s.textOf('callCount')) }));
+  const callsOf = (client: VimClient) =>
+    sessions.find((s) => `vmware_soap_session=${s.key}` === client.sessionCookie)!.calls;
+  expect(callsOf(idle)).toBeGreaterThanOrEqual(5);
+  expect(callsOf(control)).toBeLessThanOrEqual(3);
+});
+
+test('neither the client nor the connector shows the password when inspected or serialised', async () => {
+  const client = await connect();
+  const connector = new VsphereConnector(
+    vsphereConnectorSettings.parse({
+      server: sim.url,
+      username: sim.username,
+      password: sim.password,
+      datacenter: 'DC0',
+      hostOrCluster: 'DC0_C0',
+      datastore: 'LocalDS_0',
+      network: 'VM Network',
+    }),
+  );
+  expect(util.inspect(client, { depth: 10 })).not.toContain(sim.password);
+  expect(util.inspect(connector, { depth: 10 })).not.toContain(sim.password);
+  expect(JSON.stringify(connector)).not.toContain(sim.password);
 });
