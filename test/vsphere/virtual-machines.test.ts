@@ -98,6 +98,15 @@ test('creates a VM with the template hardware, the given disks and network, and 
   expect(folder.get('name')?.text).toBe('F0');
 });
 
+test('names with XML special characters survive the round trip', async () => {
+  const name = `R&D <packaging> "1" 'a'`;
+  const { vm } = await connector.createVm({ name, disks: ['lamina/package.vmdk'] });
+  expect(await vmRef(name)).toEqual(vm);
+  expect(await connector.powerState(name)).toBe('poweredOff');
+  await connector.destroyVm(name, { keepDisks: true });
+  expect(await vmRef(name)).toBeUndefined();
+});
+
 test('a missing disk fails createVm with the disk named', async () => {
   await expect(connector.createVm({ name: 'no-disk', disks: ['lamina/missing.vmdk'] })).rejects.toThrow(
     'disk [LocalDS_0] lamina/missing.vmdk does not exist',
