@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
@@ -40,6 +41,16 @@ export function parseDatastorePath(text: string): { datastore: string; path: str
   return { datastore: match[1], path: match[2] };
 }
 
+/** A pass-through stream telling how many bytes went by, for progress. */
+function countBytes(onBytes: (count: number) => void): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      onBytes(chunk.length);
+      callback(null, chunk);
+    },
+  });
+}
+
 /** The datastores of one datacenter. */
 export class DatastoreFiles {
   constructor(
@@ -68,18 +79,15 @@ export class DatastoreFiles {
     const done = options.progressBase ?? 0;
     const total = options.progressTotal ?? length;
     let sent = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        sent += chunk.length;
-        options.onProgress?.({ phase: 'upload', done: done + sent, total });
-        callback(null, chunk);
-      },
+    const counter = countBytes((n) => {
+      sent += n;
+      options.onProgress?.({ phase: 'upload', done: done + sent, total });
     });
     const request = this.openRequest('PUT', location, {
       signal: options.signal,
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(length) },
     });
-    const responded = new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
+    const responded = new Promise<IncomingMessage>((resolve, reject) => {
       request.once('response', resolve);
       request.once('error', reject);
     });
@@ -111,12 +119,9 @@ export class DatastoreFiles {
     const offset = resuming ? have : 0;
     const total = offset + Number(response.headers['content-length'] ?? 0);
     let received = offset;
-    const counter = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        received += chunk.length;
-        options.onProgress?.({ phase: 'download', done: received, total });
-        callback(null, chunk);
-      },
+    const counter = countBytes((n) => {
+      received += n;
+      options.onProgress?.({ phase: 'download', done: received, total });
     });
     await pipeline(response, counter, fs.createWriteStream(file, { flags: resuming ? 'a' : 'w' }), {
       signal: options.signal,
@@ -192,7 +197,7 @@ export class DatastoreFiles {
     method: string,
     location: DatastoreLocation,
     options: { signal?: AbortSignal; headers?: Record<string, string> },
-  ): Promise<import('node:http').IncomingMessage> {
+  ): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
       const request = this.openRequest(method, location, options);
       request.once('response', resolve);
@@ -207,7 +212,7 @@ export class DatastoreFiles {
   }
 
   private expectStatus(
-    response: import('node:http').IncomingMessage,
+    response: IncomingMessage,
     ok: number[],
     method: string,
     location: DatastoreLocation,

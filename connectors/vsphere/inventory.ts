@@ -220,20 +220,11 @@ export async function findVmFolder(client: VimClient, dc: Datacenter, folderPath
   return match;
 }
 
-export async function findVm(
-  client: VimClient,
-  dc: Datacenter,
-  name: string,
-): Promise<{ ref: MoRef; name: string } | undefined> {
+/** A VM anywhere in the datacenter, by name (the template VM need not sit in Lamina's folder). */
+export async function findTemplateVm(client: VimClient, dc: Datacenter, name: string): Promise<MoRef> {
   const vms = await listObjects(client, 'VirtualMachine', ['name'], dc.vmFolder);
   const match = vms.find((o) => nameOf(o.props) === name);
-  return match && { ref: match.ref, name };
-}
-
-export async function findTemplateVm(client: VimClient, dc: Datacenter, name: string): Promise<MoRef> {
-  const match = await findVm(client, dc, name);
   if (match) return match.ref;
-  const vms = await listObjects(client, 'VirtualMachine', ['name'], dc.vmFolder);
   throw new SettingProblem(
     'templateVm',
     `template VM '${name}' not found in ${dc.name}; VMs: ${choices(vms.map((o) => nameOf(o.props)))}`,
