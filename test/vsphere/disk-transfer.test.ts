@@ -161,6 +161,20 @@ test('a dropped download resumes with a Range request, and a partial local file 
   }
 });
 
+test('cancelling mid-download removes the local files it created', async () => {
+  await connector().uploadDisk(source, 'lamina/cancel-download.vmdk', { extentBytes: EXTENT });
+  const folder = path.join(work, 'cancelled-download');
+  const abort = new AbortController();
+  const download = connector().downloadDisk('lamina/cancel-download.vmdk', path.join(folder, 'disk.vmdk'), {
+    signal: abort.signal,
+    onProgress: (p) => {
+      if (p.done >= 1.5 * MiB) abort.abort();
+    },
+  });
+  await expect(download).rejects.toThrow(/abort/i);
+  expect(fs.readdirSync(folder)).toEqual([]);
+});
+
 test('deleteDisk removes the descriptor and every extent', async () => {
   const c = connector();
   await c.uploadDisk(source, 'deleted/disk.vmdk', { extentBytes: EXTENT });
