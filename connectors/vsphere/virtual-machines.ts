@@ -98,6 +98,13 @@ export async function createVm(
   request: { name: string; hardware: VmHardware; placement: VmPlacement; disks: VmDisk[] },
   onProgress?: ProgressCallback,
 ): Promise<{ vm: MoRef; created: boolean }> {
+  // vCenter stores '/', '\' and '%' in names escaped (%2f, %5c, %25) and returns them so: such a name
+  // would not be found again by a retry, so it is refused (vcsim does not mimic the escaping).
+  if (/[/\\%]/.test(request.name)) {
+    throw new Error(
+      `VM name '${request.name}' contains '/', '\\' or '%', which vCenter escapes; choose another`,
+    );
+  }
   const existing = await findVmInFolder(client, request.placement.folder, request.name);
   if (existing) return { vm: existing, created: false };
   const { hardware, placement } = request;

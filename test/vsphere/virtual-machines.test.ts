@@ -107,6 +107,14 @@ test('names with XML special characters survive the round trip', async () => {
   expect(await vmRef(name)).toBeUndefined();
 });
 
+test("names with '/', '\\' or '%' are refused: vCenter would store them escaped and a retry not find them", async () => {
+  for (const name of ['Win 10/Office', 'x64\\build', '100%']) {
+    await expect(connector.createVm({ name, disks: ['lamina/package.vmdk'] })).rejects.toThrow(
+      `VM name '${name}' contains '/', '\\' or '%', which vCenter escapes; choose another`,
+    );
+  }
+});
+
 test('a missing disk fails createVm with the disk named', async () => {
   await expect(connector.createVm({ name: 'no-disk', disks: ['lamina/missing.vmdk'] })).rejects.toThrow(
     'disk [LocalDS_0] lamina/missing.vmdk does not exist',
