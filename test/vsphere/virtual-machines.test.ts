@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { listObjects, readProperties } from '../../connectors/vsphere/property-collector';
 import { VimClient } from '../../connectors/vsphere/vim-client';
-import type { MoRef } from '../../connectors/vsphere/vim-fault';
+import { waitForTask } from '../../connectors/vsphere/tasks';
+import { moRefOf, type MoRef } from '../../connectors/vsphere/vim-fault';
 import { detachDisks, diskPaths } from '../../connectors/vsphere/virtual-machines';
 import { VsphereConnector } from '../../connectors/vsphere/vsphere-connector';
 import { startVcsim, type Vcsim } from '../../runtime/vcsim';
@@ -15,6 +16,9 @@ import { makeTestVmdk, qemuCompare, scratchDir, vcsimSettings } from './fixtures
  * - A guest OS: nothing boots and no layer script runs. vcsim answers ShutdownGuest by powering off at
  *   once, as a guest with VMware Tools would after its scripts; "the admin shuts the packaging VM down"
  *   is a second session calling ShutdownGuest while the connector waits for power-off.
+ * - A guest without VMware Tools, which refuses a guest shutdown: a suspended VM, which vcsim refuses
+ *   ShutdownGuest for. (A guest that accepts the request but never shuts down is not simulated; the
+ *   grace-period timer around it is the same waitForPowerOff proven below.)
  * - Disk contents: vcsim never reads the attached VMDK. The test attaches disks it uploaded, so
  *   exportDisk returns real bytes that qemu-img compares with the source.
  * - vSphere deleting attached disks on Destroy: vcsim leaves disks outside the VM folder alone, so the
@@ -136,6 +140,17 @@ test('power on, snapshot and guest shutdown are idempotent', async () => {
   expect(await connector.shutdown(vm, { graceMs: 5_000, pollMs: 50 })).toBe('guest');
   expect(await connector.powerState(vm)).toBe('poweredOff');
   expect(await connector.shutdown(vm)).toBe('alreadyOff');
+});
+
+test('a guest that refuses to shut down is powered off', async () => {
+  // Stand-in for a guest without VMware Tools: vcsim refuses ShutdownGuest for a suspended VM.
+  const vm = 'lamina-packaging-1';
+  await connector.powerOn(vm);
+  const response = await inspector.invoke('SuspendVM_Task', (await vmRef(vm))!);
+  await waitForTask(inspector, moRefOf(response.child('returnval')!), 'suspend');
+  expect(await connector.powerState(vm)).toBe('suspended');
+  expect(await connector.shutdown(vm, { graceMs: 5_000 })).toBe('forced');
+  expect(await connector.powerState(vm)).toBe('poweredOff');
 });
 
 test('waitForPowerOff returns when someone else shuts the VM down', async () => {
