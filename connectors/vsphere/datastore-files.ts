@@ -41,12 +41,32 @@ export function parseDatastorePath(text: string): { datastore: string; path: str
   return { datastore: match[1], path: match[2] };
 }
 
-/** A pass-through stream telling how many bytes went by, for progress. */
-function countBytes(onBytes: (count: number) => void): Transform {
+const PROGRESS_INTERVAL_MS = 250;
+
+/**
+ * A pass-through stream reporting `{phase, done, total}` as bytes go by: at most every 250 ms, and once
+ * at the end, so a multi-GiB transfer makes a few heartbeats per second rather than one per 64 KiB.
+ */
+function progressStream(
+  phase: string,
+  start: number,
+  total: number,
+  onProgress?: ProgressCallback,
+): Transform {
+  let done = start;
+  let reported = 0;
   return new Transform({
     transform(chunk: Buffer, _encoding, callback) {
-      onBytes(chunk.length);
+      done += chunk.length;
+      if (onProgress && Date.now() - reported >= PROGRESS_INTERVAL_MS) {
+        reported = Date.now();
+        onProgress({ phase, done, total });
+      }
       callback(null, chunk);
+    },
+    flush(callback) {
+      onProgress?.({ phase, done, total });
+      callback();
     },
   });
 }
@@ -76,13 +96,12 @@ export class DatastoreFiles {
     const start = source.start ?? 0;
     const end = source.end ?? (await fs.promises.stat(source.file)).size;
     const length = end - start;
-    const done = options.progressBase ?? 0;
-    const total = options.progressTotal ?? length;
-    let sent = 0;
-    const counter = countBytes((n) => {
-      sent += n;
-      options.onProgress?.({ phase: 'upload', done: done + sent, total });
-    });
+    const counter = progressStream(
+      'upload',
+      options.progressBase ?? 0,
+      options.progressTotal ?? length,
+      options.onProgress,
+    );
     const request = this.openRequest('PUT', location, {
       signal: options.signal,
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(length) },
@@ -118,11 +137,7 @@ export class DatastoreFiles {
     const resuming = response.statusCode === 206;
     const offset = resuming ? have : 0;
     const total = offset + Number(response.headers['content-length'] ?? 0);
-    let received = offset;
-    const counter = countBytes((n) => {
-      received += n;
-      options.onProgress?.({ phase: 'download', done: received, total });
-    });
+    const counter = progressStream('download', offset, total, options.onProgress);
     await pipeline(response, counter, fs.createWriteStream(file, { flags: resuming ? 'a' : 'w' }), {
       signal: options.signal,
     });
