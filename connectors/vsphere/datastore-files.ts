@@ -79,7 +79,33 @@ export class DatastoreFiles {
   ) {}
 
   /** Size in bytes, or undefined when the file does not exist. */
-  async size(location: DatastoreLocation, signal?: AbortSignal): Promise<number | undefined> {
+  size(location: DatastoreLocation, signal?: AbortSignal): Promise<number | undefined> {
+    return this.withSession(() => this.sizeOnce(location, signal));
+  }
+
+  /** Streams a local file (or a byte range of it) into a datastore file, replacing it. */
+  upload(
+    location: DatastoreLocation,
+    source: { file: string; start?: number; end?: number },
+    options: TransferOptions & { progressBase?: number; progressTotal?: number } = {},
+  ): Promise<void> {
+    return this.withSession(() => this.uploadOnce(location, source, options));
+  }
+
+  /**
+   * Downloads a datastore file into a local file, continuing a partial local file with a Range request
+   * (a 200 answer means the server ignored the range: the file is rewritten from the start).
+   */
+  download(location: DatastoreLocation, file: string, options: TransferOptions = {}): Promise<void> {
+    return this.withSession(() => this.downloadOnce(location, file, options));
+  }
+
+  /** Small text files (VMDK descriptors): read whole. */
+  readText(location: DatastoreLocation, signal?: AbortSignal): Promise<string> {
+    return this.withSession(() => this.readTextOnce(location, signal));
+  }
+
+  private async sizeOnce(location: DatastoreLocation, signal?: AbortSignal): Promise<number | undefined> {
     const response = await this.request('HEAD', location, { signal });
     response.resume();
     if (response.statusCode === 404) return undefined;
@@ -87,8 +113,7 @@ export class DatastoreFiles {
     return Number(response.headers['content-length'] ?? 0);
   }
 
-  /** Streams a local file (or a byte range of it) into a datastore file, replacing it. */
-  async upload(
+  private async uploadOnce(
     location: DatastoreLocation,
     source: { file: string; start?: number; end?: number },
     options: TransferOptions & { progressBase?: number; progressTotal?: number } = {},
@@ -106,24 +131,35 @@ export class DatastoreFiles {
       signal: options.signal,
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(length) },
     });
+    const accepted = [200, 201, 204];
     const responded = new Promise<IncomingMessage>((resolve, reject) => {
-      request.once('response', resolve);
+      request.once('response', (response: IncomingMessage) => {
+        // A server that refuses the upload (401 for a lost session) may answer before reading the body:
+        // stop sending, and report its answer rather than the broken body.
+        if (!accepted.includes(response.statusCode ?? 0)) request.destroy();
+        resolve(response);
+      });
       request.once('error', reject);
     });
+    let bodyError: unknown;
     const body =
       length === 0
         ? (request.end(), Promise.resolve())
-        : pipeline(fs.createReadStream(source.file, { start, end: end - 1 }), counter, request);
-    const [response] = await Promise.all([responded, body]);
+        : pipeline(fs.createReadStream(source.file, { start, end: end - 1 }), counter, request).catch(
+            (err: unknown) => void (bodyError = err),
+          );
+    const response = await responded;
+    await body;
     response.resume();
-    this.expectStatus(response, [200, 201, 204], 'PUT', location);
+    this.expectStatus(response, accepted, 'PUT', location);
+    if (bodyError) throw bodyError;
   }
 
-  /**
-   * Downloads a datastore file into a local file, continuing a partial local file with a Range request
-   * (a 200 answer means the server ignored the range: the file is rewritten from the start).
-   */
-  async download(location: DatastoreLocation, file: string, options: TransferOptions = {}): Promise<void> {
+  private async downloadOnce(
+    location: DatastoreLocation,
+    file: string,
+    options: TransferOptions = {},
+  ): Promise<void> {
     const have = fs.existsSync(file) ? fs.statSync(file).size : 0;
     const response = await this.request('GET', location, {
       signal: options.signal,
@@ -143,8 +179,7 @@ export class DatastoreFiles {
     });
   }
 
-  /** Small text files (VMDK descriptors): read whole. */
-  async readText(location: DatastoreLocation, signal?: AbortSignal): Promise<string> {
+  private async readTextOnce(location: DatastoreLocation, signal?: AbortSignal): Promise<string> {
     const response = await this.request('GET', location, { signal });
     const chunks: Buffer[] = [];
     for await (const chunk of response) chunks.push(chunk as Buffer);
@@ -184,6 +219,20 @@ export class DatastoreFiles {
       moRefOf(response.child('returnval')!),
       `delete ${datastorePath(location)}`,
     );
+  }
+
+  /**
+   * The file service answers 401 when the session cookie is no longer valid (session expired, vCenter
+   * restarted): log in again once and repeat the request.
+   */
+  private async withSession<T>(attempt: () => Promise<T>): Promise<T> {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (!(err instanceof DatastoreTransferError) || err.status !== 401) throw err;
+      await this.client.renewSession();
+      return attempt();
+    }
   }
 
   private url(location: DatastoreLocation): URL {

@@ -102,7 +102,7 @@ export class VimClient {
       return await this.post(method, target, args, signal);
     } catch (err) {
       if (!(err instanceof VimFault) || err.fault !== 'NotAuthenticated' || method === 'Login') throw err;
-      await this.loginAgain();
+      await this.renewSession();
       return this.post(method, target, args, signal);
     }
   }
@@ -159,9 +159,16 @@ export class VimClient {
     }
   }
 
-  /** Concurrent calls that all meet an expired session share one new login. */
-  private loginAgain(): Promise<void> {
-    this.relogin ??= this.login().finally(() => (this.relogin = undefined));
+  /**
+   * Logs in again after the session was lost (expired, or vCenter restarted); concurrent callers that
+   * all met the lost session share one new login.
+   */
+  renewSession(): Promise<void> {
+    // A fresh login, without the lost session's cookie: vCenter refuses Login on a session it still knows.
+    this.relogin ??= (async () => {
+      this.sessionCookie = '';
+      await this.login();
+    })().finally(() => (this.relogin = undefined));
     return this.relogin;
   }
 

@@ -2,7 +2,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { VsphereConnector } from '../../connectors/vsphere/vsphere-connector';
 import { startVcsim, type Vcsim } from '../../runtime/vcsim';
-import { CuttingProxy, makeTestVmdk, qemuCompare, scratchDir, vcsimSettings } from './fixtures';
+import {
+  CuttingProxy,
+  makeTestVmdk,
+  qemuCompare,
+  scratchDir,
+  SessionCheckingProxy,
+  vcsimSettings,
+} from './fixtures';
 
 /**
  * Disk upload and download against a real vcsim, bytes judged by `qemu-img compare` on the folder that
@@ -11,6 +18,8 @@ import { CuttingProxy, makeTestVmdk, qemuCompare, scratchDir, vcsimSettings } fr
  * What vcsim does not simulate, and the stand-in:
  * - Network failures: a TCP proxy (CuttingProxy) between connector and vcsim cuts a connection after a
  *   number of bytes, or refuses every connection ("network down").
+ * - Session checks on the file service: vcsim's /folder accepts any request; an HTTPS proxy
+ *   (SessionCheckingProxy) checks the cookie as vCenter does and answers 401 once sessions expire.
  * - vcsim's file service writes what it receives and keeps a partial file when a PUT breaks, like
  *   ESXi; it never converts or validates VMDKs, so the test validates them with qemu-img.
  */
@@ -176,6 +185,27 @@ test('cancelling mid-download removes the local files it created', async () => {
   });
   await expect(download).rejects.toThrow(/abort/i);
   expect(fs.readdirSync(folder)).toEqual([]);
+});
+
+test('a session the file service no longer accepts (401) is renewed by logging in again', async () => {
+  const proxy = await SessionCheckingProxy.start(sim.port, work);
+  try {
+    let expired = false;
+    await connector(proxy.port).uploadDisk(source, 'lamina/renewed.vmdk', {
+      extentBytes: EXTENT,
+      onProgress: (p) => {
+        if (p.done > MiB && !expired) {
+          expired = true;
+          proxy.expireSessions(); // vCenter restarted while extent 2 is on its way
+        }
+      },
+    });
+    expect(proxy.folderRejections).toBe(1);
+    expect(proxy.logins).toBe(2);
+    await qemuCompare(source, datastoreFile('lamina/renewed.vmdk'));
+  } finally {
+    await proxy.stop();
+  }
 });
 
 test('deleteDisk removes the descriptor and every extent', async () => {

@@ -1,4 +1,6 @@
 import fs from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -125,5 +127,96 @@ export class CuttingProxy {
     };
     client.on('close', close).on('error', close);
     upstream.on('close', close).on('error', close);
+  }
+}
+
+/**
+ * An HTTPS proxy in front of vcsim that checks the datastore file service's session cookie as vCenter
+ * does (vcsim's /folder accepts any request). `expireSessions()` invalidates every cookie issued so far
+ * for /folder requests, which then get 401, as after vCenter's idle timeout or a restart.
+ */
+export class SessionCheckingProxy {
+  folderRejections = 0;
+  logins = 0;
+  private readonly valid = new Set<string>();
+
+  private constructor(
+    private readonly server: https.Server,
+    private readonly target: number,
+  ) {
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => this.forward(req, res));
+  }
+
+  /** Serves a throw-away self-signed certificate made with openssl in `dir`. */
+  static async start(targetPort: number, dir: string): Promise<SessionCheckingProxy> {
+    const key = path.join(dir, 'proxy-key.pem');
+    const cert = path.join(dir, 'proxy-cert.pem');
+    await run('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+    ]);
+    const server = https.createServer({ key: fs.readFileSync(key), cert: fs.readFileSync(cert) });
+    const proxy = new SessionCheckingProxy(server, targetPort);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return proxy;
+  }
+
+  get port(): number {
+    return (this.server.address() as net.AddressInfo).port;
+  }
+
+  expireSessions(): void {
+    this.valid.clear();
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+
+  private forward(req: IncomingMessage, res: ServerResponse): void {
+    const cookie = /vmware_soap_session=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
+    if (req.url?.startsWith('/folder/') && !(cookie && this.valid.has(cookie))) {
+      this.folderRejections += 1;
+      req.resume();
+      res.writeHead(401).end();
+      return;
+    }
+    const upstream = https.request(
+      {
+        host: '127.0.0.1',
+        port: this.target,
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+        rejectUnauthorized: false,
+      },
+      (answer) => {
+        const issued = answer.headers['set-cookie']?.map((c) => /vmware_soap_session=([^;]+)/.exec(c)?.[1]);
+        for (const value of issued ?? []) {
+          if (value) {
+            this.valid.add(value);
+            this.logins += 1;
+          }
+        }
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
   }
 }
