@@ -88,6 +88,20 @@ test('a disk that fits one extent is ESXi-native: vmfs descriptor plus -flat.vmd
   expect(descriptor).toContain('createType="vmfs"');
   expect(descriptor).toContain(`RW ${(DISK_MIB * MiB) / 512} VMFS "native-flat.vmdk"\n`);
   await qemuCompare(source, datastoreFile('lamina/native.vmdk'));
+  const local = path.join(work, 'native-download', 'native.vmdk');
+  const downloaded = await connector().downloadDisk('lamina/native.vmdk', local);
+  expect(downloaded.files.map((f) => path.basename(f))).toEqual(['native.vmdk', 'native-flat.vmdk']);
+  await qemuCompare(source, local);
+});
+
+test('a single-file VMDK (no descriptor) downloads as one file', async () => {
+  // Stand-in for a disk another tool left on the datastore: the streamOptimized source, copied in place.
+  fs.mkdirSync(datastoreFile('other'), { recursive: true });
+  fs.copyFileSync(source, datastoreFile('other/stream.vmdk'));
+  const local = path.join(work, 'single-download', 'stream.vmdk');
+  const downloaded = await connector().downloadDisk('[LocalDS_0] other/stream.vmdk', local);
+  expect(downloaded.files).toEqual([local]);
+  expect(fs.readFileSync(local).equals(fs.readFileSync(source))).toBe(true);
 });
 
 test('a connection dropped mid-upload re-sends only the extent it was carrying', async () => {
