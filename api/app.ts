@@ -1,19 +1,44 @@
 import express from 'express';
-import { healthRouter, type ReadinessProbe } from './health';
+import { auditResource } from './audit/audit-router';
+import { auditMutations } from './audit/audit-log';
+import { authResource } from './auth/auth-router';
+import { authenticateRequests } from './auth/authenticate';
+import { connectorsResource } from './connectors/connectors-router';
+import type { ApiDeps } from './deps';
+import { junctionsResource } from './directory-junctions/junctions-router';
+import { elasticAssignmentsResource } from './elastic-assignments/elastic-assignments-router';
+import { healthRouter } from './health';
+import { imagesResource } from './images/images-router';
+import { layersResource } from './layers/layers-router';
+import { openApiResource } from './openapi/openapi-router';
 import { problemHandler, sendProblem } from './problem';
-import { tasksRouter } from './tasks/tasks-router';
-import type { TaskService } from './tasks/task-service';
+import { roleAssignmentsResource } from './role-assignments/role-assignments-router';
+import { resourceRouter, type Resource } from './route';
+import { storageLocationsResource } from './storage-locations/storage-locations-router';
+import { tasksResource } from './tasks/tasks-router';
+import { templatesResource } from './templates/templates-router';
+import { tokensResource } from './tokens/tokens-router';
 
-declare module 'express-serve-static-core' {
-  interface Request {
-    /** The signed-in user's name, used for task ownership and audit. */
-    laminaUser?: string;
-  }
-}
+export type { ApiDeps } from './deps';
 
-export interface ApiDeps {
-  tasks: TaskService;
-  readiness: ReadinessProbe[];
+/** The route table: every resource of the API, in the order the docs list them. */
+export function apiResources(deps: ApiDeps): Resource[] {
+  const resources = [
+    authResource(deps),
+    tokensResource(deps),
+    layersResource(deps),
+    connectorsResource(deps),
+    templatesResource(deps),
+    imagesResource(deps),
+    storageLocationsResource(deps),
+    elasticAssignmentsResource(deps),
+    tasksResource(deps),
+    auditResource(deps),
+    junctionsResource(deps),
+    roleAssignmentsResource(deps),
+  ];
+  resources.push(openApiResource(() => resources));
+  return resources;
 }
 
 export function createApp(deps: ApiDeps): express.Express {
@@ -21,7 +46,8 @@ export function createApp(deps: ApiDeps): express.Express {
   app.disable('x-powered-by');
   app.use(express.json({ limit: '1mb' }));
   app.use(healthRouter(deps.readiness));
-  app.use('/api/tasks', tasksRouter(deps.tasks));
+  app.use('/api', authenticateRequests(deps.pool), auditMutations(deps.pool));
+  for (const resource of apiResources(deps)) app.use(resource.basePath, resourceRouter(resource));
   app.use((req, res) => {
     sendProblem(res, { title: 'Not found', status: 404, detail: `No route for ${req.method} ${req.path}` });
   });

@@ -8,6 +8,16 @@ export interface Problem {
   status: number;
   detail?: string;
   errors?: { field: string; message: string }[];
+  /** RFC 9457 extension members, e.g. `usedBy` on a refused delete. */
+  [extension: string]: unknown;
+}
+
+export function notFound(what: string, id: string): HttpProblem {
+  return new HttpProblem({
+    title: `${what} not found`,
+    status: 404,
+    detail: `${what} '${id}' does not exist.`,
+  });
 }
 
 export class HttpProblem extends Error {
@@ -17,6 +27,10 @@ export class HttpProblem extends Error {
 }
 
 export function sendProblem(res: Response, problem: Problem): void {
+  if (typeof problem.retryAfterSeconds === 'number')
+    res.set('Retry-After', String(problem.retryAfterSeconds));
+  // The audit log records why a mutating request failed (its title: short, never a secret).
+  if (res.locals.audit) res.locals.audit.detail = problem.title;
   res
     .status(problem.status)
     .type('application/problem+json')
@@ -32,10 +46,28 @@ export function validationProblem(error: ZodError, where: 'body' | 'query' | 'pa
   };
 }
 
+/** A 400 for checks zod cannot make alone (a referenced object missing, in the wrong state…). */
+export function invalidFields(errors: { field: string; message: string }[]): HttpProblem {
+  return new HttpProblem({
+    title: 'Invalid request',
+    status: 400,
+    detail: `The request body has ${errors.length} invalid field(s).`,
+    errors,
+  });
+}
+
 /** Last error handler: known problems go out as they are, anything else as a 500 without internals. */
 export const problemHandler: ErrorRequestHandler = (err, _req, res, _next) => {
   if (err instanceof HttpProblem) return sendProblem(res, err.problem);
   if (err instanceof ZodError) return sendProblem(res, validationProblem(err, 'body'));
+  // Postgres unique_violation: a name that must be unique is taken. Its detail names the key, never a secret.
+  if (err?.code === '23505') {
+    return sendProblem(res, { title: 'Already exists', status: 409, detail: err.detail ?? err.message });
+  }
+  // foreign_key_violation: something started using the object while it was being deleted.
+  if (err?.code === '23503') {
+    return sendProblem(res, { title: 'In use', status: 409, detail: 'Another object refers to this one.' });
+  }
   if (err?.type === 'entity.parse.failed') {
     return sendProblem(res, {
       title: 'Malformed JSON',

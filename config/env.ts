@@ -51,6 +51,21 @@ const envSchema = z.object({
   DATABASE_URL: optionalText.refine((v) => v === undefined || /^postgres(ql)?:\/\//.test(v), {
     message: 'must be a postgres:// or postgresql:// URL',
   }),
+  LAMINA_ADMIN_PASSWORD: optionalText.refine((v) => v === undefined || v.length >= 12, {
+    message: 'must be at least 12 characters',
+  }),
+  LAMINA_MASTER_KEY: optionalText.refine((v) => v === undefined || Buffer.from(v, 'base64').length === 32, {
+    message: 'must be 32 bytes in base64 (openssl rand -base64 32)',
+  }),
+  LAMINA_MASTER_KEY_FILE: optionalText,
+  LAMINA_SESSION_HOURS: z.coerce
+    .number()
+    .positive()
+    .max(24 * 30)
+    .default(8),
+  LAMINA_COOKIE_SECURE: z.enum(['true', 'false']).default('false'),
+  LAMINA_LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).default(5),
+  LAMINA_LOGIN_LOCKOUT_SECONDS: z.coerce.number().positive().default(30),
 });
 
 export interface TemporalTlsConfig {
@@ -80,6 +95,20 @@ export interface LaminaConfig {
   };
   /** Unset: Lamina starts a private Postgres cluster under the data folder. */
   databaseUrl?: string;
+  auth: AuthConfig;
+  /** The AES-256-GCM master key for connector and directory secrets: from env, else from (or made in) the file. */
+  masterKey: { base64?: string; file: string };
+}
+
+export interface AuthConfig {
+  /** Unset: a password is generated at first start and printed once. */
+  adminPassword?: string;
+  sessionTtlMs: number;
+  /** Marks the session cookie Secure; set it when the API is served over HTTPS (e.g. behind a proxy). */
+  cookieSecure: boolean;
+  /** Consecutive failed sign-ins that lock a login name; each further failure doubles the lock. */
+  maxFailures: number;
+  lockoutMs: number;
 }
 
 /** Thrown with every invalid variable listed, so one run shows all the mistakes. */
@@ -138,5 +167,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LaminaConfig {
       cliPath: e.LAMINA_TEMPORAL_CLI,
     },
     databaseUrl: e.DATABASE_URL,
+    auth: {
+      adminPassword: e.LAMINA_ADMIN_PASSWORD,
+      sessionTtlMs: e.LAMINA_SESSION_HOURS * 3600_000,
+      cookieSecure: e.LAMINA_COOKIE_SECURE === 'true',
+      maxFailures: e.LAMINA_LOGIN_MAX_FAILURES,
+      lockoutMs: e.LAMINA_LOGIN_LOCKOUT_SECONDS * 1000,
+    },
+    masterKey: {
+      base64: e.LAMINA_MASTER_KEY,
+      file: path.resolve(e.LAMINA_MASTER_KEY_FILE ?? path.join(dataDir, 'master.key')),
+    },
   };
 }

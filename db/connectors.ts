@@ -1,16 +1,17 @@
 import type { Pool } from 'pg';
 import type { ConnectorRecord } from '../connectors/connector';
+import type { SealedSecret, SecretBox } from './secret-box';
 
 export async function listConnectors(pool: Pool): Promise<ConnectorRecord[]> {
   const { rows } = await pool.query<ConnectorRecord>(
-    'SELECT id, type, name, settings FROM connectors ORDER BY name',
+    'SELECT id, type, name, settings, packaging_cache_gb AS "packagingCacheGb" FROM connectors ORDER BY name',
   );
   return rows;
 }
 
 export async function getConnector(pool: Pool, id: string): Promise<ConnectorRecord | undefined> {
   const { rows } = await pool.query<ConnectorRecord>(
-    'SELECT id, type, name, settings FROM connectors WHERE id = $1',
+    'SELECT id, type, name, settings, packaging_cache_gb AS "packagingCacheGb" FROM connectors WHERE id = $1',
     [id],
   );
   return rows[0];
@@ -25,5 +26,20 @@ export async function ensureDefaultLocalConnector(pool: Pool, storagePool: strin
     `INSERT INTO connectors (id, type, name, settings) VALUES ($1, 'local', 'Local', $2)
      ON CONFLICT (id) DO NOTHING`,
     [DEFAULT_LOCAL_CONNECTOR_ID, JSON.stringify({ storagePool })],
+  );
+}
+
+/** The opened secrets of a connector, for the activity that uses them; never for an API answer. */
+export async function getConnectorSecrets(
+  pool: Pool,
+  box: SecretBox,
+  id: string,
+): Promise<Record<string, string>> {
+  const { rows } = await pool.query<{ secrets: Record<string, SealedSecret> }>(
+    'SELECT secrets FROM connectors WHERE id = $1',
+    [id],
+  );
+  return Object.fromEntries(
+    Object.entries(rows[0]?.secrets ?? {}).map(([field, sealed]) => [field, box.open(sealed)]),
   );
 }

@@ -5,8 +5,10 @@ import { Client, type Connection } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import type { Pool } from 'pg';
 import { createApp } from '../api/app';
+import { ensureAdministrator } from '../api/auth/administrator';
 import { TaskService } from '../api/tasks/task-service';
 import type { LaminaConfig } from '../config/env';
+import { loadSecretBox } from '../config/master-key';
 import { ensureDefaultLocalConnector } from '../db/connectors';
 import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';
@@ -97,6 +99,8 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
     if (applied.length > 0) log(`applied migrations: ${applied.join(', ')}`);
     const storagePool = path.join(config.dataDir, 'pool');
     await ensureDefaultLocalConnector(pool, storagePool);
+    await ensureAdministrator(pool, config.auth.adminPassword, log);
+    const secrets = loadSecretBox(config);
 
     const connection: Connection = await connectClient(temporalSettings);
     undo.push({ what: 'Temporal client', run: () => connection.close() });
@@ -117,6 +121,7 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
           repositoryDir: config.repositoryDir,
           repositoryMinFreeBytes: config.repositoryMinFreeBytes,
           diagnosticsProbeBytes: config.diagnosticsProbeBytes,
+          secrets,
         },
       });
       const running = worker.run();
@@ -135,7 +140,10 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
       const probeConnection = await connectClient(temporalSettings, { retry: false });
       undo.push({ what: 'Temporal readiness connection', run: () => probeConnection.close() });
       const app = createApp({
+        pool,
         tasks,
+        secrets,
+        auth: config.auth,
         readiness: [
           { name: 'postgres', check: async () => void (await pool.query('SELECT 1')) },
           {

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Task } from '../api/tasks/task-service';
 import type { Stack } from '../runtime/stack';
+import { administratorClient } from './api-client';
 import { createTestDatabase, startTestStack, testConfig, testDir, type TestDatabase } from './harness';
 
 interface Report {
@@ -10,13 +11,14 @@ interface Report {
 }
 
 async function runDiagnostics(stack: Stack): Promise<Task> {
-  const started = await fetch(`${stack.apiUrl}/api/tasks/diagnostics`, { method: 'POST' });
+  const api = await administratorClient(stack);
+  const started = await api.post('/api/tasks/diagnostics');
   expect(started.status).toBe(202);
-  const task = (await started.json()) as Task;
+  const task = started.body as Task;
   expect(started.headers.get('location')).toBe(`/api/tasks/${task.id}`);
-  const waited = await fetch(`${stack.apiUrl}/api/tasks/${task.id}/wait?timeout=60`);
+  const waited = await api.get(`/api/tasks/${task.id}/wait?timeout=60`);
   expect(waited.status).toBe(200);
-  return (await waited.json()) as Task;
+  return waited.body as Task;
 }
 
 describe('diagnostics task through the API, real Temporal and Postgres', () => {
@@ -105,14 +107,13 @@ describe('diagnostics task through the API, real Temporal and Postgres', () => {
   });
 
   it('answers 404 as problem+json for an unknown task and 400 for a malformed id', async () => {
-    const missing = await fetch(`${stack.apiUrl}/api/tasks/diagnostics-does-not-exist`);
+    const api = await administratorClient(stack);
+    const missing = await api.get('/api/tasks/diagnostics-does-not-exist');
     expect(missing.status).toBe(404);
     expect(missing.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-    expect(await missing.json()).toMatchObject({ title: 'Task not found', status: 404 });
-    const malformed = await fetch(`${stack.apiUrl}/api/tasks/${encodeURIComponent('bad id!')}`);
+    expect(missing.body).toMatchObject({ title: 'Task not found', status: 404 });
+    const malformed = await api.get(`/api/tasks/${encodeURIComponent('bad id!')}`);
     expect(malformed.status).toBe(400);
-    expect(((await malformed.json()) as { errors: unknown }).errors).toEqual([
-      { field: 'params.id', message: 'not a task id' },
-    ]);
+    expect(malformed.body.errors).toEqual([{ field: 'params.id', message: 'not a task id' }]);
   });
 });

@@ -6,6 +6,7 @@ import type { LaminaConfig } from '../config/env';
 import { stopChild } from '../runtime/processes';
 import { projectRoot } from '../runtime/project-root';
 import type { Stack } from '../runtime/stack';
+import { administratorClient } from './api-client';
 import { createTestDatabase, harnessValue, startTestStack, testConfig, type TestDatabase } from './harness';
 
 /** A `lamina worker` process, as a deployment runs it, so it can be killed like a crashing host. */
@@ -47,21 +48,21 @@ describe('a worker killed while diagnostics runs', () => {
   it('resumes on a new worker and the task completes', async () => {
     const logFile = path.join(config.dataDir, 'workers.log');
     children.push(spawnWorker(config, db.url, logFile));
-    const started = await fetch(`${api.apiUrl}/api/tasks/diagnostics`, { method: 'POST' });
-    const { id } = (await started.json()) as Task;
+    const admin = await administratorClient(api);
+    const { id } = (await admin.post('/api/tasks/diagnostics')).body as Task;
 
     // Kill -9 the worker once the repository probe has reported progress, i.e. mid-activity.
     let task: Task;
     do {
       await new Promise((r) => setTimeout(r, 50));
-      task = (await (await fetch(`${api.apiUrl}/api/tasks/${id}`)).json()) as Task;
+      task = (await admin.get(`/api/tasks/${id}`)).body as Task;
     } while (!task.progress.some((p) => p.step === 'checkRepository' && p.phase === 'write-probe'));
     const probe = task.progress.find((p) => p.step === 'checkRepository')!;
     expect(probe.done).toBeLessThan(probe.total!);
     children[0].kill('SIGKILL');
 
     children.push(spawnWorker(config, db.url, logFile));
-    const done = (await (await fetch(`${api.apiUrl}/api/tasks/${id}/wait?timeout=90`)).json()) as Task;
+    const done = (await admin.get(`/api/tasks/${id}/wait?timeout=90`)).body as Task;
     expect(done.state).toBe('completed');
     expect((done.result as { ok: boolean }).ok).toBe(true);
 

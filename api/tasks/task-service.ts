@@ -49,6 +49,84 @@ const STATUS_TO_STATE: Record<string, TaskState> = {
   CONTINUED_AS_NEW: 'running',
 };
 
+const STATE_TO_STATUS: Record<TaskState, string> = {
+  running: 'Running',
+  completed: 'Completed',
+  failed: 'Failed',
+  cancelled: 'Canceled',
+  terminated: 'Terminated',
+  timed_out: 'TimedOut',
+};
+
+export interface TaskFilter {
+  type?: string;
+  objectId?: string;
+  user?: string;
+  state?: TaskState;
+  /** ISO 8601 bounds on the start time. */
+  since?: string;
+  until?: string;
+  pageSize: number;
+  pageToken?: string;
+}
+
+export type TaskSummary = Pick<
+  Task,
+  'id' | 'type' | 'state' | 'objectId' | 'user' | 'startedAt' | 'closedAt'
+>;
+
+export interface TaskPage {
+  items: TaskSummary[];
+  /** Pass back as `pageToken` for the next page; absent on the last page. */
+  nextPageToken?: string;
+}
+
+function summaryOf(execution: temporal.api.workflow.v1.IWorkflowExecutionInfo): TaskSummary {
+  const fields = execution.searchAttributes?.indexedFields ?? {};
+  const attribute = (name: string) =>
+    fields[name]
+      ? (defaultPayloadConverter.fromPayload(fields[name] as temporal.api.common.v1.IPayload) as string)
+      : undefined;
+  const status = temporal.api.enums.v1.WorkflowExecutionStatus[execution.status ?? 1].replace(
+    'WORKFLOW_EXECUTION_STATUS_',
+    '',
+  );
+  return {
+    id: execution.execution?.workflowId ?? '',
+    type: attribute('LaminaTaskType') ?? execution.type?.name ?? 'unknown',
+    state: STATUS_TO_STATE[status] ?? 'running',
+    objectId: attribute('LaminaObjectId'),
+    user: attribute('LaminaUser'),
+    startedAt: timestamp(execution.startTime)!,
+    closedAt: timestamp(execution.closeTime),
+  };
+}
+
+function timestamp(
+  value: { seconds?: unknown; nanos?: number | null } | null | undefined,
+): string | undefined {
+  if (!value?.seconds) return undefined;
+  return new Date(Number(value.seconds) * 1000 + Math.floor((value.nanos ?? 0) / 1e6)).toISOString();
+}
+
+export class TaskNotRunningError extends Error {
+  constructor(
+    readonly taskId: string,
+    readonly state: TaskState,
+  ) {
+    super(`task '${taskId}' is ${state}, not running`);
+  }
+}
+
+export class TaskNotRetryableError extends Error {
+  constructor(
+    readonly taskId: string,
+    reason: string,
+  ) {
+    super(`task '${taskId}' cannot be retried: ${reason}`);
+  }
+}
+
 export class TaskNotFoundError extends Error {
   constructor(readonly taskId: string) {
     super(`task '${taskId}' does not exist`);
@@ -62,14 +140,18 @@ export class TaskService {
     private readonly taskQueue: string,
   ) {}
 
-  async start(type: TaskType, options: { user: string; objectId?: string; args?: unknown[] }): Promise<Task> {
+  /** `label` names the object for the summary shown in the Temporal Web UI. */
+  async start(
+    type: TaskType,
+    options: { user: string; objectId?: string; label?: string; args?: unknown[] },
+  ): Promise<Task> {
     const definition = TASK_TYPES[type];
     const id = `${type}-${randomUUID()}`;
     await this.client.workflow.start(definition.workflowType, {
       workflowId: id,
       taskQueue: this.taskQueue,
       args: options.args ?? [],
-      staticSummary: definition.summary({ user: options.user }),
+      staticSummary: definition.summary({ user: options.user, label: options.label }),
       typedSearchAttributes: [
         { key: taskTypeKey, value: type },
         { key: userKey, value: options.user },
@@ -103,6 +185,53 @@ export class TaskService {
     if (state === 'completed') task.result = await handle.result();
     if (state === 'failed' || state === 'timed_out') task.error = await failureMessage(handle);
     return task;
+  }
+
+  /**
+   * One page of this appliance's tasks from Temporal visibility, newest first. Filter values are checked
+   * by the caller's schema (no quotes possible); the query is scoped to this appliance's task queue.
+   */
+  async list(filter: TaskFilter): Promise<TaskPage> {
+    const conditions = [`TaskQueue = '${this.taskQueue}'`];
+    if (filter.type) conditions.push(`LaminaTaskType = '${filter.type}'`);
+    if (filter.objectId) conditions.push(`LaminaObjectId = '${filter.objectId}'`);
+    if (filter.user) conditions.push(`LaminaUser = '${filter.user}'`);
+    if (filter.state) conditions.push(`ExecutionStatus = '${STATE_TO_STATUS[filter.state]}'`);
+    if (filter.since) conditions.push(`StartTime >= '${filter.since}'`);
+    if (filter.until) conditions.push(`StartTime < '${filter.until}'`);
+    const response = await this.client.workflowService.listWorkflowExecutions({
+      namespace: this.client.options.namespace,
+      query: conditions.join(' AND '),
+      pageSize: filter.pageSize,
+      nextPageToken: filter.pageToken ? Buffer.from(filter.pageToken, 'base64url') : undefined,
+    });
+    const items = (response.executions ?? []).map(summaryOf);
+    const next = response.nextPageToken?.length
+      ? Buffer.from(response.nextPageToken).toString('base64url')
+      : undefined;
+    return { items, nextPageToken: next };
+  }
+
+  /** Asks the task to stop: its workflow is cancelled and runs its compensations. */
+  async stop(id: string): Promise<Task> {
+    const task = await this.describe(id);
+    if (task.state !== 'running') throw new TaskNotRunningError(id, task.state);
+    await this.client.workflow.getHandle(id).cancel();
+    return this.describe(id);
+  }
+
+  /** Starts a new run of a task that did not complete, with the same type, object and arguments. */
+  async retry(id: string, user: string): Promise<Task> {
+    const task = await this.describe(id);
+    if (task.state === 'running' || task.state === 'completed') {
+      throw new TaskNotRetryableError(id, `it is ${task.state}; only a task that did not complete can be`);
+    }
+    if (!(task.type in TASK_TYPES))
+      throw new TaskNotRetryableError(id, `this build has no task type '${task.type}'`);
+    const history = await this.client.workflow.getHandle(id).fetchHistory();
+    const input = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads ?? [];
+    const args = input.map((p) => defaultPayloadConverter.fromPayload(p as temporal.api.common.v1.IPayload));
+    return this.start(task.type as TaskType, { user, objectId: task.objectId, args });
   }
 
   /** Waits until the task closes or `timeoutMs` passes, then describes it (long-poll for clients). */

@@ -4,7 +4,7 @@
  */
 export interface TaskTypeDefinition {
   workflowType: string;
-  summary(context: { user: string }): string;
+  summary(context: { user: string; label?: string }): string;
 }
 
 export const TASK_TYPES = {
@@ -12,6 +12,10 @@ export const TASK_TYPES = {
     workflowType: 'diagnostics',
     summary: ({ user }) =>
       `Diagnostics: database, layer repository, toolchain and connectors (requested by ${user})`,
+  },
+  testConnector: {
+    workflowType: 'testConnector',
+    summary: ({ user, label }) => `Test connector configuration '${label}' (requested by ${user})`,
   },
 } satisfies Record<string, TaskTypeDefinition>;
 

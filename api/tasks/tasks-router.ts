@@ -1,49 +1,145 @@
-import { Router } from 'express';
 import { z } from 'zod';
-import { HttpProblem, validationProblem } from '../problem';
-import { TaskNotFoundError, type TaskService } from './task-service';
+import type { Caller } from '../auth/identity';
+import type { ApiDeps } from '../deps';
+import { HttpProblem } from '../problem';
+import { resource, route } from '../route';
+import {
+  TaskNotFoundError,
+  TaskNotRetryableError,
+  TaskNotRunningError,
+  type TaskService,
+} from './task-service';
+import { taskPageSchema, taskSchema } from './task-schemas';
+import { TASK_TYPES } from './task-types';
 
 const taskIdParams = z.object({ id: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, 'not a task id') });
 const waitQuery = z.object({
-  timeout: z.coerce.number().int().min(0).max(300).default(30),
+  timeout: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(300)
+    .default(30)
+    .describe('Seconds to wait for the task to close'),
+});
+/** Visibility-query values: no quotes or spaces can get through these. */
+const keyword = z.string().regex(/^[A-Za-z0-9@._\\-]{1,256}$/, 'letters, digits and @ . _ - only');
+const listQuery = z.object({
+  type: z.enum(Object.keys(TASK_TYPES) as [string, ...string[]]).optional(),
+  object: z.uuid().optional().describe('Id of the object the task works on'),
+  user: keyword.optional().describe('Who started the task'),
+  state: z.enum(['running', 'completed', 'failed', 'cancelled', 'terminated', 'timed_out']).optional(),
+  since: z.iso.datetime({ offset: true }).optional(),
+  until: z.iso.datetime({ offset: true }).optional(),
+  pageSize: z.coerce.number().int().min(1).max(200).default(50),
+  pageToken: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,4096}$/)
+    .optional(),
 });
 
-function parse<T>(schema: z.ZodType<T>, value: unknown, where: 'body' | 'query' | 'params'): T {
-  const result = schema.safeParse(value);
-  if (!result.success) throw new HttpProblem(validationProblem(result.error, where));
-  return result.data;
-}
-
-async function describeOr404<T>(work: () => Promise<T>): Promise<T> {
+/** Maps the task service's refusals onto HTTP answers. */
+async function answer<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (err) {
-    if (err instanceof TaskNotFoundError) {
+    if (err instanceof TaskNotFoundError)
       throw new HttpProblem({ title: 'Task not found', status: 404, detail: err.message });
+    if (err instanceof TaskNotRunningError || err instanceof TaskNotRetryableError) {
+      throw new HttpProblem({ title: 'Task state does not allow this', status: 409, detail: err.message });
     }
     throw err;
   }
 }
 
-/** Tasks are Temporal workflows; this router starts them and reports their state, progress and result. */
-export function tasksRouter(tasks: TaskService): Router {
-  const router = Router();
+/** Stopping or retrying someone else's task is for administrators only. */
+async function ownTaskOrAdministrator(tasks: TaskService, id: string, caller: Caller): Promise<void> {
+  const task = await answer(() => tasks.describe(id));
+  if (task.user !== caller.name && !caller.roles.includes('Administrator')) {
+    throw new HttpProblem({
+      title: 'Permission denied',
+      status: 403,
+      detail: `Task '${id}' was started by ${task.user}.`,
+    });
+  }
+}
 
-  router.post('/diagnostics', async (req, res) => {
-    const task = await tasks.start('diagnostics', { user: req.laminaUser ?? 'administrator' });
-    res.status(202).location(`/api/tasks/${task.id}`).json(task);
-  });
-
-  router.get('/:id', async (req, res) => {
-    const { id } = parse(taskIdParams, req.params, 'params');
-    res.json(await describeOr404(() => tasks.describe(id)));
-  });
-
-  router.get('/:id/wait', async (req, res) => {
-    const { id } = parse(taskIdParams, req.params, 'params');
-    const { timeout } = parse(waitQuery, req.query, 'query');
-    res.json(await describeOr404(() => tasks.wait(id, timeout * 1000)));
-  });
-
-  return router;
+/** Tasks are Temporal workflows; this router lists, starts, describes, waits for, stops and retries them. */
+export function tasksResource({ tasks }: ApiDeps) {
+  return resource('Tasks', '/api/tasks', [
+    route({
+      method: 'get',
+      path: '/',
+      operationId: 'listTasks',
+      response: taskPageSchema,
+      summary: 'List tasks, newest first (Temporal visibility)',
+      access: 'read',
+      query: listQuery,
+      handle: ({ query }) => tasks.list({ ...query, objectId: query.object }),
+    }),
+    route({
+      method: 'post',
+      path: '/diagnostics',
+      operationId: 'runDiagnostics',
+      response: taskSchema,
+      summary: 'Start the diagnostics task',
+      access: 'diagnostics.run',
+      status: 202,
+      handle: async ({ caller, res }) => {
+        const task = await tasks.start('diagnostics', { user: caller.name });
+        res.location(`/api/tasks/${task.id}`);
+        return task;
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/:id',
+      operationId: 'getTask',
+      response: taskSchema,
+      summary: 'Describe a task with its progress',
+      access: 'read',
+      params: taskIdParams,
+      handle: ({ params }) => answer(() => tasks.describe(params.id)),
+    }),
+    route({
+      method: 'get',
+      path: '/:id/wait',
+      operationId: 'waitForTask',
+      response: taskSchema,
+      summary: 'Wait (long-poll) until the task closes or the timeout passes, then describe it',
+      access: 'read',
+      params: taskIdParams,
+      query: waitQuery,
+      handle: ({ params, query }) => answer(() => tasks.wait(params.id, query.timeout * 1000)),
+    }),
+    route({
+      method: 'post',
+      path: '/:id/stop',
+      operationId: 'stopTask',
+      response: taskSchema,
+      summary: 'Stop (cancel) a running task',
+      access: 'tasks.control',
+      params: taskIdParams,
+      handle: async ({ params, caller }) => {
+        await ownTaskOrAdministrator(tasks, params.id, caller);
+        return answer(() => tasks.stop(params.id));
+      },
+    }),
+    route({
+      method: 'post',
+      path: '/:id/retry',
+      operationId: 'retryTask',
+      response: taskSchema,
+      summary: 'Start a new run of a failed, cancelled or timed-out task',
+      access: 'tasks.control',
+      params: taskIdParams,
+      status: 202,
+      handle: async ({ params, caller, auditObject }) => {
+        await ownTaskOrAdministrator(tasks, params.id, caller);
+        const task = await answer(() => tasks.retry(params.id, caller.name));
+        auditObject(task.id);
+        return task;
+      },
+    }),
+  ]);
 }

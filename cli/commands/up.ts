@@ -1,10 +1,34 @@
 import { parseArgs } from 'node:util';
+import type { Pool } from 'pg';
+import { createApiToken } from '../../api/auth/api-tokens';
+import { BUILT_IN_ADMINISTRATOR } from '../../api/auth/identity';
 import type { Task } from '../../api/tasks/task-service';
 import { UsageError, type CliCommand } from '../command';
 import { serve } from './roles';
 
-async function runDiagnostics(apiUrl: string, uiBase: string | undefined): Promise<number> {
-  const started = await fetch(`${apiUrl}/api/tasks/diagnostics`, { method: 'POST' });
+/**
+ * `lamina up` asks its own API as the built-in administrator, through an API token that lives for this
+ * run only (the administrator's password may be one the process never saw).
+ */
+async function withAdministratorToken<T>(
+  pool: Pool,
+  work: (headers: Record<string, string>) => Promise<T>,
+): Promise<T> {
+  const administrator = { name: BUILT_IN_ADMINISTRATOR, kind: 'local' as const, groups: [] };
+  const { id, token } = await createApiToken(pool, administrator, 'lamina up diagnostics', 1);
+  try {
+    return await work({ authorization: `Bearer ${token}` });
+  } finally {
+    await pool.query('UPDATE api_tokens SET revoked_at = now() WHERE id = $1', [id]);
+  }
+}
+
+async function runDiagnostics(
+  apiUrl: string,
+  uiBase: string | undefined,
+  headers: Record<string, string>,
+): Promise<number> {
+  const started = await fetch(`${apiUrl}/api/tasks/diagnostics`, { method: 'POST', headers });
   if (started.status !== 202)
     throw new Error(`starting diagnostics failed: HTTP ${started.status} ${await started.text()}`);
   const { id } = (await started.json()) as Task;
@@ -12,7 +36,9 @@ async function runDiagnostics(apiUrl: string, uiBase: string | undefined): Promi
   if (uiBase) console.log(`[lamina]   watch it: ${uiBase}/${encodeURIComponent(id)}`);
   let task: Task;
   do {
-    const response = await fetch(`${apiUrl}/api/tasks/${encodeURIComponent(id)}/wait?timeout=30`);
+    const response = await fetch(`${apiUrl}/api/tasks/${encodeURIComponent(id)}/wait?timeout=30`, {
+      headers,
+    });
     task = (await response.json()) as Task;
   } while (task.state === 'running');
   const report = task.result as
@@ -51,10 +77,13 @@ export const upCommand: CliCommand = {
     return serve(
       { api: true, worker: true, embedded: true },
       (stack) =>
-        runDiagnostics(
-          stack.apiUrl!,
-          stack.temporalUiUrl &&
-            `${stack.temporalUiUrl}/namespaces/${stack.client.options.namespace}/workflows`,
+        withAdministratorToken(stack.pool, (headers) =>
+          runDiagnostics(
+            stack.apiUrl!,
+            stack.temporalUiUrl &&
+              `${stack.temporalUiUrl}/namespaces/${stack.client.options.namespace}/workflows`,
+            headers,
+          ),
         ),
       !once,
     );

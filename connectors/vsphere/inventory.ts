@@ -114,7 +114,7 @@ export async function findHostOrCluster(
       .filter((o) => o.ref.type === 'ClusterComputeResource')
       .map((o) => nameOf(o.props));
     throw new SettingProblem(
-      'hostOrCluster',
+      'host',
       `host or cluster '${name}' not found in ${dc.name}; clusters: ${choices(clusters)}; ` +
         `hosts: ${choices(hosts.map((o) => nameOf(o.props)))}`,
     );
@@ -198,8 +198,12 @@ export async function findNetwork(
 }
 
 /** A folder path below the datacenter's VM folder ("" is the VM folder itself). */
-export async function findVmFolder(client: VimClient, dc: Datacenter, folderPath: string): Promise<VmFolder> {
-  const wanted = folderPath.split('/').filter(Boolean).join('/');
+export async function findVmFolder(
+  client: VimClient,
+  dc: Datacenter,
+  folderPath: string | undefined,
+): Promise<VmFolder> {
+  const wanted = (folderPath ?? '').split('/').filter(Boolean).join('/');
   if (wanted === '') return { ref: dc.vmFolder, path: '' };
   const folders = await listObjects(client, 'Folder', ['name', 'parent'], dc.vmFolder);
   const byId = new Map(folders.map((f) => [f.ref.value, f]));

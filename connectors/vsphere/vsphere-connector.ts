@@ -13,7 +13,7 @@ import {
   type Datacenter,
   type VmFolder,
 } from './inventory';
-import type { VsphereConnectorSettings } from './settings';
+import type { VsphereConnectorSecrets, VsphereConnectorSettings } from './settings';
 import type { ProgressCallback } from './tasks';
 import { CertificateRejected } from './tls-trust';
 import { VimClient, VimConnectionError } from './vim-client';
@@ -48,20 +48,25 @@ export interface CreateVmRequest {
   guestId?: string;
 }
 
+export interface VsphereConnectorOptions {
+  /** The configuration's packaging cache size (0 = off); Test checks that it fits on the datastore. */
+  packagingCacheGb?: number;
+  keepAliveMs?: number;
+  requestTimeoutMs?: number;
+}
+
 export class VsphereConnector implements Connector {
   readonly type = 'vsphere';
   private session?: Promise<Session>;
-  /** Kept apart from the other settings, in a #private field, so that inspecting or logging never shows it. */
+  /** In a #private field, apart from the settings, so that inspecting or logging never shows it. */
   readonly #password: string;
-  private readonly settings: Omit<VsphereConnectorSettings, 'password'>;
 
   constructor(
-    settings: VsphereConnectorSettings,
-    private readonly tuning: { keepAliveMs?: number; requestTimeoutMs?: number } = {},
+    private readonly settings: VsphereConnectorSettings,
+    secrets: VsphereConnectorSecrets,
+    private readonly options: VsphereConnectorOptions = {},
   ) {
-    const { password, ...rest } = settings;
-    this.#password = password;
-    this.settings = rest;
+    this.#password = secrets.password;
   }
 
   async test(): Promise<ConnectorCheck[]> {
@@ -74,9 +79,9 @@ export class VsphereConnector implements Connector {
     }
     try {
       checks.push({
-        field: 'server',
+        field: 'vcenter',
         ok: true,
-        message: `connected to ${client.serviceContent.fullName} as '${this.settings.username}'`,
+        message: `connected to ${client.serviceContent.fullName} as '${this.settings.user}'`,
       });
       const check = async <T>(
         field: keyof VsphereConnectorSettings,
@@ -101,8 +106,8 @@ export class VsphereConnector implements Connector {
       );
       if (!dc) return checks;
       const compute = await check(
-        'hostOrCluster',
-        () => findHostOrCluster(client, dc, s.hostOrCluster),
+        'host',
+        () => findHostOrCluster(client, dc, s.host),
         (c) => `${c.host ? 'host' : 'cluster or host'} '${c.name}' found`,
       );
       if (compute) {
@@ -111,14 +116,15 @@ export class VsphereConnector implements Connector {
           () => findDatastore(client, dc, compute, s.datastore),
           (d) => `datastore '${d.name}' has ${gib(d.freeBytes)} GB free of ${gib(d.capacityBytes)} GB`,
         );
-        if (datastore && s.packagingCacheSizeGb > 0) {
-          const fits = datastore.freeBytes >= s.packagingCacheSizeGb * 1024 ** 3;
+        const cacheGb = this.options.packagingCacheGb ?? 0;
+        if (datastore && cacheGb > 0) {
+          const fits = datastore.freeBytes >= cacheGb * 1024 ** 3;
           checks.push({
-            field: 'packagingCacheSizeGb',
+            field: 'packagingCacheGb',
             ok: fits,
             message: fits
-              ? `packaging cache of ${s.packagingCacheSizeGb} GB fits on '${datastore.name}'`
-              : `packaging cache of ${s.packagingCacheSizeGb} GB does not fit: '${datastore.name}' has ` +
+              ? `packaging cache of ${cacheGb} GB fits on '${datastore.name}'`
+              : `packaging cache of ${cacheGb} GB does not fit: '${datastore.name}' has ` +
                 `${gib(datastore.freeBytes)} GB free; lower the size or free space (0 turns the cache off)`,
           });
         }
@@ -277,14 +283,15 @@ export class VsphereConnector implements Connector {
 
   private connect(): Promise<VimClient> {
     return VimClient.connect({
-      server: this.settings.server,
-      username: this.settings.username,
+      server: this.settings.vcenter,
+      username: this.settings.user,
       password: this.#password,
       trust: {
         allowUntrustedCertificate: this.settings.allowUntrustedCertificate,
         thumbprint: this.settings.certificateThumbprint,
       },
-      ...this.tuning,
+      keepAliveMs: this.options.keepAliveMs,
+      requestTimeoutMs: this.options.requestTimeoutMs,
     });
   }
 
@@ -295,7 +302,7 @@ export class VsphereConnector implements Connector {
       try {
         const s = this.settings;
         const datacenter = await findDatacenter(client, s.datacenter);
-        const compute = await findHostOrCluster(client, datacenter, s.hostOrCluster);
+        const compute = await findHostOrCluster(client, datacenter, s.host);
         const datastore = await findDatastore(client, datacenter, compute, s.datastore);
         const network = await findNetwork(client, datacenter, compute, s.network);
         const folder = await findVmFolder(client, datacenter, s.vmFolder);
@@ -358,7 +365,7 @@ function gib(bytes: number): string {
 }
 
 /** Which setting to blame when even logging in failed. */
-function connectionCheck(err: Error, settings: Omit<VsphereConnectorSettings, 'password'>): ConnectorCheck {
+function connectionCheck(err: Error, settings: VsphereConnectorSettings): ConnectorCheck {
   if (err instanceof CertificateRejected) {
     return {
       field: settings.certificateThumbprint ? 'certificateThumbprint' : 'allowUntrustedCertificate',
@@ -370,9 +377,9 @@ function connectionCheck(err: Error, settings: Omit<VsphereConnectorSettings, 'p
     return {
       field: 'password',
       ok: false,
-      message: `vCenter refused user '${settings.username}': wrong user or password (${err.faultMessage})`,
+      message: `vCenter refused user '${settings.user}': wrong user or password (${err.faultMessage})`,
     };
   }
-  if (err instanceof VimConnectionError) return { field: 'server', ok: false, message: err.message };
-  return { field: 'server', ok: false, message: `${settings.server}: ${err.message}` };
+  if (err instanceof VimConnectionError) return { field: 'vcenter', ok: false, message: err.message };
+  return { field: 'vcenter', ok: false, message: `${settings.vcenter}: ${err.message}` };
 }

@@ -3,7 +3,7 @@ import type { ConnectorCheck } from '../../connectors/connector';
 import { vsphereConnectorSettings } from '../../connectors/vsphere/settings';
 import { VsphereConnector } from '../../connectors/vsphere/vsphere-connector';
 import { startVcsim, type Vcsim } from '../../runtime/vcsim';
-import { vcsimSettings } from './fixtures';
+import { vcsimConnector, vcsimSettings } from './fixtures';
 
 /**
  * The connector's Test action against a real vcsim: every setting checked, a wrong one named with the
@@ -21,8 +21,11 @@ afterAll(async () => {
   await sim?.stop();
 });
 
-function runTest(overrides: Parameters<typeof vcsimSettings>[1] = {}): Promise<ConnectorCheck[]> {
-  return new VsphereConnector(vcsimSettings(sim, overrides)).test();
+function runTest(
+  overrides: Parameters<typeof vcsimSettings>[1] = {},
+  options: Parameters<typeof vcsimConnector>[2] = { packagingCacheGb: 1 },
+): Promise<ConnectorCheck[]> {
+  return vcsimConnector(sim, overrides, options).test();
 }
 
 function failures(checks: ConnectorCheck[]): ConnectorCheck[] {
@@ -33,11 +36,11 @@ test('correct settings pass every check, the template VM reporting the hardware 
   const checks = await runTest({ templateVm: 'DC0_C0_RP0_VM0' });
   expect(failures(checks)).toEqual([]);
   expect(checks.map((c) => c.field)).toEqual([
-    'server',
+    'vcenter',
     'datacenter',
-    'hostOrCluster',
+    'host',
     'datastore',
-    'packagingCacheSizeGb',
+    'packagingCacheGb',
     'network',
     'vmFolder',
     'templateVm',
@@ -46,7 +49,7 @@ test('correct settings pass every check, the template VM reporting the hardware 
 });
 
 test('a host inside the cluster, a distributed port group and the root VM folder are accepted', async () => {
-  const checks = await runTest({ hostOrCluster: 'DC0_C0_H0', network: 'DC0_DVPG0', vmFolder: '' });
+  const checks = await runTest({ host: 'DC0_C0_H0', network: 'DC0_DVPG0', vmFolder: undefined });
   expect(failures(checks)).toEqual([]);
 });
 
@@ -57,10 +60,10 @@ test('a wrong datacenter is named with the datacenters that exist', async () => 
 });
 
 test('wrong host, datastore, network, folder and template each name their field and the valid choices', async () => {
-  const hostChecks = failures(await runTest({ hostOrCluster: 'esx-99' }));
+  const hostChecks = failures(await runTest({ host: 'esx-99' }));
   expect(hostChecks).toEqual([
     {
-      field: 'hostOrCluster',
+      field: 'host',
       ok: false,
       message: "host or cluster 'esx-99' not found in DC0; clusters: DC0_C0; hosts: DC0_C0_H0",
     },
@@ -81,13 +84,13 @@ test('wrong host, datastore, network, folder and template each name their field 
 });
 
 test('a packaging cache larger than the free space is reported against its field', async () => {
-  const [check] = failures(await runTest({ packagingCacheSizeGb: 50_000 }));
-  expect(check.field).toBe('packagingCacheSizeGb');
+  const [check] = failures(await runTest({}, { packagingCacheGb: 50_000 }));
+  expect(check.field).toBe('packagingCacheGb');
   expect(check.message).toMatch(/does not fit: 'LocalDS_0' has [\d.]+ GB free/);
 });
 
 test('a wrong password is reported against the password field without revealing it', async () => {
-  const checks = await runTest({ password: 'not-the-password' });
+  const checks = await runTest({}, { password: 'not-the-password' });
   expect(checks).toEqual([
     {
       field: 'password',
@@ -103,19 +106,15 @@ test('TLS and reachability problems name the setting to change', async () => {
   expect(tlsCheck).toMatchObject({ field: 'allowUntrustedCertificate', ok: false });
   const [pinCheck] = await runTest({ certificateThumbprint: 'AA'.repeat(20) });
   expect(pinCheck).toMatchObject({ field: 'certificateThumbprint', ok: false });
-  const [serverCheck] = await runTest({ server: 'https://127.0.0.1:1/sdk' });
-  expect(serverCheck).toMatchObject({ field: 'server', ok: false });
+  const [serverCheck] = await runTest({ vcenter: '127.0.0.1:1' });
+  expect(serverCheck).toMatchObject({ field: 'vcenter', ok: false });
   expect(serverCheck.message).toMatch(/cannot reach vCenter at 127\.0\.0\.1:1/);
 });
 
 test('settings are validated by schema and the type is registered', () => {
   const parsed = vsphereConnectorSettings.safeParse({ ...vcsimSettings(sim), certificateThumbprint: 'xyz' });
   expect(parsed.success).toBe(false);
-  const connector = createConnector({
-    id: 'c1',
-    type: 'vsphere',
-    name: 'vCenter',
-    settings: vcsimSettings(sim),
-  });
-  expect(connector).toBeInstanceOf(VsphereConnector);
+  const record = { id: 'c1', type: 'vsphere', name: 'vCenter', settings: vcsimSettings(sim) };
+  expect(createConnector(record, { password: sim.password })).toBeInstanceOf(VsphereConnector);
+  expect(() => createConnector(record, {})).toThrow(/password/);
 });

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { VsphereConnector } from '../../connectors/vsphere/vsphere-connector';
+import type { VsphereConnector } from '../../connectors/vsphere/vsphere-connector';
 import { startVcsim, type Vcsim } from '../../runtime/vcsim';
 import {
   CuttingProxy,
@@ -8,7 +8,7 @@ import {
   qemuCompare,
   scratchDir,
   SessionCheckingProxy,
-  vcsimSettings,
+  vcsimConnector,
 } from './fixtures';
 
 /**
@@ -33,7 +33,7 @@ let source: string;
 const connectors: VsphereConnector[] = [];
 
 function connector(port = sim.port): VsphereConnector {
-  const c = new VsphereConnector(vcsimSettings(sim, { server: `https://127.0.0.1:${port}/sdk` }));
+  const c = vcsimConnector(sim, { vcenter: `127.0.0.1:${port}` });
   connectors.push(c);
   return c;
 }

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { run } from '../../runtime/processes';
 import type { Vcsim } from '../../runtime/vcsim';
 import { vsphereConnectorSettings, type VsphereConnectorSettings } from '../../connectors/vsphere/settings';
+import { VsphereConnector, type VsphereConnectorOptions } from '../../connectors/vsphere/vsphere-connector';
 
 /** Settings that pass Test against the small inventory runtime/vcsim.ts starts with `folder: 1`. */
 export function vcsimSettings(
@@ -14,18 +15,26 @@ export function vcsimSettings(
   overrides: Partial<VsphereConnectorSettings> = {},
 ): VsphereConnectorSettings {
   return vsphereConnectorSettings.parse({
-    server: sim.url,
-    username: sim.username,
-    password: sim.password,
+    vcenter: `127.0.0.1:${sim.port}`,
+    user: sim.username,
     allowUntrustedCertificate: true,
     datacenter: 'DC0',
-    hostOrCluster: 'DC0_C0',
+    host: 'DC0_C0',
     datastore: 'LocalDS_0',
     network: 'VM Network',
     vmFolder: 'F0',
-    packagingCacheSizeGb: 1,
     ...overrides,
   });
+}
+
+/** A connector on vcsim with its password; `options` as the stored configuration would give them. */
+export function vcsimConnector(
+  sim: Vcsim,
+  overrides: Partial<VsphereConnectorSettings> = {},
+  options: VsphereConnectorOptions & { password?: string } = {},
+): VsphereConnector {
+  const { password = sim.password, ...connectorOptions } = options;
+  return new VsphereConnector(vcsimSettings(sim, overrides), { password }, connectorOptions);
 }
 
 export function scratchDir(prefix: string): string {

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { VsphereConnector } from '../../connectors/vsphere/vsphere-connector';
+import type { VsphereConnector } from '../../connectors/vsphere/vsphere-connector';
 import { freePort } from '../../runtime/processes';
 import { startVcsim, type Vcsim } from '../../runtime/vcsim';
-import { makeTestVmdk, qemuCompare, scratchDir, vcsimSettings } from './fixtures';
+import { makeTestVmdk, qemuCompare, scratchDir, vcsimConnector } from './fixtures';
 
 /**
  * vCenter going down and coming back mid-operation, played by killing vcsim (SIGKILL) and starting a
@@ -44,7 +44,7 @@ beforeAll(async () => {
   sim = await start();
   work = scratchDir('vsphere-restart');
   source = await makeTestVmdk(work, 4);
-  connector = new VsphereConnector(vcsimSettings(sim));
+  connector = vcsimConnector(sim);
 });
 
 afterAll(async () => {

@@ -6,8 +6,7 @@ import { CertificateRejected } from '../../connectors/vsphere/tls-trust';
 import { VimClient, type VimConnection } from '../../connectors/vsphere/vim-client';
 import { moRefOf, VimFault } from '../../connectors/vsphere/vim-fault';
 import { startVcsim, type Vcsim } from '../../runtime/vcsim';
-import { VsphereConnector } from '../../connectors/vsphere/vsphere-connector';
-import { vsphereConnectorSettings } from '../../connectors/vsphere/settings';
+import { vcsimConnector } from './fixtures';
 
 /**
  * The vim25 session against a real vcsim: login, TLS trust, faults, re-login, paging.
@@ -152,17 +151,7 @@ test('an idle session is kept alive by periodic calls', async () => {
 
 test('neither the client nor the connector shows the password when inspected or serialised', async () => {
   const client = await connect();
-  const connector = new VsphereConnector(
-    vsphereConnectorSettings.parse({
-      server: sim.url,
-      username: sim.username,
-      password: sim.password,
-      datacenter: 'DC0',
-      hostOrCluster: 'DC0_C0',
-      datastore: 'LocalDS_0',
-      network: 'VM Network',
-    }),
-  );
+  const connector = vcsimConnector(sim);
   expect(util.inspect(client, { depth: 10 })).not.toContain(sim.password);
   expect(util.inspect(connector, { depth: 10 })).not.toContain(sim.password);
   expect(JSON.stringify(connector)).not.toContain(sim.password);

@@ -5,9 +5,9 @@ import { VimClient } from '../../connectors/vsphere/vim-client';
 import { waitForTask } from '../../connectors/vsphere/tasks';
 import { moRefOf, type MoRef } from '../../connectors/vsphere/vim-fault';
 import { detachDisks, diskPaths } from '../../connectors/vsphere/virtual-machines';
-import { VsphereConnector } from '../../connectors/vsphere/vsphere-connector';
+import type { VsphereConnector } from '../../connectors/vsphere/vsphere-connector';
 import { startVcsim, type Vcsim } from '../../runtime/vcsim';
-import { makeTestVmdk, qemuCompare, scratchDir, vcsimSettings } from './fixtures';
+import { makeTestVmdk, qemuCompare, scratchDir, vcsimConnector } from './fixtures';
 
 /**
  * The VM operations the workflows call (packaging machine, MCS master image), against a real vcsim.
@@ -43,7 +43,7 @@ beforeAll(async () => {
   sim = await startVcsim({ inventory: { folder: 1 } });
   work = scratchDir('vsphere-vms');
   source = await makeTestVmdk(work, 3);
-  connector = new VsphereConnector(vcsimSettings(sim, { templateVm: 'DC0_C0_RP0_VM0' }));
+  connector = vcsimConnector(sim, { templateVm: 'DC0_C0_RP0_VM0' });
   inspector = await VimClient.connect({
     server: sim.url,
     username: sim.username,

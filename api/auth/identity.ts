@@ -1,0 +1,44 @@
+import type { Pool } from 'pg';
+import type { Role } from './roles';
+
+/** Who signed in: the built-in administrator, or a directory user with the groups they belong to (DNs). */
+export interface Identity {
+  /** Canonical name: `administrator`, or `login@domain` for a directory user (task owner, audit actor). */
+  name: string;
+  kind: 'local' | 'directory';
+  dn?: string;
+  /** Every group the user is in, nested ones included, as DNs. */
+  groups: string[];
+  junctionId?: string;
+}
+
+/** The identity behind a request, with the roles it holds right now. */
+export interface Caller extends Identity {
+  roles: Role[];
+  via: 'session' | 'token';
+}
+
+export const BUILT_IN_ADMINISTRATOR = 'administrator';
+
+/** The lasting part of a caller (what a token or session stores); roles are looked up afresh. */
+export function identityOf(caller: Caller): Identity {
+  const { name, kind, dn, groups, junctionId } = caller;
+  return { name, kind, dn, groups, junctionId };
+}
+
+/**
+ * Roles are looked up on every request rather than frozen into the session, so revoking a role takes
+ * effect at once. DNs compare case-insensitively, as directories do.
+ */
+export async function rolesOf(pool: Pool, identity: Identity): Promise<Role[]> {
+  if (identity.kind === 'local' && identity.name === BUILT_IN_ADMINISTRATOR) return ['Administrator'];
+  if (!identity.dn) return [];
+  const { rows } = await pool.query<{ role: Role }>(
+    `SELECT DISTINCT role FROM role_assignments
+      WHERE (principal_type = 'user' AND lower(principal) = lower($1))
+         OR (principal_type = 'group' AND lower(principal) = ANY ($2::text[]))
+      ORDER BY role`,
+    [identity.dn, identity.groups.map((g) => g.toLowerCase())],
+  );
+  return rows.map((r) => r.role);
+}

@@ -1,0 +1,49 @@
+/**
+ * Roles are App Layering's set (ARCHITECTURE.md §3); permissions are what routes declare. A route names
+ * exactly one permission; a role is the permissions it grants.
+ */
+export const PERMISSIONS = [
+  'read',
+  'layers.write',
+  'layers.os.write',
+  'layers.app.write',
+  'layers.platform.write',
+  'layers.import',
+  'layers.export',
+  'templates.write',
+  'images.publish',
+  'images.port',
+  'elastic.write',
+  'tasks.control',
+  'connectors.write',
+  'storage.write',
+  'directory.write',
+  'roles.write',
+  'audit.read',
+  'diagnostics.run',
+] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+/** Route-level access that is not a permission: open to anyone, or to anyone signed in (even without a role). */
+export type Access = Permission | 'public' | 'signed-in';
+
+export const ROLE_PERMISSIONS = {
+  Reader: ['read'],
+  'OS Layer Contributor': ['read', 'layers.write', 'layers.os.write', 'tasks.control'],
+  'App Layer Contributor': ['read', 'layers.write', 'layers.app.write', 'tasks.control'],
+  'Platform Layer Contributor': ['read', 'layers.write', 'layers.platform.write', 'tasks.control'],
+  'Image Template Contributor': ['read', 'templates.write', 'tasks.control'],
+  'Image Publisher': ['read', 'images.publish', 'tasks.control'],
+  'Elastic Layer Assignment Contributor': ['read', 'elastic.write', 'tasks.control'],
+  'Layer Importer': ['read', 'layers.import', 'tasks.control'],
+  'Layer Exporter': ['read', 'layers.export', 'tasks.control'],
+  'Image Porter': ['read', 'images.port', 'tasks.control'],
+  Administrator: PERMISSIONS,
+} as const satisfies Record<string, readonly Permission[]>;
+
+export type Role = keyof typeof ROLE_PERMISSIONS;
+export const ROLES = Object.keys(ROLE_PERMISSIONS) as [Role, ...Role[]];
+
+export function hasPermission(roles: readonly Role[], permission: Permission): boolean {
+  return roles.some((role) => (ROLE_PERMISSIONS[role] as readonly Permission[]).includes(permission));
+}

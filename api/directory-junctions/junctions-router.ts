@@ -1,0 +1,147 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { listPage, pageQuery, type ListDefinition } from '../../db/list-page';
+import type { ApiDeps } from '../deps';
+import { notFound } from '../problem';
+import { pageOf, recordTimes } from '../responses';
+import { resource, route } from '../route';
+import { displayName, idParams, patchOf } from '../validation';
+import { findOr404 } from '../lookup';
+import { checkJunction } from '../auth/directory';
+import { junctionSettings } from './junction-settings';
+import { loadJunctions } from './junction-store';
+
+const junctionBody = z.object({
+  name: displayName,
+  priority: z.number().int().min(0).max(10_000).default(100).describe('Lower is tried first for short names'),
+  settings: junctionSettings,
+  bindPassword: z.string().min(1).max(1024).describe('Write-only: the response only says whether it is set'),
+});
+const junctionPatch = patchOf(junctionBody);
+
+const junction = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  priority: z.number().int(),
+  settings: junctionSettings,
+  bindPasswordSet: z.boolean(),
+  ...recordTimes,
+});
+
+const junctionsView: ListDefinition<object> = {
+  select: `SELECT id, name, priority, settings, bind_password IS NOT NULL AS "bindPasswordSet",
+                  created_at AS "createdAt", updated_at AS "updatedAt"
+             FROM directory_junctions`,
+  filters: { name: { column: 'name', op: 'contains' } },
+  orderBy: 'priority, name',
+};
+
+const listQuery = pageQuery.extend({ name: z.string().max(128).optional() });
+
+/** Directory junctions: the AD / LDAP directories users sign in from. */
+export function junctionsResource({ pool, secrets }: ApiDeps) {
+  const get = (id: string) => findOr404(pool, junctionsView, id, 'Directory junction');
+  return resource('Directory junctions', '/api/directory-junctions', [
+    route({
+      method: 'get',
+      path: '/',
+      operationId: 'listDirectoryJunctions',
+      response: pageOf(junction),
+      summary: 'List directory junctions',
+      access: 'read',
+      query: listQuery,
+      handle: ({ query }) => listPage(pool, junctionsView, query),
+    }),
+    route({
+      method: 'post',
+      path: '/',
+      operationId: 'createDirectoryJunction',
+      response: junction,
+      summary: 'Join an Active Directory or LDAP directory',
+      access: 'directory.write',
+      body: junctionBody,
+      status: 201,
+      handle: async ({ body, auditObject }) => {
+        const id = randomUUID();
+        auditObject(id);
+        await pool.query(
+          `INSERT INTO directory_junctions (id, name, priority, settings, bind_password) VALUES ($1, $2, $3, $4, $5)`,
+          [
+            id,
+            body.name,
+            body.priority,
+            JSON.stringify(body.settings),
+            JSON.stringify(secrets.seal(body.bindPassword)),
+          ],
+        );
+        return get(id);
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/:id',
+      operationId: 'getDirectoryJunction',
+      response: junction,
+      summary: 'Describe a directory junction',
+      access: 'read',
+      params: idParams,
+      handle: ({ params }) => get(params.id),
+    }),
+    route({
+      method: 'patch',
+      path: '/:id',
+      operationId: 'updateDirectoryJunction',
+      response: junction,
+      summary: 'Change a directory junction (settings are replaced as a whole when given)',
+      access: 'directory.write',
+      params: idParams,
+      body: junctionPatch,
+      handle: async ({ params, body }) => {
+        await get(params.id);
+        await pool.query(
+          `UPDATE directory_junctions SET name = coalesce($2, name), priority = coalesce($3, priority),
+                  settings = coalesce($4, settings), bind_password = coalesce($5, bind_password), updated_at = now()
+            WHERE id = $1`,
+          [
+            params.id,
+            body.name,
+            body.priority,
+            body.settings && JSON.stringify(body.settings),
+            body.bindPassword && JSON.stringify(secrets.seal(body.bindPassword)),
+          ],
+        );
+        return get(params.id);
+      },
+    }),
+    route({
+      method: 'post',
+      path: '/:id/test',
+      operationId: 'testDirectoryJunction',
+      summary: 'Connect, bind as the service account and read the base DN; names the setting that fails',
+      access: 'directory.write',
+      params: idParams,
+      response: z.object({
+        ok: z.boolean(),
+        checks: z.array(z.object({ field: z.string(), ok: z.boolean(), message: z.string() })),
+      }),
+      handle: async ({ params }) => {
+        await get(params.id);
+        const junction = (await loadJunctions(pool, secrets)).find((j) => j.id === params.id)!;
+        const checks = await checkJunction(junction);
+        return { ok: checks.every((c) => c.ok), checks };
+      },
+    }),
+    route({
+      method: 'delete',
+      path: '/:id',
+      operationId: 'deleteDirectoryJunction',
+      summary: 'Remove a directory junction (its users can no longer sign in)',
+      access: 'directory.write',
+      params: idParams,
+      handle: async ({ params }) => {
+        const { rowCount } = await pool.query('DELETE FROM directory_junctions WHERE id = $1', [params.id]);
+        if (rowCount === 0) throw notFound('Directory junction', params.id);
+      },
+    }),
+  ]);
+}

@@ -1,0 +1,326 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { listPage, pageQuery, type ListDefinition } from '../../db/list-page';
+import { withTransaction } from '../../db/transaction';
+import type { Caller } from '../auth/identity';
+import { hasPermission } from '../auth/roles';
+import type { ApiDeps } from '../deps';
+import { refuseIfInUse, VERSION_USERS_SQL } from '../in-use';
+import { findOr404 } from '../lookup';
+import { HttpProblem, invalidFields } from '../problem';
+import { resource, route } from '../route';
+import { nullableId, pageOf, recordTimes } from '../responses';
+import { description, displayName, idParams } from '../validation';
+
+export const LAYER_TYPES = ['os', 'platform', 'app'] as const;
+export type LayerType = (typeof LAYER_TYPES)[number];
+export const VERSION_STATES = [
+  'Creating',
+  'ActionRequired',
+  'Finalizing',
+  'Deployable',
+  'Failed',
+  'Deleted',
+] as const;
+
+const createLayerBody = z
+  .object({
+    type: z.enum(LAYER_TYPES),
+    name: displayName,
+    description,
+    osLayerId: z.uuid().optional().describe('The OS layer an app or platform layer is bound to'),
+    connectorId: z.uuid().optional().describe('Connector configuration the layer is packaged with'),
+  })
+  .refine((b) => (b.type === 'os') === (b.osLayerId === undefined), {
+    message: 'required for app and platform layers, not allowed for an OS layer',
+    path: ['osLayerId'],
+  });
+const editBody = z.object({ name: displayName.optional(), description: z.string().max(2000).optional() });
+const versionBody = z.object({ version: displayName, description });
+const editVersionBody = z.object({
+  version: displayName.optional(),
+  description: z.string().max(2000).optional(),
+});
+const versionParams = idParams.extend({ versionId: z.uuid('not an id') });
+
+const layer = z.object({
+  id: z.uuid(),
+  type: z.enum(LAYER_TYPES),
+  name: z.string(),
+  description: z.string(),
+  osLayerId: nullableId,
+  osLayerName: z.string().nullable(),
+  connectorId: nullableId,
+  versionCount: z.number().int(),
+  ...recordTimes,
+});
+const layerVersion = z.object({
+  id: z.uuid(),
+  layerId: z.uuid(),
+  version: z.string(),
+  description: z.string(),
+  state: z.enum(VERSION_STATES),
+  creationSequence: z.number().int().describe('Creation order across all layers: drives priority'),
+  sizeBytes: z.number().nullable(),
+  sha256: z.string().nullable(),
+  elasticFit: z.enum(['fit', 'not_recommended', 'unfit']).nullable(),
+  scripts: z.array(z.unknown()),
+  ...recordTimes,
+});
+
+const layersView: ListDefinition<object> = {
+  select: `SELECT l.id, l.type, l.name, l.description, l.os_layer_id AS "osLayerId", o.name AS "osLayerName",
+                  l.connector_id AS "connectorId", l.created_at AS "createdAt", l.updated_at AS "updatedAt",
+                  (SELECT count(*)::int FROM layer_versions v WHERE v.layer_id = l.id AND v.state <> 'Deleted')
+                    AS "versionCount"
+             FROM layers l LEFT JOIN layers o ON o.id = l.os_layer_id`,
+  filters: {
+    type: { column: 'l.type', op: 'equals' },
+    name: { column: 'l.name', op: 'contains' },
+    osLayerId: { column: 'l.os_layer_id', op: 'equals' },
+  },
+  orderBy: 'name',
+};
+
+export const versionsView: ListDefinition<object> = {
+  select: `SELECT id, layer_id AS "layerId", version, description, state, creation_seq::int AS "creationSequence",
+                  size_bytes::float8 AS "sizeBytes", sha256, elastic_fit AS "elasticFit", scripts,
+                  created_at AS "createdAt", updated_at AS "updatedAt"
+             FROM layer_versions`,
+  filters: { layerId: { column: 'layer_id', op: 'equals' }, state: { column: 'state', op: 'equals' } },
+  orderBy: '"creationSequence"',
+};
+
+/** A layer's own type decides who may change it: OS, App and Platform Layer Contributors split the work. */
+function requireTypePermission(caller: Caller, type: LayerType): void {
+  const permission = `layers.${type}.write` as const;
+  if (!hasPermission(caller.roles, permission)) {
+    throw new HttpProblem({
+      title: 'Permission denied',
+      status: 403,
+      detail: `Changing ${type} layers needs the '${permission}' permission.`,
+    });
+  }
+}
+
+/** Layers and their versions (ARCHITECTURE.md §3). Versions are made by tasks; here they are recorded and edited. */
+export function layersResource({ pool }: ApiDeps) {
+  const getLayer = (id: string) =>
+    findOr404(pool, layersView, id, 'Layer') as Promise<{ type: LayerType; name: string }>;
+  const getVersion = async (layerId: string, versionId: string) => {
+    const version = (await findOr404(pool, versionsView, versionId, 'Layer version')) as {
+      layerId: string;
+      version: string;
+    };
+    if (version.layerId !== layerId)
+      throw new HttpProblem({
+        title: 'Layer version not found',
+        status: 404,
+        detail: `Layer '${layerId}' has no version '${versionId}'.`,
+      });
+    return version;
+  };
+
+  return resource('Layers', '/api/layers', [
+    route({
+      method: 'get',
+      path: '/',
+      operationId: 'listLayers',
+      response: pageOf(layer),
+      summary: 'List layers',
+      access: 'read',
+      query: pageQuery.extend({
+        type: z.enum(LAYER_TYPES).optional(),
+        name: z.string().max(128).optional(),
+        osLayerId: z.uuid().optional(),
+      }),
+      handle: ({ query }) => listPage(pool, layersView, query),
+    }),
+    route({
+      method: 'post',
+      path: '/',
+      operationId: 'createLayer',
+      response: layer,
+      summary: 'Create a layer (its versions come from import, packaging or layer-as-code tasks)',
+      access: 'layers.write',
+      body: createLayerBody,
+      status: 201,
+      handle: async ({ body, caller, auditObject }) => {
+        requireTypePermission(caller, body.type);
+        if (body.osLayerId) {
+          const { rows } = await pool.query('SELECT 1 FROM layers WHERE id = $1 AND type = $2', [
+            body.osLayerId,
+            'os',
+          ]);
+          if (rows.length === 0)
+            throw invalidFields([{ field: 'body.osLayerId', message: 'no OS layer has this id' }]);
+        }
+        if (body.connectorId) {
+          const { rows } = await pool.query('SELECT 1 FROM connectors WHERE id = $1', [body.connectorId]);
+          if (rows.length === 0)
+            throw invalidFields([
+              { field: 'body.connectorId', message: 'no connector configuration has this id' },
+            ]);
+        }
+        const id = randomUUID();
+        auditObject(id);
+        await pool.query(
+          `INSERT INTO layers (id, type, name, description, os_layer_id, connector_id) VALUES ($1, $2, $3, $4, $5, $6)`,
+          [id, body.type, body.name, body.description, body.osLayerId ?? null, body.connectorId ?? null],
+        );
+        return getLayer(id);
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/:id',
+      operationId: 'getLayer',
+      response: layer,
+      summary: 'Describe a layer',
+      access: 'read',
+      params: idParams,
+      handle: ({ params }) => getLayer(params.id),
+    }),
+    route({
+      method: 'patch',
+      path: '/:id',
+      operationId: 'updateLayer',
+      response: layer,
+      summary: "Edit a layer's name or description",
+      access: 'layers.write',
+      params: idParams,
+      body: editBody,
+      handle: async ({ params, body, caller }) => {
+        requireTypePermission(caller, (await getLayer(params.id)).type);
+        await pool.query(
+          `UPDATE layers SET name = coalesce($2, name), description = coalesce($3, description), updated_at = now()
+            WHERE id = $1`,
+          [params.id, body.name, body.description],
+        );
+        return getLayer(params.id);
+      },
+    }),
+    route({
+      method: 'delete',
+      path: '/:id',
+      operationId: 'deleteLayer',
+      summary: 'Delete a layer that no template, elastic assignment or bound layer uses',
+      access: 'layers.write',
+      params: idParams,
+      handle: async ({ params, caller }) => {
+        const layer = await getLayer(params.id);
+        requireTypePermission(caller, layer.type);
+        await withTransaction(pool, async (client) => {
+          await client.query('SELECT 1 FROM layers WHERE id = $1 FOR UPDATE', [params.id]);
+          const versions = await client.query<{ id: string }>(
+            'SELECT id FROM layer_versions WHERE layer_id = $1',
+            [params.id],
+          );
+          const usage = await client.query<{ templates: string[]; elasticAssignments: string[] }>(
+            VERSION_USERS_SQL,
+            [versions.rows.map((v) => v.id)],
+          );
+          const bound = await client.query<{ name: string }>(
+            'SELECT name FROM layers WHERE os_layer_id = $1 ORDER BY name',
+            [params.id],
+          );
+          refuseIfInUse('Layer', layer.name, {
+            'image template': usage.rows[0].templates,
+            'elastic assignment': usage.rows[0].elasticAssignments,
+            'layer bound to it': bound.rows.map((r) => r.name),
+          });
+          await client.query('DELETE FROM layers WHERE id = $1', [params.id]);
+        });
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/:id/versions',
+      operationId: 'listLayerVersions',
+      response: pageOf(layerVersion),
+      summary: 'List the versions of a layer in creation order',
+      access: 'read',
+      params: idParams,
+      query: pageQuery.extend({ state: z.enum(VERSION_STATES).optional() }),
+      handle: async ({ params, query }) => {
+        await getLayer(params.id);
+        return listPage(pool, versionsView, { ...query, layerId: params.id });
+      },
+    }),
+    route({
+      method: 'post',
+      path: '/:id/versions',
+      operationId: 'createLayerVersion',
+      response: layerVersion,
+      summary: 'Record a new version (state Creating) for a task to fill',
+      access: 'layers.write',
+      params: idParams,
+      body: versionBody,
+      status: 201,
+      handle: async ({ params, body, caller, auditObject }) => {
+        requireTypePermission(caller, (await getLayer(params.id)).type);
+        const id = randomUUID();
+        auditObject(id);
+        await pool.query(
+          'INSERT INTO layer_versions (id, layer_id, version, description) VALUES ($1, $2, $3, $4)',
+          [id, params.id, body.version, body.description],
+        );
+        return getVersion(params.id, id);
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/:id/versions/:versionId',
+      operationId: 'getLayerVersion',
+      response: layerVersion,
+      summary: 'Describe a layer version',
+      access: 'read',
+      params: versionParams,
+      handle: ({ params }) => getVersion(params.id, params.versionId),
+    }),
+    route({
+      method: 'patch',
+      path: '/:id/versions/:versionId',
+      operationId: 'updateLayerVersion',
+      response: layerVersion,
+      summary: "Edit a version's name or description",
+      access: 'layers.write',
+      params: versionParams,
+      body: editVersionBody,
+      handle: async ({ params, body, caller }) => {
+        requireTypePermission(caller, (await getLayer(params.id)).type);
+        await getVersion(params.id, params.versionId);
+        await pool.query(
+          `UPDATE layer_versions SET version = coalesce($2, version), description = coalesce($3, description),
+                  updated_at = now() WHERE id = $1`,
+          [params.versionId, body.version, body.description],
+        );
+        return getVersion(params.id, params.versionId);
+      },
+    }),
+    route({
+      method: 'delete',
+      path: '/:id/versions/:versionId',
+      operationId: 'deleteLayerVersion',
+      summary: 'Mark a version Deleted unless a template or elastic assignment uses it',
+      access: 'layers.write',
+      params: versionParams,
+      handle: async ({ params, caller }) => {
+        requireTypePermission(caller, (await getLayer(params.id)).type);
+        const version = await getVersion(params.id, params.versionId);
+        const usage = await pool.query<{ templates: string[]; elasticAssignments: string[] }>(
+          VERSION_USERS_SQL,
+          [[params.versionId]],
+        );
+        refuseIfInUse('Layer version', version.version, {
+          'image template': usage.rows[0].templates,
+          'elastic assignment': usage.rows[0].elasticAssignments,
+        });
+        // Published images keep their own record of the version; the row stays so they can still name it.
+        await pool.query(`UPDATE layer_versions SET state = 'Deleted', updated_at = now() WHERE id = $1`, [
+          params.versionId,
+        ]);
+      },
+    }),
+  ]);
+}

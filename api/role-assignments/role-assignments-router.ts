@@ -1,0 +1,85 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { listPage, pageQuery, type ListDefinition } from '../../db/list-page';
+import { PERMISSIONS, ROLE_PERMISSIONS, ROLES } from '../auth/roles';
+import type { ApiDeps } from '../deps';
+import { findOr404 } from '../lookup';
+import { notFound } from '../problem';
+import { pageOf, timestamp } from '../responses';
+import { resource, route } from '../route';
+import { idParams } from '../validation';
+
+const assignmentBody = z.object({
+  role: z.enum(ROLES),
+  principalType: z.enum(['user', 'group']),
+  principal: z.string().trim().min(3).max(1024).describe('Distinguished name of the directory user or group'),
+});
+
+const assignment = assignmentBody.extend({ id: z.uuid(), createdAt: timestamp });
+
+const assignmentsView: ListDefinition<object> = {
+  select: `SELECT id, role, principal_type AS "principalType", principal, created_at AS "createdAt"
+             FROM role_assignments`,
+  filters: {
+    role: { column: 'role', op: 'equals' },
+    principal: { column: 'principal', op: 'contains' },
+  },
+  orderBy: 'role, principal',
+};
+
+/** Role assignments: which directory users and groups hold which roles. */
+export function roleAssignmentsResource({ pool }: ApiDeps) {
+  return resource('Roles', '/api/role-assignments', [
+    route({
+      method: 'get',
+      path: '/roles',
+      operationId: 'listRoles',
+      response: z.array(z.object({ role: z.enum(ROLES), permissions: z.array(z.enum(PERMISSIONS)) })),
+      summary: 'The roles and the permissions each grants',
+      access: 'read',
+      handle: async () =>
+        Object.entries(ROLE_PERMISSIONS).map(([role, permissions]) => ({ role, permissions })),
+    }),
+    route({
+      method: 'get',
+      path: '/',
+      operationId: 'listRoleAssignments',
+      response: pageOf(assignment),
+      summary: 'List role assignments',
+      access: 'read',
+      query: pageQuery.extend({ role: z.enum(ROLES).optional(), principal: z.string().max(1024).optional() }),
+      handle: ({ query }) => listPage(pool, assignmentsView, query),
+    }),
+    route({
+      method: 'post',
+      path: '/',
+      operationId: 'createRoleAssignment',
+      response: assignment,
+      summary: 'Grant a role to a directory user or group',
+      access: 'roles.write',
+      body: assignmentBody,
+      status: 201,
+      handle: async ({ body, auditObject }) => {
+        const id = randomUUID();
+        auditObject(id);
+        await pool.query(
+          'INSERT INTO role_assignments (id, role, principal_type, principal) VALUES ($1, $2, $3, $4)',
+          [id, body.role, body.principalType, body.principal],
+        );
+        return findOr404(pool, assignmentsView, id, 'Role assignment');
+      },
+    }),
+    route({
+      method: 'delete',
+      path: '/:id',
+      operationId: 'deleteRoleAssignment',
+      summary: 'Revoke a role assignment (takes effect on the next request)',
+      access: 'roles.write',
+      params: idParams,
+      handle: async ({ params }) => {
+        const { rowCount } = await pool.query('DELETE FROM role_assignments WHERE id = $1', [params.id]);
+        if (rowCount === 0) throw notFound('Role assignment', params.id);
+      },
+    }),
+  ]);
+}

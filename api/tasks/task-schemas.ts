@@ -1,0 +1,43 @@
+import { z } from 'zod';
+import { timestamp } from '../responses';
+
+const taskState = z.enum(['running', 'completed', 'failed', 'cancelled', 'terminated', 'timed_out']);
+
+/** A task as the API shows it (api/tasks/task-service.ts `Task`). */
+export const taskSchema = z.object({
+  id: z.string(),
+  type: z.string(),
+  state: taskState,
+  summary: z.string().optional(),
+  objectId: z.string().optional(),
+  user: z.string().optional(),
+  startedAt: timestamp,
+  closedAt: timestamp.optional(),
+  progress: z.array(
+    z.object({
+      step: z.string(),
+      attempt: z.number().int(),
+      phase: z.string().optional(),
+      done: z.number().optional(),
+      total: z.number().optional(),
+      percent: z.number().optional(),
+    }),
+  ),
+  result: z.unknown().optional(),
+  error: z.string().optional(),
+});
+
+export const taskPageSchema = z.object({
+  items: z.array(
+    taskSchema.pick({
+      id: true,
+      type: true,
+      state: true,
+      objectId: true,
+      user: true,
+      startedAt: true,
+      closedAt: true,
+    }),
+  ),
+  nextPageToken: z.string().optional().describe('Pass as pageToken for the next page; absent on the last'),
+});

@@ -1,0 +1,143 @@
+import { z } from 'zod';
+import { DISK_FORMATS, FIRMWARES, type DiskFormat } from '../../connectors/connector-type';
+import { CONNECTOR_TYPES, type ConnectorType } from '../../connectors/types';
+import type { Queryable } from '../../db/list-page';
+import { description, displayName } from '../validation';
+
+export const templateFields = z.object({
+  name: displayName,
+  description,
+  osVersionId: z.uuid(),
+  platformVersionId: z.uuid().nullable().default(null),
+  appVersionIds: z
+    .array(z.uuid())
+    .max(500)
+    .default([])
+    .refine((ids) => new Set(ids).size === ids.length, 'lists a version twice'),
+  connectorId: z.uuid(),
+  diskSizeGb: z.number().int().min(1).max(65536),
+  diskFormat: z.enum(DISK_FORMATS),
+  firmware: z.enum(FIRMWARES).describe('BIOS = Generation 1 (MBR), UEFI = Generation 2 (GPT)'),
+  elasticLayering: z.enum(['none', 'app', 'app_and_user']).default('none'),
+  userLayer: z.enum(['none', 'full', 'office365']).default('none'),
+  sysprep: z.enum(['none', 'generalize', 'generalize_offline']).default('generalize'),
+});
+export type TemplateFields = z.output<typeof templateFields>;
+
+/** The container formats' own size limits, whatever the connector (VHD tops out at 2040 GB). */
+const FORMAT_MAX_GB: Record<DiskFormat, number> = { VHD: 2040, VHDX: 65536, VMDK: 63488 };
+
+interface VersionFacts {
+  id: string;
+  state: string;
+  version: string;
+  layerId: string;
+  layerName: string;
+  layerType: 'os' | 'platform' | 'app';
+  osLayerId: string | null;
+  sizeBytes: string | null;
+}
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+/**
+ * Checks a template against the rest of the domain: every layer version exists and is Deployable, each
+ * is of the right kind, the platform and app layers are bound to the template's OS layer, at most one
+ * version per app layer, and the disk's size, format and firmware fit the connector.
+ */
+export async function templateErrors(db: Queryable, t: TemplateFields): Promise<FieldError[]> {
+  const errors: FieldError[] = [];
+  const ids = [t.osVersionId, ...(t.platformVersionId ? [t.platformVersionId] : []), ...t.appVersionIds];
+  const { rows } = await db.query<VersionFacts>(
+    `SELECT v.id, v.state, v.version, v.size_bytes AS "sizeBytes", l.id AS "layerId", l.name AS "layerName",
+            l.type AS "layerType", l.os_layer_id AS "osLayerId"
+       FROM layer_versions v JOIN layers l ON l.id = v.layer_id WHERE v.id = ANY ($1::uuid[])`,
+    [ids],
+  );
+  const byId = new Map(rows.map((r) => [r.id, r]));
+
+  const check = (field: string, id: string, type: VersionFacts['layerType']): VersionFacts | undefined => {
+    const v = byId.get(id);
+    if (!v) return void errors.push({ field, message: 'no layer version has this id' });
+    const label = `${v.layerName} ${v.version}`;
+    if (v.layerType !== type)
+      errors.push({ field, message: `${label} is a version of an ${v.layerType} layer, not ${type}` });
+    else if (v.state !== 'Deployable')
+      errors.push({ field, message: `${label} is ${v.state}, not Deployable` });
+    return v;
+  };
+
+  const os = check('body.osVersionId', t.osVersionId, 'os');
+  const osLayerId = os?.layerType === 'os' ? os.layerId : undefined;
+  const boundElsewhere = (v: VersionFacts | undefined) =>
+    v && osLayerId && v.layerType !== 'os' && v.osLayerId !== osLayerId;
+  if (t.platformVersionId) {
+    const platform = check('body.platformVersionId', t.platformVersionId, 'platform');
+    if (boundElsewhere(platform)) {
+      errors.push({
+        field: 'body.platformVersionId',
+        message: `${platform!.layerName} is bound to another OS layer`,
+      });
+    }
+  }
+  const appLayers = new Set<string>();
+  t.appVersionIds.forEach((id, index) => {
+    const field = `body.appVersionIds.${index}`;
+    const app = check(field, id, 'app');
+    if (boundElsewhere(app))
+      errors.push({ field, message: `${app!.layerName} is bound to another OS layer` });
+    if (app && appLayers.has(app.layerId)) {
+      errors.push({ field, message: `${app.layerName} is already in the template with another version` });
+    }
+    if (app) appLayers.add(app.layerId);
+  });
+
+  if (os?.sizeBytes && Number(os.sizeBytes) > t.diskSizeGb * 1024 ** 3) {
+    errors.push({
+      field: 'body.diskSizeGb',
+      message: `the OS layer needs at least ${Math.ceil(Number(os.sizeBytes) / 1024 ** 3)} GB`,
+    });
+  }
+  if (t.diskSizeGb > FORMAT_MAX_GB[t.diskFormat]) {
+    errors.push({
+      field: 'body.diskSizeGb',
+      message: `${t.diskFormat} disks hold at most ${FORMAT_MAX_GB[t.diskFormat]} GB`,
+    });
+  }
+  errors.push(...(await connectorErrors(db, t)));
+  return errors;
+}
+
+async function connectorErrors(db: Queryable, t: TemplateFields): Promise<FieldError[]> {
+  const { rows } = await db.query<{ type: ConnectorType; name: string }>(
+    'SELECT type, name FROM connectors WHERE id = $1',
+    [t.connectorId],
+  );
+  if (!rows[0]) return [{ field: 'body.connectorId', message: 'no connector configuration has this id' }];
+  const definition = CONNECTOR_TYPES[rows[0].type];
+  const connector = `connector '${rows[0].name}' (${definition.label})`;
+  const firmwares = definition.imageFormats[t.diskFormat];
+  const errors: FieldError[] = [];
+  if (!firmwares) {
+    const formats = Object.keys(definition.imageFormats).join(', ');
+    errors.push({
+      field: 'body.diskFormat',
+      message: `${connector} takes ${formats} disks, not ${t.diskFormat}`,
+    });
+  } else if (!firmwares.includes(t.firmware)) {
+    errors.push({
+      field: 'body.firmware',
+      message: `${connector} boots ${t.diskFormat} disks with ${firmwares.join(', ')} only`,
+    });
+  }
+  if (t.diskSizeGb > definition.maxDiskGb) {
+    errors.push({
+      field: 'body.diskSizeGb',
+      message: `${connector} takes disks up to ${definition.maxDiskGb} GB`,
+    });
+  }
+  return errors;
+}

@@ -1,0 +1,89 @@
+import { z } from 'zod';
+import { listPage, pageQuery, type ListDefinition } from '../../db/list-page';
+import { createApiToken } from '../auth/api-tokens';
+import { identityOf } from '../auth/identity';
+import { hasPermission } from '../auth/roles';
+import type { ApiDeps } from '../deps';
+import { notFound } from '../problem';
+import { pageOf, timestamp } from '../responses';
+import { resource, route } from '../route';
+import { displayName, idParams } from '../validation';
+
+const apiToken = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  owner: z.string(),
+  createdAt: timestamp,
+  expiresAt: timestamp,
+  revokedAt: timestamp.nullable(),
+  lastUsedAt: timestamp.nullable(),
+});
+const createdToken = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  owner: z.string(),
+  token: z.string().describe('The bearer secret; shown in this answer only'),
+  expiresAt: timestamp,
+});
+
+const tokensView: ListDefinition<object> = {
+  select: `SELECT id, name, owner, created_at AS "createdAt", expires_at AS "expiresAt",
+                  revoked_at AS "revokedAt", last_used_at AS "lastUsedAt"
+             FROM api_tokens`,
+  filters: { owner: { column: 'owner', op: 'equals' } },
+  orderBy: '"createdAt" DESC',
+};
+
+/**
+ * API tokens for scripts. Anyone signed in may make tokens for themselves; a token carries its maker's
+ * identity, so it never holds more than its maker. Administrators see and revoke everyone's.
+ */
+export function tokensResource({ pool }: ApiDeps) {
+  return resource('API tokens', '/api/tokens', [
+    route({
+      method: 'get',
+      path: '/',
+      operationId: 'listApiTokens',
+      response: pageOf(apiToken),
+      summary: "List your API tokens (an administrator sees everyone's)",
+      access: 'signed-in',
+      query: pageQuery,
+      handle: ({ query, caller }) =>
+        listPage(pool, tokensView, {
+          ...query,
+          owner: hasPermission(caller.roles, 'roles.write') ? undefined : caller.name,
+        }),
+    }),
+    route({
+      method: 'post',
+      path: '/',
+      operationId: 'createApiToken',
+      response: createdToken,
+      summary: 'Make an API token; the token is shown in this answer only',
+      access: 'signed-in',
+      body: z.object({ name: displayName, expiresInDays: z.number().int().min(1).max(365).default(30) }),
+      status: 201,
+      handle: async ({ body, caller, auditObject }) => {
+        const created = await createApiToken(pool, identityOf(caller), body.name, body.expiresInDays);
+        auditObject(created.id);
+        return { ...created, name: body.name, owner: caller.name };
+      },
+    }),
+    route({
+      method: 'delete',
+      path: '/:id',
+      operationId: 'revokeApiToken',
+      summary: 'Revoke an API token',
+      access: 'signed-in',
+      params: idParams,
+      handle: async ({ params, caller }) => {
+        const { rowCount } = await pool.query(
+          `UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now())
+            WHERE id = $1 AND (owner = $2 OR $3)`,
+          [params.id, caller.name, hasPermission(caller.roles, 'roles.write')],
+        );
+        if (rowCount === 0) throw notFound('API token', params.id);
+      },
+    }),
+  ]);
+}
