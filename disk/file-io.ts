@@ -1,0 +1,187 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { DiskFormatError } from './errors';
+
+/** Bytes that replace part of a file as it is read (VHDX log replay); no `data` means zeros. */
+export interface FilePatch {
+  offset: number;
+  length: number;
+  data?: Buffer;
+}
+
+/**
+ * A disk file opened for reading; every read is exact or fails with a DiskFormatError naming what
+ * was being read. Patches, applied in order over what the file holds, let a log be replayed
+ * without writing to the file.
+ */
+export class InputFile {
+  private patches: FilePatch[] = [];
+  private logicalSize: number;
+
+  private constructor(
+    readonly path: string,
+    private readonly handle: fs.FileHandle,
+    private readonly fileSize: number,
+    /** Bytes the filesystem really stores for the file (st_blocks * 512). */
+    readonly storedBytes: number,
+  ) {
+    this.logicalSize = fileSize;
+  }
+
+  static async open(file: string): Promise<InputFile> {
+    const handle = await fs.open(file, 'r');
+    try {
+      const stat = await handle.stat();
+      // Block devices report size 0 through stat, which would read as an empty disk; refuse them plainly.
+      if (!stat.isFile())
+        throw new Error(`${file}: not a regular file (disk images only; devices are not supported)`);
+      return new InputFile(file, handle, stat.size, stat.blocks * 512);
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+  }
+
+  /** The file's length, as extended by patches. */
+  get size(): number {
+    return this.logicalSize;
+  }
+
+  /** From now on reads see `patches` (later ones win) and a file at least `size` bytes long. */
+  applyPatches(patches: FilePatch[], size: number): void {
+    this.patches = patches;
+    this.logicalSize = Math.max(this.fileSize, size);
+  }
+
+  /** Reads `length` bytes at `offset`; a file that ends early is reported as a truncated `structure`. */
+  async readStructure(structure: string, offset: number, length: number): Promise<Buffer> {
+    const buffer = Buffer.alloc(length);
+    await this.readInto(structure, buffer, offset);
+    return buffer;
+  }
+
+  async readInto(structure: string, target: Buffer, offset: number): Promise<void> {
+    if (offset < 0 || offset + target.length > this.size) {
+      throw new DiskFormatError(
+        this.path,
+        structure,
+        offset,
+        `needs ${target.length} bytes but the file is ${this.size} bytes long (truncated?)`,
+      );
+    }
+    const inFile = Math.max(0, Math.min(target.length, this.fileSize - offset));
+    let done = 0;
+    while (done < inFile) {
+      const { bytesRead } = await this.handle.read(target, done, inFile - done, offset + done);
+      if (bytesRead === 0)
+        throw new DiskFormatError(this.path, structure, offset + done, 'file ends early (truncated)');
+      done += bytesRead;
+    }
+    target.fill(0, inFile);
+    for (const patch of this.patches) overlay(target, offset, patch);
+  }
+
+  close(): Promise<void> {
+    return this.handle.close();
+  }
+}
+
+/** Copies the part of `patch` that falls inside the read of `target.length` bytes at `offset`. */
+function overlay(target: Buffer, offset: number, patch: FilePatch): void {
+  const start = Math.max(offset, patch.offset);
+  const end = Math.min(offset + target.length, patch.offset + patch.length);
+  if (start >= end) return;
+  if (patch.data) patch.data.copy(target, start - offset, start - patch.offset, end - patch.offset);
+  else target.fill(0, start - offset, end - offset);
+}
+
+/** A piece of a write: bytes destined for one file offset. */
+export interface Segment {
+  fileOffset: number;
+  data: Buffer;
+}
+
+/**
+ * The file a writer produces. It lives under a hidden temporary name in the destination folder
+ * (same filesystem, so the final rename is atomic) and only takes the real name in `commit()`.
+ */
+export class OutputFile {
+  private closed = false;
+
+  private constructor(
+    readonly finalPath: string,
+    readonly tempPath: string,
+    private readonly handle: fs.FileHandle,
+  ) {}
+
+  static async create(finalPath: string): Promise<OutputFile> {
+    const dir = path.dirname(finalPath);
+    const tempPath = path.join(
+      dir,
+      `.${path.basename(finalPath)}.${randomBytes(4).toString('hex')}.lamina-tmp`,
+    );
+    try {
+      return new OutputFile(finalPath, tempPath, await fs.open(tempPath, 'wx'));
+    } catch (err) {
+      throw new Error(`cannot write ${finalPath}: ${(err as Error).message}`);
+    }
+  }
+
+  async writeAt(data: Buffer, fileOffset: number): Promise<void> {
+    let done = 0;
+    while (done < data.length) {
+      const { bytesWritten } = await this.handle.write(data, done, data.length - done, fileOffset + done);
+      done += bytesWritten;
+    }
+  }
+
+  /** Writes segments, merging file-contiguous neighbours into one vectored write each. */
+  async writeSegments(segments: Segment[]): Promise<void> {
+    const writes: Promise<void>[] = [];
+    let start = 0;
+    for (let i = 1; i <= segments.length; i++) {
+      const prev = segments[i - 1];
+      if (i < segments.length && segments[i].fileOffset === prev.fileOffset + prev.data.length) continue;
+      writes.push(this.writeRun(segments.slice(start, i)));
+      start = i;
+    }
+    await Promise.all(writes);
+  }
+
+  private async writeRun(run: Segment[]): Promise<void> {
+    if (run.length === 1) return this.writeAt(run[0].data, run[0].fileOffset);
+    const total = run.reduce((sum, s) => sum + s.data.length, 0);
+    const { bytesWritten } = await this.handle.writev(
+      run.map((s) => s.data),
+      run[0].fileOffset,
+    );
+    // A short vectored write is rare (disk full is an error instead); finish it piece by piece.
+    if (bytesWritten < total)
+      await this.writeAt(
+        Buffer.concat(run.map((s) => s.data)).subarray(bytesWritten),
+        run[0].fileOffset + bytesWritten,
+      );
+  }
+
+  /** Sets the file length; growing leaves a hole, so this is how the sparse parts are "written". */
+  truncate(length: number): Promise<void> {
+    return this.handle.truncate(length);
+  }
+
+  async commit(): Promise<void> {
+    await this.close();
+    await fs.rename(this.tempPath, this.finalPath);
+  }
+
+  async discard(): Promise<void> {
+    await this.close().catch(() => undefined);
+    await fs.rm(this.tempPath, { force: true });
+  }
+
+  private async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.handle.close();
+  }
+}

@@ -1,0 +1,257 @@
+/**
+ * VHD (Microsoft Virtual Hard Disk Image Format Specification 1.0): fixed and dynamic disks.
+ * All fields are big-endian. A fixed disk is the raw data plus a 512-byte footer; a dynamic disk
+ * is footer copy, dynamic header, BAT, then blocks (512-byte sector bitmap + data), then the footer.
+ */
+import { AllocatingWriter } from '../allocating-writer';
+import { assertBlocksPlaced, BlockMappedDisk } from '../block-mapped-disk';
+import { BlockTable } from '../block-table';
+import { DiskFormatError } from '../errors';
+import { InputFile, OutputFile, Segment } from '../file-io';
+import { DiskIdentity } from '../identity';
+import { DiskWriter, roundUp, SECTOR_SIZE, VirtualDisk } from '../types';
+import { FlatDisk, FlatWriter } from './raw';
+
+const FOOTER_SIZE = 512;
+const DYNAMIC_HEADER_SIZE = 1024;
+const FOOTER_COOKIE = 'conectix';
+const DYNAMIC_COOKIE = 'cxsparse';
+const FORMAT_VERSION = 0x00010000;
+const NO_DATA_OFFSET = 0xffffffffffffffffn;
+const UNALLOCATED = 0xffffffff;
+const DISK_TYPE = { fixed: 2, dynamic: 3, differencing: 4 } as const;
+/** Hyper-V's and qemu's block size; the sector bitmap for it is exactly one sector. */
+const BLOCK_SIZE = 2 * 1024 * 1024;
+const BITMAP_SIZE = roundUp(BLOCK_SIZE / SECTOR_SIZE / 8, SECTOR_SIZE);
+/** The specification's ceiling (2040 GiB); past it the CHS and 32-bit BAT offsets stop working. */
+export const VHD_MAX_SIZE = 2040 * 1024 * 1024 * 1024;
+const MIB = 1024 * 1024;
+const VHD_EPOCH_MS = Date.UTC(2000, 0, 1);
+
+export function isVhd(head: Buffer, tail: Buffer): boolean {
+  return (
+    tail.subarray(tail.length - FOOTER_SIZE, tail.length - FOOTER_SIZE + 8).toString('latin1') ===
+      FOOTER_COOKIE || head.subarray(0, 8).toString('latin1') === FOOTER_COOKIE
+  );
+}
+
+/** The specification's CHS algorithm (appendix "CHS calculation"). */
+export function chsGeometry(size: number): { cylinders: number; heads: number; sectorsPerTrack: number } {
+  const totalSectors = Math.min(Math.floor(size / SECTOR_SIZE), 65535 * 16 * 255);
+  let sectorsPerTrack: number;
+  let heads: number;
+  let cylinderTimesHeads: number;
+  if (totalSectors >= 65535 * 16 * 63) {
+    sectorsPerTrack = 255;
+    heads = 16;
+    cylinderTimesHeads = Math.floor(totalSectors / sectorsPerTrack);
+  } else {
+    sectorsPerTrack = 17;
+    cylinderTimesHeads = Math.floor(totalSectors / sectorsPerTrack);
+    heads = Math.max(4, Math.floor((cylinderTimesHeads + 1023) / 1024));
+    if (cylinderTimesHeads >= heads * 1024 || heads > 16) {
+      sectorsPerTrack = 31;
+      heads = 16;
+      cylinderTimesHeads = Math.floor(totalSectors / sectorsPerTrack);
+    }
+    if (cylinderTimesHeads >= heads * 1024) {
+      sectorsPerTrack = 63;
+      heads = 16;
+      cylinderTimesHeads = Math.floor(totalSectors / sectorsPerTrack);
+    }
+  }
+  return { cylinders: Math.floor(cylinderTimesHeads / heads), heads, sectorsPerTrack };
+}
+
+/** Ones' complement of the byte sum, with the checksum field itself counted as zero. */
+function vhdChecksum(structure: Buffer, checksumOffset: number): number {
+  let sum = 0;
+  for (let i = 0; i < structure.length; i++) {
+    if (i < checksumOffset || i >= checksumOffset + 4) sum += structure[i];
+  }
+  return ~sum >>> 0;
+}
+
+function buildFooter(diskType: number, size: number, dataOffset: bigint, identity: DiskIdentity): Buffer {
+  const f = Buffer.alloc(FOOTER_SIZE);
+  f.write(FOOTER_COOKIE, 0, 'latin1');
+  f.writeUInt32BE(2, 8); // "reserved" feature bit the specification requires set
+  f.writeUInt32BE(FORMAT_VERSION, 12);
+  f.writeBigUInt64BE(dataOffset, 16);
+  f.writeUInt32BE(identity.secondsSince(VHD_EPOCH_MS), 24);
+  // Creator "win " tells qemu and other readers to trust current_size rather than CHS geometry.
+  f.write('win ', 28, 'latin1');
+  f.writeUInt32BE(0x000a0000, 32);
+  f.write('Wi2k', 36, 'latin1');
+  f.writeBigUInt64BE(BigInt(size), 40);
+  f.writeBigUInt64BE(BigInt(size), 48);
+  const chs = chsGeometry(size);
+  f.writeUInt16BE(chs.cylinders, 56);
+  f.writeUInt8(chs.heads, 58);
+  f.writeUInt8(chs.sectorsPerTrack, 59);
+  f.writeUInt32BE(diskType, 60);
+  identity.bytes('vhd unique id', 16).copy(f, 68);
+  f.writeUInt32BE(vhdChecksum(f, 64), 64);
+  return f;
+}
+
+interface Footer {
+  diskType: number;
+  currentSize: number;
+  dataOffset: bigint;
+}
+
+function parseFooter(file: InputFile, f: Buffer, at: number): Footer {
+  const fail = (offset: number, detail: string) =>
+    new DiskFormatError(file.path, 'VHD footer', at + offset, detail);
+  if (f.subarray(0, 8).toString('latin1') !== FOOTER_COOKIE)
+    throw fail(0, `cookie is not "${FOOTER_COOKIE}"`);
+  const stored = f.readUInt32BE(64);
+  if (stored !== vhdChecksum(f, 64))
+    throw fail(64, `checksum 0x${stored.toString(16)} does not match the contents`);
+  const version = f.readUInt32BE(12);
+  if (version >>> 16 !== 1) throw fail(12, `unsupported format version 0x${version.toString(16)}`);
+  const diskType = f.readUInt32BE(60);
+  if (diskType === DISK_TYPE.differencing)
+    throw fail(60, 'differencing disks (with a parent) are not supported');
+  if (diskType !== DISK_TYPE.fixed && diskType !== DISK_TYPE.dynamic)
+    throw fail(60, `unknown disk type ${diskType}`);
+  const currentSize = Number(f.readBigUInt64BE(48));
+  if (currentSize > VHD_MAX_SIZE || currentSize % SECTOR_SIZE !== 0)
+    throw fail(48, `absurd disk size ${currentSize}`);
+  return { diskType, currentSize, dataOffset: f.readBigUInt64BE(16) };
+}
+
+export async function openVhd(file: InputFile): Promise<VirtualDisk> {
+  if (file.size < FOOTER_SIZE)
+    throw new DiskFormatError(
+      file.path,
+      'VHD footer',
+      0,
+      `file is ${file.size} bytes, shorter than a footer`,
+    );
+  const footerAt = file.size - FOOTER_SIZE;
+  const footer = parseFooter(file, await file.readStructure('VHD footer', footerAt, FOOTER_SIZE), footerAt);
+  if (footer.diskType === DISK_TYPE.fixed) {
+    if (footer.currentSize > footerAt)
+      throw new DiskFormatError(
+        file.path,
+        'VHD footer',
+        footerAt + 48,
+        `disk size ${footer.currentSize} exceeds the ${footerAt} data bytes in the file`,
+      );
+    return FlatDisk.open(file, 'vhd-fixed', footer.currentSize);
+  }
+  return openDynamic(file, footer, footerAt);
+}
+
+async function openDynamic(file: InputFile, footer: Footer, footerAt: number): Promise<VirtualDisk> {
+  const headerAt = Number(footer.dataOffset);
+  if (footer.dataOffset === NO_DATA_OFFSET || headerAt + DYNAMIC_HEADER_SIZE > footerAt) {
+    throw new DiskFormatError(
+      file.path,
+      'VHD footer',
+      footerAt + 16,
+      `dynamic header offset ${footer.dataOffset} lies outside the file`,
+    );
+  }
+  const h = await file.readStructure('VHD dynamic header', headerAt, DYNAMIC_HEADER_SIZE);
+  const fail = (offset: number, detail: string) =>
+    new DiskFormatError(file.path, 'VHD dynamic header', headerAt + offset, detail);
+  if (h.subarray(0, 8).toString('latin1') !== DYNAMIC_COOKIE)
+    throw fail(0, `cookie is not "${DYNAMIC_COOKIE}"`);
+  if (h.readUInt32BE(36) !== vhdChecksum(h, 36))
+    throw fail(36, `checksum 0x${h.readUInt32BE(36).toString(16)} does not match the contents`);
+  const tableAt = Number(h.readBigUInt64BE(16));
+  const entries = h.readUInt32BE(28);
+  const blockSize = h.readUInt32BE(32);
+  if (blockSize < SECTOR_SIZE || blockSize > 256 * MIB || (blockSize & (blockSize - 1)) !== 0)
+    throw fail(32, `block size ${blockSize} is not a power of two between 512 and 256 MiB`);
+  const blocks = Math.ceil(footer.currentSize / blockSize);
+  if (entries < blocks)
+    throw fail(
+      28,
+      `${entries} BAT entries cannot cover ${footer.currentSize} bytes of ${blockSize}-byte blocks`,
+    );
+  if (tableAt < FOOTER_SIZE || tableAt + entries * 4 > footerAt)
+    throw fail(16, `BAT of ${entries} entries at ${tableAt} lies outside the file`);
+
+  const bat = await file.readStructure('VHD BAT', tableAt, blocks * 4);
+  const table = new BlockTable(blocks);
+  const bitmapSize = roundUp(blockSize / SECTOR_SIZE / 8, SECTOR_SIZE);
+  for (let b = 0; b < blocks; b++) {
+    const sector = bat.readUInt32BE(b * 4);
+    if (sector !== UNALLOCATED) table.set(b, sector * SECTOR_SIZE + bitmapSize);
+  }
+  // Blocks must sit past the BAT and, bitmap included, before the footer.
+  assertBlocksPlaced(file, table, {
+    tableName: 'VHD BAT',
+    entryOffset: (b) => tableAt + b * 4,
+    blockBytes: blockSize,
+    leadingBytes: bitmapSize,
+    dataStart: tableAt + entries * 4,
+    dataEnd: footerAt,
+  });
+  return new BlockMappedDisk('vhd', file, footer.currentSize, blockSize, table);
+}
+
+class VhdDynamicWriter extends AllocatingWriter {
+  private static readonly BITMAP = Buffer.alloc(BITMAP_SIZE, 0xff);
+  private readonly batAt = FOOTER_SIZE + DYNAMIC_HEADER_SIZE;
+  private nextFree: number;
+
+  constructor(
+    out: OutputFile,
+    virtualSize: number,
+    private readonly identity: DiskIdentity,
+  ) {
+    super('vhd', out, virtualSize, BLOCK_SIZE);
+    this.nextFree = this.batAt + roundUp(this.table.blockCount * 4, SECTOR_SIZE);
+  }
+
+  protected allocate(_block: number, segments: Segment[]): number {
+    // Every sector marked present: the block was zero-filled on allocation, so all of it is valid data.
+    const bitmapAt = this.nextFree;
+    this.nextFree += BITMAP_SIZE + BLOCK_SIZE;
+    segments.push({ fileOffset: bitmapAt, data: VhdDynamicWriter.BITMAP });
+    return bitmapAt + BITMAP_SIZE;
+  }
+
+  protected async writeMetadata(): Promise<void> {
+    const footer = buildFooter(DISK_TYPE.dynamic, this.virtualSize, BigInt(FOOTER_SIZE), this.identity);
+    const header = Buffer.alloc(DYNAMIC_HEADER_SIZE);
+    header.write(DYNAMIC_COOKIE, 0, 'latin1');
+    header.writeBigUInt64BE(NO_DATA_OFFSET, 8);
+    header.writeBigUInt64BE(BigInt(this.batAt), 16);
+    header.writeUInt32BE(FORMAT_VERSION, 24);
+    header.writeUInt32BE(this.table.blockCount, 28);
+    header.writeUInt32BE(BLOCK_SIZE, 32);
+    header.writeUInt32BE(vhdChecksum(header, 36), 36);
+    const bat = Buffer.alloc(roundUp(this.table.blockCount * 4, SECTOR_SIZE), 0xff);
+    for (const [block, dataAt] of this.table.entries())
+      bat.writeUInt32BE((dataAt - BITMAP_SIZE) / SECTOR_SIZE, block * 4);
+    await this.out.writeSegments([
+      { fileOffset: 0, data: footer },
+      { fileOffset: FOOTER_SIZE, data: header },
+      { fileOffset: this.batAt, data: bat },
+    ]);
+    await this.out.writeAt(footer, this.nextFree);
+  }
+}
+
+export async function createVhdWriter(
+  path: string,
+  virtualSize: number,
+  fixed: boolean,
+  identity: DiskIdentity,
+): Promise<DiskWriter> {
+  // Azure accepts only fixed VHDs of a whole number of MiB; the padding reads as zeros.
+  const size = fixed ? roundUp(virtualSize, MIB) : roundUp(virtualSize, SECTOR_SIZE);
+  if (size > VHD_MAX_SIZE)
+    throw new RangeError(`VHD cannot hold ${virtualSize} bytes (the format's maximum is 2040 GiB); use vhdx`);
+  if (fixed)
+    return FlatWriter.create('vhd-fixed', path, size, () =>
+      buildFooter(DISK_TYPE.fixed, size, NO_DATA_OFFSET, identity),
+    );
+  return new VhdDynamicWriter(await OutputFile.create(path), size, identity);
+}

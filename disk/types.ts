@@ -1,0 +1,79 @@
+/** Every container format Lamina reads and writes; the names are the CLI's `--to` values. */
+export const DISK_FORMATS = ['raw', 'vhd', 'vhd-fixed', 'vhdx', 'vmdk', 'vmdk-stream'] as const;
+export type DiskFormat = (typeof DISK_FORMATS)[number];
+
+export const SECTOR_SIZE = 512;
+
+/** A range of the virtual disk, in bytes. */
+export interface Extent {
+  offset: number;
+  length: number;
+}
+
+/** An opened virtual disk of any format: what the guest would see, independent of the container. */
+export interface VirtualDisk {
+  readonly path: string;
+  readonly format: DiskFormat;
+  /** Size the guest sees, in bytes (a multiple of sectorSize). */
+  readonly virtualSize: number;
+  readonly sectorSize: number;
+  /** Bytes of the file that hold guest data (allocated blocks; for raw, the file's allocated blocks). */
+  readonly allocatedBytes: number;
+  /**
+   * The ranges that may hold non-zero data, ascending and non-overlapping. Everything outside
+   * them reads as zeros, so a copy can skip it without reading.
+   */
+  extents(): Extent[];
+  /** Fills `target` with the guest bytes starting at `offset`; unallocated ranges read as zeros. */
+  read(target: Buffer, offset: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Writes one new disk file. Writes may come in any order (except for `vmdk-stream`, which needs
+ * ascending offsets); all-zero blocks that were never written stay unallocated. Nothing appears at
+ * the output path until `finish()` resolves; `abort()` removes every trace.
+ */
+export interface DiskWriter {
+  readonly format: DiskFormat;
+  readonly virtualSize: number;
+  /**
+   * Writes `data` at guest byte `offset` (both multiples of 512). Calls may overlap in time if
+   * their ranges do not; the caller may reuse `data` once the call resolves.
+   */
+  write(data: Buffer, offset: number): Promise<void>;
+  /** Writes the format's metadata and renames the temporary file to the output path. */
+  finish(): Promise<void>;
+  /** Closes and deletes the temporary file; safe to call after a failed write or twice. */
+  abort(): Promise<void>;
+}
+
+export interface WriterOptions {
+  /** Guest size in bytes; rounded up to whole sectors (and to whole MiB for vhd-fixed). */
+  virtualSize: number;
+  /** Seed for the ids the format stores; same data and seed give a byte-identical file (see identity.ts). */
+  identity?: string;
+}
+
+export function roundUp(value: number, multiple: number): number {
+  return Math.ceil(value / multiple) * multiple;
+}
+
+/** Every writer's precondition: whole sectors, inside the disk. */
+export function assertWriteInside(data: Buffer, offset: number, virtualSize: number): void {
+  if (offset % SECTOR_SIZE !== 0 || data.length % SECTOR_SIZE !== 0) {
+    throw new RangeError(`disk writes must be whole sectors: ${data.length} bytes at ${offset}`);
+  }
+  if (offset < 0 || offset + data.length > virtualSize) {
+    throw new RangeError(`write of ${data.length} bytes at ${offset} outside the ${virtualSize}-byte disk`);
+  }
+}
+
+/** Every reader's precondition: the range lies inside the disk. */
+export function assertReadInside(disk: VirtualDisk, target: Buffer, offset: number): void {
+  if (offset < 0 || offset + target.length > disk.virtualSize) {
+    throw new RangeError(
+      `${disk.path}: read of ${target.length} bytes at ${offset} outside the ${disk.virtualSize}-byte disk`,
+    );
+  }
+}
