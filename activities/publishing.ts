@@ -1,13 +1,10 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import type { Pool } from 'pg';
 import type { ComposeReport } from '../compositor/compose';
 import { loadPublishPlan, PublishPlanError, type PublishPlan } from '../db/publish-plans';
 import { deletePublishedImage, recordPublishedImage, type PublishedImage } from '../db/published-images';
-import { createConnector } from '../connectors';
-import { getConnector } from '../db/connectors';
-import { imageStoreOf } from './connector-access';
+import { connectorOf, imageStoreOf, type ConnectorAccessDeps } from './connector-access';
 import { heartbeatProgress, previousResumeToken } from './heartbeat';
 
 /** Preset variables of the post-publish script, so one script serves every template and connector. */
@@ -33,16 +30,15 @@ export interface PostPublishResult {
 const SCRIPT_TIMEOUT_MS = 10 * 60_000;
 const OUTPUT_TAIL = 4096;
 
-export function createPublishingActivities(deps: { pool: Pool }) {
+export function createPublishingActivities(deps: ConnectorAccessDeps) {
   return {
     /** The template's publish plan and how its connector takes an image: as a file, or as a VM (MCS master image). */
     async planPublish(templateId: string): Promise<PublishPlan & { delivery: 'file' | 'vm' }> {
       try {
         const plan = await loadPublishPlan(deps.pool, templateId);
-        const record = await getConnector(deps.pool, plan.connector.id);
-        const connector = record && createConnector(record);
-        if (connector?.images) return { ...plan, delivery: 'file' };
-        if (connector?.vms) return { ...plan, delivery: 'vm' };
+        const connector = await connectorOf(deps, plan.connector.id);
+        if (connector.images) return { ...plan, delivery: 'file' };
+        if (connector.vms) return { ...plan, delivery: 'vm' };
         throw ApplicationFailure.nonRetryable(
           `connector '${plan.connector.name}' (${plan.connector.type}) cannot take published images`,
           'ConnectorNotCapable',
@@ -60,7 +56,7 @@ export function createPublishingActivities(deps: { pool: Pool }) {
       source: string,
       fileName: string,
     ): Promise<{ path: string; location: string }> {
-      const store = await imageStoreOf(deps.pool, connectorId);
+      const store = await imageStoreOf(deps, connectorId);
       const beat = heartbeatProgress<number>('copy');
       const signal = Context.current().cancellationSignal;
       const path = await store
@@ -77,7 +73,7 @@ export function createPublishingActivities(deps: { pool: Pool }) {
     },
 
     async removeImageFromStore(connectorId: string, fileName: string): Promise<void> {
-      await (await imageStoreOf(deps.pool, connectorId)).removeImage(fileName);
+      await (await imageStoreOf(deps, connectorId)).removeImage(fileName);
     },
 
     async recordPublishedImage(

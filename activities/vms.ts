@@ -1,6 +1,5 @@
-import type { Pool } from 'pg';
 import type { PowerState, ScriptsReport, Snapshot, VmSpec } from '../connectors/vm-host';
-import { vmHostOf } from './connector-access';
+import { vmHostOf, type ConnectorAccessDeps } from './connector-access';
 
 /** The state a workflow waits on: power, and for MCS master images the guest's scripts report. */
 export interface VmStatus {
@@ -13,8 +12,8 @@ export interface VmStatus {
  * Connector VM operations for workflows (packaging machines, MCS master images). Each takes the
  * connector id and ids the workflow chose; the connector operations are idempotent, so are these.
  */
-export function createVmActivities(deps: { pool: Pool }) {
-  const host = (connectorId: string) => vmHostOf(deps.pool, connectorId);
+export function createVmActivities(deps: ConnectorAccessDeps) {
+  const host = (connectorId: string) => vmHostOf(deps, connectorId);
   return {
     async uploadDisk(connectorId: string, name: string, file: string): Promise<void> {
       await (await host(connectorId)).uploadDisk(name, file);

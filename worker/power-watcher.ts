@@ -2,7 +2,8 @@ import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { createConnector } from '../connectors';
 import { WORKFLOW_TAG } from '../connectors/vm-host';
-import { listConnectors } from '../db/connectors';
+import { getConnectorSecrets, listConnectors } from '../db/connectors';
+import type { SecretBox } from '../db/secret-box';
 import { SIGNALS } from '../workflows/signals';
 
 export interface PowerWatcher {
@@ -15,20 +16,20 @@ export interface PowerWatcher {
  * scripts done. It compares states, not transitions, so a shutdown between two looks is not missed.
  * This is the quick path; the workflows also poll, so a watcher that is down only delays them.
  */
-export function startPowerWatcher(pool: Pool, client: Client, intervalMs = 1000): PowerWatcher {
+export function startPowerWatcher(
+  { pool, secrets }: { pool: Pool; secrets: SecretBox },
+  client: Client,
+  intervalMs = 1000,
+): PowerWatcher {
   // What was signalled already: a power-off per power-on (keyed by its time), a scripts report per VM.
   const signalled = new Set<string>();
   let stopped = false;
 
   const look = async () => {
     for (const record of await listConnectors(pool)) {
-      const connector = (() => {
-        try {
-          return createConnector(record);
-        } catch {
-          return undefined; // a type this build cannot drive has no VMs to watch
-        }
-      })();
+      const connector = await getConnectorSecrets(pool, secrets, record.id)
+        .then((opened) => createConnector(record, opened))
+        .catch(() => undefined); // a type this build cannot drive has no VMs to watch
       if (!connector?.vms) continue;
       for (const vm of await connector.vms.listVms()) {
         const workflowId = vm.tags[WORKFLOW_TAG];

@@ -32,7 +32,7 @@ export function vmStandInsResource({ pool, uploadsDir }: ApiDeps) {
   const vmOf = async (connectorId: string, vmId: string) => {
     const record = await getConnector(pool, connectorId);
     if (!record) throw notFound('Connector configuration', connectorId);
-    const host = createConnector(record).vms;
+    const host = record.type === 'local' ? createConnector(record).vms : undefined;
     if (!(host instanceof LocalVmHost)) {
       throw new HttpProblem({
         title: 'Not a local connector',
