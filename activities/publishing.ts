@@ -59,9 +59,13 @@ export function createPublishingActivities(deps: ConnectorAccessDeps) {
       const store = await imageStoreOf(deps, connectorId);
       const beat = heartbeatProgress<number>('copy');
       const signal = Context.current().cancellationSignal;
+      const resumeFrom = previousResumeToken<number>() ?? 0;
+      // Worth a warning: an earlier attempt died mid-copy (worker crash or timeout).
+      if (resumeFrom > 0)
+        Context.current().log.warn(`resuming the copy of ${fileName} at byte ${resumeFrom}`);
       const path = await store
         .putImage(source, fileName, {
-          resumeFrom: previousResumeToken<number>() ?? 0,
+          resumeFrom,
           onProgress: ({ done, total }) => beat({ done, total, resume: done }),
           signal,
         })
