@@ -121,8 +121,11 @@ export class OutputFile {
       dir,
       `.${path.basename(finalPath)}.${randomBytes(4).toString('hex')}.lamina-tmp`,
     );
-    const handle = await fs.open(tempPath, 'wx');
-    return new OutputFile(finalPath, tempPath, handle);
+    try {
+      return new OutputFile(finalPath, tempPath, await fs.open(tempPath, 'wx'));
+    } catch (err) {
+      throw new Error(`cannot write ${finalPath}: ${(err as Error).message}`);
+    }
   }
 
   async writeAt(data: Buffer, fileOffset: number): Promise<void> {

@@ -5,12 +5,11 @@
  * the grain directory, the footer (a header copy that locates it) and the end-of-stream marker.
  * Deflate runs in a worker pool; batches are written in order as they come back.
  */
-import { assertWriteInside } from '../allocating-writer';
 import { BlockTable } from '../block-table';
 import { CompressedBatch, DeflatePool } from '../deflate-pool';
 import { OutputFile } from '../file-io';
 import { DiskIdentity } from '../identity';
-import { DiskWriter, roundUp, SECTOR_SIZE } from '../types';
+import { assertWriteInside, DiskWriter, roundUp, SECTOR_SIZE } from '../types';
 import { isZero } from '../zero';
 import {
   buildDescriptor,

@@ -4,7 +4,8 @@
  * Little-endian. This module holds the header, the descriptor, the reader for both and the
  * monolithicSparse writer; the streamOptimized writer is in vmdk-stream.ts.
  */
-import { inflateSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { inflate } from 'node:zlib';
 import path from 'node:path';
 import { AllocatingWriter } from '../allocating-writer';
 import { assertBlocksPlaced, BlockMappedDisk } from '../block-mapped-disk';
@@ -27,6 +28,7 @@ export const DESCRIPTOR_SECTORS = 20;
 export const VMDK_MAX_SIZE = 2 ** 32 * SECTOR_SIZE;
 export const FLAG = { newlineTest: 1, redundantTables: 2, compressed: 1 << 16, markers: 1 << 17 };
 export const MARKER = { eos: 0, gt: 1, gd: 2, footer: 3 };
+const inflateAsync = promisify(inflate);
 
 export function isVmdk(head: Buffer): boolean {
   return (
@@ -283,8 +285,9 @@ class StreamOptimizedDisk extends BlockMappedDisk {
     const compressed = await this.file.readStructure(where, markerAt + 12, size);
     let grainData: Buffer;
     try {
-      // maxOutputLength bounds what a malicious stream can make us allocate.
-      grainData = inflateSync(compressed, { maxOutputLength: this.blockSize });
+      // Asynchronous inflate runs on libuv's thread pool, so the grains of one read inflate on
+      // every core; maxOutputLength bounds what a malicious stream can make us allocate.
+      grainData = await inflateAsync(compressed, { maxOutputLength: this.blockSize });
     } catch (err) {
       throw new DiskFormatError(
         this.path,

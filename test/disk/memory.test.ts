@@ -2,7 +2,7 @@
 import { convertDisk } from '../../disk/convert';
 import { openDisk } from '../../disk/open';
 import { DiskFormat } from '../../disk/types';
-import { GIB, makeRaw, MIB, scratchDir, TIB } from './helpers';
+import { GIB, holesAreMapped, makeRaw, MIB, scratchDir, TIB } from './helpers';
 
 const scratch = scratchDir('memory');
 afterAll(() => scratch.cleanup());
@@ -23,7 +23,10 @@ async function peakRssGrowth(work: () => Promise<void>): Promise<number> {
   return Math.max(peak, process.memoryUsage.rss()) - start;
 }
 
-test.each<[DiskFormat, number]>([
+// Without a hole map the 2 TiB sources would be read in full: skip (see helpers.holesAreMapped).
+const testIfHolesMapped = holesAreMapped(scratch.dir) ? test : test.skip;
+
+testIfHolesMapped.each<[DiskFormat, number]>([
   ['vhd', 2000 * GIB],
   ['vhd-fixed', 2000 * GIB],
   ['vhdx', 2 * TIB],
