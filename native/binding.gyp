@@ -1,5 +1,6 @@
-# Native addons of Lamina. Each concern is its own target so that they build and load
-# independently: lamina_registry wraps hivex (registry hives).
+# Native code of Lamina. Each concern is its own target so that they build and load
+# independently: lamina_registry wraps hivex (registry hives); lamina_ntfs is the compositor's
+# NTFS core on libntfs-3g.
 {
   'targets': [
     {
@@ -9,6 +10,29 @@
       'defines': ['NAPI_VERSION=8'],
       'libraries': ['-lhivex'],
       'cflags_cc': ['-std=c++17', '-Wall', '-Wextra'],
+    },
+    {
+      # A standalone executable, not an addon: a crash in libntfs-3g can never take the worker
+      # down, and a compose is cancelled by killing the process.
+      'target_name': 'lamina_ntfs',
+      'type': 'executable',
+      'sources': [
+        'ntfs/main.c',
+        'ntfs/clock.c',
+        'ntfs/progress.c',
+        'ntfs/volume.c',
+        'ntfs/served-device.c',
+        'ntfs/path.c',
+        'ntfs/walk.c',
+        'ntfs/entry.c',
+        'ntfs/apply.c',
+        'ntfs/overlay.c',
+        'ntfs/listing.c',
+        'ntfs/clone.c',
+      ],
+      'cflags': ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-Wno-unused-parameter'],
+      'defines': ['HAVE_CLOCK_GETTIME=1'],
+      'libraries': ['-lntfs-3g'],
     },
   ],
 }

@@ -15,7 +15,7 @@ export function loadNativeAddon<T>(target: string): T {
   return require(file) as T;
 }
 
-function packageRoot(): string {
+export function packageRoot(): string {
   for (let dir = __dirname; ; dir = path.dirname(dir)) {
     if (existsSync(path.join(dir, 'package.json'))) return dir;
     if (path.dirname(dir) === dir) throw new Error(`no package.json above ${__dirname}`);

@@ -1,0 +1,102 @@
+import { buildLayer } from '../../compositor/layer-build';
+import { importOsLayer } from '../../compositor/import-os';
+import { inspectLayer, type LayerInspection } from '../../compositor/inspect';
+import { UsageError, type CliCommand } from '../command';
+import { oneOf, parseOptions, required } from '../options';
+
+const usage = `Usage:
+  lamina layer import-os VM_DISK --name N [--version V] --out FILE
+      Makes an OS layer disk from a VM disk (raw, VHD, VHDX or VMDK; MBR or GPT): its Windows
+      partition plus the layer's metadata.
+  lamina layer build --type app|platform --name N [--version V] --os OS_LAYER --from DIR|ZIP
+                     [--reg FILE.reg] [--deletions FILE] [--scripts DIR] [--sequence N] --out FILE
+      Builds a layer from a folder or zip (streamed, never extracted). --deletions lists one
+      Windows path per line to remove from lower layers; --sequence orders app layers (default:
+      the build time in milliseconds).
+  lamina layer inspect FILE [--json]
+      Shows a layer's metadata, file count, bytes and registry operations.
+
+Layer disks are dynamic VHDX files with one NTFS partition.`;
+
+function describe(inspection: LayerInspection): string {
+  const m = inspection.metadata;
+  const ops = inspection.registryOperations;
+  return [
+    `${m.name} ${m.version} (${m.type} layer)`,
+    `  id:                ${m.id}`,
+    ...(m.os ? [`  OS layer:          ${m.os.name} (${m.os.id})`] : []),
+    `  creation sequence: ${m.creationSequence}`,
+    `  created:           ${m.createdAt}`,
+    `  content hash:      ${m.contentHash}`,
+    `  files:             ${inspection.files} in ${inspection.directories} folders, ${inspection.bytes} bytes`,
+    `  deletions:         ${inspection.deletions.length}`,
+    `  registry:          ${ops.createKey} keys created, ${ops.deleteKey} keys deleted, ${ops.setValue} values set, ${ops.deleteValue} values deleted`,
+  ].join('\n');
+}
+
+export const layerCommand: CliCommand = {
+  name: 'layer',
+  summary: 'Make, build and inspect layer disks',
+  usage,
+  async run(args) {
+    const [sub, ...rest] = args;
+    switch (sub) {
+      case 'import-os': {
+        const options = parseOptions(rest, { name: 'value', version: 'value', out: 'value' });
+        if (options.positional.length !== 1) throw new UsageError('import-os takes one VM disk');
+        const metadata = await importOsLayer({
+          vmDisk: options.positional[0],
+          name: required(options, 'name'),
+          version: options.values.get('version') ?? '1',
+          out: required(options, 'out'),
+        });
+        console.log(
+          `OS layer ${metadata.name} ${metadata.version} (${metadata.id}) written to ${required(options, 'out')}`,
+        );
+        return 0;
+      }
+      case 'build': {
+        const options = parseOptions(rest, {
+          type: 'value',
+          name: 'value',
+          version: 'value',
+          os: 'value',
+          from: 'value',
+          reg: 'value',
+          deletions: 'value',
+          scripts: 'value',
+          sequence: 'value',
+          out: 'value',
+        });
+        const sequence = options.values.get('sequence');
+        if (sequence !== undefined && !/^\d+$/.test(sequence))
+          throw new UsageError('--sequence must be a whole number');
+        const metadata = await buildLayer({
+          type: oneOf(required(options, 'type'), ['app', 'platform'] as const, 'type'),
+          name: required(options, 'name'),
+          version: options.values.get('version') ?? '1',
+          os: required(options, 'os'),
+          from: required(options, 'from'),
+          reg: options.values.get('reg'),
+          deletions: options.values.get('deletions'),
+          scripts: options.values.get('scripts'),
+          creationSequence: sequence === undefined ? undefined : Number(sequence),
+          out: required(options, 'out'),
+        });
+        console.log(
+          `${metadata.type} layer ${metadata.name} ${metadata.version} (${metadata.id}) written to ${required(options, 'out')}`,
+        );
+        return 0;
+      }
+      case 'inspect': {
+        const options = parseOptions(rest, { json: 'flag' });
+        if (options.positional.length !== 1) throw new UsageError('inspect takes one layer disk');
+        const inspection = await inspectLayer(options.positional[0]);
+        console.log(options.flags.has('json') ? JSON.stringify(inspection, null, 2) : describe(inspection));
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown layer command ${sub ?? '(none)'}\n\n${usage}`);
+    }
+  },
+};

@@ -1,0 +1,301 @@
+import { createHash } from 'node:crypto';
+import { constants, promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { writeDisk, type OutputFormat } from './disk-image';
+import { planDisk, windowsPartition, type Firmware } from './disk-layout';
+import { makeEsp, type BootFile } from './esp';
+import { findFileConflicts, type FileConflict } from './file-conflicts';
+import { HIVE_DIR, REQUIRED_HIVES, checkHive } from './import-os';
+import { openLayer, type OpenedLayer } from './layer-disk';
+import { METADATA_DIR } from './layer-metadata';
+import { NtfsCoreError, type ProgressListener } from './native';
+import { mergeRegistry, parseLayerRegistry } from './registry-merge';
+import type { RegistryValueConflict } from '../registry';
+import {
+  applyToVolume,
+  growVolume,
+  finalizeVolume,
+  listVolume,
+  overlayVolume,
+  readVolumeFile,
+} from './volume';
+import { withWorkDir } from './work-dir';
+
+/**
+ * The compositor (ARCHITECTURE.md §5): OS layer, app layers and platform layer into one disk.
+ * Priority comes from the layers' metadata — apps by creation sequence, the platform always
+ * last — never from the order of the arguments.
+ */
+
+export interface ComposeOptions {
+  os: string;
+  platform?: string;
+  apps: string[];
+  size: number;
+  firmware: Firmware;
+  format: OutputFormat;
+  out: string;
+  /** Where the CLI will write the report: checked up front, so a bad path fails before the work. */
+  report?: string;
+  onProgress?: ProgressListener;
+  /** Cancels the compose: the running step stops, nothing is left behind. */
+  signal?: AbortSignal;
+}
+
+export interface LayerTiming {
+  layer: string;
+  phase: string;
+  milliseconds: number;
+}
+
+export interface ComposeReport {
+  image: { file: string; format: OutputFormat; firmware: Firmware; sizeBytes: number };
+  /** Lowest priority first. */
+  layers: { name: string; type: string; version: string; id: string; creationSequence: number }[];
+  conflicts: { files: FileConflict[]; registry: RegistryValueConflict[] };
+  totals: {
+    files: number;
+    bytes: number;
+    deletions: number;
+    registryOperations: number;
+    fileConflicts: number;
+    registryConflicts: number;
+  };
+  timings: LayerTiming[];
+}
+
+/** A user-facing compose failure (bad input); the CLI prints the message as is. */
+export class ComposeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ComposeError';
+  }
+}
+
+async function checkReadable(files: string[]): Promise<void> {
+  for (const file of files) {
+    await fs.access(file, constants.R_OK).catch(() => {
+      throw new ComposeError(`${file}: missing or unreadable layer`);
+    });
+  }
+}
+
+/** Fails before any work when the output could not be written at the end. */
+async function checkWritableDirectory(file: string): Promise<void> {
+  const dir = path.dirname(path.resolve(file));
+  await fs.access(dir, constants.W_OK).catch(() => {
+    throw new ComposeError(`${dir}: no such folder, or not writable (for ${file})`);
+  });
+}
+
+/** Lowest priority first: apps by creation sequence, then the platform. */
+function prioritise(os: OpenedLayer, apps: OpenedLayer[], platform: OpenedLayer | undefined): OpenedLayer[] {
+  const byLayer = (layer: OpenedLayer) => `${layer.metadata.name} (${layer.disk})`;
+  if (os.metadata.type !== 'os')
+    throw new ComposeError(`${os.disk} is a ${os.metadata.type} layer, not an OS layer`);
+  for (const layer of [...apps, ...(platform ? [platform] : [])]) {
+    if (layer.metadata.type === 'os')
+      throw new ComposeError(`two OS layers: ${byLayer(os)} and ${byLayer(layer)}`);
+    if (layer.metadata.os?.id !== os.metadata.id) {
+      throw new ComposeError(
+        `${byLayer(layer)} is bound to OS layer ${layer.metadata.os?.name ?? '?'}, not to ${os.metadata.name}`,
+      );
+    }
+  }
+  for (const app of apps)
+    if (app.metadata.type !== 'app')
+      throw new ComposeError(`${byLayer(app)} is a ${app.metadata.type} layer, given as --app`);
+  if (platform && platform.metadata.type !== 'platform')
+    throw new ComposeError(`${byLayer(platform)} is a ${platform.metadata.type} layer, given as --platform`);
+  const ordered = [...apps].sort((a, b) => a.metadata.creationSequence - b.metadata.creationSequence);
+  return platform ? [...ordered, platform] : ordered;
+}
+
+/** Boot files for the ESP, from the composed volume's \Windows\Boot\EFI. */
+async function bootFiles(partition: string): Promise<BootFile[]> {
+  const prefix = '/windows/boot/efi/';
+  const files: BootFile[] = [];
+  for (const entry of await listVolume(partition)) {
+    if (entry.dir || !entry.path.toLowerCase().startsWith(prefix)) continue;
+    files.push({
+      relativePath: entry.path.slice(prefix.length),
+      data: await readVolumeFile(partition, entry.path),
+    });
+  }
+  return files;
+}
+
+function mib(bytes: number): number {
+  return Math.round(bytes / 2 ** 20);
+}
+
+function isNoSpace(err: unknown): boolean {
+  // Duck-typed: errors from Node's fs may come from another realm (e.g. under jest).
+  return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOSPC' || /No space left/i.test(String(err));
+}
+
+/** Whether the file system holding `dir` (not the image's NTFS volume) has run out of space. */
+async function hostIsFull(dir: string): Promise<boolean> {
+  const stats = await fs.statfs(dir);
+  return stats.bavail * stats.bsize < 16 * 2 ** 20;
+}
+
+/** Runs `task`; if it fails because the disk holding `work` is full, says so in plain words. */
+async function explainNoSpace<T>(work: string, out: string, task: () => Promise<T>): Promise<T> {
+  try {
+    return await task();
+  } catch (err) {
+    if (!(err instanceof ComposeError) && isNoSpace(err) && (await hostIsFull(work))) {
+      throw new ComposeError(
+        `disk full: no space left for ${out} and its scratch files in ${path.dirname(path.resolve(out))}`,
+      );
+    }
+    throw err;
+  }
+}
+
+export async function compose(options: ComposeOptions): Promise<ComposeReport> {
+  await checkReadable([options.os, ...options.apps, ...(options.platform ? [options.platform] : [])]);
+  for (const file of [options.out, ...(options.report ? [options.report] : [])])
+    await checkWritableDirectory(file);
+  const timings: LayerTiming[] = [];
+  const timed = async <T>(layer: string, phase: string, step: () => Promise<T>): Promise<T> => {
+    const started = process.hrtime.bigint();
+    const result = await step();
+    timings.push({ layer, phase, milliseconds: Number((process.hrtime.bigint() - started) / 1000000n) });
+    return result;
+  };
+  const progress = options.onProgress;
+  const signal = options.signal;
+
+  const opened: OpenedLayer[] = [];
+  return withWorkDir(options.out, (work) =>
+    explainNoSpace(work, options.out, async () => {
+      // The OS layer's volume goes straight into the image's Windows partition file: its layer
+      // disk holds only allocated clusters (import-os cloned them), so extracting is the clone.
+      const windows = path.join(work, 'windows.ntfs');
+      const windowsSize = windowsPartition(planDisk(options.firmware, options.size)).size;
+      const os = await timed('(inputs)', 'clone OS', () =>
+        openLayer(options.os, { extractTo: windows, targetSize: windowsSize, onProgress: progress, signal }),
+      );
+      opened.push(os);
+      if (os.partitionSize > windowsSize) {
+        throw new ComposeError(
+          `the Windows partition would be ${mib(windowsSize)} MiB, smaller than the OS layer's volume (${mib(os.partitionSize)} MiB): choose a bigger --size-gib`,
+        );
+      }
+      for (const hive of REQUIRED_HIVES) await checkHive(windows, hive, `${options.os} (${HIVE_DIR})`);
+      // The other layers are read in place, straight from their disks.
+      const open = async (disk: string) => {
+        const layer = await timed(path.basename(disk), 'open', () => openLayer(disk, { signal }));
+        opened.push(layer);
+        return layer;
+      };
+      const settled = await Promise.allSettled(options.apps.map(open));
+      const failed = settled.find((result) => result.status === 'rejected');
+      if (failed) throw failed.reason;
+      const apps = settled.map((result) => (result as PromiseFulfilledResult<OpenedLayer>).value);
+      const platform = options.platform ? await open(options.platform) : undefined;
+      const layers = prioritise(os, apps, platform);
+      const registries = layers.map((l) => parseLayerRegistry(l.metadata.name, l.registry));
+
+      // Everything the image is derived from: same inputs, same bytes.
+      const identity = createHash('sha256')
+        .update(
+          JSON.stringify([
+            options.firmware,
+            options.size,
+            ...[os, ...layers].map((l) => [l.metadata.id, l.metadata.contentHash]),
+          ]),
+        )
+        .digest('hex');
+      const epoch = Math.max(...[os, ...layers].map((l) => Date.parse(l.metadata.createdAt) / 1000));
+
+      const layout = planDisk(options.firmware, options.size, identity);
+      await timed(os.metadata.name, 'grow', () =>
+        growVolume(windows, os.partitionSize, windowsSize, { onProgress: progress, signal }),
+      );
+      await applyToVolume(windows, [{ op: 'delete', path: METADATA_DIR }], { epoch, signal });
+
+      let deletions = 0;
+      for (const layer of layers) {
+        const name = layer.metadata.name;
+        deletions += layer.deletions.length;
+        if (layer.deletions.length > 0)
+          await timed(name, 'deletions', () =>
+            applyToVolume(
+              windows,
+              layer.deletions.map((p) => ({ op: 'delete' as const, path: p })),
+              { epoch, signal },
+            ),
+          );
+        await timed(name, 'files', () =>
+          overlayVolume(layer.volume, windows, {
+            epoch,
+            onProgress: progress && ((p) => progress({ ...p, phase: `overlay ${name}` })),
+            signal,
+          }),
+        ).catch(async (err: unknown) => {
+          throw err instanceof NtfsCoreError && isNoSpace(err) && !(await hostIsFull(work))
+            ? new ComposeError(
+                `the image is too small for the content (${name} did not fit): choose a bigger --size-gib`,
+              )
+            : err;
+        });
+      }
+      const registry = await timed('(all layers)', 'registry', () =>
+        mergeRegistry(windows, registries, work, epoch),
+      );
+      const layerFiles = await Promise.all(
+        layers.map(async (l) => ({ layer: l.metadata.name, entries: await listVolume(l.volume) })),
+      );
+      await finalizeVolume(
+        windows,
+        createHash('sha256').update(`${identity}:serial`).digest(),
+        windowsPartition(layout).offset,
+      );
+
+      const esp = layout.partitions.find((p) => p.role === 'esp');
+      const espFile = path.join(work, 'esp.fat');
+      if (esp)
+        await timed('(image)', 'esp', async () =>
+          makeEsp(espFile, esp.size, await bootFiles(windows), { epoch, seed: identity }),
+        );
+      await timed('(image)', 'write', () =>
+        writeDisk(layout, { windows, ...(esp ? { esp: espFile } : {}) }, options.format, options.out, {
+          onProgress: progress,
+          signal,
+          identity,
+        }),
+      );
+
+      const fileConflicts = findFileConflicts(layerFiles);
+      const files = layerFiles.flatMap((l) => l.entries.filter((e) => !e.dir));
+      return {
+        image: {
+          file: options.out,
+          format: options.format,
+          firmware: options.firmware,
+          sizeBytes: options.size,
+        },
+        layers: [os, ...layers].map(({ metadata: m }) => ({
+          name: m.name,
+          type: m.type,
+          version: m.version,
+          id: m.id,
+          creationSequence: m.creationSequence,
+        })),
+        conflicts: { files: fileConflicts, registry: registry.conflicts },
+        totals: {
+          files: files.length,
+          bytes: files.reduce((sum, e) => sum + e.size, 0),
+          deletions,
+          registryOperations: registry.operations,
+          fileConflicts: fileConflicts.length,
+          registryConflicts: registry.conflicts.length,
+        },
+        timings,
+      };
+    }),
+  ).finally(() => Promise.all(opened.map((layer) => layer.close())));
+}

@@ -1,0 +1,63 @@
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { derivedGuid, openWindowsPartition } from './disk-image';
+import { metadataOperations, readOptionalFile, sealLayerPartition } from './layer-disk';
+import type { LayerMetadata } from './layer-metadata';
+import { applyToVolume, cloneVolume, listVolume } from './volume';
+import { withWorkDir } from './work-dir';
+
+/** The hives an OS layer must have for registry merging; each must really be a hive. */
+export const REQUIRED_HIVES = ['SYSTEM', 'SOFTWARE', 'DEFAULT'] as const;
+export const HIVE_DIR = '\\Windows\\System32\\config';
+
+export async function checkHive(partition: string, hive: string, source: string): Promise<Buffer> {
+  const bytes = await readOptionalFile(partition, `${HIVE_DIR}\\${hive}`);
+  if (!bytes) throw new Error(`${source}: no ${HIVE_DIR}\\${hive}: not a Windows volume`);
+  if (bytes.length < 4096 || bytes.toString('latin1', 0, 4) !== 'regf') {
+    throw new Error(`${source}: ${HIVE_DIR}\\${hive} is not a registry hive`);
+  }
+  return bytes;
+}
+
+export interface ImportOsOptions {
+  vmDisk: string;
+  name: string;
+  version: string;
+  out: string;
+}
+
+/** Makes an OS layer disk from a VM disk: its Windows partition, as is, plus `\.lamina`. */
+export async function importOsLayer(options: ImportOsOptions): Promise<LayerMetadata> {
+  await fs.access(options.vmDisk).catch(() => {
+    throw new Error(`${options.vmDisk}: cannot read the VM disk`);
+  });
+  return withWorkDir(options.out, async (work) => {
+    // Only the allocated clusters of the VM's Windows partition, read in place, become the layer.
+    const partition = path.join(work, 'os.ntfs');
+    const windows = await openWindowsPartition(options.vmDisk);
+    try {
+      await cloneVolume(windows, partition);
+    } finally {
+      await windows.disk.close();
+    }
+    const hash = createHash('sha256');
+    for (const hive of REQUIRED_HIVES) hash.update(await checkHive(partition, hive, options.vmDisk));
+    for (const entry of await listVolume(partition)) hash.update(`${entry.path}\0${entry.size}\n`);
+    const contentHash = hash.digest('hex');
+    const createdAt = new Date(Math.floor(Date.now() / 1000) * 1000).toISOString();
+    const metadata: LayerMetadata = {
+      schema: 1,
+      id: derivedGuid(`os:${options.name}:${options.version}:${contentHash}`).toLowerCase(),
+      name: options.name,
+      type: 'os',
+      version: options.version,
+      creationSequence: 0,
+      createdAt,
+      contentHash,
+    };
+    await applyToVolume(partition, metadataOperations(metadata), { epoch: Date.parse(createdAt) / 1000 });
+    await sealLayerPartition(partition, options.out, metadata);
+    return metadata;
+  });
+}

@@ -1,0 +1,17 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+
+/**
+ * Runs `task` with a scratch directory next to `output` (same file system, so partition images
+ * are sparse where the output will be) and removes it afterwards, whatever happens.
+ */
+export async function withWorkDir<T>(output: string, task: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await fs.mkdtemp(
+    path.join(path.dirname(path.resolve(output)), `.${path.basename(output)}.work-`),
+  );
+  try {
+    return await task(dir);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}

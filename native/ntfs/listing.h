@@ -1,0 +1,8 @@
+#ifndef LAMINA_LISTING_H
+#define LAMINA_LISTING_H
+#include "ntfs.h"
+/* One JSON line per file or directory: {"path","dir","size"} (size sums all data streams). */
+int list_volume(ntfs_volume *vol);
+/* Copies one stream ("PATH" or "PATH:STREAM") to stdout. */
+int cat_stream(ntfs_volume *vol, const char *path_and_stream);
+#endif

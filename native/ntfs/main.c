@@ -1,0 +1,87 @@
+/*
+ * lamina_ntfs: the compositor's NTFS core, run by the TypeScript driver as a child process.
+ * Each sub-command works on partition image files (a layer's or an image's NTFS volume), writes
+ * progress as JSON lines on stdout and errors on stderr, and exits 0 on success.
+ */
+#include "ntfs.h"
+#include "apply.h"
+#include "clone.h"
+#include "listing.h"
+#include "overlay.h"
+#include "volume.h"
+
+void fail(const char *fmt, ...)
+{
+	va_list args;
+	va_start(args, fmt);
+	fputs("lamina_ntfs: ", stderr);
+	vfprintf(stderr, fmt, args);
+	fputc('\n', stderr);
+	va_end(args);
+}
+
+static const char usage[] =
+	"usage: lamina_ntfs apply VOLUME            (operations on stdin)\n"
+	"       lamina_ntfs overlay LAYER IMAGE\n"
+	"       lamina_ntfs list VOLUME\n"
+	"       lamina_ntfs cat VOLUME PATH[:STREAM]\n"
+	"       lamina_ntfs clone SOURCE TARGET\n"
+	"       lamina_ntfs finalize VOLUME SERIAL_HEX START_SECTOR\n";
+
+/* Runs `action` on a mounted volume and unmounts it; the unmount's result counts too. */
+static int with_volume(const char *file, int read_only, int (*action)(ntfs_volume *, const char *),
+		       const char *argument)
+{
+	ntfs_volume *vol = volume_open(file, read_only);
+	if (!vol)
+		return 1;
+	int rc = action(vol, argument);
+	if (volume_close(vol))
+		rc = -1;
+	return rc ? 1 : 0;
+}
+
+static int run_apply(ntfs_volume *vol, const char *unused)
+{
+	(void)unused;
+	return apply_operations(vol);
+}
+
+static int run_list(ntfs_volume *vol, const char *unused)
+{
+	(void)unused;
+	return list_volume(vol);
+}
+
+static int run_overlay(const char *layer_file, const char *image_file)
+{
+	ntfs_volume *layer = volume_open(layer_file, 1);
+	if (!layer)
+		return 1;
+	ntfs_volume *image = volume_open(image_file, 0);
+	int rc = image ? overlay_volume(layer, image) : -1;
+	if (image && volume_close(image))
+		rc = -1;
+	ntfs_umount(layer, FALSE);
+	return rc ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *command = argc > 1 ? argv[1] : "";
+	if (!strcmp(command, "apply") && argc == 3)
+		return with_volume(argv[2], 0, run_apply, NULL);
+	if (!strcmp(command, "list") && argc == 3)
+		return with_volume(argv[2], 1, run_list, NULL);
+	if (!strcmp(command, "cat") && argc == 4)
+		return with_volume(argv[2], 1, cat_stream, argv[3]);
+	if (!strcmp(command, "overlay") && argc == 4)
+		return run_overlay(argv[2], argv[3]);
+	if (!strcmp(command, "clone") && argc == 4)
+		return clone_volume(argv[2], argv[3]) ? 1 : 0;
+	if (!strcmp(command, "finalize") && argc == 5)
+		return volume_finalize(argv[2], strtoull(argv[3], NULL, 16),
+				       (uint32_t)strtoul(argv[4], NULL, 10)) ? 1 : 0;
+	fputs(usage, stderr);
+	return 2;
+}
