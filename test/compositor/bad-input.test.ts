@@ -4,6 +4,7 @@ import { compose } from '../../compositor/compose';
 import { writeDisk } from '../../compositor/disk-image';
 import { planDisk, windowsPartition } from '../../compositor/disk-layout';
 import { applyToVolume, formatVolume } from '../../compositor/volume';
+import { makeOsAndAppLayer } from './fixtures';
 import { filesIn, lamina, removeDir, run, runStatus, scratchDir, sha256, toRaw } from './tools';
 
 /** Bad inputs: a clear message, a non-zero exit code, no output left behind, inputs untouched. */
@@ -14,34 +15,10 @@ let app: string;
 
 beforeAll(async () => {
   dir = scratchDir('bad-input');
-  const gold = path.join(dir, 'gold.raw');
-  expect(
-    (await lamina('dev', 'gold-image', '--out', gold, '--firmware', 'bios', '--size-gib', '0.25')).code,
-  ).toBe(0);
-  os = path.join(dir, 'os.vhdx');
-  expect((await lamina('layer', 'import-os', gold, '--name', 'Win', '--out', os)).code).toBe(0);
-  app = path.join(dir, 'app.vhdx');
   const source = path.join(dir, 'app-src');
   run('mkdir', ['-p', source]);
   writeFileSync(path.join(source, 'readme.txt'), 'app');
-  expect(
-    (
-      await lamina(
-        'layer',
-        'build',
-        '--type',
-        'app',
-        '--name',
-        'App',
-        '--os',
-        os,
-        '--from',
-        source,
-        '--out',
-        app,
-      )
-    ).code,
-  ).toBe(0);
+  ({ os, app } = await makeOsAndAppLayer(dir, source));
 }, 300_000);
 
 afterAll(() => removeDir(dir));

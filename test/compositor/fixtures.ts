@@ -32,7 +32,25 @@ function reg(body: string): string {
 
 async function expectOk(promise: ReturnType<typeof lamina>): Promise<void> {
   const result = await promise;
-  if (result.code !== 0) throw new Error(`lamina failed (${result.code}): ${result.stderr}`);
+  if (result.code !== 0 || result.stderr !== '') {
+    throw new Error(`lamina failed (${result.code}): ${result.stderr}`);
+  }
+}
+
+/** The smallest useful pair: a BIOS gold image's OS layer and one app layer built from `appSource`. */
+export async function makeOsAndAppLayer(
+  dir: string,
+  appSource: string,
+): Promise<{ os: string; app: string }> {
+  const gold = path.join(dir, 'gold.raw');
+  await expectOk(lamina('dev', 'gold-image', '--out', gold, '--firmware', 'bios', '--size-gib', '0.25'));
+  const os = path.join(dir, 'os.vhdx');
+  await expectOk(lamina('layer', 'import-os', gold, '--name', 'Win', '--out', os));
+  const app = path.join(dir, 'app.vhdx');
+  await expectOk(
+    lamina('layer', 'build', '--type', 'app', '--name', 'App', '--os', os, '--from', appSource, '--out', app),
+  );
+  return { os, app };
 }
 
 function writeTree(root: string, files: Record<string, string>): string {

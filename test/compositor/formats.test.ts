@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { OUTPUT_FORMATS } from '../../compositor/disk-image';
+import { makeOsAndAppLayer } from './fixtures';
 import { lamina, removeDir, run, runStatus, scratchDir, sha256 } from './tools';
 
 /**
@@ -23,28 +24,7 @@ let app: string;
 
 beforeAll(async () => {
   dir = scratchDir('formats');
-  const gold = path.join(dir, 'gold.raw');
-  expect(
-    (await lamina('dev', 'gold-image', '--out', gold, '--firmware', 'bios', '--size-gib', '0.25')).code,
-  ).toBe(0);
-  os = path.join(dir, 'os.vhdx');
-  expect((await lamina('layer', 'import-os', gold, '--name', 'Win', '--out', os)).code).toBe(0);
-  app = path.join(dir, 'app.vhdx');
-  const build = await lamina(
-    'layer',
-    'build',
-    '--type',
-    'app',
-    '--name',
-    'App',
-    '--os',
-    os,
-    '--from',
-    __dirname,
-    '--out',
-    app,
-  );
-  expect(build.stderr).toBe('');
+  ({ os, app } = await makeOsAndAppLayer(dir, __dirname));
 }, 300_000);
 
 afterAll(() => removeDir(dir));
