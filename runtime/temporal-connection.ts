@@ -42,7 +42,12 @@ let runtimeInstalled = false;
 export function installWorkerRuntime(): void {
   if (runtimeInstalled) return;
   // The SDK logs every worker state change at INFO; Lamina's own log says what matters.
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const logger = new DefaultLogger('WARN', (entry) => {
+    // The compose worker runs activities only, by design; the SDK warns about that at every start.
+    if (entry.message.startsWith('No workflows registered')) return;
+    console.error(`[temporal] ${entry.level} ${entry.message}`, entry.meta ?? '');
+  });
+  Runtime.install({ logger });
   runtimeInstalled = true;
 }
 
