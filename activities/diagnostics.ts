@@ -3,7 +3,8 @@ import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { createConnector } from '../connectors';
-import { getConnector, listConnectors } from '../db/connectors';
+import { getConnector, getConnectorSecrets, listConnectors } from '../db/connectors';
+import type { SecretBox } from '../db/secret-box';
 import { run } from '../runtime/processes';
 
 /** One line of the diagnostics report: what was checked, whether it passed, and what the admin should know. */
@@ -15,6 +16,8 @@ export interface DiagnosticCheck {
 
 export interface DiagnosticsDeps {
   pool: Pool;
+  /** Opens connector secrets (a vCenter password) for the connector checks. */
+  secrets: SecretBox;
   repositoryDir: string;
   repositoryMinFreeBytes: number;
   /** Size of the write probe; the repository's write throughput is measured with it. */
@@ -125,7 +128,8 @@ export function createDiagnosticsActivities(deps: DiagnosticsDeps) {
       if (!record) return { name: `connector ${id}`, ok: false, detail: 'connector no longer exists' };
       const name = `connector '${record.name}' (${record.type})`;
       try {
-        const checks = await createConnector(record).test();
+        const secrets = await getConnectorSecrets(deps.pool, deps.secrets, id);
+        const checks = await createConnector(record, secrets).test();
         const failed = checks.filter((c) => !c.ok);
         const detail = (failed.length ? failed : checks)
           .map((c) => (c.field ? `${c.field}: ${c.message}` : c.message))

@@ -28,4 +28,6 @@ export interface ConnectorRecord {
   type: string;
   name: string;
   settings: Record<string, unknown>;
+  /** Packaging cache size in GB (0 = off); connectors that keep the cache check that it fits. */
+  packagingCacheGb?: number;
 }

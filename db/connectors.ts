@@ -4,14 +4,14 @@ import type { SealedSecret, SecretBox } from './secret-box';
 
 export async function listConnectors(pool: Pool): Promise<ConnectorRecord[]> {
   const { rows } = await pool.query<ConnectorRecord>(
-    'SELECT id, type, name, settings FROM connectors ORDER BY name',
+    'SELECT id, type, name, settings, packaging_cache_gb AS "packagingCacheGb" FROM connectors ORDER BY name',
   );
   return rows;
 }
 
 export async function getConnector(pool: Pool, id: string): Promise<ConnectorRecord | undefined> {
   const { rows } = await pool.query<ConnectorRecord>(
-    'SELECT id, type, name, settings FROM connectors WHERE id = $1',
+    'SELECT id, type, name, settings, packaging_cache_gb AS "packagingCacheGb" FROM connectors WHERE id = $1',
     [id],
   );
   return rows[0];

@@ -5,7 +5,7 @@ import net from 'node:net';
 export function run(
   file: string,
   args: string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; signal?: AbortSignal } = {},
 ): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
@@ -15,10 +15,13 @@ export function run(
         cwd: options.cwd,
         env: options.env,
         timeout: options.timeoutMs ?? 120_000,
+        signal: options.signal,
         maxBuffer: 16 * 1024 * 1024,
       },
       (err, stdout, stderr) => {
-        if (err) {
+        if (err?.name === 'AbortError') {
+          reject(err);
+        } else if (err) {
           const detail = (stderr || stdout || err.message).toString().trim();
           reject(new Error(`${file} ${args.join(' ')} failed: ${detail}`));
         } else {

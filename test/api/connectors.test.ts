@@ -52,7 +52,7 @@ describe('connector configurations', () => {
       packagingCacheHitRate: null,
       offloadCompositing: false,
       secretsSet: { password: true },
-      implemented: false,
+      implemented: true,
     });
     expect(created.text).not.toContain(VSPHERE_PASSWORD);
     expect((await api.get(`/api/connectors/${created.body.id}`)).text).not.toContain(VSPHERE_PASSWORD);
@@ -143,7 +143,7 @@ describe('connector configurations', () => {
     expect(duplicate.status).toBe(409);
   });
 
-  it('tests a connector through a task; an unbuilt type says so, and the secret stays out of history', async () => {
+  it('tests a connector through a task, naming the unreachable vCenter, and the secret stays out of history', async () => {
     const { body: connector } = await api.get('/api/connectors?type=vsphere&name=production');
     const id = connector.items[0].id;
     const started = await api.post(`/api/connectors/${id}/test`);
@@ -156,8 +156,9 @@ describe('connector configurations', () => {
         ok: false,
         checks: [
           {
+            field: 'vcenter',
             ok: false,
-            message: expect.stringMatching(/VMware vSphere connector is not implemented in this build/),
+            message: expect.stringMatching(/cannot reach vCenter at vcenter\.example\.com/),
           },
         ],
       },
@@ -232,7 +233,7 @@ describe('connector configurations', () => {
     expect(vsphereType).toMatchObject({
       secretFields: ['password'],
       defaultPackagingCacheGb: 250,
-      implemented: false,
+      implemented: true,
     });
     expect(vsphereType.settings.required).toEqual(
       expect.arrayContaining(['vcenter', 'user', 'datacenter', 'host', 'datastore', 'network']),
