@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Pool } from 'pg';
 import { admit, forget, lookUp, type CacheLookup } from '../db/packaging-cache';
-import { vmHostOf } from './connector-access';
+import { withVmHost, type ConnectorAccessDeps } from './connector-access';
 
 export interface KeyedLookup extends CacheLookup {
   cacheKey: string;
@@ -13,7 +12,7 @@ export interface KeyedLookup extends CacheLookup {
  * keyed by the layer versions inside them, evicted least recently used first to stay within the
  * connector's packaging cache size.
  */
-export function createPackagingCacheActivities(deps: { pool: Pool }) {
+export function createPackagingCacheActivities(deps: ConnectorAccessDeps) {
   return {
     /**
      * Looks up the boot disk made of `contents` (layer version ids and disk settings, in order) and
@@ -28,7 +27,8 @@ export function createPackagingCacheActivities(deps: { pool: Pool }) {
       const diskName = `packaging-cache-${cacheKey.slice(0, 40)}`;
       const result = await lookUp(deps.pool, lookupId, connectorId, cacheKey);
       // A record whose disk is gone (deleted on the hypervisor) is a miss, and is forgotten.
-      if (result.hit && !(await (await vmHostOf(deps.pool, connectorId)).hasDisk(result.hit.diskName))) {
+      const cachedDisk = result.hit?.diskName;
+      if (cachedDisk && !(await withVmHost(deps, connectorId, (host) => host.hasDisk(cachedDisk)))) {
         await forget(deps.pool, connectorId, cacheKey);
         return { cacheKey, diskName, capacityBytes: result.capacityBytes };
       }
@@ -42,14 +42,15 @@ export function createPackagingCacheActivities(deps: { pool: Pool }) {
       diskName: string,
       capacityBytes: number,
     ): Promise<string[]> {
-      const host = await vmHostOf(deps.pool, connectorId);
-      const sizeBytes = await host.diskVirtualSize(diskName);
-      const evicted = await admit(deps.pool, connectorId, { cacheKey, diskName, sizeBytes }, capacityBytes);
-      for (const entry of evicted) {
-        await host.deleteDisk(entry.diskName);
-        await forget(deps.pool, connectorId, entry.cacheKey);
-      }
-      return evicted.map((e) => e.cacheKey);
+      return withVmHost(deps, connectorId, async (host) => {
+        const sizeBytes = await host.diskVirtualSize(diskName);
+        const evicted = await admit(deps.pool, connectorId, { cacheKey, diskName, sizeBytes }, capacityBytes);
+        for (const entry of evicted) {
+          await host.deleteDisk(entry.diskName);
+          await forget(deps.pool, connectorId, entry.cacheKey);
+        }
+        return evicted.map((e) => e.cacheKey);
+      });
     },
   };
 }

@@ -1,13 +1,10 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import type { Pool } from 'pg';
 import type { ComposeReport } from '../compositor/compose';
 import { loadPublishPlan, PublishPlanError, type PublishPlan } from '../db/publish-plans';
 import { recordPublishedImage, type PublishedImage } from '../db/published-images';
-import { createConnector } from '../connectors';
-import { getConnector } from '../db/connectors';
-import { imageStoreOf } from './connector-access';
+import { withConnector, withImageStore, type ConnectorAccessDeps } from './connector-access';
 import { heartbeatProgress, previousResumeToken } from './heartbeat';
 
 /** Preset variables of the post-publish script, so one script serves every template and connector. */
@@ -33,16 +30,16 @@ export interface PostPublishResult {
 const SCRIPT_TIMEOUT_MS = 10 * 60_000;
 const OUTPUT_TAIL = 4096;
 
-export function createPublishingActivities(deps: { pool: Pool }) {
+export function createPublishingActivities(deps: ConnectorAccessDeps) {
   return {
     /** The template's publish plan and how its connector takes an image: as a file, or as a VM (MCS master image). */
     async planPublish(templateId: string): Promise<PublishPlan & { delivery: 'file' | 'vm' }> {
       try {
         const plan = await loadPublishPlan(deps.pool, templateId);
-        const record = await getConnector(deps.pool, plan.connector.id);
-        const connector = record && createConnector(record);
-        if (connector?.images) return { ...plan, delivery: 'file' };
-        if (connector?.vms) return { ...plan, delivery: 'vm' };
+        const delivery = await withConnector(deps, plan.connector.id, async (connector) =>
+          connector.images ? 'file' : connector.vms ? 'vm' : undefined,
+        );
+        if (delivery) return { ...plan, delivery };
         throw ApplicationFailure.nonRetryable(
           `connector '${plan.connector.name}' (${plan.connector.type}) cannot take published images`,
           'ConnectorNotCapable',
@@ -60,24 +57,25 @@ export function createPublishingActivities(deps: { pool: Pool }) {
       source: string,
       fileName: string,
     ): Promise<{ path: string; location: string }> {
-      const store = await imageStoreOf(deps.pool, connectorId);
       const beat = heartbeatProgress<number>('copy');
       const signal = Context.current().cancellationSignal;
-      const path = await store
-        .putImage(source, fileName, {
-          resumeFrom: previousResumeToken<number>() ?? 0,
-          onProgress: ({ done, total }) => beat({ done, total, resume: done }),
-          signal,
-        })
-        .catch((err: unknown) => {
-          // Stopped: report it as a cancellation, which is not retried; the workflow's compensation removes the partial file.
-          throw signal.aborted ? new CancelledFailure('copy stopped') : err;
-        });
-      return { path, location: store.locationOf(fileName) };
+      return withImageStore(deps, connectorId, async (store) => {
+        const path = await store
+          .putImage(source, fileName, {
+            resumeFrom: previousResumeToken<number>() ?? 0,
+            onProgress: ({ done, total }) => beat({ done, total, resume: done }),
+            signal,
+          })
+          .catch((err: unknown) => {
+            // Stopped: report it as a cancellation, which is not retried; the workflow's compensation removes the partial file.
+            throw signal.aborted ? new CancelledFailure('copy stopped') : err;
+          });
+        return { path, location: store.locationOf(fileName) };
+      });
     },
 
     async removeImageFromStore(connectorId: string, fileName: string): Promise<void> {
-      await (await imageStoreOf(deps.pool, connectorId)).removeImage(fileName);
+      await withImageStore(deps, connectorId, (store) => store.removeImage(fileName));
     },
 
     async recordPublishedImage(

@@ -23,6 +23,8 @@ export interface VmSpec {
 export interface Snapshot {
   name: string;
   createdAt: string;
+  /** The hypervisor's own references, which MCS catalogs name (vSphere: the VM's and snapshot's morefs). */
+  refs?: { vm: string; snapshot: string };
 }
 
 export interface VmRecord extends VmSpec {
@@ -56,6 +58,11 @@ export interface VmHost {
   snapshot(id: string, name: string): Promise<Snapshot>;
   /** Removes the VM with its disks and snapshots. */
   destroy(id: string): Promise<void>;
-  /** A local path the appliance can read the VM's disk from (a download on remote hypervisors). */
-  exportDisk(id: string, disk: string): Promise<string>;
+  /**
+   * A local path the appliance can read the VM's disk from: the disk itself where the appliance reaches
+   * it, else a download into `into`, a folder the caller owns and removes.
+   */
+  exportDisk(id: string, disk: string, into?: string): Promise<string>;
+  /** Where the VM's disk is, as an admin or the post-publish script names it (file or datastore path). */
+  diskLocation(id: string, disk: string): Promise<string>;
 }

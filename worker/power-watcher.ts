@@ -1,8 +1,10 @@
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { createConnector } from '../connectors';
+import type { Connector, ConnectorRecord } from '../connectors/connector';
 import { WORKFLOW_TAG } from '../connectors/vm-host';
-import { listConnectors } from '../db/connectors';
+import { getConnectorSecrets, listConnectors } from '../db/connectors';
+import type { SecretBox } from '../db/secret-box';
 import { SIGNALS } from '../workflows/signals';
 
 export interface PowerWatcher {
@@ -15,22 +17,41 @@ export interface PowerWatcher {
  * scripts done. It compares states, not transitions, so a shutdown between two looks is not missed.
  * This is the quick path; the workflows also poll, so a watcher that is down only delays them.
  */
-export function startPowerWatcher(pool: Pool, client: Client, intervalMs = 1000): PowerWatcher {
+export function startPowerWatcher(
+  pool: Pool,
+  secrets: SecretBox,
+  client: Client,
+  intervalMs = 1000,
+): PowerWatcher {
   // What was signalled already: a power-off per power-on (keyed by its time), a scripts report per VM.
   const signalled = new Set<string>();
   let stopped = false;
+  // Connectors stay open between looks (a vCenter session is not a login per second), and are built
+  // again when their stored configuration changes.
+  const open = new Map<string, { record: string; connector: Connector | undefined }>();
+
+  const connectorFor = async (record: ConnectorRecord) => {
+    const key = JSON.stringify(record);
+    const known = open.get(record.id);
+    if (known?.record === key) return known.connector;
+    await known?.connector?.close?.();
+    let connector: Connector | undefined;
+    try {
+      connector = createConnector(record, await getConnectorSecrets(pool, secrets, record.id));
+    } catch {
+      connector = undefined; // a type this build cannot drive has no VMs to watch
+    }
+    open.set(record.id, { record: key, connector });
+    return connector;
+  };
 
   const look = async () => {
     for (const record of await listConnectors(pool)) {
-      const connector = (() => {
-        try {
-          return createConnector(record);
-        } catch {
-          return undefined; // a type this build cannot drive has no VMs to watch
-        }
-      })();
+      const connector = await connectorFor(record);
       if (!connector?.vms) continue;
-      for (const vm of await connector.vms.listVms()) {
+      // A hypervisor that cannot be reached now is looked at again next time; the others go on.
+      const vms = await connector.vms.listVms().catch(() => []);
+      for (const vm of vms) {
         const workflowId = vm.tags[WORKFLOW_TAG];
         if (!workflowId) continue;
         const handle = client.workflow.getHandle(workflowId);
@@ -65,6 +86,7 @@ export function startPowerWatcher(pool: Pool, client: Client, intervalMs = 1000)
     async stop() {
       stopped = true;
       await loop;
+      for (const { connector } of open.values()) await connector?.close?.().catch(() => undefined);
     },
   };
 }

@@ -136,7 +136,8 @@ export async function createLayerVersion(
     );
 
     await appliance.setLayerVersionState(version.versionId, 'Finalizing');
-    const packagePath = await appliance.exportVmDisk(input.connectorId, vmId, 'package');
+    // Into the scratch folder when the hypervisor's disks must be downloaded (vSphere).
+    const packagePath = await appliance.exportVmDisk(input.connectorId, vmId, 'package', vmId);
     const digest = await disks.finalizePackage({
       packageDisk: packagePath,
       version: version.version,

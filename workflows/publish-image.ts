@@ -1,6 +1,6 @@
-import { setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
+import { patched, setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { PostPublishResult } from '../activities/publishing';
-import { WORKFLOW_TAG, type ScriptsReport } from '../connectors/vm-host';
+import { WORKFLOW_TAG, type ScriptsReport, type Snapshot } from '../connectors/vm-host';
 import { appliance, copying, diskWork } from './activity-proxies';
 import { imageFileName, imageName } from './image-names';
 import { withSaga } from './saga';
@@ -22,9 +22,12 @@ export interface PublishImageResult {
   sha256: string;
   sizeBytes: number;
   conflicts: { files: number; registry: number; summary: string[] };
-  vm?: { id: string; name: string; snapshot: string; scripts?: ScriptsReport };
+  vm?: { id: string; name: string; snapshot: string; refs?: Snapshot['refs']; scripts?: ScriptsReport };
   postPublish: PostPublishResult;
 }
+
+/** Tasks started before master disks had a location exported the disk to name its path. */
+const MASTER_DISK_LOCATION = 'master-disk-location';
 
 const FORMATS = { VHD: 'vhd', VHDX: 'vhdx', VMDK: 'vmdk' } as const;
 
@@ -63,14 +66,14 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
     });
 
     let location: string;
-    let localPath: string;
+    let publishedPath: string;
     let vm: PublishImageResult['vm'];
     if (plan.delivery === 'file') {
       const fileName = imageFileName(name, format);
       saga.register('published file', () => appliance.removeImageFromStore(connectorId, fileName));
       const copied = await copying.copyImageToStore(connectorId, imagePath, fileName);
       location = copied.location;
-      localPath = copied.path;
+      publishedPath = copied.path;
     } else {
       const pollMs = (input.powerPollSeconds ?? 30) * 1000;
       const upload = `image-${imageId}`;
@@ -101,14 +104,17 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
         pollMs,
       );
       const snapshot = await appliance.snapshotVm(connectorId, vmId, name);
-      vm = { id: vmId, name, snapshot: snapshot.name, scripts };
+      vm = { id: vmId, name, snapshot: snapshot.name, refs: snapshot.refs, scripts };
       location = `vm:${name}`;
-      localPath = await appliance.exportVmDisk(connectorId, vmId, 'boot');
+      // Where the master disk is, not a copy of it: on vSphere that is a datastore path.
+      publishedPath = patched(MASTER_DISK_LOCATION)
+        ? await appliance.vmDiskLocation(connectorId, vmId, 'boot')
+        : await appliance.exportVmDisk(connectorId, vmId, 'boot');
     }
 
     const postPublish = await appliance.runPostPublishScript(connectorId, {
       LAMINA_IMAGE_NAME: name,
-      LAMINA_IMAGE_PATH: localPath,
+      LAMINA_IMAGE_PATH: publishedPath,
       LAMINA_IMAGE_SHA256: composed.sha256,
       LAMINA_TEMPLATE_NAME: plan.template.name,
       LAMINA_CONNECTOR_NAME: plan.connector.name,
@@ -123,7 +129,7 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
       sha256: composed.sha256,
       reportPath: composed.reportPath,
       taskId: workflowInfo().workflowId,
-      vm: vm && { id: vm.id, name: vm.name, snapshot: vm.snapshot },
+      vm: vm && { id: vm.id, name: vm.name, snapshot: vm.snapshot, refs: vm.refs },
       postPublish,
     });
     // Published: the file or VM is the task's result now, and stays.

@@ -121,7 +121,12 @@ export class LocalVmHost implements VmHost {
     await fs.rm(this.vmDir(id), { recursive: true, force: true });
   }
 
+  /** The VM's disk file itself: the appliance reads the storage pool in place. */
   async exportDisk(id: string, disk: string): Promise<string> {
+    return this.diskLocation(id, disk);
+  }
+
+  async diskLocation(id: string, disk: string): Promise<string> {
     const vm = await this.requireVm(id);
     if (!vm.disks.some((d) => d.name === disk)) throw new Error(`VM '${vm.name}' has no disk '${disk}'`);
     return path.join(this.vmDir(id), `${safeName(disk)}.vhdx`);
