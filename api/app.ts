@@ -21,6 +21,7 @@ import { tasksResource } from './tasks/tasks-router';
 import { templatesResource } from './templates/templates-router';
 import { tokensResource } from './tokens/tokens-router';
 import { uploadsResource } from './uploads/uploads-router';
+import { vmStandInsResource } from './vms/vm-stand-ins-router';
 
 export type { ApiDeps } from './deps';
 
@@ -33,6 +34,7 @@ export function apiResources(deps: ApiDeps): Resource[] {
     layerTasksResource(deps),
     uploadsResource(deps),
     connectorsResource(deps),
+    vmStandInsResource(deps),
     templatesResource(deps),
     publishResource(deps),
     imagesResource(deps),

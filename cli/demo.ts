@@ -4,12 +4,13 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Task } from '../api/tasks/task-service';
 import { makeGoldImage } from '../compositor/gold-image';
-import { installIntoPackageDisk } from '../compositor/package-disk';
+import { installInGuest } from '../connectors/local/guest';
 import { LocalVmHost } from '../connectors/local/local-vm-host';
 import { WORKFLOW_TAG } from '../connectors/vm-host';
 import { DEFAULT_LOCAL_CONNECTOR_ID } from '../db/connectors';
 import type { LayerVersionResult } from '../workflows/layer-versions';
 import type { PublishImageResult } from '../workflows/publish-image';
+import { laminaClient } from './api-client';
 
 const exec = promisify(execFile);
 const GiB = 2 ** 30;
@@ -35,7 +36,7 @@ export interface DemoOptions {
  */
 export async function runDemo(options: DemoOptions): Promise<number> {
   const { log } = options;
-  const api = apiClient(options);
+  const api = laminaClient(options.apiUrl, options.headers);
   const existing = (
     await api.get<{ items: { id: string }[] }>(`/api/layers?name=${encodeURIComponent(OS_LAYER)}`)
   ).items;
@@ -96,13 +97,11 @@ export async function runDemo(options: DemoOptions): Promise<number> {
         'Program Files\\Notepad++\\readme.txt': 'Installed on the packaging machine.\n',
       });
       const reg = await writeReg(path.join(dir, 'notepad.reg'), { 'Notepad++': ['Version', '8.6'] });
-      const vm = await waitForPackagingMachine(new LocalVmHost(options.storagePool), packaging.id);
+      const host = new LocalVmHost(options.storagePool);
+      const vm = await waitForPackagingMachine(host, packaging.id);
       log(`demo:   packaging machine '${vm.name}' is running: installing, then shutting it down`);
-      await installIntoPackageDisk(await new LocalVmHost(options.storagePool).exportDisk(vm.id, 'package'), {
-        from: installer,
-        reg,
-      });
-      await new LocalVmHost(options.storagePool).shutdown(vm.id);
+      await installInGuest(host, vm.id, { from: installer, reg });
+      await host.shutdown(vm.id);
       return task('packaging', packaging);
     },
   );
@@ -213,46 +212,4 @@ async function writeReg(file: string, values: Record<string, [string, string]>):
   }
   await fs.writeFile(file, lines.join('\r\n'));
   return file;
-}
-
-function apiClient({ apiUrl, headers }: DemoOptions) {
-  const call = async <T>(
-    method: string,
-    route: string,
-    body?: unknown,
-    type = 'application/json',
-  ): Promise<T> => {
-    const response = await fetch(apiUrl + route, {
-      method,
-      headers: { ...headers, ...(body === undefined ? {} : { 'content-type': type }) },
-      body:
-        body === undefined
-          ? undefined
-          : type === 'application/json'
-            ? JSON.stringify(body)
-            : (body as Buffer),
-    });
-    const text = await response.text();
-    if (response.status >= 300) throw new Error(`${method} ${route}: HTTP ${response.status} ${text}`);
-    return JSON.parse(text) as T;
-  };
-  return {
-    get: <T>(route: string) => call<T>('GET', route),
-    post: <T>(route: string, body: unknown) => call<T>('POST', route, body),
-    upload: async (file: string) =>
-      (
-        await call<{ id: string }>(
-          'POST',
-          '/api/uploads',
-          await fs.readFile(file),
-          'application/octet-stream',
-        )
-      ).id,
-    async waitForTask(id: string): Promise<Task> {
-      for (;;) {
-        const task = await call<Task>('GET', `/api/tasks/${encodeURIComponent(id)}/wait?timeout=30`);
-        if (task.state !== 'running') return task;
-      }
-    },
-  };
 }

@@ -6,6 +6,7 @@ import type { ImportOsLayerInput } from '../../workflows/import-os-layer';
 import type { ApiDeps } from '../deps';
 import { notFound } from '../problem';
 import { resource, route } from '../route';
+import { taskSchema } from '../tasks/task-schemas';
 import { uploadPath } from '../uploads/uploads-store';
 import { description, displayName, idParams } from '../validation';
 
@@ -61,6 +62,7 @@ export function layerTasksResource({ pool, tasks, uploadsDir }: ApiDeps) {
       params: idParams,
       body: importBody,
       status: 202,
+      response: taskSchema,
       handle: async ({ params, body, caller, res }) => {
         const layer = await layerOr404(params.id);
         const input: ImportOsLayerInput = { layerId: params.id, ...body };
@@ -84,6 +86,7 @@ export function layerTasksResource({ pool, tasks, uploadsDir }: ApiDeps) {
       params: idParams,
       body: buildBody,
       status: 202,
+      response: taskSchema,
       handle: async ({ params, body, caller, res }) => {
         const layer = await layerOr404(params.id);
         const input: BuildLayerFromPackageInput = {
@@ -116,6 +119,7 @@ export function layerTasksResource({ pool, tasks, uploadsDir }: ApiDeps) {
       params: idParams,
       body: packageBody,
       status: 202,
+      response: taskSchema,
       handle: async ({ params, body, caller, res }) => {
         const layer = await layerOr404(params.id);
         for (const id of body.prerequisiteVersionIds ?? [])

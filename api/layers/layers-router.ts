@@ -65,6 +65,15 @@ const layerVersion = z.object({
   sha256: z.string().nullable(),
   elasticFit: z.enum(['fit', 'not_recommended', 'unfit']).nullable(),
   scripts: z.array(z.unknown()),
+  action: z
+    .object({
+      connectorId: z.uuid(),
+      vm: z.object({ id: z.string(), name: z.string() }),
+      instructions: z.string(),
+    })
+    .nullable()
+    .describe('While ActionRequired: the packaging machine and what the admin has to do on it'),
+  taskId: z.string().nullable().describe('The task that created the version'),
   ...recordTimes,
 });
 
@@ -84,7 +93,7 @@ const layersView: ListDefinition<object> = {
 
 export const versionsView: ListDefinition<object> = {
   select: `SELECT id, layer_id AS "layerId", version, description, state, creation_seq::int AS "creationSequence",
-                  size_bytes::float8 AS "sizeBytes", sha256, elastic_fit AS "elasticFit", scripts,
+                  size_bytes::float8 AS "sizeBytes", sha256, elastic_fit AS "elasticFit", scripts, action, task_id AS "taskId",
                   created_at AS "createdAt", updated_at AS "updatedAt"
              FROM layer_versions`,
   filters: { layerId: { column: 'layer_id', op: 'equals' }, state: { column: 'state', op: 'equals' } },

@@ -4,6 +4,7 @@ import type { PublishImageInput } from '../../workflows/publish-image';
 import type { ApiDeps } from '../deps';
 import { HttpProblem, notFound } from '../problem';
 import { resource, route } from '../route';
+import { taskSchema } from '../tasks/task-schemas';
 import { idParams } from '../validation';
 
 const publishBody = z.object({
@@ -23,6 +24,7 @@ export function publishResource({ pool, tasks }: ApiDeps) {
       params: idParams,
       body: publishBody,
       status: 202,
+      response: taskSchema,
       handle: async ({ params, body, caller, res }) => {
         let name: string;
         try {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
+import { z } from 'zod';
 import type { ApiDeps } from '../deps';
 import { HttpProblem } from '../problem';
 import { resource, route } from '../route';
@@ -20,6 +21,7 @@ export function uploadsResource({ uploadsDir }: ApiDeps) {
       summary: 'Upload a file (application/octet-stream body) for a layer-as-code build; answers its id',
       access: 'layers.write',
       status: 201,
+      response: z.object({ id: z.uuid(), sizeBytes: z.number().int() }),
       handle: async ({ req, auditObject }) => {
         if (req.is('json') || req.readableEnded) {
           throw new HttpProblem({

@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { installIntoPackageDisk } from '../../compositor/package-disk';
 import { loadConfig } from '../../config/env';
+import { GuestStateError, installInGuest } from '../../connectors/local/guest';
 import { LocalVmHost } from '../../connectors/local/local-vm-host';
 import { UsageError, type CliCommand } from '../command';
 import { parseOptions, required } from '../options';
@@ -43,12 +43,12 @@ export const vmCommand: CliCommand = {
     if (!vm) throw new UsageError(`no VM '${options.positional[0]}' in storage pool ${host.pool}`);
     switch (sub) {
       case 'install':
-        if (vm.power !== 'running')
-          throw new UsageError(`VM '${vm.name}' is ${vm.power}; software is installed on a running machine`);
-        await installIntoPackageDisk(await host.exportDisk(vm.id, 'package'), {
+        await installInGuest(host, vm.id, {
           from: required(options, 'from'),
           reg: options.values.get('reg'),
           deletions: options.values.get('deletions'),
+        }).catch((err: unknown) => {
+          throw err instanceof GuestStateError ? new UsageError(err.message) : err;
         });
         console.log(`installed into the package disk of ${vm.name}`);
         return 0;

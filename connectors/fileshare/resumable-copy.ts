@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isZero } from '../../disk/zero';
 import type { CopyProgress } from '../image-store';
 
 const CHUNK = 4 * 2 ** 20;
@@ -40,7 +41,7 @@ export async function resumableCopy(
       const { bytesRead } = await input.read(buffer, 0, Math.min(CHUNK, total - done), done);
       if (bytesRead === 0) throw new Error(`${source} shrank while being copied`);
       const chunk = buffer.subarray(0, bytesRead);
-      if (chunk.some((byte) => byte !== 0)) await output.write(chunk, 0, bytesRead, done);
+      if (!isZero(chunk)) await output.write(chunk, 0, bytesRead, done);
       done += bytesRead;
       options.onProgress({ done, total });
       if (options.maxBytesPerSecond) {

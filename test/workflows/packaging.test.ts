@@ -41,12 +41,10 @@ describe('createLayerVersion: the packaging machine on the local connector, and 
       powerPollSeconds: 3600,
     });
     expect(started.status).toBe(202);
+    // What the console shows: the version waits for the admin, with the machine and instructions.
     const action = await eventually(async () => {
-      const { rows } = await app.stack.pool.query(
-        `SELECT action FROM layer_versions WHERE layer_id = $1 AND state = 'ActionRequired'`,
-        [layerId],
-      );
-      return rows[0]?.action as PackagingAction | undefined;
+      const versions = (await app.api.get(`/api/layers/${layerId}/versions`)).body.items;
+      return versions[0]?.state === 'ActionRequired' ? (versions[0].action as PackagingAction) : undefined;
     });
     return { layerId, started, action };
   };
@@ -115,7 +113,9 @@ describe('createLayerVersion: the packaging machine on the local connector, and 
 
   it('reuses the cached boot disk for the same OS and prerequisites (cache hit)', async () => {
     const { started, action } = await startPackaging('7-Zip');
-    await lamina('shutdown', action.vm.name);
+    // This time the admin's shutdown comes through the API's stand-in.
+    const shutdown = await app.api.post(`/api/connectors/${LOCAL_CONNECTOR}/vms/${action.vm.id}/shutdown`);
+    expect(shutdown.body).toEqual({ vmId: action.vm.id, power: 'off' });
     const result = await completed<{ cacheHit: boolean }>(app.api, started);
     expect(result.cacheHit).toBe(true);
     expect(await cacheCounters()).toEqual({ hits: 1, lookups: 2 });

@@ -1,14 +1,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { LocalVmHost } from '../../connectors/local/local-vm-host';
 import type { PublishImageResult } from '../../workflows/publish-image';
 import {
   builtLayer,
   catFromImage,
   completed,
+  createLayer,
   fileshareConnector,
   filesUnder,
   goldImage,
   importedOs,
+  LOCAL_CONNECTOR,
   run,
   startAppliance,
   template,
@@ -68,6 +71,28 @@ describe('OS import, layer-as-code and publishing to a file share, through the A
       expect(JSON.parse(stdout).format).toBe('vhdx');
     }
   });
+
+  it("imports an OS layer version from a local VM's disk", async () => {
+    const host = new LocalVmHost(path.join(app.config.dataDir, 'pool'));
+    await host.uploadDisk('gold', await goldImage());
+    await host.createVm({
+      id: 'gold-vm',
+      name: 'Gold',
+      cpus: 2,
+      memoryMiB: 4096,
+      disks: [{ name: 'boot', from: 'gold' }],
+      tags: {},
+    });
+    const layerId = await createLayer(app.api, 'os', 'Windows Server');
+    const result = await completed<{ diskPath: string; sha256: string }>(
+      app.api,
+      await app.api.post(`/api/layers/${layerId}/versions/import`, {
+        version: '2022',
+        source: { connectorId: LOCAL_CONNECTOR, vmId: 'gold-vm' },
+      }),
+    );
+    expect(await catFromImage(result.diskPath, '\\.lamina\\layer.json')).toMatch(/"type": "os"/);
+  }, 120_000);
 
   it('publishes a UEFI VHDX named after the template, with hash, conflict report and post-publish script', async () => {
     const templateId = await template(app.api, {

@@ -1,0 +1,188 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promises as fs, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { createApiToken } from '../api/auth/api-tokens';
+import { BUILT_IN_ADMINISTRATOR } from '../api/auth/identity';
+import type { Task } from '../api/tasks/task-service';
+import { laminaClient } from '../cli/api-client';
+import { compose } from '../compositor/compose';
+import { makeGoldImage } from '../compositor/gold-image';
+import { loadConfig } from '../config/env';
+import { freePort, stopChild } from '../runtime/processes';
+import { projectRoot } from '../runtime/project-root';
+import { startStack } from '../runtime/stack';
+import type { LayerVersionResult } from '../workflows/layer-versions';
+import type { PublishImageResult } from '../workflows/publish-image';
+
+/**
+ * npm run bench:publish — what orchestration costs. (1) One publish through the API (task start,
+ * compose on the compose queue, copy to a file share, hash, records) against the compositor alone on
+ * the same layers, median of BENCH_RUNS (3); target: at most 1 s more. (2) BENCH_CONCURRENT (20)
+ * publishes of small images started at once against one `lamina worker` process: all must complete;
+ * wall time and the worker's peak RSS are printed. Embedded Temporal and Postgres in a scratch folder.
+ */
+
+const RUNS = Number(process.env.BENCH_RUNS ?? '3');
+const CONCURRENT = Number(process.env.BENCH_CONCURRENT ?? '20');
+const GiB = 2 ** 30;
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+async function seconds<T>(work: () => Promise<T>): Promise<[T, number]> {
+  const started = process.hrtime.bigint();
+  const result = await work();
+  return [result, Number(process.hrtime.bigint() - started) / 1e9];
+}
+
+/** Peak resident set of a process, from the kernel's high-water mark. */
+function peakRssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
+}
+
+async function main(): Promise<void> {
+  const root = await fs.mkdtemp(path.join(process.env.BENCH_DIR ?? tmpdir(), 'lamina-bench-publish-'));
+  await fs.chmod(root, 0o755); // the private Postgres runs unprivileged when this runs as root
+  const config = loadConfig({
+    ...process.env,
+    LAMINA_DATA_DIR: path.join(root, 'data'),
+    LAMINA_API_PORT: '0',
+    LAMINA_TEMPORAL_PORT: String(await freePort()),
+    LAMINA_TEMPORAL_UI_PORT: String(await freePort()),
+    LAMINA_TASK_QUEUE: `bench-${randomBytes(4).toString('hex')}`,
+  });
+  const stack = await startStack(config, { api: true, worker: false, embedded: true });
+  const worker = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'lamina'), 'worker'], {
+    env: {
+      ...process.env,
+      TEMPORAL_ADDRESS: stack.temporalAddress,
+      DATABASE_URL: stack.databaseUrl,
+      LAMINA_DATA_DIR: config.dataDir,
+      LAMINA_TASK_QUEUE: config.taskQueue,
+      LAMINA_COMPOSE_TASK_QUEUE: config.compose.taskQueue,
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  try {
+    const administrator = { name: BUILT_IN_ADMINISTRATOR, kind: 'local' as const, groups: [] };
+    const { token } = await createApiToken(stack.pool, administrator, 'bench', 1);
+    const api = laminaClient(stack.apiUrl!, { authorization: `Bearer ${token}` });
+    const finished = async <T>(task: Task): Promise<T> => {
+      const done = await api.waitForTask(task.id);
+      if (done.state !== 'completed') throw new Error(`task ${task.id} ${done.state}: ${done.error}`);
+      return done.result as T;
+    };
+
+    const gold = path.join(root, 'gold.vhdx');
+    await makeGoldImage({ out: gold, firmware: 'uefi', size: GiB, format: 'vhdx' });
+    const osLayer = await api.post<{ id: string }>('/api/layers', { type: 'os', name: 'Bench OS' });
+    const os = await finished<LayerVersionResult>(
+      await api.post(`/api/layers/${osLayer.id}/versions/import`, {
+        version: '1',
+        source: { diskPath: gold },
+      }),
+    );
+    const apps: LayerVersionResult[] = [];
+    for (const name of ['Bench App 1', 'Bench App 2']) {
+      const files = path.join(root, name, 'Program Files', name);
+      await fs.mkdir(files, { recursive: true });
+      await fs.writeFile(path.join(files, 'app.bin'), randomBytes(8 * 2 ** 20));
+      const layer = await api.post<{ id: string }>('/api/layers', {
+        type: 'app',
+        name,
+        osLayerId: osLayer.id,
+      });
+      const zip = path.join(root, `${name}.zip`);
+      await new Promise<void>((resolve, reject) =>
+        spawn('zip', ['-qr', zip, '.'], { cwd: path.join(root, name) }).on('exit', (code) =>
+          code === 0 ? resolve() : reject(new Error(`zip exited with ${code}`)),
+        ),
+      );
+      const content = await api.upload(zip);
+      apps.push(
+        await finished<LayerVersionResult>(
+          await api.post(`/api/layers/${layer.id}/versions/build`, { version: '1', content }),
+        ),
+      );
+    }
+    const share = path.join(root, 'share');
+    await fs.mkdir(share);
+    const connector = await api.post<{ id: string }>('/api/connectors', {
+      type: 'fileshare',
+      name: 'Bench share',
+      settings: { path: '\\\\bench\\images', mountPoint: share },
+    });
+    const template = (name: string) =>
+      api.post<{ id: string }>('/api/templates', {
+        name,
+        osVersionId: os.versionId,
+        appVersionIds: apps.map((a) => a.versionId),
+        connectorId: connector.id,
+        diskSizeGb: 2,
+        diskFormat: 'VHDX',
+        firmware: 'UEFI',
+      });
+
+    // (1) Overhead: the same composition through the API and through the compositor alone.
+    const single = await template('Bench');
+    const throughApi: number[] = [];
+    const alone: number[] = [];
+    for (let run = 0; run < RUNS; run++) {
+      const [, apiSeconds] = await seconds(async () =>
+        finished<PublishImageResult>(await api.post(`/api/templates/${single.id}/publish`, {})),
+      );
+      throughApi.push(apiSeconds);
+      const out = path.join(root, `alone-${run}.vhdx`);
+      const [, composeSeconds] = await seconds(() =>
+        compose({
+          os: os.diskPath,
+          apps: apps.map((a) => a.diskPath),
+          size: 2 * GiB,
+          firmware: 'uefi',
+          format: 'vhdx',
+          out,
+        }),
+      );
+      alone.push(composeSeconds);
+      await fs.rm(out);
+      // Same second, same template, same name: wait so the next run's image gets its own name.
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const overhead = median(throughApi) - median(alone);
+    console.log(
+      `publish through the API: ${median(throughApi).toFixed(2)} s; compositor alone: ${median(alone).toFixed(2)} s; ` +
+        `orchestration overhead: ${overhead.toFixed(2)} s (target <= 1 s: ${overhead <= 1 ? 'met' : 'MISSED'}) [median of ${RUNS}]`,
+    );
+
+    // (2) Many at once on one worker.
+    const templates: { id: string }[] = [];
+    for (let i = 0; i < CONCURRENT; i++)
+      templates.push(await template(`Bench-${String(i + 1).padStart(2, '0')}`));
+    const [results, wall] = await seconds(async () => {
+      const tasks = await Promise.all(
+        templates.map((t) => api.post<Task>(`/api/templates/${t.id}/publish`, {})),
+      );
+      return Promise.allSettled(tasks.map((t) => finished<PublishImageResult>(t)));
+    });
+    const completedCount = results.filter((r) => r.status === 'fulfilled').length;
+    console.log(
+      `${CONCURRENT} concurrent publishes on one worker (compose concurrency ${config.compose.concurrency}): ` +
+        `${completedCount}/${CONCURRENT} completed in ${wall.toFixed(1)} s wall; worker peak RSS ${peakRssMiB(worker.pid!).toFixed(0)} MiB`,
+    );
+    if (completedCount !== CONCURRENT) process.exitCode = 1;
+  } finally {
+    await stopChild(worker);
+    await stack.stop();
+    if (!process.env.BENCH_KEEP) await fs.rm(root, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});

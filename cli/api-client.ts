@@ -1,0 +1,48 @@
+import fs from 'node:fs/promises';
+import type { Task } from '../api/tasks/task-service';
+
+/**
+ * A small client of Lamina's API for programs that drive it as an admin would (the demo, benchmarks):
+ * JSON in and out, uploads as raw bodies, and waiting for tasks by long-polling.
+ */
+export function laminaClient(apiUrl: string, headers: Record<string, string>) {
+  const call = async <T>(
+    method: string,
+    route: string,
+    body?: unknown,
+    type = 'application/json',
+  ): Promise<T> => {
+    const response = await fetch(apiUrl + route, {
+      method,
+      headers: { ...headers, ...(body === undefined ? {} : { 'content-type': type }) },
+      body:
+        body === undefined
+          ? undefined
+          : type === 'application/json'
+            ? JSON.stringify(body)
+            : (body as Buffer),
+    });
+    const text = await response.text();
+    if (response.status >= 300) throw new Error(`${method} ${route}: HTTP ${response.status} ${text}`);
+    return JSON.parse(text) as T;
+  };
+  return {
+    get: <T>(route: string) => call<T>('GET', route),
+    post: <T>(route: string, body: unknown) => call<T>('POST', route, body),
+    upload: async (file: string) =>
+      (
+        await call<{ id: string }>(
+          'POST',
+          '/api/uploads',
+          await fs.readFile(file),
+          'application/octet-stream',
+        )
+      ).id,
+    async waitForTask(id: string): Promise<Task> {
+      for (;;) {
+        const task = await call<Task>('GET', `/api/tasks/${encodeURIComponent(id)}/wait?timeout=30`);
+        if (task.state !== 'running') return task;
+      }
+    },
+  };
+}
