@@ -14,6 +14,8 @@ export interface VmSpec {
   name: string;
   cpus: number;
   memoryMiB: number;
+  /** What the boot disk was made for; a hypervisor that boots it gives the VM the same firmware. */
+  firmware?: 'bios' | 'uefi';
   /** Each VM disk is a clone of a disk stored with `uploadDisk`; the VM owns its clones. */
   disks: { name: string; from: string }[];
   /** Free-form labels; WORKFLOW_TAG tells the power watcher whom to signal. */

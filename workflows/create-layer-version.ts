@@ -109,6 +109,7 @@ export async function createLayerVersion(
       name: vmName,
       cpus: input.cpus ?? 2,
       memoryMiB: input.memoryMiB ?? 4096,
+      firmware: 'uefi',
       disks: [
         { name: 'boot', from: bootDisk },
         { name: 'package', from: packageDisk },

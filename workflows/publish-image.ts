@@ -51,6 +51,7 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
     // The workflow's clock: a retry or a replay names the image the same.
     const name = imageName(plan.template.name, new Date());
     const format = FORMATS[plan.template.diskFormat];
+    const firmware = plan.template.firmware === 'UEFI' ? 'uefi' : 'bios';
 
     saga.register('scratch', () => appliance.removeScratch(imageId));
     const scratch = await appliance.createScratch(imageId);
@@ -60,7 +61,7 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
       apps: plan.apps.map((a) => a.diskPath),
       platform: plan.platform?.diskPath,
       sizeBytes: plan.template.diskSizeGb * 2 ** 30,
-      firmware: plan.template.firmware === 'UEFI' ? 'uefi' : 'bios',
+      firmware,
       format,
       out: imagePath,
     });
@@ -85,6 +86,7 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
         name,
         cpus: 2,
         memoryMiB: 4096,
+        firmware,
         disks: [{ name: 'boot', from: upload }],
         tags: { [WORKFLOW_TAG]: workflowInfo().workflowId },
       });

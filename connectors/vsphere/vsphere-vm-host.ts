@@ -126,6 +126,8 @@ export class VsphereVmHost implements VmHost {
       disks: copies,
       cpus: spec.cpus,
       memoryMiB: spec.memoryMiB,
+      // The template VM's firmware may not boot this disk; the disk's own wins.
+      firmware: spec.firmware && (spec.firmware === 'uefi' ? 'efi' : 'bios'),
       instanceUuid: spec.id,
       extraConfig: {
         [CONFIG.disks]: JSON.stringify(spec.disks),

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
@@ -5,6 +6,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { run } from '../../runtime/processes';
+import type { ApiClient } from '../api-client';
 import type { Vcsim } from '../../runtime/vcsim';
 import { vsphereConnectorSettings, type VsphereConnectorSettings } from '../../connectors/vsphere/settings';
 import { VsphereConnector, type VsphereConnectorOptions } from '../../connectors/vsphere/vsphere-connector';
@@ -228,4 +230,28 @@ export class SessionCheckingProxy {
     upstream.on('error', () => res.destroy());
     req.pipe(upstream);
   }
+}
+
+/** A vSphere connector configuration on vcsim created through the API (password sealed in Postgres). */
+export async function vcsimConnectorThroughApi(
+  api: ApiClient,
+  sim: Vcsim,
+  overrides: Partial<VsphereConnectorSettings> = {},
+): Promise<string> {
+  const created = await api.post('/api/connectors', {
+    type: 'vsphere',
+    name: `vcsim ${sim.port} ${randomBytes(3).toString('hex')}`,
+    settings: vcsimSettings(sim, overrides),
+    secrets: { password: sim.password },
+  });
+  if (created.status !== 201) throw new Error(`creating vSphere connector: ${created.text}`);
+  return created.body.id as string;
+}
+
+/** Every file below a datastore folder of vcsim (relative paths), to assert what a task left. */
+export function datastoreFiles(sim: Vcsim, datastore = 'LocalDS_0'): string[] {
+  const dir = sim.datastoreDir(datastore);
+  return (fs.readdirSync(dir, { recursive: true }) as string[])
+    .filter((f) => fs.statSync(path.join(dir, f)).isFile())
+    .sort();
 }
