@@ -3,7 +3,7 @@ import type { Pool } from 'pg';
 import { createConnector } from '../connectors';
 import type { Connector } from '../connectors/connector';
 import type { ImageStore } from '../connectors/image-store';
-import type { VmHost } from '../connectors/vm-host';
+import { VmHostLookupError, type VmHost } from '../connectors/vm-host';
 import { getConnector, getConnectorSecrets } from '../db/connectors';
 import type { SecretBox } from '../db/secret-box';
 
@@ -40,9 +40,14 @@ export function withVmHost<T>(
   connectorId: string,
   use: (host: VmHost) => Promise<T>,
 ): Promise<T> {
-  return withConnector(deps, connectorId, (connector) => {
+  return withConnector(deps, connectorId, async (connector) => {
     if (!connector.vms) throw notCapable(connector.type, 'virtual machines');
-    return use(connector.vms);
+    try {
+      return await use(connector.vms);
+    } catch (err) {
+      if (err instanceof VmHostLookupError) throw ApplicationFailure.nonRetryable(err.message, err.name);
+      throw err;
+    }
   });
 }
 

@@ -44,6 +44,11 @@ export interface ScriptsReport {
   detail: string;
 }
 
+/** A VM or disk the request names is not on the host: retrying cannot make it appear. */
+export class VmHostLookupError extends Error {
+  override name = 'VmHostLookupError';
+}
+
 export interface VmHost {
   /** Stores `file` as disk `name` in the connector's storage (replacing a partial one). */
   uploadDisk(name: string, file: string): Promise<void>;

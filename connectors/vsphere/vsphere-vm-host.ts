@@ -2,7 +2,14 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { openDisk } from '../../disk/open';
 import { run } from '../../runtime/processes';
-import type { ScriptsReport, Snapshot, VmHost, VmRecord, VmSpec } from '../vm-host';
+import {
+  VmHostLookupError,
+  type ScriptsReport,
+  type Snapshot,
+  type VmHost,
+  type VmRecord,
+  type VmSpec,
+} from '../vm-host';
 import type { DatastoreLocation } from './datastore-files';
 import { listObjects, readProperties } from './property-collector';
 import { copyVirtualDisk } from './virtual-disks';
@@ -110,7 +117,7 @@ export class VsphereVmHost implements VmHost {
     for (const disk of spec.disks) {
       const source = this.location(session, storedDisk(disk.from));
       if ((await session.files.size(source)) === undefined)
-        throw new Error(`stored disk '${disk.from}' does not exist`);
+        throw new VmHostLookupError(`stored disk '${disk.from}' does not exist`);
       const copy = vmDisk(spec.id, disk.from);
       await session.files.makeDirectory(this.location(session, path.posix.dirname(copy)));
       await copyVirtualDisk(
@@ -242,7 +249,7 @@ export class VsphereVmHost implements VmHost {
       : paths.map((_, i) => (i === 0 ? 'boot' : `disk${i + 1}`));
     const index = names.indexOf(disk);
     if (index < 0 || index >= paths.length)
-      throw new Error(`VM '${record.name}' has no disk '${disk}' (it has: ${names.join(', ')})`);
+      throw new VmHostLookupError(`VM '${record.name}' has no disk '${disk}' (it has: ${names.join(', ')})`);
     return paths[index];
   }
 
@@ -253,7 +260,10 @@ export class VsphereVmHost implements VmHost {
     const ref = UUID.test(id)
       ? await vms.findVmByInstanceUuid(session.client, session.datacenter.ref, id)
       : undefined;
-    if (!ref) throw new Error(`no VM with instance UUID '${id}' in datacenter ${session.datacenter.name}`);
+    if (!ref)
+      throw new VmHostLookupError(
+        `no VM with instance UUID '${id}' in datacenter ${session.datacenter.name}`,
+      );
     return {
       client: session.client,
       ref,
