@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { ComposeReport } from '../compositor/compose';
 import { loadPublishPlan, PublishPlanError, type PublishPlan } from '../db/publish-plans';
-import { recordPublishedImage, type PublishedImage } from '../db/published-images';
+import { deletePublishedImage, recordPublishedImage, type PublishedImage } from '../db/published-images';
 import { withConnector, withImageStore, type ConnectorAccessDeps } from './connector-access';
 import { heartbeatProgress, previousResumeToken } from './heartbeat';
 
@@ -84,6 +84,10 @@ export function createPublishingActivities(deps: ConnectorAccessDeps) {
       const { reportPath, ...rest } = image;
       const report = JSON.parse(await fs.readFile(reportPath, 'utf8')) as ComposeReport;
       await recordPublishedImage(deps.pool, { ...rest, conflictReport: report.conflicts });
+    },
+
+    async forgetPublishedImage(id: string): Promise<void> {
+      await deletePublishedImage(deps.pool, id);
     },
 
     /** Runs the connector's post-publish script, if it has one, with the preset variables in its environment. */

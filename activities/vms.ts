@@ -1,11 +1,18 @@
-import type { PowerState, ScriptsReport, Snapshot, VmSpec } from '../connectors/vm-host';
+import { CancelledFailure, Context } from '@temporalio/activity';
+import {
+  VmHostLookupError,
+  type PowerState,
+  type ScriptsReport,
+  type Snapshot,
+  type VmSpec,
+} from '../connectors/vm-host';
 import { withVmHost, type ConnectorAccessDeps } from './connector-access';
+import type { HeartbeatDetails } from './heartbeat';
 import { scratchFolder } from './scratch';
 
 /** The state a workflow waits on: power, and for MCS master images the guest's scripts report. */
 export interface VmStatus {
-  exists: boolean;
-  power?: PowerState;
+  power: PowerState;
   scriptsReport?: ScriptsReport;
 }
 
@@ -15,8 +22,28 @@ export interface VmStatus {
  */
 export function createVmActivities(deps: ConnectorAccessDeps & { scratchDir: string }) {
   return {
+    /**
+     * Heartbeats the upload's progress, so a dead worker is noticed and a stop reaches it: stopped, it
+     * removes what it sent. A retry continues from what the hypervisor's storage already holds.
+     */
     async uploadDisk(connectorId: string, name: string, file: string): Promise<void> {
-      await withVmHost(deps, connectorId, (host) => host.uploadDisk(name, file));
+      const context = Context.current();
+      const signal = context.cancellationSignal;
+      let last: HeartbeatDetails = { phase: 'upload', done: 0, total: 1 };
+      // Preparing the disk (expanding it to raw) reports nothing; liveness must not depend on it.
+      const keepAlive = setInterval(() => context.heartbeat(last), 1000);
+      try {
+        await withVmHost(deps, connectorId, (host) =>
+          host.uploadDisk(name, file, {
+            signal,
+            onProgress: ({ done, total }) => context.heartbeat((last = { phase: 'upload', done, total })),
+          }),
+        );
+      } catch (err) {
+        throw signal.aborted ? new CancelledFailure('upload stopped') : err;
+      } finally {
+        clearInterval(keepAlive);
+      }
     },
     async deleteDisk(connectorId: string, name: string): Promise<void> {
       await withVmHost(deps, connectorId, (host) => host.deleteDisk(name));
@@ -49,9 +76,20 @@ export function createVmActivities(deps: ConnectorAccessDeps & { scratchDir: str
     async vmDiskLocation(connectorId: string, vmId: string, disk: string): Promise<string> {
       return withVmHost(deps, connectorId, (host) => host.diskLocation(vmId, disk));
     },
+    /**
+     * A VM that a task waits on and that is gone (deleted by someone, or a hypervisor that lost its
+     * inventory) fails the task at once, naming it: waiting on would never end.
+     */
     async vmStatus(connectorId: string, vmId: string): Promise<VmStatus> {
-      const vm = await withVmHost(deps, connectorId, (host) => host.getVm(vmId));
-      return vm ? { exists: true, power: vm.power, scriptsReport: vm.scriptsReport } : { exists: false };
+      const vm = await withVmHost(deps, connectorId, async (host) => {
+        const found = await host.getVm(vmId);
+        if (!found)
+          throw new VmHostLookupError(
+            `VM ${vmId} no longer exists on the connector; it was removed outside Lamina`,
+          );
+        return found;
+      });
+      return { power: vm.power, scriptsReport: vm.scriptsReport };
     },
   };
 }

@@ -6,7 +6,8 @@
  *
  * LAMINA_BENCH_DISK_GIB (default 8) sets the disk size, LAMINA_BENCH_REPEATS (default 3) the
  * runs per tool, LAMINA_BENCH_DIR the scratch folder (default: the system temp folder).
- * qemu-img convert writes with cache=unsafe by default, and Lamina does not fsync either.
+ * qemu-img convert writes with cache=unsafe by default, and Lamina does not fsync either; every
+ * run starts after a `sync`, so neither pays for the other's writeback.
  */
 import { execFileSync } from 'node:child_process';
 import {
@@ -104,6 +105,8 @@ function main(): void {
           const order = run % 2 === 0 ? (['lamina', 'qemu'] as const) : (['qemu', 'lamina'] as const);
           for (const tool of order) {
             const out = path.join(dir, `out.${tool}.${format}`);
+            // Start every run with no dirty pages, so nobody pays for the previous run's writeback.
+            execFileSync('sync');
             if (tool === 'lamina')
               lamina.push(timed(LAMINA, ['disk', 'convert', source, out, '--to', format]));
             else qemu.push(timed('qemu-img', ['convert', '-f', 'raw', ...QEMU_TARGET[format], source, out]));

@@ -36,6 +36,8 @@ export interface ComposeOptions {
   firmware: Firmware;
   format: OutputFormat;
   out: string;
+  /** Where the CLI will write the report: checked up front, so a bad path fails before the work. */
+  report?: string;
   onProgress?: ProgressListener;
   /** Cancels the compose: the running step stops, nothing is left behind. */
   signal?: AbortSignal;
@@ -77,6 +79,14 @@ async function checkReadable(files: string[]): Promise<void> {
       throw new ComposeError(`${file}: missing or unreadable layer`);
     });
   }
+}
+
+/** Fails before any work when the output could not be written at the end. */
+async function checkWritableDirectory(file: string): Promise<void> {
+  const dir = path.dirname(path.resolve(file));
+  await fs.access(dir, constants.W_OK).catch(() => {
+    throw new ComposeError(`${dir}: no such folder, or not writable (for ${file})`);
+  });
 }
 
 /** Lowest priority first: apps by creation sequence, then the platform. */
@@ -147,6 +157,8 @@ async function explainNoSpace<T>(work: string, out: string, task: () => Promise<
 
 export async function compose(options: ComposeOptions): Promise<ComposeReport> {
   await checkReadable([options.os, ...options.apps, ...(options.platform ? [options.platform] : [])]);
+  for (const file of [options.out, ...(options.report ? [options.report] : [])])
+    await checkWritableDirectory(file);
   const timings: LayerTiming[] = [];
   const timed = async <T>(layer: string, phase: string, step: () => Promise<T>): Promise<T> => {
     const started = process.hrtime.bigint();
@@ -157,6 +169,7 @@ export async function compose(options: ComposeOptions): Promise<ComposeReport> {
   const progress = options.onProgress;
   const signal = options.signal;
 
+  const opened: OpenedLayer[] = [];
   return withWorkDir(options.out, (work) =>
     explainNoSpace(work, options.out, async () => {
       // The OS layer's volume goes straight into the image's Windows partition file: its layer
@@ -164,18 +177,26 @@ export async function compose(options: ComposeOptions): Promise<ComposeReport> {
       const windows = path.join(work, 'windows.ntfs');
       const windowsSize = windowsPartition(planDisk(options.firmware, options.size)).size;
       const os = await timed('(inputs)', 'clone OS', () =>
-        openLayer(options.os, windows, { targetSize: windowsSize, onProgress: progress, signal }),
+        openLayer(options.os, { extractTo: windows, targetSize: windowsSize, onProgress: progress, signal }),
       );
+      opened.push(os);
       if (os.partitionSize > windowsSize) {
         throw new ComposeError(
           `the Windows partition would be ${mib(windowsSize)} MiB, smaller than the OS layer's volume (${mib(os.partitionSize)} MiB): choose a bigger --size-gib`,
         );
       }
       for (const hive of REQUIRED_HIVES) await checkHive(windows, hive, `${options.os} (${HIVE_DIR})`);
-      const open = (disk: string, name: string) =>
-        timed(name, 'open', () => openLayer(disk, path.join(work, `${name}.ntfs`), { signal }));
-      const apps = await Promise.all(options.apps.map((app, i) => open(app, `app-${i}`)));
-      const platform = options.platform ? await open(options.platform, 'platform') : undefined;
+      // The other layers are read in place, straight from their disks.
+      const open = async (disk: string) => {
+        const layer = await timed(path.basename(disk), 'open', () => openLayer(disk, { signal }));
+        opened.push(layer);
+        return layer;
+      };
+      const settled = await Promise.allSettled(options.apps.map(open));
+      const failed = settled.find((result) => result.status === 'rejected');
+      if (failed) throw failed.reason;
+      const apps = settled.map((result) => (result as PromiseFulfilledResult<OpenedLayer>).value);
+      const platform = options.platform ? await open(options.platform) : undefined;
       const layers = prioritise(os, apps, platform);
       const registries = layers.map((l) => parseLayerRegistry(l.metadata.name, l.registry));
 
@@ -211,7 +232,7 @@ export async function compose(options: ComposeOptions): Promise<ComposeReport> {
               ),
             );
           await timed(name, 'files', () =>
-            overlayVolume(layer.partition, windows, {
+            overlayVolume(layer.volume, windows, {
               epoch,
               onProgress: progress && ((p) => progress({ ...p, phase: `overlay ${name}` })),
               signal,
@@ -228,9 +249,8 @@ export async function compose(options: ComposeOptions): Promise<ComposeReport> {
           mergeRegistry(windows, registries, work, epoch),
         );
         const layerFiles = await Promise.all(
-          layers.map(async (l) => ({ layer: l.metadata.name, entries: await listVolume(l.partition) })),
+          layers.map(async (l) => ({ layer: l.metadata.name, entries: await listVolume(l.volume) })),
         );
-        for (const layer of layers) await fs.rm(layer.partition);
         await finalizeVolume(
           windows,
           createHash('sha256').update(`${identity}:serial`).digest(),
@@ -279,5 +299,5 @@ export async function compose(options: ComposeOptions): Promise<ComposeReport> {
         };
       });
     }),
-  );
+  ).finally(() => Promise.all(opened.map((layer) => layer.close())));
 }

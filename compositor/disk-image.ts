@@ -7,7 +7,7 @@ import type { DiskFormat, Extent, VirtualDisk } from '../disk/types';
 import { DISK_FORMATS } from '../disk/types';
 import { isZero } from '../disk/zero';
 import type { DiskLayout } from './disk-layout';
-import type { ProgressListener } from './native';
+import type { ProgressListener, ServedVolume } from './native';
 
 /**
  * The container step, in one place: reading a partition out of a VM disk of any format, and
@@ -119,16 +119,10 @@ function isWindowsType(type: string): boolean {
 }
 
 /**
- * Finds the Windows partition of a VM disk (any format, MBR or GPT): the largest NTFS /
- * basic-data partition whose boot sector says NTFS. Copies it to `target` as a sparse
- * partition image of at least `targetSize` bytes (room to grow into), reading only the disk's
- * allocated extents. Returns the partition's own size.
+ * The Windows partition of a VM disk (any format, MBR or GPT), left open for reading in place:
+ * the largest NTFS / basic-data partition whose boot sector says NTFS. Close `disk` when done.
  */
-export async function extractWindowsPartition(
-  diskPath: string,
-  target: string,
-  options: { targetSize?: number; onProgress?: ProgressListener; signal?: AbortSignal } = {},
-): Promise<number> {
+export async function openWindowsPartition(diskPath: string): Promise<ServedVolume> {
   const disk = await openDisk(diskPath);
   try {
     const table = await readPartitionTable(disk);
@@ -141,17 +135,30 @@ export async function extractWindowsPartition(
     }
     const windows = ntfs.sort((a, b) => b.size - a.size)[0];
     if (!windows) throw new Error(`${diskPath}: no NTFS partition found`);
-    await copyRange(
-      disk,
-      windows.start,
-      windows.size,
-      target,
-      Math.max(windows.size, options.targetSize ?? 0),
-      options,
-    );
+    return { disk, start: windows.start, size: windows.size };
+  } catch (err) {
+    await disk.close();
+    throw err;
+  }
+}
+
+/**
+ * Copies the Windows partition of a VM disk to `target` as a sparse partition image of at least
+ * `targetSize` bytes (room to grow into), reading only the disk's allocated extents. Returns the
+ * partition's own size.
+ */
+export async function extractWindowsPartition(
+  diskPath: string,
+  target: string,
+  options: { targetSize?: number; onProgress?: ProgressListener; signal?: AbortSignal } = {},
+): Promise<number> {
+  const windows = await openWindowsPartition(diskPath);
+  try {
+    const fileSize = Math.max(windows.size, options.targetSize ?? 0);
+    await copyRange(windows.disk, windows.start, windows.size, target, fileSize, options);
     return windows.size;
   } finally {
-    await disk.close();
+    await windows.disk.close();
   }
 }
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { derivedGuid, extractWindowsPartition } from './disk-image';
+import { derivedGuid, openWindowsPartition } from './disk-image';
 import { metadataOperations, readOptionalFile, sealLayerPartition } from './layer-disk';
 import type { LayerMetadata } from './layer-metadata';
 import { applyToVolume, cloneVolume, listVolume } from './volume';
@@ -33,12 +33,14 @@ export async function importOsLayer(options: ImportOsOptions): Promise<LayerMeta
     throw new Error(`${options.vmDisk}: cannot read the VM disk`);
   });
   return withWorkDir(options.out, async (work) => {
-    // The VM's partition as is, then only its allocated clusters into the layer's volume.
-    const extracted = path.join(work, 'vm.ntfs');
-    await extractWindowsPartition(options.vmDisk, extracted);
+    // Only the allocated clusters of the VM's Windows partition, read in place, become the layer.
     const partition = path.join(work, 'os.ntfs');
-    await cloneVolume(extracted, partition);
-    await fs.rm(extracted);
+    const windows = await openWindowsPartition(options.vmDisk);
+    try {
+      await cloneVolume(windows, partition);
+    } finally {
+      await windows.disk.close();
+    }
     const hash = createHash('sha256');
     for (const hive of REQUIRED_HIVES) hash.update(await checkHive(partition, hive, options.vmDisk));
     for (const entry of await listVolume(partition)) hash.update(`${entry.path}\0${entry.size}\n`);

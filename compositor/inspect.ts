@@ -1,10 +1,8 @@
-import * as path from 'node:path';
 import { countOperations } from '../registry';
-import { openLayer } from './layer-disk';
+import { withLayer } from './layer-disk';
 import type { LayerMetadata } from './layer-metadata';
 import { parseLayerRegistry } from './registry-merge';
 import { listVolume } from './volume';
-import { withWorkDir } from './work-dir';
 
 export interface LayerInspection {
   file: string;
@@ -18,9 +16,8 @@ export interface LayerInspection {
 
 /** What `lamina layer inspect` shows: metadata, file count, bytes, registry operations. */
 export async function inspectLayer(file: string): Promise<LayerInspection> {
-  return withWorkDir(file, async (work) => {
-    const layer = await openLayer(file, path.join(work, 'layer.ntfs'));
-    const entries = await listVolume(layer.partition);
+  return withLayer(file, async (layer) => {
+    const entries = await listVolume(layer.volume);
     const files = entries.filter((e) => !e.dir);
     return {
       file,

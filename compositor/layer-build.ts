@@ -1,9 +1,8 @@
-import * as path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { parseRegText } from '../registry';
 import { derivedGuid } from './disk-image';
 import { MiB } from './disk-layout';
-import { createLayerDisk, openLayer } from './layer-disk';
+import { createLayerDisk, withLayer } from './layer-disk';
 import { METADATA_FILES, type LayerMetadata } from './layer-metadata';
 import { openLayerSource, sourceOperations, type LayerSource } from './layer-sources';
 import { applyToVolume } from './volume';
@@ -46,12 +45,9 @@ export async function buildLayer(options: BuildLayerOptions): Promise<LayerMetad
   // Refuse a broken .reg now, naming its line, rather than when an image is composed.
   if (registry && options.reg) parseRegText(registry, options.reg);
   const deletions = options.deletions ? await readDeletions(options.deletions) : [];
+  const os = await withLayer(options.os, async (layer) => layer.metadata);
+  if (os.type !== 'os') throw new Error(`${options.os} is a ${os.type} layer, not an OS layer`);
   return withWorkDir(options.out, async (work) => {
-    const osPartition = path.join(work, 'os.ntfs');
-    const os = (await openLayer(options.os, osPartition)).metadata;
-    if (os.type !== 'os') throw new Error(`${options.os} is a ${os.type} layer, not an OS layer`);
-    await fs.rm(osPartition);
-
     const content = await openLayerSource(options.from);
     const scripts = options.scripts ? await openLayerSource(options.scripts) : undefined;
     try {

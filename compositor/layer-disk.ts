@@ -1,10 +1,10 @@
 import { createHash, type Hash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { extractWindowsPartition, writeDisk, type OutputFormat } from './disk-image';
+import { extractWindowsPartition, openWindowsPartition, writeDisk, type OutputFormat } from './disk-image';
 import { MiB, planDisk } from './disk-layout';
 import { LayerDeletions, LayerMetadata, METADATA_FILES } from './layer-metadata';
-import { NtfsCoreError, type ProgressListener } from './native';
+import { NtfsCoreError, type ProgressListener, type VolumeRef } from './native';
 import { withDerivedIdentity } from './reproducible';
 import { applyToVolume, finalizeVolume, formatVolume, readVolumeFile } from './volume';
 import { toVolumePath, type VolumeOperation } from './volume-operations';
@@ -90,13 +90,15 @@ export async function sealLayerPartition(
 
 export interface OpenedLayer {
   disk: string;
-  /** The layer's NTFS volume as a partition image file. */
-  partition: string;
+  /** The layer's NTFS volume: read in place from its disk, or the file it was extracted to. */
+  volume: VolumeRef;
   /** Bytes of the layer disk's partition (the volume's own size). */
   partitionSize: number;
   metadata: LayerMetadata;
   deletions: string[];
   registry?: Buffer;
+  /** Releases the layer disk (when read in place). */
+  close(): Promise<void>;
 }
 
 function parseJson<T>(bytes: Buffer, schema: { parse(value: unknown): T }, what: string): T {
@@ -107,29 +109,62 @@ function parseJson<T>(bytes: Buffer, schema: { parse(value: unknown): T }, what:
   }
 }
 
-/**
- * Reads a layer disk: extracts its volume into the partition image file `partition` (of at least
- * `targetSize` bytes, for a volume that will grow) and reads its metadata.
- */
-export async function openLayer(
-  disk: string,
-  partition: string,
-  options: { targetSize?: number; onProgress?: ProgressListener; signal?: AbortSignal } = {},
-): Promise<OpenedLayer> {
-  const partitionSize = await extractWindowsPartition(disk, partition, options);
-  const layerJson = await readOptionalFile(partition, METADATA_FILES.layer);
-  if (!layerJson) throw new Error(`${disk} is not a Lamina layer disk (no ${METADATA_FILES.layer})`);
-  const metadata = parseJson(layerJson, LayerMetadata, `${disk}: layer.json`);
-  const deletionsJson = await readOptionalFile(partition, METADATA_FILES.deletions);
-  const deletions = deletionsJson ? parseJson(deletionsJson, LayerDeletions, `${disk}: deletions.json`) : [];
-  const registry = await readOptionalFile(partition, METADATA_FILES.registry);
-  return { disk, partition, partitionSize, metadata, deletions, registry };
+export interface OpenLayerOptions {
+  /**
+   * Extract the volume into this partition image file (of at least `targetSize` bytes, for a
+   * volume that will grow) instead of reading it in place: for the OS layer, whose volume
+   * becomes the image's.
+   */
+  extractTo?: string;
+  targetSize?: number;
+  onProgress?: ProgressListener;
+  signal?: AbortSignal;
+}
+
+/** Opens a layer disk and reads its metadata. */
+export async function openLayer(disk: string, options: OpenLayerOptions = {}): Promise<OpenedLayer> {
+  let volume: VolumeRef;
+  let partitionSize: number;
+  let close = () => Promise.resolve();
+  if (options.extractTo) {
+    partitionSize = await extractWindowsPartition(disk, options.extractTo, options);
+    volume = options.extractTo;
+  } else {
+    const served = await openWindowsPartition(disk);
+    volume = served;
+    partitionSize = served.size;
+    close = () => served.disk.close();
+  }
+  try {
+    const layerJson = await readOptionalFile(volume, METADATA_FILES.layer);
+    if (!layerJson) throw new Error(`${disk} is not a Lamina layer disk (no ${METADATA_FILES.layer})`);
+    const metadata = parseJson(layerJson, LayerMetadata, `${disk}: layer.json`);
+    const deletionsJson = await readOptionalFile(volume, METADATA_FILES.deletions);
+    const deletions = deletionsJson
+      ? parseJson(deletionsJson, LayerDeletions, `${disk}: deletions.json`)
+      : [];
+    const registry = await readOptionalFile(volume, METADATA_FILES.registry);
+    return { disk, volume, partitionSize, metadata, deletions, registry, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** Opens a layer disk for the length of `task`. */
+export async function withLayer<T>(disk: string, task: (layer: OpenedLayer) => Promise<T>): Promise<T> {
+  const layer = await openLayer(disk);
+  try {
+    return await task(layer);
+  } finally {
+    await layer.close();
+  }
 }
 
 /** A file's bytes, or undefined when the volume has no such file. */
-export async function readOptionalFile(partition: string, windowsPath: string): Promise<Buffer | undefined> {
+export async function readOptionalFile(volume: VolumeRef, windowsPath: string): Promise<Buffer | undefined> {
   try {
-    return await readVolumeFile(partition, toVolumePath(windowsPath));
+    return await readVolumeFile(volume, toVolumePath(windowsPath));
   } catch (err) {
     if (err instanceof NtfsCoreError && /No such file/.test(err.message)) return undefined;
     throw err;

@@ -1,8 +1,9 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
+import type { VirtualDisk } from '../disk/types';
 import { packageRoot } from '../native/load';
-import { Readable } from 'node:stream';
+import { Readable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
 /** One progress report of the NTFS core, as printed on its stdout. */
@@ -21,6 +22,55 @@ export class NtfsCoreError extends Error {
   }
 }
 
+/**
+ * An NTFS volume the core reads through this process instead of from a file: a byte range of a
+ * VirtualDisk (a layer's partition inside its VHDX), so nothing is extracted. Read-only.
+ */
+export interface ServedVolume {
+  disk: VirtualDisk;
+  start: number;
+  size: number;
+}
+
+/** A volume as the core's commands take it: a partition image file, or a served range. */
+export type VolumeRef = string | ServedVolume;
+
+/** The file descriptor the core reads a served volume through (see native/ntfs/served-device.h). */
+const SERVED_FD = 3;
+/** Larger requests than this are a protocol error, not an allocation to make. */
+const MAX_SERVED_REQUEST = 64 * 2 ** 20;
+
+/** The core's argument for a volume. */
+export function volumeArgument(volume: VolumeRef): string {
+  return typeof volume === 'string' ? volume : `served:${SERVED_FD}:${volume.size}`;
+}
+
+/** Answers the core's read requests ({u64 offset, u64 length} → length bytes), one at a time. */
+function serve(socket: Duplex, volume: ServedVolume): void {
+  let pending = Buffer.alloc(0);
+  let answering = Promise.resolve();
+  socket.on('error', () => undefined); // the core may exit while an answer is on its way
+  socket.on('data', (chunk: Buffer) => {
+    pending = Buffer.concat([pending, chunk]);
+    while (pending.length >= 16) {
+      const offset = Number(pending.readBigUInt64LE(0));
+      const length = Number(pending.readBigUInt64LE(8));
+      pending = pending.subarray(16);
+      answering = answering
+        .then(async () => {
+          if (length > MAX_SERVED_REQUEST || offset + length > volume.size)
+            throw new Error('bad read request');
+          const data = Buffer.allocUnsafe(length);
+          await volume.disk.read(data, volume.start + offset);
+          socket.write(data);
+        })
+        .catch(() => {
+          socket.destroy();
+        });
+    }
+  });
+}
+
 export interface RunOptions {
   /** Bytes for the core's stdin (the `apply` operation stream). */
   input?: AsyncIterable<Buffer | string>;
@@ -30,6 +80,8 @@ export interface RunOptions {
   /** Seconds since 1970 that the core uses as "now", so that outputs are reproducible. */
   epoch?: number;
   signal?: AbortSignal;
+  /** The volume to serve on SERVED_FD, when an argument is volumeArgument(served). */
+  served?: ServedVolume;
 }
 
 function ntfsCoreBinary(): string {
@@ -44,11 +96,14 @@ function ntfsCoreBinary(): string {
  */
 export function runNtfsCore(args: string[], options: RunOptions = {}): Promise<Buffer> {
   const env = { ...process.env, LAMINA_EPOCH: options.epoch === undefined ? '' : String(options.epoch) };
+  // stdin, stdout, stderr, and the socket a served volume is read through.
   const child = spawn(ntfsCoreBinary(), args, {
     env,
-    stdio: ['pipe', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
     signal: options.signal,
-  });
+  }) as ChildProcessWithoutNullStreams;
+  if (options.served) serve(child.stdio[SERVED_FD] as Duplex, options.served);
+  else (child.stdio[SERVED_FD] as Duplex).end();
   const stdoutChunks: Buffer[] = [];
   const stderrChunks: Buffer[] = [];
   let pendingLine = '';
@@ -71,7 +126,11 @@ export function runNtfsCore(args: string[], options: RunOptions = {}): Promise<B
     child.on('close', (code, signal) => {
       void feeding.then(() => {
         if (code === 0) return resolve(Buffer.concat(stdoutChunks));
-        const message = Buffer.concat(stderrChunks).toString('utf8').trim();
+        const stderr = Buffer.concat(stderrChunks).toString('utf8').trim();
+        // Name a served volume by its disk file, not by the descriptor it was read through.
+        const message = options.served
+          ? stderr.split(volumeArgument(options.served)).join(options.served.disk.path)
+          : stderr;
         reject(
           new NtfsCoreError(message || `lamina_ntfs ${args[0]} ended by ${signal ?? `exit code ${code}`}`),
         );

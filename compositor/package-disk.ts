@@ -28,19 +28,20 @@ export async function installIntoPackageDisk(disk: string, install: PackageInsta
   const regText = install.reg ? await fs.readFile(install.reg) : undefined;
   const newDeletions = install.deletions ? await readDeletions(install.deletions) : [];
   await withWorkDir(disk, async (work) => {
-    const layer = await openLayer(disk, path.join(work, 'package.ntfs'));
+    const partition = path.join(work, 'package.ntfs');
+    const layer = await openLayer(disk, { extractTo: partition });
     const content = await openLayerSource(install.from);
     try {
-      await applyToVolume(layer.partition, sourceOperations(content), { epoch: nowSeconds() });
+      await applyToVolume(partition, sourceOperations(content), { epoch: nowSeconds() });
     } finally {
       await content.close();
     }
     const registry = regText ? mergeRegText(layer.registry, regText, layer.metadata.name) : layer.registry;
     const deletions = [...new Set([...layer.deletions, ...newDeletions])];
-    await applyToVolume(layer.partition, metadataOperations(layer.metadata, deletions, registry), {
+    await applyToVolume(partition, metadataOperations(layer.metadata, deletions, registry), {
       epoch: nowSeconds(),
     });
-    await replaceDisk(disk, (temp) => sealLayerPartition(layer.partition, temp, layer.metadata));
+    await replaceDisk(disk, (temp) => sealLayerPartition(partition, temp, layer.metadata));
   });
 }
 
@@ -57,9 +58,10 @@ export interface FinalizeOptions {
  */
 export async function finalizePackageDisk(disk: string, options: FinalizeOptions): Promise<LayerMetadata> {
   return withWorkDir(options.out, async (work) => {
-    const layer = await openLayer(disk, path.join(work, 'package.ntfs'));
+    const partition = path.join(work, 'package.ntfs');
+    const layer = await openLayer(disk, { extractTo: partition });
     const hash = createHash('sha256');
-    for (const entry of await listVolume(layer.partition)) hash.update(`${entry.path}\0${entry.size}\n`);
+    for (const entry of await listVolume(partition)) hash.update(`${entry.path}\0${entry.size}\n`);
     hash.update(JSON.stringify(layer.deletions));
     if (layer.registry) hash.update(layer.registry);
     const contentHash = hash.digest('hex');
@@ -74,10 +76,10 @@ export async function finalizePackageDisk(disk: string, options: FinalizeOptions
       createdAt: new Date(nowSeconds() * 1000).toISOString(),
       contentHash,
     };
-    await applyToVolume(layer.partition, metadataOperations(metadata, layer.deletions, layer.registry), {
+    await applyToVolume(partition, metadataOperations(metadata, layer.deletions, layer.registry), {
       epoch: nowSeconds(),
     });
-    await replaceDisk(options.out, (temp) => sealLayerPartition(layer.partition, temp, metadata));
+    await replaceDisk(options.out, (temp) => sealLayerPartition(partition, temp, metadata));
     return metadata;
   });
 }

@@ -2,7 +2,13 @@ import { execFile } from 'node:child_process';
 import type { Hash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { promisify } from 'node:util';
-import { runNtfsCore, type ProgressListener } from './native';
+import {
+  runNtfsCore,
+  volumeArgument,
+  type ProgressListener,
+  type ServedVolume,
+  type VolumeRef,
+} from './native';
 import { encodeOperations, type VolumeOperation } from './volume-operations';
 
 /**
@@ -52,17 +58,17 @@ export async function formatVolume(file: string, size: number, options: FormatOp
 }
 
 /**
- * Copies the allocated clusters of the volume in `source` into a new sparse file `target` of the
+ * Copies the allocated clusters of the volume `source` into a new sparse file `target` of the
  * same size: free space (and whatever stale data it held) stays behind.
  */
 export async function cloneVolume(
-  source: string,
+  source: VolumeRef,
   target: string,
   onProgress?: ProgressListener,
 ): Promise<void> {
   await fs.writeFile(target, '');
-  await fs.truncate(target, (await fs.stat(source)).size);
-  await runNtfsCore(['clone', source, target], { onProgress });
+  await fs.truncate(target, typeof source === 'string' ? (await fs.stat(source)).size : source.size);
+  await runNtfsCore(['clone', volumeArgument(source), target], { onProgress, ...served(source) });
 }
 
 /** Grows the volume (of `volumeSize` bytes) in `file` to fill the file's `size` bytes, with ntfsresize. */
@@ -120,13 +126,21 @@ async function* hashing(chunks: AsyncIterable<Buffer>, hash: Hash): AsyncGenerat
   }
 }
 
-export async function overlayVolume(layer: string, image: string, options: CoreOptions = {}): Promise<void> {
-  await runNtfsCore(['overlay', layer, image], options);
+export async function overlayVolume(
+  layer: VolumeRef,
+  image: string,
+  options: CoreOptions = {},
+): Promise<void> {
+  await runNtfsCore(['overlay', volumeArgument(layer), image], { ...options, ...served(layer) });
+}
+
+function served(volume: VolumeRef): { served?: ServedVolume } {
+  return typeof volume === 'string' ? {} : { served: volume };
 }
 
 /** Every file and directory except NTFS metafiles and `\.lamina`. */
-export async function listVolume(file: string): Promise<VolumeEntry[]> {
-  const output = await runNtfsCore(['list', file], { stdout: 'data' });
+export async function listVolume(volume: VolumeRef): Promise<VolumeEntry[]> {
+  const output = await runNtfsCore(['list', volumeArgument(volume)], { stdout: 'data', ...served(volume) });
   return output
     .toString('utf8')
     .split('\n')
@@ -135,6 +149,6 @@ export async function listVolume(file: string): Promise<VolumeEntry[]> {
 }
 
 /** Reads a file (or `path:stream`) from the volume. */
-export async function readVolumeFile(file: string, volumePath: string): Promise<Buffer> {
-  return runNtfsCore(['cat', file, volumePath], { stdout: 'data' });
+export async function readVolumeFile(volume: VolumeRef, volumePath: string): Promise<Buffer> {
+  return runNtfsCore(['cat', volumeArgument(volume), volumePath], { stdout: 'data', ...served(volume) });
 }

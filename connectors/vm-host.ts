@@ -49,9 +49,16 @@ export class VmHostLookupError extends Error {
   override name = 'VmHostLookupError';
 }
 
+/** For transfers that take a while: progress to heartbeat, and the activity's cancellation. */
+export interface TransferControl {
+  /** Aborting stops the transfer and removes what it wrote. */
+  signal?: AbortSignal;
+  onProgress?: (progress: { phase?: string; done: number; total: number }) => void;
+}
+
 export interface VmHost {
   /** Stores `file` as disk `name` in the connector's storage (replacing a partial one). */
-  uploadDisk(name: string, file: string): Promise<void>;
+  uploadDisk(name: string, file: string, control?: TransferControl): Promise<void>;
   deleteDisk(name: string): Promise<void>;
   hasDisk(name: string): Promise<boolean>;
   /** Virtual size of a stored disk, what the storage must be able to hold once it fills up. */

@@ -89,7 +89,10 @@ export async function markDeployable(pool: Pool, id: string, disk: DeployableDis
   );
 }
 
-/** The compensation of createVersion: a cancelled or failed task leaves no half version behind. */
+/**
+ * The compensation of createVersion: a cancelled or failed task leaves no version behind, not even one
+ * it had just made Deployable (its disk goes with it).
+ */
 export async function deleteVersion(pool: Pool, id: string): Promise<void> {
-  await pool.query(`DELETE FROM layer_versions WHERE id = $1 AND state <> 'Deployable'`, [id]);
+  await pool.query(`DELETE FROM layer_versions WHERE id = $1`, [id]);
 }

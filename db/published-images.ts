@@ -38,3 +38,8 @@ export async function recordPublishedImage(pool: Pool, image: PublishedImage): P
     ],
   );
 }
+
+/** The compensation of recordPublishedImage, for a publish stopped right after its record was written. */
+export async function deletePublishedImage(pool: Pool, id: string): Promise<void> {
+  await pool.query('DELETE FROM published_images WHERE id = $1', [id]);
+}

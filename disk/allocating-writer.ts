@@ -1,6 +1,6 @@
 import { BlockTable } from './block-table';
 import { OutputFile, Segment } from './file-io';
-import { DiskFormat, DiskWriter, SECTOR_SIZE } from './types';
+import { assertWriteInside, DiskFormat, DiskWriter } from './types';
 import { isZero } from './zero';
 
 /**
@@ -62,14 +62,5 @@ export abstract class AllocatingWriter implements DiskWriter {
 
   abort(): Promise<void> {
     return this.out.discard();
-  }
-}
-
-export function assertWriteInside(data: Buffer, offset: number, virtualSize: number): void {
-  if (offset % SECTOR_SIZE !== 0 || data.length % SECTOR_SIZE !== 0) {
-    throw new RangeError(`disk writes must be whole sectors: ${data.length} bytes at ${offset}`);
-  }
-  if (offset < 0 || offset + data.length > virtualSize) {
-    throw new RangeError(`write of ${data.length} bytes at ${offset} outside the ${virtualSize}-byte disk`);
   }
 }

@@ -1,7 +1,7 @@
 import { BlockTable } from './block-table';
 import { DiskFormatError } from './errors';
 import { InputFile } from './file-io';
-import { DiskFormat, Extent, SECTOR_SIZE, VirtualDisk } from './types';
+import { assertReadInside, DiskFormat, Extent, SECTOR_SIZE, VirtualDisk } from './types';
 
 /**
  * The reader shared by every format that maps fixed-size guest blocks to file offsets through a
@@ -39,11 +39,7 @@ export class BlockMappedDisk implements VirtualDisk {
   }
 
   async read(target: Buffer, offset: number): Promise<void> {
-    if (offset < 0 || offset + target.length > this.virtualSize) {
-      throw new RangeError(
-        `${this.path}: read of ${target.length} bytes at ${offset} outside the ${this.virtualSize}-byte disk`,
-      );
-    }
+    assertReadInside(this, target, offset);
     const reads: Promise<void>[] = [];
     for (let done = 0; done < target.length;) {
       const position = offset + done;

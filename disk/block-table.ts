@@ -3,8 +3,7 @@
  * header in every block-mapped format). Pages are created on first use, so a 2 TiB disk with a few
  * allocated blocks costs a few pages, not a 32-million-entry array.
  */
-const PAGE_BITS = 12;
-const PAGE_SIZE = 1 << PAGE_BITS;
+const PAGE_SIZE = 4096;
 
 export class BlockTable {
   private readonly pages: (Float64Array | undefined)[];
@@ -15,18 +14,18 @@ export class BlockTable {
   }
 
   get(block: number): number {
-    const page = this.pages[block >>> PAGE_BITS];
-    return page ? page[block & (PAGE_SIZE - 1)] : 0;
+    const page = this.pages[Math.floor(block / PAGE_SIZE)];
+    return page ? page[block % PAGE_SIZE] : 0;
   }
 
+  /** Records where `block` lives; `fileOffset` is never 0 (see above). */
   set(block: number, fileOffset: number): void {
     if (block < 0 || block >= this.blockCount)
       throw new RangeError(`block ${block} outside 0..${this.blockCount - 1}`);
-    let page = this.pages[block >>> PAGE_BITS];
-    if (!page) page = this.pages[block >>> PAGE_BITS] = new Float64Array(PAGE_SIZE);
-    const slot = block & (PAGE_SIZE - 1);
-    if (page[slot] === 0 && fileOffset !== 0) this.allocated++;
-    if (page[slot] !== 0 && fileOffset === 0) this.allocated--;
+    const index = Math.floor(block / PAGE_SIZE);
+    const page = (this.pages[index] ??= new Float64Array(PAGE_SIZE));
+    const slot = block % PAGE_SIZE;
+    if (page[slot] === 0) this.allocated++;
     page[slot] = fileOffset;
   }
 

@@ -1,6 +1,6 @@
 import { createDiskWriter } from './open';
 import { StreamWriterOptions } from './formats/vmdk-stream';
-import { DiskFormat, DiskWriter, Extent, VirtualDisk } from './types';
+import { DiskFormat, DiskWriter, Extent, VirtualDisk, WriterOptions } from './types';
 
 /** Copy unit: large enough for sequential disk throughput, aligned so every format's blocks split evenly. */
 const CHUNK_SIZE = 4 * 1024 * 1024;
@@ -75,7 +75,7 @@ export async function convertDisk(
   source: VirtualDisk,
   format: DiskFormat,
   outPath: string,
-  options: CopyOptions & StreamWriterOptions = {},
+  options: CopyOptions & StreamWriterOptions & Omit<WriterOptions, 'virtualSize'> = {},
 ): Promise<void> {
   const writer = await createDiskWriter(format, outPath, { ...options, virtualSize: source.virtualSize });
   try {

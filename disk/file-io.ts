@@ -3,15 +3,31 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { DiskFormatError } from './errors';
 
-/** A disk file opened for reading; every read is exact or fails with a DiskFormatError naming what was being read. */
+/** Bytes that replace part of a file as it is read (VHDX log replay); no `data` means zeros. */
+export interface FilePatch {
+  offset: number;
+  length: number;
+  data?: Buffer;
+}
+
+/**
+ * A disk file opened for reading; every read is exact or fails with a DiskFormatError naming what
+ * was being read. Patches, applied in order over what the file holds, let a log be replayed
+ * without writing to the file.
+ */
 export class InputFile {
+  private patches: FilePatch[] = [];
+  private logicalSize: number;
+
   private constructor(
     readonly path: string,
     private readonly handle: fs.FileHandle,
-    readonly size: number,
+    private readonly fileSize: number,
     /** Bytes the filesystem really stores for the file (st_blocks * 512). */
     readonly storedBytes: number,
-  ) {}
+  ) {
+    this.logicalSize = fileSize;
+  }
 
   static async open(file: string): Promise<InputFile> {
     const handle = await fs.open(file, 'r');
@@ -25,6 +41,17 @@ export class InputFile {
       await handle.close();
       throw err;
     }
+  }
+
+  /** The file's length, as extended by patches. */
+  get size(): number {
+    return this.logicalSize;
+  }
+
+  /** From now on reads see `patches` (later ones win) and a file at least `size` bytes long. */
+  applyPatches(patches: FilePatch[], size: number): void {
+    this.patches = patches;
+    this.logicalSize = Math.max(this.fileSize, size);
   }
 
   /** Reads `length` bytes at `offset`; a file that ends early is reported as a truncated `structure`. */
@@ -43,18 +70,30 @@ export class InputFile {
         `needs ${target.length} bytes but the file is ${this.size} bytes long (truncated?)`,
       );
     }
+    const inFile = Math.max(0, Math.min(target.length, this.fileSize - offset));
     let done = 0;
-    while (done < target.length) {
-      const { bytesRead } = await this.handle.read(target, done, target.length - done, offset + done);
+    while (done < inFile) {
+      const { bytesRead } = await this.handle.read(target, done, inFile - done, offset + done);
       if (bytesRead === 0)
         throw new DiskFormatError(this.path, structure, offset + done, 'file ends early (truncated)');
       done += bytesRead;
     }
+    target.fill(0, inFile);
+    for (const patch of this.patches) overlay(target, offset, patch);
   }
 
   close(): Promise<void> {
     return this.handle.close();
   }
+}
+
+/** Copies the part of `patch` that falls inside the read of `target.length` bytes at `offset`. */
+function overlay(target: Buffer, offset: number, patch: FilePatch): void {
+  const start = Math.max(offset, patch.offset);
+  const end = Math.min(offset + target.length, patch.offset + patch.length);
+  if (start >= end) return;
+  if (patch.data) patch.data.copy(target, start - offset, start - patch.offset, end - patch.offset);
+  else target.fill(0, start - offset, end - offset);
 }
 
 /** A piece of a write: bytes destined for one file offset. */
@@ -82,8 +121,11 @@ export class OutputFile {
       dir,
       `.${path.basename(finalPath)}.${randomBytes(4).toString('hex')}.lamina-tmp`,
     );
-    const handle = await fs.open(tempPath, 'wx');
-    return new OutputFile(finalPath, tempPath, handle);
+    try {
+      return new OutputFile(finalPath, tempPath, await fs.open(tempPath, 'wx'));
+    } catch (err) {
+      throw new Error(`cannot write ${finalPath}: ${(err as Error).message}`);
+    }
   }
 
   async writeAt(data: Buffer, fileOffset: number): Promise<void> {

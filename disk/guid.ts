@@ -1,5 +1,3 @@
-import { randomBytes } from 'node:crypto';
-
 /**
  * GUIDs as Microsoft stores them (VHDX, GPT): the first three fields little-endian, the last
  * eight bytes as written. Text form is the usual upper-case 8-4-4-4-12.
@@ -23,12 +21,4 @@ export function guidFromBytes(data: Buffer, offset = 0): string {
   raw.writeUInt16BE(bytes.readUInt16LE(6), 6);
   const h = raw.toString('hex').toUpperCase();
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
-
-/** A random (version 4) GUID in on-disk byte order. */
-export function randomGuidBytes(): Buffer {
-  const b = randomBytes(16);
-  b[7] = (b[7] & 0x0f) | 0x40; // version nibble sits in the high byte of the little-endian third field
-  b[8] = (b[8] & 0x3f) | 0x80;
-  return b;
 }

@@ -1,4 +1,5 @@
 import { InputFile } from './file-io';
+import { DiskIdentity } from './identity';
 import { FlatDisk, FlatWriter } from './formats/raw';
 import { createVhdWriter, isVhd, openVhd } from './formats/vhd';
 import { createVhdxWriter, isVhdx, openVhdx } from './formats/vhdx';
@@ -35,18 +36,19 @@ export function createDiskWriter(
   path: string,
   options: WriterOptions & StreamWriterOptions,
 ): Promise<DiskWriter> {
+  const identity = DiskIdentity.of(options.identity);
   switch (format) {
     case 'raw':
       return FlatWriter.create('raw', path, roundUp(options.virtualSize, SECTOR_SIZE));
     case 'vhd':
-      return createVhdWriter(path, options.virtualSize, false);
+      return createVhdWriter(path, options.virtualSize, false, identity);
     case 'vhd-fixed':
-      return createVhdWriter(path, options.virtualSize, true);
+      return createVhdWriter(path, options.virtualSize, true, identity);
     case 'vhdx':
-      return createVhdxWriter(path, options.virtualSize);
+      return createVhdxWriter(path, options.virtualSize, identity);
     case 'vmdk':
-      return createVmdkWriter(path, options.virtualSize);
+      return createVmdkWriter(path, options.virtualSize, identity);
     case 'vmdk-stream':
-      return createVmdkStreamWriter(path, options.virtualSize, options);
+      return createVmdkStreamWriter(path, options.virtualSize, identity, options);
   }
 }

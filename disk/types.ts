@@ -51,8 +51,29 @@ export interface DiskWriter {
 export interface WriterOptions {
   /** Guest size in bytes; rounded up to whole sectors (and to whole MiB for vhd-fixed). */
   virtualSize: number;
+  /** Seed for the ids the format stores; same data and seed give a byte-identical file (see identity.ts). */
+  identity?: string;
 }
 
 export function roundUp(value: number, multiple: number): number {
   return Math.ceil(value / multiple) * multiple;
+}
+
+/** Every writer's precondition: whole sectors, inside the disk. */
+export function assertWriteInside(data: Buffer, offset: number, virtualSize: number): void {
+  if (offset % SECTOR_SIZE !== 0 || data.length % SECTOR_SIZE !== 0) {
+    throw new RangeError(`disk writes must be whole sectors: ${data.length} bytes at ${offset}`);
+  }
+  if (offset < 0 || offset + data.length > virtualSize) {
+    throw new RangeError(`write of ${data.length} bytes at ${offset} outside the ${virtualSize}-byte disk`);
+  }
+}
+
+/** Every reader's precondition: the range lies inside the disk. */
+export function assertReadInside(disk: VirtualDisk, target: Buffer, offset: number): void {
+  if (offset < 0 || offset + target.length > disk.virtualSize) {
+    throw new RangeError(
+      `${disk.path}: read of ${target.length} bytes at ${offset} outside the ${disk.virtualSize}-byte disk`,
+    );
+  }
 }

@@ -21,6 +21,7 @@
         'ntfs/clock.c',
         'ntfs/progress.c',
         'ntfs/volume.c',
+        'ntfs/served-device.c',
         'ntfs/path.c',
         'ntfs/walk.c',
         'ntfs/entry.c',

@@ -147,7 +147,7 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
           },
         });
       }
-      const watcher = startPowerWatcher(pool, secrets, client);
+      const watcher = startPowerWatcher({ pool, secrets }, client);
       undo.push({ what: 'power watcher', run: watcher.stop });
       log(`worker polling task queues '${config.taskQueue}' and '${config.compose.taskQueue}'`);
     }

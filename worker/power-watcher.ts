@@ -18,8 +18,7 @@ export interface PowerWatcher {
  * This is the quick path; the workflows also poll, so a watcher that is down only delays them.
  */
 export function startPowerWatcher(
-  pool: Pool,
-  secrets: SecretBox,
+  { pool, secrets }: { pool: Pool; secrets: SecretBox },
   client: Client,
   intervalMs = 1000,
 ): PowerWatcher {

@@ -20,13 +20,25 @@ const retry: RetryPolicy = {
   maximumAttempts: 30,
 };
 
-/** Quick steps: records, VM operations, cache bookkeeping, scripts. */
+/**
+ * Quick steps: records, VM operations, cache bookkeeping, scripts. A stop lets a running one finish
+ * first, so the compensations that follow see what it did (a VM it created, a record it wrote).
+ */
 export const appliance = proxyActivities<
   LayerRecordActivities & VmActivities & PackagingCacheActivities & PublishingActivities & ScratchActivities
->({ startToCloseTimeout: '15 minutes', retry });
+>({
+  startToCloseTimeout: '15 minutes',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry,
+});
 
-/** Copies to a publish target: a dead worker is noticed within the heartbeat timeout; the copy resumes. */
-export const copying = proxyActivities<Pick<PublishingActivities, 'copyImageToStore'>>({
+/**
+ * Copies to a publish target and disk uploads to a hypervisor: a dead worker is noticed within the
+ * heartbeat timeout and the transfer resumes; a stop waits until the transfer removed what it wrote.
+ */
+export const copying = proxyActivities<
+  Pick<PublishingActivities, 'copyImageToStore'> & Pick<VmActivities, 'uploadDisk'>
+>({
   startToCloseTimeout: '12 hours',
   heartbeatTimeout: '10 seconds',
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,

@@ -1,6 +1,6 @@
 import { setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
 import { WORKFLOW_TAG } from '../connectors/vm-host';
-import { appliance, diskWork } from './activity-proxies';
+import { appliance, copying, diskWork } from './activity-proxies';
 import { finishVersion, requireLayerType, startVersion, type LayerVersionResult } from './layer-versions';
 import { withSaga } from './saga';
 import { vmPoweredOff } from './signals';
@@ -54,9 +54,10 @@ export async function createLayerVersion(
     saga.register('scratch', () => appliance.removeScratch(vmId));
     const scratch = await appliance.createScratch(vmId);
 
+    // The boot disk's content: priority comes from creation order, so the prerequisites' order does not matter.
     const cache = await appliance.lookUpPackagingCache(lookupId, input.connectorId, [
       os.versionId,
-      ...(input.prerequisiteVersionIds ?? []),
+      ...[...(input.prerequisiteVersionIds ?? [])].sort(),
       `uefi:${bootDiskBytes}`,
     ]);
     let bootDisk = cache.hit?.diskName;
@@ -73,7 +74,7 @@ export async function createLayerVersion(
         bootDisk = cache.diskName;
         // Until admitted, the stored disk is this task's own: a stop removes it.
         saga.register('uncached boot disk', () => appliance.deleteDisk(input.connectorId, cache.diskName));
-        await appliance.uploadDisk(input.connectorId, bootDisk, `${scratch}/boot.vhdx`);
+        await copying.uploadDisk(input.connectorId, bootDisk, `${scratch}/boot.vhdx`);
         await appliance.admitToPackagingCache(
           input.connectorId,
           cache.cacheKey,
@@ -84,7 +85,7 @@ export async function createLayerVersion(
       } else {
         bootDisk = `boot-${vmId}`;
         saga.register('boot disk', () => appliance.deleteDisk(input.connectorId, `boot-${vmId}`));
-        await appliance.uploadDisk(input.connectorId, bootDisk, `${scratch}/boot.vhdx`);
+        await copying.uploadDisk(input.connectorId, bootDisk, `${scratch}/boot.vhdx`);
       }
     }
 
@@ -97,7 +98,7 @@ export async function createLayerVersion(
       out: `${scratch}/package.vhdx`,
     });
     saga.register('package disk', () => appliance.deleteDisk(input.connectorId, packageDisk));
-    await appliance.uploadDisk(input.connectorId, packageDisk, `${scratch}/package.vhdx`);
+    await copying.uploadDisk(input.connectorId, packageDisk, `${scratch}/package.vhdx`);
 
     const vmName = `lamina-packaging-${version.layerName}-${version.version}`.replace(
       /[^A-Za-z0-9._-]+/g,

@@ -79,7 +79,7 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
       const pollMs = (input.powerPollSeconds ?? 30) * 1000;
       const upload = `image-${imageId}`;
       saga.register('uploaded image', () => appliance.deleteDisk(connectorId, upload));
-      await appliance.uploadDisk(connectorId, upload, imagePath);
+      await copying.uploadDisk(connectorId, upload, imagePath);
       saga.register('master image VM', () => appliance.destroyVm(connectorId, vmId));
       await appliance.createVm(connectorId, {
         id: vmId,
@@ -123,6 +123,7 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
       LAMINA_CONNECTOR_TYPE: plan.connector.type,
       ...(vm ? { LAMINA_VM_NAME: vm.name, LAMINA_SNAPSHOT_NAME: vm.snapshot } : {}),
     });
+    saga.register('published image record', () => appliance.forgetPublishedImage(imageId));
     await appliance.recordPublishedImage({
       id: imageId,
       name,
@@ -137,6 +138,7 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
     // Published: the file or VM is the task's result now, and stays.
     saga.keep('published file');
     saga.keep('master image VM');
+    saga.keep('published image record');
     await saga.settle('scratch');
     return {
       imageId,

@@ -32,7 +32,6 @@ export function vmStandInsResource({ pool, uploadsDir }: ApiDeps) {
   const vmOf = async (connectorId: string, vmId: string) => {
     const record = await getConnector(pool, connectorId);
     if (!record) throw notFound('Connector configuration', connectorId);
-    // Only the local connector is built here: others need their secrets, and have real guests anyway.
     const host = record.type === 'local' ? createConnector(record).vms : undefined;
     if (!(host instanceof LocalVmHost)) {
       throw new HttpProblem({

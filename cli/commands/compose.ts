@@ -43,6 +43,7 @@ export const composeCommand: CliCommand = {
       firmware: oneOf(required(options, 'firmware'), FIRMWARES, 'firmware'),
       format: oneOf(required(options, 'format'), OUTPUT_FORMATS, 'format'),
       out,
+      report: reportFile,
       onProgress: printProgress,
       signal: cancel.signal,
     }).finally(() => process.off('SIGINT', stop).off('SIGTERM', stop));

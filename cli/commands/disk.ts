@@ -1,9 +1,13 @@
 import { realpath } from 'node:fs/promises';
 import { CliCommand, UsageError } from '../command';
-import { convertDisk, CopyProgress } from '../../disk/convert';
-import { openDisk } from '../../disk/open';
-import { readPartitionTable } from '../../disk/partition';
-import { DISK_FORMATS, DiskFormat } from '../../disk/types';
+import {
+  convertDisk,
+  CopyProgress,
+  DISK_FORMATS,
+  DiskFormat,
+  openDisk,
+  readPartitionTable,
+} from '../../disk';
 
 const usage = `Usage:
   lamina disk info FILE [--json]

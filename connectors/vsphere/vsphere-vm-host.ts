@@ -6,6 +6,7 @@ import {
   VmHostLookupError,
   type ScriptsReport,
   type Snapshot,
+  type TransferControl,
   type VmHost,
   type VmRecord,
   type VmSpec,
@@ -74,7 +75,7 @@ export class VsphereVmHost implements VmHost {
    * Uploads as one extent: the layout ESXi boots (descriptor + `-flat.vmdk`) and the one a server-side
    * copy handles; a dropped connection re-sends the file (see README, disk transfer design).
    */
-  async uploadDisk(name: string, file: string): Promise<void> {
+  async uploadDisk(name: string, file: string, control: TransferControl = {}): Promise<void> {
     const disk = await openDisk(file);
     let size: number;
     try {
@@ -85,6 +86,8 @@ export class VsphereVmHost implements VmHost {
     await this.#connector.uploadDisk(file, storedDisk(name), {
       extentBytes: Math.max(512, Math.ceil(size / 512) * 512),
       scratchDir: path.dirname(file),
+      signal: control.signal,
+      onProgress: control.onProgress,
     });
   }
 

@@ -1,6 +1,14 @@
-import { assertWriteInside } from '../allocating-writer';
 import { InputFile, OutputFile } from '../file-io';
-import { DiskFormat, DiskWriter, Extent, roundUp, SECTOR_SIZE, VirtualDisk } from '../types';
+import {
+  assertReadInside,
+  assertWriteInside,
+  DiskFormat,
+  DiskWriter,
+  Extent,
+  roundUp,
+  SECTOR_SIZE,
+  VirtualDisk,
+} from '../types';
 import { isZero } from '../zero';
 import { fileDataRanges } from './raw-extents';
 
@@ -36,11 +44,7 @@ export class FlatDisk implements VirtualDisk {
   }
 
   async read(target: Buffer, offset: number): Promise<void> {
-    if (offset < 0 || offset + target.length > this.virtualSize) {
-      throw new RangeError(
-        `${this.path}: read of ${target.length} bytes at ${offset} outside the ${this.virtualSize}-byte disk`,
-      );
-    }
+    assertReadInside(this, target, offset);
     // The last sector of a raw file whose length is not a sector multiple reads as zero-padded.
     const inFile = Math.max(0, Math.min(target.length, this.file.size - offset));
     if (inFile > 0) await this.file.readInto(`${this.format} data`, target.subarray(0, inFile), offset);

@@ -3,12 +3,12 @@
  * All fields are big-endian. A fixed disk is the raw data plus a 512-byte footer; a dynamic disk
  * is footer copy, dynamic header, BAT, then blocks (512-byte sector bitmap + data), then the footer.
  */
-import { randomBytes } from 'node:crypto';
 import { AllocatingWriter } from '../allocating-writer';
 import { assertBlocksPlaced, BlockMappedDisk } from '../block-mapped-disk';
 import { BlockTable } from '../block-table';
 import { DiskFormatError } from '../errors';
 import { InputFile, OutputFile, Segment } from '../file-io';
+import { DiskIdentity } from '../identity';
 import { DiskWriter, roundUp, SECTOR_SIZE, VirtualDisk } from '../types';
 import { FlatDisk, FlatWriter } from './raw';
 
@@ -72,13 +72,13 @@ function vhdChecksum(structure: Buffer, checksumOffset: number): number {
   return ~sum >>> 0;
 }
 
-function buildFooter(diskType: number, size: number, dataOffset: bigint): Buffer {
+function buildFooter(diskType: number, size: number, dataOffset: bigint, identity: DiskIdentity): Buffer {
   const f = Buffer.alloc(FOOTER_SIZE);
   f.write(FOOTER_COOKIE, 0, 'latin1');
   f.writeUInt32BE(2, 8); // "reserved" feature bit the specification requires set
   f.writeUInt32BE(FORMAT_VERSION, 12);
   f.writeBigUInt64BE(dataOffset, 16);
-  f.writeUInt32BE(Math.max(0, Math.floor((Date.now() - VHD_EPOCH_MS) / 1000)), 24);
+  f.writeUInt32BE(identity.secondsSince(VHD_EPOCH_MS), 24);
   // Creator "win " tells qemu and other readers to trust current_size rather than CHS geometry.
   f.write('win ', 28, 'latin1');
   f.writeUInt32BE(0x000a0000, 32);
@@ -90,7 +90,7 @@ function buildFooter(diskType: number, size: number, dataOffset: bigint): Buffer
   f.writeUInt8(chs.heads, 58);
   f.writeUInt8(chs.sectorsPerTrack, 59);
   f.writeUInt32BE(diskType, 60);
-  randomBytes(16).copy(f, 68);
+  identity.bytes('vhd unique id', 16).copy(f, 68);
   f.writeUInt32BE(vhdChecksum(f, 64), 64);
   return f;
 }
@@ -200,7 +200,11 @@ class VhdDynamicWriter extends AllocatingWriter {
   private readonly batAt = FOOTER_SIZE + DYNAMIC_HEADER_SIZE;
   private nextFree: number;
 
-  constructor(out: OutputFile, virtualSize: number) {
+  constructor(
+    out: OutputFile,
+    virtualSize: number,
+    private readonly identity: DiskIdentity,
+  ) {
     super('vhd', out, virtualSize, BLOCK_SIZE);
     this.nextFree = this.batAt + roundUp(this.table.blockCount * 4, SECTOR_SIZE);
   }
@@ -214,7 +218,7 @@ class VhdDynamicWriter extends AllocatingWriter {
   }
 
   protected async writeMetadata(): Promise<void> {
-    const footer = buildFooter(DISK_TYPE.dynamic, this.virtualSize, BigInt(FOOTER_SIZE));
+    const footer = buildFooter(DISK_TYPE.dynamic, this.virtualSize, BigInt(FOOTER_SIZE), this.identity);
     const header = Buffer.alloc(DYNAMIC_HEADER_SIZE);
     header.write(DYNAMIC_COOKIE, 0, 'latin1');
     header.writeBigUInt64BE(NO_DATA_OFFSET, 8);
@@ -239,6 +243,7 @@ export async function createVhdWriter(
   path: string,
   virtualSize: number,
   fixed: boolean,
+  identity: DiskIdentity,
 ): Promise<DiskWriter> {
   // Azure accepts only fixed VHDs of a whole number of MiB; the padding reads as zeros.
   const size = fixed ? roundUp(virtualSize, MIB) : roundUp(virtualSize, SECTOR_SIZE);
@@ -246,7 +251,7 @@ export async function createVhdWriter(
     throw new RangeError(`VHD cannot hold ${virtualSize} bytes (the format's maximum is 2040 GiB); use vhdx`);
   if (fixed)
     return FlatWriter.create('vhd-fixed', path, size, () =>
-      buildFooter(DISK_TYPE.fixed, size, NO_DATA_OFFSET),
+      buildFooter(DISK_TYPE.fixed, size, NO_DATA_OFFSET, identity),
     );
-  return new VhdDynamicWriter(await OutputFile.create(path), size);
+  return new VhdDynamicWriter(await OutputFile.create(path), size, identity);
 }

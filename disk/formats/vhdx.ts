@@ -9,7 +9,9 @@ import { BlockTable } from '../block-table';
 import { crc32c } from '../checksum';
 import { DiskFormatError } from '../errors';
 import { InputFile, OutputFile } from '../file-io';
-import { guidFromBytes, guidToBytes, randomGuidBytes } from '../guid';
+import { guidFromBytes, guidToBytes } from '../guid';
+import { DiskIdentity } from '../identity';
+import { replayLog } from './vhdx-log';
 import { DiskWriter, roundUp, SECTOR_SIZE, VirtualDisk } from '../types';
 
 const KIB = 1024;
@@ -135,8 +137,8 @@ export async function openVhdx(file: InputFile): Promise<VirtualDisk> {
 }
 
 /**
- * Picks the valid header with the higher sequence number and refuses a log that would need
- * replaying; returns where the log lives.
+ * Picks the valid header with the higher sequence number and replays its log, if any; returns
+ * where the log lives.
  */
 async function readCurrentHeader(file: InputFile): Promise<Region> {
   let current: { header: Buffer; at: number; sequence: bigint } | undefined;
@@ -163,15 +165,10 @@ async function readCurrentHeader(file: InputFile): Promise<Region> {
   const version = header.readUInt16LE(66);
   if (version !== 1)
     throw new DiskFormatError(file.path, 'VHDX header', at + 66, `unsupported version ${version}`);
-  if (!isZeroGuid(header, 48)) {
-    throw new DiskFormatError(
-      file.path,
-      'VHDX header',
-      at + 48,
-      `log GUID ${guidFromBytes(header, 48)} is set: the log may hold unapplied writes, which Lamina does not replay (attach the disk in Hyper-V or run "qemu-img check -r all" first)`,
-    );
-  }
-  return { offset: Number(header.readBigUInt64LE(72)), length: header.readUInt32LE(68) };
+  const log = { offset: Number(header.readBigUInt64LE(72)), length: header.readUInt32LE(68) };
+  // A zero log GUID means the log is empty; otherwise it may hold changes the file does not show yet.
+  if (!isZeroGuid(header, 48)) await replayLog(file, header.subarray(48, 64), log, at);
+  return log;
 }
 
 function isZeroGuid(data: Buffer, offset: number): boolean {
@@ -371,7 +368,11 @@ class VhdxWriter extends AllocatingWriter {
   private readonly batLength: number;
   private nextFree: number;
 
-  constructor(out: OutputFile, virtualSize: number) {
+  constructor(
+    out: OutputFile,
+    virtualSize: number,
+    private readonly identity: DiskIdentity,
+  ) {
     super('vhdx', out, virtualSize, DEFAULT_BLOCK_SIZE);
     this.ratio = chunkRatio(SECTOR_SIZE, DEFAULT_BLOCK_SIZE);
     this.batLength = Math.max(MIB, roundUp(batEntryCount(this.table.blockCount, this.ratio) * 8, MIB));
@@ -404,8 +405,8 @@ class VhdxWriter extends AllocatingWriter {
     const h = Buffer.alloc(HEADER_SIZE);
     h.write('head', 0, 'latin1');
     h.writeBigUInt64LE(sequence, 8);
-    randomGuidBytes().copy(h, 16); // FileWriteGuid
-    randomGuidBytes().copy(h, 32); // DataWriteGuid; LogGuid at 48 stays zero: the log is empty
+    this.identity.guid('vhdx file write guid').copy(h, 16);
+    this.identity.guid('vhdx data write guid').copy(h, 32); // LogGuid at 48 stays zero: the log is empty
     h.writeUInt16LE(0, 64); // LogVersion
     h.writeUInt16LE(1, 66); // Version
     h.writeUInt32LE(LOG_LENGTH, 68);
@@ -447,7 +448,7 @@ class VhdxWriter extends AllocatingWriter {
     const items: [string, number, Buffer][] = [
       [ITEM.fileParameters, ITEM_FLAG.required, fileParameters],
       [ITEM.virtualDiskSize, virtualDisk, size],
-      [ITEM.virtualDiskId, virtualDisk, randomGuidBytes()],
+      [ITEM.virtualDiskId, virtualDisk, this.identity.guid('vhdx virtual disk id')],
       [ITEM.logicalSectorSize, virtualDisk, sector(SECTOR_SIZE)],
       [ITEM.physicalSectorSize, virtualDisk, sector(4096)],
     ];
@@ -477,9 +478,13 @@ class VhdxWriter extends AllocatingWriter {
   }
 }
 
-export async function createVhdxWriter(path: string, virtualSize: number): Promise<DiskWriter> {
+export async function createVhdxWriter(
+  path: string,
+  virtualSize: number,
+  identity: DiskIdentity,
+): Promise<DiskWriter> {
   const size = roundUp(virtualSize, SECTOR_SIZE);
   if (size > VHDX_MAX_SIZE)
     throw new RangeError(`VHDX cannot hold ${virtualSize} bytes (the format's maximum is 64 TiB)`);
-  return new VhdxWriter(await OutputFile.create(path), size);
+  return new VhdxWriter(await OutputFile.create(path), size, identity);
 }

@@ -5,12 +5,11 @@
  * the grain directory, the footer (a header copy that locates it) and the end-of-stream marker.
  * Deflate runs in a worker pool; batches are written in order as they come back.
  */
-import path from 'node:path';
-import { assertWriteInside } from '../allocating-writer';
 import { BlockTable } from '../block-table';
 import { CompressedBatch, DeflatePool } from '../deflate-pool';
 import { OutputFile } from '../file-io';
-import { DiskWriter, roundUp, SECTOR_SIZE } from '../types';
+import { DiskIdentity } from '../identity';
+import { assertWriteInside, DiskWriter, roundUp, SECTOR_SIZE } from '../types';
 import { isZero } from '../zero';
 import {
   buildDescriptor,
@@ -63,7 +62,7 @@ class VmdkStreamWriter implements DiskWriter {
   constructor(
     private readonly out: OutputFile,
     readonly virtualSize: number,
-    private readonly fileName: string,
+    private readonly descriptor: Buffer,
     private readonly pool: DeflatePool,
   ) {
     this.capacitySectors = virtualSize / SECTOR_SIZE;
@@ -185,10 +184,7 @@ class VmdkStreamWriter implements DiskWriter {
       ]);
       await this.out.writeSegments([
         { fileOffset: 0, data: this.header(GD_AT_END) },
-        {
-          fileOffset: SECTOR_SIZE,
-          data: buildDescriptor('streamOptimized', this.capacitySectors, this.fileName),
-        },
+        { fileOffset: SECTOR_SIZE, data: this.descriptor },
       ]);
       await this.out.writeAt(tail, this.nextFree);
       await this.pool.close();
@@ -214,14 +210,16 @@ export interface StreamWriterOptions {
 export async function createVmdkStreamWriter(
   outPath: string,
   virtualSize: number,
+  identity: DiskIdentity,
   options: StreamWriterOptions = {},
 ): Promise<DiskWriter> {
   const size = vmdkSize(virtualSize);
+  const descriptor = buildDescriptor('streamOptimized', size / SECTOR_SIZE, outPath, identity);
   const out = await OutputFile.create(outPath);
   return new VmdkStreamWriter(
     out,
     size,
-    path.basename(outPath),
+    descriptor,
     new DeflatePool(options.compressionLevel ?? DEFAULT_COMPRESSION_LEVEL, options.threads),
   );
 }

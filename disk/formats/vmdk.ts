@@ -4,14 +4,15 @@
  * Little-endian. This module holds the header, the descriptor, the reader for both and the
  * monolithicSparse writer; the streamOptimized writer is in vmdk-stream.ts.
  */
-import { inflateSync } from 'node:zlib';
-import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import { inflate } from 'node:zlib';
 import path from 'node:path';
 import { AllocatingWriter } from '../allocating-writer';
 import { assertBlocksPlaced, BlockMappedDisk } from '../block-mapped-disk';
 import { BlockTable } from '../block-table';
 import { DiskFormatError } from '../errors';
 import { InputFile, OutputFile } from '../file-io';
+import { DiskIdentity } from '../identity';
 import { DiskWriter, roundUp, SECTOR_SIZE, VirtualDisk } from '../types';
 
 const MAGIC = 'KDMV';
@@ -27,6 +28,7 @@ export const DESCRIPTOR_SECTORS = 20;
 export const VMDK_MAX_SIZE = 2 ** 32 * SECTOR_SIZE;
 export const FLAG = { newlineTest: 1, redundantTables: 2, compressed: 1 << 16, markers: 1 << 17 };
 export const MARKER = { eos: 0, gt: 1, gd: 2, footer: 3 };
+const inflateAsync = promisify(inflate);
 
 export function isVmdk(head: Buffer): boolean {
   return (
@@ -97,13 +99,22 @@ function parseHeader(file: InputFile, b: Buffer, at: number): SparseHeader {
   return h;
 }
 
-/** The embedded text descriptor; Lamina only needs it to refuse child disks and describe its own output. */
-export function buildDescriptor(createType: string, capacitySectors: number, fileName: string): Buffer {
+/**
+ * The embedded text descriptor for the file `outPath` will be; Lamina only reads descriptors to
+ * refuse child disks.
+ */
+export function buildDescriptor(
+  createType: 'monolithicSparse' | 'streamOptimized',
+  capacitySectors: number,
+  outPath: string,
+  identity: DiskIdentity,
+): Buffer {
+  const fileName = path.basename(outPath);
   const cylinders = Math.min(65535, Math.ceil(capacitySectors / (16 * 63)));
   const text = [
     '# Disk DescriptorFile',
     'version=1',
-    `CID=${randomBytes(4).toString('hex')}`,
+    `CID=${identity.bytes('vmdk content id', 4).toString('hex')}`,
     'parentCID=ffffffff',
     `createType="${createType}"`,
     '',
@@ -274,8 +285,9 @@ class StreamOptimizedDisk extends BlockMappedDisk {
     const compressed = await this.file.readStructure(where, markerAt + 12, size);
     let grainData: Buffer;
     try {
-      // maxOutputLength bounds what a malicious stream can make us allocate.
-      grainData = inflateSync(compressed, { maxOutputLength: this.blockSize });
+      // Asynchronous inflate runs on libuv's thread pool, so the grains of one read inflate on
+      // every core; maxOutputLength bounds what a malicious stream can make us allocate.
+      grainData = await inflateAsync(compressed, { maxOutputLength: this.blockSize });
     } catch (err) {
       throw new DiskFormatError(
         this.path,
@@ -308,7 +320,7 @@ class VmdkSparseWriter extends AllocatingWriter {
   constructor(
     out: OutputFile,
     virtualSize: number,
-    private readonly fileName: string,
+    private readonly descriptor: Buffer,
   ) {
     super('vmdk', out, virtualSize, GRAIN_BYTES);
     this.gtCount = Math.ceil(this.table.blockCount / GTES_PER_GT);
@@ -324,7 +336,7 @@ class VmdkSparseWriter extends AllocatingWriter {
     this.nextFree += GRAIN_BYTES;
     if (this.nextFree > VMDK_MAX_SIZE)
       throw new RangeError(
-        `${this.fileName}: VMDK file would pass 2 TiB, beyond what grain tables can address`,
+        `${this.out.finalPath}: VMDK file would pass 2 TiB, beyond what grain tables can address`,
       );
     return at;
   }
@@ -345,7 +357,7 @@ class VmdkSparseWriter extends AllocatingWriter {
     });
     const segments = [
       { fileOffset: 0, data: header },
-      { fileOffset: SECTOR_SIZE, data: buildDescriptor('monolithicSparse', capacitySectors, this.fileName) },
+      { fileOffset: SECTOR_SIZE, data: this.descriptor },
     ];
     // Both copies of the tables; every grain table is preallocated right after its directory, as
     // qemu and VMware lay them out, so only tables with entries need writing (the rest stay holes).
@@ -390,10 +402,12 @@ export function vmdkSize(virtualSize: number): number {
   return size;
 }
 
-export async function createVmdkWriter(outPath: string, virtualSize: number): Promise<DiskWriter> {
-  return new VmdkSparseWriter(
-    await OutputFile.create(outPath),
-    vmdkSize(virtualSize),
-    path.basename(outPath),
-  );
+export async function createVmdkWriter(
+  outPath: string,
+  virtualSize: number,
+  identity: DiskIdentity,
+): Promise<DiskWriter> {
+  const size = vmdkSize(virtualSize);
+  const descriptor = buildDescriptor('monolithicSparse', size / SECTOR_SIZE, outPath, identity);
+  return new VmdkSparseWriter(await OutputFile.create(outPath), size, descriptor);
 }

@@ -5,10 +5,11 @@
  */
 import { crc32 } from '../checksum';
 import { DiskFormatError } from '../errors';
-import { guidFromBytes, guidToBytes, randomGuidBytes } from '../guid';
+import { guidFromBytes, guidToBytes } from '../guid';
+import { DiskIdentity } from '../identity';
 import { VirtualDisk } from '../types';
 import { buildMbrSector, GPT_PROTECTIVE_TYPE, mbrEntry } from './mbr';
-import { Partition, PartitionSpec, placePartitions } from './types';
+import { Partition, PartitionSpec, placePartitions, TableOptions } from './types';
 
 const SIGNATURE = 'EFI PART';
 const REVISION = 0x00010000;
@@ -78,8 +79,9 @@ function buildHeader(
 export function buildGpt(
   diskSize: number,
   specs: PartitionSpec[],
-  sectorSize = 512,
+  { sectorSize = 512, identity: seed }: TableOptions = {},
 ): { segments: TableSegment[]; partitions: Partition[] } {
+  const identity = DiskIdentity.of(seed);
   const lastLba = Math.floor(diskSize / sectorSize) - 1;
   const tableSectors = entriesSectors(sectorSize);
   if (lastLba < 2 * (1 + tableSectors) + 1)
@@ -92,7 +94,7 @@ export function buildGpt(
   const partitions = placed.map(({ spec, start, size }, i) => {
     const at = i * ENTRY_SIZE;
     guidToBytes(PARTITION_TYPE[spec.kind]).copy(entries, at);
-    randomGuidBytes().copy(entries, at + 16);
+    identity.guid(`gpt partition ${i + 1} guid`).copy(entries, at + 16);
     entries.writeBigUInt64LE(BigInt(start / sectorSize), at + 32);
     entries.writeBigUInt64LE(BigInt((start + size) / sectorSize - 1), at + 40);
     const name = spec.name ?? DEFAULT_NAMES[spec.kind];
@@ -106,11 +108,14 @@ export function buildGpt(
       name,
     };
   });
-  const diskGuid = randomGuidBytes();
+  const diskGuid = identity.guid('gpt disk guid');
   const backupEntriesLba = lastLba - tableSectors;
   const protectiveSectors = Math.min(lastLba, 0xffffffff);
   const segments: TableSegment[] = [
-    { offset: 0, data: buildMbrSector([mbrEntry(GPT_PROTECTIVE_TYPE, 1, protectiveSectors)]) },
+    {
+      offset: 0,
+      data: buildMbrSector([mbrEntry(GPT_PROTECTIVE_TYPE, 1, protectiveSectors)], Buffer.alloc(4)),
+    },
     { offset: sectorSize, data: buildHeader(sectorSize, 1, lastLba, 2, lastLba, diskGuid, entries) },
     { offset: 2 * sectorSize, data: entries },
     { offset: backupEntriesLba * sectorSize, data: entries },

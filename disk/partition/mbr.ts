@@ -1,6 +1,6 @@
 /** Master Boot Record: the BIOS partition table in sector 0 (four primary entries, 0x55AA signature). */
-import { randomBytes } from 'node:crypto';
-import { Partition, PartitionSpec, placePartitions } from './types';
+import { DiskIdentity } from '../identity';
+import { Partition, PartitionSpec, placePartitions, TableOptions } from './types';
 
 export const MBR_SIZE = 512;
 const ENTRIES_AT = 446;
@@ -60,9 +60,10 @@ export function mbrEntry(type: number, startSector: number, sectors: number, boo
   return e;
 }
 
-export function buildMbrSector(entries: Buffer[]): Buffer {
+/** Sector 0 with `entries`; `diskSignature` (4 bytes) is how Windows tells disks apart. */
+export function buildMbrSector(entries: Buffer[], diskSignature: Buffer): Buffer {
   const mbr = Buffer.alloc(MBR_SIZE);
-  randomBytes(4).copy(mbr, 440); // disk signature Windows uses to tell disks apart
+  diskSignature.copy(mbr, 440);
   entries.forEach((entry, i) => entry.copy(mbr, ENTRIES_AT + i * 16));
   mbr.writeUInt16LE(0xaa55, 510);
   return mbr;
@@ -72,7 +73,7 @@ export function buildMbrSector(entries: Buffer[]): Buffer {
 export function buildMbr(
   diskSize: number,
   specs: PartitionSpec[],
-  sectorSize = 512,
+  { sectorSize = 512, identity }: TableOptions = {},
 ): { sector0: Buffer; partitions: Partition[] } {
   if (specs.length > 4) throw new RangeError('MBR holds at most four primary partitions');
   const limit = Math.min(diskSize, 0xffffffff * sectorSize);
@@ -88,5 +89,8 @@ export function buildMbr(
   const entries = partitions.map((p) =>
     mbrEntry(parseInt(p.type, 16), p.start / sectorSize, p.size / sectorSize, p.bootable),
   );
-  return { sector0: buildMbrSector(entries), partitions };
+  return {
+    sector0: buildMbrSector(entries, DiskIdentity.of(identity).bytes('mbr disk signature', 4)),
+    partitions,
+  };
 }

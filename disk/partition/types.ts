@@ -28,6 +28,13 @@ export interface PartitionSpec {
   bootable?: boolean;
 }
 
+export interface TableOptions {
+  /** Logical sector size of the disk (512 unless the container says otherwise). */
+  sectorSize?: number;
+  /** Seed for the disk and partition ids, as for writers (see identity.ts); random when omitted. */
+  identity?: string;
+}
+
 /** Windows aligns partitions to 1 MiB; so do we, which also aligns them to every format's blocks. */
 export const PARTITION_ALIGNMENT = 1024 * 1024;
 

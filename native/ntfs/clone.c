@@ -27,11 +27,12 @@ static u8 *read_bitmap(ntfs_volume *vol, s64 *bytes)
 	return bitmap;
 }
 
-static int copy_range(int from, int to, char *buffer, off_t offset, u64 length)
+/* Reads through the volume's own device, so a served volume (read in place) clones too. */
+static int copy_range(ntfs_volume *from, int to, char *buffer, off_t offset, u64 length)
 {
 	while (length) {
 		size_t want = length < COPY_CHUNK ? (size_t)length : COPY_CHUNK;
-		ssize_t got = pread(from, buffer, want, offset);
+		s64 got = ntfs_pread(from->dev, offset, (s64)want, buffer);
 		if (got <= 0)
 			return -1;
 		if (!is_zero(buffer, (size_t)got) && pwrite(to, buffer, (size_t)got, offset) != got)
@@ -52,9 +53,9 @@ int clone_volume(const char *source, const char *target)
 	u8 *bitmap = read_bitmap(vol, &bitmap_bytes);
 	s64 clusters = vol->nr_clusters;
 	u32 cluster_size = vol->cluster_size;
-	ntfs_umount(vol, FALSE);
 	if (!bitmap) {
 		fail("%s: cannot read the cluster bitmap", source);
+		ntfs_umount(vol, FALSE);
 		return -1;
 	}
 
@@ -63,9 +64,9 @@ int clone_volume(const char *source, const char *target)
 		used += (bitmap[c >> 3] >> (c & 7)) & 1;
 	progress_start("clone", used * cluster_size);
 
-	int from = open(source, O_RDONLY), to = open(target, O_WRONLY);
+	int to = open(target, O_WRONLY);
 	char *buffer = malloc(COPY_CHUNK);
-	int rc = from < 0 || to < 0 ? -1 : 0;
+	int rc = to < 0 ? -1 : 0;
 	for (s64 c = 0; rc == 0 && c < clusters;) {
 		if (!((bitmap[c >> 3] >> (c & 7)) & 1)) {
 			c++;
@@ -74,7 +75,7 @@ int clone_volume(const char *source, const char *target)
 		s64 run = c;
 		while (run < clusters && ((bitmap[run >> 3] >> (run & 7)) & 1))
 			run++;
-		rc = copy_range(from, to, buffer, (off_t)c * cluster_size, (u64)(run - c) * cluster_size);
+		rc = copy_range(vol, to, buffer, (off_t)c * cluster_size, (u64)(run - c) * cluster_size);
 		c = run;
 	}
 	if (rc == 0 && fsync(to))
@@ -84,8 +85,7 @@ int clone_volume(const char *source, const char *target)
 	progress_finish();
 	free(buffer);
 	free(bitmap);
-	if (from >= 0)
-		close(from);
+	ntfs_umount(vol, FALSE);
 	if (to >= 0)
 		close(to);
 	return rc;

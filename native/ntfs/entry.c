@@ -3,7 +3,7 @@
 #include "path.h"
 #include "progress.h"
 
-#define COPY_CHUNK (1024 * 1024)
+#define COPY_CHUNK (8 * 1024 * 1024)
 
 static struct SECURITY_CONTEXT security_context(ntfs_volume *vol)
 {

@@ -1,10 +1,21 @@
 #include <fcntl.h>
 #include <unistd.h>
+#include "served-device.h"
 #include "volume.h"
 
 ntfs_volume *volume_open(const char *partition_file, int read_only)
 {
-	ntfs_volume *vol = ntfs_mount(partition_file, read_only ? NTFS_MNT_RDONLY : NTFS_MNT_NONE);
+	ntfs_volume *vol;
+	if (!strncmp(partition_file, SERVED_PREFIX, strlen(SERVED_PREFIX))) {
+		struct ntfs_device *dev = read_only ? served_device_open(partition_file) : NULL;
+		vol = dev ? ntfs_device_mount(dev, NTFS_MNT_RDONLY) : NULL;
+		if (dev && !vol)
+			ntfs_device_free(dev);
+		if (!read_only)
+			errno = EROFS;
+	} else {
+		vol = ntfs_mount(partition_file, read_only ? NTFS_MNT_RDONLY : NTFS_MNT_NONE);
+	}
 	if (!vol) {
 		fail("%s: not a usable NTFS volume (%s)", partition_file, strerror(errno));
 		return NULL;

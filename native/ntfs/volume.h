@@ -2,7 +2,10 @@
 #define LAMINA_VOLUME_H
 #include "ntfs.h"
 
-/* Mounts the NTFS file system in a partition image file (not a whole disk). */
+/*
+ * Mounts the NTFS file system in a partition image file (not a whole disk), or, read-only, one
+ * served by the parent process ("served:FD:SIZE", see served-device.h).
+ */
 ntfs_volume *volume_open(const char *partition_file, int read_only);
 int volume_close(ntfs_volume *vol);
 

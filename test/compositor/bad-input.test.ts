@@ -79,6 +79,24 @@ it('refuses a missing layer', async () => {
   );
 });
 
+it('refuses an output or report folder that does not exist, before any work', async () => {
+  await expectFailure(
+    [
+      'compose',
+      ...composeArgs('--os', os).map((a) =>
+        a.endsWith('out.vhdx') ? path.join(dir, 'nope', 'out.vhdx') : a,
+      ),
+    ],
+    /nope: no such folder/,
+    [os],
+  );
+  await expectFailure(
+    ['compose', ...composeArgs('--os', os), '--report', path.join(dir, 'nope', 'report.json')],
+    /nope: no such folder/,
+    [os],
+  );
+});
+
 it('refuses an app layer bound to another OS layer', async () => {
   const otherGold = path.join(dir, 'other-gold.vhdx');
   expect(
@@ -119,6 +137,20 @@ it('refuses a layer whose NTFS is corrupt', async () => {
   disk.fill(0x5a, boot + mftCluster * 4096, boot + mftCluster * 4096 + 64 * 1024);
   writeFileSync(broken, disk);
   await expectFailure(['compose', ...composeArgs('--os', broken)], /not a usable NTFS volume/, [broken]);
+});
+
+it('names a layer read in place whose NTFS is corrupt', async () => {
+  const broken = path.join(dir, 'broken-app.raw');
+  toRaw(app, broken);
+  const disk = readFileSync(broken);
+  const boot = 1024 * 1024;
+  disk.fill(0x5a, boot + 0x30, boot + 0x40); // where the MFT is: nowhere
+  writeFileSync(broken, disk);
+  await expectFailure(
+    ['compose', ...composeArgs('--os', os, '--app', broken)],
+    /broken-app\.raw: not a usable NTFS volume/,
+    [broken],
+  );
 });
 
 it('refuses a --from that is neither a folder nor a zip', async () => {

@@ -1,8 +1,12 @@
+import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { OUTPUT_FORMATS } from '../../compositor/disk-image';
-import { lamina, removeDir, run, runStatus, scratchDir } from './tools';
+import { lamina, removeDir, run, runStatus, scratchDir, sha256 } from './tools';
 
-/** Every output format holds the same disk: qemu-img compares each with the raw composition. */
+/**
+ * Every output format holds the same disk (qemu-img compares each with the raw composition) and
+ * is reproducible.
+ */
 
 const QEMU_FORMAT: Record<string, string> = {
   raw: 'raw',
@@ -67,25 +71,33 @@ async function composeTo(format: string): Promise<string> {
   return out;
 }
 
-it.each(OUTPUT_FORMATS.filter((f) => f !== 'raw'))('%s holds the same disk as raw', async (format) => {
-  const reference = path.join(dir, 'image.raw');
-  if (runStatus('test', ['-f', reference]).status !== 0) await composeTo('raw');
-  const image = await composeTo(format);
-  const info = JSON.parse(run('qemu-img', ['info', '--output=json', '-f', QEMU_FORMAT[format], image])) as {
-    format: string;
-  };
-  expect(info.format).toBe(QEMU_FORMAT[format]);
-  // qemu-img checks only these formats' metadata (63 = not supported for the format).
-  if (['vhdx', 'vmdk'].includes(format))
-    expect(runStatus('qemu-img', ['check', '-f', QEMU_FORMAT[format], image]).status).toBe(0);
-  const compare = runStatus('qemu-img', [
-    'compare',
-    '-f',
-    'raw',
-    '-F',
-    QEMU_FORMAT[format],
-    reference,
-    image,
-  ]);
-  expect(compare.output).toContain('Images are identical');
-});
+it.each(OUTPUT_FORMATS.filter((f) => f !== 'raw'))(
+  '%s holds the same disk as raw, reproducibly',
+  async (format) => {
+    const reference = path.join(dir, 'image.raw');
+    if (runStatus('test', ['-f', reference]).status !== 0) await composeTo('raw');
+    const image = await composeTo(format);
+    const info = JSON.parse(run('qemu-img', ['info', '--output=json', '-f', QEMU_FORMAT[format], image])) as {
+      format: string;
+    };
+    expect(info.format).toBe(QEMU_FORMAT[format]);
+    // qemu-img checks only these formats' metadata (63 = not supported for the format).
+    if (['vhdx', 'vmdk'].includes(format))
+      expect(runStatus('qemu-img', ['check', '-f', QEMU_FORMAT[format], image]).status).toBe(0);
+    const compare = runStatus('qemu-img', [
+      'compare',
+      '-f',
+      'raw',
+      '-F',
+      QEMU_FORMAT[format],
+      reference,
+      image,
+    ]);
+    expect(compare.output).toContain('Images are identical');
+
+    // Same inputs, same bytes (under the same name: a VMDK descriptor names its own file).
+    const first = sha256(image);
+    rmSync(image);
+    expect(sha256(await composeTo(format))).toBe(first);
+  },
+);

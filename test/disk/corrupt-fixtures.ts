@@ -96,6 +96,14 @@ export function reseal(format: DiskFormat, image: Buffer): void {
     }
   }
   if (format === 'vhdx') {
+    // Log entries first: each is checksummed over its own length, as its header says.
+    const logEnd = Math.min(image.length, LOG_AT + MIB);
+    for (let at = LOG_AT; at + 64 <= logEnd; at += 4 * KIB) {
+      const length = image.readUInt32LE(at + 8);
+      const fits = length >= 4 * KIB && length % (4 * KIB) === 0 && at + length <= logEnd;
+      if (image.subarray(at, at + 4).toString('latin1') === 'loge' && fits)
+        vhdxChecksum(image.subarray(at, at + length));
+    }
     for (const at of [64 * KIB, 128 * KIB])
       if (image.length >= at + 4 * KIB) vhdxChecksum(image.subarray(at, at + 4 * KIB));
     for (const at of [192 * KIB, 256 * KIB])
@@ -115,5 +123,65 @@ export async function readEverything(file: string): Promise<void> {
     }
   } finally {
     await disk.close();
+  }
+}
+
+const LOG_SECTOR = 4 * KIB;
+/** Where Lamina puts the VHDX log. */
+export const LOG_AT = MIB;
+
+export const LOG_GUID = Buffer.alloc(16, 0x5a);
+
+export type LogDescriptor =
+  { kind: 'zero'; fileOffset: number; length: number } | { kind: 'data'; fileOffset: number; sector: Buffer };
+
+/** One log entry as [MS-VHDX] 2.3.1 lays it out: header, descriptors, then one data sector per data descriptor. */
+export function logEntry(
+  sequence: bigint,
+  tail: number,
+  fileSize: number,
+  descriptors: LogDescriptor[],
+): Buffer {
+  const descriptorSectors = Math.ceil((64 + 32 * descriptors.length) / LOG_SECTOR);
+  const data = descriptors.filter((d) => d.kind === 'data');
+  const entry = Buffer.alloc((descriptorSectors + data.length) * LOG_SECTOR);
+  entry.write('loge', 0, 'latin1');
+  entry.writeUInt32LE(entry.length, 8);
+  entry.writeUInt32LE(tail, 12);
+  entry.writeBigUInt64LE(sequence, 16);
+  entry.writeUInt32LE(descriptors.length, 24);
+  LOG_GUID.copy(entry, 32);
+  entry.writeBigUInt64LE(BigInt(fileSize), 48); // flushed file offset
+  entry.writeBigUInt64LE(BigInt(fileSize), 56); // last file offset
+  let dataSector = descriptorSectors;
+  descriptors.forEach((d, i) => {
+    const at = 64 + 32 * i;
+    entry.writeBigUInt64LE(BigInt(d.fileOffset), at + 16);
+    entry.writeBigUInt64LE(sequence, at + 24);
+    if (d.kind === 'zero') {
+      entry.write('zero', at, 'latin1');
+      entry.writeBigUInt64LE(BigInt(d.length), at + 8);
+      return;
+    }
+    entry.write('desc', at, 'latin1');
+    d.sector.copy(entry, at + 4, LOG_SECTOR - 4, LOG_SECTOR); // trailing bytes
+    d.sector.copy(entry, at + 8, 0, 8); // leading bytes
+    const s = dataSector++ * LOG_SECTOR;
+    entry.write('data', s, 'latin1');
+    entry.writeUInt32LE(Number(sequence >> 32n), s + 4);
+    d.sector.copy(entry, s + 8, 8, LOG_SECTOR - 4);
+    entry.writeUInt32LE(Number(sequence & 0xffffffffn), s + LOG_SECTOR - 4);
+  });
+  entry.writeUInt32LE(crc32c(entry), 4);
+  return entry;
+}
+
+/** Names the log GUID in both VHDX headers and writes `entries` into the log (reseal afterwards). */
+export function withLog(image: Buffer, entries: Buffer[]): void {
+  for (const at of [64 * KIB, 128 * KIB]) LOG_GUID.copy(image, at + 48);
+  let at = LOG_AT;
+  for (const entry of entries) {
+    entry.copy(image, at);
+    at += entry.length;
   }
 }

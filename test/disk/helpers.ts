@@ -59,6 +59,18 @@ export function makeRaw(file: string, size: number, regions: Region[]): void {
   }
 }
 
+/**
+ * Whether files in `dir` report their holes (FIEMAP through filefrag). Where they do not (tmpfs),
+ * a multi-TiB sparse raw source would be read in full, so the size-edge tests skip themselves.
+ */
+export function holesAreMapped(dir: string): boolean {
+  const probe = path.join(dir, 'fiemap-probe.raw');
+  makeRaw(probe, 4 * MIB, [{ offset: MIB, length: 4096 }]);
+  const result = spawnSync('filefrag', ['-s', '-e', probe], { encoding: 'utf8' });
+  rmSync(probe, { force: true });
+  return result.status === 0 && /^\s*\d+:\s+\d+\.\./m.test(result.stdout);
+}
+
 export function qemuImg(args: string[]): { status: number; output: string } {
   const result = spawnSync('qemu-img', args, { encoding: 'utf8', timeout: 300_000 });
   return { status: result.status ?? -1, output: `${result.stdout}${result.stderr}` };

@@ -95,3 +95,30 @@ describe.each(CASES)('$name disk', ({ name, size, regions }) => {
     expect(disk.virtualSize).toBe(qemuInfo(out, format)['virtual-size']);
   });
 });
+
+describe('format to format: qemu-img writes one format, Lamina converts it to every other', () => {
+  const source = scratch.file('matrix.raw');
+  const regions: Region[] = [
+    { offset: 0, length: 3 * MIB },
+    { offset: 9 * MIB + 512, length: 4096, fill: 'text' },
+    { offset: 48 * MIB - 1024, length: 1024 },
+  ];
+  beforeAll(() => makeRaw(source, 48 * MIB, regions));
+
+  test.each(DISK_FORMATS)('from %s', async (from) => {
+    const input = scratch.file(`matrix.qemu.${from}`);
+    qemuConvert(source, from, input);
+    for (const to of DISK_FORMATS) {
+      const out = scratch.file(`matrix.${from}.to.${to}`);
+      const disk = await openDisk(input);
+      await convertDisk(disk, to, out);
+      await disk.close();
+      const compare = qemuImg(['compare', '-f', 'raw', '-F', QEMU[to].driver, source, out]);
+      expect({ from, to, output: compare.output.trim() }).toEqual({
+        from,
+        to,
+        output: 'Images are identical.',
+      });
+    }
+  });
+});

@@ -78,6 +78,7 @@ export class CuttingProxy {
   downstreamBytes = 0;
   cuts = 0;
   private cutPlan: { direction: 'up' | 'down'; afterBytes: number; times: number } | undefined;
+  private upstreamRate = Infinity;
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
 
@@ -93,6 +94,11 @@ export class CuttingProxy {
 
   get port(): number {
     return (this.server.address() as net.AddressInfo).port;
+  }
+
+  /** Client → server bytes pass at most at this rate from now on (a slow link, to act mid-transfer). */
+  limitUpstream(bytesPerSecond: number): void {
+    this.upstreamRate = bytesPerSecond;
   }
 
   /** The next `times` connections that carry more than `afterBytes` in `direction` are cut there. */
@@ -123,7 +129,12 @@ export class CuttingProxy {
     client.on('data', (chunk: Buffer) => {
       up += chunk.length;
       this.upstreamBytes += chunk.length;
-      if (!cutIfPlanned('up', up)) upstream.write(chunk);
+      if (cutIfPlanned('up', up)) return;
+      upstream.write(chunk);
+      if (this.upstreamRate < Infinity) {
+        client.pause();
+        setTimeout(() => client.resume(), (chunk.length / this.upstreamRate) * 1000);
+      }
     });
     upstream.on('data', (chunk: Buffer) => {
       down += chunk.length;

@@ -70,8 +70,8 @@ async function startPackaging(name: string) {
     bootDiskGb: 1,
     cpus: 1,
     memoryMiB: 512,
-    // The power watcher's signal must end the wait; this poll would come far too late for the test.
-    powerPollSeconds: 3600,
+    // The power watcher's signal ends the wait; the poll notices a VM that is gone.
+    powerPollSeconds: 2,
   });
   expect(started.status).toBe(202);
   const action = await eventually(async () => {
@@ -192,4 +192,24 @@ it('stopped while the machine waits for the admin (cache hit): nothing is left b
     [connectorId],
   );
   expect(counters.rows).toEqual([{ hits: 1, lookups: 2 }]);
+}, 300_000);
+
+/**
+ * vcsim restarted while the packaging machine waits: the task fails with a clear error naming the VM,
+ * and compensates. It does not resume because vcsim keeps no inventory across a restart, so the VM is
+ * gone; a restarted vCenter keeps its VMs, and the same wait goes on (the next activity logs in again,
+ * the power watcher retries on its next look).
+ */
+it('vcsim restarted while the machine waits: the task fails naming the vanished VM, and leaves no record', async () => {
+  const { layerId, started, action } = await startPackaging('Restarted');
+  await sim.kill();
+  sim = await startVcsim({ inventory: { folder: 1 }, port: sim.port });
+  const task = await finished(app.api, started);
+  expect(task.state).toBe('failed');
+  expect(task.error).toBe(
+    `VM ${action.vm.id} no longer exists on the connector; it was removed outside Lamina`,
+  );
+  const { rows } = await app.stack.pool.query('SELECT id FROM layer_versions WHERE layer_id = $1', [layerId]);
+  expect(rows).toEqual([]);
+  expect(filesUnder(app.config.scratchDir)).toEqual([]);
 }, 300_000);

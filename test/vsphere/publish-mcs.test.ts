@@ -19,7 +19,13 @@ import {
   type Appliance,
 } from '../workflows/fixtures';
 import { testDir } from '../harness';
-import { datastoreFiles, qemuCompare, vcsimConnector, vcsimConnectorThroughApi } from './fixtures';
+import {
+  CuttingProxy,
+  datastoreFiles,
+  qemuCompare,
+  vcsimConnector,
+  vcsimConnectorThroughApi,
+} from './fixtures';
 
 /**
  * publishImage as an MCS master image on vSphere: vcsim as a real process, the real workflows through
@@ -59,12 +65,16 @@ afterAll(async () => {
 });
 
 /** A template publishing a small UEFI VMDK to the vcsim connector. */
-async function vmTemplate(name: string, appVersionIds: string[] = []): Promise<string> {
+async function vmTemplate(
+  name: string,
+  appVersionIds: string[] = [],
+  connector = connectorId,
+): Promise<string> {
   const created = await app.api.post('/api/templates', {
     name,
     osVersionId: os.versionId,
     appVersionIds,
-    connectorId,
+    connectorId: connector,
     diskSizeGb: 1,
     diskFormat: 'VMDK',
     firmware: 'UEFI',
@@ -187,4 +197,35 @@ it('stopped while the master image waits for its scripts: no VM, disk or scratch
   expect(await inspector.vms.listVms()).toEqual(vmsBefore);
   expect(datastoreFiles(sim)).toEqual(filesBefore);
   expect(filesUnder(app.config.scratchDir)).toEqual([]);
+}, 300_000);
+
+it('stopped during the upload of the composed disk: the upload stops and removes what it sent', async () => {
+  // A slow link to vCenter, so the stop lands mid-upload.
+  const proxy = await CuttingProxy.start(sim.port);
+  proxy.limitUpstream(16 * 2 ** 20);
+  try {
+    const slowConnector = await vcsimConnectorThroughApi(app.api, sim, {
+      vcenter: `127.0.0.1:${proxy.port}`,
+    });
+    const filesBefore = datastoreFiles(sim);
+    const templateId = await vmTemplate('Uploading', [], slowConnector);
+    const started = await app.api.post(`/api/templates/${templateId}/publish`);
+    await eventually(async () => {
+      const task = (await app.api.get(`/api/tasks/${started.body.id}`)).body as Task;
+      return task.progress.some((p) => p.step === 'uploadDisk' && (p.done ?? 0) > 0);
+    }, 120_000);
+    expect((await app.api.post(`/api/tasks/${started.body.id}/stop`)).status).toBeLessThan(300);
+    expect(((await finished(app.api, started)) as Task).state).toBe('cancelled');
+    // Stopped mid-way: far less than the 1 GiB disk went through.
+    expect(proxy.upstreamBytes).toBeLessThan(2 ** 30);
+
+    expect(datastoreFiles(sim)).toEqual(filesBefore);
+    expect(filesUnder(app.config.scratchDir)).toEqual([]);
+    const { rows } = await app.stack.pool.query(
+      `SELECT id FROM published_images WHERE name LIKE 'Uploading_%'`,
+    );
+    expect(rows).toEqual([]);
+  } finally {
+    await proxy.stop();
+  }
 }, 300_000);

@@ -1,0 +1,9 @@
+/** The disk/ package as other parts of Lamina use it; see disk/README.md. */
+export { convertDisk, copyDisk } from './convert';
+export type { CopyOptions, CopyProgress } from './convert';
+export { DiskFormatError } from './errors';
+export { createDiskWriter, openDisk } from './open';
+export { buildGpt, buildMbr, PARTITION_TYPE, readPartitionTable, writeTableSegments } from './partition';
+export type { Partition, PartitionSpec, PartitionTable } from './partition';
+export { DISK_FORMATS } from './types';
+export type { DiskFormat, DiskWriter, Extent, VirtualDisk, WriterOptions } from './types';
