@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { createConnector } from '../connectors';
@@ -26,26 +27,39 @@ export function startPowerWatcher(
   const signalled = new Set<string>();
   let stopped = false;
   // Connectors stay open between looks (a vCenter session is not a login per second), and are built
-  // again when their stored configuration changes.
-  const open = new Map<string, { record: string; connector: Connector | undefined }>();
+  // again when their stored configuration or secrets change, closed when the configuration is deleted.
+  const open = new Map<string, { version: string; connector: Connector | undefined }>();
 
   const connectorFor = async (record: ConnectorRecord) => {
-    const key = JSON.stringify(record);
+    const opened = await getConnectorSecrets(pool, secrets, record.id);
+    const version = createHash('sha256')
+      .update(JSON.stringify([record, opened]))
+      .digest('hex');
     const known = open.get(record.id);
-    if (known?.record === key) return known.connector;
-    await known?.connector?.close?.();
+    if (known?.version === version) return known.connector;
+    await known?.connector?.close?.().catch(() => undefined);
     let connector: Connector | undefined;
     try {
-      connector = createConnector(record, await getConnectorSecrets(pool, secrets, record.id));
+      connector = createConnector(record, opened);
     } catch {
       connector = undefined; // a type this build cannot drive has no VMs to watch
     }
-    open.set(record.id, { record: key, connector });
+    open.set(record.id, { version, connector });
     return connector;
   };
 
+  const closeDeleted = async (records: ConnectorRecord[]) => {
+    for (const [id, { connector }] of open) {
+      if (records.some((r) => r.id === id)) continue;
+      open.delete(id);
+      await connector?.close?.().catch(() => undefined);
+    }
+  };
+
   const look = async () => {
-    for (const record of await listConnectors(pool)) {
+    const records = await listConnectors(pool);
+    await closeDeleted(records);
+    for (const record of records) {
       const connector = await connectorFor(record);
       if (!connector?.vms) continue;
       // A hypervisor that cannot be reached now is looked at again next time; the others go on.
