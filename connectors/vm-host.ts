@@ -12,8 +12,9 @@ export interface VmSpec {
   /** Chosen by the caller (the workflow), so a retried create finds its own VM. */
   id: string;
   name: string;
-  cpus: number;
-  memoryMiB: number;
+  /** Unset: the host's default size (vSphere: the connector's template VM; local: 2 CPUs, 4 GiB). */
+  cpus?: number;
+  memoryMiB?: number;
   /** What the boot disk was made for; a hypervisor that boots it gives the VM the same firmware. */
   firmware?: 'bios' | 'uefi';
   /** Each VM disk is a clone of a disk stored with `uploadDisk`; the VM owns its clones. */
@@ -30,6 +31,8 @@ export interface Snapshot {
 }
 
 export interface VmRecord extends VmSpec {
+  cpus: number;
+  memoryMiB: number;
   power: PowerState;
   /** When the VM was last powered on; a power-off after it is what a waiting workflow is told about. */
   poweredOnAt?: string;

@@ -84,8 +84,7 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
       await appliance.createVm(connectorId, {
         id: vmId,
         name,
-        cpus: 2,
-        memoryMiB: 4096,
+        // Sized by the host: on vSphere the connector's template VM gives the master image's hardware.
         firmware,
         disks: [{ name: 'boot', from: upload }],
         tags: { [WORKFLOW_TAG]: workflowInfo().workflowId },

@@ -71,7 +71,13 @@ export class LocalVmHost implements VmHost {
       if (!(await exists(stored))) throw new VmHostLookupError(`stored disk '${disk.from}' does not exist`);
       await cloneFile(stored, path.join(dir, `${safeName(disk.name)}.vhdx`));
     }
-    const record: VmRecord = { ...spec, power: 'off', snapshots: [] };
+    const record: VmRecord = {
+      ...spec,
+      cpus: spec.cpus ?? 2,
+      memoryMiB: spec.memoryMiB ?? 4096,
+      power: 'off',
+      snapshots: [],
+    };
     await this.writeRecord(record);
     return record;
   }
