@@ -59,10 +59,14 @@ export function createPublishingActivities(deps: ConnectorAccessDeps) {
     ): Promise<{ path: string; location: string }> {
       const beat = heartbeatProgress<number>('copy');
       const signal = Context.current().cancellationSignal;
+      const resumeFrom = previousResumeToken<number>() ?? 0;
+      // Worth a warning: an earlier attempt died mid-copy (worker crash or timeout).
+      if (resumeFrom > 0)
+        Context.current().log.warn(`resuming the copy of ${fileName} at byte ${resumeFrom}`);
       return withImageStore(deps, connectorId, async (store) => {
         const path = await store
           .putImage(source, fileName, {
-            resumeFrom: previousResumeToken<number>() ?? 0,
+            resumeFrom,
             onProgress: ({ done, total }) => beat({ done, total, resume: done }),
             signal,
           })

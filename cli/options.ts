@@ -61,7 +61,7 @@ let lastProgress = { phase: '', at: 0 };
  * of phase and every phase's end, otherwise at most five lines a second.
  */
 export function printProgress(progress: { phase: string; done: number; total: number }): void {
-  const now = performance.now(); // not Date.now: a compose pins it for reproducibility
+  const now = performance.now();
   const phaseChanged = progress.phase !== lastProgress.phase;
   if (!phaseChanged && progress.done < progress.total && now - lastProgress.at < 200) return;
   lastProgress = { phase: progress.phase, at: now };

@@ -10,7 +10,6 @@ import { openLayer, type OpenedLayer } from './layer-disk';
 import { METADATA_DIR } from './layer-metadata';
 import { NtfsCoreError, type ProgressListener } from './native';
 import { mergeRegistry, parseLayerRegistry } from './registry-merge';
-import { withDerivedIdentity } from './reproducible';
 import type { RegistryValueConflict } from '../registry';
 import {
   applyToVolume,
@@ -212,92 +211,91 @@ export async function compose(options: ComposeOptions): Promise<ComposeReport> {
         .digest('hex');
       const epoch = Math.max(...[os, ...layers].map((l) => Date.parse(l.metadata.createdAt) / 1000));
 
-      return withDerivedIdentity(identity, epoch * 1000, async () => {
-        const layout = planDisk(options.firmware, options.size);
-        await timed(os.metadata.name, 'grow', () =>
-          growVolume(windows, os.partitionSize, windowsSize, { onProgress: progress, signal }),
-        );
-        await applyToVolume(windows, [{ op: 'delete', path: METADATA_DIR }], { epoch, signal });
+      const layout = planDisk(options.firmware, options.size, identity);
+      await timed(os.metadata.name, 'grow', () =>
+        growVolume(windows, os.partitionSize, windowsSize, { onProgress: progress, signal }),
+      );
+      await applyToVolume(windows, [{ op: 'delete', path: METADATA_DIR }], { epoch, signal });
 
-        let deletions = 0;
-        for (const layer of layers) {
-          const name = layer.metadata.name;
-          deletions += layer.deletions.length;
-          if (layer.deletions.length > 0)
-            await timed(name, 'deletions', () =>
-              applyToVolume(
-                windows,
-                layer.deletions.map((p) => ({ op: 'delete' as const, path: p })),
-                { epoch, signal },
-              ),
-            );
-          await timed(name, 'files', () =>
-            overlayVolume(layer.volume, windows, {
-              epoch,
-              onProgress: progress && ((p) => progress({ ...p, phase: `overlay ${name}` })),
-              signal,
-            }),
-          ).catch(async (err: unknown) => {
-            throw err instanceof NtfsCoreError && isNoSpace(err) && !(await hostIsFull(work))
-              ? new ComposeError(
-                  `the image is too small for the content (${name} did not fit): choose a bigger --size-gib`,
-                )
-              : err;
-          });
-        }
-        const registry = await timed('(all layers)', 'registry', () =>
-          mergeRegistry(windows, registries, work, epoch),
-        );
-        const layerFiles = await Promise.all(
-          layers.map(async (l) => ({ layer: l.metadata.name, entries: await listVolume(l.volume) })),
-        );
-        await finalizeVolume(
-          windows,
-          createHash('sha256').update(`${identity}:serial`).digest(),
-          windowsPartition(layout).offset,
-        );
-
-        const esp = layout.partitions.find((p) => p.role === 'esp');
-        const espFile = path.join(work, 'esp.fat');
-        if (esp)
-          await timed('(image)', 'esp', async () =>
-            makeEsp(espFile, esp.size, await bootFiles(windows), { epoch, seed: identity }),
+      let deletions = 0;
+      for (const layer of layers) {
+        const name = layer.metadata.name;
+        deletions += layer.deletions.length;
+        if (layer.deletions.length > 0)
+          await timed(name, 'deletions', () =>
+            applyToVolume(
+              windows,
+              layer.deletions.map((p) => ({ op: 'delete' as const, path: p })),
+              { epoch, signal },
+            ),
           );
-        await timed('(image)', 'write', () =>
-          writeDisk(layout, { windows, ...(esp ? { esp: espFile } : {}) }, options.format, options.out, {
-            onProgress: progress,
+        await timed(name, 'files', () =>
+          overlayVolume(layer.volume, windows, {
+            epoch,
+            onProgress: progress && ((p) => progress({ ...p, phase: `overlay ${name}` })),
             signal,
           }),
-        );
+        ).catch(async (err: unknown) => {
+          throw err instanceof NtfsCoreError && isNoSpace(err) && !(await hostIsFull(work))
+            ? new ComposeError(
+                `the image is too small for the content (${name} did not fit): choose a bigger --size-gib`,
+              )
+            : err;
+        });
+      }
+      const registry = await timed('(all layers)', 'registry', () =>
+        mergeRegistry(windows, registries, work, epoch),
+      );
+      const layerFiles = await Promise.all(
+        layers.map(async (l) => ({ layer: l.metadata.name, entries: await listVolume(l.volume) })),
+      );
+      await finalizeVolume(
+        windows,
+        createHash('sha256').update(`${identity}:serial`).digest(),
+        windowsPartition(layout).offset,
+      );
 
-        const fileConflicts = findFileConflicts(layerFiles);
-        const files = layerFiles.flatMap((l) => l.entries.filter((e) => !e.dir));
-        return {
-          image: {
-            file: options.out,
-            format: options.format,
-            firmware: options.firmware,
-            sizeBytes: options.size,
-          },
-          layers: [os, ...layers].map(({ metadata: m }) => ({
-            name: m.name,
-            type: m.type,
-            version: m.version,
-            id: m.id,
-            creationSequence: m.creationSequence,
-          })),
-          conflicts: { files: fileConflicts, registry: registry.conflicts },
-          totals: {
-            files: files.length,
-            bytes: files.reduce((sum, e) => sum + e.size, 0),
-            deletions,
-            registryOperations: registry.operations,
-            fileConflicts: fileConflicts.length,
-            registryConflicts: registry.conflicts.length,
-          },
-          timings,
-        };
-      });
+      const esp = layout.partitions.find((p) => p.role === 'esp');
+      const espFile = path.join(work, 'esp.fat');
+      if (esp)
+        await timed('(image)', 'esp', async () =>
+          makeEsp(espFile, esp.size, await bootFiles(windows), { epoch, seed: identity }),
+        );
+      await timed('(image)', 'write', () =>
+        writeDisk(layout, { windows, ...(esp ? { esp: espFile } : {}) }, options.format, options.out, {
+          onProgress: progress,
+          signal,
+          identity,
+        }),
+      );
+
+      const fileConflicts = findFileConflicts(layerFiles);
+      const files = layerFiles.flatMap((l) => l.entries.filter((e) => !e.dir));
+      return {
+        image: {
+          file: options.out,
+          format: options.format,
+          firmware: options.firmware,
+          sizeBytes: options.size,
+        },
+        layers: [os, ...layers].map(({ metadata: m }) => ({
+          name: m.name,
+          type: m.type,
+          version: m.version,
+          id: m.id,
+          creationSequence: m.creationSequence,
+        })),
+        conflicts: { files: fileConflicts, registry: registry.conflicts },
+        totals: {
+          files: files.length,
+          bytes: files.reduce((sum, e) => sum + e.size, 0),
+          deletions,
+          registryOperations: registry.operations,
+          fileConflicts: fileConflicts.length,
+          registryConflicts: registry.conflicts.length,
+        },
+        timings,
+      };
     }),
   ).finally(() => Promise.all(opened.map((layer) => layer.close())));
 }

@@ -1,10 +1,15 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { convertDisk } from '../disk/convert';
-import { openDisk } from '../disk/open';
-import { PARTITION_TYPE, readPartitionTable } from '../disk/partition';
-import type { DiskFormat, Extent, VirtualDisk } from '../disk/types';
-import { DISK_FORMATS } from '../disk/types';
+import {
+  convertDisk,
+  DISK_FORMATS,
+  openDisk,
+  PARTITION_TYPE,
+  readPartitionTable,
+  type DiskFormat,
+  type Extent,
+  type VirtualDisk,
+} from '../disk';
 import { isZero } from '../disk/zero';
 import type { DiskLayout } from './disk-layout';
 import type { ProgressListener, ServedVolume } from './native';
@@ -97,7 +102,15 @@ export async function writeDisk(
   contents: PartitionContents,
   format: OutputFormat,
   out: string,
-  { onProgress, signal }: { onProgress?: ProgressListener; signal?: AbortSignal } = {},
+  {
+    onProgress,
+    signal,
+    identity,
+  }: {
+    onProgress?: ProgressListener;
+    signal?: AbortSignal;
+    /** seeds the container's ids */ identity?: string;
+  } = {},
 ): Promise<void> {
   const pieces: Placed[] = layout.table.map((segment) => ({ offset: segment.offset, source: segment.data }));
   try {
@@ -108,6 +121,7 @@ export async function writeDisk(
     await convertDisk(new AssembledDisk(layout.size, pieces), format, out, {
       onProgress: onProgress && (({ done, total }) => onProgress({ phase: 'write', done, total })),
       signal,
+      identity,
     });
   } finally {
     for (const piece of pieces) if (!Buffer.isBuffer(piece.source)) await piece.source.close();

@@ -1,4 +1,4 @@
-import { buildGpt, buildMbr, type Partition, type PartitionSpec } from '../disk/partition';
+import { buildGpt, buildMbr, type Partition, type PartitionSpec } from '../disk';
 
 /**
  * Where partitions go on a Lamina disk (ARCHITECTURE.md §5): BIOS → MBR with one active NTFS
@@ -41,12 +41,15 @@ function planned(specs: PartitionSpec[], partitions: Partition[]): PlannedPartit
   return partitions.map((p, i) => ({ role: ROLE_OF[specs[i].kind], offset: p.start, size: p.size }));
 }
 
-/** Plans a disk of `size` bytes; call it once per disk written (the table carries its identity). */
-export function planDisk(firmware: Firmware, size: number): DiskLayout {
+/**
+ * Plans a disk of `size` bytes. `identity` seeds the disk and partition ids (disk/ derives them
+ * from it), so the same inputs give the same table; without it they are random.
+ */
+export function planDisk(firmware: Firmware, size: number, identity?: string): DiskLayout {
   if (size % MiB !== 0) throw new Error(`disk size ${size} is not a whole number of MiB`);
   if (firmware === 'bios') {
     const specs: PartitionSpec[] = [{ kind: 'basic-data', bootable: true }];
-    const mbr = buildMbr(size, specs);
+    const mbr = buildMbr(size, specs, { identity });
     return {
       firmware,
       size,
@@ -59,7 +62,7 @@ export function planDisk(firmware: Firmware, size: number): DiskLayout {
     { kind: 'msr', size: MSR_SIZE },
     { kind: 'basic-data' },
   ];
-  const gpt = buildGpt(size, specs);
+  const gpt = buildGpt(size, specs, { identity });
   return { firmware, size, partitions: planned(specs, gpt.partitions), table: gpt.segments };
 }
 

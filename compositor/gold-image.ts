@@ -23,7 +23,6 @@ import {
 } from './security-descriptor';
 import { applyToVolume, finalizeVolume, formatVolume } from './volume';
 import { FileAttribute, type VolumeOperation } from './volume-operations';
-import { withDerivedIdentity } from './reproducible';
 import { withWorkDir } from './work-dir';
 
 /**
@@ -194,27 +193,25 @@ export interface GoldImageOptions {
 
 export async function makeGoldImage(options: GoldImageOptions): Promise<void> {
   const seed = `lamina-gold:${options.firmware}:${options.size}`;
-  await withDerivedIdentity(seed, GOLD_TIME.getTime(), () =>
-    withWorkDir(options.out, async (work) => {
-      const layout = planDisk(options.firmware, options.size);
-      const windows = windowsPartition(layout);
-      const partition = path.join(work, 'windows.ntfs');
-      await formatVolume(partition, windows.size, { label: 'Windows', startSector: windows.offset / 512 });
-      await applyToVolume(partition, goldTree(await goldHives(work)), {
-        epoch: GOLD_EPOCH,
-        onProgress: options.onProgress,
-      });
-      await finalizeVolume(partition, createHash('sha256').update(`${seed}:serial`).digest(), windows.offset);
-      const esp = layout.partitions.find((p) => p.role === 'esp');
-      const espFile = path.join(work, 'esp.fat');
-      if (esp) await makeEsp(espFile, esp.size, GOLD_BOOT_FILES, { epoch: GOLD_EPOCH, seed });
-      await writeDisk(
-        layout,
-        { windows: partition, ...(esp ? { esp: espFile } : {}) },
-        options.format,
-        options.out,
-        { onProgress: options.onProgress },
-      );
-    }),
-  );
+  await withWorkDir(options.out, async (work) => {
+    const layout = planDisk(options.firmware, options.size, seed);
+    const windows = windowsPartition(layout);
+    const partition = path.join(work, 'windows.ntfs');
+    await formatVolume(partition, windows.size, { label: 'Windows', startSector: windows.offset / 512 });
+    await applyToVolume(partition, goldTree(await goldHives(work)), {
+      epoch: GOLD_EPOCH,
+      onProgress: options.onProgress,
+    });
+    await finalizeVolume(partition, createHash('sha256').update(`${seed}:serial`).digest(), windows.offset);
+    const esp = layout.partitions.find((p) => p.role === 'esp');
+    const espFile = path.join(work, 'esp.fat');
+    if (esp) await makeEsp(espFile, esp.size, GOLD_BOOT_FILES, { epoch: GOLD_EPOCH, seed });
+    await writeDisk(
+      layout,
+      { windows: partition, ...(esp ? { esp: espFile } : {}) },
+      options.format,
+      options.out,
+      { onProgress: options.onProgress, identity: seed },
+    );
+  });
 }

@@ -5,7 +5,6 @@ import { extractWindowsPartition, openWindowsPartition, writeDisk, type OutputFo
 import { MiB, planDisk } from './disk-layout';
 import { LayerDeletions, LayerMetadata, METADATA_FILES } from './layer-metadata';
 import { NtfsCoreError, type ProgressListener, type VolumeRef } from './native';
-import { withDerivedIdentity } from './reproducible';
 import { applyToVolume, finalizeVolume, formatVolume, readVolumeFile } from './volume';
 import { toVolumePath, type VolumeOperation } from './volume-operations';
 
@@ -82,10 +81,8 @@ export async function sealLayerPartition(
   const seed = identitySeed(metadata);
   await finalizeVolume(partition, createHash('sha256').update(`${seed}:serial`).digest(), PARTITION_START);
   const { size } = await fs.stat(partition);
-  await withDerivedIdentity(seed, Date.parse(metadata.createdAt), async () => {
-    const layout = planDisk('bios', PARTITION_START + Math.ceil(size / MiB) * MiB);
-    await writeDisk(layout, { windows: partition }, LAYER_DISK_FORMAT, out);
-  });
+  const layout = planDisk('bios', PARTITION_START + Math.ceil(size / MiB) * MiB, seed);
+  await writeDisk(layout, { windows: partition }, LAYER_DISK_FORMAT, out, { identity: seed });
 }
 
 export interface OpenedLayer {

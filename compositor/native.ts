@@ -1,7 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import type { VirtualDisk } from '../disk/types';
+import type { VirtualDisk } from '../disk';
 import { packageRoot } from '../native/load';
 import { Readable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';

@@ -42,8 +42,12 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
   const vmId = uuid4();
   let poweredOff = false;
   let scripts: ScriptsReport | undefined;
-  setHandler(vmPoweredOff, (id) => void (id === vmId && (poweredOff = true)));
-  setHandler(scriptsReported, (id, report) => void (id === vmId && (scripts = report)));
+  setHandler(vmPoweredOff, (id) => {
+    if (id === vmId) poweredOff = true;
+  });
+  setHandler(scriptsReported, (id, report) => {
+    if (id === vmId) scripts = report;
+  });
 
   return withSaga(async (saga) => {
     const plan = await appliance.planPublish(input.templateId);

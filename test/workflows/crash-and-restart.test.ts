@@ -112,6 +112,12 @@ describe('publishing survives kill -9 of the worker during compose and during th
       const result = await completed<PublishImageResult>(app.api, started);
       expect(result.sha256).toBe(reference.sha256);
       expect(await attemptsOf(app, started.body.id, step)).toBeGreaterThanOrEqual(2);
+      if (step === 'copyImageToStore') {
+        // The new worker continued from the byte offset of the killed one's last heartbeat.
+        expect(fs.readFileSync(path.join(app.config.dataDir, 'workers.log'), 'utf8')).toMatch(
+          new RegExp(`resuming the copy of ${result.name}\\.vhdx at byte [1-9]`),
+        );
+      }
       const { stdout } = await run('sha256sum', [path.join(setup.share.mountPoint, `${result.name}.vhdx`)]);
       expect(stdout.split(' ')[0]).toBe(reference.sha256);
       // Nothing half-written stays behind: no partial copy on the share, no scratch.
