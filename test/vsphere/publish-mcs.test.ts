@@ -100,6 +100,10 @@ async function guestReports(vm: VmRecord): Promise<void> {
   });
 }
 
+/** `[LocalDS_0] a/b.vmdk` → the file in vcsim's folder behind the datastore. */
+const datastorePathToFile = (location: string) =>
+  path.join(sim.datastoreDir('LocalDS_0'), location.replace(/^\[LocalDS_0\] /, ''));
+
 async function layerDisk(versionId: string): Promise<string> {
   const { rows } = await app.stack.pool.query('SELECT disk_path FROM layer_versions WHERE id = $1', [
     versionId,
@@ -145,8 +149,7 @@ it('uploads the composed VMDK, creates the VM with the template hardware, waits 
   });
 
   // The disk on the datastore holds exactly the image: compose the same inputs again and compare.
-  const location = await inspector.vms.diskLocation(vm.id, 'boot');
-  const onDatastore = path.join(sim.datastoreDir('LocalDS_0'), location.replace(/^\[LocalDS_0\] /, ''));
+  const onDatastore = datastorePathToFile(await inspector.vms.diskLocation(vm.id, 'boot'));
   const again = path.join(testDir('again'), 'image.vmdk');
   await compose({
     os: await layerDisk(os.versionId),
@@ -223,6 +226,50 @@ it('stopped during the upload of the composed disk: the upload stops and removes
       `SELECT id FROM published_images WHERE name LIKE 'Uploading_%'`,
     );
     expect(rows).toEqual([]);
+  } finally {
+    await proxy.stop();
+  }
+}, 300_000);
+
+/**
+ * vcsim restarted (killed) during the upload: the task resumes and completes. The broken upload fails
+ * its activity attempt, the retry logs in again and uploads once more: the restarted vcsim starts
+ * empty, so nothing of the first attempt is there to skip (against a vCenter that keeps its files, the
+ * retry would keep the extents already complete).
+ */
+it('vcsim restarted during the upload: the retried upload completes and so does the task', async () => {
+  const proxy = await CuttingProxy.start(sim.port);
+  proxy.limitUpstream(16 * 2 ** 20);
+  try {
+    const slowConnector = await vcsimConnectorThroughApi(app.api, sim, {
+      vcenter: `127.0.0.1:${proxy.port}`,
+    });
+    const templateId = await vmTemplate('Restarted', [], slowConnector);
+    const started = await app.api.post(`/api/templates/${templateId}/publish`, {
+      scriptsTimeoutSeconds: 2,
+      powerPollSeconds: 1,
+    });
+    await eventually(async () => {
+      const task = (await app.api.get(`/api/tasks/${started.body.id}`)).body as Task;
+      return task.progress.some((p) => p.step === 'uploadDisk' && (p.done ?? 0) > 0);
+    }, 120_000);
+    await sim.kill();
+    sim = await startVcsim({ inventory: { folder: 1 }, port: sim.port });
+    proxy.limitUpstream(Infinity);
+
+    const result = await completed<PublishImageResult>(app.api, started);
+    expect(await inspector.vms.getVm(result.vm!.id)).toMatchObject({
+      name: result.name,
+      power: 'off',
+      snapshots: [{ name: result.name }],
+    });
+    const location = await inspector.vms.diskLocation(result.vm!.id, 'boot');
+    expect(
+      await catFromImage(
+        datastorePathToFile(location).replace(/\.vmdk$/, '-flat.vmdk'),
+        '\\Windows\\win.ini',
+      ),
+    ).toMatch(/\[fonts\]/);
   } finally {
     await proxy.stop();
   }
