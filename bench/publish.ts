@@ -21,7 +21,8 @@ import type { PublishImageResult } from '../workflows/publish-image';
  * compose on the compose queue, copy to a file share, hash, records) against the compositor alone on
  * the same layers, median of BENCH_RUNS (3); target: at most 1 s more. (2) BENCH_CONCURRENT (20)
  * publishes of small images started at once against one `lamina worker` process: all must complete;
- * wall time and the worker's peak RSS are printed. Embedded Temporal and Postgres in a scratch folder.
+ * wall time and the worker's peak RSS are printed. Embedded Temporal and Postgres in a scratch folder;
+ * BENCH_TIMEOUT_S (900) bounds the whole run.
  */
 
 const RUNS = Number(process.env.BENCH_RUNS ?? '3');
@@ -68,12 +69,19 @@ async function main(): Promise<void> {
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  let stopping = false;
+  worker.once('exit', (code, signal) => {
+    if (!stopping)
+      console.error(`the lamina worker exited (${signal ?? `code ${code}`}) during the benchmark`);
+  });
   try {
     const administrator = { name: BUILT_IN_ADMINISTRATOR, kind: 'local' as const, groups: [] };
     const { token } = await createApiToken(stack.pool, administrator, 'bench', 1);
     const api = laminaClient(stack.apiUrl!, { authorization: `Bearer ${token}` });
+    // A stalled run (an overloaded machine, a dead worker) ends the benchmark instead of hanging it.
+    const deadline = Date.now() + Number(process.env.BENCH_TIMEOUT_S ?? '900') * 1000;
     const finished = async <T>(task: Task): Promise<T> => {
-      const done = await api.waitForTask(task.id);
+      const done = await api.waitForTask(task.id, deadline);
       if (done.state !== 'completed') throw new Error(`task ${task.id} ${done.state}: ${done.error}`);
       return done.result as T;
     };
@@ -176,6 +184,7 @@ async function main(): Promise<void> {
     );
     if (completedCount !== CONCURRENT) process.exitCode = 1;
   } finally {
+    stopping = true;
     await stopChild(worker);
     await stack.stop();
     if (!process.env.BENCH_KEEP) await fs.rm(root, { recursive: true, force: true });

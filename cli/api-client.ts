@@ -38,10 +38,12 @@ export function laminaClient(apiUrl: string, headers: Record<string, string>) {
           'application/octet-stream',
         )
       ).id,
-    async waitForTask(id: string): Promise<Task> {
+    /** Waits until the task closes, or until `deadline` (epoch ms) and returns it still running. */
+    async waitForTask(id: string, deadline = Infinity): Promise<Task> {
       for (;;) {
-        const task = await call<Task>('GET', `/api/tasks/${encodeURIComponent(id)}/wait?timeout=30`);
-        if (task.state !== 'running') return task;
+        const seconds = Math.max(0, Math.min(30, Math.ceil((deadline - Date.now()) / 1000)));
+        const task = await call<Task>('GET', `/api/tasks/${encodeURIComponent(id)}/wait?timeout=${seconds}`);
+        if (task.state !== 'running' || Date.now() >= deadline) return task;
       }
     },
   };
