@@ -55,19 +55,11 @@ const VM_PROPERTIES = [
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export interface VsphereVmHostOptions {
-  /** How long a guest shutdown may take before the VM is powered off; default 5 minutes. */
-  shutdownGraceMs?: number;
-}
-
 export class VsphereVmHost implements VmHost {
   /** #private: the connector refers back to its host, and a cycle would break JSON.stringify of either. */
   readonly #connector: VsphereConnector;
 
-  constructor(
-    connector: VsphereConnector,
-    private readonly options: VsphereVmHostOptions = {},
-  ) {
+  constructor(connector: VsphereConnector) {
     this.#connector = connector;
   }
 
@@ -180,10 +172,10 @@ export class VsphereVmHost implements VmHost {
     await vms.powerOn(client, ref);
   }
 
-  /** Guest shutdown (VMware Tools), then power-off after the grace period or at once without Tools. */
+  /** Guest shutdown (VMware Tools), then power-off after 5 minutes, or at once without Tools. */
   async shutdown(id: string): Promise<void> {
     const { client, ref } = await this.requireVm(id);
-    await vms.shutdown(client, ref, { graceMs: this.options.shutdownGraceMs });
+    await vms.shutdown(client, ref);
   }
 
   /** A snapshot without memory named after the image; its moref and the VM's are what MCS needs. */
@@ -192,13 +184,8 @@ export class VsphereVmHost implements VmHost {
     const snapshotRef = await vms.createSnapshot(client, ref, name);
     const record = recordOf(ref, await readProperties(client, ref, VM_PROPERTIES));
     const snapshot = record.snapshots.find((s) => s.refs?.snapshot === snapshotRef.value);
-    return (
-      snapshot ?? {
-        name,
-        createdAt: new Date().toISOString(),
-        refs: { vm: ref.value, snapshot: snapshotRef.value },
-      }
-    );
+    if (!snapshot) throw new Error(`snapshot '${name}' of VM ${id} is not in its snapshot tree`);
+    return snapshot;
   }
 
   /** Destroys the VM (vSphere deletes its attached disks) and its disk folder (what vcsim leaves). */
