@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { admit, forget, lookUp, type CacheLookup } from '../db/packaging-cache';
-import { vmHostOf, type ConnectorAccessDeps } from './connector-access';
+import { withVmHost, type ConnectorAccessDeps } from './connector-access';
 
 export interface KeyedLookup extends CacheLookup {
   cacheKey: string;
@@ -27,7 +27,8 @@ export function createPackagingCacheActivities(deps: ConnectorAccessDeps) {
       const diskName = `packaging-cache-${cacheKey.slice(0, 40)}`;
       const result = await lookUp(deps.pool, lookupId, connectorId, cacheKey);
       // A record whose disk is gone (deleted on the hypervisor) is a miss, and is forgotten.
-      if (result.hit && !(await (await vmHostOf(deps, connectorId)).hasDisk(result.hit.diskName))) {
+      const cachedDisk = result.hit?.diskName;
+      if (cachedDisk && !(await withVmHost(deps, connectorId, (host) => host.hasDisk(cachedDisk)))) {
         await forget(deps.pool, connectorId, cacheKey);
         return { cacheKey, diskName, capacityBytes: result.capacityBytes };
       }
@@ -41,14 +42,15 @@ export function createPackagingCacheActivities(deps: ConnectorAccessDeps) {
       diskName: string,
       capacityBytes: number,
     ): Promise<string[]> {
-      const host = await vmHostOf(deps, connectorId);
-      const sizeBytes = await host.diskVirtualSize(diskName);
-      const evicted = await admit(deps.pool, connectorId, { cacheKey, diskName, sizeBytes }, capacityBytes);
-      for (const entry of evicted) {
-        await host.deleteDisk(entry.diskName);
-        await forget(deps.pool, connectorId, entry.cacheKey);
-      }
-      return evicted.map((e) => e.cacheKey);
+      return withVmHost(deps, connectorId, async (host) => {
+        const sizeBytes = await host.diskVirtualSize(diskName);
+        const evicted = await admit(deps.pool, connectorId, { cacheKey, diskName, sizeBytes }, capacityBytes);
+        for (const entry of evicted) {
+          await host.deleteDisk(entry.diskName);
+          await forget(deps.pool, connectorId, entry.cacheKey);
+        }
+        return evicted.map((e) => e.cacheKey);
+      });
     },
   };
 }

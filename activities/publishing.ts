@@ -4,7 +4,7 @@ import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activ
 import type { ComposeReport } from '../compositor/compose';
 import { loadPublishPlan, PublishPlanError, type PublishPlan } from '../db/publish-plans';
 import { deletePublishedImage, recordPublishedImage, type PublishedImage } from '../db/published-images';
-import { connectorOf, imageStoreOf, type ConnectorAccessDeps } from './connector-access';
+import { withConnector, withImageStore, type ConnectorAccessDeps } from './connector-access';
 import { heartbeatProgress, previousResumeToken } from './heartbeat';
 
 /** Preset variables of the post-publish script, so one script serves every template and connector. */
@@ -36,9 +36,10 @@ export function createPublishingActivities(deps: ConnectorAccessDeps) {
     async planPublish(templateId: string): Promise<PublishPlan & { delivery: 'file' | 'vm' }> {
       try {
         const plan = await loadPublishPlan(deps.pool, templateId);
-        const connector = await connectorOf(deps, plan.connector.id);
-        if (connector.images) return { ...plan, delivery: 'file' };
-        if (connector.vms) return { ...plan, delivery: 'vm' };
+        const delivery = await withConnector(deps, plan.connector.id, async (connector) =>
+          connector.images ? 'file' : connector.vms ? 'vm' : undefined,
+        );
+        if (delivery) return { ...plan, delivery };
         throw ApplicationFailure.nonRetryable(
           `connector '${plan.connector.name}' (${plan.connector.type}) cannot take published images`,
           'ConnectorNotCapable',
@@ -56,28 +57,29 @@ export function createPublishingActivities(deps: ConnectorAccessDeps) {
       source: string,
       fileName: string,
     ): Promise<{ path: string; location: string }> {
-      const store = await imageStoreOf(deps, connectorId);
       const beat = heartbeatProgress<number>('copy');
       const signal = Context.current().cancellationSignal;
       const resumeFrom = previousResumeToken<number>() ?? 0;
       // Worth a warning: an earlier attempt died mid-copy (worker crash or timeout).
       if (resumeFrom > 0)
         Context.current().log.warn(`resuming the copy of ${fileName} at byte ${resumeFrom}`);
-      const path = await store
-        .putImage(source, fileName, {
-          resumeFrom,
-          onProgress: ({ done, total }) => beat({ done, total, resume: done }),
-          signal,
-        })
-        .catch((err: unknown) => {
-          // Stopped: report it as a cancellation, which is not retried; the workflow's compensation removes the partial file.
-          throw signal.aborted ? new CancelledFailure('copy stopped') : err;
-        });
-      return { path, location: store.locationOf(fileName) };
+      return withImageStore(deps, connectorId, async (store) => {
+        const path = await store
+          .putImage(source, fileName, {
+            resumeFrom,
+            onProgress: ({ done, total }) => beat({ done, total, resume: done }),
+            signal,
+          })
+          .catch((err: unknown) => {
+            // Stopped: report it as a cancellation, which is not retried; the workflow's compensation removes the partial file.
+            throw signal.aborted ? new CancelledFailure('copy stopped') : err;
+          });
+        return { path, location: store.locationOf(fileName) };
+      });
     },
 
     async removeImageFromStore(connectorId: string, fileName: string): Promise<void> {
-      await (await imageStoreOf(deps, connectorId)).removeImage(fileName);
+      await withImageStore(deps, connectorId, (store) => store.removeImage(fileName));
     },
 
     async recordPublishedImage(

@@ -20,6 +20,8 @@ export interface Connector {
   readonly vms?: VmHost;
   /** Image files: published images are copied here. */
   readonly images?: ImageStore;
+  /** Ends the connector's session with the platform (a vCenter login); types without one omit it. */
+  close?(): Promise<void>;
 }
 
 /** A connector configuration as stored in Postgres (secrets excluded). */

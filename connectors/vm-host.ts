@@ -12,8 +12,11 @@ export interface VmSpec {
   /** Chosen by the caller (the workflow), so a retried create finds its own VM. */
   id: string;
   name: string;
-  cpus: number;
-  memoryMiB: number;
+  /** Unset: the host's default size (vSphere: the connector's template VM; local: 2 CPUs, 4 GiB). */
+  cpus?: number;
+  memoryMiB?: number;
+  /** What the boot disk was made for; a hypervisor that boots it gives the VM the same firmware. */
+  firmware?: 'bios' | 'uefi';
   /** Each VM disk is a clone of a disk stored with `uploadDisk`; the VM owns its clones. */
   disks: { name: string; from: string }[];
   /** Free-form labels; WORKFLOW_TAG tells the power watcher whom to signal. */
@@ -23,9 +26,13 @@ export interface VmSpec {
 export interface Snapshot {
   name: string;
   createdAt: string;
+  /** The hypervisor's own references, which MCS catalogs name (vSphere: the VM's and snapshot's morefs). */
+  refs?: { vm: string; snapshot: string };
 }
 
 export interface VmRecord extends VmSpec {
+  cpus: number;
+  memoryMiB: number;
   power: PowerState;
   /** When the VM was last powered on; a power-off after it is what a waiting workflow is told about. */
   poweredOnAt?: string;
@@ -40,9 +47,21 @@ export interface ScriptsReport {
   detail: string;
 }
 
+/** A VM or disk the request names is not on the host: retrying cannot make it appear. */
+export class VmHostLookupError extends Error {
+  override name = 'VmHostLookupError';
+}
+
+/** For transfers that take a while: progress to heartbeat, and the activity's cancellation. */
+export interface TransferControl {
+  /** Aborting stops the transfer and removes what it wrote. */
+  signal?: AbortSignal;
+  onProgress?: (progress: { phase?: string; done: number; total: number }) => void;
+}
+
 export interface VmHost {
   /** Stores `file` as disk `name` in the connector's storage (replacing a partial one). */
-  uploadDisk(name: string, file: string): Promise<void>;
+  uploadDisk(name: string, file: string, control?: TransferControl): Promise<void>;
   deleteDisk(name: string): Promise<void>;
   hasDisk(name: string): Promise<boolean>;
   /** Virtual size of a stored disk, what the storage must be able to hold once it fills up. */
@@ -56,6 +75,11 @@ export interface VmHost {
   snapshot(id: string, name: string): Promise<Snapshot>;
   /** Removes the VM with its disks and snapshots. */
   destroy(id: string): Promise<void>;
-  /** A local path the appliance can read the VM's disk from (a download on remote hypervisors). */
-  exportDisk(id: string, disk: string): Promise<string>;
+  /**
+   * A local path the appliance can read the VM's disk from: the disk itself where the appliance reaches
+   * it, else a download into `into`, a folder the caller owns and removes.
+   */
+  exportDisk(id: string, disk: string, into?: string): Promise<string>;
+  /** Where the VM's disk is, as an admin or the post-publish script names it (file or datastore path). */
+  diskLocation(id: string, disk: string): Promise<string>;
 }

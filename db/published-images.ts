@@ -9,7 +9,8 @@ export interface PublishedImage {
   sha256: string;
   conflictReport: unknown;
   taskId: string;
-  vm?: { id: string; name: string; snapshot: string };
+  /** MCS master images; `refs` are the hypervisor's own (vSphere morefs of the VM and snapshot). */
+  vm?: { id: string; name: string; snapshot: string; refs?: { vm: string; snapshot: string } };
   postPublish?: unknown;
 }
 

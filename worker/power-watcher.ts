@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { createConnector } from '../connectors';
+import type { Connector, ConnectorRecord } from '../connectors/connector';
 import { WORKFLOW_TAG } from '../connectors/vm-host';
 import { getConnectorSecrets, listConnectors } from '../db/connectors';
 import type { SecretBox } from '../db/secret-box';
@@ -24,14 +26,45 @@ export function startPowerWatcher(
   // What was signalled already: a power-off per power-on (keyed by its time), a scripts report per VM.
   const signalled = new Set<string>();
   let stopped = false;
+  // Connectors stay open between looks (a vCenter session is not a login per second), and are built
+  // again when their stored configuration or secrets change, closed when the configuration is deleted.
+  const open = new Map<string, { version: string; connector: Connector | undefined }>();
+
+  const connectorFor = async (record: ConnectorRecord) => {
+    const opened = await getConnectorSecrets(pool, secrets, record.id);
+    const version = createHash('sha256')
+      .update(JSON.stringify([record, opened]))
+      .digest('hex');
+    const known = open.get(record.id);
+    if (known?.version === version) return known.connector;
+    await known?.connector?.close?.().catch(() => undefined);
+    let connector: Connector | undefined;
+    try {
+      connector = createConnector(record, opened);
+    } catch {
+      connector = undefined; // a type this build cannot drive has no VMs to watch
+    }
+    open.set(record.id, { version, connector });
+    return connector;
+  };
+
+  const closeDeleted = async (records: ConnectorRecord[]) => {
+    for (const [id, { connector }] of open) {
+      if (records.some((r) => r.id === id)) continue;
+      open.delete(id);
+      await connector?.close?.().catch(() => undefined);
+    }
+  };
 
   const look = async () => {
-    for (const record of await listConnectors(pool)) {
-      const connector = await getConnectorSecrets(pool, secrets, record.id)
-        .then((opened) => createConnector(record, opened))
-        .catch(() => undefined); // a type this build cannot drive has no VMs to watch
+    const records = await listConnectors(pool);
+    await closeDeleted(records);
+    for (const record of records) {
+      const connector = await connectorFor(record);
       if (!connector?.vms) continue;
-      for (const vm of await connector.vms.listVms()) {
+      // A hypervisor that cannot be reached now is looked at again next time; the others go on.
+      const vms = await connector.vms.listVms().catch(() => []);
+      for (const vm of vms) {
         const workflowId = vm.tags[WORKFLOW_TAG];
         if (!workflowId) continue;
         const handle = client.workflow.getHandle(workflowId);
@@ -66,6 +99,7 @@ export function startPowerWatcher(
     async stop() {
       stopped = true;
       await loop;
+      for (const { connector } of open.values()) await connector?.close?.().catch(() => undefined);
     },
   };
 }

@@ -32,8 +32,13 @@ export const appliance = proxyActivities<
   retry,
 });
 
-/** Copies to a publish target: a dead worker is noticed within the heartbeat timeout; the copy resumes. */
-export const copying = proxyActivities<Pick<PublishingActivities, 'copyImageToStore'>>({
+/**
+ * Copies to a publish target and disk uploads to a hypervisor: a dead worker is noticed within the
+ * heartbeat timeout and the transfer resumes; a stop waits until the transfer removed what it wrote.
+ */
+export const copying = proxyActivities<
+  Pick<PublishingActivities, 'copyImageToStore'> & Pick<VmActivities, 'uploadDisk'>
+>({
   startToCloseTimeout: '12 hours',
   heartbeatTimeout: '10 seconds',
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,

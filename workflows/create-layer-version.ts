@@ -1,6 +1,6 @@
 import { setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
 import { WORKFLOW_TAG } from '../connectors/vm-host';
-import { appliance, diskWork } from './activity-proxies';
+import { appliance, copying, diskWork } from './activity-proxies';
 import { finishVersion, requireLayerType, startVersion, type LayerVersionResult } from './layer-versions';
 import { withSaga } from './saga';
 import { vmPoweredOff } from './signals';
@@ -74,7 +74,7 @@ export async function createLayerVersion(
         bootDisk = cache.diskName;
         // Until admitted, the stored disk is this task's own: a stop removes it.
         saga.register('uncached boot disk', () => appliance.deleteDisk(input.connectorId, cache.diskName));
-        await appliance.uploadDisk(input.connectorId, bootDisk, `${scratch}/boot.vhdx`);
+        await copying.uploadDisk(input.connectorId, bootDisk, `${scratch}/boot.vhdx`);
         await appliance.admitToPackagingCache(
           input.connectorId,
           cache.cacheKey,
@@ -85,7 +85,7 @@ export async function createLayerVersion(
       } else {
         bootDisk = `boot-${vmId}`;
         saga.register('boot disk', () => appliance.deleteDisk(input.connectorId, `boot-${vmId}`));
-        await appliance.uploadDisk(input.connectorId, bootDisk, `${scratch}/boot.vhdx`);
+        await copying.uploadDisk(input.connectorId, bootDisk, `${scratch}/boot.vhdx`);
       }
     }
 
@@ -98,7 +98,7 @@ export async function createLayerVersion(
       out: `${scratch}/package.vhdx`,
     });
     saga.register('package disk', () => appliance.deleteDisk(input.connectorId, packageDisk));
-    await appliance.uploadDisk(input.connectorId, packageDisk, `${scratch}/package.vhdx`);
+    await copying.uploadDisk(input.connectorId, packageDisk, `${scratch}/package.vhdx`);
 
     const vmName = `lamina-packaging-${version.layerName}-${version.version}`.replace(
       /[^A-Za-z0-9._-]+/g,
@@ -110,6 +110,7 @@ export async function createLayerVersion(
       name: vmName,
       cpus: input.cpus ?? 2,
       memoryMiB: input.memoryMiB ?? 4096,
+      firmware: 'uefi',
       disks: [
         { name: 'boot', from: bootDisk },
         { name: 'package', from: packageDisk },
@@ -137,7 +138,8 @@ export async function createLayerVersion(
     );
 
     await appliance.setLayerVersionState(version.versionId, 'Finalizing');
-    const packagePath = await appliance.exportVmDisk(input.connectorId, vmId, 'package');
+    // Into the scratch folder when the hypervisor's disks must be downloaded (vSphere).
+    const packagePath = await appliance.exportVmDisk(input.connectorId, vmId, 'package', vmId);
     const digest = await disks.finalizePackage({
       packageDisk: packagePath,
       version: version.version,

@@ -1,3 +1,4 @@
+import { patched } from '@temporalio/workflow';
 import { appliance, diskWork } from './activity-proxies';
 import { finishVersion, requireLayerType, startVersion, type LayerVersionResult } from './layer-versions';
 import { withSaga } from './saga';
@@ -10,26 +11,36 @@ export interface ImportOsLayerInput {
   source: { connectorId: string; vmId: string; disk?: string } | { diskPath: string };
 }
 
+/** Tasks started before VM disks could be downloads export without a scratch folder. */
+const GOLD_DISK_INTO_SCRATCH = 'gold-disk-into-scratch';
+
 /** importOsLayer (ARCHITECTURE.md §6): VM disk → Windows partition → OS layer disk → verify → Deployable. */
 export async function importOsLayer(input: ImportOsLayerInput): Promise<LayerVersionResult> {
   const { disks } = await diskWork();
   return withSaga(async (saga) => {
     const version = await startVersion(saga, input);
     requireLayerType(version, ['os'], 'importing an OS');
-    const vmDisk =
-      'diskPath' in input.source
-        ? input.source.diskPath
-        : await appliance.exportVmDisk(
-            input.source.connectorId,
-            input.source.vmId,
-            input.source.disk ?? 'boot',
-          );
+    let vmDisk: string;
+    if ('diskPath' in input.source) {
+      vmDisk = input.source.diskPath;
+    } else {
+      const { connectorId, vmId, disk = 'boot' } = input.source;
+      if (patched(GOLD_DISK_INTO_SCRATCH)) {
+        // A hypervisor the appliance cannot read (vSphere) downloads the disk into the task's scratch folder.
+        saga.register('scratch', () => appliance.removeScratch(version.versionId));
+        vmDisk = await appliance.exportVmDisk(connectorId, vmId, disk, version.versionId);
+      } else {
+        vmDisk = await appliance.exportVmDisk(connectorId, vmId, disk);
+      }
+    }
     const digest = await disks.importOsLayerDisk({
       vmDisk,
       name: version.layerName,
       version: version.version,
       out: version.diskPath,
     });
-    return finishVersion(disks, version, digest);
+    const result = await finishVersion(disks, version, digest);
+    await saga.settle('scratch');
+    return result;
   });
 }

@@ -1,6 +1,6 @@
-import { setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
+import { patched, setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { PostPublishResult } from '../activities/publishing';
-import { WORKFLOW_TAG, type ScriptsReport } from '../connectors/vm-host';
+import { WORKFLOW_TAG, type ScriptsReport, type Snapshot } from '../connectors/vm-host';
 import { appliance, copying, diskWork } from './activity-proxies';
 import { imageFileName, imageName } from './image-names';
 import { withSaga } from './saga';
@@ -22,9 +22,12 @@ export interface PublishImageResult {
   sha256: string;
   sizeBytes: number;
   conflicts: { files: number; registry: number; summary: string[] };
-  vm?: { id: string; name: string; snapshot: string; scripts?: ScriptsReport };
+  vm?: { id: string; name: string; snapshot: string; refs?: Snapshot['refs']; scripts?: ScriptsReport };
   postPublish: PostPublishResult;
 }
+
+/** Tasks started before master disks had a location exported the disk to name its path. */
+const MASTER_DISK_LOCATION = 'master-disk-location';
 
 const FORMATS = { VHD: 'vhd', VHDX: 'vhdx', VMDK: 'vmdk' } as const;
 
@@ -52,6 +55,7 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
     // The workflow's clock: a retry or a replay names the image the same.
     const name = imageName(plan.template.name, new Date());
     const format = FORMATS[plan.template.diskFormat];
+    const firmware = plan.template.firmware === 'UEFI' ? 'uefi' : 'bios';
 
     saga.register('scratch', () => appliance.removeScratch(imageId));
     const scratch = await appliance.createScratch(imageId);
@@ -61,31 +65,31 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
       apps: plan.apps.map((a) => a.diskPath),
       platform: plan.platform?.diskPath,
       sizeBytes: plan.template.diskSizeGb * 2 ** 30,
-      firmware: plan.template.firmware === 'UEFI' ? 'uefi' : 'bios',
+      firmware,
       format,
       out: imagePath,
     });
 
     let location: string;
-    let localPath: string;
+    let publishedPath: string;
     let vm: PublishImageResult['vm'];
     if (plan.delivery === 'file') {
       const fileName = imageFileName(name, format);
       saga.register('published file', () => appliance.removeImageFromStore(connectorId, fileName));
       const copied = await copying.copyImageToStore(connectorId, imagePath, fileName);
       location = copied.location;
-      localPath = copied.path;
+      publishedPath = copied.path;
     } else {
       const pollMs = (input.powerPollSeconds ?? 30) * 1000;
       const upload = `image-${imageId}`;
       saga.register('uploaded image', () => appliance.deleteDisk(connectorId, upload));
-      await appliance.uploadDisk(connectorId, upload, imagePath);
+      await copying.uploadDisk(connectorId, upload, imagePath);
       saga.register('master image VM', () => appliance.destroyVm(connectorId, vmId));
       await appliance.createVm(connectorId, {
         id: vmId,
         name,
-        cpus: 2,
-        memoryMiB: 4096,
+        // Sized by the host: on vSphere the connector's template VM gives the master image's hardware.
+        firmware,
         disks: [{ name: 'boot', from: upload }],
         tags: { [WORKFLOW_TAG]: workflowInfo().workflowId },
       });
@@ -105,14 +109,17 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
         pollMs,
       );
       const snapshot = await appliance.snapshotVm(connectorId, vmId, name);
-      vm = { id: vmId, name, snapshot: snapshot.name, scripts };
+      vm = { id: vmId, name, snapshot: snapshot.name, refs: snapshot.refs, scripts };
       location = `vm:${name}`;
-      localPath = await appliance.exportVmDisk(connectorId, vmId, 'boot');
+      // Where the master disk is, not a copy of it: on vSphere that is a datastore path.
+      publishedPath = patched(MASTER_DISK_LOCATION)
+        ? await appliance.vmDiskLocation(connectorId, vmId, 'boot')
+        : await appliance.exportVmDisk(connectorId, vmId, 'boot');
     }
 
     const postPublish = await appliance.runPostPublishScript(connectorId, {
       LAMINA_IMAGE_NAME: name,
-      LAMINA_IMAGE_PATH: localPath,
+      LAMINA_IMAGE_PATH: publishedPath,
       LAMINA_IMAGE_SHA256: composed.sha256,
       LAMINA_TEMPLATE_NAME: plan.template.name,
       LAMINA_CONNECTOR_NAME: plan.connector.name,
@@ -128,7 +135,7 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
       sha256: composed.sha256,
       reportPath: composed.reportPath,
       taskId: workflowInfo().workflowId,
-      vm: vm && { id: vm.id, name: vm.name, snapshot: vm.snapshot },
+      vm: vm && { id: vm.id, name: vm.name, snapshot: vm.snapshot, refs: vm.refs },
       postPublish,
     });
     // Published: the file or VM is the task's result now, and stays.

@@ -273,7 +273,9 @@ async function failureMessage(handle: WorkflowHandle): Promise<string> {
     await handle.result();
     return 'unknown failure';
   } catch (err) {
-    const cause = (err as { cause?: Error }).cause;
+    // The innermost cause names the problem ("VM 'x' has no disk 'y'"), not "Activity task failed".
+    let cause = (err as { cause?: Error }).cause;
+    while (cause?.cause instanceof Error) cause = cause.cause;
     return cause?.message ?? (err as Error).message;
   }
 }

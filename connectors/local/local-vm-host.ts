@@ -4,7 +4,15 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { openDisk } from '../../disk/open';
-import type { PowerState, ScriptsReport, Snapshot, VmHost, VmRecord, VmSpec } from '../vm-host';
+import {
+  VmHostLookupError,
+  type PowerState,
+  type ScriptsReport,
+  type Snapshot,
+  type VmHost,
+  type VmRecord,
+  type VmSpec,
+} from '../vm-host';
 
 const exec = promisify(execFile);
 
@@ -60,10 +68,16 @@ export class LocalVmHost implements VmHost {
     await fs.mkdir(dir, { recursive: true });
     for (const disk of spec.disks) {
       const stored = this.diskFile(disk.from);
-      if (!(await exists(stored))) throw new Error(`stored disk '${disk.from}' does not exist`);
+      if (!(await exists(stored))) throw new VmHostLookupError(`stored disk '${disk.from}' does not exist`);
       await cloneFile(stored, path.join(dir, `${safeName(disk.name)}.vhdx`));
     }
-    const record: VmRecord = { ...spec, power: 'off', snapshots: [] };
+    const record: VmRecord = {
+      ...spec,
+      cpus: spec.cpus ?? 2,
+      memoryMiB: spec.memoryMiB ?? 4096,
+      power: 'off',
+      snapshots: [],
+    };
     await this.writeRecord(record);
     return record;
   }
@@ -121,9 +135,15 @@ export class LocalVmHost implements VmHost {
     await fs.rm(this.vmDir(id), { recursive: true, force: true });
   }
 
+  /** The VM's disk file itself: the appliance reads the storage pool in place. */
   async exportDisk(id: string, disk: string): Promise<string> {
+    return this.diskLocation(id, disk);
+  }
+
+  async diskLocation(id: string, disk: string): Promise<string> {
     const vm = await this.requireVm(id);
-    if (!vm.disks.some((d) => d.name === disk)) throw new Error(`VM '${vm.name}' has no disk '${disk}'`);
+    if (!vm.disks.some((d) => d.name === disk))
+      throw new VmHostLookupError(`VM '${vm.name}' has no disk '${disk}'`);
     return path.join(this.vmDir(id), `${safeName(disk)}.vhdx`);
   }
 
@@ -134,7 +154,7 @@ export class LocalVmHost implements VmHost {
 
   private async requireVm(id: string): Promise<VmRecord> {
     const vm = await this.getVm(id);
-    if (!vm) throw new Error(`VM '${id}' does not exist in storage pool ${this.pool}`);
+    if (!vm) throw new VmHostLookupError(`VM '${id}' does not exist in storage pool ${this.pool}`);
     return vm;
   }
 

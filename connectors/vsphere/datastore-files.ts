@@ -204,8 +204,8 @@ export class DatastoreFiles {
 
   /** Deletes a file or directory; a missing one is not an error (deletion is idempotent). */
   async remove(location: DatastoreLocation): Promise<void> {
-    const isDirectory = location.path.endsWith('/');
-    if ((await this.size(location)) === undefined && !isDirectory) return;
+    // A directory is asked for with its trailing '/', which the file service answers like a file.
+    if ((await this.size(location)) === undefined) return;
     const response = await this.client.invoke(
       'DeleteDatastoreFile_Task',
       this.client.serviceContent.fileManager,

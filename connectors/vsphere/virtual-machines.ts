@@ -95,7 +95,16 @@ export async function findVmInFolder(
 /** Creates the VM, or returns the one a previous attempt created under the same name. */
 export async function createVm(
   client: VimClient,
-  request: { name: string; hardware: VmHardware; placement: VmPlacement; disks: VmDisk[] },
+  request: {
+    name: string;
+    hardware: VmHardware;
+    placement: VmPlacement;
+    disks: VmDisk[];
+    /** vCenter's instance UUID to give the VM, so the caller finds it again by an id it chose. */
+    instanceUuid?: string;
+    /** Advanced configuration (config.extraConfig) to set, e.g. labels the caller reads back. */
+    extraConfig?: Record<string, string>;
+  },
   onProgress?: ProgressCallback,
 ): Promise<{ vm: MoRef; created: boolean }> {
   // vCenter stores '/', '\' and '%' in names escaped (%2f, %5c, %25) and returns them so: such a name
@@ -155,12 +164,15 @@ export async function createVm(
   const config = xml(
     'config',
     fragment(
+      // vim25 checks the order of ConfigSpec's elements: it follows the schema.
       xml('name', request.name),
+      request.instanceUuid === undefined ? undefined : xml('instanceUuid', request.instanceUuid),
       xml('guestId', hardware.guestId),
       xml('files', xml('vmPathName', `[${placement.datastore}]`)),
       xml('numCPUs', hardware.cpus),
       xml('memoryMB', hardware.memoryMiB),
       devices,
+      extraConfigXml(request.extraConfig ?? {}),
       xml('firmware', hardware.firmware),
     ),
   );
@@ -182,6 +194,51 @@ export async function createVm(
     },
   );
   return { vm: moRefOf(result!), created: true };
+}
+
+function extraConfigXml(values: Record<string, string>): RawXml {
+  return fragment(
+    Object.entries(values).map(([key, value]) =>
+      xml('extraConfig', fragment(xml('key', key), xml('value', value, { 'xsi:type': 'xsd:string' }))),
+    ),
+  );
+}
+
+/** Sets advanced configuration values (an empty value removes the key, as vSphere defines). */
+export async function setExtraConfig(
+  client: VimClient,
+  vm: MoRef,
+  values: Record<string, string>,
+): Promise<void> {
+  const response = await client.invoke('ReconfigVM_Task', vm, xml('spec', extraConfigXml(values)));
+  await waitForTask(client, moRefOf(response.child('returnval')!), `reconfigure ${vm.value}`);
+}
+
+/** Key → value of a VM's `config.extraConfig` property. */
+export function extraConfigOf(value: XmlElement | undefined): Map<string, string> {
+  return new Map(
+    (value?.children ?? []).map((option) => [option.textOf('key') ?? '', option.textOf('value') ?? '']),
+  );
+}
+
+/** The VM whose vCenter instance UUID is `uuid`, anywhere in the datacenter, or undefined. */
+export async function findVmByInstanceUuid(
+  client: VimClient,
+  datacenter: MoRef,
+  uuid: string,
+): Promise<MoRef | undefined> {
+  const response = await client.invoke(
+    'FindByUuid',
+    client.serviceContent.searchIndex,
+    fragment(
+      moRefXml('datacenter', datacenter),
+      xml('uuid', uuid),
+      xml('vmSearch', true),
+      xml('instanceUuid', true),
+    ),
+  );
+  const found = response.child('returnval');
+  return found ? moRefOf(found) : undefined;
 }
 
 function deviceChange(operation: 'add' | 'remove', device: RawXml): RawXml {
@@ -293,6 +350,21 @@ export async function createSnapshot(
     },
   );
   return moRefOf(result!);
+}
+
+/** Every snapshot in a VM's `snapshot` property (VirtualMachineSnapshotInfo), parents before children. */
+export function snapshotsIn(
+  info: XmlElement | undefined,
+): { name: string; createTime: string; ref: MoRef }[] {
+  const walk = (tree: XmlElement): { name: string; createTime: string; ref: MoRef }[] => [
+    {
+      name: tree.textOf('name') ?? '',
+      createTime: tree.textOf('createTime') ?? '',
+      ref: moRefOf(tree.child('snapshot')!),
+    },
+    ...tree.all('childSnapshotList').flatMap(walk),
+  ];
+  return (info?.all('rootSnapshotList') ?? []).flatMap(walk);
 }
 
 function findSnapshot(tree: XmlElement | undefined, name: string): MoRef | undefined {

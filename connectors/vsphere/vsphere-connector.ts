@@ -20,6 +20,7 @@ import { VimClient, VimConnectionError } from './vim-client';
 import { VimFault, type MoRef } from './vim-fault';
 import * as vms from './virtual-machines';
 import { isDescriptor, parseExtents } from './vmdk-descriptor';
+import { VsphereVmHost } from './vsphere-vm-host';
 
 /**
  * The vSphere connector (ARCHITECTURE.md §7): Test checks every setting against vCenter, and the
@@ -28,7 +29,7 @@ import { isDescriptor, parseExtents } from './vmdk-descriptor';
  * activity creates one per run, so settings changed in between are picked up).
  * The method contract is documented in connectors/vsphere/README.md.
  */
-interface Session {
+export interface VsphereSession {
   client: VimClient;
   datacenter: Datacenter;
   folder: VmFolder;
@@ -46,6 +47,10 @@ export interface CreateVmRequest {
   memoryMiB?: number;
   firmware?: 'bios' | 'efi';
   guestId?: string;
+  /** vCenter's instance UUID for the VM, chosen by the caller to find it again. */
+  instanceUuid?: string;
+  /** Advanced configuration values (config.extraConfig), e.g. labels read back later. */
+  extraConfig?: Record<string, string>;
 }
 
 export interface VsphereConnectorOptions {
@@ -57,7 +62,9 @@ export interface VsphereConnectorOptions {
 
 export class VsphereConnector implements Connector {
   readonly type = 'vsphere';
-  private session?: Promise<Session>;
+  /** What the workflows use: VMs by the ids they chose, stored disks by name (vsphere-vm-host.ts). */
+  readonly vms = new VsphereVmHost(this);
+  private current?: Promise<VsphereSession>;
   /** In a #private field, apart from the settings, so that inspecting or logging never shows it. */
   readonly #password: string;
 
@@ -161,7 +168,7 @@ export class VsphereConnector implements Connector {
     target: string,
     options: DiskTransferOptions = {},
   ): Promise<UploadedDisk> {
-    const session = await this.open();
+    const session = await this.session();
     return uploadDisk(session.files, localDisk, this.location(target), options);
   }
 
@@ -171,7 +178,7 @@ export class VsphereConnector implements Connector {
     localFile: string,
     options: DiskTransferOptions = {},
   ): Promise<DownloadedDisk> {
-    const session = await this.open();
+    const session = await this.session();
     return downloadDisk(session.files, this.location(source), localFile, options);
   }
 
@@ -181,7 +188,7 @@ export class VsphereConnector implements Connector {
     localFile: string,
     options: DiskTransferOptions & { diskIndex?: number } = {},
   ): Promise<DownloadedDisk> {
-    const { client } = await this.open();
+    const { client } = await this.session();
     const disks = await vms.diskPaths(client, await this.vm(vmName));
     const index = options.diskIndex ?? 0;
     if (index >= disks.length)
@@ -191,13 +198,13 @@ export class VsphereConnector implements Connector {
 
   /** Deletes a VMDK and its extents; missing is fine. */
   async deleteDisk(diskPath: string): Promise<void> {
-    const session = await this.open();
+    const session = await this.session();
     await deleteDisk(session.files, this.location(diskPath));
   }
 
   /** Deletes one datastore file, or a folder when the path ends in '/'; missing is fine. */
   async deleteDatastoreFile(filePath: string): Promise<void> {
-    const session = await this.open();
+    const session = await this.session();
     await session.files.remove(this.location(filePath));
   }
 
@@ -206,7 +213,7 @@ export class VsphereConnector implements Connector {
     request: CreateVmRequest,
     onProgress?: ProgressCallback,
   ): Promise<{ vm: MoRef; created: boolean }> {
-    const session = await this.open();
+    const session = await this.session();
     const base = session.templateHardware ?? vms.DEFAULT_HARDWARE;
     const hardware: vms.VmHardware = {
       ...base,
@@ -225,18 +232,25 @@ export class VsphereConnector implements Connector {
     }
     return vms.createVm(
       session.client,
-      { name: request.name, hardware, placement: session.placement, disks },
+      {
+        name: request.name,
+        hardware,
+        placement: session.placement,
+        disks,
+        instanceUuid: request.instanceUuid,
+        extraConfig: request.extraConfig,
+      },
       onProgress,
     );
   }
 
   async powerOn(vmName: string, onProgress?: ProgressCallback): Promise<void> {
-    const { client } = await this.open();
+    const { client } = await this.session();
     await vms.powerOn(client, await this.vm(vmName), onProgress);
   }
 
   async powerState(vmName: string): Promise<vms.PowerState> {
-    const { client } = await this.open();
+    const { client } = await this.session();
     return vms.powerState(client, await this.vm(vmName));
   }
 
@@ -245,7 +259,7 @@ export class VsphereConnector implements Connector {
     vmName: string,
     options: { graceMs?: number; pollMs?: number; signal?: AbortSignal } = {},
   ): Promise<'alreadyOff' | 'guest' | 'forced'> {
-    const { client } = await this.open();
+    const { client } = await this.session();
     return vms.shutdown(client, await this.vm(vmName), options);
   }
 
@@ -259,25 +273,25 @@ export class VsphereConnector implements Connector {
       onPoll?: (state: vms.PowerState) => void;
     } = {},
   ): Promise<boolean> {
-    const { client } = await this.open();
+    const { client } = await this.session();
     return vms.waitForPowerOff(client, await this.vm(vmName), options);
   }
 
   async createSnapshot(vmName: string, snapshotName: string, onProgress?: ProgressCallback): Promise<MoRef> {
-    const { client } = await this.open();
+    const { client } = await this.session();
     return vms.createSnapshot(client, await this.vm(vmName), snapshotName, '', onProgress);
   }
 
   /** Powers off and destroys the VM; `keepDisks` detaches its disks first so they survive. Missing is fine. */
   async destroyVm(vmName: string, options: { keepDisks?: boolean } = {}): Promise<void> {
-    const session = await this.open();
+    const session = await this.session();
     const vm = await vms.findVmInFolder(session.client, session.folder.ref, vmName);
     if (vm) await vms.destroyVm(session.client, vm, options);
   }
 
   async close(): Promise<void> {
-    const session = this.session;
-    this.session = undefined;
+    const session = this.current;
+    this.current = undefined;
     if (session) await (await session.catch(() => undefined))?.client.close();
   }
 
@@ -295,9 +309,12 @@ export class VsphereConnector implements Connector {
     });
   }
 
-  /** Logs in and resolves every setting once; a wrong setting fails with the Test action's message. */
-  private open(): Promise<Session> {
-    this.session ??= (async () => {
+  /**
+   * The logged-in session with every setting resolved (once); a wrong setting fails with the Test
+   * action's message. For the modules that build on the connector (vsphere-vm-host.ts).
+   */
+  session(): Promise<VsphereSession> {
+    this.current ??= (async () => {
       const client = await this.connect();
       try {
         const s = this.settings;
@@ -328,12 +345,12 @@ export class VsphereConnector implements Connector {
         throw err;
       }
     })();
-    this.session.catch(() => (this.session = undefined));
-    return this.session;
+    this.current.catch(() => (this.current = undefined));
+    return this.current;
   }
 
   private async vm(name: string): Promise<MoRef> {
-    const session = await this.open();
+    const session = await this.session();
     const vm = await vms.findVmInFolder(session.client, session.folder.ref, name);
     if (!vm)
       throw new Error(
@@ -351,7 +368,7 @@ export class VsphereConnector implements Connector {
 
   /** A descriptor's extents give the capacity; a single-file VMDK's capacity is left to vCenter (0). */
   private async capacityOf(location: DatastoreLocation): Promise<number> {
-    const { files } = await this.open();
+    const { files } = await this.session();
     const size = await files.size(location);
     if (size === undefined) throw new Error(`disk [${location.datastore}] ${location.path} does not exist`);
     if (size > 64 * 1024) return 0;

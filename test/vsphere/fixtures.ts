@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
@@ -5,6 +6,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { run } from '../../runtime/processes';
+import type { ApiClient } from '../api-client';
 import type { Vcsim } from '../../runtime/vcsim';
 import { vsphereConnectorSettings, type VsphereConnectorSettings } from '../../connectors/vsphere/settings';
 import { VsphereConnector, type VsphereConnectorOptions } from '../../connectors/vsphere/vsphere-connector';
@@ -76,6 +78,7 @@ export class CuttingProxy {
   downstreamBytes = 0;
   cuts = 0;
   private cutPlan: { direction: 'up' | 'down'; afterBytes: number; times: number } | undefined;
+  private upstreamRate = Infinity;
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
 
@@ -91,6 +94,11 @@ export class CuttingProxy {
 
   get port(): number {
     return (this.server.address() as net.AddressInfo).port;
+  }
+
+  /** Client → server bytes pass at most at this rate from now on (a slow link, to act mid-transfer). */
+  limitUpstream(bytesPerSecond: number): void {
+    this.upstreamRate = bytesPerSecond;
   }
 
   /** The next `times` connections that carry more than `afterBytes` in `direction` are cut there. */
@@ -121,7 +129,12 @@ export class CuttingProxy {
     client.on('data', (chunk: Buffer) => {
       up += chunk.length;
       this.upstreamBytes += chunk.length;
-      if (!cutIfPlanned('up', up)) upstream.write(chunk);
+      if (cutIfPlanned('up', up)) return;
+      upstream.write(chunk);
+      if (this.upstreamRate < Infinity) {
+        client.pause();
+        setTimeout(() => client.resume(), (chunk.length / this.upstreamRate) * 1000);
+      }
     });
     upstream.on('data', (chunk: Buffer) => {
       down += chunk.length;
@@ -228,4 +241,28 @@ export class SessionCheckingProxy {
     upstream.on('error', () => res.destroy());
     req.pipe(upstream);
   }
+}
+
+/** A vSphere connector configuration on vcsim created through the API (password sealed in Postgres). */
+export async function vcsimConnectorThroughApi(
+  api: ApiClient,
+  sim: Vcsim,
+  overrides: Partial<VsphereConnectorSettings> = {},
+): Promise<string> {
+  const created = await api.post('/api/connectors', {
+    type: 'vsphere',
+    name: `vcsim ${sim.port} ${randomBytes(3).toString('hex')}`,
+    settings: vcsimSettings(sim, overrides),
+    secrets: { password: sim.password },
+  });
+  if (created.status !== 201) throw new Error(`creating vSphere connector: ${created.text}`);
+  return created.body.id as string;
+}
+
+/** Every file below a datastore folder of vcsim (relative paths), to assert what a task left. */
+export function datastoreFiles(sim: Vcsim, datastore = 'LocalDS_0'): string[] {
+  const dir = sim.datastoreDir(datastore);
+  return (fs.readdirSync(dir, { recursive: true }) as string[])
+    .filter((f) => fs.statSync(path.join(dir, f)).isFile())
+    .sort();
 }

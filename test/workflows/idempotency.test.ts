@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import { loadSecretBox } from '../../config/master-key';
 import { LocalVmHost } from '../../connectors/local/local-vm-host';
@@ -60,8 +61,11 @@ describe('activities run twice leave what one run leaves', () => {
 
   it('VM operations: one VM, one snapshot, destroy of what is gone succeeds', async () => {
     const gold = await goldImage();
-    await activities.uploadDisk(DEFAULT_LOCAL_CONNECTOR_ID, 'twice', gold);
-    await activities.uploadDisk(DEFAULT_LOCAL_CONNECTOR_ID, 'twice', gold);
+    // Uploads heartbeat and watch for cancellation: they run in an activity context.
+    const upload = () =>
+      new MockActivityEnvironment().run(activities.uploadDisk, DEFAULT_LOCAL_CONNECTOR_ID, 'twice', gold);
+    await upload();
+    await upload();
     const spec = {
       id: randomUUID(),
       name: 'Twice',
