@@ -25,6 +25,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { DiskFormat } from '../disk/types';
+import { median } from './median';
 
 const MIB = 1024 * 1024;
 const GIB = 1024 * MIB;
@@ -80,12 +81,6 @@ function timed(command: string, args: string[]): number {
   const start = performance.now();
   execFileSync(command, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   return (performance.now() - start) / 1000;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 function main(): void {

@@ -45,9 +45,14 @@ export function volumeArgument(volume: VolumeRef): string {
   return typeof volume === 'string' ? volume : `served:${SERVED_FD}:${volume.size}`;
 }
 
-/** Answers the core's read requests ({u64 offset, u64 length} → length bytes), one at a time. */
+/**
+ * Answers the core's read requests ({u64 offset, u64 length} → length bytes), one at a time. The
+ * answers go out of one buffer, reused once the socket has taken each: a fresh Buffer per request
+ * (megabytes each, gigabytes per compose) made V8 run a full GC every few reads.
+ */
 function serve(socket: Duplex, volume: ServedVolume): void {
   let pending = Buffer.alloc(0);
+  let answer = Buffer.alloc(0);
   let answering = Promise.resolve();
   socket.on('error', () => undefined); // the core may exit while an answer is on its way
   socket.on('data', (chunk: Buffer) => {
@@ -60,9 +65,12 @@ function serve(socket: Duplex, volume: ServedVolume): void {
         .then(async () => {
           if (length > MAX_SERVED_REQUEST || offset + length > volume.size)
             throw new Error('bad read request');
-          const data = Buffer.allocUnsafe(length);
+          if (answer.length < length) answer = Buffer.allocUnsafe(length);
+          const data = answer.subarray(0, length);
           await volume.disk.read(data, volume.start + offset);
-          socket.write(data);
+          await new Promise<void>((resolve, reject) =>
+            socket.write(data, (err) => (err ? reject(err) : resolve())),
+          );
         })
         .catch(() => {
           socket.destroy();

@@ -1,5 +1,5 @@
 import { loadConfig } from '../../config/env';
-import { startStack, type Stack, type StackOptions } from '../../runtime/stack';
+import type { Stack, StackOptions } from '../../runtime/stack';
 import type { CliCommand } from '../command';
 
 function log(line: string): void {
@@ -26,6 +26,9 @@ export async function serve(
   stayUp = true,
 ): Promise<number> {
   const config = loadConfig();
+  // Loaded here, not at the top: the stack pulls in Temporal (about a second of start-up) that
+  // every other command, e.g. `lamina compose`, would otherwise pay for.
+  const { startStack } = await import('../../runtime/stack');
   const stack = await startStack(config, { ...options, log });
   try {
     if (stack.apiUrl) log(`API:            ${stack.apiUrl}   (health: ${stack.apiUrl}/readyz)`);
