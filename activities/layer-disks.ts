@@ -7,7 +7,7 @@ import type { OutputFormat } from '../compositor/disk-image';
 import type { Firmware } from '../compositor/disk-layout';
 import { importOsLayer } from '../compositor/import-os';
 import { inspectLayer } from '../compositor/inspect';
-import { buildLayer } from '../compositor/layer-build';
+import { buildLayer, type BuildLayerOptions } from '../compositor/layer-build';
 import { finalizePackageDisk } from '../compositor/package-disk';
 import { digestFile, type FileDigest } from './file-digest';
 import type { HeartbeatDetails } from './heartbeat';
@@ -101,17 +101,10 @@ export function createLayerDiskActivities() {
       return digestFile(input.out);
     },
 
-    async buildLayerDisk(input: {
-      type: 'app' | 'platform';
-      name: string;
-      version: string;
-      os: string;
-      from: string;
-      reg?: string;
-      deletions?: string;
-      creationSequence: number;
-      out: string;
-    }): Promise<FileDigest> {
+    /** The workflow always chooses the creation sequence: priority must never depend on build time. */
+    async buildLayerDisk(
+      input: Omit<BuildLayerOptions, 'scripts' | 'creationSequence'> & { creationSequence: number },
+    ): Promise<FileDigest> {
       await produce(input.out, async () => {
         await buildLayer(input);
       });
