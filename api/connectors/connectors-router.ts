@@ -13,6 +13,7 @@ import { pageOf, recordTimes } from '../responses';
 import { taskSchema } from '../tasks/task-schemas';
 import { idParams, parseRequestPart } from '../validation';
 import { createConnectorBody, typedPatchOf, updateConnectorBody } from './connector-schemas';
+import { withTaskLocation } from '../tasks/task-location';
 
 interface ConnectorRow {
   id: string;
@@ -226,14 +227,15 @@ export function connectorsResource({ pool, secrets, tasks }: ApiDeps) {
       status: 202,
       handle: async ({ params, caller, res }) => {
         const connector = (await get(params.id)) as { name: string };
-        const task = await tasks.start('testConnector', {
-          user: caller.name,
-          objectId: params.id,
-          label: connector.name,
-          args: [params.id],
-        });
-        res.location(`/api/tasks/${task.id}`);
-        return task;
+        return withTaskLocation(
+          res,
+          await tasks.start('testConnector', {
+            user: caller.name,
+            objectId: params.id,
+            label: connector.name,
+            args: [params.id],
+          }),
+        );
       },
     }),
   ]);

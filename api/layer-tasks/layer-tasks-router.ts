@@ -1,3 +1,4 @@
+import type { Response } from 'express';
 import { z } from 'zod';
 import { getVersion } from '../../db/layer-versions';
 import type { BuildLayerFromPackageInput } from '../../workflows/build-layer-from-package';
@@ -6,6 +7,7 @@ import type { ImportOsLayerInput } from '../../workflows/import-os-layer';
 import type { ApiDeps } from '../deps';
 import { notFound } from '../problem';
 import { resource, route } from '../route';
+import { withTaskLocation } from '../tasks/task-location';
 import { taskSchema } from '../tasks/task-schemas';
 import { uploadPath } from '../uploads/uploads-store';
 import { description, displayName, idParams } from '../validation';
@@ -48,10 +50,19 @@ export function layerTasksResource({ pool, tasks, uploadsDir }: ApiDeps) {
     if (!rows[0]) throw notFound('Layer', id);
     return rows[0];
   };
-  const started = (res: import('express').Response, task: { id: string }) => {
-    res.location(`/api/tasks/${task.id}`);
-    return task;
-  };
+  /** Every layer task is about one layer and one new version of it: that names the task. */
+  const startLayerTask = async (
+    res: Response,
+    type: 'importOsLayer' | 'buildLayerFromPackage' | 'createLayerVersion',
+    user: string,
+    layer: { id: string; name: string },
+    version: string,
+    input: unknown,
+  ) =>
+    withTaskLocation(
+      res,
+      await tasks.start(type, { user, objectId: layer.id, label: `${layer.name} ${version}`, args: [input] }),
+    );
   return resource('Layer tasks', '/api/layers', [
     route({
       method: 'post',
@@ -66,14 +77,13 @@ export function layerTasksResource({ pool, tasks, uploadsDir }: ApiDeps) {
       handle: async ({ params, body, caller, res }) => {
         const layer = await layerOr404(params.id);
         const input: ImportOsLayerInput = { layerId: params.id, ...body };
-        return started(
+        return startLayerTask(
           res,
-          await tasks.start('importOsLayer', {
-            user: caller.name,
-            objectId: params.id,
-            label: `${layer.name} ${body.version}`,
-            args: [input],
-          }),
+          'importOsLayer',
+          caller.name,
+          { id: params.id, ...layer },
+          body.version,
+          input,
         );
       },
     }),
@@ -98,14 +108,13 @@ export function layerTasksResource({ pool, tasks, uploadsDir }: ApiDeps) {
           reg: body.reg && uploadPath(uploadsDir, body.reg),
           deletions: body.deletions && uploadPath(uploadsDir, body.deletions),
         };
-        return started(
+        return startLayerTask(
           res,
-          await tasks.start('buildLayerFromPackage', {
-            user: caller.name,
-            objectId: params.id,
-            label: `${layer.name} ${body.version}`,
-            args: [input],
-          }),
+          'buildLayerFromPackage',
+          caller.name,
+          { id: params.id, ...layer },
+          body.version,
+          input,
         );
       },
     }),
@@ -125,14 +134,13 @@ export function layerTasksResource({ pool, tasks, uploadsDir }: ApiDeps) {
         for (const id of body.prerequisiteVersionIds ?? [])
           if (!(await getVersion(pool, id))) throw notFound('Layer version', id);
         const input: CreateLayerVersionInput = { layerId: params.id, ...body };
-        return started(
+        return startLayerTask(
           res,
-          await tasks.start('createLayerVersion', {
-            user: caller.name,
-            objectId: params.id,
-            label: `${layer.name} ${body.version}`,
-            args: [input],
-          }),
+          'createLayerVersion',
+          caller.name,
+          { id: params.id, ...layer },
+          body.version,
+          input,
         );
       },
     }),

@@ -6,6 +6,7 @@ import { HttpProblem, notFound } from '../problem';
 import { resource, route } from '../route';
 import { taskSchema } from '../tasks/task-schemas';
 import { idParams } from '../validation';
+import { withTaskLocation } from '../tasks/task-location';
 
 const publishBody = z.object({
   scriptsTimeoutSeconds: z.number().int().min(1).max(86400).optional(),
@@ -41,14 +42,15 @@ export function publishResource({ pool, tasks }: ApiDeps) {
           });
         }
         const input: PublishImageInput = { templateId: params.id, ...body };
-        const task = await tasks.start('publishImage', {
-          user: caller.name,
-          objectId: params.id,
-          label: name,
-          args: [input],
-        });
-        res.location(`/api/tasks/${task.id}`);
-        return task;
+        return withTaskLocation(
+          res,
+          await tasks.start('publishImage', {
+            user: caller.name,
+            objectId: params.id,
+            label: name,
+            args: [input],
+          }),
+        );
       },
     }),
   ]);

@@ -11,6 +11,7 @@ import {
 } from './task-service';
 import { taskPageSchema, taskSchema } from './task-schemas';
 import { TASK_TYPES } from './task-types';
+import { withTaskLocation } from './task-location';
 
 const taskIdParams = z.object({ id: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, 'not a task id') });
 const waitQuery = z.object({
@@ -86,9 +87,7 @@ export function tasksResource({ tasks }: ApiDeps) {
       access: 'diagnostics.run',
       status: 202,
       handle: async ({ caller, res }) => {
-        const task = await tasks.start('diagnostics', { user: caller.name });
-        res.location(`/api/tasks/${task.id}`);
-        return task;
+        return withTaskLocation(res, await tasks.start('diagnostics', { user: caller.name }));
       },
     }),
     route({
