@@ -15,8 +15,6 @@ const USAGE = [
 ].join('\n');
 
 export const adminCommand: CliCommand = {
-  name: 'admin',
-  summary: 'Administration: rotate-key (re-encrypt all secrets under a new master key)',
   usage: USAGE,
   async run(args) {
     if (args.length !== 1 || args[0] !== 'rotate-key')

@@ -15,8 +15,6 @@ Progress is printed as JSON lines ({"phase","done","total"}); the report lists e
 registry value more than one layer provides, and who won.`;
 
 export const composeCommand: CliCommand = {
-  name: 'compose',
-  summary: 'Compose layers into a Windows disk image',
   usage,
   async run(args) {
     const options = parseOptions(args, {

@@ -11,8 +11,6 @@ Windows partition with registry hives, boot files, Program Files, a default user
 ACLs and alternate data streams. Progress is printed as JSON lines.`;
 
 export const devCommand: CliCommand = {
-  name: 'dev',
-  summary: 'Developer tools (synthetic gold image)',
   usage,
   async run(args) {
     const [sub, ...rest] = args;

@@ -115,8 +115,6 @@ async function convert(args: string[]): Promise<number> {
 }
 
 export const diskCommand: CliCommand = {
-  name: 'disk',
-  summary: 'Inspect and convert virtual disk files (raw, VHD, VHDX, VMDK)',
   usage,
   async run(args) {
     const [sub, ...rest] = args;

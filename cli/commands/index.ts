@@ -1,22 +1,50 @@
-import type { CliCommand } from '../command';
-import { adminCommand } from './admin';
-import { composeCommand } from './compose';
-import { devCommand } from './dev';
-import { diskCommand } from './disk';
-import { layerCommand } from './layer';
-import { apiCommand, workerCommand } from './roles';
-import { upCommand } from './up';
-import { vmCommand } from './vm';
+import type { CommandEntry } from '../command';
 
 /** Every `lamina` sub-command, in the order `lamina --help` lists them. */
-export const commands: CliCommand[] = [
-  upCommand,
-  apiCommand,
-  workerCommand,
-  adminCommand,
-  diskCommand,
-  layerCommand,
-  composeCommand,
-  vmCommand,
-  devCommand,
+export const commands: CommandEntry[] = [
+  {
+    name: 'up',
+    summary: 'Start the whole appliance on embedded defaults, run diagnostics and the demo',
+    load: async () => (await import('./up')).upCommand,
+  },
+  {
+    name: 'api',
+    summary: 'Run the HTTP API only (needs TEMPORAL_ADDRESS and DATABASE_URL)',
+    load: async () => (await import('./roles')).apiCommand,
+  },
+  {
+    name: 'worker',
+    summary: 'Run the appliance worker only (needs TEMPORAL_ADDRESS and DATABASE_URL)',
+    load: async () => (await import('./roles')).workerCommand,
+  },
+  {
+    name: 'admin',
+    summary: 'Administration: rotate-key (re-encrypt all secrets under a new master key)',
+    load: async () => (await import('./admin')).adminCommand,
+  },
+  {
+    name: 'disk',
+    summary: 'Inspect and convert virtual disk files (raw, VHD, VHDX, VMDK)',
+    load: async () => (await import('./disk')).diskCommand,
+  },
+  {
+    name: 'layer',
+    summary: 'Make, build and inspect layer disks',
+    load: async () => (await import('./layer')).layerCommand,
+  },
+  {
+    name: 'compose',
+    summary: 'Compose layers into a Windows disk image',
+    load: async () => (await import('./compose')).composeCommand,
+  },
+  {
+    name: 'vm',
+    summary: "Act inside the local connector's VMs (install, shut down, report scripts)",
+    load: async () => (await import('./vm')).vmCommand,
+  },
+  {
+    name: 'dev',
+    summary: 'Developer tools (synthetic gold image)',
+    load: async () => (await import('./dev')).devCommand,
+  },
 ];

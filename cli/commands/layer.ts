@@ -35,8 +35,6 @@ function describe(inspection: LayerInspection): string {
 }
 
 export const layerCommand: CliCommand = {
-  name: 'layer',
-  summary: 'Make, build and inspect layer disks',
   usage,
   async run(args) {
     const [sub, ...rest] = args;

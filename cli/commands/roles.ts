@@ -48,8 +48,6 @@ export async function serve(
 }
 
 export const workerCommand: CliCommand = {
-  name: 'worker',
-  summary: 'Run the appliance worker only (needs TEMPORAL_ADDRESS and DATABASE_URL)',
   usage: [
     'Usage: lamina worker',
     '',
@@ -60,8 +58,6 @@ export const workerCommand: CliCommand = {
 };
 
 export const apiCommand: CliCommand = {
-  name: 'api',
-  summary: 'Run the HTTP API only (needs TEMPORAL_ADDRESS and DATABASE_URL)',
   usage: [
     'Usage: lamina api',
     '',

@@ -57,8 +57,6 @@ async function runDiagnostics(
 }
 
 export const upCommand: CliCommand = {
-  name: 'up',
-  summary: 'Start the whole appliance on embedded defaults, run diagnostics and the demo',
   usage: [
     'Usage: lamina up [--once]',
     '',

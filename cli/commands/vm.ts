@@ -19,8 +19,6 @@ Stand-ins for what happens inside VMs of the local connector, which has no hyper
 name or id; DIR defaults to the local connector's storage pool, LAMINA_DATA_DIR/pool.`;
 
 export const vmCommand: CliCommand = {
-  name: 'vm',
-  summary: "Act inside the local connector's VMs (install, shut down, report scripts)",
   usage,
   async run(args) {
     const [sub, ...rest] = args;
