@@ -1,24 +1,18 @@
 import { createHash } from 'node:crypto';
 import { constants, promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { writeDisk, type OutputFormat } from './disk-image';
+import type { OutputFormat } from './disk-image';
+import { createImageTarget, type ImageTarget } from './image-target';
 import { planDisk, windowsPartition, type Firmware } from './disk-layout';
 import { makeEsp, type BootFile } from './esp';
 import { findFileConflicts, type FileConflict } from './file-conflicts';
 import { HIVE_DIR, REQUIRED_HIVES, checkHive } from './import-os';
 import { openLayer, type OpenedLayer } from './layer-disk';
 import { METADATA_DIR } from './layer-metadata';
-import { NtfsCoreError, type ProgressListener } from './native';
+import { NtfsCoreError, type ProgressListener, type ServedVolume } from './native';
 import { mergeRegistry, parseLayerRegistry } from './registry-merge';
 import type { RegistryValueConflict } from '../registry';
-import {
-  applyToVolume,
-  growVolume,
-  finalizeVolume,
-  listVolume,
-  overlayVolume,
-  readVolumeFile,
-} from './volume';
+import { applyToVolume, finalizeVolume, listVolume, overlayVolume, readVolumeFile } from './volume';
 import { withWorkDir } from './work-dir';
 
 /**
@@ -171,26 +165,20 @@ export async function compose(options: ComposeOptions): Promise<ComposeReport> {
   const opened: OpenedLayer[] = [];
   return withWorkDir(options.out, (work) =>
     explainNoSpace(work, options.out, async () => {
-      // The OS layer's volume goes straight into the image's Windows partition file: its layer
-      // disk holds only allocated clusters (import-os cloned them), so extracting is the clone.
-      const windows = path.join(work, 'windows.ntfs');
-      const windowsSize = windowsPartition(planDisk(options.firmware, options.size)).size;
-      const os = await timed('(inputs)', 'clone OS', () =>
-        openLayer(options.os, { extractTo: windows, targetSize: windowsSize, onProgress: progress, signal }),
-      );
-      opened.push(os);
-      if (os.partitionSize > windowsSize) {
-        throw new ComposeError(
-          `the Windows partition would be ${mib(windowsSize)} MiB, smaller than the OS layer's volume (${mib(os.partitionSize)} MiB): choose a bigger --size-gib`,
-        );
-      }
-      for (const hive of REQUIRED_HIVES) await checkHive(windows, hive, `${options.os} (${HIVE_DIR})`);
-      // The other layers are read in place, straight from their disks.
+      // Every layer is read in place, straight from its disk.
       const open = async (disk: string) => {
         const layer = await timed(path.basename(disk), 'open', () => openLayer(disk, { signal }));
         opened.push(layer);
         return layer;
       };
+      const os = await open(options.os);
+      const windowsSize = windowsPartition(planDisk(options.firmware, options.size)).size;
+      if (os.partitionSize > windowsSize) {
+        throw new ComposeError(
+          `the Windows partition would be ${mib(windowsSize)} MiB, smaller than the OS layer's volume (${mib(os.partitionSize)} MiB): choose a bigger --size-gib`,
+        );
+      }
+      for (const hive of REQUIRED_HIVES) await checkHive(os.volume, hive, `${options.os} (${HIVE_DIR})`);
       const settled = await Promise.allSettled(options.apps.map(open));
       const failed = settled.find((result) => result.status === 'rejected');
       if (failed) throw failed.reason;
@@ -212,90 +200,96 @@ export async function compose(options: ComposeOptions): Promise<ComposeReport> {
       const epoch = Math.max(...[os, ...layers].map((l) => Date.parse(l.metadata.createdAt) / 1000));
 
       const layout = planDisk(options.firmware, options.size, identity);
-      await timed(os.metadata.name, 'grow', () =>
-        growVolume(windows, os.partitionSize, windowsSize, { onProgress: progress, signal }),
-      );
-      await applyToVolume(windows, [{ op: 'delete', path: METADATA_DIR }], { epoch, signal });
-
-      let deletions = 0;
-      for (const layer of layers) {
-        const name = layer.metadata.name;
-        deletions += layer.deletions.length;
-        if (layer.deletions.length > 0)
-          await timed(name, 'deletions', () =>
-            applyToVolume(
-              windows,
-              layer.deletions.map((p) => ({ op: 'delete' as const, path: p })),
-              { epoch, signal },
-            ),
-          );
-        await timed(name, 'files', () =>
-          overlayVolume(layer.volume, windows, {
-            epoch,
-            onProgress: progress && ((p) => progress({ ...p, phase: `overlay ${name}` })),
-            signal,
-          }),
-        ).catch(async (err: unknown) => {
-          throw err instanceof NtfsCoreError && isNoSpace(err) && !(await hostIsFull(work))
-            ? new ComposeError(
-                `the image is too small for the content (${name} did not fit): choose a bigger --size-gib`,
-              )
-            : err;
-        });
-      }
-      const registry = await timed('(all layers)', 'registry', () =>
-        mergeRegistry(windows, registries, work, epoch),
-      );
-      const layerFiles = await Promise.all(
-        layers.map(async (l) => ({ layer: l.metadata.name, entries: await listVolume(l.volume) })),
-      );
-      await finalizeVolume(
-        windows,
-        createHash('sha256').update(`${identity}:serial`).digest(),
-        windowsPartition(layout).offset,
-      );
-
-      const esp = layout.partitions.find((p) => p.role === 'esp');
-      const espFile = path.join(work, 'esp.fat');
-      if (esp)
-        await timed('(image)', 'esp', async () =>
-          makeEsp(espFile, esp.size, await bootFiles(windows), { epoch, seed: identity }),
+      /** Everything from the OS volume in place to the finished output, in `target`. */
+      const composeInto = async (target: ImageTarget): Promise<ComposeReport> => {
+        await timed(os.metadata.name, 'clone OS', () =>
+          target.placeOsVolume(os.volume as ServedVolume, { onProgress: progress, signal }),
         );
-      await timed('(image)', 'write', () =>
-        writeDisk(layout, { windows, ...(esp ? { esp: espFile } : {}) }, options.format, options.out, {
-          onProgress: progress,
-          signal,
-          identity,
-        }),
-      );
+        await applyToVolume(target.volume, [{ op: 'delete', path: METADATA_DIR }], { epoch, signal });
 
-      const fileConflicts = findFileConflicts(layerFiles);
-      const files = layerFiles.flatMap((l) => l.entries.filter((e) => !e.dir));
-      return {
-        image: {
-          file: options.out,
-          format: options.format,
-          firmware: options.firmware,
-          sizeBytes: options.size,
-        },
-        layers: [os, ...layers].map(({ metadata: m }) => ({
-          name: m.name,
-          type: m.type,
-          version: m.version,
-          id: m.id,
-          creationSequence: m.creationSequence,
-        })),
-        conflicts: { files: fileConflicts, registry: registry.conflicts },
-        totals: {
-          files: files.length,
-          bytes: files.reduce((sum, e) => sum + e.size, 0),
-          deletions,
-          registryOperations: registry.operations,
-          fileConflicts: fileConflicts.length,
-          registryConflicts: registry.conflicts.length,
-        },
-        timings,
+        let deletions = 0;
+        for (const layer of layers) {
+          const name = layer.metadata.name;
+          deletions += layer.deletions.length;
+          if (layer.deletions.length > 0)
+            await timed(name, 'deletions', () =>
+              applyToVolume(
+                target.volume,
+                layer.deletions.map((p) => ({ op: 'delete' as const, path: p })),
+                { epoch, signal },
+              ),
+            );
+          await timed(name, 'files', () =>
+            overlayVolume(layer.volume, target.volume, {
+              epoch,
+              onProgress: progress && ((p) => progress({ ...p, phase: `overlay ${name}` })),
+              signal,
+            }),
+          ).catch(async (err: unknown) => {
+            throw err instanceof NtfsCoreError && isNoSpace(err) && !(await hostIsFull(work))
+              ? new ComposeError(
+                  `the image is too small for the content (${name} did not fit): choose a bigger --size-gib`,
+                )
+              : err;
+          });
+        }
+        const registry = await timed('(all layers)', 'registry', () =>
+          mergeRegistry(target.volume, registries, work, epoch),
+        );
+        const layerFiles = await Promise.all(
+          layers.map(async (l) => ({ layer: l.metadata.name, entries: await listVolume(l.volume) })),
+        );
+        await finalizeVolume(
+          target.volume,
+          createHash('sha256').update(`${identity}:serial`).digest(),
+          windowsPartition(layout).offset,
+        );
+
+        const esp = layout.partitions.find((p) => p.role === 'esp');
+        const espFile = path.join(work, 'esp.fat');
+        if (esp)
+          await timed('(image)', 'esp', async () =>
+            makeEsp(espFile, esp.size, await bootFiles(target.volume), { epoch, seed: identity }),
+          );
+        await timed('(image)', 'write', () =>
+          target.finish(esp ? { esp: espFile } : {}, { onProgress: progress, signal }),
+        );
+
+        const fileConflicts = findFileConflicts(layerFiles);
+        const files = layerFiles.flatMap((l) => l.entries.filter((e) => !e.dir));
+        return {
+          image: {
+            file: options.out,
+            format: options.format,
+            firmware: options.firmware,
+            sizeBytes: options.size,
+          },
+          layers: [os, ...layers].map(({ metadata: m }) => ({
+            name: m.name,
+            type: m.type,
+            version: m.version,
+            id: m.id,
+            creationSequence: m.creationSequence,
+          })),
+          conflicts: { files: fileConflicts, registry: registry.conflicts },
+          totals: {
+            files: files.length,
+            bytes: files.reduce((sum, e) => sum + e.size, 0),
+            deletions,
+            registryOperations: registry.operations,
+            fileConflicts: fileConflicts.length,
+            registryConflicts: registry.conflicts.length,
+          },
+          timings,
+        };
       };
+      const target = await createImageTarget(options.format, options.out, layout, work, identity);
+      try {
+        return await composeInto(target);
+      } catch (err) {
+        await target.abort();
+        throw err;
+      }
     }),
   ).finally(() => Promise.all(opened.map((layer) => layer.close())));
 }

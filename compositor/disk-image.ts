@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import {
-  convertDisk,
+  copyDisk,
+  createDiskWriter,
   DISK_FORMATS,
   openDisk,
   PARTITION_TYPE,
   readPartitionTable,
   type DiskFormat,
+  type DiskWriter,
   type Extent,
   type VirtualDisk,
 } from '../disk';
@@ -89,7 +91,7 @@ class AssembledDisk implements VirtualDisk {
     }
   }
 
-  /** The pieces belong to writeDisk, which closes them. */
+  /** The pieces belong to completeDisk, which closes them. */
   async close(): Promise<void> {}
 }
 
@@ -102,15 +104,29 @@ export async function writeDisk(
   contents: PartitionContents,
   format: OutputFormat,
   out: string,
-  {
-    onProgress,
-    signal,
-    identity,
-  }: {
-    onProgress?: ProgressListener;
-    signal?: AbortSignal;
-    /** seeds the container's ids */ identity?: string;
-  } = {},
+  options: WriteDiskOptions & { /** seeds the container's ids */ identity?: string } = {},
+): Promise<void> {
+  const writer = await createDiskWriter(format, out, {
+    virtualSize: layout.size,
+    identity: options.identity,
+  });
+  await completeDisk(writer, layout, contents, options);
+}
+
+export interface WriteDiskOptions {
+  onProgress?: ProgressListener;
+  signal?: AbortSignal;
+}
+
+/**
+ * Writes the partition table and the partitions in `contents` into `writer` and finishes it (or
+ * aborts it on failure). Partitions missing from `contents` are left as the writer has them.
+ */
+export async function completeDisk(
+  writer: DiskWriter,
+  layout: DiskLayout,
+  contents: PartitionContents,
+  { onProgress, signal }: WriteDiskOptions = {},
 ): Promise<void> {
   const pieces: Placed[] = layout.table.map((segment) => ({ offset: segment.offset, source: segment.data }));
   try {
@@ -118,11 +134,14 @@ export async function writeDisk(
       const file = partition.role === 'msr' ? undefined : contents[partition.role];
       if (file) pieces.push({ offset: partition.offset, source: await openDisk(file) });
     }
-    await convertDisk(new AssembledDisk(layout.size, pieces), format, out, {
+    await copyDisk(new AssembledDisk(layout.size, pieces), writer, {
       onProgress: onProgress && (({ done, total }) => onProgress({ phase: 'write', done, total })),
       signal,
-      identity,
     });
+    await writer.finish();
+  } catch (err) {
+    await writer.abort();
+    throw err;
   } finally {
     for (const piece of pieces) if (!Buffer.isBuffer(piece.source)) await piece.source.close();
   }

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { derivedGuid, openWindowsPartition } from './disk-image';
 import { metadataOperations, readOptionalFile, sealLayerPartition } from './layer-disk';
 import type { LayerMetadata } from './layer-metadata';
+import type { VolumeRef } from './native';
 import { applyToVolume, cloneVolume, listVolume } from './volume';
 import { withWorkDir } from './work-dir';
 
@@ -11,7 +12,7 @@ import { withWorkDir } from './work-dir';
 export const REQUIRED_HIVES = ['SYSTEM', 'SOFTWARE', 'DEFAULT'] as const;
 export const HIVE_DIR = '\\Windows\\System32\\config';
 
-export async function checkHive(partition: string, hive: string, source: string): Promise<Buffer> {
+export async function checkHive(partition: VolumeRef, hive: string, source: string): Promise<Buffer> {
   const bytes = await readOptionalFile(partition, `${HIVE_DIR}\\${hive}`);
   if (!bytes) throw new Error(`${source}: no ${HIVE_DIR}\\${hive}: not a Windows volume`);
   if (bytes.length < 4096 || bytes.toString('latin1', 0, 4) !== 'regf') {

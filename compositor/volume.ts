@@ -64,11 +64,43 @@ export async function formatVolume(file: string, size: number, options: FormatOp
 export async function cloneVolume(
   source: VolumeRef,
   target: string,
-  onProgress?: ProgressListener,
+  options: CloneOptions = {},
 ): Promise<void> {
   await fs.writeFile(target, '');
-  await fs.truncate(target, typeof source === 'string' ? (await fs.stat(source)).size : source.size);
-  await runNtfsCore(['clone', volumeArgument(source), target], { onProgress, ...served(source) });
+  await fs.truncate(
+    target,
+    options.size ?? (typeof source === 'string' ? (await fs.stat(source)).size : source.size),
+  );
+  await cloneVolumeInto(source, target, options);
+}
+
+export interface CloneOptions extends CoreOptions {
+  /** Size of the new file, when bigger than the volume (room to grow into). */
+  size?: number;
+  /** Only the file system's own structures, not files' data: what growVolume needs. */
+  metadataOnly?: boolean;
+}
+
+/** Copies the allocated clusters of `source` into the volume `target` names (a file or a mapped volume) as it is. */
+export async function cloneVolumeInto(
+  source: VolumeRef,
+  target: string,
+  { metadataOnly, onProgress, signal }: CloneOptions = {},
+): Promise<void> {
+  await runNtfsCore(['clone', ...(metadataOnly ? ['--metadata-only'] : []), volumeArgument(source), target], {
+    onProgress,
+    signal,
+    ...served(source),
+  });
+}
+
+/** Copies every data range of the sparse partition image `file` over the volume `target` names. */
+export async function copyVolumeData(
+  file: string,
+  target: string,
+  { signal }: CoreOptions = {},
+): Promise<void> {
+  await runNtfsCore(['copy-data', file, target], { signal });
 }
 
 /** Grows the volume (of `volumeSize` bytes) in `file` to fill the file's `size` bytes, with ntfsresize. */

@@ -1,53 +1,105 @@
 import { BlockTable } from './block-table';
 import { OutputFile, Segment } from './file-io';
+import { readSharedBlockMap, writeSharedBlockMap, type DiskWindow } from './shared-block-map';
 import { assertWriteInside, DiskFormat, DiskWriter } from './types';
 import { isZero } from './zero';
+
+/** How a block-mapped format lays blocks out in its file. */
+export interface BlockLayout {
+  blockSize: number;
+  /** Bytes the format keeps in front of each block's data (VHD's sector bitmap), 0 for none. */
+  prefix: number;
+  /** File offset of the first block: everything before it is the format's headers and tables. */
+  firstBlockAt: number;
+  /** Largest file the format can address. */
+  maxFileSize: number;
+}
 
 /**
  * The writer shared by the block-mapped formats (dynamic VHD, VHDX, sparse VMDK). Blocks are
  * allocated at the end of the file the first time they receive non-zero data, so all-zero blocks
- * never take space; the format module only says how a block is allocated and how the metadata
+ * never take space; the format module only says how its blocks are laid out and how the metadata
  * looks at the end.
+ *
+ * Another process may write the file in between (the compositor's NTFS core writes the image's
+ * Windows volume straight into it): `share` hands it the block map, `adoptShared` takes back the
+ * blocks it allocated. See shared-block-map.ts.
  */
 export abstract class AllocatingWriter implements DiskWriter {
   protected readonly table: BlockTable;
+  /** File offset where the next block goes (its prefix first). */
+  protected nextFree: number;
 
   protected constructor(
     readonly format: DiskFormat,
     protected readonly out: OutputFile,
     readonly virtualSize: number,
-    protected readonly blockSize: number,
+    protected readonly layout: BlockLayout,
   ) {
-    this.table = new BlockTable(Math.ceil(virtualSize / blockSize));
+    this.table = new BlockTable(Math.ceil(virtualSize / layout.blockSize));
+    this.nextFree = layout.firstBlockAt;
   }
-
-  /**
-   * Reserves file space for `block` and returns the file offset of its first guest byte. Extra
-   * bytes the format keeps with a block (VHD's sector bitmap) go into `segments`.
-   */
-  protected abstract allocate(block: number, segments: Segment[]): number;
 
   /** Writes tables, headers and footers once all data is in. */
   protected abstract writeMetadata(): Promise<void>;
 
+  /** Reserves file space for `block` and returns the file offset of its first guest byte. */
+  private allocate(block: number): number {
+    const at = this.nextFree + this.layout.prefix;
+    if (at + this.layout.blockSize > this.layout.maxFileSize)
+      throw new RangeError(
+        `${this.out.finalPath}: the ${this.format} file would pass ${this.layout.maxFileSize} bytes, more than the format can address`,
+      );
+    this.nextFree = at + this.layout.blockSize;
+    this.table.set(block, at);
+    return at;
+  }
+
   async write(data: Buffer, offset: number): Promise<void> {
     assertWriteInside(data, offset, this.virtualSize);
     const segments: Segment[] = [];
+    const { blockSize } = this.layout;
     for (let done = 0; done < data.length;) {
       const position = offset + done;
-      const block = Math.floor(position / this.blockSize);
-      const inBlock = position - block * this.blockSize;
-      const piece = data.subarray(done, done + Math.min(this.blockSize - inBlock, data.length - done));
+      const block = Math.floor(position / blockSize);
+      const inBlock = position - block * blockSize;
+      const piece = data.subarray(done, done + Math.min(blockSize - inBlock, data.length - done));
       done += piece.length;
       let fileOffset = this.table.get(block);
       if (fileOffset === 0) {
         if (isZero(piece)) continue;
-        fileOffset = this.allocate(block, segments);
-        this.table.set(block, fileOffset);
+        fileOffset = this.allocate(block);
       }
       segments.push({ fileOffset: fileOffset + inBlock, data: piece });
     }
     await this.out.writeSegments(segments);
+  }
+
+  /**
+   * Writes the block map to `mapFile` for another process to write the guest range `window` of
+   * this disk (see shared-block-map.ts). Until `adoptShared`, this writer must not write.
+   */
+  share(mapFile: string, window: DiskWindow): Promise<void> {
+    return writeSharedBlockMap(mapFile, {
+      diskFile: this.out.tempPath,
+      blockSize: this.layout.blockSize,
+      prefix: this.layout.prefix,
+      nextFree: this.nextFree,
+      table: this.table,
+      window,
+    });
+  }
+
+  /** Takes back the block map from `mapFile`, with every block the other process allocated. */
+  async adoptShared(mapFile: string): Promise<void> {
+    const map = await readSharedBlockMap(mapFile, this.layout, this.table.blockCount);
+    for (const [block, fileOffset] of map.blocks) {
+      const known = this.table.get(block);
+      if (known !== 0 && known !== fileOffset)
+        throw new Error(`${mapFile}: block ${block} moved from ${known} to ${fileOffset}`);
+      if (known === 0) this.table.set(block, fileOffset);
+    }
+    this.nextFree = Math.max(this.nextFree, map.nextFree);
   }
 
   async finish(): Promise<void> {

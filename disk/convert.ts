@@ -1,3 +1,4 @@
+import { allocDirectBuffer } from './direct-io';
 import { createDiskWriter } from './open';
 import { StreamWriterOptions } from './formats/vmdk-stream';
 import { DiskFormat, DiskWriter, Extent, VirtualDisk, WriterOptions } from './types';
@@ -43,7 +44,7 @@ export async function copyDisk(
   const extents = source.extents();
   const total = extents.reduce((sum, e) => sum + e.length, 0);
   const ring = Array.from({ length: DEPTH }, () => ({
-    buffer: Buffer.allocUnsafe(CHUNK_SIZE),
+    buffer: allocDirectBuffer(CHUNK_SIZE),
     writing: Promise.resolve(),
   }));
   let done = 0;

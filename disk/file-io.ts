@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { canWriteDirect, openDirect } from './direct-io';
 import { DiskFormatError } from './errors';
 
 /** Bytes that replace part of a file as it is read (VHDX log replay); no `data` means zeros. */
@@ -104,7 +105,9 @@ export interface Segment {
 
 /**
  * The file a writer produces. It lives under a hidden temporary name in the destination folder
- * (same filesystem, so the final rename is atomic) and only takes the real name in `commit()`.
+ * (same filesystem, so the final rename is atomic) and only takes the real name in `commit()`,
+ * after its bytes are on disk: a crash never leaves a renamed but incomplete file. Whole aligned
+ * blocks in direct-I/O memory are written past the page cache (see direct-io.ts).
  */
 export class OutputFile {
   private closed = false;
@@ -113,6 +116,7 @@ export class OutputFile {
     readonly finalPath: string,
     readonly tempPath: string,
     private readonly handle: fs.FileHandle,
+    private direct: fs.FileHandle | undefined,
   ) {}
 
   static async create(finalPath: string): Promise<OutputFile> {
@@ -121,9 +125,17 @@ export class OutputFile {
       dir,
       `.${path.basename(finalPath)}.${randomBytes(4).toString('hex')}.lamina-tmp`,
     );
+    let handle: fs.FileHandle;
     try {
-      return new OutputFile(finalPath, tempPath, await fs.open(tempPath, 'wx'));
+      handle = await fs.open(tempPath, 'wx');
     } catch (err) {
+      throw new Error(`cannot write ${finalPath}: ${(err as Error).message}`);
+    }
+    try {
+      return new OutputFile(finalPath, tempPath, handle, await openDirect(tempPath));
+    } catch (err) {
+      await handle.close();
+      await fs.rm(tempPath, { force: true });
       throw new Error(`cannot write ${finalPath}: ${(err as Error).message}`);
     }
   }
@@ -131,9 +143,34 @@ export class OutputFile {
   async writeAt(data: Buffer, fileOffset: number): Promise<void> {
     let done = 0;
     while (done < data.length) {
-      const { bytesWritten } = await this.handle.write(data, done, data.length - done, fileOffset + done);
+      const rest = data.subarray(done);
+      const bytesWritten = await this.writeOnce(canWriteDirect(rest, fileOffset + done), (h) =>
+        h.write(rest, 0, rest.length, fileOffset + done),
+      );
       done += bytesWritten;
     }
+  }
+
+  /**
+   * One write through the direct handle when its data qualifies, else the buffered one. A file
+   * system that accepted O_DIRECT at open but refuses the write itself (EINVAL) gets every later
+   * write buffered.
+   */
+  private async writeOnce(
+    qualifies: boolean,
+    write: (handle: fs.FileHandle) => Promise<{ bytesWritten: number }>,
+  ): Promise<number> {
+    if (this.direct && qualifies) {
+      try {
+        return (await write(this.direct)).bytesWritten;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
+        const direct = this.direct;
+        this.direct = undefined;
+        await direct?.close();
+      }
+    }
+    return (await write(this.handle)).bytesWritten;
   }
 
   /** Writes segments, merging file-contiguous neighbours into one vectored write each. */
@@ -152,16 +189,15 @@ export class OutputFile {
   private async writeRun(run: Segment[]): Promise<void> {
     if (run.length === 1) return this.writeAt(run[0].data, run[0].fileOffset);
     const total = run.reduce((sum, s) => sum + s.data.length, 0);
-    const { bytesWritten } = await this.handle.writev(
-      run.map((s) => s.data),
-      run[0].fileOffset,
+    const buffers = run.map((s) => s.data);
+    // Direct only when every piece qualifies on its own, which makes the whole run aligned too.
+    const bytesWritten = await this.writeOnce(
+      run.every((s) => canWriteDirect(s.data, s.fileOffset)),
+      (h) => h.writev(buffers, run[0].fileOffset),
     );
     // A short vectored write is rare (disk full is an error instead); finish it piece by piece.
     if (bytesWritten < total)
-      await this.writeAt(
-        Buffer.concat(run.map((s) => s.data)).subarray(bytesWritten),
-        run[0].fileOffset + bytesWritten,
-      );
+      await this.writeAt(Buffer.concat(buffers).subarray(bytesWritten), run[0].fileOffset + bytesWritten);
   }
 
   /** Sets the file length; growing leaves a hole, so this is how the sparse parts are "written". */
@@ -169,9 +205,17 @@ export class OutputFile {
     return this.handle.truncate(length);
   }
 
+  /** Makes the file durable, then gives it its real name, durably too. */
   async commit(): Promise<void> {
+    await this.handle.sync();
     await this.close();
     await fs.rename(this.tempPath, this.finalPath);
+    const dir = await fs.open(path.dirname(this.finalPath), 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
   }
 
   async discard(): Promise<void> {
@@ -182,6 +226,7 @@ export class OutputFile {
   private async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.direct?.close();
     await this.handle.close();
   }
 }

@@ -7,3 +7,5 @@ export { buildGpt, buildMbr, PARTITION_TYPE, readPartitionTable, writeTableSegme
 export type { Partition, PartitionSpec, PartitionTable } from './partition';
 export { DISK_FORMATS } from './types';
 export type { DiskFormat, DiskWriter, Extent, VirtualDisk, WriterOptions } from './types';
+export { AllocatingWriter } from './allocating-writer';
+export type { DiskWindow } from './shared-block-map';

@@ -1,6 +1,6 @@
 # Native code of Lamina. Each concern is its own target so that they build and load
 # independently: lamina_registry wraps hivex (registry hives); lamina_ntfs is the compositor's
-# NTFS core on libntfs-3g.
+# NTFS core on libntfs-3g; lamina_io gives disk/ the aligned memory direct I/O needs.
 {
   'targets': [
     {
@@ -9,6 +9,13 @@
       'dependencies': ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
       'defines': ['NAPI_VERSION=8'],
       'libraries': ['-lhivex'],
+      'cflags_cc': ['-std=c++17', '-Wall', '-Wextra'],
+    },
+    {
+      'target_name': 'lamina_io',
+      'sources': ['io/aligned-buffer.cc'],
+      'dependencies': ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
+      'defines': ['NAPI_VERSION=8'],
       'cflags_cc': ['-std=c++17', '-Wall', '-Wextra'],
     },
     {
@@ -21,7 +28,9 @@
         'ntfs/clock.c',
         'ntfs/progress.c',
         'ntfs/volume.c',
+        'ntfs/device.c',
         'ntfs/served-device.c',
+        'ntfs/mapped-device.c',
         'ntfs/path.c',
         'ntfs/walk.c',
         'ntfs/entry.c',

@@ -195,26 +195,23 @@ async function openDynamic(file: InputFile, footer: Footer, footerAt: number): P
   return new BlockMappedDisk('vhd', file, footer.currentSize, blockSize, table);
 }
 
+const BAT_AT = FOOTER_SIZE + DYNAMIC_HEADER_SIZE;
+
 class VhdDynamicWriter extends AllocatingWriter {
   private static readonly BITMAP = Buffer.alloc(BITMAP_SIZE, 0xff);
-  private readonly batAt = FOOTER_SIZE + DYNAMIC_HEADER_SIZE;
-  private nextFree: number;
 
   constructor(
     out: OutputFile,
     virtualSize: number,
     private readonly identity: DiskIdentity,
   ) {
-    super('vhd', out, virtualSize, BLOCK_SIZE);
-    this.nextFree = this.batAt + roundUp(this.table.blockCount * 4, SECTOR_SIZE);
-  }
-
-  protected allocate(_block: number, segments: Segment[]): number {
-    // Every sector marked present: the block was zero-filled on allocation, so all of it is valid data.
-    const bitmapAt = this.nextFree;
-    this.nextFree += BITMAP_SIZE + BLOCK_SIZE;
-    segments.push({ fileOffset: bitmapAt, data: VhdDynamicWriter.BITMAP });
-    return bitmapAt + BITMAP_SIZE;
+    super('vhd', out, virtualSize, {
+      blockSize: BLOCK_SIZE,
+      prefix: BITMAP_SIZE,
+      firstBlockAt: BAT_AT + roundUp(Math.ceil(virtualSize / BLOCK_SIZE) * 4, SECTOR_SIZE),
+      // BAT entries are 32-bit sector numbers.
+      maxFileSize: 2 ** 32 * SECTOR_SIZE,
+    });
   }
 
   protected async writeMetadata(): Promise<void> {
@@ -222,18 +219,24 @@ class VhdDynamicWriter extends AllocatingWriter {
     const header = Buffer.alloc(DYNAMIC_HEADER_SIZE);
     header.write(DYNAMIC_COOKIE, 0, 'latin1');
     header.writeBigUInt64BE(NO_DATA_OFFSET, 8);
-    header.writeBigUInt64BE(BigInt(this.batAt), 16);
+    header.writeBigUInt64BE(BigInt(BAT_AT), 16);
     header.writeUInt32BE(FORMAT_VERSION, 24);
     header.writeUInt32BE(this.table.blockCount, 28);
     header.writeUInt32BE(BLOCK_SIZE, 32);
     header.writeUInt32BE(vhdChecksum(header, 36), 36);
     const bat = Buffer.alloc(roundUp(this.table.blockCount * 4, SECTOR_SIZE), 0xff);
-    for (const [block, dataAt] of this.table.entries())
+    // Each block's sector bitmap in front of it, every sector marked present: a block is
+    // zero-filled when allocated, so all of it is valid data.
+    const bitmaps: Segment[] = [];
+    for (const [block, dataAt] of this.table.entries()) {
       bat.writeUInt32BE((dataAt - BITMAP_SIZE) / SECTOR_SIZE, block * 4);
+      bitmaps.push({ fileOffset: dataAt - BITMAP_SIZE, data: VhdDynamicWriter.BITMAP });
+    }
     await this.out.writeSegments([
       { fileOffset: 0, data: footer },
       { fileOffset: FOOTER_SIZE, data: header },
-      { fileOffset: this.batAt, data: bat },
+      { fileOffset: BAT_AT, data: bat },
+      ...bitmaps,
     ]);
     await this.out.writeAt(footer, this.nextFree);
   }

@@ -363,26 +363,29 @@ const METADATA_OFFSET = 2 * MIB;
 const METADATA_LENGTH = MIB;
 const BAT_OFFSET = 3 * MIB;
 
+/** Bytes of the BAT for a disk of `virtualSize`: whole MiB, so blocks after it stay MiB-aligned. */
+function batLengthFor(virtualSize: number): number {
+  const blocks = Math.ceil(virtualSize / DEFAULT_BLOCK_SIZE);
+  return Math.max(MIB, roundUp(batEntryCount(blocks, chunkRatio(SECTOR_SIZE, DEFAULT_BLOCK_SIZE)) * 8, MIB));
+}
+
 class VhdxWriter extends AllocatingWriter {
-  private readonly ratio: number;
+  private readonly ratio = chunkRatio(SECTOR_SIZE, DEFAULT_BLOCK_SIZE);
   private readonly batLength: number;
-  private nextFree: number;
 
   constructor(
     out: OutputFile,
     virtualSize: number,
     private readonly identity: DiskIdentity,
   ) {
-    super('vhdx', out, virtualSize, DEFAULT_BLOCK_SIZE);
-    this.ratio = chunkRatio(SECTOR_SIZE, DEFAULT_BLOCK_SIZE);
-    this.batLength = Math.max(MIB, roundUp(batEntryCount(this.table.blockCount, this.ratio) * 8, MIB));
-    this.nextFree = BAT_OFFSET + this.batLength;
-  }
-
-  protected allocate(): number {
-    const at = this.nextFree;
-    this.nextFree += DEFAULT_BLOCK_SIZE;
-    return at;
+    const batLength = batLengthFor(virtualSize);
+    super('vhdx', out, virtualSize, {
+      blockSize: DEFAULT_BLOCK_SIZE,
+      prefix: 0,
+      firstBlockAt: BAT_OFFSET + batLength,
+      maxFileSize: Number.MAX_SAFE_INTEGER,
+    });
+    this.batLength = batLength;
   }
 
   protected async writeMetadata(): Promise<void> {

@@ -309,36 +309,37 @@ class StreamOptimizedDisk extends BlockMappedDisk {
   }
 }
 
-class VmdkSparseWriter extends AllocatingWriter {
-  private readonly gtCount: number;
-  private readonly gdSectors: number;
-  private readonly redundantGdSector = 1 + DESCRIPTOR_SECTORS;
-  private readonly gdSector: number;
-  private readonly overheadSectors: number;
-  private nextFree: number;
+/** Where a monolithicSparse file keeps its grain directories and tables: all before the first grain. */
+function sparseTables(virtualSize: number) {
+  const gtCount = Math.ceil(Math.ceil(virtualSize / GRAIN_BYTES) / GTES_PER_GT);
+  const gdSectors = Math.ceil((gtCount * 4) / SECTOR_SIZE);
+  const tablesSectors = gdSectors + (gtCount * GT_BYTES) / SECTOR_SIZE;
+  const redundantGdSector = 1 + DESCRIPTOR_SECTORS;
+  const gdSector = redundantGdSector + tablesSectors;
+  return {
+    gtCount,
+    gdSectors,
+    redundantGdSector,
+    gdSector,
+    overheadSectors: roundUp(gdSector + tablesSectors, GRAIN_SECTORS),
+  };
+}
 
+class VmdkSparseWriter extends AllocatingWriter {
+  private readonly tables: ReturnType<typeof sparseTables>;
   constructor(
     out: OutputFile,
     virtualSize: number,
     private readonly descriptor: Buffer,
   ) {
-    super('vmdk', out, virtualSize, GRAIN_BYTES);
-    this.gtCount = Math.ceil(this.table.blockCount / GTES_PER_GT);
-    this.gdSectors = Math.ceil((this.gtCount * 4) / SECTOR_SIZE);
-    const tablesSectors = this.gdSectors + (this.gtCount * GT_BYTES) / SECTOR_SIZE;
-    this.gdSector = this.redundantGdSector + tablesSectors;
-    this.overheadSectors = roundUp(this.gdSector + tablesSectors, GRAIN_SECTORS);
-    this.nextFree = this.overheadSectors * SECTOR_SIZE;
-  }
-
-  protected allocate(): number {
-    const at = this.nextFree;
-    this.nextFree += GRAIN_BYTES;
-    if (this.nextFree > VMDK_MAX_SIZE)
-      throw new RangeError(
-        `${this.out.finalPath}: VMDK file would pass 2 TiB, beyond what grain tables can address`,
-      );
-    return at;
+    const tables = sparseTables(virtualSize);
+    super('vmdk', out, virtualSize, {
+      blockSize: GRAIN_BYTES,
+      prefix: 0,
+      firstBlockAt: tables.overheadSectors * SECTOR_SIZE,
+      maxFileSize: VMDK_MAX_SIZE,
+    });
+    this.tables = tables;
   }
 
   protected async writeMetadata(): Promise<void> {
@@ -351,9 +352,9 @@ class VmdkSparseWriter extends AllocatingWriter {
       descriptorSector: 1,
       descriptorSectors: DESCRIPTOR_SECTORS,
       gtesPerGt: GTES_PER_GT,
-      redundantGdSector: this.redundantGdSector,
-      gdSector: BigInt(this.gdSector),
-      overheadSectors: this.overheadSectors,
+      redundantGdSector: this.tables.redundantGdSector,
+      gdSector: BigInt(this.tables.gdSector),
+      overheadSectors: this.tables.overheadSectors,
     });
     const segments = [
       { fileOffset: 0, data: header },
@@ -361,13 +362,13 @@ class VmdkSparseWriter extends AllocatingWriter {
     ];
     // Both copies of the tables; every grain table is preallocated right after its directory, as
     // qemu and VMware lay them out, so only tables with entries need writing (the rest stay holes).
-    for (const gdSector of [this.redundantGdSector, this.gdSector]) {
-      const firstGtSector = gdSector + this.gdSectors;
-      const gd = Buffer.alloc(this.gdSectors * SECTOR_SIZE);
-      for (let gt = 0; gt < this.gtCount; gt++)
+    for (const gdSector of [this.tables.redundantGdSector, this.tables.gdSector]) {
+      const firstGtSector = gdSector + this.tables.gdSectors;
+      const gd = Buffer.alloc(this.tables.gdSectors * SECTOR_SIZE);
+      for (let gt = 0; gt < this.tables.gtCount; gt++)
         gd.writeUInt32LE(firstGtSector + gt * (GT_BYTES / SECTOR_SIZE), gt * 4);
       segments.push({ fileOffset: gdSector * SECTOR_SIZE, data: gd });
-      for (let gt = 0; gt < this.gtCount; gt++) {
+      for (let gt = 0; gt < this.tables.gtCount; gt++) {
         const entries = grainTable(this.table, gt);
         if (entries)
           segments.push({

@@ -1,11 +1,15 @@
+#define _GNU_SOURCE /* SEEK_DATA, SEEK_HOLE */
 #include <fcntl.h>
 #include <unistd.h>
 #include "clone.h"
+#include "device.h"
 #include "ntfs.h"
 #include "progress.h"
 #include "volume.h"
 
 #define COPY_CHUNK (4u * 1024 * 1024)
+/* Direct I/O (the mapped device uses it for aligned writes) needs page-aligned memory. */
+#define BUFFER_ALIGNMENT 4096
 
 static int is_zero(const char *buffer, size_t length)
 {
@@ -27,15 +31,53 @@ static u8 *read_bitmap(ntfs_volume *vol, s64 *bytes)
 	return bitmap;
 }
 
+static void clear_run(u8 *bitmap, s64 clusters, LCN lcn, s64 length)
+{
+	for (s64 c = lcn; c < lcn + length && c < clusters; c++)
+		bitmap[c >> 3] &= (u8)~(1u << (c & 7));
+}
+
+/*
+ * Leaves in `bitmap` only the clusters of the file system's own structures: clears those of
+ * every data stream of ordinary files (MFT records from 16 on). What remains (the MFT, the
+ * system files, directory indexes) is what ntfsresize reads and rewrites.
+ */
+static int drop_file_data(ntfs_volume *vol, u8 *bitmap)
+{
+	s64 records = vol->mft_na->initialized_size >> vol->mft_record_size_bits;
+	for (s64 mref = FILE_first_user; mref < records; mref++) {
+		ntfs_inode *ni = ntfs_inode_open(vol, (MFT_REF)mref);
+		if (!ni)
+			continue; /* a free record */
+		ntfs_attr_search_ctx *ctx = ntfs_attr_get_search_ctx(ni, NULL);
+		if (!ctx) {
+			ntfs_inode_close(ni);
+			return -1;
+		}
+		while (!ntfs_attr_lookup(AT_DATA, NULL, 0, CASE_SENSITIVE, 0, NULL, 0, ctx)) {
+			if (!ctx->attr->non_resident)
+				continue;
+			runlist_element *rl = ntfs_mapping_pairs_decompress(vol, ctx->attr, NULL);
+			for (runlist_element *r = rl; r && r->length; r++)
+				if (r->lcn >= 0)
+					clear_run(bitmap, vol->nr_clusters, r->lcn, r->length);
+			free(rl);
+		}
+		ntfs_attr_put_search_ctx(ctx);
+		ntfs_inode_close(ni);
+	}
+	return 0;
+}
+
 /* Reads through the volume's own device, so a served volume (read in place) clones too. */
-static int copy_range(ntfs_volume *from, int to, char *buffer, off_t offset, u64 length)
+static int copy_range(ntfs_volume *from, struct ntfs_device *to, char *buffer, s64 offset, u64 length)
 {
 	while (length) {
 		size_t want = length < COPY_CHUNK ? (size_t)length : COPY_CHUNK;
 		s64 got = ntfs_pread(from->dev, offset, (s64)want, buffer);
 		if (got <= 0)
 			return -1;
-		if (!is_zero(buffer, (size_t)got) && pwrite(to, buffer, (size_t)got, offset) != got)
+		if (!is_zero(buffer, (size_t)got) && to->d_ops->pwrite(to, buffer, got, offset) != got)
 			return -1;
 		offset += got;
 		length -= (u64)got;
@@ -44,7 +86,27 @@ static int copy_range(ntfs_volume *from, int to, char *buffer, off_t offset, u64
 	return 0;
 }
 
-int clone_volume(const char *source, const char *target)
+/* The target device, opened for writing; NULL (reported) when it cannot be. */
+static struct ntfs_device *open_target(const char *target)
+{
+	struct ntfs_device *to = device_for(target, 0);
+	if (to && to->d_ops->open(to, O_RDWR)) {
+		ntfs_device_free(to);
+		to = NULL;
+	}
+	if (!to)
+		fail("%s: cannot open for writing (%s)", target, strerror(errno));
+	return to;
+}
+
+static int close_target(struct ntfs_device *to)
+{
+	int rc = to->d_ops->close(to);
+	ntfs_device_free(to);
+	return rc;
+}
+
+int clone_volume(const char *source, const char *target, int metadata_only)
 {
 	ntfs_volume *vol = volume_open(source, 1);
 	if (!vol)
@@ -53,8 +115,9 @@ int clone_volume(const char *source, const char *target)
 	u8 *bitmap = read_bitmap(vol, &bitmap_bytes);
 	s64 clusters = vol->nr_clusters;
 	u32 cluster_size = vol->cluster_size;
-	if (!bitmap) {
+	if (!bitmap || (metadata_only && drop_file_data(vol, bitmap))) {
 		fail("%s: cannot read the cluster bitmap", source);
+		free(bitmap);
 		ntfs_umount(vol, FALSE);
 		return -1;
 	}
@@ -64,9 +127,9 @@ int clone_volume(const char *source, const char *target)
 		used += (bitmap[c >> 3] >> (c & 7)) & 1;
 	progress_start("clone", used * cluster_size);
 
-	int to = open(target, O_WRONLY);
-	char *buffer = malloc(COPY_CHUNK);
-	int rc = to < 0 ? -1 : 0;
+	struct ntfs_device *to = open_target(target);
+	char *buffer = NULL;
+	int rc = to && !posix_memalign((void **)&buffer, BUFFER_ALIGNMENT, COPY_CHUNK) ? 0 : -1;
 	for (s64 c = 0; rc == 0 && c < clusters;) {
 		if (!((bitmap[c >> 3] >> (c & 7)) & 1)) {
 			c++;
@@ -75,10 +138,10 @@ int clone_volume(const char *source, const char *target)
 		s64 run = c;
 		while (run < clusters && ((bitmap[run >> 3] >> (run & 7)) & 1))
 			run++;
-		rc = copy_range(vol, to, buffer, (off_t)c * cluster_size, (u64)(run - c) * cluster_size);
+		rc = copy_range(vol, to, buffer, c * cluster_size, (u64)(run - c) * cluster_size);
 		c = run;
 	}
-	if (rc == 0 && fsync(to))
+	if (to && close_target(to))
 		rc = -1;
 	if (rc)
 		fail("cloning %s into %s: %s", source, target, strerror(errno));
@@ -86,7 +149,36 @@ int clone_volume(const char *source, const char *target)
 	free(buffer);
 	free(bitmap);
 	ntfs_umount(vol, FALSE);
-	if (to >= 0)
-		close(to);
+	return rc;
+}
+
+int copy_file_data(const char *file, const char *target)
+{
+	int from = open(file, O_RDONLY);
+	if (from < 0) {
+		fail("%s: %s", file, strerror(errno));
+		return -1;
+	}
+	struct ntfs_device *to = open_target(target);
+	char *buffer = NULL;
+	int rc = to && !posix_memalign((void **)&buffer, BUFFER_ALIGNMENT, COPY_CHUNK) ? 0 : -1;
+	off_t end = lseek(from, 0, SEEK_END);
+	/* Every data range, zeros included: they may replace something the target holds. */
+	for (off_t at = rc ? end : lseek(from, 0, SEEK_DATA); rc == 0 && at >= 0 && at < end;) {
+		off_t hole = lseek(from, at, SEEK_HOLE);
+		while (rc == 0 && at < hole) {
+			size_t want = hole - at < COPY_CHUNK ? (size_t)(hole - at) : COPY_CHUNK;
+			ssize_t got = pread(from, buffer, want, at);
+			rc = got > 0 && to->d_ops->pwrite(to, buffer, got, at) == got ? 0 : -1;
+			at += got > 0 ? got : 0;
+		}
+		at = lseek(from, hole, SEEK_DATA);
+	}
+	if (to && close_target(to))
+		rc = -1;
+	if (rc)
+		fail("copying %s into %s: %s", file, target, strerror(errno));
+	free(buffer);
+	close(from);
 	return rc;
 }

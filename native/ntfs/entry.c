@@ -111,6 +111,25 @@ ntfs_inode *entry_create(ntfs_volume *vol, const char *path, int is_dir, int *cr
 	return ni;
 }
 
+/*
+ * Packs the next allocation right after `na`'s last cluster. libntfs-3g moves its allocation
+ * cursor 4096 clusters (16 MiB) past every allocation, leaving room for files to grow; an image
+ * is written once, and files spread 16 MiB apart touch every block of a dynamic VHDX, which then
+ * grows to the full disk size for a few GiB of data.
+ */
+static void pack_after(ntfs_attr *na)
+{
+	ntfs_volume *vol = na->ni->vol;
+	if (!NAttrNonResident(na) || ntfs_attr_map_whole_runlist(na))
+		return;
+	LCN end = -1;
+	for (runlist_element *r = na->rl; r && r->length; r++)
+		if (r->lcn >= 0)
+			end = r->lcn + r->length;
+	if (end >= vol->mft_zone_end && end < vol->nr_clusters)
+		vol->data1_zone_pos = end;
+}
+
 int entry_write_stream(ntfs_inode *ni, const ntfschar *name, int name_len, u64 size,
 		       stream_reader read, void *context)
 {
@@ -120,9 +139,16 @@ int entry_write_stream(ntfs_inode *ni, const ntfschar *name, int name_len, u64 s
 	ntfs_attr *na = ntfs_attr_open(ni, AT_DATA, attr_name, (u32)name_len);
 	if (!na)
 		return -1;
-	char *buffer = malloc(COPY_CHUNK);
+	/* Page-aligned, so a mapped device can write whole clusters past the page cache. */
+	char *buffer = NULL;
+	if (posix_memalign((void **)&buffer, 4096, COPY_CHUNK)) {
+		ntfs_attr_close(na);
+		errno = ENOMEM;
+		return -1;
+	}
 	u64 offset = 0;
-	int rc = ntfs_attr_truncate(na, 0);
+	/* Sized up front: the clusters come in one allocation, contiguous where the volume allows. */
+	int rc = ntfs_attr_truncate(na, 0) || ntfs_attr_truncate(na, (s64)size) ? -1 : 0;
 	while (rc == 0 && offset < size) {
 		size_t want = size - offset < COPY_CHUNK ? (size_t)(size - offset) : COPY_CHUNK;
 		ssize_t got = read(context, buffer, want);
@@ -137,6 +163,8 @@ int entry_write_stream(ntfs_inode *ni, const ntfschar *name, int name_len, u64 s
 		progress_add((u64)got);
 	}
 	int error = errno; /* closing may overwrite the reason of a failed write */
+	if (rc == 0)
+		pack_after(na);
 	free(buffer);
 	ntfs_attr_close(na);
 	errno = error;

@@ -1,6 +1,7 @@
 /*
  * lamina_ntfs: the compositor's NTFS core, run by the TypeScript driver as a child process.
- * Each sub-command works on partition image files (a layer's or an image's NTFS volume), writes
+ * Each sub-command works on NTFS volumes (partition image files, or volumes named as device.h
+ * says: served by the parent, or mapped into a disk file being written), writes
  * progress as JSON lines on stdout and errors on stderr, and exits 0 on success.
  */
 #include "ntfs.h"
@@ -25,7 +26,8 @@ static const char usage[] =
 	"       lamina_ntfs overlay LAYER IMAGE\n"
 	"       lamina_ntfs list VOLUME\n"
 	"       lamina_ntfs cat VOLUME PATH[:STREAM]\n"
-	"       lamina_ntfs clone SOURCE TARGET\n"
+	"       lamina_ntfs clone [--metadata-only] SOURCE TARGET\n"
+	"       lamina_ntfs copy-data FILE TARGET\n"
 	"       lamina_ntfs finalize VOLUME SERIAL_HEX START_SECTOR\n";
 
 /* Runs `action` on a mounted volume and unmounts it; the unmount's result counts too. */
@@ -78,7 +80,11 @@ int main(int argc, char **argv)
 	if (!strcmp(command, "overlay") && argc == 4)
 		return run_overlay(argv[2], argv[3]);
 	if (!strcmp(command, "clone") && argc == 4)
-		return clone_volume(argv[2], argv[3]) ? 1 : 0;
+		return clone_volume(argv[2], argv[3], 0) ? 1 : 0;
+	if (!strcmp(command, "clone") && argc == 5 && !strcmp(argv[2], "--metadata-only"))
+		return clone_volume(argv[3], argv[4], 1) ? 1 : 0;
+	if (!strcmp(command, "copy-data") && argc == 4)
+		return copy_file_data(argv[2], argv[3]) ? 1 : 0;
 	if (!strcmp(command, "finalize") && argc == 5)
 		return volume_finalize(argv[2], strtoull(argv[3], NULL, 16),
 				       (uint32_t)strtoul(argv[4], NULL, 10)) ? 1 : 0;

@@ -1,20 +1,16 @@
 #include <fcntl.h>
 #include <unistd.h>
-#include "served-device.h"
+#include "device.h"
 #include "volume.h"
 
 ntfs_volume *volume_open(const char *partition_file, int read_only)
 {
-	ntfs_volume *vol;
-	if (!strncmp(partition_file, SERVED_PREFIX, strlen(SERVED_PREFIX))) {
-		struct ntfs_device *dev = read_only ? served_device_open(partition_file) : NULL;
-		vol = dev ? ntfs_device_mount(dev, NTFS_MNT_RDONLY) : NULL;
-		if (dev && !vol)
-			ntfs_device_free(dev);
-		if (!read_only)
-			errno = EROFS;
-	} else {
-		vol = ntfs_mount(partition_file, read_only ? NTFS_MNT_RDONLY : NTFS_MNT_NONE);
+	struct ntfs_device *dev = device_for(partition_file, read_only);
+	ntfs_volume *vol = dev ? ntfs_device_mount(dev, read_only ? NTFS_MNT_RDONLY : NTFS_MNT_NONE) : NULL;
+	if (dev && !vol) {
+		int error = errno;
+		ntfs_device_free(dev);
+		errno = error;
 	}
 	if (!vol) {
 		fail("%s: not a usable NTFS volume (%s)", partition_file, strerror(errno));
@@ -50,20 +46,27 @@ int volume_close(ntfs_volume *vol)
 static int write_boot_fields(const char *partition_file, uint64_t serial, uint32_t start_sector)
 {
 	unsigned char boot[SECTOR];
-	int fd = open(partition_file, O_RDWR);
-	if (fd < 0)
+	struct ntfs_device *dev = device_for(partition_file, 0);
+	if (!dev)
 		return -1;
-	off_t size = lseek(fd, 0, SEEK_END);
-	int ok = size >= 2 * SECTOR && pread(fd, boot, SECTOR, 0) == SECTOR;
+	if (dev->d_ops->open(dev, O_RDWR)) {
+		ntfs_device_free(dev);
+		return -1;
+	}
+	struct stat st;
+	int ok = dev->d_ops->stat(dev, &st) == 0 && st.st_size >= 2 * SECTOR &&
+		 dev->d_ops->pread(dev, boot, SECTOR, 0) == SECTOR;
 	if (ok) {
 		for (int i = 0; i < 8; i++)
 			boot[SERIAL_OFFSET + i] = (unsigned char)(serial >> (8 * i));
 		for (int i = 0; i < 4; i++)
 			boot[HIDDEN_SECTORS_OFFSET + i] = (unsigned char)(start_sector >> (8 * i));
-		ok = pwrite(fd, boot, SECTOR, 0) == SECTOR &&
-		     pwrite(fd, boot, SECTOR, size - SECTOR) == SECTOR && fsync(fd) == 0;
+		ok = dev->d_ops->pwrite(dev, boot, SECTOR, 0) == SECTOR &&
+		     dev->d_ops->pwrite(dev, boot, SECTOR, st.st_size - SECTOR) == SECTOR;
 	}
-	close(fd);
+	if (dev->d_ops->close(dev))
+		ok = 0;
+	ntfs_device_free(dev);
 	return ok ? 0 : -1;
 }
 

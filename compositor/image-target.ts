@@ -1,0 +1,139 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { AllocatingWriter, createDiskWriter } from '../disk';
+import { completeDisk, writeDisk, type OutputFormat, type PartitionContents } from './disk-image';
+import { windowsPartition, type DiskLayout } from './disk-layout';
+import type { ProgressListener, ServedVolume } from './native';
+import { cloneVolume, cloneVolumeInto, copyVolumeData, growVolume } from './volume';
+
+/**
+ * Where a compose builds the image's Windows volume, and how that becomes the output file.
+ *
+ * Block-mapped formats (vhdx, vhd, vmdk) are written in place: the NTFS core gets the output
+ * container itself as its device (native/ntfs/mapped-device.c), so every byte of the image is
+ * written once, into the file that will be the image. The other formats (raw, vhd-fixed, and
+ * vmdk-stream, which must be written front to back) build the volume in a sparse partition image
+ * in the work folder and copy it into the container at the end.
+ */
+export interface ImageTarget {
+  /** The Windows volume as the NTFS core names it. */
+  readonly volume: string;
+  /** Clones the OS layer's volume (`osSize` bytes) into the Windows partition and grows it to fill it. */
+  placeOsVolume(os: ServedVolume, options: TargetOptions): Promise<void>;
+  /** Writes the partition table, the other partitions and the format's metadata: the output appears. */
+  finish(contents: Omit<PartitionContents, 'windows'>, options: TargetOptions): Promise<void>;
+  /** Removes whatever was written (the work folder goes with withWorkDir). */
+  abort(): Promise<void>;
+}
+
+export interface TargetOptions {
+  onProgress?: ProgressListener;
+  signal?: AbortSignal;
+}
+
+export async function createImageTarget(
+  format: OutputFormat,
+  out: string,
+  layout: DiskLayout,
+  work: string,
+  identity: string,
+): Promise<ImageTarget> {
+  const writer = await createDiskWriter(format, out, { virtualSize: layout.size, identity });
+  if (writer instanceof AllocatingWriter) return MappedTarget.create(writer, layout, work);
+  // Only created to ask: the scratch target makes its own writer at the end.
+  await writer.abort();
+  return new ScratchTarget(format, out, layout, work, identity);
+}
+
+/** Grows the OS volume in place: ntfsresize runs on a copy of the file system's own structures. */
+async function growInPlace(
+  os: ServedVolume,
+  target: string,
+  size: number,
+  work: string,
+  options: TargetOptions,
+) {
+  // ntfsresize takes only a file. It reads and rewrites the MFT, $Bitmap and the boot sectors,
+  // never files' data, so a sparse copy of the metadata (megabytes) stands in for the volume,
+  // and everything it holds afterwards is copied back over the target.
+  const metadata = path.join(work, 'metadata.ntfs');
+  await cloneVolume(os, metadata, { size, metadataOnly: true, signal: options.signal });
+  await growVolume(metadata, os.size, size, options);
+  await copyVolumeData(metadata, target, options);
+  await fs.rm(metadata);
+}
+
+class MappedTarget implements ImageTarget {
+  private constructor(
+    private readonly writer: AllocatingWriter,
+    private readonly layout: DiskLayout,
+    private readonly work: string,
+    private readonly mapFile: string,
+  ) {}
+
+  static async create(writer: AllocatingWriter, layout: DiskLayout, work: string): Promise<MappedTarget> {
+    const mapFile = path.join(work, 'image.map');
+    const windows = windowsPartition(layout);
+    try {
+      await writer.share(mapFile, { offset: windows.offset, size: windows.size });
+    } catch (err) {
+      await writer.abort();
+      throw err;
+    }
+    return new MappedTarget(writer, layout, work, mapFile);
+  }
+
+  get volume(): string {
+    return `mapped:${this.mapFile}`;
+  }
+
+  async placeOsVolume(os: ServedVolume, options: TargetOptions): Promise<void> {
+    await cloneVolumeInto(os, this.volume, options);
+    const size = windowsPartition(this.layout).size;
+    if (size > os.size) await growInPlace(os, this.volume, size, this.work, options);
+  }
+
+  async finish(contents: Omit<PartitionContents, 'windows'>, options: TargetOptions): Promise<void> {
+    try {
+      await this.writer.adoptShared(this.mapFile);
+    } catch (err) {
+      await this.writer.abort();
+      throw err;
+    }
+    await completeDisk(this.writer, this.layout, contents, options);
+  }
+
+  abort(): Promise<void> {
+    return this.writer.abort();
+  }
+}
+
+class ScratchTarget implements ImageTarget {
+  readonly volume: string;
+
+  constructor(
+    private readonly format: OutputFormat,
+    private readonly out: string,
+    private readonly layout: DiskLayout,
+    work: string,
+    private readonly identity: string,
+  ) {
+    this.volume = path.join(work, 'windows.ntfs');
+  }
+
+  async placeOsVolume(os: ServedVolume, options: TargetOptions): Promise<void> {
+    const size = windowsPartition(this.layout).size;
+    await cloneVolume(os, this.volume, { size, ...options });
+    await growVolume(this.volume, os.size, size, options);
+  }
+
+  finish(contents: Omit<PartitionContents, 'windows'>, options: TargetOptions): Promise<void> {
+    return writeDisk(this.layout, { ...contents, windows: this.volume }, this.format, this.out, {
+      ...options,
+      identity: this.identity,
+    });
+  }
+
+  /** Nothing outside the work folder exists until finish, which cleans up after itself. */
+  async abort(): Promise<void> {}
+}

@@ -1,0 +1,13 @@
+#ifndef LAMINA_DEVICE_H
+#define LAMINA_DEVICE_H
+#include "ntfs.h"
+#include <ntfs-3g/device.h>
+
+/*
+ * The device behind a volume name, not yet opened: "served:FD:SIZE" (read-only, see
+ * served-device.h), "mapped:MAPFILE" (a window of a disk file being written, see
+ * mapped-device.h), or else a partition image file. NULL with errno set when it cannot be had.
+ */
+struct ntfs_device *device_for(const char *name, int read_only);
+
+#endif

@@ -1,0 +1,362 @@
+#define _GNU_SOURCE /* O_DIRECT */
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <linux/fs.h>
+#include "mapped-device.h"
+
+#define MAGIC "LMNTMAP1"
+#define HEADER_FIELDS 8
+/* Direct I/O needs memory, offset and length aligned; a page satisfies every device. */
+#define DIRECT_ALIGNMENT 4096
+/*
+ * Direct writes are synchronous: worth it for bulk copies (no page-cache copy, no writeback
+ * later), a loss for the many small writes of files and metadata, which the page cache batches.
+ */
+#define DIRECT_MINIMUM (1024 * 1024)
+
+struct mapped {
+	char *map_file;
+	char *disk_file;
+	int fd;        /* buffered */
+	int direct_fd; /* O_DIRECT, or -1 where the file system refuses it */
+	u64 block_size;
+	u64 prefix;
+	u64 next_free;
+	s64 volume_offset;
+	s64 volume_size;
+	u64 block_count;
+	u64 *blocks;
+	s64 position;
+	int dirty;
+};
+
+static struct mapped *mapped_of(struct ntfs_device *dev)
+{
+	return dev->d_private;
+}
+
+static int read_exact(int fd, void *buffer, size_t length)
+{
+	return read(fd, buffer, length) == (ssize_t)length ? 0 : -1;
+}
+
+static u64 padded(u64 n)
+{
+	return (n + 7) & ~(u64)7;
+}
+
+static void mapped_free(struct mapped *m)
+{
+	free(m->map_file);
+	free(m->disk_file);
+	free(m->blocks);
+	free(m);
+}
+
+/* Reads MAPFILE; NULL with errno set when it is missing or not a map. */
+static struct mapped *load_map(const char *map_file)
+{
+	int fd = open(map_file, O_RDONLY);
+	if (fd < 0)
+		return NULL;
+	struct mapped *m = calloc(1, sizeof(*m));
+	u64 header[HEADER_FIELDS];
+	int ok = read_exact(fd, header, sizeof(header)) == 0 && !memcmp(header, MAGIC, 8);
+	if (ok) {
+		m->block_size = le64_to_cpu(header[1]);
+		m->prefix = le64_to_cpu(header[2]);
+		m->next_free = le64_to_cpu(header[3]);
+		m->volume_offset = (s64)le64_to_cpu(header[4]);
+		m->volume_size = (s64)le64_to_cpu(header[5]);
+		m->block_count = le64_to_cpu(header[6]);
+		u64 path_length = le64_to_cpu(header[7]);
+		ok = m->block_size > 0 && m->block_count > 0 && m->block_count < (1ull << 32) &&
+		     path_length > 0 && path_length < 4096 && m->volume_offset >= 0 && m->volume_size > 0 &&
+		     (u64)(m->volume_offset + m->volume_size) <= m->block_count * m->block_size;
+		if (ok) {
+			m->disk_file = calloc(1, padded(path_length) + 1);
+			m->blocks = malloc(m->block_count * sizeof(u64));
+			ok = read_exact(fd, m->disk_file, padded(path_length)) == 0 &&
+			     read_exact(fd, m->blocks, m->block_count * sizeof(u64)) == 0;
+			m->disk_file[path_length] = 0;
+		}
+	}
+	close(fd);
+	if (!ok) {
+		mapped_free(m);
+		errno = EINVAL;
+		return NULL;
+	}
+	for (u64 b = 0; b < m->block_count; b++)
+		m->blocks[b] = le64_to_cpu(m->blocks[b]);
+	m->map_file = strdup(map_file);
+	return m;
+}
+
+/* Writes the map under a temporary name and renames it, so a crash leaves the old map whole. */
+static int save_map(struct mapped *m)
+{
+	size_t path_length = strlen(m->disk_file);
+	u64 header[HEADER_FIELDS];
+	memcpy(header, MAGIC, 8);
+	header[1] = cpu_to_le64(m->block_size);
+	header[2] = cpu_to_le64(m->prefix);
+	header[3] = cpu_to_le64(m->next_free);
+	header[4] = cpu_to_le64((u64)m->volume_offset);
+	header[5] = cpu_to_le64((u64)m->volume_size);
+	header[6] = cpu_to_le64(m->block_count);
+	header[7] = cpu_to_le64(path_length);
+	size_t path_bytes = padded(path_length);
+	size_t total = sizeof(header) + path_bytes + m->block_count * sizeof(u64);
+	u8 *data = calloc(1, total);
+	memcpy(data, header, sizeof(header));
+	memcpy(data + sizeof(header), m->disk_file, path_length);
+	u64 *blocks = (u64 *)(data + sizeof(header) + path_bytes);
+	for (u64 b = 0; b < m->block_count; b++)
+		blocks[b] = cpu_to_le64(m->blocks[b]);
+	size_t name_length = strlen(m->map_file) + 5;
+	char *temporary = malloc(name_length);
+	snprintf(temporary, name_length, "%s.tmp", m->map_file);
+	int fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	int ok = fd >= 0 && write(fd, data, total) == (ssize_t)total;
+	if (fd >= 0 && close(fd))
+		ok = 0;
+	ok = ok && rename(temporary, m->map_file) == 0;
+	free(temporary);
+	free(data);
+	return ok ? 0 : -1;
+}
+
+static int mapped_open(struct ntfs_device *dev, int flags)
+{
+	struct mapped *m = mapped_of(dev);
+	int writable = (flags & O_ACCMODE) != O_RDONLY;
+	m->fd = open(m->disk_file, writable ? O_RDWR : O_RDONLY);
+	if (m->fd < 0)
+		return -1;
+	m->direct_fd = writable ? open(m->disk_file, O_WRONLY | O_DIRECT) : -1;
+	NDevSetOpen(dev);
+	if (!writable)
+		NDevSetReadOnly(dev);
+	return 0;
+}
+
+static int mapped_close(struct ntfs_device *dev)
+{
+	struct mapped *m = mapped_of(dev);
+	int rc = 0;
+	if (m->dirty && save_map(m))
+		rc = -1;
+	if (m->direct_fd >= 0)
+		close(m->direct_fd);
+	if (close(m->fd))
+		rc = -1;
+	NDevClearOpen(dev);
+	mapped_free(m);
+	dev->d_private = NULL;
+	return rc;
+}
+
+static s64 mapped_seek(struct ntfs_device *dev, s64 offset, int whence)
+{
+	struct mapped *m = mapped_of(dev);
+	s64 base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? m->position : m->volume_size;
+	if (base + offset < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	m->position = base + offset;
+	return m->position;
+}
+
+/* One block's part of a read or write: `length` bytes at `in_block` of disk block `block`. */
+typedef int (*piece_fn)(struct mapped *m, u8 *data, u64 block, u64 in_block, s64 length);
+
+/* Cuts `count` bytes at volume `offset` at block boundaries; stops at the first failing piece. */
+static int for_each_piece(struct mapped *m, u8 *data, s64 count, s64 offset, piece_fn piece)
+{
+	for (s64 done = 0; done < count;) {
+		u64 disk_at = (u64)(m->volume_offset + offset + done);
+		u64 block = disk_at / m->block_size;
+		u64 in_block = disk_at % m->block_size;
+		s64 length = (s64)(m->block_size - in_block);
+		if (length > count - done)
+			length = count - done;
+		if (piece(m, data + done, block, in_block, length))
+			return -1;
+		done += length;
+	}
+	return 0;
+}
+
+static s64 clip(struct mapped *m, s64 count, s64 offset)
+{
+	if (offset < 0 || count < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (offset >= m->volume_size)
+		return 0;
+	return count < m->volume_size - offset ? count : m->volume_size - offset;
+}
+
+static int read_piece(struct mapped *m, u8 *target, u64 block, u64 in_block, s64 length)
+{
+	u64 at = m->blocks[block];
+	ssize_t got = 0;
+	if (at) {
+		got = pread(m->fd, target, (size_t)length, (off_t)(at + in_block));
+		if (got < 0)
+			return -1;
+	}
+	/* Never written, or past the file's end (an allocated block not written to its end). */
+	memset(target + got, 0, (size_t)(length - got));
+	return 0;
+}
+
+static s64 mapped_pread(struct ntfs_device *dev, void *buffer, s64 count, s64 offset)
+{
+	struct mapped *m = mapped_of(dev);
+	count = clip(m, count, offset);
+	if (count <= 0)
+		return count;
+	return for_each_piece(m, buffer, count, offset, read_piece) ? -1 : count;
+}
+
+static int is_zero(const u8 *data, s64 length)
+{
+	for (s64 i = 0; i < length; i++)
+		if (data[i])
+			return 0;
+	return 1;
+}
+
+/* Bulk data in aligned memory goes past the page cache; the rest through it. */
+static int write_at(struct mapped *m, const u8 *data, s64 length, u64 at)
+{
+	int direct = m->direct_fd >= 0 && length >= DIRECT_MINIMUM && (uintptr_t)data % DIRECT_ALIGNMENT == 0 &&
+		     length % DIRECT_ALIGNMENT == 0 && at % DIRECT_ALIGNMENT == 0;
+	for (s64 done = 0; done < length;) {
+		ssize_t n = pwrite(direct ? m->direct_fd : m->fd, data + done, (size_t)(length - done),
+				   (off_t)(at + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && direct && errno == EINVAL) {
+			direct = 0; /* the file system took O_DIRECT at open, not for writes */
+			close(m->direct_fd);
+			m->direct_fd = -1;
+			continue;
+		}
+		if (n <= 0)
+			return -1;
+		done += n;
+	}
+	return 0;
+}
+
+static int write_piece(struct mapped *m, u8 *data, u64 block, u64 in_block, s64 length)
+{
+	if (!m->blocks[block]) {
+		if (is_zero(data, length))
+			return 0; /* reads as zeros already; the block stays unallocated */
+		m->blocks[block] = m->next_free + m->prefix;
+		m->next_free += m->prefix + m->block_size;
+		m->dirty = 1;
+	}
+	return write_at(m, data, length, m->blocks[block] + in_block);
+}
+
+static s64 mapped_pwrite(struct ntfs_device *dev, const void *buffer, s64 count, s64 offset)
+{
+	struct mapped *m = mapped_of(dev);
+	if (NDevReadOnly(dev)) {
+		errno = EROFS;
+		return -1;
+	}
+	count = clip(m, count, offset);
+	if (count <= 0)
+		return count;
+	/* Not written through: for_each_piece only passes it on. */
+	return for_each_piece(m, (u8 *)buffer, count, offset, write_piece) ? -1 : count;
+}
+
+static s64 mapped_read(struct ntfs_device *dev, void *buffer, s64 count)
+{
+	struct mapped *m = mapped_of(dev);
+	s64 n = mapped_pread(dev, buffer, count, m->position);
+	if (n > 0)
+		m->position += n;
+	return n;
+}
+
+static s64 mapped_write(struct ntfs_device *dev, const void *buffer, s64 count)
+{
+	struct mapped *m = mapped_of(dev);
+	s64 n = mapped_pwrite(dev, buffer, count, m->position);
+	if (n > 0)
+		m->position += n;
+	return n;
+}
+
+/* Saves the map too: a sync means what was written so far must be findable. */
+static int mapped_sync(struct ntfs_device *dev)
+{
+	struct mapped *m = mapped_of(dev);
+	if (NDevReadOnly(dev))
+		return 0;
+	if (m->dirty) {
+		if (save_map(m))
+			return -1;
+		m->dirty = 0;
+	}
+	return fsync(m->fd);
+}
+
+static int mapped_stat(struct ntfs_device *dev, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_mode = S_IFREG | 0644;
+	st->st_size = mapped_of(dev)->volume_size;
+	return 0;
+}
+
+static int mapped_ioctl(struct ntfs_device *dev, unsigned long request, void *argp)
+{
+	if (request == BLKGETSIZE64) {
+		*(u64 *)argp = (u64)mapped_of(dev)->volume_size;
+		return 0;
+	}
+	if (request == BLKSSZGET) {
+		*(int *)argp = 512;
+		return 0;
+	}
+	errno = ENOTTY;
+	return -1;
+}
+
+static struct ntfs_device_operations mapped_operations = {
+	.open = mapped_open,
+	.close = mapped_close,
+	.seek = mapped_seek,
+	.read = mapped_read,
+	.write = mapped_write,
+	.pread = mapped_pread,
+	.pwrite = mapped_pwrite,
+	.sync = mapped_sync,
+	.stat = mapped_stat,
+	.ioctl = mapped_ioctl,
+};
+
+struct ntfs_device *mapped_device_open(const char *spec)
+{
+	const char *map_file = spec + strlen(MAPPED_PREFIX);
+	struct mapped *m = load_map(map_file);
+	if (!m)
+		return NULL;
+	m->fd = m->direct_fd = -1;
+	struct ntfs_device *dev = ntfs_device_alloc(spec, 0, &mapped_operations, m);
+	if (!dev)
+		mapped_free(m);
+	return dev;
+}
