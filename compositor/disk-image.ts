@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import {
+  BlockMappedDisk,
   copyDisk,
   createDiskWriter,
   DISK_FORMATS,
@@ -153,10 +156,11 @@ function isWindowsType(type: string): boolean {
 
 /**
  * The Windows partition of a VM disk (any format, MBR or GPT), left open for reading in place:
- * the largest NTFS / basic-data partition whose boot sector says NTFS. Close `disk` when done.
+ * the largest NTFS / basic-data partition whose boot sector says NTFS. Close it when done.
  */
 export async function openWindowsPartition(diskPath: string): Promise<ServedVolume> {
   const disk = await openDisk(diskPath);
+  let mapDir: string | undefined;
   try {
     const table = await readPartitionTable(disk);
     if (!table) throw new Error(`${diskPath}: no MBR or GPT partition table`);
@@ -168,9 +172,28 @@ export async function openWindowsPartition(diskPath: string): Promise<ServedVolu
     }
     const windows = ntfs.sort((a, b) => b.size - a.size)[0];
     if (!windows) throw new Error(`${diskPath}: no NTFS partition found`);
-    return { disk, start: windows.start, size: windows.size };
+    // Read by the NTFS core straight from the file where it can: no copy through this process.
+    let mapFile: string | undefined;
+    if (disk instanceof BlockMappedDisk) {
+      mapDir = await fs.mkdtemp(path.join(tmpdir(), 'lamina-volume-'));
+      mapFile = path.join(mapDir, 'volume.map');
+      if (!(await disk.shareForReading(mapFile, { offset: windows.start, size: windows.size })))
+        mapFile = undefined;
+    }
+    const dir = mapDir;
+    return {
+      disk,
+      start: windows.start,
+      size: windows.size,
+      mapFile,
+      close: async () => {
+        await disk.close();
+        if (dir) await fs.rm(dir, { recursive: true, force: true });
+      },
+    };
   } catch (err) {
     await disk.close();
+    if (mapDir) await fs.rm(mapDir, { recursive: true, force: true });
     throw err;
   }
 }
@@ -191,7 +214,7 @@ export async function extractWindowsPartition(
     await copyRange(windows.disk, windows.start, windows.size, target, fileSize, options);
     return windows.size;
   } finally {
-    await windows.disk.close();
+    await windows.close();
   }
 }
 

@@ -40,7 +40,7 @@ export async function importOsLayer(options: ImportOsOptions): Promise<LayerMeta
     try {
       await cloneVolume(windows, partition);
     } finally {
-      await windows.disk.close();
+      await windows.close();
     }
     const hash = createHash('sha256');
     for (const hive of REQUIRED_HIVES) hash.update(await checkHive(partition, hive, options.vmDisk));

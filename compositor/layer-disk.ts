@@ -130,7 +130,7 @@ export async function openLayer(disk: string, options: OpenLayerOptions = {}): P
     const served = await openWindowsPartition(disk);
     volume = served;
     partitionSize = served.size;
-    close = () => served.disk.close();
+    close = () => served.close();
   }
   try {
     const layerJson = await readOptionalFile(volume, METADATA_FILES.layer);

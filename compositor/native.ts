@@ -23,13 +23,18 @@ export class NtfsCoreError extends Error {
 }
 
 /**
- * An NTFS volume the core reads through this process instead of from a file: a byte range of a
- * VirtualDisk (a layer's partition inside its VHDX), so nothing is extracted. Read-only.
+ * An NTFS volume read in place, never extracted: a byte range of a VirtualDisk (a layer's
+ * partition inside its VHDX). When the disk's blocks are plain bytes in its file, `mapFile` lets
+ * the core read them itself (native/ntfs/mapped-device.c); otherwise this process serves every
+ * read. Read-only.
  */
 export interface ServedVolume {
   disk: VirtualDisk;
   start: number;
   size: number;
+  mapFile?: string;
+  /** Closes the disk and removes the map file. */
+  close(): Promise<void>;
 }
 
 /** A volume as the core's commands take it: a partition image file, or a served range. */
@@ -42,7 +47,8 @@ const MAX_SERVED_REQUEST = 64 * 2 ** 20;
 
 /** The core's argument for a volume. */
 export function volumeArgument(volume: VolumeRef): string {
-  return typeof volume === 'string' ? volume : `served:${SERVED_FD}:${volume.size}`;
+  if (typeof volume === 'string') return volume;
+  return volume.mapFile ? `mapped:${volume.mapFile}` : `served:${SERVED_FD}:${volume.size}`;
 }
 
 /**
@@ -110,7 +116,7 @@ export function runNtfsCore(args: string[], options: RunOptions = {}): Promise<B
     stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
     signal: options.signal,
   }) as ChildProcessWithoutNullStreams;
-  if (options.served) serve(child.stdio[SERVED_FD] as Duplex, options.served);
+  if (options.served && !options.served.mapFile) serve(child.stdio[SERVED_FD] as Duplex, options.served);
   else (child.stdio[SERVED_FD] as Duplex).end();
   const stdoutChunks: Buffer[] = [];
   const stderrChunks: Buffer[] = [];

@@ -1,6 +1,7 @@
 import { BlockTable } from './block-table';
 import { DiskFormatError } from './errors';
 import { InputFile } from './file-io';
+import { writeSharedBlockMap, type DiskWindow } from './shared-block-map';
 import { assertReadInside, DiskFormat, Extent, SECTOR_SIZE, VirtualDisk } from './types';
 
 /**
@@ -53,6 +54,27 @@ export class BlockMappedDisk implements VirtualDisk {
     }
     await Promise.all(reads);
   }
+
+  /**
+   * Writes this disk's block map to `mapFile` so another process can read the guest range
+   * `window` straight from the file (native/ntfs/mapped-device.c); false, with nothing written,
+   * when its blocks are not plain bytes in the file (compressed grains, a replayed log).
+   */
+  async shareForReading(mapFile: string, window: DiskWindow): Promise<boolean> {
+    if (!this.plainBlocks || this.file.patched) return false;
+    await writeSharedBlockMap(mapFile, {
+      diskFile: this.file.path,
+      blockSize: this.blockSize,
+      prefix: 0,
+      nextFree: 0,
+      table: this.table,
+      window,
+    });
+    return true;
+  }
+
+  /** Whether allocated blocks hold the guest bytes as they are; compressed formats say no. */
+  protected readonly plainBlocks: boolean = true;
 
   /** Reads an allocated block's bytes; compressed formats override this. */
   protected readMapped(block: number, fileOffset: number, inBlock: number, piece: Buffer): Promise<void> {

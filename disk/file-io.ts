@@ -44,6 +44,11 @@ export class InputFile {
     }
   }
 
+  /** Whether reads see patches (a replayed log) over the file's own bytes. */
+  get patched(): boolean {
+    return this.patches.length > 0;
+  }
+
   /** The file's length, as extended by patches. */
   get size(): number {
     return this.logicalSize;

@@ -8,4 +8,5 @@ export type { Partition, PartitionSpec, PartitionTable } from './partition';
 export { DISK_FORMATS } from './types';
 export type { DiskFormat, DiskWriter, Extent, VirtualDisk, WriterOptions } from './types';
 export { AllocatingWriter } from './allocating-writer';
+export { BlockMappedDisk } from './block-mapped-disk';
 export type { DiskWindow } from './shared-block-map';

@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
 import type { BlockTable } from './block-table';
 
 /**
@@ -40,7 +41,8 @@ export async function writeSharedBlockMap(file: string, map: SharedBlockMap): Pr
   const blockCount = map.table.blockCount;
   if (map.window.offset < 0 || map.window.offset + map.window.size > blockCount * map.blockSize)
     throw new RangeError(`window ${map.window.offset}+${map.window.size} lies outside the disk`);
-  const diskFile = Buffer.from(map.diskFile);
+  // Absolute: the other process may run elsewhere than in this one's working directory.
+  const diskFile = Buffer.from(path.resolve(map.diskFile));
   const data = Buffer.alloc(HEADER_BYTES + padded(diskFile.length) + blockCount * 8);
   data.write(MAGIC, 0, 'latin1');
   [

@@ -264,6 +264,8 @@ async function readGrainTables(
 
 /** streamOptimized: every allocated grain is a marker (LBA, compressed size) followed by zlib data. */
 class StreamOptimizedDisk extends BlockMappedDisk {
+  protected readonly plainBlocks = false;
+
   constructor(file: InputFile, capacity: number, grainBytes: number, table: BlockTable) {
     super('vmdk-stream', file, capacity, grainBytes, table);
   }

@@ -112,22 +112,29 @@ ntfs_inode *entry_create(ntfs_volume *vol, const char *path, int is_dir, int *cr
 }
 
 /*
- * Packs the next allocation right after `na`'s last cluster. libntfs-3g moves its allocation
- * cursor 4096 clusters (16 MiB) past every allocation, leaving room for files to grow; an image
- * is written once, and files spread 16 MiB apart touch every block of a dynamic VHDX, which then
- * grows to the full disk size for a few GiB of data.
+ * Packs files: each stream's clusters go right after the previous stream's. libntfs-3g moves its
+ * allocation cursor 4096 clusters (16 MiB) past every allocation, files and directory index
+ * blocks alike, leaving room for files to grow; an image is written once, and files spread 16
+ * MiB apart touch every block of a dynamic VHDX, which then grows to the full disk size for a
+ * few GiB of data. `packed_end` is where the last stream written in this process ended.
  */
+static LCN packed_end = -1;
+
+static void pack_before(ntfs_volume *vol)
+{
+	if (packed_end >= vol->mft_zone_end && packed_end < vol->nr_clusters)
+		vol->data1_zone_pos = packed_end;
+}
+
+/* Also before the next file's directory entry, whose index block may need clusters too. */
 static void pack_after(ntfs_attr *na)
 {
-	ntfs_volume *vol = na->ni->vol;
 	if (!NAttrNonResident(na) || ntfs_attr_map_whole_runlist(na))
 		return;
-	LCN end = -1;
 	for (runlist_element *r = na->rl; r && r->length; r++)
-		if (r->lcn >= 0)
-			end = r->lcn + r->length;
-	if (end >= vol->mft_zone_end && end < vol->nr_clusters)
-		vol->data1_zone_pos = end;
+		if (r->lcn >= 0 && r->lcn + r->length > packed_end)
+			packed_end = r->lcn + r->length;
+	pack_before(na->ni->vol);
 }
 
 int entry_write_stream(ntfs_inode *ni, const ntfschar *name, int name_len, u64 size,
@@ -148,6 +155,7 @@ int entry_write_stream(ntfs_inode *ni, const ntfschar *name, int name_len, u64 s
 	}
 	u64 offset = 0;
 	/* Sized up front: the clusters come in one allocation, contiguous where the volume allows. */
+	pack_before(ni->vol);
 	int rc = ntfs_attr_truncate(na, 0) || ntfs_attr_truncate(na, (s64)size) ? -1 : 0;
 	while (rc == 0 && offset < size) {
 		size_t want = size - offset < COPY_CHUNK ? (size_t)(size - offset) : COPY_CHUNK;

@@ -299,18 +299,19 @@ static s64 mapped_write(struct ntfs_device *dev, const void *buffer, s64 count)
 	return n;
 }
 
-/* Saves the map too: a sync means what was written so far must be findable. */
+/*
+ * Saves the map, without fsync: the disk file is made durable once, when its writer finishes
+ * it (disk/file-io.ts); flushing at every unmount would wait on the disk once per layer.
+ */
 static int mapped_sync(struct ntfs_device *dev)
 {
 	struct mapped *m = mapped_of(dev);
-	if (NDevReadOnly(dev))
+	if (NDevReadOnly(dev) || !m->dirty)
 		return 0;
-	if (m->dirty) {
-		if (save_map(m))
-			return -1;
-		m->dirty = 0;
-	}
-	return fsync(m->fd);
+	if (save_map(m))
+		return -1;
+	m->dirty = 0;
+	return 0;
 }
 
 static int mapped_stat(struct ntfs_device *dev, struct stat *st)
