@@ -1,9 +1,10 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fs, readFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { HIVE_NAMES } from '../registry';
+import { measureUntilDurable, type Measured } from './durable';
 import { median } from './median';
 import { createEmptyHive } from '../registry';
 import { MiB, GiB } from '../compositor/disk-layout';
@@ -19,7 +20,8 @@ import type { VolumeOperation } from '../compositor/volume-operations';
  * Against the same run's `cp --sparse=always` of a raw file with the same allocated bytes and
  * `qemu-img convert` of that raw to the same format. The three alternate within each of
  * BENCH_ROUNDS rounds (default 3), so a burst of load on the shared machine hits them alike, and
- * the medians are reported. BENCH_SCALE=0.25 shrinks every size; BENCH_DIR picks the scratch
+ * the medians are reported. Every time runs until the tool's output is on disk (see durable.ts).
+ * BENCH_SCALE=0.25 shrinks every size; BENCH_DIR picks the scratch
  * folder, BENCH_KEEP=1 keeps it.
  */
 
@@ -126,24 +128,6 @@ async function makeInputs(dir: string): Promise<{ os: string; apps: string[]; pl
   return { os, apps, platform };
 }
 
-interface Measured {
-  seconds: number;
-  peakRssMiB: number;
-}
-
-/** Runs a command under /usr/bin/time: wall seconds and peak RSS (largest of the process tree's members). */
-function measure(command: string, args: string[]): Measured {
-  const started = process.hrtime.bigint();
-  const result = spawnSync('/usr/bin/time', ['-f', '%M', command, ...args], {
-    encoding: 'utf8',
-    maxBuffer: 256 * MiB,
-  });
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${result.stderr}`);
-  const lines = result.stderr.trim().split('\n');
-  return { seconds, peakRssMiB: Number(lines[lines.length - 1]) / 1024 };
-}
-
 /** The compose report's per-layer timings, summed per phase. */
 function phaseTotals(reportFile: string): string {
   const report = JSON.parse(readFileSync(reportFile, 'utf8')) as {
@@ -185,21 +169,25 @@ async function main(): Promise<void> {
       const conversions: number[] = [];
       let allocated = 0;
       for (let round = 0; round < ROUNDS; round++) {
-        const compose = measure(process.execPath, [
-          cli,
-          'compose',
-          ...layerArgs,
-          '--size-gib',
-          String(imageGib),
-          '--firmware',
-          'uefi',
-          '--format',
-          format,
-          '--out',
+        const compose = measureUntilDurable(
+          process.execPath,
+          [
+            cli,
+            'compose',
+            ...layerArgs,
+            '--size-gib',
+            String(imageGib),
+            '--firmware',
+            'uefi',
+            '--format',
+            format,
+            '--out',
+            out,
+            '--report',
+            report,
+          ],
           out,
-          '--report',
-          report,
-        ]);
+        );
         composes.push({ ...compose, phases: phaseTotals(report) });
         // The peers: a raw file holding the same allocated bytes (the same every round), copied
         // and converted. Each output is removed as soon as it is measured, to keep the scratch
@@ -210,18 +198,22 @@ async function main(): Promise<void> {
         }
         await fs.rm(out);
         const copy = path.join(dir, 'copy.raw');
-        copies.push(measure('cp', ['--sparse=always', raw, copy]).seconds);
+        copies.push(measureUntilDurable('cp', ['--sparse=always', raw, copy], copy).seconds);
         await fs.rm(copy);
         const converted = path.join(dir, `qemu.${format}`);
         conversions.push(
-          measure('qemu-img', [
-            'convert',
-            '-O',
-            format === 'vmdk-stream' ? 'vmdk' : format,
-            ...(format === 'vmdk-stream' ? ['-o', 'subformat=streamOptimized'] : []),
-            raw,
+          measureUntilDurable(
+            'qemu-img',
+            [
+              'convert',
+              '-O',
+              format === 'vmdk-stream' ? 'vmdk' : format,
+              ...(format === 'vmdk-stream' ? ['-o', 'subformat=streamOptimized'] : []),
+              raw,
+              converted,
+            ],
             converted,
-          ]).seconds,
+          ).seconds,
         );
         await fs.rm(converted);
       }

@@ -6,8 +6,8 @@
  *
  * LAMINA_BENCH_DISK_GIB (default 8) sets the disk size, LAMINA_BENCH_REPEATS (default 3) the
  * runs per tool, LAMINA_BENCH_DIR the scratch folder (default: the system temp folder).
- * qemu-img convert writes with cache=unsafe by default, and Lamina does not fsync either; every
- * run starts after a `sync`, so neither pays for the other's writeback.
+ * Each run is timed until its output is on disk (Lamina fsyncs; qemu-img's output gets a `sync`,
+ * see durable.ts), and starts after a `sync`, so neither pays for the other's writeback.
  */
 import { execFileSync } from 'node:child_process';
 import {
@@ -22,9 +22,9 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { DiskFormat } from '../disk/types';
+import { measureUntilDurable } from './durable';
 import { median } from './median';
 
 const MIB = 1024 * 1024;
@@ -77,12 +77,6 @@ function makeSource(file: string, kind: 'random' | 'compressible'): void {
   closeSync(fd);
 }
 
-function timed(command: string, args: string[]): number {
-  const start = performance.now();
-  execFileSync(command, args, { stdio: ['ignore', 'ignore', 'inherit'] });
-  return (performance.now() - start) / 1000;
-}
-
 function main(): void {
   const dir = mkdtempSync(path.join(process.env.LAMINA_BENCH_DIR ?? tmpdir(), 'lamina-bench-disk-'));
   const rows: string[] = [];
@@ -103,8 +97,17 @@ function main(): void {
             // Start every run with no dirty pages, so nobody pays for the previous run's writeback.
             execFileSync('sync');
             if (tool === 'lamina')
-              lamina.push(timed(LAMINA, ['disk', 'convert', source, out, '--to', format]));
-            else qemu.push(timed('qemu-img', ['convert', '-f', 'raw', ...QEMU_TARGET[format], source, out]));
+              lamina.push(
+                measureUntilDurable(LAMINA, ['disk', 'convert', source, out, '--to', format], out).seconds,
+              );
+            else
+              qemu.push(
+                measureUntilDurable(
+                  'qemu-img',
+                  ['convert', '-f', 'raw', ...QEMU_TARGET[format], source, out],
+                  out,
+                ).seconds,
+              );
             sizes[tool] = statSync(out).blocks * 512;
             rmSync(out);
           }
