@@ -9,7 +9,7 @@ import { findFileConflicts, type FileConflict } from './file-conflicts';
 import { HIVE_DIR, REQUIRED_HIVES, checkHive } from './import-os';
 import { openLayer, type OpenedLayer } from './layer-disk';
 import { METADATA_DIR } from './layer-metadata';
-import { NtfsCoreError, type ProgressListener, type ServedVolume } from './native';
+import { NtfsCoreError, type ProgressListener } from './native';
 import { mergeRegistry, parseLayerRegistry } from './registry-merge';
 import type { RegistryValueConflict } from '../registry';
 import { applyToVolume, finalizeVolume, listVolume, overlayVolume, readVolumeFile } from './volume';
@@ -203,7 +203,7 @@ export async function compose(options: ComposeOptions): Promise<ComposeReport> {
       /** Everything from the OS volume in place to the finished output, in `target`. */
       const composeInto = async (target: ImageTarget): Promise<ComposeReport> => {
         await timed(os.metadata.name, 'clone OS', () =>
-          target.placeOsVolume(os.volume as ServedVolume, { onProgress: progress, signal }),
+          target.placeOsVolume(os.volume, os.partitionSize, { onProgress: progress, signal }),
         );
         await applyToVolume(target.volume, [{ op: 'delete', path: METADATA_DIR }], { epoch, signal });
 

@@ -1,9 +1,9 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { AllocatingWriter, createDiskWriter } from '../disk';
+import { AllocatingWriter, BLOCK_MAPPED_FORMATS, createDiskWriter } from '../disk';
 import { completeDisk, writeDisk, type OutputFormat, type PartitionContents } from './disk-image';
 import { windowsPartition, type DiskLayout } from './disk-layout';
-import type { ProgressListener, ServedVolume } from './native';
+import type { ProgressListener, VolumeRef } from './native';
 import { cloneVolume, cloneVolumeInto, copyVolumeData, growVolume } from './volume';
 
 /**
@@ -18,8 +18,8 @@ import { cloneVolume, cloneVolumeInto, copyVolumeData, growVolume } from './volu
 export interface ImageTarget {
   /** The Windows volume as the NTFS core names it. */
   readonly volume: string;
-  /** Clones the OS layer's volume (`osSize` bytes) into the Windows partition and grows it to fill it. */
-  placeOsVolume(os: ServedVolume, options: TargetOptions): Promise<void>;
+  /** Clones the OS layer's volume into the Windows partition and grows it to fill the partition. */
+  placeOsVolume(os: VolumeRef, osSize: number, options: TargetOptions): Promise<void>;
   /** Writes the partition table, the other partitions and the format's metadata: the output appears. */
   finish(contents: Omit<PartitionContents, 'windows'>, options: TargetOptions): Promise<void>;
   /** Removes whatever was written (the work folder goes with withWorkDir). */
@@ -38,16 +38,16 @@ export async function createImageTarget(
   work: string,
   identity: string,
 ): Promise<ImageTarget> {
+  if (!BLOCK_MAPPED_FORMATS.includes(format)) return new ScratchTarget(format, out, layout, work, identity);
   const writer = await createDiskWriter(format, out, { virtualSize: layout.size, identity });
-  if (writer instanceof AllocatingWriter) return MappedTarget.create(writer, layout, work);
-  // Only created to ask: the scratch target makes its own writer at the end.
-  await writer.abort();
-  return new ScratchTarget(format, out, layout, work, identity);
+  if (!(writer instanceof AllocatingWriter)) throw new Error(`${format} writer cannot share its blocks`);
+  return MappedTarget.create(writer, layout, work);
 }
 
 /** Grows the OS volume in place: ntfsresize runs on a copy of the file system's own structures. */
 async function growInPlace(
-  os: ServedVolume,
+  os: VolumeRef,
+  osSize: number,
   target: string,
   size: number,
   work: string,
@@ -58,7 +58,7 @@ async function growInPlace(
   // and everything it holds afterwards is copied back over the target.
   const metadata = path.join(work, 'metadata.ntfs');
   await cloneVolume(os, metadata, { size, metadataOnly: true, signal: options.signal });
-  await growVolume(metadata, os.size, size, options);
+  await growVolume(metadata, osSize, size, options);
   await copyVolumeData(metadata, target, options);
   await fs.rm(metadata);
 }
@@ -87,10 +87,10 @@ class MappedTarget implements ImageTarget {
     return `mapped:${this.mapFile}`;
   }
 
-  async placeOsVolume(os: ServedVolume, options: TargetOptions): Promise<void> {
+  async placeOsVolume(os: VolumeRef, osSize: number, options: TargetOptions): Promise<void> {
     await cloneVolumeInto(os, this.volume, options);
     const size = windowsPartition(this.layout).size;
-    if (size > os.size) await growInPlace(os, this.volume, size, this.work, options);
+    if (size > osSize) await growInPlace(os, osSize, this.volume, size, this.work, options);
   }
 
   async finish(contents: Omit<PartitionContents, 'windows'>, options: TargetOptions): Promise<void> {
@@ -121,10 +121,10 @@ class ScratchTarget implements ImageTarget {
     this.volume = path.join(work, 'windows.ntfs');
   }
 
-  async placeOsVolume(os: ServedVolume, options: TargetOptions): Promise<void> {
+  async placeOsVolume(os: VolumeRef, osSize: number, options: TargetOptions): Promise<void> {
     const size = windowsPartition(this.layout).size;
     await cloneVolume(os, this.volume, { size, ...options });
-    await growVolume(this.volume, os.size, size, options);
+    await growVolume(this.volume, osSize, size, options);
   }
 
   finish(contents: Omit<PartitionContents, 'windows'>, options: TargetOptions): Promise<void> {

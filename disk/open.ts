@@ -31,6 +31,9 @@ export async function openDisk(path: string): Promise<VirtualDisk> {
  * Creates a writer for a new disk of `format` at `path`. The file appears at `path` only when
  * the writer's finish() succeeds.
  */
+/** Formats whose writer is an AllocatingWriter, which can share its blocks with another process. */
+export const BLOCK_MAPPED_FORMATS: readonly DiskFormat[] = ['vhd', 'vhdx', 'vmdk'];
+
 export function createDiskWriter(
   format: DiskFormat,
   path: string,
