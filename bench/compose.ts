@@ -151,6 +151,9 @@ async function main(): Promise<void> {
   try {
     process.stdout.write(`making inputs (scale ${SCALE}) in ${dir}…\n`);
     const inputs = await makeInputs(dir);
+    // Every measured run starts with nothing waiting to be written back, so none pays for the
+    // inputs' writeback or the previous run's.
+    const settle = () => execFileSync('sync');
     const layerArgs = [
       '--os',
       inputs.os,
@@ -198,9 +201,11 @@ async function main(): Promise<void> {
         }
         await fs.rm(out);
         const copy = path.join(dir, 'copy.raw');
+        settle();
         copies.push(measureUntilDurable('cp', ['--sparse=always', raw, copy], copy).seconds);
         await fs.rm(copy);
         const converted = path.join(dir, `qemu.${format}`);
+        settle();
         conversions.push(
           measureUntilDurable(
             'qemu-img',

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { canWriteDirect, openDirect } from './direct-io';
+import { allocDirectBuffer, canWriteDirect, openDirect } from './direct-io';
 import { DiskFormatError } from './errors';
 
 /** Bytes that replace part of a file as it is read (VHDX log replay); no `data` means zeros. */
@@ -233,5 +233,45 @@ export class OutputFile {
     this.closed = true;
     await this.direct?.close();
     await this.handle.close();
+  }
+}
+
+/** Staging for StagedAppender: as big as the copy chunks, so appends go out like copies do. */
+const STAGING_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Appends a stream of odd-sized pieces (deflated grains, their tables) to an OutputFile through
+ * an aligned staging buffer, so they still reach the file in whole direct-I/O chunks. Nothing is
+ * in the file until `flush`, which the owner calls once the stream ends.
+ */
+export class StagedAppender {
+  private readonly staging = allocDirectBuffer(STAGING_BYTES);
+  private filled = 0;
+
+  /** `start`: the file offset of the first appended byte (a multiple of 4 KiB keeps chunks aligned). */
+  constructor(
+    private readonly out: OutputFile,
+    private flushedTo: number,
+  ) {}
+
+  /** The file offset the next appended byte goes to. */
+  get position(): number {
+    return this.flushedTo + this.filled;
+  }
+
+  async append(data: Buffer): Promise<void> {
+    for (let done = 0; done < data.length; ) {
+      const copied = data.copy(this.staging, this.filled, done);
+      this.filled += copied;
+      done += copied;
+      if (this.filled === this.staging.length) await this.flush();
+    }
+  }
+
+  async flush(): Promise<void> {
+    if (this.filled === 0) return;
+    await this.out.writeAt(this.staging.subarray(0, this.filled), this.flushedTo);
+    this.flushedTo += this.filled;
+    this.filled = 0;
   }
 }

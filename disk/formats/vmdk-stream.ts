@@ -7,7 +7,7 @@
  */
 import { BlockTable } from '../block-table';
 import { CompressedBatch, DeflatePool } from '../deflate-pool';
-import { OutputFile } from '../file-io';
+import { OutputFile, StagedAppender } from '../file-io';
 import { DiskIdentity } from '../identity';
 import { assertWriteInside, DiskWriter, roundUp, SECTOR_SIZE } from '../types';
 import { isZero } from '../zero';
@@ -44,7 +44,8 @@ class VmdkStreamWriter implements DiskWriter {
   private readonly table: BlockTable;
   private readonly capacitySectors: number;
   private readonly overheadSectors = roundUp(1 + DESCRIPTOR_SECTORS, GRAIN_SECTORS);
-  private nextFree: number;
+  /** Everything after the header and descriptor is appended, front to back. */
+  private readonly stream: StagedAppender;
   /** The grain being filled: writes need not be grain-aligned, so it is held until the stream moves past it. */
   private grain = -1;
   private grainData = Buffer.alloc(GRAIN_BYTES);
@@ -67,7 +68,7 @@ class VmdkStreamWriter implements DiskWriter {
   ) {
     this.capacitySectors = virtualSize / SECTOR_SIZE;
     this.table = new BlockTable(Math.ceil(virtualSize / GRAIN_BYTES));
-    this.nextFree = this.overheadSectors * SECTOR_SIZE;
+    this.stream = new StagedAppender(out, this.overheadSectors * SECTOR_SIZE);
   }
 
   /** Writes run one after another: each may wait on compression, and the stream must stay in order. */
@@ -123,10 +124,9 @@ class VmdkStreamWriter implements DiskWriter {
     const { bytes, offsets } = await job.result;
     const firstGrain = job.grains[0];
     await this.writeFinishedTables(firstGrain);
-    const at = this.nextFree;
+    const at = this.stream.position;
     job.grains.forEach((grain, i) => this.table.set(grain, at + offsets[i]));
-    await this.out.writeAt(bytes, at);
-    this.nextFree += bytes.length;
+    await this.stream.append(bytes);
   }
 
   /** Writes the grain tables of every range the stream has fully passed before `grain`. */
@@ -140,12 +140,8 @@ class VmdkStreamWriter implements DiskWriter {
 
   private async appendTable(gt: number, entries: Buffer | undefined): Promise<void> {
     if (!entries) return; // an empty range has no table; its directory entry stays 0
-    await this.out.writeAt(
-      Buffer.concat([metadataMarker(MARKER.gt, GT_BYTES / SECTOR_SIZE), entries]),
-      this.nextFree,
-    );
-    this.gd[gt] = this.nextFree / SECTOR_SIZE + 1;
-    this.nextFree += SECTOR_SIZE + GT_BYTES;
+    this.gd[gt] = this.stream.position / SECTOR_SIZE + 1;
+    await this.stream.append(Buffer.concat([metadataMarker(MARKER.gt, GT_BYTES / SECTOR_SIZE), entries]));
   }
 
   private header(gdSector: bigint): Buffer {
@@ -174,7 +170,7 @@ class VmdkStreamWriter implements DiskWriter {
       const gtCount = Math.ceil(this.table.blockCount / GTES_PER_GT);
       const gd = Buffer.alloc(roundUp(gtCount * 4, SECTOR_SIZE));
       this.gd.forEach((sector, gt) => gd.writeUInt32LE(sector, gt * 4));
-      const gdSector = this.nextFree / SECTOR_SIZE + 1;
+      const gdSector = this.stream.position / SECTOR_SIZE + 1;
       const tail = Buffer.concat([
         metadataMarker(MARKER.gd, gd.length / SECTOR_SIZE),
         gd,
@@ -186,7 +182,8 @@ class VmdkStreamWriter implements DiskWriter {
         { fileOffset: 0, data: this.header(GD_AT_END) },
         { fileOffset: SECTOR_SIZE, data: this.descriptor },
       ]);
-      await this.out.writeAt(tail, this.nextFree);
+      await this.stream.append(tail);
+      await this.stream.flush();
       await this.pool.close();
       await this.out.commit();
     } catch (err) {

@@ -231,6 +231,14 @@ describe('compose for UEFI, vhdx', () => {
       ['EBD0A0A2-B9E5-4433-87C0-68B6B72699C7', expect.any(Number)],
     ]);
     expect(ntfsfixClean(composed.windows)).toBe(true);
+    // Written in place (the volume grown through a copy of its metadata): ntfsresize's own
+    // consistency check accounts every cluster against $Bitmap and fills the partition.
+    const check = runStatus('ntfsresize', ['--info', '--force', '--no-progress-bar', composed.windows]);
+    expect(check.output).not.toMatch(/error|inconsisten|corrupt/i);
+    expect(check.status).toBe(0);
+    expect(check.output).toMatch(/Current volume size: \d+ bytes/);
+    const volumeBytes = Number(/Current volume size: (\d+) bytes/.exec(check.output)?.[1]);
+    expect(volumeBytes).toBeGreaterThan(table.partitions[2].size * 512 - 4096);
     expect(ntfsCat(composed.windows, '/Program Files/Shared/tool.dll')).toBe('from Platform');
     // The cloned volume's boot sector knows where its partition now starts (hidden sectors).
     const boot = Buffer.alloc(512);
