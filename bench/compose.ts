@@ -4,7 +4,7 @@ import { promises as fs, readFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { HIVE_NAMES } from '../registry';
-import { measureUntilDurable, type Measured } from './durable';
+import { measureUntilDurable, settle, type Measured } from './durable';
 import { median } from './median';
 import { createEmptyHive } from '../registry';
 import { MiB, GiB } from '../compositor/disk-layout';
@@ -151,9 +151,6 @@ async function main(): Promise<void> {
   try {
     process.stdout.write(`making inputs (scale ${SCALE}) in ${dir}…\n`);
     const inputs = await makeInputs(dir);
-    // Every measured run starts with nothing waiting to be written back, so none pays for the
-    // inputs' writeback or the previous run's.
-    const settle = () => execFileSync('sync');
     const layerArgs = [
       '--os',
       inputs.os,
@@ -172,6 +169,7 @@ async function main(): Promise<void> {
       const conversions: number[] = [];
       let allocated = 0;
       for (let round = 0; round < ROUNDS; round++) {
+        settle();
         const compose = measureUntilDurable(
           process.execPath,
           [

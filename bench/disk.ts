@@ -6,10 +6,9 @@
  *
  * LAMINA_BENCH_DISK_GIB (default 8) sets the disk size, LAMINA_BENCH_REPEATS (default 3) the
  * runs per tool, LAMINA_BENCH_DIR the scratch folder (default: the system temp folder).
- * Each run is timed until its output is on disk (Lamina fsyncs; qemu-img's output gets a `sync`,
- * see durable.ts), and starts after a `sync`, so neither pays for the other's writeback.
+ * Each run is timed until its output is on disk (Lamina fsyncs; qemu-img's output gets a `sync`)
+ * and starts from the same state: nothing to write back, nothing cached (see durable.ts).
  */
-import { execFileSync } from 'node:child_process';
 import {
   closeSync,
   fsyncSync,
@@ -24,7 +23,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { DiskFormat } from '../disk/types';
-import { measureUntilDurable } from './durable';
+import { measureUntilDurable, settle } from './durable';
 import { median } from './median';
 
 const MIB = 1024 * 1024;
@@ -94,8 +93,7 @@ function main(): void {
           const order = run % 2 === 0 ? (['lamina', 'qemu'] as const) : (['qemu', 'lamina'] as const);
           for (const tool of order) {
             const out = path.join(dir, `out.${tool}.${format}`);
-            // Start every run with no dirty pages, so nobody pays for the previous run's writeback.
-            execFileSync('sync');
+            settle();
             if (tool === 'lamina')
               lamina.push(
                 measureUntilDurable(LAMINA, ['disk', 'convert', source, out, '--to', format], out).seconds,

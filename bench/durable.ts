@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 
 /**
  * Benchmarks time a tool until its output is on disk. Lamina fsyncs what it writes before
@@ -10,6 +11,25 @@ export interface Measured {
   seconds: number;
   /** Peak RSS of the tool's process, MiB. */
   peakRssMiB: number;
+}
+
+let dropWarned = false;
+
+/**
+ * Puts the machine in the same state before every measured run: nothing waiting to be written
+ * back (sync) and nothing cached (every tool reads its inputs from disk, as a first compose or
+ * conversion of the day would). Dropping caches needs root; without it the runs start warm and
+ * whichever tool's input happens to be cached is favoured, which is said once.
+ */
+export function settle(): void {
+  execFileSync('sync');
+  try {
+    writeFileSync('/proc/sys/vm/drop_caches', '3');
+  } catch {
+    if (!dropWarned)
+      console.error('note: cannot drop the page cache (not root): runs start with warm caches');
+    dropWarned = true;
+  }
 }
 
 /** Runs `command` under /usr/bin/time, then syncs `output`; wall seconds and the tool's peak RSS. */

@@ -41,7 +41,7 @@
       ],
       'cflags': ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-Wno-unused-parameter'],
       'defines': ['HAVE_CLOCK_GETTIME=1'],
-      'libraries': ['-lntfs-3g'],
+      'libraries': ['-lntfs-3g', '-lpthread'],
     },
   ],
 }

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE /* SEEK_DATA, SEEK_HOLE */
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 #include "clone.h"
 #include "device.h"
@@ -69,16 +70,115 @@ static int drop_file_data(ntfs_volume *vol, u8 *bitmap)
 	return 0;
 }
 
+/*
+ * Reading and writing overlap: a writer thread empties one buffer while the next is read, so a
+ * clone from one disk to another (or to the same one, with direct writes that wait for the device)
+ * runs at the pace of the slower side, not of both added up.
+ */
+struct pipe_slot {
+	char *data;
+	s64 offset;
+	s64 length; /* 0: empty */
+};
+
+struct copy_pipe {
+	struct ntfs_device *to;
+	struct pipe_slot slots[2];
+	int next_read, next_write, done, failed, error;
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	pthread_t writer;
+};
+
+static void *write_slots(void *argument)
+{
+	struct copy_pipe *p = argument;
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		struct pipe_slot *slot = &p->slots[p->next_write];
+		while (!slot->length && !p->done)
+			pthread_cond_wait(&p->changed, &p->lock);
+		if (!slot->length)
+			break;
+		pthread_mutex_unlock(&p->lock);
+		int ok = p->to->d_ops->pwrite(p->to, slot->data, slot->length, slot->offset) == slot->length;
+		int error = errno;
+		pthread_mutex_lock(&p->lock);
+		if (!ok && !p->failed) {
+			p->failed = 1;
+			p->error = error;
+		}
+		slot->length = 0;
+		p->next_write ^= 1;
+		pthread_cond_broadcast(&p->changed);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+static int pipe_start(struct copy_pipe *p, struct ntfs_device *to)
+{
+	memset(p, 0, sizeof(*p));
+	p->to = to;
+	for (int i = 0; i < 2; i++)
+		if (posix_memalign((void **)&p->slots[i].data, BUFFER_ALIGNMENT, COPY_CHUNK))
+			return -1;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->changed, NULL);
+	return pthread_create(&p->writer, NULL, write_slots, p) ? -1 : 0;
+}
+
+/* The next free buffer, waiting for the writer if both are full; NULL once a write failed. */
+static struct pipe_slot *pipe_take(struct copy_pipe *p)
+{
+	pthread_mutex_lock(&p->lock);
+	struct pipe_slot *slot = &p->slots[p->next_read];
+	while (slot->length && !p->failed)
+		pthread_cond_wait(&p->changed, &p->lock);
+	pthread_mutex_unlock(&p->lock);
+	return p->failed ? NULL : slot;
+}
+
+static void pipe_put(struct copy_pipe *p, struct pipe_slot *slot, s64 offset, s64 length)
+{
+	pthread_mutex_lock(&p->lock);
+	slot->offset = offset;
+	slot->length = length;
+	p->next_read ^= 1;
+	pthread_cond_broadcast(&p->changed);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Waits for the last writes; 0 when every write succeeded. */
+static int pipe_finish(struct copy_pipe *p)
+{
+	pthread_mutex_lock(&p->lock);
+	p->done = 1;
+	pthread_cond_broadcast(&p->changed);
+	pthread_mutex_unlock(&p->lock);
+	pthread_join(p->writer, NULL);
+	for (int i = 0; i < 2; i++)
+		free(p->slots[i].data);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->changed);
+	if (p->failed)
+		errno = p->error;
+	return p->failed ? -1 : 0;
+}
+
 /* Reads through the volume's own device, so a served volume (read in place) clones too. */
-static int copy_range(ntfs_volume *from, struct ntfs_device *to, char *buffer, s64 offset, u64 length)
+static int copy_range(ntfs_volume *from, struct copy_pipe *pipe, s64 offset, u64 length)
 {
 	while (length) {
 		size_t want = length < COPY_CHUNK ? (size_t)length : COPY_CHUNK;
-		s64 got = ntfs_pread(from->dev, offset, (s64)want, buffer);
+		struct pipe_slot *slot = pipe_take(pipe);
+		if (!slot)
+			return -1;
+		s64 got = ntfs_pread(from->dev, offset, (s64)want, slot->data);
 		if (got <= 0)
 			return -1;
-		if (!is_zero(buffer, (size_t)got) && to->d_ops->pwrite(to, buffer, got, offset) != got)
-			return -1;
+		if (!is_zero(slot->data, (size_t)got))
+			pipe_put(pipe, slot, offset, got);
 		offset += got;
 		length -= (u64)got;
 		progress_add((u64)got);
@@ -128,8 +228,9 @@ int clone_volume(const char *source, const char *target, int metadata_only)
 	progress_start("clone", used * cluster_size);
 
 	struct ntfs_device *to = open_target(target);
-	char *buffer = NULL;
-	int rc = to && !posix_memalign((void **)&buffer, BUFFER_ALIGNMENT, COPY_CHUNK) ? 0 : -1;
+	struct copy_pipe pipe;
+	int piped = to && pipe_start(&pipe, to) == 0;
+	int rc = piped ? 0 : -1;
 	for (s64 c = 0; rc == 0 && c < clusters;) {
 		if (!((bitmap[c >> 3] >> (c & 7)) & 1)) {
 			c++;
@@ -138,15 +239,16 @@ int clone_volume(const char *source, const char *target, int metadata_only)
 		s64 run = c;
 		while (run < clusters && ((bitmap[run >> 3] >> (run & 7)) & 1))
 			run++;
-		rc = copy_range(vol, to, buffer, c * cluster_size, (u64)(run - c) * cluster_size);
+		rc = copy_range(vol, &pipe, c * cluster_size, (u64)(run - c) * cluster_size);
 		c = run;
 	}
+	if (piped && pipe_finish(&pipe))
+		rc = -1;
 	if (to && close_target(to))
 		rc = -1;
 	if (rc)
 		fail("cloning %s into %s: %s", source, target, strerror(errno));
 	progress_finish();
-	free(buffer);
 	free(bitmap);
 	ntfs_umount(vol, FALSE);
 	return rc;

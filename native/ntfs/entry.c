@@ -146,9 +146,13 @@ int entry_write_stream(ntfs_inode *ni, const ntfschar *name, int name_len, u64 s
 	ntfs_attr *na = ntfs_attr_open(ni, AT_DATA, attr_name, (u32)name_len);
 	if (!na)
 		return -1;
-	/* Page-aligned, so a mapped device can write whole clusters past the page cache. */
-	char *buffer = NULL;
-	if (posix_memalign((void **)&buffer, 4096, COPY_CHUNK)) {
+	/*
+	 * One buffer for every stream of the process, page-aligned so a mapped device can write whole
+	 * clusters past the page cache: a fresh one per file cost a page fault per 4 KiB it touched.
+	 */
+	static char *buffer;
+	if (!buffer && posix_memalign((void **)&buffer, 4096, COPY_CHUNK)) {
+		buffer = NULL;
 		ntfs_attr_close(na);
 		errno = ENOMEM;
 		return -1;
@@ -173,7 +177,6 @@ int entry_write_stream(ntfs_inode *ni, const ntfschar *name, int name_len, u64 s
 	int error = errno; /* closing may overwrite the reason of a failed write */
 	if (rc == 0)
 		pack_after(na);
-	free(buffer);
 	ntfs_attr_close(na);
 	errno = error;
 	return rc;

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE /* O_DIRECT */
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <linux/fs.h>
@@ -14,6 +15,9 @@
  * later), a loss for the many small writes of files and metadata, which the page cache batches.
  */
 #define DIRECT_MINIMUM (1024 * 1024)
+#define STAGE_SIZE (4 * 1024 * 1024)
+/* Smaller writes are the file system's own structures, scattered: they never start a run. */
+#define STAGE_START_MINIMUM (16 * 1024)
 
 struct mapped {
 	char *map_file;
@@ -29,6 +33,19 @@ struct mapped {
 	u64 *blocks;
 	s64 position;
 	int dirty;
+	/* Write combining (see write_at): `stage_len` bytes due at file offset `stage_at`. */
+	u8 *stage;
+	u64 stage_at;
+	s64 stage_len;
+	/* The previous run, being written by the flusher thread (flushing_len 0: none); under `lock`. */
+	u8 *flushing;
+	u64 flushing_at;
+	s64 flushing_len;
+	int flush_failed, flush_error, stopping;
+	int direct_refused; /* the file system took O_DIRECT at open, not for writes */
+	pthread_t flusher;
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
 };
 
 static struct mapped *mapped_of(struct ntfs_device *dev)
@@ -51,6 +68,8 @@ static void mapped_free(struct mapped *m)
 	free(m->map_file);
 	free(m->disk_file);
 	free(m->blocks);
+	free(m->stage);
+	free(m->flushing);
 	free(m);
 }
 
@@ -128,6 +147,44 @@ static int save_map(struct mapped *m)
 	return ok ? 0 : -1;
 }
 
+static int flush_stage(struct mapped *m);
+static int wait_flushed(struct mapped *m);
+static void *flush_runs(void *argument);
+
+/* Write combining needs two aligned buffers and the flusher thread; without them, none. */
+static void start_combining(struct mapped *m)
+{
+	if (posix_memalign((void **)&m->stage, DIRECT_ALIGNMENT, STAGE_SIZE) ||
+	    posix_memalign((void **)&m->flushing, DIRECT_ALIGNMENT, STAGE_SIZE))
+		goto none;
+	pthread_mutex_init(&m->lock, NULL);
+	pthread_cond_init(&m->changed, NULL);
+	if (!pthread_create(&m->flusher, NULL, flush_runs, m))
+		return;
+	pthread_mutex_destroy(&m->lock);
+	pthread_cond_destroy(&m->changed);
+none:
+	free(m->stage);
+	free(m->flushing);
+	m->stage = m->flushing = NULL;
+}
+
+/* Writes out what is staged and stops the flusher; -1 if any run failed. */
+static int stop_combining(struct mapped *m)
+{
+	if (!m->stage)
+		return 0;
+	int rc = flush_stage(m) || wait_flushed(m) ? -1 : 0;
+	pthread_mutex_lock(&m->lock);
+	m->stopping = 1;
+	pthread_cond_broadcast(&m->changed);
+	pthread_mutex_unlock(&m->lock);
+	pthread_join(m->flusher, NULL);
+	pthread_mutex_destroy(&m->lock);
+	pthread_cond_destroy(&m->changed);
+	return rc;
+}
+
 static int mapped_open(struct ntfs_device *dev, int flags)
 {
 	struct mapped *m = mapped_of(dev);
@@ -136,6 +193,8 @@ static int mapped_open(struct ntfs_device *dev, int flags)
 	if (m->fd < 0)
 		return -1;
 	m->direct_fd = writable ? open(m->disk_file, O_WRONLY | O_DIRECT) : -1;
+	if (m->direct_fd >= 0)
+		start_combining(m);
 	NDevSetOpen(dev);
 	if (!writable)
 		NDevSetReadOnly(dev);
@@ -145,7 +204,7 @@ static int mapped_open(struct ntfs_device *dev, int flags)
 static int mapped_close(struct ntfs_device *dev)
 {
 	struct mapped *m = mapped_of(dev);
-	int rc = 0;
+	int rc = stop_combining(m);
 	if (m->dirty && save_map(m))
 		rc = -1;
 	if (m->direct_fd >= 0)
@@ -201,6 +260,15 @@ static s64 clip(struct mapped *m, s64 count, s64 offset)
 	return count < m->volume_size - offset ? count : m->volume_size - offset;
 }
 
+/* Copies into `target` (`length` bytes at file offset `from`) what `run` holds of that range. */
+static void overlay_run(u8 *target, u64 from, s64 length, const u8 *run, u64 run_at, s64 run_length)
+{
+	u64 to = from + (u64)length, run_end = run_at + (u64)run_length;
+	u64 lo = from > run_at ? from : run_at, hi = to < run_end ? to : run_end;
+	if (lo < hi)
+		memcpy(target + (lo - from), run + (lo - run_at), (size_t)(hi - lo));
+}
+
 static int read_piece(struct mapped *m, u8 *target, u64 block, u64 in_block, s64 length)
 {
 	u64 at = m->blocks[block];
@@ -212,6 +280,13 @@ static int read_piece(struct mapped *m, u8 *target, u64 block, u64 in_block, s64
 	}
 	/* Never written, or past the file's end (an allocated block not written to its end). */
 	memset(target + got, 0, (size_t)(length - got));
+	/* Runs not yet (or not surely) in the file are newer than its bytes; the staged one newest. */
+	if (at && m->stage) {
+		pthread_mutex_lock(&m->lock);
+		overlay_run(target, at + in_block, length, m->flushing, m->flushing_at, m->flushing_len);
+		pthread_mutex_unlock(&m->lock);
+		overlay_run(target, at + in_block, length, m->stage, m->stage_at, m->stage_len);
+	}
 	return 0;
 }
 
@@ -232,20 +307,17 @@ static int is_zero(const u8 *data, s64 length)
 	return 1;
 }
 
-/* Bulk data in aligned memory goes past the page cache; the rest through it. */
-static int write_at(struct mapped *m, const u8 *data, s64 length, u64 at)
+/* Writes bytes at a file offset, past the page cache when `direct` and the file system lets us. */
+static int write_out(struct mapped *m, const u8 *data, s64 length, u64 at, int direct)
 {
-	int direct = m->direct_fd >= 0 && length >= DIRECT_MINIMUM && (uintptr_t)data % DIRECT_ALIGNMENT == 0 &&
-		     length % DIRECT_ALIGNMENT == 0 && at % DIRECT_ALIGNMENT == 0;
 	for (s64 done = 0; done < length;) {
-		ssize_t n = pwrite(direct ? m->direct_fd : m->fd, data + done, (size_t)(length - done),
+		int use_direct = direct && m->direct_fd >= 0 && !__atomic_load_n(&m->direct_refused, __ATOMIC_RELAXED);
+		ssize_t n = pwrite(use_direct ? m->direct_fd : m->fd, data + done, (size_t)(length - done),
 				   (off_t)(at + done));
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && direct && errno == EINVAL) {
-			direct = 0; /* the file system took O_DIRECT at open, not for writes */
-			close(m->direct_fd);
-			m->direct_fd = -1;
+		if (n < 0 && use_direct && errno == EINVAL) {
+			__atomic_store_n(&m->direct_refused, 1, __ATOMIC_RELAXED);
 			continue;
 		}
 		if (n <= 0)
@@ -253,6 +325,136 @@ static int write_at(struct mapped *m, const u8 *data, s64 length, u64 at)
 		done += n;
 	}
 	return 0;
+}
+
+/* The flusher thread: writes each handed-off run, whole pages direct, a partial last page cached. */
+static void *flush_runs(void *argument)
+{
+	struct mapped *m = argument;
+	pthread_mutex_lock(&m->lock);
+	for (;;) {
+		while (!m->flushing_len && !m->stopping)
+			pthread_cond_wait(&m->changed, &m->lock);
+		if (!m->flushing_len)
+			break;
+		const u8 *data = m->flushing;
+		u64 at = m->flushing_at;
+		s64 length = m->flushing_len;
+		pthread_mutex_unlock(&m->lock);
+		s64 whole = length & ~(s64)(DIRECT_ALIGNMENT - 1);
+		int rc = write_out(m, data, whole, at, 1) || write_out(m, data + whole, length - whole, at + whole, 0);
+		int error = errno;
+		pthread_mutex_lock(&m->lock);
+		if (rc && !m->flush_failed) {
+			m->flush_failed = 1;
+			m->flush_error = error;
+		}
+		m->flushing_len = 0;
+		pthread_cond_broadcast(&m->changed);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return NULL;
+}
+
+/* Waits until no run is being written; -1 with errno set if one failed. */
+static int wait_flushed(struct mapped *m)
+{
+	if (!m->stage)
+		return 0;
+	pthread_mutex_lock(&m->lock);
+	while (m->flushing_len)
+		pthread_cond_wait(&m->changed, &m->lock);
+	int failed = m->flush_failed, error = m->flush_error;
+	pthread_mutex_unlock(&m->lock);
+	if (failed)
+		errno = error;
+	return failed ? -1 : 0;
+}
+
+/* Hands the staged run to the flusher thread, which writes it while this one goes on. */
+static int flush_stage(struct mapped *m)
+{
+	if (!m->stage_len)
+		return 0;
+	if (wait_flushed(m))
+		return -1;
+	pthread_mutex_lock(&m->lock);
+	u8 *spare = m->flushing;
+	m->flushing = m->stage;
+	m->flushing_at = m->stage_at;
+	m->flushing_len = m->stage_len;
+	m->stage = spare;
+	m->stage_len = 0;
+	pthread_cond_broadcast(&m->changed);
+	pthread_mutex_unlock(&m->lock);
+	return 0;
+}
+
+/* Whether a write of `length` bytes at `at` touches a page of the run being flushed. */
+static int touches_flushing(struct mapped *m, u64 at, s64 length)
+{
+	pthread_mutex_lock(&m->lock);
+	u64 first = m->flushing_at & ~(u64)(DIRECT_ALIGNMENT - 1);
+	u64 end = (m->flushing_at + (u64)m->flushing_len + DIRECT_ALIGNMENT - 1) & ~(u64)(DIRECT_ALIGNMENT - 1);
+	int touches = m->flushing_len && at < end && at + (u64)length > first;
+	pthread_mutex_unlock(&m->lock);
+	return touches;
+}
+
+/* Reads file bytes as they stand (zeros past the end of the file). */
+static int read_file(struct mapped *m, u8 *target, s64 length, u64 at)
+{
+	ssize_t got = length ? pread(m->fd, target, (size_t)length, (off_t)at) : 0;
+	if (got < 0)
+		return -1;
+	memset(target + got, 0, (size_t)(length - got));
+	return 0;
+}
+
+/*
+ * Bulk data in aligned memory goes past the page cache. Smaller writes are combined: libntfs-3g
+ * writes packed files one after another, each a few clusters, and a write that continues the
+ * staged run (after at most the rest of a page, filled from the file) joins it in an aligned
+ * buffer that goes out direct once full or when another file's data starts a new run elsewhere.
+ * Reads see the staged bytes (read_piece); writes over them update the buffer; other writes go
+ * through the page cache, which cannot conflict: a page the run will write direct is wholly in
+ * the run, so any write to it lands in the buffer. Without direct I/O nothing is staged.
+ */
+static int write_at(struct mapped *m, const u8 *data, s64 length, u64 at)
+{
+	if (m->direct_fd < 0 || !m->stage)
+		return write_out(m, data, length, at, 0);
+	if (touches_flushing(m, at, length) && wait_flushed(m))
+		return -1;
+	u64 stage_end = m->stage_at + (u64)m->stage_len;
+	if (m->stage_len && at < stage_end && at + (u64)length > m->stage_at) {
+		if (at >= m->stage_at && at + (u64)length <= stage_end) {
+			memcpy(m->stage + (at - m->stage_at), data, (size_t)length);
+			return 0;
+		}
+		if (flush_stage(m))
+			return -1;
+	} else if (m->stage_len && at >= stage_end && at - stage_end < DIRECT_ALIGNMENT &&
+		   at + (u64)length - m->stage_at <= STAGE_SIZE) {
+		if (read_file(m, m->stage + m->stage_len, (s64)(at - stage_end), stage_end))
+			return -1;
+		memcpy(m->stage + (at - m->stage_at), data, (size_t)length);
+		m->stage_len = (s64)(at + (u64)length - m->stage_at);
+		return m->stage_len == STAGE_SIZE ? flush_stage(m) : 0;
+	}
+	if (length >= DIRECT_MINIMUM && (uintptr_t)data % DIRECT_ALIGNMENT == 0 && length % DIRECT_ALIGNMENT == 0 &&
+	    at % DIRECT_ALIGNMENT == 0)
+		return write_out(m, data, length, at, 1);
+	/* File data starts a new run; metadata (MFT records, index blocks, bitmap) passes by it. */
+	if (at % DIRECT_ALIGNMENT == 0 && length >= STAGE_START_MINIMUM && length < STAGE_SIZE) {
+		if (flush_stage(m))
+			return -1;
+		memcpy(m->stage, data, (size_t)length);
+		m->stage_at = at;
+		m->stage_len = length;
+		return 0;
+	}
+	return write_out(m, data, length, at, 0);
 }
 
 static int write_piece(struct mapped *m, u8 *data, u64 block, u64 in_block, s64 length)
@@ -300,13 +502,17 @@ static s64 mapped_write(struct ntfs_device *dev, const void *buffer, s64 count)
 }
 
 /*
- * Saves the map, without fsync: the disk file is made durable once, when its writer finishes
+ * Writes out staged bytes and saves the map, without fsync: the disk file is made durable once, when its writer finishes
  * it (disk/file-io.ts); flushing at every unmount would wait on the disk once per layer.
  */
 static int mapped_sync(struct ntfs_device *dev)
 {
 	struct mapped *m = mapped_of(dev);
-	if (NDevReadOnly(dev) || !m->dirty)
+	if (NDevReadOnly(dev))
+		return 0;
+	if (flush_stage(m) || wait_flushed(m))
+		return -1;
+	if (!m->dirty)
 		return 0;
 	if (save_map(m))
 		return -1;
