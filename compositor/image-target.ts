@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { AllocatingWriter, BLOCK_MAPPED_FORMATS, createDiskWriter } from '../disk';
-import { completeDisk, writeDisk, type OutputFormat, type PartitionContents } from './disk-image';
+import { AllocatingWriter, BLOCK_MAPPED_FORMATS, convertDisk, createDiskWriter, openDisk } from '../disk';
+import { completeDisk, type OutputFormat, type PartitionContents } from './disk-image';
 import { windowsPartition, type DiskLayout } from './disk-layout';
 import type { ProgressListener, VolumeRef } from './native';
 import { cloneVolume, cloneVolumeInto, copyVolumeData, growVolume } from './volume';
@@ -12,8 +12,8 @@ import { cloneVolume, cloneVolumeInto, copyVolumeData, growVolume } from './volu
  * Block-mapped formats (vhdx, vhd, vmdk) are written in place: the NTFS core gets the output
  * container itself as its device (native/ntfs/mapped-device.c), so every byte of the image is
  * written once, into the file that will be the image. The other formats (raw, vhd-fixed, and
- * vmdk-stream, which must be written front to back) build the volume in a sparse partition image
- * in the work folder and copy it into the container at the end.
+ * vmdk-stream, which must be written front to back) are built the same way in a VHDX in the work
+ * folder and converted at the end.
  */
 export interface ImageTarget {
   /** The Windows volume as the NTFS core names it. */
@@ -38,7 +38,8 @@ export async function createImageTarget(
   work: string,
   identity: string,
 ): Promise<ImageTarget> {
-  if (!BLOCK_MAPPED_FORMATS.includes(format)) return new ScratchTarget(format, out, layout, work, identity);
+  if (!BLOCK_MAPPED_FORMATS.includes(format))
+    return ConvertedTarget.create(format, out, layout, work, identity);
   const writer = await createDiskWriter(format, out, { virtualSize: layout.size, identity });
   if (!(writer instanceof AllocatingWriter)) throw new Error(`${format} writer cannot share its blocks`);
   return MappedTarget.create(writer, layout, work);
@@ -108,32 +109,65 @@ class MappedTarget implements ImageTarget {
   }
 }
 
-class ScratchTarget implements ImageTarget {
-  readonly volume: string;
-
-  constructor(
+/**
+ * Formats whose writer cannot share its blocks (raw and vhd-fixed are flat, vmdk-stream is
+ * written front to back): the image is built in place in a VHDX in the work folder, then
+ * converted, so the volume work still writes every byte once and past the page cache.
+ */
+class ConvertedTarget implements ImageTarget {
+  private constructor(
+    private readonly inner: MappedTarget,
+    private readonly temporary: string,
     private readonly format: OutputFormat,
     private readonly out: string,
-    private readonly layout: DiskLayout,
-    work: string,
     private readonly identity: string,
-  ) {
-    this.volume = path.join(work, 'windows.ntfs');
+  ) {}
+
+  static async create(
+    format: OutputFormat,
+    out: string,
+    layout: DiskLayout,
+    work: string,
+    identity: string,
+  ): Promise<ConvertedTarget> {
+    const temporary = path.join(work, 'image.vhdx');
+    const writer = (await createDiskWriter('vhdx', temporary, {
+      virtualSize: layout.size,
+      identity,
+    })) as AllocatingWriter;
+    return new ConvertedTarget(
+      await MappedTarget.create(writer, layout, work),
+      temporary,
+      format,
+      out,
+      identity,
+    );
   }
 
-  async placeOsVolume(os: VolumeRef, osSize: number, options: TargetOptions): Promise<void> {
-    const size = windowsPartition(this.layout).size;
-    await cloneVolume(os, this.volume, { size, ...options });
-    await growVolume(this.volume, osSize, size, options);
+  get volume(): string {
+    return this.inner.volume;
   }
 
-  finish(contents: Omit<PartitionContents, 'windows'>, options: TargetOptions): Promise<void> {
-    return writeDisk(this.layout, { ...contents, windows: this.volume }, this.format, this.out, {
-      ...options,
-      identity: this.identity,
-    });
+  placeOsVolume(os: VolumeRef, osSize: number, options: TargetOptions): Promise<void> {
+    return this.inner.placeOsVolume(os, osSize, options);
   }
 
-  /** Nothing outside the work folder exists until finish, which cleans up after itself. */
-  async abort(): Promise<void> {}
+  async finish(contents: Omit<PartitionContents, 'windows'>, options: TargetOptions): Promise<void> {
+    await this.inner.finish(contents, { signal: options.signal });
+    const disk = await openDisk(this.temporary);
+    try {
+      await convertDisk(disk, this.format, this.out, {
+        identity: this.identity,
+        signal: options.signal,
+        onProgress:
+          options.onProgress && (({ done, total }) => options.onProgress?.({ phase: 'write', done, total })),
+      });
+    } finally {
+      await disk.close();
+    }
+  }
+
+  abort(): Promise<void> {
+    return this.inner.abort();
+  }
 }

@@ -13,6 +13,19 @@ const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const zlib = require('node:zlib');
 const PROBE_BYTES = 4096;
+const counts = new Uint32Array(256);
+/** Shannon entropy of the sample in bits per byte: random or already compressed data is near 8. */
+function entropy(sample) {
+  counts.fill(0);
+  for (let i = 0; i < sample.length; i++) counts[sample[i]]++;
+  let bits = 0;
+  for (let b = 0; b < 256; b++) {
+    if (counts[b] === 0) continue;
+    const p = counts[b] / sample.length;
+    bits -= p * Math.log2(p);
+  }
+  return bits;
+}
 parentPort.on('message', ({ id, data, grainBytes, lbas, level }) => {
   const input = Buffer.from(data);
   const pieces = [];
@@ -21,9 +34,10 @@ parentPort.on('message', ({ id, data, grainBytes, lbas, level }) => {
   for (let i = 0; i < lbas.length; i++) {
     const grain = input.subarray(i * grainBytes, (i + 1) * grainBytes);
     // zlib ends up storing incompressible data anyway, after a futile match search that costs most
-    // of its time; a fast probe of the grain's first 4 KiB spots such data and stores it at once.
-    const probe = zlib.deflateRawSync(grain.subarray(0, PROBE_BYTES), { level: 1 });
-    const compressed = zlib.deflateSync(grain, { level: probe.length > PROBE_BYTES * 0.97 ? 0 : level });
+    // of its time. The byte entropy of the grain's first 4 KiB spots such data (random, or already
+    // compressed: 7.9+ bits per byte; binaries and text sit well below) and stores it at once.
+    const incompressible = entropy(grain.subarray(0, PROBE_BYTES)) > 7.8;
+    const compressed = zlib.deflateSync(grain, { level: incompressible ? 0 : level });
     const total = Math.ceil((12 + compressed.length) / 512) * 512;
     const marker = Buffer.alloc(12);
     marker.writeBigUInt64LE(BigInt(lbas[i]), 0);

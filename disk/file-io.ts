@@ -260,7 +260,7 @@ export class StagedAppender {
   }
 
   async append(data: Buffer): Promise<void> {
-    for (let done = 0; done < data.length; ) {
+    for (let done = 0; done < data.length;) {
       const copied = data.copy(this.staging, this.filled, done);
       this.filled += copied;
       done += copied;
