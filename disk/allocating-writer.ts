@@ -1,7 +1,10 @@
 import { BlockTable } from './block-table';
 import { OutputFile, Segment } from './file-io';
 import { readSharedBlockMap, writeSharedBlockMap, type DiskWindow } from './shared-block-map';
-import { assertWriteInside, DiskFormat, DiskWriter } from './types';
+import { assertWriteInside, DiskFormat, DiskWriter, roundUp } from './types';
+
+/** Where block data starts in the file: shared with native/ntfs/mapped-device.c. */
+export const BLOCK_DATA_ALIGNMENT = 4096;
 import { isZero } from './zero';
 
 /** How a block-mapped format lays blocks out in its file. */
@@ -43,9 +46,13 @@ export abstract class AllocatingWriter implements DiskWriter {
   /** Writes tables, headers and footers once all data is in. */
   protected abstract writeMetadata(): Promise<void>;
 
-  /** Reserves file space for `block` and returns the file offset of its first guest byte. */
+  /**
+   * Reserves file space for `block` and returns the file offset of its first guest byte, which is
+   * page-aligned (after the prefix, with a gap before it where needed: VHD's 512-byte bitmaps),
+   * so the block's data can be written past the page cache.
+   */
   private allocate(block: number): number {
-    const at = this.nextFree + this.layout.prefix;
+    const at = roundUp(this.nextFree + this.layout.prefix, BLOCK_DATA_ALIGNMENT);
     if (at + this.layout.blockSize > this.layout.maxFileSize)
       throw new RangeError(
         `${this.out.finalPath}: the ${this.format} file would pass ${this.layout.maxFileSize} bytes, more than the format can address`,

@@ -28,13 +28,18 @@ function* chunks(extents: Extent[]): Generator<Extent> {
   }
 }
 
-/** Chunks in flight: reads run ahead while up to this many writes are still landing. */
-const DEPTH = 4;
+/**
+ * Buffers in the ring: up to half of them being read (the reads run ahead, concurrently, which
+ * is what keeps a cold source busy), the rest being written.
+ */
+const DEPTH = 8;
+const READ_AHEAD = DEPTH / 2;
 
 /**
- * Streams every allocated extent of `source` into `writer`. Reads are sequential; each chunk's
- * write runs while the next chunks are read, in a ring of DEPTH buffers, so memory stays at
- * DEPTH chunks whatever the disk size.
+ * Streams every allocated extent of `source` into `writer`. Chunks are read ahead, several at
+ * once, and handed to the writer strictly in order (vmdk-stream needs it) as their reads finish;
+ * each chunk's write runs while later chunks are read. Memory stays at DEPTH chunks whatever
+ * the disk size.
  */
 export async function copyDisk(
   source: VirtualDisk,
@@ -45,25 +50,37 @@ export async function copyDisk(
   const total = extents.reduce((sum, e) => sum + e.length, 0);
   const ring = Array.from({ length: DEPTH }, () => ({
     buffer: allocDirectBuffer(CHUNK_SIZE),
+    reading: Promise.resolve(),
     writing: Promise.resolve(),
   }));
+  type Slot = (typeof ring)[number];
+  const readAhead: { slot: Slot; data: Buffer; offset: number }[] = [];
   let done = 0;
   let index = 0;
+  const writeOldest = async () => {
+    const next = readAhead.shift();
+    if (!next) return;
+    await next.slot.reading;
+    next.slot.writing = writer.write(next.data, next.offset);
+    next.slot.writing.catch(() => undefined); // observed below; keeps a failure from being "unhandled" meanwhile
+    done += next.data.length;
+    options.onProgress?.({ done, total });
+  };
   try {
     for (const chunk of chunks(extents)) {
       options.signal?.throwIfAborted();
       const slot = ring[index++ % DEPTH];
       await slot.writing; // the buffer is free again once its previous write has landed
       const data = slot.buffer.subarray(0, chunk.length);
-      await source.read(data, chunk.offset);
-      slot.writing = writer.write(data, chunk.offset);
-      slot.writing.catch(() => undefined); // observed below; keeps a failure from being "unhandled" meanwhile
-      done += chunk.length;
-      options.onProgress?.({ done, total });
+      slot.reading = source.read(data, chunk.offset);
+      slot.reading.catch(() => undefined); // observed in writeOldest
+      readAhead.push({ slot, data, offset: chunk.offset });
+      if (readAhead.length >= READ_AHEAD) await writeOldest();
     }
+    while (readAhead.length > 0) await writeOldest();
   } finally {
-    // Never leave a write running behind an error.
-    await Promise.allSettled(ring.map((slot) => slot.writing));
+    // Never leave a read or write running behind an error.
+    await Promise.allSettled(ring.flatMap((slot) => [slot.reading, slot.writing]));
   }
   await Promise.all(ring.map((slot) => slot.writing));
 }

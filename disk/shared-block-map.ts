@@ -7,8 +7,8 @@ import type { BlockTable } from './block-table';
  * over and hand back: the compositor's NTFS core (native/ntfs/mapped-device.c, which documents
  * the same layout) writes the image's Windows volume straight into the output container with it.
  *
- * Both sides allocate the same way: a block's first non-zero write puts it at `nextFree` after
- * `prefix` bytes; a block not in the map reads as zeros. Little-endian u64 fields:
+ * Both sides allocate the same way: a block's first non-zero write puts its data at the first
+ * 4 KiB boundary at least `prefix` bytes past `nextFree`; a block not in the map reads as zeros. Little-endian u64 fields:
  *
  *   0 magic "LMNTMAP1"   8 block size   16 prefix   24 next free   32 window offset
  *   40 window size       48 block count 56 path length, then the disk file's path,

@@ -462,8 +462,9 @@ static int write_piece(struct mapped *m, u8 *data, u64 block, u64 in_block, s64 
 	if (!m->blocks[block]) {
 		if (is_zero(data, length))
 			return 0; /* reads as zeros already; the block stays unallocated */
-		m->blocks[block] = m->next_free + m->prefix;
-		m->next_free += m->prefix + m->block_size;
+		/* The same rule as disk/allocating-writer.ts: data page-aligned, after the prefix. */
+		m->blocks[block] = (m->next_free + m->prefix + DIRECT_ALIGNMENT - 1) & ~(u64)(DIRECT_ALIGNMENT - 1);
+		m->next_free = m->blocks[block] + m->block_size;
 		m->dirty = 1;
 	}
 	return write_at(m, data, length, m->blocks[block] + in_block);

@@ -10,7 +10,8 @@
  *
  * MAPFILE, shared with disk/'s block-mapped writers (disk/shared-block-map.ts), says where the
  * volume sits on the disk and where each block of the disk lives in the file. A block's first
- * write allocates it at the file's end (after `prefix` bytes the format keeps before each block);
+ * write allocates it at the file's end: its data at the first 4 KiB boundary at least `prefix`
+ * bytes (what the format keeps before each block) past `next free`;
  * a block never written reads as zeros; all-zero writes to it are dropped, so the file stays
  * compact. The map is saved back when the device closes. Little-endian u64 fields:
  *
