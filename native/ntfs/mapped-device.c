@@ -2,8 +2,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <unistd.h>
-#include <sys/ioctl.h>
-#include <linux/fs.h>
+#include "device.h"
 #include "mapped-device.h"
 
 #define MAGIC "LMNTMAP1"
@@ -20,6 +19,7 @@
 #define STAGE_START_MINIMUM (16 * 1024)
 
 struct mapped {
+	struct sized_device base; /* first: device.c's operations read it; its size is the volume's */
 	char *map_file;
 	char *disk_file;
 	int fd;        /* buffered */
@@ -28,10 +28,9 @@ struct mapped {
 	u64 prefix;
 	u64 next_free;
 	s64 volume_offset;
-	s64 volume_size;
+
 	u64 block_count;
 	u64 *blocks;
-	s64 position;
 	int dirty;
 	/* Write combining (see write_at): `stage_len` bytes due at file offset `stage_at`. */
 	u8 *stage;
@@ -87,12 +86,12 @@ static struct mapped *load_map(const char *map_file)
 		m->prefix = le64_to_cpu(header[2]);
 		m->next_free = le64_to_cpu(header[3]);
 		m->volume_offset = (s64)le64_to_cpu(header[4]);
-		m->volume_size = (s64)le64_to_cpu(header[5]);
+		m->base.size = (s64)le64_to_cpu(header[5]);
 		m->block_count = le64_to_cpu(header[6]);
 		u64 path_length = le64_to_cpu(header[7]);
 		ok = m->block_size > 0 && m->block_count > 0 && m->block_count < (1ull << 32) &&
-		     path_length > 0 && path_length < 4096 && m->volume_offset >= 0 && m->volume_size > 0 &&
-		     (u64)(m->volume_offset + m->volume_size) <= m->block_count * m->block_size;
+		     path_length > 0 && path_length < 4096 && m->volume_offset >= 0 && m->base.size > 0 &&
+		     (u64)(m->volume_offset + m->base.size) <= m->block_count * m->block_size;
 		if (ok) {
 			m->disk_file = calloc(1, padded(path_length) + 1);
 			m->blocks = malloc(m->block_count * sizeof(u64));
@@ -123,7 +122,7 @@ static int save_map(struct mapped *m)
 	header[2] = cpu_to_le64(m->prefix);
 	header[3] = cpu_to_le64(m->next_free);
 	header[4] = cpu_to_le64((u64)m->volume_offset);
-	header[5] = cpu_to_le64((u64)m->volume_size);
+	header[5] = cpu_to_le64((u64)m->base.size);
 	header[6] = cpu_to_le64(m->block_count);
 	header[7] = cpu_to_le64(path_length);
 	size_t path_bytes = padded(path_length);
@@ -217,18 +216,6 @@ static int mapped_close(struct ntfs_device *dev)
 	return rc;
 }
 
-static s64 mapped_seek(struct ntfs_device *dev, s64 offset, int whence)
-{
-	struct mapped *m = mapped_of(dev);
-	s64 base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? m->position : m->volume_size;
-	if (base + offset < 0) {
-		errno = EINVAL;
-		return -1;
-	}
-	m->position = base + offset;
-	return m->position;
-}
-
 /* One block's part of a read or write: `length` bytes at `in_block` of disk block `block`. */
 typedef int (*piece_fn)(struct mapped *m, u8 *data, u64 block, u64 in_block, s64 length);
 
@@ -255,9 +242,9 @@ static s64 clip(struct mapped *m, s64 count, s64 offset)
 		errno = EINVAL;
 		return -1;
 	}
-	if (offset >= m->volume_size)
+	if (offset >= m->base.size)
 		return 0;
-	return count < m->volume_size - offset ? count : m->volume_size - offset;
+	return count < m->base.size - offset ? count : m->base.size - offset;
 }
 
 /* Copies into `target` (`length` bytes at file offset `from`) what `run` holds of that range. */
@@ -484,24 +471,6 @@ static s64 mapped_pwrite(struct ntfs_device *dev, const void *buffer, s64 count,
 	return for_each_piece(m, (u8 *)buffer, count, offset, write_piece) ? -1 : count;
 }
 
-static s64 mapped_read(struct ntfs_device *dev, void *buffer, s64 count)
-{
-	struct mapped *m = mapped_of(dev);
-	s64 n = mapped_pread(dev, buffer, count, m->position);
-	if (n > 0)
-		m->position += n;
-	return n;
-}
-
-static s64 mapped_write(struct ntfs_device *dev, const void *buffer, s64 count)
-{
-	struct mapped *m = mapped_of(dev);
-	s64 n = mapped_pwrite(dev, buffer, count, m->position);
-	if (n > 0)
-		m->position += n;
-	return n;
-}
-
 /*
  * Writes out staged bytes and saves the map, without fsync: the disk file is made durable once, when its writer finishes
  * it (disk/file-io.ts); flushing at every unmount would wait on the disk once per layer.
@@ -521,39 +490,17 @@ static int mapped_sync(struct ntfs_device *dev)
 	return 0;
 }
 
-static int mapped_stat(struct ntfs_device *dev, struct stat *st)
-{
-	memset(st, 0, sizeof(*st));
-	st->st_mode = S_IFREG | 0644;
-	st->st_size = mapped_of(dev)->volume_size;
-	return 0;
-}
-
-static int mapped_ioctl(struct ntfs_device *dev, unsigned long request, void *argp)
-{
-	if (request == BLKGETSIZE64) {
-		*(u64 *)argp = (u64)mapped_of(dev)->volume_size;
-		return 0;
-	}
-	if (request == BLKSSZGET) {
-		*(int *)argp = 512;
-		return 0;
-	}
-	errno = ENOTTY;
-	return -1;
-}
-
 static struct ntfs_device_operations mapped_operations = {
 	.open = mapped_open,
 	.close = mapped_close,
-	.seek = mapped_seek,
-	.read = mapped_read,
-	.write = mapped_write,
+	.seek = sized_seek,
+	.read = sized_read,
+	.write = sized_write,
 	.pread = mapped_pread,
 	.pwrite = mapped_pwrite,
 	.sync = mapped_sync,
-	.stat = mapped_stat,
-	.ioctl = mapped_ioctl,
+	.stat = sized_stat,
+	.ioctl = sized_ioctl,
 };
 
 struct ntfs_device *mapped_device_open(const char *spec)

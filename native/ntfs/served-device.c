@@ -1,7 +1,6 @@
 #include <fcntl.h>
 #include <unistd.h>
-#include <sys/ioctl.h>
-#include <linux/fs.h>
+#include "device.h"
 #include "served-device.h"
 
 /*
@@ -20,9 +19,8 @@ struct window {
 };
 
 struct served {
+	struct sized_device base; /* first: device.c's operations read it */
 	int fd;
-	s64 size;
-	s64 position;
 	struct window windows[WINDOWS];
 	u64 clock;
 };
@@ -47,18 +45,6 @@ static int served_close(struct ntfs_device *dev)
 {
 	NDevClearOpen(dev);
 	return 0;
-}
-
-static s64 served_seek(struct ntfs_device *dev, s64 offset, int whence)
-{
-	struct served *served = served_of(dev);
-	s64 base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? served->position : served->size;
-	if (base + offset < 0) {
-		errno = EINVAL;
-		return -1;
-	}
-	served->position = base + offset;
-	return served->position;
 }
 
 static int exchange(int fd, void *buffer, size_t length, int sending)
@@ -106,7 +92,7 @@ static struct window *window_for(struct served *served, s64 offset)
 	if (!victim->data)
 		victim->data = malloc(WINDOW_SIZE);
 	victim->start = start;
-	victim->length = served->size - start < WINDOW_SIZE ? served->size - start : WINDOW_SIZE;
+	victim->length = served->base.size - start < WINDOW_SIZE ? served->base.size - start : WINDOW_SIZE;
 	victim->last_used = ++served->clock;
 	if (request_bytes(served, victim->data, victim->length, start)) {
 		victim->start = -1;
@@ -118,10 +104,10 @@ static struct window *window_for(struct served *served, s64 offset)
 static s64 served_pread(struct ntfs_device *dev, void *buffer, s64 count, s64 offset)
 {
 	struct served *served = served_of(dev);
-	if (offset >= served->size || count <= 0)
+	if (offset >= served->base.size || count <= 0)
 		return 0;
-	if (count > served->size - offset)
-		count = served->size - offset;
+	if (count > served->base.size - offset)
+		count = served->base.size - offset;
 	if (count >= WINDOW_SIZE)
 		return request_bytes(served, buffer, count, offset) ? -1 : count;
 	for (s64 done = 0; done < count;) {
@@ -136,21 +122,6 @@ static s64 served_pread(struct ntfs_device *dev, void *buffer, s64 count, s64 of
 	return count;
 }
 
-static s64 served_read(struct ntfs_device *dev, void *buffer, s64 count)
-{
-	struct served *served = served_of(dev);
-	s64 n = served_pread(dev, buffer, count, served->position);
-	if (n > 0)
-		served->position += n;
-	return n;
-}
-
-static s64 served_write(struct ntfs_device *dev, const void *buffer, s64 count)
-{
-	errno = EROFS;
-	return -1;
-}
-
 static s64 served_pwrite(struct ntfs_device *dev, const void *buffer, s64 count, s64 offset)
 {
 	errno = EROFS;
@@ -162,39 +133,17 @@ static int served_sync(struct ntfs_device *dev)
 	return 0;
 }
 
-static int served_stat(struct ntfs_device *dev, struct stat *st)
-{
-	memset(st, 0, sizeof(*st));
-	st->st_mode = S_IFREG | 0444;
-	st->st_size = served_of(dev)->size;
-	return 0;
-}
-
-static int served_ioctl(struct ntfs_device *dev, unsigned long request, void *argp)
-{
-	if (request == BLKGETSIZE64) {
-		*(u64 *)argp = (u64)served_of(dev)->size;
-		return 0;
-	}
-	if (request == BLKSSZGET) {
-		*(int *)argp = 512;
-		return 0;
-	}
-	errno = ENOTTY;
-	return -1;
-}
-
 static struct ntfs_device_operations served_operations = {
 	.open = served_open,
 	.close = served_close,
-	.seek = served_seek,
-	.read = served_read,
-	.write = served_write,
+	.seek = sized_seek,
+	.read = sized_read,
+	.write = sized_write,
 	.pread = served_pread,
 	.pwrite = served_pwrite,
 	.sync = served_sync,
-	.stat = served_stat,
-	.ioctl = served_ioctl,
+	.stat = sized_stat,
+	.ioctl = sized_ioctl,
 };
 
 struct ntfs_device *served_device_open(const char *spec)
@@ -207,7 +156,7 @@ struct ntfs_device *served_device_open(const char *spec)
 	}
 	struct served *served = calloc(1, sizeof(*served));
 	served->fd = fd;
-	served->size = size;
+	served->base.size = size;
 	struct ntfs_device *dev = ntfs_device_alloc(spec, 0, &served_operations, served);
 	if (!dev)
 		free(served);
