@@ -21,13 +21,13 @@ import type { VolumeOperation } from '../compositor/volume-operations';
  * `qemu-img convert` of that raw to the same format. The three alternate within each of
  * BENCH_ROUNDS rounds (default 3), so a burst of load on the shared machine hits them alike, and
  * the medians are reported. Every time runs until the tool's output is on disk (see durable.ts).
- * BENCH_SCALE=0.25 shrinks every size; BENCH_DIR picks the scratch
- * folder, BENCH_KEEP=1 keeps it.
+ * BENCH_FORMATS=vhdx picks the formats (default vhdx,vmdk-stream); BENCH_SCALE=0.25 shrinks
+ * every size; BENCH_DIR picks the scratch folder, BENCH_KEEP=1 keeps it.
  */
 
 const SCALE = Number(process.env.BENCH_SCALE ?? '1');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? '3');
-const FORMATS = ['vhdx', 'vmdk-stream'] as const;
+const FORMATS = (process.env.BENCH_FORMATS ?? 'vhdx,vmdk-stream').split(',');
 
 /** Incompressible content (like installed binaries), cut from one pool so generating it is cheap. */
 const POOL = randomBytes(32 * MiB);

@@ -200,6 +200,12 @@ export async function compose(options: ComposeOptions): Promise<ComposeReport> {
       const epoch = Math.max(...[os, ...layers].map((l) => Date.parse(l.metadata.createdAt) / 1000));
 
       const layout = planDisk(options.firmware, options.size, identity);
+      // What each layer holds, for the conflict report: read while the image is being built (it
+      // needs only the layers), on the core the disk-bound clone leaves idle.
+      const listing = Promise.all(
+        layers.map(async (l) => ({ layer: l.metadata.name, entries: await listVolume(l.volume) })),
+      );
+      listing.catch(() => undefined); // awaited below; a failure meanwhile is not "unhandled"
       /** Everything from the OS volume in place to the finished output, in `target`. */
       const composeInto = async (target: ImageTarget): Promise<ComposeReport> => {
         await timed(os.metadata.name, 'clone OS', () =>
@@ -236,9 +242,7 @@ export async function compose(options: ComposeOptions): Promise<ComposeReport> {
         const registry = await timed('(all layers)', 'registry', () =>
           mergeRegistry(target.volume, registries, work, epoch),
         );
-        const layerFiles = await Promise.all(
-          layers.map(async (l) => ({ layer: l.metadata.name, entries: await listVolume(l.volume) })),
-        );
+        const layerFiles = await listing;
         await finalizeVolume(
           target.volume,
           createHash('sha256').update(`${identity}:serial`).digest(),
@@ -288,6 +292,7 @@ export async function compose(options: ComposeOptions): Promise<ComposeReport> {
         return await composeInto(target);
       } catch (err) {
         await target.abort();
+        await Promise.allSettled([listing]); // no core process left reading a layer being closed
         throw err;
       }
     }),

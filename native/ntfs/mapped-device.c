@@ -515,3 +515,19 @@ struct ntfs_device *mapped_device_open(const char *spec)
 		mapped_free(m);
 	return dev;
 }
+
+int mapped_prefetch(struct ntfs_device *dev, s64 limit)
+{
+	struct mapped *m = mapped_of(dev);
+	u64 first = (u64)m->volume_offset / m->block_size;
+	u64 last = ((u64)(m->volume_offset + m->base.size) - 1) / m->block_size;
+	s64 total = 0;
+	for (u64 b = first; b <= last; b++)
+		total += m->blocks[b] ? (s64)m->block_size : 0;
+	if (total > limit)
+		return 0;
+	for (u64 b = first; b <= last; b++)
+		if (m->blocks[b])
+			posix_fadvise(m->fd, (off_t)m->blocks[b], (off_t)m->block_size, POSIX_FADV_WILLNEED);
+	return 0;
+}
