@@ -189,21 +189,10 @@ static int copy_range(ntfs_volume *from, struct copy_pipe *pipe, s64 offset, u64
 /* The target device, opened for writing; NULL (reported) when it cannot be. */
 static struct ntfs_device *open_target(const char *target)
 {
-	struct ntfs_device *to = device_for(target, 0);
-	if (to && to->d_ops->open(to, O_RDWR)) {
-		ntfs_device_free(to);
-		to = NULL;
-	}
+	struct ntfs_device *to = device_open_writable(target);
 	if (!to)
 		fail("%s: cannot open for writing (%s)", target, strerror(errno));
 	return to;
-}
-
-static int close_target(struct ntfs_device *to)
-{
-	int rc = to->d_ops->close(to);
-	ntfs_device_free(to);
-	return rc;
 }
 
 int clone_volume(const char *source, const char *target, int metadata_only)
@@ -244,7 +233,7 @@ int clone_volume(const char *source, const char *target, int metadata_only)
 	}
 	if (piped && pipe_finish(&pipe))
 		rc = -1;
-	if (to && close_target(to))
+	if (to && device_close(to))
 		rc = -1;
 	if (rc)
 		fail("cloning %s into %s: %s", source, target, strerror(errno));
@@ -276,7 +265,7 @@ int copy_file_data(const char *file, const char *target)
 		}
 		at = lseek(from, hole, SEEK_DATA);
 	}
-	if (to && close_target(to))
+	if (to && device_close(to))
 		rc = -1;
 	if (rc)
 		fail("copying %s into %s: %s", file, target, strerror(errno));

@@ -1,3 +1,4 @@
+#include <fcntl.h>
 #include <sys/ioctl.h>
 #include <linux/fs.h>
 #include <ntfs-3g/device_io.h>
@@ -17,6 +18,25 @@ struct ntfs_device *device_for(const char *name, int read_only)
 	if (!strncmp(name, MAPPED_PREFIX, strlen(MAPPED_PREFIX)))
 		return mapped_device_open(name);
 	return ntfs_device_alloc(name, 0, &ntfs_device_default_io_ops, NULL);
+}
+
+struct ntfs_device *device_open_writable(const char *name)
+{
+	struct ntfs_device *dev = device_for(name, 0);
+	if (dev && dev->d_ops->open(dev, O_RDWR)) {
+		int error = errno;
+		ntfs_device_free(dev);
+		errno = error;
+		return NULL;
+	}
+	return dev;
+}
+
+int device_close(struct ntfs_device *dev)
+{
+	int rc = dev->d_ops->close(dev);
+	ntfs_device_free(dev);
+	return rc;
 }
 
 static struct sized_device *sized_of(struct ntfs_device *dev)

@@ -10,6 +10,11 @@
  */
 struct ntfs_device *device_for(const char *name, int read_only);
 
+/* The device behind a volume name, opened for reading and writing; NULL with errno set. */
+struct ntfs_device *device_open_writable(const char *name);
+/* Closes and frees a device from device_open_writable; the close's result. */
+int device_close(struct ntfs_device *dev);
+
 /*
  * What the served and mapped devices share: their d_private starts with this, and the operations
  * libntfs-3g expects of every device that follow from a size and pread/pwrite come from here.

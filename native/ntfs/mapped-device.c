@@ -256,17 +256,24 @@ static void overlay_run(u8 *target, u64 from, s64 length, const u8 *run, u64 run
 		memcpy(target + (lo - from), run + (lo - run_at), (size_t)(hi - lo));
 }
 
+/* Reads file bytes as they stand (zeros past the end of the file). */
+static int read_file(struct mapped *m, u8 *target, s64 length, u64 at)
+{
+	ssize_t got = length ? pread(m->fd, target, (size_t)length, (off_t)at) : 0;
+	if (got < 0)
+		return -1;
+	memset(target + got, 0, (size_t)(length - got));
+	return 0;
+}
+
 static int read_piece(struct mapped *m, u8 *target, u64 block, u64 in_block, s64 length)
 {
 	u64 at = m->blocks[block];
-	ssize_t got = 0;
-	if (at) {
-		got = pread(m->fd, target, (size_t)length, (off_t)(at + in_block));
-		if (got < 0)
-			return -1;
-	}
-	/* Never written, or past the file's end (an allocated block not written to its end). */
-	memset(target + got, 0, (size_t)(length - got));
+	/* Never written: zeros (so is the part of an allocated block past the file's end). */
+	if (!at)
+		memset(target, 0, (size_t)length);
+	else if (read_file(m, target, length, at + in_block))
+		return -1;
 	/* Runs not yet (or not surely) in the file are newer than its bytes; the staged one newest. */
 	if (at && m->stage) {
 		pthread_mutex_lock(&m->lock);
@@ -388,15 +395,6 @@ static int touches_flushing(struct mapped *m, u64 at, s64 length)
 	return touches;
 }
 
-/* Reads file bytes as they stand (zeros past the end of the file). */
-static int read_file(struct mapped *m, u8 *target, s64 length, u64 at)
-{
-	ssize_t got = length ? pread(m->fd, target, (size_t)length, (off_t)at) : 0;
-	if (got < 0)
-		return -1;
-	memset(target + got, 0, (size_t)(length - got));
-	return 0;
-}
 
 /*
  * Bulk data in aligned memory goes past the page cache. Smaller writes are combined: libntfs-3g

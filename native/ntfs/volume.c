@@ -1,5 +1,3 @@
-#include <fcntl.h>
-#include <unistd.h>
 #include "device.h"
 #include "volume.h"
 
@@ -46,13 +44,9 @@ int volume_close(ntfs_volume *vol)
 static int write_boot_fields(const char *partition_file, uint64_t serial, uint32_t start_sector)
 {
 	unsigned char boot[SECTOR];
-	struct ntfs_device *dev = device_for(partition_file, 0);
+	struct ntfs_device *dev = device_open_writable(partition_file);
 	if (!dev)
 		return -1;
-	if (dev->d_ops->open(dev, O_RDWR)) {
-		ntfs_device_free(dev);
-		return -1;
-	}
 	struct stat st;
 	int ok = dev->d_ops->stat(dev, &st) == 0 && st.st_size >= 2 * SECTOR &&
 		 dev->d_ops->pread(dev, boot, SECTOR, 0) == SECTOR;
@@ -64,9 +58,8 @@ static int write_boot_fields(const char *partition_file, uint64_t serial, uint32
 		ok = dev->d_ops->pwrite(dev, boot, SECTOR, 0) == SECTOR &&
 		     dev->d_ops->pwrite(dev, boot, SECTOR, st.st_size - SECTOR) == SECTOR;
 	}
-	if (dev->d_ops->close(dev))
+	if (device_close(dev))
 		ok = 0;
-	ntfs_device_free(dev);
 	return ok ? 0 : -1;
 }
 
