@@ -107,9 +107,10 @@ function prioritise(os: OpenedLayer, apps: OpenedLayer[], platform: OpenedLayer 
 
 /** Boot files for the ESP, from the composed volume's \Windows\Boot\EFI. */
 async function bootFiles(partition: string): Promise<BootFile[]> {
-  const prefix = '/windows/boot/efi/';
+  const folder = '/Windows/Boot/EFI';
+  const prefix = `${folder.toLowerCase()}/`;
   const files: BootFile[] = [];
-  for (const entry of await listVolume(partition)) {
+  for (const entry of await listVolume(partition, folder)) {
     if (entry.dir || !entry.path.toLowerCase().startsWith(prefix)) continue;
     files.push({
       relativePath: entry.path.slice(prefix.length),

@@ -170,9 +170,15 @@ function served(volume: VolumeRef): { served?: ServedVolume } {
   return typeof volume === 'string' ? {} : { served: volume };
 }
 
-/** Every file and directory except NTFS metafiles and `\.lamina`. */
-export async function listVolume(volume: VolumeRef): Promise<VolumeEntry[]> {
-  const output = await runNtfsCore(['list', volumeArgument(volume)], { stdout: 'data', ...served(volume) });
+/**
+ * Every file and directory except NTFS metafiles and `\.lamina`; with `folder` (`/`-separated),
+ * only what is under it (nothing when it does not exist).
+ */
+export async function listVolume(volume: VolumeRef, folder?: string): Promise<VolumeEntry[]> {
+  const output = await runNtfsCore(['list', volumeArgument(volume), ...(folder ? [folder] : [])], {
+    stdout: 'data',
+    ...served(volume),
+  });
   return output
     .toString('utf8')
     .split('\n')

@@ -37,9 +37,12 @@ static int print_entry(void *context, const char *path, ntfs_inode *ni, enum wal
 	return 0;
 }
 
-int list_volume(ntfs_volume *vol)
+int list_volume(ntfs_volume *vol, const char *top)
 {
-	int rc = walk_tree(vol, print_entry, NULL);
+	errno = 0;
+	int rc = walk_tree(vol, top, print_entry, NULL);
+	if (rc && errno == ENOENT && strcmp(top, "/"))
+		rc = 0;
 	fflush(stdout);
 	return rc;
 }

@@ -25,7 +25,7 @@ void fail(const char *fmt, ...)
 static const char usage[] =
 	"usage: lamina_ntfs apply VOLUME            (operations on stdin)\n"
 	"       lamina_ntfs overlay LAYER IMAGE\n"
-	"       lamina_ntfs list VOLUME\n"
+	"       lamina_ntfs list VOLUME [FOLDER]\n"
 	"       lamina_ntfs cat VOLUME PATH[:STREAM]\n"
 	"       lamina_ntfs clone [--metadata-only] SOURCE TARGET\n"
 	"       lamina_ntfs copy-data FILE TARGET\n"
@@ -50,10 +50,9 @@ static int run_apply(ntfs_volume *vol, const char *unused)
 	return apply_operations(vol);
 }
 
-static int run_list(ntfs_volume *vol, const char *unused)
+static int run_list(ntfs_volume *vol, const char *top)
 {
-	(void)unused;
-	return list_volume(vol);
+	return list_volume(vol, top);
 }
 
 /* App and platform layers are read whole by an overlay; an OS-sized one is not worth caching ahead. */
@@ -79,8 +78,8 @@ int main(int argc, char **argv)
 	const char *command = argc > 1 ? argv[1] : "";
 	if (!strcmp(command, "apply") && argc == 3)
 		return with_volume(argv[2], 0, run_apply, NULL);
-	if (!strcmp(command, "list") && argc == 3)
-		return with_volume(argv[2], 1, run_list, NULL);
+	if (!strcmp(command, "list") && (argc == 3 || argc == 4))
+		return with_volume(argv[2], 1, run_list, argc == 4 ? argv[3] : "/");
 	if (!strcmp(command, "cat") && argc == 4)
 		return with_volume(argv[2], 1, cat_stream, argv[3]);
 	if (!strcmp(command, "overlay") && argc == 4)

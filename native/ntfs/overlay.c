@@ -125,10 +125,10 @@ int overlay_volume(ntfs_volume *layer, ntfs_volume *image)
 {
 	struct overlay *overlay = calloc(1, sizeof(*overlay));
 	overlay->image = image;
-	int rc = walk_tree(layer, count_bytes, overlay);
+	int rc = walk_tree(layer, "/", count_bytes, overlay);
 	if (rc == 0) {
 		progress_start("overlay", overlay->total_bytes);
-		rc = walk_tree(layer, copy_entry, overlay);
+		rc = walk_tree(layer, "/", copy_entry, overlay);
 		progress_finish();
 	}
 	free(overlay);

@@ -30,12 +30,12 @@ static int walk_dir(ntfs_volume *vol, const char *path, ntfs_inode *dir, walk_vi
 	return rc;
 }
 
-int walk_tree(ntfs_volume *vol, walk_visitor visit, void *context)
+int walk_tree(ntfs_volume *vol, const char *top, walk_visitor visit, void *context)
 {
-	ntfs_inode *root = path_open(vol, "/");
-	if (!root)
+	ntfs_inode *dir = path_open(vol, top);
+	if (!dir)
 		return -1;
-	int rc = walk_dir(vol, "/", root, visit, context);
-	ntfs_inode_close(root);
+	int rc = walk_dir(vol, top, dir, visit, context);
+	ntfs_inode_close(dir);
 	return rc;
 }
