@@ -8,6 +8,9 @@ import { loadNativeAddon } from '../native/load';
  * is a fault: 2 GiB took 5 s buffered, 1.4 s direct here), then writes them back later, and the
  * cache the appliance's layers live in is evicted by data nobody rereads. Only whole, aligned
  * blocks go direct; headers, tables and the tail of a file take the ordinary path.
+ *
+ * Bulk reads of a disk being converted go direct for the same reason: filling fresh cache pages
+ * and copying out of them costs more CPU than the disk takes to deliver the data.
  */
 
 /** Alignment of memory, file offset and length for O_DIRECT: a page covers every device's block size. */
@@ -28,8 +31,8 @@ export function allocDirectBuffer(size: number): Buffer {
   return buffer;
 }
 
-/** Whether writing `data` at `fileOffset` may bypass the page cache. */
-export function canWriteDirect(data: Buffer, fileOffset: number): boolean {
+/** Whether reading or writing `data` at `fileOffset` may bypass the page cache. */
+export function canUseDirect(data: Buffer, fileOffset: number): boolean {
   return (
     alignedMemory.has(data.buffer) &&
     data.byteOffset % DIRECT_ALIGNMENT === 0 &&
@@ -39,13 +42,16 @@ export function canWriteDirect(data: Buffer, fileOffset: number): boolean {
 }
 
 /**
- * A second, O_DIRECT handle on a file already open for writing, or undefined where the file
- * system refuses direct I/O (tmpfs on older kernels, some network file systems): then every
- * write takes the ordinary path.
+ * A second, O_DIRECT handle on a file already open, for writing or reading, or undefined where
+ * the file system refuses direct I/O (tmpfs on older kernels, some network file systems): then
+ * every read or write takes the ordinary path.
  */
-export async function openDirect(file: string): Promise<fs.FileHandle | undefined> {
+export async function openDirect(file: string, mode: 'read' | 'write'): Promise<fs.FileHandle | undefined> {
   try {
-    return await fs.open(file, constants.O_WRONLY | constants.O_DIRECT);
+    return await fs.open(
+      file,
+      (mode === 'read' ? constants.O_RDONLY : constants.O_WRONLY) | constants.O_DIRECT,
+    );
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EINVAL') return undefined;
     throw err;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { allocDirectBuffer, canWriteDirect, openDirect } from './direct-io';
+import { allocDirectBuffer, canUseDirect, openDirect } from './direct-io';
 import { DiskFormatError } from './errors';
 
 /** Bytes that replace part of a file as it is read (VHDX log replay); no `data` means zeros. */
@@ -11,6 +11,9 @@ export interface FilePatch {
   data?: Buffer;
 }
 
+/** Reads this big and bigger (a conversion's chunks), into direct-I/O memory, skip the page cache. */
+const DIRECT_READ_MINIMUM = 1024 * 1024;
+
 /**
  * A disk file opened for reading; every read is exact or fails with a DiskFormatError naming what
  * was being read. Patches, applied in order over what the file holds, let a log be replayed
@@ -19,6 +22,8 @@ export interface FilePatch {
 export class InputFile {
   private patches: FilePatch[] = [];
   private logicalSize: number;
+  /** The O_DIRECT handle for bulk reads, opened at the first one (undefined inside: refused). */
+  private direct: Promise<fs.FileHandle | undefined> | undefined;
 
   private constructor(
     readonly path: string,
@@ -78,6 +83,7 @@ export class InputFile {
     }
     const inFile = Math.max(0, Math.min(target.length, this.fileSize - offset));
     let done = 0;
+    if (inFile === target.length) done = await this.readDirect(target, offset);
     while (done < inFile) {
       const { bytesRead } = await this.handle.read(target, done, inFile - done, offset + done);
       if (bytesRead === 0)
@@ -88,8 +94,27 @@ export class InputFile {
     for (const patch of this.patches) overlay(target, offset, patch);
   }
 
-  close(): Promise<void> {
-    return this.handle.close();
+  /** Reads what it can of `target` past the page cache (see direct-io.ts): bytes read, 0 if not. */
+  private async readDirect(target: Buffer, offset: number): Promise<number> {
+    if (target.length < DIRECT_READ_MINIMUM || !canUseDirect(target, offset)) return 0;
+    this.direct ??= openDirect(this.path, 'read');
+    const handle = await this.direct;
+    if (!handle) return 0;
+    try {
+      return (await handle.read(target, 0, target.length, offset)).bytesRead;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
+      this.direct = Promise.resolve(undefined); // opened, but reads refused: the page cache it is
+      await handle.close();
+      return 0;
+    }
+  }
+
+  async close(): Promise<void> {
+    const direct = await this.direct;
+    this.direct = undefined;
+    await direct?.close();
+    await this.handle.close();
   }
 }
 
@@ -137,7 +162,7 @@ export class OutputFile {
       throw new Error(`cannot write ${finalPath}: ${(err as Error).message}`);
     }
     try {
-      return new OutputFile(finalPath, tempPath, handle, await openDirect(tempPath));
+      return new OutputFile(finalPath, tempPath, handle, await openDirect(tempPath, 'write'));
     } catch (err) {
       await handle.close();
       await fs.rm(tempPath, { force: true });
@@ -149,7 +174,7 @@ export class OutputFile {
     let done = 0;
     while (done < data.length) {
       const rest = data.subarray(done);
-      const bytesWritten = await this.writeOnce(canWriteDirect(rest, fileOffset + done), (h) =>
+      const bytesWritten = await this.writeOnce(canUseDirect(rest, fileOffset + done), (h) =>
         h.write(rest, 0, rest.length, fileOffset + done),
       );
       done += bytesWritten;
@@ -197,7 +222,7 @@ export class OutputFile {
     const buffers = run.map((s) => s.data);
     // Direct only when every piece qualifies on its own, which makes the whole run aligned too.
     const bytesWritten = await this.writeOnce(
-      run.every((s) => canWriteDirect(s.data, s.fileOffset)),
+      run.every((s) => canUseDirect(s.data, s.fileOffset)),
       (h) => h.writev(buffers, run[0].fileOffset),
     );
     // A short vectored write is rare (disk full is an error instead); finish it piece by piece.
