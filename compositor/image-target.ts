@@ -45,23 +45,23 @@ export async function createImageTarget(
   return MappedTarget.create(writer, layout, work);
 }
 
-/** Grows the OS volume in place: ntfsresize runs on a copy of the file system's own structures. */
-async function growInPlace(
+/**
+ * The OS volume's own structures as they will be once it is grown to `size`, in a sparse file.
+ * ntfsresize takes only a file. It reads and rewrites the MFT, $Bitmap and the boot sectors,
+ * never files' data, so a copy of the metadata (megabytes) stands in for the volume; everything
+ * it holds afterwards is copied over the cloned volume (copyVolumeData).
+ */
+async function grownMetadata(
   os: VolumeRef,
   osSize: number,
-  target: string,
   size: number,
   work: string,
   options: TargetOptions,
-) {
-  // ntfsresize takes only a file. It reads and rewrites the MFT, $Bitmap and the boot sectors,
-  // never files' data, so a sparse copy of the metadata (megabytes) stands in for the volume,
-  // and everything it holds afterwards is copied back over the target.
+): Promise<string> {
   const metadata = path.join(work, 'metadata.ntfs');
   await cloneVolume(os, metadata, { size, metadataOnly: true, signal: options.signal });
   await growVolume(metadata, osSize, size, options);
-  await copyVolumeData(metadata, target, options);
-  await fs.rm(metadata);
+  return metadata;
 }
 
 class MappedTarget implements ImageTarget {
@@ -89,9 +89,19 @@ class MappedTarget implements ImageTarget {
   }
 
   async placeOsVolume(os: VolumeRef, osSize: number, options: TargetOptions): Promise<void> {
-    await cloneVolumeInto(os, this.volume, options);
     const size = windowsPartition(this.layout).size;
-    if (size > osSize) await growInPlace(os, osSize, this.volume, size, this.work, options);
+    // The grown metadata needs only the OS layer: it is made while the clone copies the data.
+    const grown = size > osSize ? grownMetadata(os, osSize, size, this.work, options) : undefined;
+    grown?.catch(() => undefined); // awaited below; a failure meanwhile is not "unhandled"
+    try {
+      await cloneVolumeInto(os, this.volume, options);
+    } finally {
+      await Promise.allSettled([grown]); // no core process left writing into the work folder
+    }
+    if (!grown) return;
+    const metadata = await grown;
+    await copyVolumeData(metadata, this.volume, options);
+    await fs.rm(metadata);
   }
 
   async finish(contents: Omit<PartitionContents, 'windows'>, options: TargetOptions): Promise<void> {
