@@ -1,6 +1,7 @@
 # Native code of Lamina. Each concern is its own target so that they build and load
 # independently: lamina_registry wraps hivex (registry hives); lamina_ntfs is the compositor's
-# NTFS core on libntfs-3g; lamina_io gives disk/ the aligned memory direct I/O needs.
+# NTFS core on libntfs-3g; lamina_io gives disk/ the aligned memory direct I/O needs and
+# compresses vmdk-stream grains with zlib.
 {
   'targets': [
     {
@@ -13,10 +14,11 @@
     },
     {
       'target_name': 'lamina_io',
-      'sources': ['io/aligned-buffer.cc'],
+      'sources': ['io/addon.cc', 'io/aligned-buffer.cc', 'io/grain-deflate.cc'],
       'dependencies': ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
       'defines': ['NAPI_VERSION=8'],
-      'cflags_cc': ['-std=c++17', '-Wall', '-Wextra'],
+      'libraries': ['-lz'],
+      'cflags_cc': ['-std=c++17', '-O2', '-Wall', '-Wextra'],
     },
     {
       # A standalone executable, not an addon: a crash in libntfs-3g can never take the worker

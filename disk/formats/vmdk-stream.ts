@@ -3,10 +3,10 @@
  * import expect. Header (grain directory "at end"), descriptor, then per grain a marker and its
  * deflated data, each grain table behind a GT marker once the stream has passed its range, then
  * the grain directory, the footer (a header copy that locates it) and the end-of-stream marker.
- * Deflate runs in a worker pool; batches are written in order as they come back.
+ * Deflate runs in native code on several threads; batches are written in order as they come back.
  */
 import { BlockTable } from '../block-table';
-import { CompressedBatch, DeflatePool } from '../deflate-pool';
+import { CompressedBatch, GrainCompressor } from '../grain-compressor';
 import { OutputFile, StagedAppender } from '../file-io';
 import { DiskIdentity } from '../identity';
 import { assertWriteInside, DiskWriter, roundUp, SECTOR_SIZE } from '../types';
@@ -49,8 +49,10 @@ class VmdkStreamWriter implements DiskWriter {
   /** The grain being filled: writes need not be grain-aligned, so it is held until the stream moves past it. */
   private grain = -1;
   private grainData = Buffer.alloc(GRAIN_BYTES);
-  /** Grains waiting for a compression job; the buffer is handed to the worker, not copied. */
-  private batch: { data: ArrayBuffer; lbas: number[] } | undefined;
+  /** Whether grainData holds anything (else it is all zeros). */
+  private grainWritten = false;
+  /** Grains waiting for a compression job. */
+  private batch: { data: Buffer; lbas: number[] } | undefined;
   /** Compression jobs in stream order; each is appended to the file when it and all before it are done. */
   private readonly inFlight: { grains: number[]; result: Promise<CompressedBatch> }[] = [];
   /** Grain tables already written; a grain table is emitted once the stream leaves its range. */
@@ -64,7 +66,7 @@ class VmdkStreamWriter implements DiskWriter {
     private readonly out: OutputFile,
     readonly virtualSize: number,
     private readonly descriptor: Buffer,
-    private readonly pool: DeflatePool,
+    private readonly compressor: GrainCompressor,
   ) {
     this.capacitySectors = virtualSize / SECTOR_SIZE;
     this.table = new BlockTable(Math.ceil(virtualSize / GRAIN_BYTES));
@@ -90,43 +92,58 @@ class VmdkStreamWriter implements DiskWriter {
       const inGrain = position - grain * GRAIN_BYTES;
       const length = Math.min(GRAIN_BYTES - inGrain, data.length - done);
       if (grain !== this.grain) await this.moveTo(grain);
-      data.copy(this.grainData, inGrain, done, done + length);
+      if (length === GRAIN_BYTES) {
+        // A whole grain (a copy's chunks are made of them) goes straight into the batch; the
+        // stream moves past it, so nothing may be written into it afterwards.
+        const whole = data.subarray(done, done + length);
+        if (!isZero(whole)) await this.addToBatch(grain, whole);
+        this.grain = grain + 1;
+      } else {
+        data.copy(this.grainData, inGrain, done, done + length);
+        this.grainWritten = true;
+      }
       done += length;
     }
   }
 
   /** Seals the current grain into the batch and starts `grain` zero-filled. */
   private async moveTo(grain: number): Promise<void> {
-    if (this.grain >= 0 && !isZero(this.grainData)) {
-      if (!this.batch) this.batch = { data: new ArrayBuffer(BATCH_GRAINS * GRAIN_BYTES), lbas: [] };
-      this.grainData.copy(Buffer.from(this.batch.data), this.batch.lbas.length * GRAIN_BYTES);
-      this.batch.lbas.push(this.grain * GRAIN_SECTORS);
-      if (this.batch.lbas.length === BATCH_GRAINS) await this.dispatch();
+    if (this.grainWritten) {
+      if (!isZero(this.grainData)) await this.addToBatch(this.grain, this.grainData);
+      this.grainData.fill(0);
+      this.grainWritten = false;
     }
     this.grain = grain;
-    this.grainData.fill(0);
+  }
+
+  private async addToBatch(grain: number, data: Buffer): Promise<void> {
+    this.batch ??= { data: this.compressor.takeInput(), lbas: [] };
+    data.copy(this.batch.data, this.batch.lbas.length * GRAIN_BYTES);
+    this.batch.lbas.push(grain * GRAIN_SECTORS);
+    if (this.batch.lbas.length === BATCH_GRAINS) await this.dispatch();
   }
 
   private async dispatch(): Promise<void> {
     const batch = this.batch;
     this.batch = undefined;
     if (!batch) return;
-    const result = this.pool.compress(batch.data, GRAIN_BYTES, batch.lbas);
-    result.catch(() => undefined); // observed when drained; keeps a worker failure from being "unhandled" meanwhile
+    const result = this.compressor.compress(batch.data, batch.lbas);
+    result.catch(() => undefined); // observed when drained; keeps a failure from being "unhandled" meanwhile
     this.inFlight.push({ grains: batch.lbas.map((lba) => lba / GRAIN_SECTORS), result });
-    // Two jobs per worker keep every core busy while bounding memory.
-    while (this.inFlight.length > 2 * this.pool.size) await this.appendOldest();
+    // Two jobs per thread keep every thread busy while bounding memory.
+    while (this.inFlight.length > 2 * this.compressor.parallelism) await this.appendOldest();
   }
 
   private async appendOldest(): Promise<void> {
     const job = this.inFlight.shift();
     if (!job) return;
-    const { bytes, offsets } = await job.result;
+    const { bytes, offsets, release } = await job.result;
     const firstGrain = job.grains[0];
     await this.writeFinishedTables(firstGrain);
     const at = this.stream.position;
     job.grains.forEach((grain, i) => this.table.set(grain, at + offsets[i]));
     await this.stream.append(bytes);
+    release();
   }
 
   /** Writes the grain tables of every range the stream has fully passed before `grain`. */
@@ -184,7 +201,6 @@ class VmdkStreamWriter implements DiskWriter {
       ]);
       await this.stream.append(tail);
       await this.stream.flush();
-      await this.pool.close();
       await this.out.commit();
     } catch (err) {
       await this.abort();
@@ -193,14 +209,15 @@ class VmdkStreamWriter implements DiskWriter {
   }
 
   async abort(): Promise<void> {
-    await this.pool.close();
+    // Jobs still running own their buffers until they end; their results are dropped.
+    await Promise.allSettled(this.inFlight.map((job) => job.result));
     await this.out.discard();
   }
 }
 
 export interface StreamWriterOptions {
   compressionLevel?: number;
-  /** Deflate workers; defaults to one per core. */
+  /** Batches compressed at once; defaults to one per core, up to two (see grain-compressor.ts). */
   threads?: number;
 }
 
@@ -217,6 +234,11 @@ export async function createVmdkStreamWriter(
     out,
     size,
     descriptor,
-    new DeflatePool(options.compressionLevel ?? DEFAULT_COMPRESSION_LEVEL, options.threads),
+    new GrainCompressor(
+      options.compressionLevel ?? DEFAULT_COMPRESSION_LEVEL,
+      GRAIN_BYTES,
+      BATCH_GRAINS,
+      options.threads,
+    ),
   );
 }

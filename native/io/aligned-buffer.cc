@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <cstdlib>
 
+#include "io.h"
+
 namespace {
 
 // alignedBuffer(size): a Buffer of `size` bytes whose first byte is page-aligned.
@@ -23,12 +25,9 @@ Napi::Value AlignedBuffer(const Napi::CallbackInfo& info) {
                                     [](Napi::Env, uint8_t* p) { std::free(p); });
 }
 
-Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("alignedBuffer", Napi::Function::New(env, AlignedBuffer));
-  exports.Set("pageSize", Napi::Number::New(env, static_cast<double>(sysconf(_SC_PAGESIZE))));
-  return exports;
-}
-
 }  // namespace
 
-NODE_API_MODULE(lamina_io, Init)
+void InitAlignedBuffer(Napi::Env env, Napi::Object exports) {
+  exports.Set("alignedBuffer", Napi::Function::New(env, AlignedBuffer));
+  exports.Set("pageSize", Napi::Number::New(env, static_cast<double>(sysconf(_SC_PAGESIZE))));
+}

@@ -1,0 +1,14 @@
+// lamina_io: what disk/ needs from native code. Each part adds its functions to the addon.
+#ifndef LAMINA_IO_H
+#define LAMINA_IO_H
+
+#include <napi.h>
+
+// alignedBuffer(size), pageSize: page-aligned memory for direct I/O (aligned-buffer.cc).
+void InitAlignedBuffer(Napi::Env env, Napi::Object exports);
+
+// deflateGrains(...), grainRecordBound(...): vmdk-stream grains compressed off the main thread
+// (grain-deflate.cc).
+void InitGrainDeflate(Napi::Env env, Napi::Object exports);
+
+#endif
