@@ -1,9 +1,10 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { AllocatingWriter, BLOCK_MAPPED_FORMATS, convertDisk, createDiskWriter, openDisk } from '../disk';
+import { BackedDisk, backWithOsVolume, type OsBacking } from './backed-image';
 import { completeDisk, type OutputFormat, type PartitionContents } from './disk-image';
-import { windowsPartition, type DiskLayout } from './disk-layout';
-import type { ProgressListener, VolumeRef } from './native';
+import { MiB, windowsPartition, type DiskLayout } from './disk-layout';
+import type { ProgressListener, ServedVolume, VolumeRef } from './native';
 import { cloneVolume, cloneVolumeInto, copyVolumeData, growVolume } from './volume';
 
 /**
@@ -88,13 +89,27 @@ class MappedTarget implements ImageTarget {
     return `mapped:${this.mapFile}`;
   }
 
-  async placeOsVolume(os: VolumeRef, osSize: number, options: TargetOptions): Promise<void> {
+  /**
+   * Makes the volume read through to `os` where it is never written (backed-image.ts) instead of
+   * cloning it: for a work image that is converted, never for an output.
+   */
+  backWith(os: ServedVolume & { mapFile: string }): Promise<OsBacking> {
+    return backWithOsVolume(this.mapFile, os, windowsPartition(this.layout), this.work);
+  }
+
+  /** With `cloneData` false, the volume already shows the OS volume (backWith): only growing is left. */
+  async placeOsVolume(
+    os: VolumeRef,
+    osSize: number,
+    options: TargetOptions,
+    cloneData = true,
+  ): Promise<void> {
     const size = windowsPartition(this.layout).size;
     // The grown metadata needs only the OS layer: it is made while the clone copies the data.
     const grown = size > osSize ? grownMetadata(os, osSize, size, this.work, options) : undefined;
     grown?.catch(() => undefined); // awaited below; a failure meanwhile is not "unhandled"
     try {
-      await cloneVolumeInto(os, this.volume, options);
+      if (cloneData) await cloneVolumeInto(os, this.volume, options);
     } finally {
       await Promise.allSettled([grown]); // no core process left writing into the work folder
     }
@@ -120,11 +135,20 @@ class MappedTarget implements ImageTarget {
 }
 
 /**
+ * Blocks of the work VHDX: small, because a block that shows the OS volume is copied in whole at
+ * its first write (a changed MFT record or directory index costs 1 MiB, not 32).
+ */
+const WORK_BLOCK_SIZE = MiB;
+
+/**
  * Formats whose writer cannot share its blocks (raw and vhd-fixed are flat, vmdk-stream is
- * written front to back): the image is built in place in a VHDX in the work folder, then
- * converted, so the volume work still writes every byte once and past the page cache.
+ * written front to back): the image is built in a VHDX in the work folder, then converted. The
+ * work VHDX holds only what the compose writes; the OS volume's data shows through from the OS
+ * layer (backed-image.ts), so the conversion reads it once, from where it already is.
  */
 class ConvertedTarget implements ImageTarget {
+  private backing: OsBacking | undefined;
+
   private constructor(
     private readonly inner: MappedTarget,
     private readonly temporary: string,
@@ -144,6 +168,7 @@ class ConvertedTarget implements ImageTarget {
     const writer = (await createDiskWriter('vhdx', temporary, {
       virtualSize: layout.size,
       identity,
+      blockSize: WORK_BLOCK_SIZE,
     })) as AllocatingWriter;
     return new ConvertedTarget(
       await MappedTarget.create(writer, layout, work),
@@ -158,13 +183,17 @@ class ConvertedTarget implements ImageTarget {
     return this.inner.volume;
   }
 
-  placeOsVolume(os: VolumeRef, osSize: number, options: TargetOptions): Promise<void> {
-    return this.inner.placeOsVolume(os, osSize, options);
+  async placeOsVolume(os: VolumeRef, osSize: number, options: TargetOptions): Promise<void> {
+    // An OS layer the core cannot read in place (a compressed disk, served by this process) is cloned.
+    if (typeof os === 'string' || !os.mapFile) return this.inner.placeOsVolume(os, osSize, options);
+    this.backing = await this.inner.backWith({ ...os, mapFile: os.mapFile });
+    await this.inner.placeOsVolume(os, osSize, options, false);
   }
 
   async finish(contents: Omit<PartitionContents, 'windows'>, options: TargetOptions): Promise<void> {
     await this.inner.finish(contents, { signal: options.signal });
-    const disk = await openDisk(this.temporary);
+    const image = await openDisk(this.temporary);
+    const disk = this.backing ? new BackedDisk(image, this.backing) : image;
     try {
       await convertDisk(disk, this.format, this.out, {
         identity: this.identity,

@@ -103,6 +103,18 @@ export async function copyVolumeData(
   await runNtfsCore(['copy-data', file, target], { signal });
 }
 
+/** Writes the cluster bitmap of `volume` ($Bitmap: a bit per cluster, 1 = in use) to `file`. */
+export async function clusterBitmap(
+  volume: VolumeRef,
+  file: string,
+): Promise<{ clusterSize: number; clusters: number }> {
+  const output = await runNtfsCore(['bitmap', volumeArgument(volume), file], {
+    stdout: 'data',
+    ...served(volume),
+  });
+  return JSON.parse(output.toString('utf8')) as { clusterSize: number; clusters: number };
+}
+
 /** Grows the volume (of `volumeSize` bytes) in `file` to fill the file's `size` bytes, with ntfsresize. */
 export async function growVolume(
   file: string,

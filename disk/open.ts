@@ -48,7 +48,7 @@ export function createDiskWriter(
     case 'vhd-fixed':
       return createVhdWriter(path, options.virtualSize, true, identity);
     case 'vhdx':
-      return createVhdxWriter(path, options.virtualSize, identity);
+      return createVhdxWriter(path, options.virtualSize, identity, options.blockSize);
     case 'vmdk':
       return createVmdkWriter(path, options.virtualSize, identity);
     case 'vmdk-stream':

@@ -53,6 +53,8 @@ export interface WriterOptions {
   virtualSize: number;
   /** Seed for the ids the format stores; same data and seed give a byte-identical file (see identity.ts). */
   identity?: string;
+  /** vhdx only: bytes per block, a power of two from 1 to 256 MiB (default 32 MiB, as Hyper-V). */
+  blockSize?: number;
 }
 
 export function roundUp(value: number, multiple: number): number {

@@ -40,6 +40,7 @@
         'ntfs/overlay.c',
         'ntfs/listing.c',
         'ntfs/clone.c',
+        'ntfs/backing.c',
       ],
       'cflags': ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-Wno-unused-parameter'],
       'defines': ['HAVE_CLOCK_GETTIME=1'],

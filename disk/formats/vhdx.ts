@@ -364,28 +364,30 @@ const METADATA_LENGTH = MIB;
 const BAT_OFFSET = 3 * MIB;
 
 /** Bytes of the BAT for a disk of `virtualSize`: whole MiB, so blocks after it stay MiB-aligned. */
-function batLengthFor(virtualSize: number): number {
-  const blocks = Math.ceil(virtualSize / DEFAULT_BLOCK_SIZE);
-  return Math.max(MIB, roundUp(batEntryCount(blocks, chunkRatio(SECTOR_SIZE, DEFAULT_BLOCK_SIZE)) * 8, MIB));
+function batLengthFor(virtualSize: number, blockSize: number): number {
+  const blocks = Math.ceil(virtualSize / blockSize);
+  return Math.max(MIB, roundUp(batEntryCount(blocks, chunkRatio(SECTOR_SIZE, blockSize)) * 8, MIB));
 }
 
 class VhdxWriter extends AllocatingWriter {
-  private readonly ratio = chunkRatio(SECTOR_SIZE, DEFAULT_BLOCK_SIZE);
+  private readonly ratio: number;
   private readonly batLength: number;
 
   constructor(
     out: OutputFile,
     virtualSize: number,
     private readonly identity: DiskIdentity,
+    blockSize: number,
   ) {
-    const batLength = batLengthFor(virtualSize);
+    const batLength = batLengthFor(virtualSize, blockSize);
     super('vhdx', out, virtualSize, {
-      blockSize: DEFAULT_BLOCK_SIZE,
+      blockSize,
       prefix: 0,
       firstBlockAt: BAT_OFFSET + batLength,
       maxFileSize: Number.MAX_SAFE_INTEGER,
     });
     this.batLength = batLength;
+    this.ratio = chunkRatio(SECTOR_SIZE, blockSize);
   }
 
   protected async writeMetadata(): Promise<void> {
@@ -440,7 +442,7 @@ class VhdxWriter extends AllocatingWriter {
     m.write('metadata', 0, 'latin1');
     const virtualDisk = ITEM_FLAG.virtualDisk | ITEM_FLAG.required;
     const fileParameters = Buffer.alloc(8);
-    fileParameters.writeUInt32LE(DEFAULT_BLOCK_SIZE, 0);
+    fileParameters.writeUInt32LE(this.layout.blockSize, 0);
     const size = Buffer.alloc(8);
     size.writeBigUInt64LE(BigInt(this.virtualSize));
     const sector = (n: number) => {
@@ -485,9 +487,12 @@ export async function createVhdxWriter(
   path: string,
   virtualSize: number,
   identity: DiskIdentity,
+  blockSize = DEFAULT_BLOCK_SIZE,
 ): Promise<DiskWriter> {
   const size = roundUp(virtualSize, SECTOR_SIZE);
   if (size > VHDX_MAX_SIZE)
     throw new RangeError(`VHDX cannot hold ${virtualSize} bytes (the format's maximum is 64 TiB)`);
-  return new VhdxWriter(await OutputFile.create(path), size, identity);
+  if (blockSize < MIB || blockSize > 256 * MIB || (blockSize & (blockSize - 1)) !== 0)
+    throw new RangeError(`VHDX block size ${blockSize} is not a power of two between 1 and 256 MiB`);
+  return new VhdxWriter(await OutputFile.create(path), size, identity, blockSize);
 }

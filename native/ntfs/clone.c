@@ -243,6 +243,31 @@ int clone_volume(const char *source, const char *target, int metadata_only)
 	return rc;
 }
 
+#define PAGE 4096
+
+/* Writes the pages of `data` (`length` bytes at `at`) that differ from `current`, in runs. */
+static int write_changed(struct ntfs_device *to, const char *data, const char *current, s64 length, s64 at)
+{
+	for (s64 page = 0; page < length;) {
+		s64 size = length - page < PAGE ? length - page : PAGE;
+		if (!memcmp(data + page, current + page, (size_t)size)) {
+			page += size;
+			continue;
+		}
+		s64 run = page;
+		while (run < length) {
+			s64 n = length - run < PAGE ? length - run : PAGE;
+			if (!memcmp(data + run, current + run, (size_t)n))
+				break;
+			run += n;
+		}
+		if (to->d_ops->pwrite(to, data + page, run - page, at + page) != run - page)
+			return -1;
+		page = run;
+	}
+	return 0;
+}
+
 int copy_file_data(const char *file, const char *target)
 {
 	int from = open(file, O_RDONLY);
@@ -251,8 +276,11 @@ int copy_file_data(const char *file, const char *target)
 		return -1;
 	}
 	struct ntfs_device *to = open_target(target);
-	char *buffer = NULL;
-	int rc = to && !posix_memalign((void **)&buffer, BUFFER_ALIGNMENT, COPY_CHUNK) ? 0 : -1;
+	char *buffer = NULL, *current = NULL;
+	int rc = to && !posix_memalign((void **)&buffer, BUFFER_ALIGNMENT, COPY_CHUNK) &&
+			 !posix_memalign((void **)&current, BUFFER_ALIGNMENT, COPY_CHUNK)
+		     ? 0
+		     : -1;
 	off_t end = lseek(from, 0, SEEK_END);
 	/* Every data range, zeros included: they may replace something the target holds. */
 	for (off_t at = rc ? end : lseek(from, 0, SEEK_DATA); rc == 0 && at >= 0 && at < end;) {
@@ -260,7 +288,10 @@ int copy_file_data(const char *file, const char *target)
 		while (rc == 0 && at < hole) {
 			size_t want = hole - at < COPY_CHUNK ? (size_t)(hole - at) : COPY_CHUNK;
 			ssize_t got = pread(from, buffer, want, at);
-			rc = got > 0 && to->d_ops->pwrite(to, buffer, got, at) == got ? 0 : -1;
+			rc = got > 0 && to->d_ops->pread(to, current, got, at) == got &&
+					     write_changed(to, buffer, current, got, at) == 0
+				     ? 0
+				     : -1;
 			at += got > 0 ? got : 0;
 		}
 		at = lseek(from, hole, SEEK_DATA);
@@ -270,6 +301,31 @@ int copy_file_data(const char *file, const char *target)
 	if (rc)
 		fail("copying %s into %s: %s", file, target, strerror(errno));
 	free(buffer);
+	free(current);
 	close(from);
+	return rc;
+}
+
+int write_cluster_bitmap(const char *source, const char *file)
+{
+	ntfs_volume *vol = volume_open(source, 1);
+	if (!vol)
+		return -1;
+	s64 bytes;
+	u8 *bitmap = read_bitmap(vol, &bytes);
+	/* $Bitmap marks the bits past the last cluster in use; they are no clusters. */
+	if (bitmap && vol->nr_clusters & 7)
+		bitmap[bytes - 1] &= (u8)((1u << (vol->nr_clusters & 7)) - 1);
+	int fd = bitmap ? open(file, O_WRONLY | O_CREAT | O_TRUNC, 0600) : -1;
+	int rc = fd >= 0 && write(fd, bitmap, (size_t)bytes) == bytes ? 0 : -1;
+	if (fd >= 0 && close(fd))
+		rc = -1;
+	if (rc)
+		fail("%s: cannot write the cluster bitmap to %s (%s)", source, file, strerror(errno));
+	else
+		printf("{\"clusterSize\":%u,\"clusters\":%lld}\n", vol->cluster_size, (long long)vol->nr_clusters);
+	fflush(stdout);
+	free(bitmap);
+	ntfs_umount(vol, FALSE);
 	return rc;
 }

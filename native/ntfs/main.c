@@ -29,6 +29,7 @@ static const char usage[] =
 	"       lamina_ntfs cat VOLUME PATH[:STREAM]\n"
 	"       lamina_ntfs clone [--metadata-only] SOURCE TARGET\n"
 	"       lamina_ntfs copy-data FILE TARGET\n"
+	"       lamina_ntfs bitmap VOLUME FILE\n"
 	"       lamina_ntfs finalize VOLUME SERIAL_HEX START_SECTOR\n";
 
 /* Runs `action` on a mounted volume and unmounts it; the unmount's result counts too. */
@@ -90,6 +91,8 @@ int main(int argc, char **argv)
 		return clone_volume(argv[3], argv[4], 1) ? 1 : 0;
 	if (!strcmp(command, "copy-data") && argc == 4)
 		return copy_file_data(argv[2], argv[3]) ? 1 : 0;
+	if (!strcmp(command, "bitmap") && argc == 4)
+		return write_cluster_bitmap(argv[2], argv[3]) ? 1 : 0;
 	if (!strcmp(command, "finalize") && argc == 5)
 		return volume_finalize(argv[2], strtoull(argv[3], NULL, 16),
 				       (uint32_t)strtoul(argv[4], NULL, 10)) ? 1 : 0;

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <unistd.h>
+#include "backing.h"
 #include "device.h"
 #include "mapped-device.h"
 
@@ -25,6 +26,8 @@ struct mapped {
 	int fd;        /* buffered */
 	int direct_fd; /* O_DIRECT (for writing; read-only devices read with it), or -1 where refused */
 	int read_only;
+	struct backing *backing; /* what never-written blocks show (backing.h), or NULL: zeros */
+	u8 *fill;                /* one block, aligned: a block being filled from the backing */
 	u64 block_size;
 	u64 prefix;
 	u64 next_free;
@@ -65,6 +68,8 @@ static u64 padded(u64 n)
 
 static void mapped_free(struct mapped *m)
 {
+	backing_free(m->backing);
+	free(m->fill);
 	free(m->map_file);
 	free(m->disk_file);
 	free(m->blocks);
@@ -110,6 +115,10 @@ static struct mapped *load_map(const char *map_file)
 	for (u64 b = 0; b < m->block_count; b++)
 		m->blocks[b] = le64_to_cpu(m->blocks[b]);
 	m->map_file = strdup(map_file);
+	if (backing_load(map_file, &m->backing)) {
+		mapped_free(m);
+		return NULL;
+	}
 	return m;
 }
 
@@ -192,6 +201,12 @@ static int mapped_open(struct ntfs_device *dev, int flags)
 	m->fd = open(m->disk_file, writable ? O_RDWR : O_RDONLY);
 	if (m->fd < 0)
 		return -1;
+	if (m->backing && backing_open(m->backing)) {
+		int error = errno;
+		close(m->fd);
+		errno = error;
+		return -1;
+	}
 	m->read_only = !writable;
 	m->direct_fd = open(m->disk_file, (writable ? O_WRONLY : O_RDONLY) | O_DIRECT);
 	if (m->direct_fd >= 0 && writable)
@@ -313,10 +328,18 @@ static int read_stored(struct mapped *m, u8 *target, s64 length, u64 at)
 	return read_file(m, target, length, at);
 }
 
+/* Volume offset of byte `in_block` of disk block `block`. */
+static s64 volume_offset_of(struct mapped *m, u64 block, u64 in_block)
+{
+	return (s64)(block * m->block_size + in_block) - m->volume_offset;
+}
+
 static int read_piece(struct mapped *m, u8 *target, u64 block, u64 in_block, s64 length)
 {
 	u64 at = m->blocks[block];
-	/* Never written: zeros (so is the part of an allocated block past the file's end). */
+	/* Never written: the backing's bytes, or zeros (so is an allocated block past the file's end). */
+	if (!at && m->backing)
+		return backing_read(m->backing, target, length, volume_offset_of(m, block, in_block));
 	if (!at)
 		memset(target, 0, (size_t)length);
 	else if (read_stored(m, target, length, at + in_block))
@@ -488,15 +511,43 @@ static int write_at(struct mapped *m, const u8 *data, s64 length, u64 at)
 	return write_out(m, data, length, at, 0);
 }
 
+/* The part of disk block `block` inside the volume, as `*from` (bytes into the block) and a length. */
+static s64 block_in_volume(struct mapped *m, u64 block, u64 *from)
+{
+	s64 start = (s64)(block * m->block_size), end = start + (s64)m->block_size;
+	s64 lo = start > m->volume_offset ? start : m->volume_offset;
+	s64 hi = end < m->volume_offset + m->base.size ? end : m->volume_offset + m->base.size;
+	*from = (u64)(lo - start);
+	return hi - lo;
+}
+
+/* Copies the backing's bytes into the newly allocated `block`, so a partial write completes it. */
+static int fill_from_backing(struct mapped *m, u64 block)
+{
+	if (!m->fill && posix_memalign((void **)&m->fill, DIRECT_ALIGNMENT, m->block_size))
+		return -1;
+	u64 from;
+	s64 length = block_in_volume(m, block, &from);
+	return backing_read(m->backing, m->fill, length, volume_offset_of(m, block, from)) ||
+			       write_at(m, m->fill, length, m->blocks[block] + from)
+		       ? -1
+		       : 0;
+}
+
 static int write_piece(struct mapped *m, u8 *data, u64 block, u64 in_block, s64 length)
 {
 	if (!m->blocks[block]) {
-		if (is_zero(data, length))
+		u64 from;
+		s64 in_volume = block_in_volume(m, block, &from);
+		int backed = m->backing && backing_has_data(m->backing, volume_offset_of(m, block, from), in_volume);
+		if (!backed && is_zero(data, length))
 			return 0; /* reads as zeros already; the block stays unallocated */
 		/* The same rule as disk/allocating-writer.ts: data page-aligned, after the prefix. */
 		m->blocks[block] = (m->next_free + m->prefix + DIRECT_ALIGNMENT - 1) & ~(u64)(DIRECT_ALIGNMENT - 1);
 		m->next_free = m->blocks[block] + m->block_size;
 		m->dirty = 1;
+		if (backed && fill_from_backing(m, block))
+			return -1;
 	}
 	return write_at(m, data, length, m->blocks[block] + in_block);
 }
