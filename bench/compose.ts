@@ -22,7 +22,8 @@ import type { VolumeOperation } from '../compositor/volume-operations';
  * BENCH_ROUNDS rounds (default 3), so a burst of load on the shared machine hits them alike, and
  * the medians are reported. Every time runs until the tool's output is on disk (see durable.ts).
  * BENCH_FORMATS=vhdx picks the formats (default vhdx,vmdk-stream); BENCH_SCALE=0.25 shrinks
- * every size; BENCH_DIR picks the scratch folder, BENCH_KEEP=1 keeps it.
+ * every size; BENCH_DIR picks the scratch folder, BENCH_KEEP=1 keeps it; BENCH_INPUTS=DIR keeps
+ * the layers in DIR and reuses them when a later run finds them there (making them takes minutes).
  */
 
 const SCALE = Number(process.env.BENCH_SCALE ?? '1');
@@ -63,7 +64,31 @@ async function makeLayer(
   }
 }
 
-async function makeInputs(dir: string): Promise<{ os: string; apps: string[]; platform: string }> {
+interface Inputs {
+  os: string;
+  apps: string[];
+  platform: string;
+}
+
+/** The layers, reused from BENCH_INPUTS when a run with the same scale made them there. */
+async function inputsIn(scratch: string): Promise<Inputs> {
+  const kept = process.env.BENCH_INPUTS;
+  if (!kept) return makeInputs(scratch);
+  const dir = path.join(path.resolve(kept), `scale-${SCALE}`);
+  const list = path.join(dir, 'inputs.json');
+  const found = await fs.readFile(list, 'utf8').catch(() => undefined);
+  if (found) {
+    process.stdout.write(`reusing the layers in ${dir}\n`);
+    return JSON.parse(found) as Inputs;
+  }
+  await fs.mkdir(dir, { recursive: true });
+  const inputs = await makeInputs(dir);
+  await fs.writeFile(list, JSON.stringify(inputs));
+  return inputs;
+}
+
+async function makeInputs(dir: string): Promise<Inputs> {
+  process.stdout.write(`making inputs (scale ${SCALE}) in ${dir}…\n`);
   const createdAt = '2025-01-01T00:00:00.000Z';
   const hiveDir = await fs.mkdtemp(path.join(dir, 'hives-'));
   const hives = {} as Record<(typeof HIVE_NAMES)[number], Buffer>;
@@ -149,8 +174,7 @@ async function main(): Promise<void> {
   const imageGib = Math.max(1, Math.round(60 * SCALE));
   const loadAtStart = loadavg()[0];
   try {
-    process.stdout.write(`making inputs (scale ${SCALE}) in ${dir}…\n`);
-    const inputs = await makeInputs(dir);
+    const inputs = await inputsIn(dir);
     const layerArgs = [
       '--os',
       inputs.os,
