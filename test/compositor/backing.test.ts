@@ -5,7 +5,16 @@ import { goldTree } from '../../compositor/gold-image';
 import { createLayerDisk } from '../../compositor/layer-disk';
 import { applyToVolume } from '../../compositor/volume';
 import { createEmptyHive, HIVE_NAMES, type HiveName } from '../../registry';
-import { cutPartition, lamina, ntfsfixClean, ntfsList, removeDir, run, scratchDir, toRaw } from './tools';
+import {
+  composeImage,
+  cutPartition,
+  ntfsfixClean,
+  ntfsList,
+  removeDir,
+  run,
+  scratchDir,
+  toRaw,
+} from './tools';
 
 /**
  * A converted compose (raw, vhd-fixed, vmdk-stream) does not clone the OS volume: its work image
@@ -55,15 +64,11 @@ beforeAll(async () => {
 
 afterAll(() => removeDir(dir));
 
-async function compose(format: string): Promise<string> {
-  const out = path.join(dir, `image.${format}`);
-  const result = await lamina(
-    'compose',
-    ...['--os', os, '--size-gib', '0.25', '--firmware', 'bios', '--format', format, '--out', out],
+function compose(format: string): Promise<string> {
+  return composeImage(
+    path.join(dir, `image.${format}`),
+    ...['--os', os, '--size-gib', '0.25', '--firmware', 'bios', '--format', format],
   );
-  expect(result.stderr).toBe('');
-  expect(result.code).toBe(0);
-  return out;
 }
 
 it('the OS layer itself still holds the deleted file’s bytes (so the checks below can fail)', () => {

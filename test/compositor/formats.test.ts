@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { OUTPUT_FORMATS } from '../../compositor/disk-image';
 import { makeOsAndAppLayer } from './fixtures';
-import { lamina, removeDir, run, runStatus, scratchDir, sha256 } from './tools';
+import { composeImage, removeDir, run, runStatus, scratchDir, sha256 } from './tools';
 
 /**
  * Every output format holds the same disk (qemu-img compares each with the raw composition) and
@@ -29,26 +29,11 @@ beforeAll(async () => {
 
 afterAll(() => removeDir(dir));
 
-async function composeTo(format: string): Promise<string> {
-  const out = path.join(dir, `image.${format}`);
-  const result = await lamina(
-    'compose',
-    '--os',
-    os,
-    '--app',
-    app,
-    '--size-gib',
-    '0.5',
-    '--firmware',
-    'bios',
-    '--format',
-    format,
-    '--out',
-    out,
+function composeTo(format: string): Promise<string> {
+  return composeImage(
+    path.join(dir, `image.${format}`),
+    ...['--os', os, '--app', app, '--size-gib', '0.5', '--firmware', 'bios', '--format', format],
   );
-  expect(result.stderr).toBe('');
-  expect(result.code).toBe(0);
-  return out;
 }
 
 it.each(OUTPUT_FORMATS.filter((f) => f !== 'raw'))(

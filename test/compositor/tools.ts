@@ -144,6 +144,14 @@ export async function lamina(...args: string[]): Promise<CliResult> {
   }
 }
 
+/** Runs `lamina compose ARGS --out OUT`, expecting success with nothing on stderr; returns OUT. */
+export async function composeImage(out: string, ...args: string[]): Promise<string> {
+  const result = await lamina('compose', ...args, '--out', out);
+  expect(result.stderr).toBe('');
+  expect(result.code).toBe(0);
+  return out;
+}
+
 /** Files in `dir` (to prove a failed command left nothing behind). */
 export function filesIn(dir: string): string[] {
   return readdirSync(dir).sort();
