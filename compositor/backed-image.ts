@@ -83,6 +83,11 @@ export class BackedDisk implements VirtualDisk {
     return this.extents().reduce((sum, e) => sum + e.length, 0);
   }
 
+  /** Whether the OS volume's $Bitmap marks `cluster` in use. */
+  private inUse(cluster: number): boolean {
+    return ((this.backing.bitmap[cluster >> 3] >> (cluster & 7)) & 1) === 1;
+  }
+
   /** The OS volume's in-use clusters as ranges of the image, near ones merged. */
   private inUseRanges(): Extent[] {
     const { bitmap, clusterSize, window, volume } = this.backing;
@@ -96,12 +101,12 @@ export class BackedDisk implements VirtualDisk {
         c += 8;
         continue;
       }
-      if (!((bitmap[c >> 3] >> (c & 7)) & 1)) {
+      if (!this.inUse(c)) {
         c++;
         continue;
       }
       let run = c;
-      while (run < clusters && (bitmap[run >> 3] >> (run & 7)) & 1) run++;
+      while (run < clusters && this.inUse(run)) run++;
       const offset = window.offset + c * clusterSize;
       const length = (run - c) * clusterSize;
       const last = ranges[ranges.length - 1];
@@ -157,7 +162,7 @@ export class BackedDisk implements VirtualDisk {
 
   /** Fills image bytes [from, to) of `target` (which starts at image offset `offset`) from the OS volume. */
   private async readOs(target: Buffer, offset: number, from: number, to: number): Promise<void> {
-    const { volume, window, clusterSize, bitmap } = this.backing;
+    const { volume, window, clusterSize } = this.backing;
     const volumeFrom = from - window.offset;
     const volumeTo = Math.min(to - window.offset, volume.size);
     if (volumeTo <= volumeFrom) return;
@@ -165,7 +170,7 @@ export class BackedDisk implements VirtualDisk {
     await volume.disk.read(piece, volume.start + volumeFrom);
     // Free clusters read as zeros, whatever the OS layer's file holds there.
     for (let c = Math.floor(volumeFrom / clusterSize); c * clusterSize < volumeTo; c++) {
-      if ((bitmap[c >> 3] >> (c & 7)) & 1) continue;
+      if (this.inUse(c)) continue;
       const start = Math.max(c * clusterSize, volumeFrom) - volumeFrom;
       piece.fill(0, start, Math.min((c + 1) * clusterSize, volumeTo) - volumeFrom);
     }

@@ -273,28 +273,12 @@ static void overlay_run(u8 *target, u64 from, s64 length, const u8 *run, u64 run
 		memcpy(target + (lo - from), run + (lo - run_at), (size_t)(hi - lo));
 }
 
-/* Reads file bytes as they stand (zeros past the end of the file). */
-static int read_file(struct mapped *m, u8 *target, s64 length, u64 at)
-{
-	ssize_t got = length ? pread(m->fd, target, (size_t)length, (off_t)at) : 0;
-	if (got < 0)
-		return -1;
-	memset(target + got, 0, (size_t)(length - got));
-	return 0;
-}
-
-static int is_aligned(const u8 *data, s64 length, u64 at)
-{
-	return (uintptr_t)data % DIRECT_ALIGNMENT == 0 && length % DIRECT_ALIGNMENT == 0 &&
-	       at % DIRECT_ALIGNMENT == 0;
-}
-
-/* Reads aligned bytes past the page cache (zeros past the file's end); -1 with errno set. */
-static int read_direct(struct mapped *m, u8 *target, s64 length, u64 at)
+/* Reads `length` bytes at `at` through `fd` (zeros past the end of the file); -1 with errno set. */
+static int read_fd(int fd, u8 *target, s64 length, u64 at)
 {
 	s64 done = 0;
 	while (done < length) {
-		ssize_t n = pread(m->direct_fd, target + done, (size_t)(length - done), (off_t)(at + (u64)done));
+		ssize_t n = pread(fd, target + done, (size_t)(length - done), (off_t)(at + (u64)done));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -305,6 +289,18 @@ static int read_direct(struct mapped *m, u8 *target, s64 length, u64 at)
 	}
 	memset(target + done, 0, (size_t)(length - done));
 	return 0;
+}
+
+/* Reads file bytes as they stand, through the page cache. */
+static int read_file(struct mapped *m, u8 *target, s64 length, u64 at)
+{
+	return read_fd(m->fd, target, length, at);
+}
+
+static int is_aligned(const u8 *data, s64 length, u64 at)
+{
+	return (uintptr_t)data % DIRECT_ALIGNMENT == 0 && length % DIRECT_ALIGNMENT == 0 &&
+	       at % DIRECT_ALIGNMENT == 0;
 }
 
 /*
@@ -318,7 +314,7 @@ static int read_direct(struct mapped *m, u8 *target, s64 length, u64 at)
 static int read_stored(struct mapped *m, u8 *target, s64 length, u64 at)
 {
 	if (m->read_only && m->direct_fd >= 0 && length >= DIRECT_MINIMUM && is_aligned(target, length, at)) {
-		if (read_direct(m, target, length, at) == 0)
+		if (read_fd(m->direct_fd, target, length, at) == 0)
 			return 0;
 		if (errno != EINVAL)
 			return -1;
