@@ -33,6 +33,7 @@
         'ntfs/device.c',
         'ntfs/served-device.c',
         'ntfs/mapped-device.c',
+        'ntfs/read-cache.c',
         'ntfs/path.c',
         'ntfs/walk.c',
         'ntfs/entry.c',

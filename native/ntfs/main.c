@@ -56,16 +56,11 @@ static int run_list(ntfs_volume *vol, const char *top)
 	return list_volume(vol, top);
 }
 
-/* App and platform layers are read whole by an overlay; an OS-sized one is not worth caching ahead. */
-#define PREFETCH_LIMIT (2LL * 1024 * 1024 * 1024)
-
 static int run_overlay(const char *layer_file, const char *image_file)
 {
 	ntfs_volume *layer = volume_open(layer_file, 1);
 	if (!layer)
 		return 1;
-	if (!strncmp(layer_file, MAPPED_PREFIX, strlen(MAPPED_PREFIX)))
-		mapped_prefetch(layer->dev, PREFETCH_LIMIT);
 	ntfs_volume *image = volume_open(image_file, 0);
 	int rc = image ? overlay_volume(layer, image) : -1;
 	if (image && volume_close(image))

@@ -5,6 +5,7 @@
 #include "backing.h"
 #include "device.h"
 #include "mapped-device.h"
+#include "read-cache.h"
 
 #define MAGIC "LMNTMAP1"
 #define HEADER_FIELDS 8
@@ -15,6 +16,12 @@
  * later), a loss for the many small writes of files and metadata, which the page cache batches.
  */
 #define DIRECT_MINIMUM (1024 * 1024)
+/*
+ * Reads of a layer this large are files' data: from the read cache. The file system's own
+ * structures (MFT records, index blocks) are smaller and scattered: a chunk read for each would
+ * move a megabyte for a kilobyte, so they keep the page cache.
+ */
+#define CACHED_MINIMUM (16 * 1024)
 #define STAGE_SIZE (4 * 1024 * 1024)
 /* Smaller writes are the file system's own structures, scattered: they never start a run. */
 #define STAGE_START_MINIMUM (16 * 1024)
@@ -26,6 +33,7 @@ struct mapped {
 	int fd;        /* buffered */
 	int direct_fd; /* O_DIRECT (for writing; read-only devices read with it), or -1 where refused */
 	int read_only;
+	struct read_cache *cache; /* a read-only device's smaller reads (read-cache.h), or NULL */
 	struct backing *backing; /* what never-written blocks show (backing.h), or NULL: zeros */
 	u8 *fill;                /* one block, aligned: a block being filled from the backing */
 	u64 block_size;
@@ -211,6 +219,8 @@ static int mapped_open(struct ntfs_device *dev, int flags)
 	m->direct_fd = open(m->disk_file, (writable ? O_WRONLY : O_RDONLY) | O_DIRECT);
 	if (m->direct_fd >= 0 && writable)
 		start_combining(m);
+	if (m->direct_fd >= 0 && !writable)
+		m->cache = read_cache_new(m->direct_fd); /* without one, the page cache */
 	NDevSetOpen(dev);
 	if (!writable)
 		NDevSetReadOnly(dev);
@@ -223,6 +233,7 @@ static int mapped_close(struct ntfs_device *dev)
 	int rc = stop_combining(m);
 	if (m->dirty && save_map(m))
 		rc = -1;
+	read_cache_free(m->cache);
 	if (m->direct_fd >= 0)
 		close(m->direct_fd);
 	if (close(m->fd))
@@ -304,21 +315,28 @@ static int is_aligned(const u8 *data, s64 length, u64 at)
 }
 
 /*
- * A read-only device (a layer) reads bulk data (a clone's chunks) past the page cache: filling
- * fresh cache pages and copying out of them took more CPU than the disk took to deliver them (on
- * a VM whose host reclaims idle guest memory, the benchmark's OS clone spent 2.5 s of kernel time
- * per GiB and took twice as long as with direct reads). Smaller reads keep the page cache: files
- * of a few hundred KiB read direct, one at a time, waited on the disk more than they saved, and
- * an overlay fills the cache ahead of them (mapped_prefetch).
+ * A read-only device (a layer) reads past the page cache: filling fresh cache pages and copying
+ * out of them took more CPU than the disk took to deliver them (on a VM whose host reclaims idle
+ * guest memory, the benchmark's OS clone spent 2.5 s of kernel time per GiB and took twice as long
+ * as with direct reads, and the overlays of the later app layers ran at a third of the disk's
+ * speed). Bulk data (a clone's chunks) goes straight into the caller's buffer; files' data comes
+ * from a cache of direct-read chunks that reads ahead (read-cache.h).
  */
 static int read_stored(struct mapped *m, u8 *target, s64 length, u64 at)
 {
-	if (m->read_only && m->direct_fd >= 0 && length >= DIRECT_MINIMUM && is_aligned(target, length, at)) {
-		if (read_fd(m->direct_fd, target, length, at) == 0)
-			return 0;
-		if (errno != EINVAL)
-			return -1;
-		close(m->direct_fd); /* refused: read through the page cache from now on */
+	int rc = 1; /* 1: not read past the page cache */
+	if (m->read_only && m->direct_fd >= 0 && length >= DIRECT_MINIMUM && is_aligned(target, length, at))
+		rc = read_fd(m->direct_fd, target, length, at);
+	else if (m->cache && length >= CACHED_MINIMUM)
+		rc = read_cache_read(m->cache, target, length, at);
+	if (rc == 0)
+		return 0;
+	if (rc < 0 && errno != EINVAL)
+		return -1;
+	if (rc < 0) { /* direct I/O refused: read through the page cache from now on */
+		read_cache_free(m->cache);
+		m->cache = NULL;
+		close(m->direct_fd);
 		m->direct_fd = -1;
 	}
 	return read_file(m, target, length, at);
@@ -605,20 +623,4 @@ struct ntfs_device *mapped_device_open(const char *spec)
 	if (!dev)
 		mapped_free(m);
 	return dev;
-}
-
-int mapped_prefetch(struct ntfs_device *dev, s64 limit)
-{
-	struct mapped *m = mapped_of(dev);
-	u64 first = (u64)m->volume_offset / m->block_size;
-	u64 last = ((u64)(m->volume_offset + m->base.size) - 1) / m->block_size;
-	s64 total = 0;
-	for (u64 b = first; b <= last; b++)
-		total += m->blocks[b] ? (s64)m->block_size : 0;
-	if (total > limit)
-		return 0;
-	for (u64 b = first; b <= last; b++)
-		if (m->blocks[b])
-			posix_fadvise(m->fd, (off_t)m->blocks[b], (off_t)m->block_size, POSIX_FADV_WILLNEED);
-	return 0;
 }

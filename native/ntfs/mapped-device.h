@@ -23,11 +23,4 @@
 
 struct ntfs_device *mapped_device_open(const char *spec);
 
-/*
- * Asks the kernel to start reading every allocated block of the volume, when they come to at
- * most `limit` bytes: a layer an overlay is about to read whole then arrives in large requests
- * while the core works on its files, instead of file by file.
- */
-int mapped_prefetch(struct ntfs_device *dev, s64 limit);
-
 #endif
