@@ -29,6 +29,7 @@ struct read_cache {
 	u64 chunks; /* in the file: none is read ahead past its end */
 	struct slot slots[SLOTS];
 	u64 clock;
+	u64 next_chunk; /* the chunk after the last one read: a read from there on is sequential */
 	/* Slots the read-ahead thread is to fill, oldest first; under `lock`. */
 	int queue[SLOTS];
 	int queue_head, queue_length;
@@ -202,7 +203,14 @@ int read_cache_read(struct read_cache *c, u8 *target, s64 length, u64 at)
 {
 	if (length <= 0)
 		return 0;
-	read_ahead(c, (at + (u64)length - 1) / CHUNK_SIZE + 1);
+	/*
+	 * Only a read that goes on from the last one reads ahead: an overlay's run of files does, a
+	 * lone read (a layer's metadata file, a hive checked at open) would move megabytes for nothing.
+	 */
+	u64 first = at / CHUNK_SIZE, next = (at + (u64)length - 1) / CHUNK_SIZE + 1;
+	if (first + 1 == c->next_chunk || first == c->next_chunk)
+		read_ahead(c, next);
+	c->next_chunk = next;
 	for (s64 done = 0; done < length;) {
 		u64 position = at + (u64)done;
 		u64 in_chunk = position % CHUNK_SIZE;
