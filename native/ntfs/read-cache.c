@@ -3,7 +3,11 @@
 #include <unistd.h>
 #include "read-cache.h"
 
-/* Chunks are aligned to their size, so a chunk never straddles two blocks of a VHDX (1 MiB at least). */
+/*
+ * Chunks are file offsets aligned to their size, as direct I/O wants. 1 MiB measured best: with
+ * 2 and 4 MiB chunks (and as many bytes in the cache and read ahead) the benchmark's overlays
+ * took 10-25% longer, their reads waiting behind the image's 4 MiB writes.
+ */
 #define CHUNK_SIZE (1024 * 1024)
 #define SLOTS 32
 /* Chunks read ahead of a file's data: the disk reads them while the core writes the last one. */
