@@ -6,9 +6,9 @@ import { makeOsAndAppLayer } from './fixtures';
 import { composeImage, cutPartition, ntfsfixClean, removeDir, scratchDir, toRaw } from './tools';
 
 /**
- * The core reads a layer's files through a cache of 1 MiB chunks read past the page cache, with a
+ * The core reads a layer's files through a cache of 512 KiB chunks read past the page cache, with a
  * thread reading ahead (native/ntfs/read-cache.c), and reads smaller than 16 KiB through the page
- * cache. The layer here holds more than the cache (32 chunks): a 40 MiB file, hundreds of files
+ * cache. The layer here holds more than the cache (32 MiB): a 40 MiB file, hundreds of files
  * of sizes that end and start in the middle of chunks, and files too small for the cache. Every
  * file of the composed image must hold exactly the bytes given, as ntfscat reads them.
  */
