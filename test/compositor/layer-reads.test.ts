@@ -31,7 +31,8 @@ beforeAll(async () => {
   add('Big/installer.bin', randomBytes(40 * 2 ** 20 + 12345));
   // Sizes around the 16 KiB threshold and up to a third of a chunk, in several folders, so the
   // walk's name order (file1, file10, …) is not the order the files lie in.
-  for (let i = 0; i < 300; i++) add(`App/dir${i % 7}/file${i}.dat`, randomBytes(1000 + ((i * 7919) % 340_000)));
+  for (let i = 0; i < 300; i++)
+    add(`App/dir${i % 7}/file${i}.dat`, randomBytes(1000 + ((i * 7919) % 340_000)));
   for (let i = 0; i < 50; i++) add(`App/small/note${i}.txt`, randomBytes(100 + i * 300));
   const { os, app } = await makeOsAndAppLayer(dir, source);
   const image = await composeImage(
