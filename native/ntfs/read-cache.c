@@ -7,7 +7,7 @@
  * Chunks are file offsets aligned to their size, as direct I/O wants. 512 KiB measured best in
  * alternating runs of the benchmark: its overlays took 7% longer on average with 1 MiB chunks,
  * more with 256 KiB, 2 MiB and 4 MiB (the same bytes cached and read ahead each time): larger
- * reads wait longer behind the image's 4 MiB writes, smaller ones pay more per request.
+ * reads wait longer behind the image's multi-megabyte writes, smaller ones pay more per request.
  */
 #define CHUNK_SIZE (512 * 1024)
 #define SLOTS 64
