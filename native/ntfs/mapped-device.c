@@ -288,28 +288,10 @@ static void overlay_run(u8 *target, u64 from, s64 length, const u8 *run, u64 run
 		memcpy(target + (lo - from), run + (lo - run_at), (size_t)(hi - lo));
 }
 
-/* Reads `length` bytes at `at` through `fd` (zeros past the end of the file); -1 with errno set. */
-static int read_fd(int fd, u8 *target, s64 length, u64 at)
-{
-	s64 done = 0;
-	while (done < length) {
-		ssize_t n = pread(fd, target + done, (size_t)(length - done), (off_t)(at + (u64)done));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
-		done += n;
-	}
-	memset(target + done, 0, (size_t)(length - done));
-	return 0;
-}
-
 /* Reads file bytes as they stand, through the page cache. */
 static int read_file(struct mapped *m, u8 *target, s64 length, u64 at)
 {
-	return read_fd(m->fd, target, length, at);
+	return read_file_at(m->fd, target, length, at);
 }
 
 static int is_aligned(const u8 *data, s64 length, u64 at)
@@ -330,7 +312,7 @@ static int read_stored(struct mapped *m, u8 *target, s64 length, u64 at)
 {
 	int rc = 1; /* 1: not read past the page cache */
 	if (m->read_only && m->direct_fd >= 0 && length >= DIRECT_MINIMUM && is_aligned(target, length, at))
-		rc = read_fd(m->direct_fd, target, length, at);
+		rc = read_file_at(m->direct_fd, target, length, at);
 	else if (m->cache && length >= CACHED_MINIMUM)
 		rc = read_cache_read(m->cache, target, length, at);
 	if (rc == 0)

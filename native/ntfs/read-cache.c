@@ -1,6 +1,7 @@
 #include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "device.h"
 #include "read-cache.h"
 
 /*
@@ -47,20 +48,7 @@ struct read_cache {
 /* Fills `slot` with its chunk (zeros past the end of the file); 0, or the errno of the failure. */
 static int load(struct read_cache *c, struct slot *slot)
 {
-	s64 done = 0;
-	while (done < CHUNK_SIZE) {
-		ssize_t n = pread(c->fd, slot->data + done, (size_t)(CHUNK_SIZE - done),
-				  (off_t)(slot->chunk * CHUNK_SIZE + (u64)done));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno;
-		if (n == 0)
-			break;
-		done += n;
-	}
-	memset(slot->data + done, 0, (size_t)(CHUNK_SIZE - done));
-	return 0;
+	return read_file_at(c->fd, slot->data, CHUNK_SIZE, slot->chunk * CHUNK_SIZE) ? errno : 0;
 }
 
 static void *read_ahead_thread(void *argument)
