@@ -1,6 +1,7 @@
-/** Every container format Lamina reads and writes; the names are the CLI's `--to` values. */
-export const DISK_FORMATS = ['raw', 'vhd', 'vhd-fixed', 'vhdx', 'vmdk', 'vmdk-stream'] as const;
-export type DiskFormat = (typeof DISK_FORMATS)[number];
+import type { DiskFormat } from '../domain/disk-formats';
+
+export { DISK_FORMATS } from '../domain/disk-formats';
+export type { DiskFormat } from '../domain/disk-formats';
 
 export const SECTOR_SIZE = 512;
 
