@@ -1,4 +1,7 @@
+import { execFile } from 'node:child_process';
+import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { freePort, run } from './processes';
 
@@ -6,8 +9,15 @@ import { freePort, run } from './processes';
  * A private PostgreSQL cluster under Lamina's data folder, for the embedded defaults and the tests.
  * initdb and postgres refuse to run as root, so as root the cluster runs as the system user `lamina`
  * (created on first use), which owns the data folder.
+ *
+ * Nothing reaches it without authentication: TCP (loopback only) takes the role's password
+ * (scram-sha-256), kept in `<data folder>.password` (mode 0600, owned by the cluster's user, like the
+ * master key); the Unix socket lives in the data folder (mode 0700) and takes only the cluster's own OS
+ * user (peer), which is how this module sets the password. pg_hba.conf is rewritten at every start, so a
+ * cluster made by an older Lamina with `--auth=trust` is secured in place with its data.
  */
 export interface PostgresCluster {
+  /** Carries the role's password: pass it on, never print it (runtime/stack.ts names the database without it). */
   url: string;
   /** Stops the server if this process started it (a cluster found running is left running). */
   stop(): Promise<void>;
@@ -36,6 +46,11 @@ function runningAsRoot(): boolean {
   return process.getuid?.() === 0;
 }
 
+/** The OS user that owns the data folder and runs the server. */
+function clusterOsUser(): string {
+  return runningAsRoot() ? SERVICE_USER : os.userInfo().username;
+}
+
 async function ensureServiceUser(): Promise<void> {
   try {
     await run('id', ['-u', SERVICE_USER]);
@@ -60,6 +75,87 @@ async function runningPort(binDir: string, dataDir: string): Promise<number | un
   return Number(lines[3]);
 }
 
+/** Where the role's password is kept: beside the data folder, since initdb wants that folder empty. */
+export function postgresPasswordFile(dataDir: string): string {
+  return `${dataDir}.password`;
+}
+
+/**
+ * The role's password from its file, made (random, mode 0600) when missing: deleting the file and
+ * restarting gives the role a new password. As root the file belongs to the cluster's user, like its folder.
+ */
+async function ensurePassword(file: string): Promise<string> {
+  if (!fs.existsSync(file)) {
+    fs.writeFileSync(file, `${randomBytes(24).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
+  }
+  fs.chmodSync(file, 0o600);
+  if (runningAsRoot()) await run('chown', [`${SERVICE_USER}:`, file]);
+  const password = fs.readFileSync(file, 'utf8').trim();
+  if (!/^[A-Za-z0-9_-]{16,}$/.test(password)) {
+    throw new Error(`${file} does not hold a PostgreSQL password; delete it to have a new one made`);
+  }
+  return password;
+}
+
+/**
+ * The SCRAM-SHA-256 verifier PostgreSQL stores for `password` (RFC 5802, PostgreSQL's 4096 rounds).
+ * Handing the server the verifier instead of the password keeps the password out of its logs.
+ */
+function scramVerifier(password: string): string {
+  const salt = randomBytes(16);
+  const iterations = 4096;
+  const salted = pbkdf2Sync(password, salt, iterations, 32, 'sha256');
+  const storedKey = createHash('sha256')
+    .update(createHmac('sha256', salted).update('Client Key').digest())
+    .digest();
+  const serverKey = createHmac('sha256', salted).update('Server Key').digest();
+  return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
+}
+
+/**
+ * Writes pg_hba.conf and pg_ident.conf (no `trust` anywhere); answers whether either changed, which a
+ * server found running must be told of.
+ */
+async function writeAuthConfig(dataDir: string): Promise<boolean> {
+  const files = {
+    'pg_hba.conf': [
+      '# Written by Lamina at every start (runtime/postgres-cluster.ts); edits here are replaced.',
+      '# The socket, in the 0700 data folder, takes only the OS user that owns the cluster, as the role lamina;',
+      '# TCP, on loopback only, takes the password of Lamina’s data folder file (scram-sha-256).',
+      'local all all peer map=owner',
+      'host all all 127.0.0.1/32 scram-sha-256',
+      'host all all ::1/128 scram-sha-256',
+      '',
+    ].join('\n'),
+    'pg_ident.conf': `# Written by Lamina at every start.\nowner ${clusterOsUser()} ${SERVICE_USER}\n`,
+  };
+  let changed = false;
+  for (const [name, text] of Object.entries(files)) {
+    const file = path.join(dataDir, name);
+    if (fs.existsSync(file) && fs.readFileSync(file, 'utf8') === text) continue;
+    fs.writeFileSync(file, text, { mode: 0o600 });
+    if (runningAsRoot()) await run('chown', [`${SERVICE_USER}:`, file]);
+    changed = true;
+  }
+  return changed;
+}
+
+/** Runs SQL (from stdin, so nothing of it shows in the process list) through the socket as the cluster's owner. */
+function psqlAsOwner(binDir: string, socketDir: string, port: number, sql: string): Promise<void> {
+  const psql = path.join(binDir, 'psql');
+  const args = ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', socketDir, '-p', String(port)];
+  const argv = [...args, '-U', SERVICE_USER, '-d', 'postgres'];
+  const [file, fileArgs] = runningAsRoot()
+    ? ['runuser', ['-u', SERVICE_USER, '--', psql, ...argv]]
+    : [psql, argv];
+  return new Promise((resolve, reject) => {
+    const child = execFile(file, fileArgs, { timeout: 60_000 }, (err, _stdout, stderr) =>
+      err ? reject(new Error(`psql on ${socketDir} failed: ${stderr.trim() || err.message}`)) : resolve(),
+    );
+    child.stdin?.end(sql);
+  });
+}
+
 export async function startPostgresCluster(dataDir: string): Promise<PostgresCluster> {
   const binDir = postgresBinDir();
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -67,19 +163,23 @@ export async function startPostgresCluster(dataDir: string): Promise<PostgresClu
     await ensureServiceUser();
     await run('chown', ['-R', `${SERVICE_USER}:`, dataDir]);
   }
-  const socketDir = dataDir; // keeps the Unix socket private and out of /var/run
+  const password = await ensurePassword(postgresPasswordFile(dataDir));
+  const socketDir = dataDir; // keeps the Unix socket private (0700) and out of /var/run
   if (!fs.existsSync(path.join(dataDir, 'PG_VERSION'))) {
+    // No password yet: the socket's peer rule lets this module set it; writeAuthConfig then sets the rules for good.
     await runAsOwner(path.join(binDir, 'initdb'), [
       '-D',
       dataDir,
       '-U',
       SERVICE_USER,
-      '--auth=trust',
+      '--auth-local=peer',
+      '--auth-host=reject',
       '--encoding=UTF8',
       '--locale=C',
       '--no-instructions',
     ]);
   }
+  const rulesChanged = await writeAuthConfig(dataDir);
 
   let port = await runningPort(binDir, dataDir);
   const startedHere = port === undefined;
@@ -95,20 +195,26 @@ export async function startPostgresCluster(dataDir: string): Promise<PostgresClu
       '-l',
       path.join(dataDir, 'server.log'),
       '-o',
-      `-p ${port} -k ${socketDir} -c listen_addresses=127.0.0.1 -c fsync=on`,
+      `-p ${port} -k ${socketDir} -c unix_socket_permissions=0700 -c listen_addresses=127.0.0.1 -c fsync=on`,
     ]);
+  } else if (rulesChanged) {
+    // A server left running (an older Lamina's, with trust) takes the new rules before anything else.
+    await runAsOwner(path.join(binDir, 'pg_ctl'), ['reload', '-D', dataDir]);
   }
-  const psqlArgs = ['-h', '127.0.0.1', '-p', String(port), '-U', SERVICE_USER, '-d', 'postgres', '-tAc'];
-  const exists = await runAsOwner(path.join(binDir, 'psql'), [
-    ...psqlArgs,
-    `SELECT 1 FROM pg_database WHERE datname = '${DATABASE}'`,
-  ]);
-  if (exists.trim() !== '1') {
-    await runAsOwner(path.join(binDir, 'psql'), [...psqlArgs, `CREATE DATABASE ${DATABASE}`]);
-  }
+  // Set at every start, so the role's password is always the file's (a new file, an upgraded cluster).
+  await psqlAsOwner(
+    binDir,
+    socketDir,
+    port,
+    [
+      `ALTER ROLE ${SERVICE_USER} PASSWORD '${scramVerifier(password)}';`,
+      `SELECT 'CREATE DATABASE ${DATABASE}' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '${DATABASE}')\\gexec`,
+      '',
+    ].join('\n'),
+  );
 
   return {
-    url: `postgres://${SERVICE_USER}@127.0.0.1:${port}/${DATABASE}`,
+    url: `postgres://${SERVICE_USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE}`,
     async stop() {
       if (startedHere) {
         await runAsOwner(path.join(binDir, 'pg_ctl'), ['stop', '-D', dataDir, '-m', 'fast', '-w']);
