@@ -1,6 +1,5 @@
 import { allocDirectBuffer } from './direct-io';
 import { createDiskWriter } from './open';
-import { StreamWriterOptions } from './formats/vmdk-stream';
 import { DiskFormat, DiskWriter, Extent, VirtualDisk, WriterOptions } from './types';
 
 /** Copy unit: large enough for sequential disk throughput, aligned so every format's blocks split evenly. */
@@ -93,7 +92,7 @@ export async function convertDisk(
   source: VirtualDisk,
   format: DiskFormat,
   outPath: string,
-  options: CopyOptions & StreamWriterOptions & Omit<WriterOptions, 'virtualSize'> = {},
+  options: CopyOptions & Omit<WriterOptions, 'virtualSize'> = {},
 ): Promise<void> {
   const writer = await createDiskWriter(format, outPath, { ...options, virtualSize: source.virtualSize });
   try {

@@ -56,6 +56,10 @@ export interface WriterOptions {
   identity?: string;
   /** vhdx only: bytes per block, a power of two from 1 to 256 MiB (default 32 MiB, as Hyper-V). */
   blockSize?: number;
+  /** vmdk-stream only: the zlib level (default 6, as qemu). */
+  compressionLevel?: number;
+  /** vmdk-stream only: batches compressed at once; defaults to one per core, up to two (see grain-compressor.ts). */
+  threads?: number;
 }
 
 export function roundUp(value: number, multiple: number): number {

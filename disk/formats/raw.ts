@@ -1,3 +1,4 @@
+import type { DiskDriver } from '../driver';
 import { InputFile, OutputFile } from '../file-io';
 import {
   assertReadInside,
@@ -124,3 +125,11 @@ export class FlatWriter implements DiskWriter {
     return this.out.discard();
   }
 }
+
+/** Raw images: the guest bytes as they are. Every file reads as raw, so raw is probed last. */
+export const rawDriver: DiskDriver = {
+  name: 'raw',
+  reader: { probe: () => true, open: (file) => FlatDisk.open(file, 'raw', file.size) },
+  createWriter: (path, options) => FlatWriter.create('raw', path, roundUp(options.virtualSize, SECTOR_SIZE)),
+  blockMapped: false,
+};

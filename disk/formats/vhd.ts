@@ -6,6 +6,7 @@
 import { AllocatingWriter } from '../allocating-writer';
 import { assertBlocksPlaced, BlockMappedDisk } from '../block-mapped-disk';
 import { BlockTable } from '../block-table';
+import type { DiskDriver } from '../driver';
 import { DiskFormatError } from '../errors';
 import { InputFile, OutputFile, Segment } from '../file-io';
 import { DiskIdentity } from '../identity';
@@ -28,7 +29,7 @@ export const VHD_MAX_SIZE = 2040 * 1024 * 1024 * 1024;
 const MIB = 1024 * 1024;
 const VHD_EPOCH_MS = Date.UTC(2000, 0, 1);
 
-export function isVhd(head: Buffer, tail: Buffer): boolean {
+function isVhd(head: Buffer, tail: Buffer): boolean {
   return (
     tail.subarray(tail.length - FOOTER_SIZE, tail.length - FOOTER_SIZE + 8).toString('latin1') ===
       FOOTER_COOKIE || head.subarray(0, 8).toString('latin1') === FOOTER_COOKIE
@@ -122,7 +123,7 @@ function parseFooter(file: InputFile, f: Buffer, at: number): Footer {
   return { diskType, currentSize, dataOffset: f.readBigUInt64BE(16) };
 }
 
-export async function openVhd(file: InputFile): Promise<VirtualDisk> {
+async function openVhd(file: InputFile): Promise<VirtualDisk> {
   if (file.size < FOOTER_SIZE)
     throw new DiskFormatError(
       file.path,
@@ -242,7 +243,7 @@ class VhdDynamicWriter extends AllocatingWriter {
   }
 }
 
-export async function createVhdWriter(
+async function createVhdWriter(
   path: string,
   virtualSize: number,
   fixed: boolean,
@@ -258,3 +259,18 @@ export async function createVhdWriter(
     );
   return new VhdDynamicWriter(await OutputFile.create(path), size, identity);
 }
+
+/** Dynamic VHD; its reader opens fixed VHDs too (the footer's disk type tells them apart). */
+export const vhdDriver: DiskDriver = {
+  name: 'vhd',
+  reader: { probe: (head, tail, size) => size >= FOOTER_SIZE && isVhd(head, tail), open: openVhd },
+  createWriter: (path, options, identity) => createVhdWriter(path, options.virtualSize, false, identity),
+  blockMapped: true,
+};
+
+/** Fixed VHD: the raw data and a footer, as Azure takes it. Read by vhdDriver. */
+export const vhdFixedDriver: DiskDriver = {
+  name: 'vhd-fixed',
+  createWriter: (path, options, identity) => createVhdWriter(path, options.virtualSize, true, identity),
+  blockMapped: false,
+};

@@ -7,6 +7,7 @@ import { AllocatingWriter } from '../allocating-writer';
 import { assertBlocksPlaced, BlockMappedDisk } from '../block-mapped-disk';
 import { BlockTable } from '../block-table';
 import { crc32c } from '../checksum';
+import type { DiskDriver } from '../driver';
 import { DiskFormatError } from '../errors';
 import { InputFile, OutputFile } from '../file-io';
 import { guidFromBytes, guidToBytes } from '../guid';
@@ -44,7 +45,7 @@ const ITEM_FLAG = { virtualDisk: 2, required: 4 };
 /** BAT payload states; everything but FULLY_PRESENT reads as zeros in a disk without a parent. */
 const PAYLOAD = { notPresent: 0, undefined: 1, zero: 2, unmapped: 3, fullyPresent: 6, partiallyPresent: 7 };
 
-export function isVhdx(head: Buffer): boolean {
+function isVhdx(head: Buffer): boolean {
   return head.subarray(0, 8).toString('latin1') === FILE_ID_SIGNATURE;
 }
 
@@ -78,7 +79,7 @@ interface Region {
   length: number;
 }
 
-export async function openVhdx(file: InputFile): Promise<VirtualDisk> {
+async function openVhdx(file: InputFile): Promise<VirtualDisk> {
   const fileId = await file.readStructure('VHDX file identifier', 0, 8);
   if (fileId.toString('latin1') !== FILE_ID_SIGNATURE)
     throw new DiskFormatError(
@@ -483,7 +484,7 @@ class VhdxWriter extends AllocatingWriter {
   }
 }
 
-export async function createVhdxWriter(
+async function createVhdxWriter(
   path: string,
   virtualSize: number,
   identity: DiskIdentity,
@@ -496,3 +497,11 @@ export async function createVhdxWriter(
     throw new RangeError(`VHDX block size ${blockSize} is not a power of two between 1 and 256 MiB`);
   return new VhdxWriter(await OutputFile.create(path), size, identity, blockSize);
 }
+
+export const vhdxDriver: DiskDriver = {
+  name: 'vhdx',
+  reader: { probe: isVhdx, open: openVhdx },
+  createWriter: (path, options, identity) =>
+    createVhdxWriter(path, options.virtualSize, identity, options.blockSize),
+  blockMapped: true,
+};

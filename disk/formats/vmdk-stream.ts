@@ -6,10 +6,11 @@
  * Deflate runs in native code on several threads; batches are written in order as they come back.
  */
 import { BlockTable } from '../block-table';
+import type { DiskDriver } from '../driver';
 import { CompressedBatch, GrainCompressor } from '../grain-compressor';
 import { OutputFile, StagedAppender } from '../file-io';
 import { DiskIdentity } from '../identity';
-import { assertWriteInside, DiskWriter, roundUp, SECTOR_SIZE } from '../types';
+import { assertWriteInside, DiskWriter, roundUp, SECTOR_SIZE, WriterOptions } from '../types';
 import { isZero } from '../zero';
 import {
   buildDescriptor,
@@ -215,19 +216,12 @@ class VmdkStreamWriter implements DiskWriter {
   }
 }
 
-export interface StreamWriterOptions {
-  compressionLevel?: number;
-  /** Batches compressed at once; defaults to one per core, up to two (see grain-compressor.ts). */
-  threads?: number;
-}
-
-export async function createVmdkStreamWriter(
+async function createVmdkStreamWriter(
   outPath: string,
-  virtualSize: number,
+  options: WriterOptions,
   identity: DiskIdentity,
-  options: StreamWriterOptions = {},
 ): Promise<DiskWriter> {
-  const size = vmdkSize(virtualSize);
+  const size = vmdkSize(options.virtualSize);
   const descriptor = buildDescriptor('streamOptimized', size / SECTOR_SIZE, outPath, identity);
   const out = await OutputFile.create(outPath);
   return new VmdkStreamWriter(
@@ -242,3 +236,10 @@ export async function createVmdkStreamWriter(
     ),
   );
 }
+
+/** streamOptimized, written in one pass for OVF export and ESXi import. Read by vmdkDriver. */
+export const vmdkStreamDriver: DiskDriver = {
+  name: 'vmdk-stream',
+  createWriter: createVmdkStreamWriter,
+  blockMapped: false,
+};

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { AllocatingWriter } from '../allocating-writer';
 import { assertBlocksPlaced, BlockMappedDisk } from '../block-mapped-disk';
 import { BlockTable } from '../block-table';
+import type { DiskDriver } from '../driver';
 import { DiskFormatError } from '../errors';
 import { InputFile, OutputFile } from '../file-io';
 import { DiskIdentity } from '../identity';
@@ -30,7 +31,7 @@ export const FLAG = { newlineTest: 1, redundantTables: 2, compressed: 1 << 16, m
 export const MARKER = { eos: 0, gt: 1, gd: 2, footer: 3 };
 const inflateAsync = promisify(inflate);
 
-export function isVmdk(head: Buffer): boolean {
+function isVmdk(head: Buffer): boolean {
   return (
     head.subarray(0, 4).toString('latin1') === MAGIC ||
     head.subarray(0, 21).toString('latin1') === '# Disk DescriptorFile'
@@ -156,7 +157,7 @@ async function checkDescriptor(file: InputFile, h: SparseHeader): Promise<void> 
   }
 }
 
-export async function openVmdk(file: InputFile): Promise<VirtualDisk> {
+async function openVmdk(file: InputFile): Promise<VirtualDisk> {
   const head = await file.readStructure('VMDK sparse header', 0, Math.min(file.size, HEADER_SIZE));
   if (head.subarray(0, 4).toString('latin1') !== MAGIC) {
     throw new DiskFormatError(
@@ -405,7 +406,7 @@ export function vmdkSize(virtualSize: number): number {
   return size;
 }
 
-export async function createVmdkWriter(
+async function createVmdkWriter(
   outPath: string,
   virtualSize: number,
   identity: DiskIdentity,
@@ -414,3 +415,11 @@ export async function createVmdkWriter(
   const descriptor = buildDescriptor('monolithicSparse', size / SECTOR_SIZE, outPath, identity);
   return new VmdkSparseWriter(await OutputFile.create(outPath), size, descriptor);
 }
+
+/** monolithicSparse; its reader opens streamOptimized files too (the header's flags tell them apart). */
+export const vmdkDriver: DiskDriver = {
+  name: 'vmdk',
+  reader: { probe: isVmdk, open: openVmdk },
+  createWriter: (path, options, identity) => createVmdkWriter(path, options.virtualSize, identity),
+  blockMapped: true,
+};
