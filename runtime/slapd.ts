@@ -12,6 +12,8 @@ export interface SlapdOptions {
   dir: string;
   suffix: string;
   rootPassword: string;
+  /** Further cn=schema entries (LDIF), e.g. an attribute a test needs that the standard schemas lack. */
+  schemaLdif?: string[];
   tls?: { certFile: string; keyFile: string; caFile: string };
 }
 
@@ -52,6 +54,7 @@ function configLdif(options: SlapdOptions, dataDir: string, rootDn: string): str
       ],
       ['dn: cn=schema,cn=config', 'objectClass: olcSchemaConfig', 'cn: schema'],
       ...SCHEMAS.map((s) => [`include: file:///etc/ldap/schema/${s}.ldif`]),
+      ...(options.schemaLdif ?? []).map((entry) => [entry.trim()]),
       [
         'dn: olcDatabase={-1}frontend,cn=config',
         'objectClass: olcDatabaseConfig',

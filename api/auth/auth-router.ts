@@ -2,6 +2,7 @@ import type { Response } from 'express';
 import { z } from 'zod';
 import { PERMISSIONS, ROLES, hasPermission } from './roles';
 import type { ApiDeps } from '../deps';
+import { timestamp } from '../responses';
 import { resource, route } from '../route';
 import { readCookie } from './authenticate';
 import { rolesOf } from './identity';
@@ -30,6 +31,11 @@ const caller = signedIn.extend({
   groups: z.array(z.string()).describe('Every group, nested ones included, as DNs'),
   junctionId: z.uuid().optional(),
   via: z.enum(['session', 'token']),
+  resolvedAt: timestamp
+    .optional()
+    .describe(
+      'When the directory last confirmed the groups; asked again after LAMINA_DIRECTORY_RECHECK_SECONDS',
+    ),
   permissions: z.array(z.enum(PERMISSIONS)),
 });
 
@@ -55,9 +61,9 @@ export function authResource({ pool, secrets, auth }: ApiDeps) {
       summary: 'Sign in; sets the session cookie',
       access: 'public',
       body: loginBody,
-      handle: async ({ body, res }) => {
+      handle: async ({ body, req, res }) => {
         res.locals.audit.actor = body.username;
-        const identity = await signIn.signIn(body.username, body.password);
+        const identity = await signIn.signIn(body.username, body.password, req.ip);
         res.locals.audit.actor = identity.name;
         setSessionCookie(
           res,

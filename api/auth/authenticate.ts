@@ -1,14 +1,19 @@
 import type { Request, RequestHandler } from 'express';
-import type { Pool } from 'pg';
+import type { ApiDeps } from '../deps';
+import { HttpProblem } from '../problem';
 import { isMutating } from '../route';
-import { findApiTokenIdentity } from './api-tokens';
-import { rolesOf, type Caller, type Identity } from './identity';
-import { findSession, SESSION_COOKIE } from './sessions';
+import { findApiTokenIdentity, saveApiTokenIdentity } from './api-tokens';
+import { DirectoryUnavailableError } from './directory';
+import { DirectoryRecheck } from './directory-recheck';
+import { rolesOf, type Caller, type Identity, type StoredIdentity } from './identity';
+import { findSession, saveSessionIdentity, SESSION_COOKIE } from './sessions';
 
 declare module 'express-serve-static-core' {
   interface Request {
     /** Who is calling, when a session cookie or an API token says so; routes decide what that allows. */
     caller?: Caller;
+    /** Why credentials that were sent could not be honoured right now (a 503), answered instead of a 401. */
+    callerProblem?: HttpProblem;
   }
 }
 
@@ -35,20 +40,48 @@ function crossSiteWrite(req: Request): boolean {
   }
 }
 
-/** Resolves `Authorization: Bearer <API token>` or the session cookie into `req.caller`; never rejects here. */
-export function authenticateRequests(pool: Pool): RequestHandler {
+/**
+ * Resolves `Authorization: Bearer <API token>` or the session cookie into `req.caller`, with the roles
+ * its identity holds now; never rejects here. A directory identity is re-checked with its directory
+ * once its last confirmation is older than `recheckMs`: a user the directory no longer has, or has
+ * disabled, is no caller (401); a directory that cannot be asked then leaves `req.callerProblem` (503
+ * naming the junction) instead of trusting stale groups.
+ */
+export function authenticateRequests({
+  pool,
+  secrets,
+  auth,
+}: Pick<ApiDeps, 'pool' | 'secrets' | 'auth'>): RequestHandler {
+  const recheck = new DirectoryRecheck(pool, secrets, auth.directoryRecheckMs);
   return async (req, _res, next) => {
     const bearer = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
     const session = readCookie(req, SESSION_COOKIE);
-    let identity: Identity | undefined;
+    let stored: StoredIdentity | undefined;
+    let save: (identity: Identity) => Promise<void> = async () => undefined;
     let via: Caller['via'] = 'session';
     if (bearer) {
-      identity = await findApiTokenIdentity(pool, bearer);
+      stored = await findApiTokenIdentity(pool, bearer);
+      save = (identity) => saveApiTokenIdentity(pool, bearer, identity);
       via = 'token';
     } else if (session && !crossSiteWrite(req)) {
-      identity = await findSession(pool, session);
+      stored = await findSession(pool, session);
+      save = (identity) => saveSessionIdentity(pool, session, identity);
     }
-    if (identity) req.caller = { ...identity, roles: await rolesOf(pool, identity), via };
+    if (!stored) return next();
+    try {
+      const current = await recheck.current(stored, save);
+      if (current) {
+        req.caller = { ...current.identity, roles: await rolesOf(pool, current.identity), via };
+        if (current.identity.kind === 'directory') req.caller.resolvedAt = current.resolvedAt;
+      }
+    } catch (err) {
+      if (!(err instanceof DirectoryUnavailableError)) throw err;
+      req.callerProblem = new HttpProblem({
+        title: 'Directory unavailable',
+        status: 503,
+        detail: `Your sign-in could not be re-checked with its directory: ${err.message}`,
+      });
+    }
     next();
   };
 }

@@ -1,4 +1,4 @@
-import { Client, escapeFilter, InvalidCredentialsError, type Entry } from 'ldapts';
+import { Client, escapeFilter, InvalidCredentialsError, NoSuchObjectError, type Entry } from 'ldapts';
 import type { ConnectionOptions } from 'node:tls';
 import { junctionAttributes, type JunctionSettings } from '../directory-junctions/junction-settings';
 import type { Identity } from './identity';
@@ -42,11 +42,14 @@ function values(entry: Entry, attribute: string): string[] {
   return list.map((v) => v.toString());
 }
 
+/** AD's userAccountControl flag ACCOUNTDISABLE. */
+const ACCOUNT_DISABLED = 0x2;
+
 /**
  * Checks `login`/`password` against one junction: the service account finds the user by login name
  * (the name escaped per RFC 4515), the user's own bind proves the password, then the groups are read.
- * Resolves undefined for an unknown user or a wrong password; throws DirectoryUnavailableError when the
- * directory itself fails.
+ * Resolves undefined for an unknown or disabled user or a wrong password; throws
+ * DirectoryUnavailableError when the directory itself fails.
  */
 export async function authenticate(
   junction: Junction,
@@ -57,39 +60,94 @@ export async function authenticate(
   if (password.length === 0) return undefined;
   const { settings } = junction;
   const attributes = junctionAttributes(settings);
-  let service: Client | undefined;
-  try {
-    service = await connect(settings);
-    await service.bind(settings.bindDn, junction.bindPassword);
+  return asService(junction, async (service) => {
     // The attribute names are validated names (no filter syntax possible); every value is escaped.
     const filter = escapeFilter`(&(objectClass=${attributes.userObjectClass})(${attributes.loginAttribute}=${login}))`;
     const { searchEntries } = await service.search(settings.baseDn, {
       scope: 'sub',
       filter,
-      attributes: ['dn', attributes.loginAttribute, 'memberOf'],
+      attributes: userAttributes(settings),
       sizeLimit: 2,
     });
     if (searchEntries.length !== 1) return undefined;
     const user = searchEntries[0];
     if (!(await passwordMatches(settings, user.dn, password))) return undefined;
-    const groups =
-      settings.schema === 'ad'
-        ? await groupsInChain(service, settings, user.dn)
-        : await nestedMemberOf(service, user);
-    const loginName = values(user, attributes.loginAttribute)[0] ?? login;
-    return {
-      name: `${loginName.toLowerCase()}@${settings.domain.toLowerCase()}`,
-      kind: 'directory',
-      dn: user.dn,
-      groups,
-      junctionId: junction.id,
-    };
+    return entryIdentity(service, junction, user, login);
+  });
+}
+
+/**
+ * Looks a signed-in user up again by DN, as the service account: their groups now, or undefined when
+ * the directory no longer has them (deleted, moved, renamed) or has disabled them. Throws
+ * DirectoryUnavailableError when the directory cannot be asked.
+ */
+export async function resolveUser(junction: Junction, identity: Identity): Promise<Identity | undefined> {
+  const { settings } = junction;
+  const attributes = junctionAttributes(settings);
+  return asService(junction, async (service) => {
+    let entries: Entry[];
+    try {
+      ({ searchEntries: entries } = await service.search(identity.dn!, {
+        scope: 'base',
+        filter: `(objectClass=${attributes.userObjectClass})`,
+        attributes: userAttributes(settings),
+      }));
+    } catch (err) {
+      if (err instanceof NoSuchObjectError) return undefined;
+      throw err;
+    }
+    if (entries.length !== 1) return undefined;
+    const current = await entryIdentity(service, junction, entries[0], identity.name);
+    // The same DN under another login name is not the user the session or token was made for.
+    return current?.name === identity.name ? current : undefined;
+  });
+}
+
+/** Runs `work` bound as the junction's service account; any failure but a verdict is "unavailable". */
+async function asService<T>(junction: Junction, work: (service: Client) => Promise<T>): Promise<T> {
+  let service: Client | undefined;
+  try {
+    service = await connect(junction.settings);
+    await service.bind(junction.settings.bindDn, junction.bindPassword);
+    return await work(service);
   } catch (err) {
     if (err instanceof DirectoryUnavailableError) throw err;
     throw new DirectoryUnavailableError(`directory junction '${junction.name}': ${(err as Error).message}`);
   } finally {
     await service?.unbind().catch(() => undefined);
   }
+}
+
+function userAttributes(settings: JunctionSettings): string[] {
+  return ['dn', junctionAttributes(settings).loginAttribute, 'memberOf', 'userAccountControl'];
+}
+
+/**
+ * The identity of a user entry, or undefined when the account is disabled. ACCOUNTDISABLE is AD's
+ * flag; it is honoured on any directory whose entries carry userAccountControl (plain LDAP has no
+ * standard one, so there a user is refused once the entry is gone).
+ */
+async function entryIdentity(
+  service: Client,
+  junction: Junction,
+  user: Entry,
+  typedLogin: string,
+): Promise<Identity | undefined> {
+  const { settings } = junction;
+  const control = Number(values(user, 'userAccountControl')[0] ?? 0);
+  if (control & ACCOUNT_DISABLED) return undefined;
+  const groups =
+    settings.schema === 'ad'
+      ? await groupsInChain(service, settings, user.dn)
+      : await nestedMemberOf(service, user);
+  const loginName = values(user, junctionAttributes(settings).loginAttribute)[0] ?? typedLogin;
+  return {
+    name: `${loginName.toLowerCase()}@${settings.domain.toLowerCase()}`,
+    kind: 'directory',
+    dn: user.dn,
+    groups,
+    junctionId: junction.id,
+  };
 }
 
 async function passwordMatches(settings: JunctionSettings, dn: string, password: string): Promise<boolean> {

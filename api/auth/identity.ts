@@ -16,6 +16,14 @@ export interface Identity {
 export interface Caller extends Identity {
   roles: Role[];
   via: 'session' | 'token';
+  /** When the directory last confirmed a directory identity (its groups, that it exists and is enabled). */
+  resolvedAt?: Date;
+}
+
+/** An identity as a session or token stores it, with when the directory last confirmed it. */
+export interface StoredIdentity {
+  identity: Identity;
+  resolvedAt: Date;
 }
 
 export const BUILT_IN_ADMINISTRATOR = 'administrator';

@@ -1,17 +1,91 @@
-import type { Pool } from 'pg';
+import { isIPv4, isIPv6 } from 'node:net';
+import type { Pool, PoolClient } from 'pg';
+import { withTransaction } from '../../db/transaction';
 
 export interface ThrottlePolicy {
-  /** Consecutive failures allowed before the login name is locked. */
+  /** Failures allowed per user name before it is locked. */
   maxFailures: number;
-  /** First lock; each further failure doubles it, up to a day. */
+  /** First lock; each further failure doubles it. */
   lockoutMs: number;
 }
 
-const MAX_LOCK_MS = 24 * 3600_000;
+/** A user name's lock never exceeds a day… */
+const MAX_USER_LOCK_MS = 24 * 3600_000;
+/** …the built-in administrator's never 5 minutes: anyone who can reach the API could otherwise lock it for long. */
+const MAX_ADMINISTRATOR_LOCK_MS = 5 * 60_000;
+/** An address may fail this many times the per-user limit (over any names) before it is locked itself. */
+const CLIENT_FAILURES_PER_USER_LIMIT = 10;
+/** An address's lock stays short: an office behind one NAT address shares it. */
+const MAX_CLIENT_LOCK_MS = 3600_000;
+/** Failures older than this are forgotten and their rows purged, so the table holds a day of attempts at most. */
+const FAILURE_MEMORY = '1 day';
+
+type Scope = 'user' | 'client';
+
+/** A sign-in attempt that was let through to the password check; it already counts as a failure. */
+export interface Attempt {
+  user: string;
+  client: string;
+}
+
+/** Why an attempt was refused before its password was checked. */
+export interface Refusal {
+  scope: Scope;
+  lockedMs: number;
+}
+
+class Locked extends Error {
+  constructor(readonly refusal: Refusal) {
+    super(`locked (${refusal.scope})`);
+  }
+}
 
 /**
- * Lockout with exponential backoff per login name, kept in Postgres so every API instance sees the
- * same count. The lock holds even for the right password: that is what stops password guessing.
+ * Counts one attempt for (scope, subject) unless that subject is locked (or `ignoreLock`), in one
+ * statement: the row lock of the upsert serialises concurrent attempts, so N parallel attempts see
+ * counts 1..N and only those below the limit pass. The attempt counts as a failure until it is known
+ * to be a success; reaching the limit locks at once, doubling per further failure up to `maxLockMs`.
+ * Resolves the count including this attempt, or undefined when locked.
+ */
+async function reserve(
+  client: PoolClient,
+  scope: Scope,
+  subject: string,
+  limit: { maxFailures: number; lockoutMs: number; maxLockMs: number },
+  ignoreLock = false,
+): Promise<number | undefined> {
+  const lockFor = (count: string) =>
+    `CASE WHEN ${count} >= $3 THEN now() + least($4::float8 * power(2, ${count} - $3), $5) * interval '1 millisecond' END`;
+  const count = `CASE WHEN f.last_attempt < now() - interval '${FAILURE_MEMORY}' THEN 1 ELSE f.failures + 1 END`;
+  const { rows } = await client.query<{ failures: number }>(
+    `INSERT INTO login_failures AS f (scope, subject, failures, locked_until, last_attempt)
+     VALUES ($1, $2, 1, ${lockFor('1')}, now())
+     ON CONFLICT (scope, subject) DO UPDATE
+        SET failures = ${count}, locked_until = ${lockFor(count)}, last_attempt = now()
+      WHERE f.locked_until IS NULL OR f.locked_until <= now() OR $6
+     RETURNING failures`,
+    [scope, subject, limit.maxFailures, limit.lockoutMs, limit.maxLockMs, ignoreLock],
+  );
+  return rows[0]?.failures;
+}
+
+async function lockedForMs(client: PoolClient, scope: Scope, subject: string): Promise<number> {
+  const { rows } = await client.query<{ ms: number }>(
+    `SELECT greatest(0, extract(epoch FROM locked_until - now()) * 1000)::float8 AS ms
+       FROM login_failures WHERE scope = $1 AND subject = $2`,
+    [scope, subject],
+  );
+  return Math.ceil(rows[0]?.ms ?? 0);
+}
+
+/**
+ * Sign-in throttle in Postgres (every API instance sees the same counts), per user name and per client
+ * address. An attempt is reserved — counted as a failure — before its password is checked, so
+ * concurrent attempts cannot get more checks than the limit allows. A user name's lock holds even for
+ * the right password (that is what stops guessing), with one exception: the built-in administrator,
+ * whose lock is capped at 5 minutes and which an address without failures may still try, so one
+ * client's flood cannot lock the administrator out of the appliance. Each address so gets one guess at
+ * the administrator while it is locked; IPv6 addresses count per /64, the size one subscriber holds.
  */
 export class LoginThrottle {
   constructor(
@@ -19,37 +93,108 @@ export class LoginThrottle {
     private readonly policy: ThrottlePolicy,
   ) {}
 
-  /** Milliseconds until `login` may try again, or 0. */
-  async lockedForMs(login: string): Promise<number> {
-    const { rows } = await this.pool.query<{ ms: number }>(
-      `SELECT greatest(0, extract(epoch FROM locked_until - now()) * 1000)::float8 AS ms
-         FROM login_failures WHERE login = $1 AND locked_until IS NOT NULL`,
-      [normalise(login)],
-    );
-    return Math.ceil(rows[0]?.ms ?? 0);
+  private get clientLimit() {
+    return {
+      maxFailures: this.policy.maxFailures * CLIENT_FAILURES_PER_USER_LIMIT,
+      lockoutMs: this.policy.lockoutMs,
+      maxLockMs: MAX_CLIENT_LOCK_MS,
+    };
   }
 
-  async recordFailure(login: string): Promise<void> {
-    const { maxFailures, lockoutMs } = this.policy;
+  private userLimit(isAdministrator: boolean) {
+    return {
+      maxFailures: this.policy.maxFailures,
+      lockoutMs: Math.min(this.policy.lockoutMs, isAdministrator ? MAX_ADMINISTRATOR_LOCK_MS : Infinity),
+      maxLockMs: isAdministrator ? MAX_ADMINISTRATOR_LOCK_MS : MAX_USER_LOCK_MS,
+    };
+  }
+
+  /**
+   * Reserves an attempt for `login` from `address`: the address first (a locked address creates no
+   * user-name rows, which bounds what one client can add), then the user name. Refused attempts change
+   * no count.
+   */
+  async begin(
+    login: string,
+    address: string | undefined,
+    isAdministrator: boolean,
+  ): Promise<Attempt | Refusal> {
+    const attempt = { user: normalise(login), client: clientKey(address) };
+    try {
+      return await withTransaction(this.pool, async (db) => {
+        const clientCount = await reserve(db, 'client', attempt.client, this.clientLimit);
+        if (clientCount === undefined) {
+          throw new Locked({ scope: 'client', lockedMs: await lockedForMs(db, 'client', attempt.client) });
+        }
+        const cleanClient = clientCount === 1;
+        const userCount = await reserve(
+          db,
+          'user',
+          attempt.user,
+          this.userLimit(isAdministrator),
+          isAdministrator && cleanClient,
+        );
+        if (userCount === undefined) {
+          throw new Locked({ scope: 'user', lockedMs: await lockedForMs(db, 'user', attempt.user) });
+        }
+        return attempt;
+      });
+    } catch (err) {
+      if (err instanceof Locked) return err.refusal;
+      throw err;
+    }
+  }
+
+  /** The password was wrong: the reservation stands as the failure; rows older than a day go. */
+  async failed(): Promise<void> {
     await this.pool.query(
-      `INSERT INTO login_failures AS f (login, failures) VALUES ($1, 1)
-       ON CONFLICT (login) DO UPDATE SET failures = f.failures + 1, last_failure = now()`,
-      [normalise(login)],
-    );
-    await this.pool.query(
-      `UPDATE login_failures
-          SET locked_until = now() + least($2 * power(2, failures - $3), $4) * interval '1 millisecond'
-        WHERE login = $1 AND failures >= $3`,
-      [normalise(login), lockoutMs, maxFailures, MAX_LOCK_MS],
+      `DELETE FROM login_failures
+        WHERE last_attempt < now() - interval '${FAILURE_MEMORY}'
+          AND (locked_until IS NULL OR locked_until < now())`,
     );
   }
 
-  async recordSuccess(login: string): Promise<void> {
-    await this.pool.query('DELETE FROM login_failures WHERE login = $1', [normalise(login)]);
+  /** The right password: the user name starts afresh; the address gets its attempt back (its lock stays). */
+  async succeeded(attempt: Attempt): Promise<void> {
+    await this.pool.query(`DELETE FROM login_failures WHERE scope = 'user' AND subject = $1`, [attempt.user]);
+    await this.giveBack('client', attempt.client);
+  }
+
+  /** The password could not be checked (directory down): neither side is charged for it. */
+  async released(attempt: Attempt): Promise<void> {
+    await this.giveBack('user', attempt.user);
+    await this.giveBack('client', attempt.client);
+  }
+
+  private async giveBack(scope: Scope, subject: string): Promise<void> {
+    await this.pool.query(
+      `UPDATE login_failures SET failures = greatest(failures - 1, 0) WHERE scope = $1 AND subject = $2`,
+      [scope, subject],
+    );
   }
 }
 
 /** `Alice`, `alice` and ` alice ` are one login name for counting failures. */
 function normalise(login: string): string {
   return login.trim().toLowerCase();
+}
+
+/** The address failures are counted for: IPv4 as is (also when IPv4-mapped), IPv6 by its /64. */
+export function clientKey(address: string | undefined): string {
+  if (!address) return 'unknown';
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1];
+  if (isIPv4(address) || !isIPv6(address)) return address;
+  const [head, tail] = address.split('%')[0].split('::');
+  const width = (part: string | undefined) =>
+    part ? part.split(':').reduce((n, g) => n + (g.includes('.') ? 2 : 1), 0) : 0;
+  const groups = [
+    ...(head ? head.split(':') : []),
+    ...Array<string>(tail === undefined ? 0 : 8 - width(head) - width(tail)).fill('0'),
+    ...(tail ? tail.split(':') : []),
+  ];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => parseInt(g, 16).toString(16))
+    .join(':')}::/64`;
 }

@@ -1,3 +1,5 @@
+import { HttpProblem } from '../problem';
+
 /**
  * Roles are App Layering's set (ARCHITECTURE.md §3); permissions are what routes declare. A route names
  * exactly one permission; a role is the permissions it grants.
@@ -46,4 +48,20 @@ export const ROLES = Object.keys(ROLE_PERMISSIONS) as [Role, ...Role[]];
 
 export function hasPermission(roles: readonly Role[], permission: Permission): boolean {
   return roles.some((role) => (ROLE_PERMISSIONS[role] as readonly Permission[]).includes(permission));
+}
+
+/**
+ * Whether `roles` may grant or revoke `role`: only a role one holds, so nobody hands out rights beyond
+ * their own; an Administrator holds every permission and may grant anything.
+ */
+export function mayGrant(roles: readonly Role[], role: Role): boolean {
+  return roles.includes('Administrator') || roles.includes(role);
+}
+
+export function grantRefused(roles: readonly Role[], role: Role): HttpProblem {
+  return new HttpProblem({
+    title: 'Permission denied',
+    status: 403,
+    detail: `Granting or revoking the role '${role}' needs that role (or Administrator), which you (${roles.join(', ') || 'no role'}) do not hold.`,
+  });
 }

@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import type { Identity } from './identity';
+import type { Identity, StoredIdentity } from './identity';
 import { hashOpaqueToken, newOpaqueToken } from './opaque-token';
 
 export const SESSION_COOKIE = 'lamina_session';
@@ -15,12 +15,20 @@ export async function createSession(pool: Pool, identity: Identity, ttlMs: numbe
   return token;
 }
 
-export async function findSession(pool: Pool, token: string): Promise<Identity | undefined> {
-  const { rows } = await pool.query<{ identity: Identity }>(
-    'SELECT identity FROM sessions WHERE token_hash = $1 AND expires_at > now()',
+export async function findSession(pool: Pool, token: string): Promise<StoredIdentity | undefined> {
+  const { rows } = await pool.query<StoredIdentity>(
+    'SELECT identity, resolved_at AS "resolvedAt" FROM sessions WHERE token_hash = $1 AND expires_at > now()',
     [hashOpaqueToken(token)],
   );
-  return rows[0]?.identity;
+  return rows[0];
+}
+
+/** Stores what the directory said when it was asked again. */
+export async function saveSessionIdentity(pool: Pool, token: string, identity: Identity): Promise<void> {
+  await pool.query('UPDATE sessions SET identity = $2, resolved_at = now() WHERE token_hash = $1', [
+    hashOpaqueToken(token),
+    JSON.stringify(identity),
+  ]);
 }
 
 export async function endSession(pool: Pool, token: string): Promise<void> {

@@ -23,6 +23,10 @@ export function parseLoginName(login: string): LoginName {
   return { user: trimmed };
 }
 
+function isAdministrator(name: LoginName): boolean {
+  return !name.domain && !name.netbiosName && name.user.toLowerCase() === BUILT_IN_ADMINISTRATOR;
+}
+
 const INVALID = new HttpProblem({
   title: 'Sign-in failed',
   status: 401,
@@ -32,7 +36,8 @@ const INVALID = new HttpProblem({
 /**
  * Signs a user in: the built-in administrator by its scrypt hash, anyone else through the directory
  * junctions that match the login's domain (all of them, in priority order, for a short name).
- * Failures are counted per user name, whichever of the three spellings was typed.
+ * Failures are counted per user name (whichever of the three spellings was typed) and per client
+ * address, before the password is checked (see LoginThrottle).
  */
 export class SignInService {
   constructor(
@@ -41,30 +46,38 @@ export class SignInService {
     private readonly throttle: LoginThrottle,
   ) {}
 
-  async signIn(login: string, password: string): Promise<Identity> {
+  async signIn(login: string, password: string, clientAddress: string | undefined): Promise<Identity> {
     const name = parseLoginName(login);
-    const lockedMs = await this.throttle.lockedForMs(name.user);
-    if (lockedMs > 0) {
+    const attempt = await this.throttle.begin(name.user, clientAddress, isAdministrator(name));
+    if ('lockedMs' in attempt) {
+      const seconds = Math.max(1, Math.ceil(attempt.lockedMs / 1000));
       throw new HttpProblem({
         title: 'Sign-in locked',
         status: 429,
-        detail: `Too many failed sign-ins for '${name.user}'; try again in ${Math.ceil(lockedMs / 1000)} s.`,
-        retryAfterSeconds: Math.ceil(lockedMs / 1000),
+        detail:
+          attempt.scope === 'user'
+            ? `Too many failed sign-ins for '${name.user}'; try again in ${seconds} s.`
+            : `Too many failed sign-ins from your address; try again in ${seconds} s.`,
+        retryAfterSeconds: seconds,
       });
     }
-    const identity = await this.check(name, password);
+    let identity: Identity | undefined;
+    try {
+      identity = await this.check(name, password);
+    } catch (err) {
+      await this.throttle.released(attempt);
+      throw err;
+    }
     if (!identity) {
-      await this.throttle.recordFailure(name.user);
+      await this.throttle.failed();
       throw INVALID;
     }
-    await this.throttle.recordSuccess(name.user);
+    await this.throttle.succeeded(attempt);
     return identity;
   }
 
   private async check(name: LoginName, password: string): Promise<Identity | undefined> {
-    const isAdministrator =
-      !name.domain && !name.netbiosName && name.user.toLowerCase() === BUILT_IN_ADMINISTRATOR;
-    if (isAdministrator) {
+    if (isAdministrator(name)) {
       return (await verifyLocalUser(this.pool, BUILT_IN_ADMINISTRATOR, password))
         ? { name: BUILT_IN_ADMINISTRATOR, kind: 'local', groups: [] }
         : undefined;

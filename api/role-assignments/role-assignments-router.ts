@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { listPage, pageQuery, type ListDefinition } from '../../db/list-page';
-import { PERMISSIONS, ROLE_PERMISSIONS, ROLES } from '../auth/roles';
+import { grantRefused, mayGrant, PERMISSIONS, ROLE_PERMISSIONS, ROLES, type Role } from '../auth/roles';
 import type { ApiDeps } from '../deps';
 import { findOr404 } from '../lookup';
 import { notFound } from '../problem';
@@ -55,11 +55,12 @@ export function roleAssignmentsResource({ pool }: ApiDeps) {
       path: '/',
       operationId: 'createRoleAssignment',
       response: assignment,
-      summary: 'Grant a role to a directory user or group',
+      summary: 'Grant a role to a directory user or group (only a role you hold, unless Administrator)',
       access: 'roles.write',
       body: assignmentBody,
       status: 201,
-      handle: async ({ body, auditObject }) => {
+      handle: async ({ body, caller, auditObject }) => {
+        if (!mayGrant(caller.roles, body.role)) throw grantRefused(caller.roles, body.role);
         const id = randomUUID();
         auditObject(id);
         await pool.query(
@@ -76,9 +77,13 @@ export function roleAssignmentsResource({ pool }: ApiDeps) {
       summary: 'Revoke a role assignment (takes effect on the next request)',
       access: 'roles.write',
       params: idParams,
-      handle: async ({ params }) => {
-        const { rowCount } = await pool.query('DELETE FROM role_assignments WHERE id = $1', [params.id]);
-        if (rowCount === 0) throw notFound('Role assignment', params.id);
+      handle: async ({ params, caller }) => {
+        const { rows } = await pool.query<{ role: Role }>('SELECT role FROM role_assignments WHERE id = $1', [
+          params.id,
+        ]);
+        if (rows.length === 0) throw notFound('Role assignment', params.id);
+        if (!mayGrant(caller.roles, rows[0].role)) throw grantRefused(caller.roles, rows[0].role);
+        await pool.query('DELETE FROM role_assignments WHERE id = $1', [params.id]);
       },
     }),
   ]);

@@ -4,7 +4,7 @@ import { createApiToken } from '../auth/api-tokens';
 import { identityOf } from '../auth/identity';
 import { hasPermission } from '../auth/roles';
 import type { ApiDeps } from '../deps';
-import { notFound } from '../problem';
+import { HttpProblem, notFound } from '../problem';
 import { pageOf, timestamp } from '../responses';
 import { resource, route } from '../route';
 import { displayName, idParams } from '../validation';
@@ -34,6 +34,10 @@ const tokensView: ListDefinition<object> = {
   orderBy: '"createdAt" DESC',
 };
 
+/** A token is a long-lived secret in a script: short lifetimes limit what a leaked one is worth. */
+const DEFAULT_TOKEN_DAYS = 30;
+const MAX_TOKEN_DAYS = 90;
+
 /**
  * API tokens for scripts. Anyone signed in may make tokens for themselves; a token carries its maker's
  * identity, so it never holds more than its maker. Administrators see and revoke everyone's.
@@ -61,10 +65,32 @@ export function tokensResource({ pool }: ApiDeps) {
       response: createdToken,
       summary: 'Make an API token; the token is shown in this answer only',
       access: 'signed-in',
-      body: z.object({ name: displayName, expiresInDays: z.number().int().min(1).max(365).default(30) }),
+      body: z.object({
+        name: displayName,
+        expiresInDays: z
+          .number()
+          .int()
+          .min(1)
+          .default(DEFAULT_TOKEN_DAYS)
+          .describe(`Days until the token expires; at most ${MAX_TOKEN_DAYS}`),
+      }),
       status: 201,
       handle: async ({ body, caller, auditObject }) => {
-        const created = await createApiToken(pool, identityOf(caller), body.name, body.expiresInDays);
+        if (body.expiresInDays > MAX_TOKEN_DAYS) {
+          throw new HttpProblem({
+            title: 'Token lifetime too long',
+            status: 422,
+            detail: `API tokens live at most ${MAX_TOKEN_DAYS} days; expiresInDays was ${body.expiresInDays}.`,
+            errors: [{ field: 'body.expiresInDays', message: `must be at most ${MAX_TOKEN_DAYS}` }],
+          });
+        }
+        const created = await createApiToken(
+          pool,
+          identityOf(caller),
+          body.name,
+          body.expiresInDays,
+          caller.resolvedAt,
+        );
         auditObject(created.id);
         return { ...created, name: body.name, owner: caller.name };
       },
