@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { NAME_RULE, nameProblem } from '../domain/file-names';
 import { HttpProblem, validationProblem } from './problem';
 
 export type RequestPart = 'body' | 'query' | 'params';
@@ -24,6 +25,17 @@ export const displayName = z
   .min(1, 'must not be empty')
   .max(128)
   .regex(/^[^\p{Cc}]*$/u, 'must not contain control characters');
+
+/**
+ * A name that becomes part of file names (templates → published images, layers → their disks on a
+ * hypervisor): a display name that also keeps domain/file-names.ts's allow-list, refused with the rule it breaks.
+ */
+export const fileSafeName = displayName
+  .superRefine((name, ctx) => {
+    const problem = nameProblem(name);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  })
+  .describe(`Becomes part of file names: ${NAME_RULE}`);
 
 export const description = z.string().max(2000).default('');
 

@@ -12,6 +12,9 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
+/** Characters mtools never hands to a shell (mkdtemp's suffixes are letters and digits). */
+const MTOOLS_SAFE = /^[A-Za-z0-9._-]+$/;
+
 export interface BootFile {
   /** Path below `\Windows\Boot\EFI`, `/`-separated, e.g. `en-US/bootmgfw.efi.mui`. */
   relativePath: string;
@@ -36,10 +39,21 @@ export async function makeEsp(
   await run('mkfs.fat', ['-F', '32', '-i', volumeId, file], { env });
   if (bootFiles.length === 0) return;
 
-  const staging = await fs.mkdtemp(`${file}.files-`);
+  // mtools passes an image path with any of `$*(){}[]\?`~` to `sh -c "echo …"` to expand it (and a
+  // drive's file= in an mtoolsrc the same way): it is run in the image's folder with names of
+  // our own only, so no folder name a user chose, and no shell character, ever reaches it.
+  const folder = path.dirname(path.resolve(file));
+  const image = path.basename(file);
+  if (!MTOOLS_SAFE.test(image)) throw new Error(`'${image}' is not a name mtools may be given`);
+  const staging = await fs.mkdtemp(path.join(folder, `${image}.files-`));
   try {
     const tree = new Map<string, Buffer>();
-    for (const boot of bootFiles) tree.set(`EFI/Microsoft/Boot/${boot.relativePath}`, boot.data);
+    for (const boot of bootFiles) {
+      // The names come from the OS layer's volume: none may climb out of the staging folder.
+      if (boot.relativePath.split('/').some((part) => part === '' || part === '.' || part === '..'))
+        throw new Error(`boot file '${boot.relativePath}' in \\Windows\\Boot\\EFI has an unusable path`);
+      tree.set(`EFI/Microsoft/Boot/${boot.relativePath}`, boot.data);
+    }
     const bootManager = bootFiles.find((f) => f.relativePath.toLowerCase() === 'bootmgfw.efi');
     if (bootManager) tree.set('EFI/Boot/bootx64.efi', bootManager.data);
 
@@ -53,7 +67,10 @@ export async function makeEsp(
       for (let dir = path.dirname(relative); dir !== '.'; dir = path.dirname(dir)) directories.add(dir);
     }
     for (const dir of directories) await fs.utimes(path.join(staging, dir), when, when);
-    await run('mcopy', ['-s', '-m', '-i', file, path.join(staging, 'EFI'), '::/'], { env });
+    await run('mcopy', ['-s', '-m', '-i', image, path.join(path.basename(staging), 'EFI'), '::/'], {
+      env,
+      cwd: folder,
+    });
   } finally {
     await fs.rm(staging, { recursive: true, force: true });
   }

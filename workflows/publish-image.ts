@@ -28,6 +28,8 @@ export interface PublishImageResult {
 
 /** Tasks started before master disks had a location exported the disk to name its path. */
 const MASTER_DISK_LOCATION = 'master-disk-location';
+/** Tasks started before the scratch image was named by the task composed it under the image's name. */
+const SCRATCH_IMAGE_BY_ID = 'scratch-image-by-id';
 
 const FORMATS = { VHD: 'vhd', VHDX: 'vhdx', VMDK: 'vmdk' } as const;
 
@@ -59,7 +61,10 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
 
     saga.register('scratch', () => appliance.removeScratch(imageId));
     const scratch = await appliance.createScratch(imageId);
-    const imagePath = `${scratch}/${imageFileName(name, format)}`;
+    // The compose's own file (and so its work folder) is named by the task, never by the template.
+    const imagePath = patched(SCRATCH_IMAGE_BY_ID)
+      ? `${scratch}/image.${format}`
+      : `${scratch}/${imageFileName(name, format)}`;
     const composed = await disks.composeImage({
       os: plan.os.diskPath,
       apps: plan.apps.map((a) => a.diskPath),

@@ -2,10 +2,10 @@ import { z } from 'zod';
 import { DISK_FORMATS, FIRMWARES, type DiskFormat } from '../../connectors/connector-type';
 import { CONNECTOR_TYPES, type ConnectorType } from '../../connectors/types';
 import type { Queryable } from '../../db/list-page';
-import { description, displayName } from '../validation';
+import { description, fileSafeName } from '../validation';
 
 export const templateFields = z.object({
-  name: displayName,
+  name: fileSafeName,
   description,
   osVersionId: z.uuid(),
   platformVersionId: z.uuid().nullable().default(null),

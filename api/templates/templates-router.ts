@@ -8,7 +8,7 @@ import { findOr404 } from '../lookup';
 import { invalidFields, notFound } from '../problem';
 import { resource, route } from '../route';
 import { recordTimes, pageOf } from '../responses';
-import { definedFields, displayName, idParams, patchOf } from '../validation';
+import { definedFields, fileSafeName, idParams, patchOf } from '../validation';
 import { templateErrors, templateFields, type TemplateFields } from './template-rules';
 
 const template = templateFields.extend({ id: z.uuid(), appVersionIds: z.array(z.uuid()), ...recordTimes });
@@ -148,7 +148,7 @@ export function templatesResource({ pool }: ApiDeps) {
       summary: 'Copy an image template under a new name',
       access: 'templates.write',
       params: idParams,
-      body: z.object({ name: displayName }),
+      body: z.object({ name: fileSafeName }),
       status: 201,
       handle: async ({ params, body, auditObject }) => {
         const source = await get(params.id);
