@@ -10,7 +10,7 @@ import { findOr404 } from '../lookup';
 import { HttpProblem, invalidFields } from '../problem';
 import { resource, route } from '../route';
 import { nullableId, pageOf, recordTimes } from '../responses';
-import { description, displayName, idParams } from '../validation';
+import { description, displayName, fileSafeName, idParams } from '../validation';
 
 export const LAYER_TYPES = ['os', 'platform', 'app'] as const;
 export type LayerType = (typeof LAYER_TYPES)[number];
@@ -26,7 +26,7 @@ export const VERSION_STATES = [
 const createLayerBody = z
   .object({
     type: z.enum(LAYER_TYPES),
-    name: displayName,
+    name: fileSafeName,
     description,
     osLayerId: z.uuid().optional().describe('The OS layer an app or platform layer is bound to'),
     connectorId: z.uuid().optional().describe('Connector configuration the layer is packaged with'),
@@ -35,7 +35,7 @@ const createLayerBody = z
     message: 'required for app and platform layers, not allowed for an OS layer',
     path: ['osLayerId'],
   });
-const editBody = z.object({ name: displayName.optional(), description: z.string().max(2000).optional() });
+const editBody = z.object({ name: fileSafeName.optional(), description: z.string().max(2000).optional() });
 const versionBody = z.object({ version: displayName, description });
 const editVersionBody = z.object({
   version: displayName.optional(),
