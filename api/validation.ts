@@ -4,15 +4,18 @@ import { HttpProblem, validationProblem } from './problem';
 
 export type RequestPart = 'body' | 'query' | 'params';
 
-/** Parses one part of a request with its zod schema; a failure is a 400 naming every bad field. */
+/** Parses one part of a request with its zod schema; a failure is a 400 (or 422, see below) naming every bad field. */
 export function parseRequestPart<T extends z.ZodType>(
   schema: T,
   value: unknown,
   where: RequestPart,
 ): z.output<T> {
   const result = schema.safeParse(value);
-  if (!result.success) throw new HttpProblem(validationProblem(result.error, where));
-  return result.data;
+  if (result.success) return result.data;
+  const problem = validationProblem(result.error, where);
+  // Well-formed input the appliance refuses to use (a name that cannot become a file name) is a 422.
+  const refused = result.error.issues.some((i) => i.code === 'custom' && i.params?.status === 422);
+  throw new HttpProblem(refused ? { ...problem, status: 422 } : problem);
 }
 
 /** Path parameter `:id` of every resource that Postgres keys by uuid. */
@@ -33,7 +36,7 @@ export const displayName = z
 export const fileSafeName = displayName
   .superRefine((name, ctx) => {
     const problem = nameProblem(name);
-    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    if (problem) ctx.addIssue({ code: 'custom', message: problem, params: { status: 422 } });
   })
   .describe(`Becomes part of file names: ${NAME_RULE}`);
 

@@ -94,7 +94,7 @@ describe('names people choose', () => {
         await app.api.patch(`/api/layers/${os.layerId}`, { name }),
       ];
       for (const refused of attempts) {
-        expect(refused.status).toBe(400);
+        expect(refused.status).toBe(422);
         expect(problemsOf(refused)).toMatch(new RegExp(`^body\\.name: .*${rule.source}`, 'm'));
       }
     },
