@@ -1,10 +1,13 @@
-import { execFile } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { ComposeReport } from '../compositor/compose';
 import { loadPublishPlan, PublishPlanError, type PublishPlan } from '../db/publish-plans';
 import { deletePublishedImage, recordPublishedImage, type PublishedImage } from '../db/published-images';
 import { withConnector, withImageStore, type ConnectorAccessDeps } from './connector-access';
+import { run } from '../runtime/processes';
 import { heartbeatProgress, previousResumeToken } from './heartbeat';
 
 /** Preset variables of the post-publish script, so one script serves every template and connector. */
@@ -23,12 +26,79 @@ export interface PostPublishVariables {
 export interface PostPublishResult {
   ran: boolean;
   exitCode?: number;
-  /** The script's last output lines, for the task's result and the image record. */
+  /**
+   * The script's last output (stdout and stderr as they came), for the task's result and the image record;
+   * the API shows it to connector admins only (api/tasks/tasks-router.ts).
+   */
   output?: string;
 }
 
 const SCRIPT_TIMEOUT_MS = 10 * 60_000;
 const OUTPUT_TAIL = 4096;
+
+/**
+ * Who post-publish scripts run as when Lamina runs as root: `nobody`, which owns nothing of Lamina's. Not
+ * the cluster's user `lamina`: that one owns the database files and their password
+ * (runtime/postgres-cluster.ts). Lamina not running as root cannot change user; the script then runs as
+ * Lamina's own, already unprivileged, user.
+ */
+export const POST_PUBLISH_USER = 'nobody';
+
+async function scriptUser(): Promise<{ uid: number; gid: number } | undefined> {
+  if (process.getuid?.() !== 0) return undefined;
+  const [uid, gid] = await Promise.all([
+    run('id', ['-u', POST_PUBLISH_USER]),
+    run('id', ['-g', POST_PUBLISH_USER]),
+  ]);
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+/** Kills the script and whatever it left running (its process group), so nothing of it outlives the step. */
+function killGroup(child: ChildProcess): void {
+  try {
+    process.kill(-child.pid!, 'SIGKILL');
+  } catch {
+    // The group is gone already.
+  }
+}
+
+/**
+ * Runs a post-publish script as POST_PUBLISH_USER in a scratch folder of its own (removed after), with
+ * the preset variables, PATH, and HOME/TMPDIR pointing at the scratch folder as its whole environment:
+ * nothing of Lamina's (DATABASE_URL, TEMPORAL_API_KEY, LAMINA_ADMIN_PASSWORD, LAMINA_MASTER_KEY) reaches it.
+ */
+async function runPostPublish(script: string, variables: PostPublishVariables): Promise<PostPublishResult> {
+  const user = await scriptUser();
+  const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'lamina-post-publish-'));
+  try {
+    if (user) await fs.chown(scratch, user.uid, user.gid);
+    const child = spawn('bash', ['-c', script], {
+      cwd: scratch,
+      env: { PATH: process.env.PATH, HOME: scratch, TMPDIR: scratch, ...variables },
+      uid: user?.uid,
+      gid: user?.gid,
+      detached: true, // a process group of its own, for killGroup
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    for (const stream of [child.stdout!, child.stderr!]) {
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk: string) => (output = (output + chunk).slice(-OUTPUT_TAIL)));
+    }
+    const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+    const timer = setTimeout(() => killGroup(child), SCRIPT_TIMEOUT_MS);
+    const exitCode = await new Promise<number>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', (code) => resolve(code ?? -1));
+    }).finally(() => clearTimeout(timer));
+    // Background processes the script started would hold its output open and keep using the scratch folder.
+    killGroup(child);
+    await closed;
+    return { ran: true, exitCode, output };
+  } finally {
+    await fs.rm(scratch, { recursive: true, force: true });
+  }
+}
 
 export function createPublishingActivities(deps: ConnectorAccessDeps) {
   return {
@@ -94,7 +164,7 @@ export function createPublishingActivities(deps: ConnectorAccessDeps) {
       await deletePublishedImage(deps.pool, id);
     },
 
-    /** Runs the connector's post-publish script, if it has one, with the preset variables in its environment. */
+    /** Runs the connector's post-publish script, if it has one, unprivileged, with the preset variables (runPostPublish). */
     async runPostPublishScript(
       connectorId: string,
       variables: PostPublishVariables,
@@ -105,22 +175,7 @@ export function createPublishingActivities(deps: ConnectorAccessDeps) {
       );
       const script = rows[0]?.script;
       if (!script) return { ran: false };
-      return new Promise((resolve) => {
-        execFile(
-          'bash',
-          ['-c', script],
-          {
-            env: { PATH: process.env.PATH, ...variables },
-            timeout: SCRIPT_TIMEOUT_MS,
-            maxBuffer: 16 * 2 ** 20,
-          },
-          (err, stdout, stderr) => {
-            const output = `${stdout}${stderr}`.slice(-OUTPUT_TAIL);
-            const exitCode = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-            resolve({ ran: true, exitCode, output });
-          },
-        );
-      });
+      return runPostPublish(script, variables);
     },
   };
 }

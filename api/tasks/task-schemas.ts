@@ -23,7 +23,12 @@ export const taskSchema = z.object({
       percent: z.number().optional(),
     }),
   ),
-  result: z.unknown().optional(),
+  result: z
+    .unknown()
+    .optional()
+    .describe(
+      "What the task made; a publish task's postPublish.output only for callers with connectors.write",
+    ),
   error: z.string().optional(),
 });
 

@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import type { PostPublishResult } from '../../activities/publishing';
 import type { Caller } from '../auth/identity';
+import { hasPermission } from '../auth/roles';
 import type { ApiDeps } from '../deps';
 import { HttpProblem } from '../problem';
 import { resource, route } from '../route';
@@ -7,6 +9,7 @@ import {
   TaskNotFoundError,
   TaskNotRetryableError,
   TaskNotRunningError,
+  type Task,
   type TaskService,
 } from './task-service';
 import { taskPageSchema, taskSchema } from './task-schemas';
@@ -51,6 +54,19 @@ async function answer<T>(work: () => Promise<T>): Promise<T> {
     }
     throw err;
   }
+}
+
+/**
+ * A publish task's result carries its post-publish script's output, which may tell about the connector's
+ * systems: only callers who may change connectors (and so the script) see it.
+ */
+function asSeenBy(caller: Caller, task: Task): Task {
+  const result = task.result as { postPublish?: PostPublishResult } | undefined;
+  if (result?.postPublish?.output === undefined || hasPermission(caller.roles, 'connectors.write'))
+    return task;
+  const postPublish = { ...result.postPublish };
+  delete postPublish.output;
+  return { ...task, result: { ...result, postPublish } };
 }
 
 /** Stopping or retrying someone else's task is for administrators only. */
@@ -98,7 +114,7 @@ export function tasksResource({ tasks }: ApiDeps) {
       summary: 'Describe a task with its progress',
       access: 'read',
       params: taskIdParams,
-      handle: ({ params }) => answer(() => tasks.describe(params.id)),
+      handle: async ({ params, caller }) => asSeenBy(caller, await answer(() => tasks.describe(params.id))),
     }),
     route({
       method: 'get',
@@ -109,7 +125,8 @@ export function tasksResource({ tasks }: ApiDeps) {
       access: 'read',
       params: taskIdParams,
       query: waitQuery,
-      handle: ({ params, query }) => answer(() => tasks.wait(params.id, query.timeout * 1000)),
+      handle: async ({ params, query, caller }) =>
+        asSeenBy(caller, await answer(() => tasks.wait(params.id, query.timeout * 1000))),
     }),
     route({
       method: 'post',

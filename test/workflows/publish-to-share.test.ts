@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { LocalVmHost } from '../../connectors/local/local-vm-host';
 import type { PublishImageResult } from '../../workflows/publish-image';
@@ -50,7 +49,7 @@ describe('OS import, layer-as-code and publishing to a file share, through the A
     });
     share = await fileshareConnector(app.api, {
       postPublishScript:
-        'echo "$LAMINA_IMAGE_NAME|$LAMINA_TEMPLATE_NAME|$LAMINA_CONNECTOR_TYPE|$LAMINA_IMAGE_PATH" > "$(dirname "$LAMINA_IMAGE_PATH")/post-publish.txt"',
+        'echo "$LAMINA_IMAGE_NAME|$LAMINA_TEMPLATE_NAME|$LAMINA_CONNECTOR_TYPE|$LAMINA_IMAGE_PATH"',
     });
   }, 300_000);
   afterAll(() => app?.stop());
@@ -129,13 +128,12 @@ describe('OS import, layer-as-code and publishing to a file share, through the A
     expect(rows[0]).toMatchObject({ name: result.name, location: result.location, sha256: result.sha256 });
     expect(rows[0].report.files).toEqual([expect.objectContaining({ winner: 'App B', losers: ['App A'] })]);
     expect(rows[0].snapshot).toMatchObject({ name: 'Finance', firmware: 'UEFI', diskFormat: 'VHDX' });
-    expect(rows[0].post).toMatchObject({ ran: true, exitCode: 0 });
-    expect(fs.readFileSync(path.join(share.mountPoint, 'post-publish.txt'), 'utf8').trim()).toBe(
-      `${result.name}|Finance|fileshare|${file}`,
-    );
+    const postPublish = { ran: true, exitCode: 0, output: `${result.name}|Finance|fileshare|${file}\n` };
+    expect(result.postPublish).toEqual(postPublish);
+    expect(rows[0].post).toEqual(postPublish);
 
-    // Only the image and the script's file are on the share; the scratch folder is gone.
-    expect(filesUnder(share.mountPoint)).toEqual([`${result.name}.vhdx`, 'post-publish.txt']);
+    // Only the image is on the share; the scratch folder is gone.
+    expect(filesUnder(share.mountPoint)).toEqual([`${result.name}.vhdx`]);
     expect(filesUnder(app.config.scratchDir)).toEqual([]);
   }, 300_000);
 
