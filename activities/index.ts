@@ -5,6 +5,7 @@ import { createLayerRecordActivities } from './layer-records';
 import { createPackagingCacheActivities } from './packaging-cache';
 import { createPublishingActivities } from './publishing';
 import { createScratchActivities } from './scratch';
+import { createUploadActivities } from './uploads';
 import { createVmActivities } from './vms';
 import { createWorkerSettingsActivities } from './worker-settings';
 
@@ -13,6 +14,8 @@ export type ActivityDeps = DiagnosticsDeps &
     /** Where tasks keep intermediate files (composed images, disks before upload). */
     scratchDir: string;
     composeTaskQueue: string;
+    /** Files uploaded for tasks (layer-as-code packages). */
+    uploadsDir: string;
   };
 
 /** All activities of the appliance task queue, bound to their dependencies. */
@@ -25,6 +28,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createPackagingCacheActivities(deps),
     ...createPublishingActivities(deps),
     ...createScratchActivities(deps),
+    ...createUploadActivities(deps),
     ...createWorkerSettingsActivities({ composeTaskQueue: deps.composeTaskQueue }),
   };
 }

@@ -49,9 +49,25 @@ export function apiResources(deps: ApiDeps): Resource[] {
   return resources;
 }
 
+/**
+ * On every answer: nothing may frame it or load from elsewhere, browsers take the declared content
+ * type, and no Referer leaves. API answers carry sessions, tokens and settings: never cached.
+ */
+const securityHeaders: express.RequestHandler = (req, res, next) => {
+  res.set({
+    'Content-Security-Policy': "default-src 'self'; frame-ancestors 'none'",
+    'X-Frame-Options': 'DENY',
+    'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'no-referrer',
+  });
+  if (/^\/api(\/|$)/.test(req.path)) res.set('Cache-Control', 'no-store');
+  next();
+};
+
 export function createApp(deps: ApiDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  app.use(securityHeaders);
   app.use(express.json({ limit: '1mb' }));
   app.use(healthRouter(deps.readiness));
   app.use('/api', authenticateRequests(deps.pool), auditMutations(deps.pool));

@@ -13,4 +13,10 @@ export interface ApiDeps {
   readiness: ReadinessProbe[];
   /** Where uploaded packages (zip, .reg, deletions) wait for the task that builds a layer from them. */
   uploadsDir: string;
+  /** The largest upload accepted (LAMINA_UPLOAD_MAX_MIB). */
+  uploadMaxBytes: number;
+  /** The folders a disk file may be imported from (LAMINA_IMPORT_DIRS). */
+  importDirs: string[];
+  /** Lamina's own folders (data, repository, program): no connector may write into them. */
+  ownDirs: string[];
 }

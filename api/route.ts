@@ -35,6 +35,11 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
   operationId: string;
   summary: string;
   access: Access;
+  /**
+   * Access that depends on the object the path names (a layer's type): checked after `access` and the
+   * params, before the query and body are validated, so a caller without it learns nothing more.
+   */
+  authorizeObject?(params: z.output<P>, caller: Caller): Promise<void>;
   params?: P;
   query?: Q;
   body?: B;
@@ -45,10 +50,14 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
   handle(ctx: RouteContext<z.output<P>, z.output<Q>, z.output<B>>): Promise<unknown>;
 }
 
-export interface Route extends Omit<RouteSpec<z.ZodType, z.ZodType, z.ZodType>, 'handle'> {
+export interface Route extends Omit<
+  RouteSpec<z.ZodType, z.ZodType, z.ZodType>,
+  'handle' | 'authorizeObject'
+> {
   /** Full express path including the resource's base path. */
   fullPath: string;
   tag: string;
+  authorizeObject?(params: unknown, caller: Caller): Promise<void>;
   handle(ctx: RouteContext<unknown, unknown, unknown>): Promise<unknown>;
 }
 
@@ -105,8 +114,10 @@ export function resourceRouter(res: Resource): Router {
     router[r.method](r.path, async (req, response) => {
       response.locals.audit = { action: r.operationId, objectId: req.params.versionId ?? req.params.id };
       authorize(r.access, req.caller);
+      const params = r.params ? parseRequestPart(r.params, req.params, 'params') : req.params;
+      await r.authorizeObject?.(params, req.caller ?? ANONYMOUS);
       const ctx: RouteContext<unknown, unknown, unknown> = {
-        params: r.params ? parseRequestPart(r.params, req.params, 'params') : req.params,
+        params,
         query: r.query ? parseRequestPart(r.query, req.query, 'query') : req.query,
         body: r.body ? parseRequestPart(r.body, req.body ?? {}, 'body') : undefined,
         caller: req.caller ?? ANONYMOUS,

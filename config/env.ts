@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { protectedFolderUnder } from './host-paths';
 
 /**
  * Every environment variable Lamina reads, validated in one place. Unset means "embedded default":
@@ -37,6 +38,13 @@ const envSchema = z.object({
   LAMINA_REPOSITORY_DIR: optionalText,
   LAMINA_REPOSITORY_MIN_FREE_GIB: z.coerce.number().min(0).default(5),
   LAMINA_DIAGNOSTICS_PROBE_MIB: z.coerce.number().int().min(1).max(65536).default(64),
+  LAMINA_IMPORT_DIRS: optionalText,
+  LAMINA_UPLOAD_MAX_MIB: z.coerce.number().int().min(1).max(1048576).default(4096),
+  LAMINA_UPLOAD_TTL_HOURS: z.coerce
+    .number()
+    .positive()
+    .max(24 * 30)
+    .default(24),
   TEMPORAL_ADDRESS: optionalText.refine((v) => v === undefined || /^[^\s:]+:\d{1,5}$/.test(v), {
     message: 'must be host:port, e.g. temporal.example.com:7233',
   }),
@@ -90,6 +98,10 @@ export interface LaminaConfig {
   /** Intermediate files of running tasks. */
   scratchDir: string;
   temporal: {
+  /** The only folders `diskPath` imports may read from (subfolders included). */
+  importDirs: string[];
+  /** Files uploaded for tasks: at most `maxBytes` each, removed when used or `ttlMs` after upload. */
+  uploads: { dir: string; maxBytes: number; ttlMs: number };
     /** Unset: Lamina starts its own dev server on `embeddedPort`, Web UI on `embeddedUiPort`. */
     address?: string;
     namespace: string;
@@ -151,7 +163,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LaminaConfig {
   const dataDir = path.resolve(e.LAMINA_DATA_DIR);
   return {
     dataDir,
-    repositoryDir: path.resolve(e.LAMINA_REPOSITORY_DIR ?? path.join(dataDir, 'repository')),
+    repositoryDir,
+  const importDirs = (e.LAMINA_IMPORT_DIRS ?? path.join(dataDir, 'import'))
+    .split(':')
+    .filter(Boolean)
+    .map((dir) => path.resolve(dir));
+  const repositoryDir = path.resolve(e.LAMINA_REPOSITORY_DIR ?? path.join(dataDir, 'repository'));
+  const exposed = importDirs.flatMap((dir) => {
+    const folder = protectedFolderUnder(dir, [dataDir, repositoryDir]);
+    return folder
+      ? [`LAMINA_IMPORT_DIRS: ${dir} holds ${folder}; name folders that only hold disks to import`]
+      : [];
+  });
+  if (exposed.length > 0) throw new ConfigError(exposed);
     repositoryMinFreeBytes: Math.round(e.LAMINA_REPOSITORY_MIN_FREE_GIB * 1024 ** 3),
     diagnosticsProbeBytes: e.LAMINA_DIAGNOSTICS_PROBE_MIB * 1024 ** 2,
     api: { host: e.LAMINA_API_HOST, port: e.LAMINA_API_PORT },
@@ -161,6 +185,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LaminaConfig {
     temporal: {
       address: e.TEMPORAL_ADDRESS,
       namespace: e.TEMPORAL_NAMESPACE,
+    importDirs,
+    uploads: {
+      dir: path.join(dataDir, 'uploads'),
+      maxBytes: e.LAMINA_UPLOAD_MAX_MIB * 2 ** 20,
+      ttlMs: e.LAMINA_UPLOAD_TTL_HOURS * 3600_000,
+    },
       tls: wantsTls
         ? {
             caPath: e.TEMPORAL_TLS_CA,

@@ -22,6 +22,16 @@ export interface ConnectorTypeDefinition {
   imageFormats: Partial<Record<DiskFormat, readonly Firmware[]>>;
   maxDiskGb: number;
   implemented: boolean;
+  /**
+   * Checks the settings that name places on the appliance against the appliance itself (a share's mount
+   * point), apart from Lamina's own folders; answers each wrong setting.
+   */
+  checkOnHost?(settings: Record<string, unknown>, ownDirs: readonly string[]): Promise<SettingProblem[]>;
+}
+
+export interface SettingProblem {
+  setting: string;
+  message: string;
 }
 
 /** Host name, IP address or URL authority the connector talks to. */

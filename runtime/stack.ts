@@ -7,6 +7,7 @@ import type { Pool } from 'pg';
 import { createApp } from '../api/app';
 import { ensureAdministrator } from '../api/auth/administrator';
 import { TaskService } from '../api/tasks/task-service';
+import { startUploadPurge } from '../api/uploads/uploads-store';
 import type { LaminaConfig } from '../config/env';
 import { loadSecretBox } from '../config/master-key';
 import { ensureDefaultLocalConnector } from '../db/connectors';
@@ -16,6 +17,7 @@ import { createApplianceWorker } from '../worker/appliance-worker';
 import { createComposeWorker } from '../worker/compose-worker';
 import { startPowerWatcher } from '../worker/power-watcher';
 import { startPostgresCluster } from './postgres-cluster';
+import { projectRoot } from './project-root';
 import { connectClient, connectWorker, ensureSearchAttributes } from './temporal-connection';
 import { startTemporalDevServer } from './temporal-dev-server';
 
@@ -125,6 +127,7 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
           diagnosticsProbeBytes: config.diagnosticsProbeBytes,
           secrets,
           scratchDir: config.scratchDir,
+          uploadsDir: config.uploads.dir,
           composeTaskQueue: config.compose.taskQueue,
         },
       });
@@ -161,7 +164,10 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
         tasks,
         secrets,
         auth: config.auth,
-        uploadsDir: path.join(config.dataDir, 'uploads'),
+        uploadsDir: config.uploads.dir,
+        uploadMaxBytes: config.uploads.maxBytes,
+        importDirs: config.importDirs,
+        ownDirs: [config.dataDir, config.repositoryDir, projectRoot()],
         readiness: [
           { name: 'postgres', check: async () => void (await pool.query('SELECT 1')) },
           {
@@ -170,6 +176,8 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
           },
         ],
       });
+      const purge = startUploadPurge(config.uploads.dir, config.uploads.ttlMs, log);
+      undo.push({ what: 'upload purge', run: purge.stop });
       const server = http.createServer(app);
       await new Promise<void>((resolve, reject) => {
         server.once('error', (err: NodeJS.ErrnoException) =>

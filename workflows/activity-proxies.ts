@@ -9,6 +9,7 @@ import type { LayerRecordActivities } from '../activities/layer-records';
 import type { PackagingCacheActivities } from '../activities/packaging-cache';
 import type { PublishingActivities } from '../activities/publishing';
 import type { ScratchActivities } from '../activities/scratch';
+import type { UploadActivities } from '../activities/uploads';
 import type { VmActivities } from '../activities/vms';
 import type { WorkerSettingsActivities } from '../activities/worker-settings';
 
@@ -25,7 +26,12 @@ const retry: RetryPolicy = {
  * first, so the compensations that follow see what it did (a VM it created, a record it wrote).
  */
 export const appliance = proxyActivities<
-  LayerRecordActivities & VmActivities & PackagingCacheActivities & PublishingActivities & ScratchActivities
+  LayerRecordActivities &
+    VmActivities &
+    PackagingCacheActivities &
+    PublishingActivities &
+    ScratchActivities &
+    UploadActivities
 >({
   startToCloseTimeout: '15 minutes',
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,

@@ -1,4 +1,5 @@
-import { diskWork } from './activity-proxies';
+import { patched } from '@temporalio/workflow';
+import { appliance, diskWork } from './activity-proxies';
 import { finishVersion, requireLayerType, startVersion, type LayerVersionResult } from './layer-versions';
 import { withSaga } from './saga';
 
@@ -13,10 +14,13 @@ export interface BuildLayerFromPackageInput {
   deletions?: string;
 }
 
+/** Tasks started before uploads were removed once used leave theirs to expire. */
+const REMOVE_USED_UPLOADS = 'remove-used-uploads';
+
 /** buildLayerFromPackage: layer-as-code, an app or platform layer version built from an uploaded package. */
 export async function buildLayerFromPackage(input: BuildLayerFromPackageInput): Promise<LayerVersionResult> {
   const { disks } = await diskWork();
-  return withSaga(async (saga) => {
+  const result = await withSaga(async (saga) => {
     const version = await startVersion(saga, input);
     requireLayerType(version, ['app', 'platform'], 'building from a package');
     const digest = await disks.buildLayerDisk({
@@ -32,4 +36,9 @@ export async function buildLayerFromPackage(input: BuildLayerFromPackageInput): 
     });
     return finishVersion(disks, version, digest);
   });
+  // Only on success: a failed task keeps its uploads, so a retry (a new run with the same input) finds them.
+  if (patched(REMOVE_USED_UPLOADS)) {
+    await appliance.removeUploads([input.content, input.reg, input.deletions].filter((f) => f !== undefined));
+  }
+  return result;
 }

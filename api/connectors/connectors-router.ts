@@ -7,7 +7,7 @@ import { withTransaction } from '../../db/transaction';
 import type { ApiDeps } from '../deps';
 import { findOr404 } from '../lookup';
 import { refuseIfInUse } from '../in-use';
-import { notFound } from '../problem';
+import { HttpProblem, notFound } from '../problem';
 import { resource, route } from '../route';
 import { pageOf, recordTimes } from '../responses';
 import { taskSchema } from '../tasks/task-schemas';
@@ -77,8 +77,20 @@ const listQuery = pageQuery.extend({
 });
 
 /** Connector configurations (ARCHITECTURE.md §3, §7). */
-export function connectorsResource({ pool, secrets, tasks }: ApiDeps) {
+export function connectorsResource({ pool, secrets, tasks, ownDirs }: ApiDeps) {
   const get = (id: string) => findOr404(pool, connectorsView, id, 'Connector configuration');
+
+  /** Settings naming places on the appliance (a share's mount point) must hold there: a 422 names each. */
+  const checkOnHost = async (type: ConnectorType, settings: Record<string, unknown> | undefined) => {
+    const problems = settings ? ((await CONNECTOR_TYPES[type].checkOnHost?.(settings, ownDirs)) ?? []) : [];
+    if (problems.length > 0)
+      throw new HttpProblem({
+        title: 'Setting not allowed on this appliance',
+        status: 422,
+        detail: problems.map((p) => `body.settings.${p.setting}: ${p.message}.`).join(' '),
+        errors: problems.map((p) => ({ field: `body.settings.${p.setting}`, message: p.message })),
+      });
+  };
 
   const seal = (values: Record<string, string | null | undefined>, into: Record<string, SealedSecret>) => {
     const sealed = { ...into };
@@ -124,6 +136,7 @@ export function connectorsResource({ pool, secrets, tasks }: ApiDeps) {
       status: 201,
       handle: async ({ body, auditObject }) => {
         const type = body.type as ConnectorType;
+        await checkOnHost(type, body.settings as Record<string, unknown>);
         const id = randomUUID();
         auditObject(id);
         await pool.query(
@@ -173,6 +186,7 @@ export function connectorsResource({ pool, secrets, tasks }: ApiDeps) {
           );
           if (!rows[0]) throw notFound('Connector configuration', params.id);
           const typed = parseRequestPart(typedPatchOf(CONNECTOR_TYPES[rows[0].type]), body, 'body');
+          await checkOnHost(rows[0].type, typed.settings);
           await client.query(
             `UPDATE connectors SET name = coalesce($2, name), settings = coalesce($3, settings), secrets = $4,
                     offload_compositing = coalesce($5, offload_compositing),

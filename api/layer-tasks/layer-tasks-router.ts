@@ -5,11 +5,13 @@ import type { BuildLayerFromPackageInput } from '../../workflows/build-layer-fro
 import type { CreateLayerVersionInput } from '../../workflows/create-layer-version';
 import type { ImportOsLayerInput } from '../../workflows/import-os-layer';
 import type { ApiDeps } from '../deps';
-import { notFound } from '../problem';
+import { layerTypeAccess, type LayerType } from '../layers/layer-access';
+import { HttpProblem, notFound } from '../problem';
 import { resource, route } from '../route';
 import { withTaskLocation } from '../tasks/task-location';
 import { taskSchema } from '../tasks/task-schemas';
-import { uploadPath } from '../uploads/uploads-store';
+import { PathRefused, resolveImportFile } from '../../config/host-paths';
+import { existingUpload } from '../uploads/uploads-store';
 import { description, displayName, idParams } from '../validation';
 
 const importBody = z.object({
@@ -17,7 +19,12 @@ const importBody = z.object({
   description,
   source: z.union([
     z.object({ connectorId: z.uuid(), vmId: z.string().min(1), disk: z.string().optional() }),
-    z.object({ diskPath: z.string().regex(/^\//, 'must be an absolute path on the appliance') }),
+    z.object({
+      diskPath: z
+        .string()
+        .regex(/^\//, 'must be an absolute path on the appliance')
+        .describe('A disk file inside one of the import folders (LAMINA_IMPORT_DIRS)'),
+    }),
   ]),
 });
 const buildBody = z.object({
@@ -41,15 +48,33 @@ const packageBody = z.object({
 });
 
 /** The tasks that make layer versions (ARCHITECTURE.md §6): OS import, layer-as-code and the packaging machine. */
-export function layerTasksResource({ pool, tasks, uploadsDir }: ApiDeps) {
-  const layerOr404 = async (id: string) => {
-    const { rows } = await pool.query<{ name: string; type: string }>(
+export function layerTasksResource({ pool, tasks, uploadsDir, importDirs }: ApiDeps) {
+  const typeAccess = layerTypeAccess(pool);
+  /** The layer, refused early when the task cannot make a version of its type. */
+  const layerOf = async (id: string, types: readonly LayerType[], task: string) => {
+    const { rows } = await pool.query<{ name: string; type: LayerType }>(
       'SELECT name, type FROM layers WHERE id = $1',
       [id],
     );
     if (!rows[0]) throw notFound('Layer', id);
+    if (!types.includes(rows[0].type))
+      throw new HttpProblem({
+        title: 'Wrong layer type',
+        status: 422,
+        detail: `${task} makes ${types.join(' or ')} layers, not ${rows[0].type} layers ('${rows[0].name}').`,
+      });
     return rows[0];
   };
+  const importFile = (diskPath: string) =>
+    resolveImportFile(diskPath, importDirs).catch((err: unknown) => {
+      if (!(err instanceof PathRefused)) throw err;
+      throw new HttpProblem({
+        title: 'Disk path not allowed',
+        status: 422,
+        detail: `body.source.diskPath: ${err.message}.`,
+        errors: [{ field: 'body.source.diskPath', message: err.message }],
+      });
+    });
   /** Every layer task is about one layer and one new version of it: that names the task. */
   const startLayerTask = async (
     res: Response,
@@ -70,13 +95,20 @@ export function layerTasksResource({ pool, tasks, uploadsDir }: ApiDeps) {
       operationId: 'importOsLayerVersion',
       summary: "Start a task importing an OS layer version from a VM's disk or a disk file",
       access: 'layers.os.write',
+      authorizeObject: typeAccess,
       params: idParams,
       body: importBody,
       status: 202,
       response: taskSchema,
       handle: async ({ params, body, caller, res }) => {
-        const layer = await layerOr404(params.id);
-        const input: ImportOsLayerInput = { layerId: params.id, ...body };
+        const layer = await layerOf(params.id, ['os'], 'importing an OS');
+        const input: ImportOsLayerInput = {
+          layerId: params.id,
+          ...body,
+          // The workflow reads the real path that was checked, not one a symlink could redirect later.
+          source:
+            'diskPath' in body.source ? { diskPath: await importFile(body.source.diskPath) } : body.source,
+        };
         return startLayerTask(
           res,
           'importOsLayer',
@@ -93,20 +125,21 @@ export function layerTasksResource({ pool, tasks, uploadsDir }: ApiDeps) {
       operationId: 'buildLayerVersion',
       summary: 'Start a task building an app or platform layer version from uploaded files (layer-as-code)',
       access: 'layers.write',
+      authorizeObject: typeAccess,
       params: idParams,
       body: buildBody,
       status: 202,
       response: taskSchema,
       handle: async ({ params, body, caller, res }) => {
-        const layer = await layerOr404(params.id);
+        const layer = await layerOf(params.id, ['app', 'platform'], 'building from a package');
         const input: BuildLayerFromPackageInput = {
           layerId: params.id,
           version: body.version,
           description: body.description,
           osVersionId: body.osVersionId,
-          content: uploadPath(uploadsDir, body.content),
-          reg: body.reg && uploadPath(uploadsDir, body.reg),
-          deletions: body.deletions && uploadPath(uploadsDir, body.deletions),
+          content: await existingUpload(uploadsDir, body.content, 'body.content'),
+          reg: body.reg && (await existingUpload(uploadsDir, body.reg, 'body.reg')),
+          deletions: body.deletions && (await existingUpload(uploadsDir, body.deletions, 'body.deletions')),
         };
         return startLayerTask(
           res,
@@ -125,12 +158,13 @@ export function layerTasksResource({ pool, tasks, uploadsDir }: ApiDeps) {
       summary:
         'Start a task creating a layer version on a packaging machine (waits for the admin to install and shut down)',
       access: 'layers.write',
+      authorizeObject: typeAccess,
       params: idParams,
       body: packageBody,
       status: 202,
       response: taskSchema,
       handle: async ({ params, body, caller, res }) => {
-        const layer = await layerOr404(params.id);
+        const layer = await layerOf(params.id, ['app', 'platform'], 'a packaging machine');
         for (const id of body.prerequisiteVersionIds ?? [])
           if (!(await getVersion(pool, id))) throw notFound('Layer version', id);
         const input: CreateLayerVersionInput = { layerId: params.id, ...body };

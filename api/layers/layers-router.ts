@@ -2,8 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { listPage, pageQuery, type ListDefinition } from '../../db/list-page';
 import { withTransaction } from '../../db/transaction';
-import type { Caller } from '../auth/identity';
-import { hasPermission } from '../auth/roles';
 import type { ApiDeps } from '../deps';
 import { refuseIfInUse, VERSION_USERS_SQL } from '../in-use';
 import { findOr404 } from '../lookup';
@@ -11,9 +9,8 @@ import { HttpProblem, invalidFields } from '../problem';
 import { resource, route } from '../route';
 import { nullableId, pageOf, recordTimes } from '../responses';
 import { description, displayName, fileSafeName, idParams } from '../validation';
+import { LAYER_TYPES, layerTypeAccess, requireLayerTypePermission, type LayerType } from './layer-access';
 
-export const LAYER_TYPES = ['os', 'platform', 'app'] as const;
-export type LayerType = (typeof LAYER_TYPES)[number];
 export const VERSION_STATES = [
   'Creating',
   'ActionRequired',
@@ -100,20 +97,9 @@ export const versionsView: ListDefinition<object> = {
   orderBy: '"creationSequence"',
 };
 
-/** A layer's own type decides who may change it: OS, App and Platform Layer Contributors split the work. */
-function requireTypePermission(caller: Caller, type: LayerType): void {
-  const permission = `layers.${type}.write` as const;
-  if (!hasPermission(caller.roles, permission)) {
-    throw new HttpProblem({
-      title: 'Permission denied',
-      status: 403,
-      detail: `Changing ${type} layers needs the '${permission}' permission.`,
-    });
-  }
-}
-
 /** Layers and their versions (ARCHITECTURE.md §3). Versions are made by tasks; here they are recorded and edited. */
 export function layersResource({ pool }: ApiDeps) {
+  const typeAccess = layerTypeAccess(pool);
   const getLayer = (id: string) =>
     findOr404(pool, layersView, id, 'Layer') as Promise<{ type: LayerType; name: string }>;
   const getVersion = async (layerId: string, versionId: string) => {
@@ -155,7 +141,7 @@ export function layersResource({ pool }: ApiDeps) {
       body: createLayerBody,
       status: 201,
       handle: async ({ body, caller, auditObject }) => {
-        requireTypePermission(caller, body.type);
+        requireLayerTypePermission(caller, body.type);
         if (body.osLayerId) {
           const { rows } = await pool.query('SELECT 1 FROM layers WHERE id = $1 AND type = $2', [
             body.osLayerId,
@@ -197,10 +183,10 @@ export function layersResource({ pool }: ApiDeps) {
       response: layer,
       summary: "Edit a layer's name or description",
       access: 'layers.write',
+      authorizeObject: typeAccess,
       params: idParams,
       body: editBody,
-      handle: async ({ params, body, caller }) => {
-        requireTypePermission(caller, (await getLayer(params.id)).type);
+      handle: async ({ params, body }) => {
         await pool.query(
           `UPDATE layers SET name = coalesce($2, name), description = coalesce($3, description), updated_at = now()
             WHERE id = $1`,
@@ -215,10 +201,10 @@ export function layersResource({ pool }: ApiDeps) {
       operationId: 'deleteLayer',
       summary: 'Delete a layer that no template, elastic assignment or bound layer uses',
       access: 'layers.write',
+      authorizeObject: typeAccess,
       params: idParams,
-      handle: async ({ params, caller }) => {
+      handle: async ({ params }) => {
         const layer = await getLayer(params.id);
-        requireTypePermission(caller, layer.type);
         await withTransaction(pool, async (client) => {
           await client.query('SELECT 1 FROM layers WHERE id = $1 FOR UPDATE', [params.id]);
           const versions = await client.query<{ id: string }>(
@@ -263,11 +249,11 @@ export function layersResource({ pool }: ApiDeps) {
       response: layerVersion,
       summary: 'Record a new version (state Creating) for a task to fill',
       access: 'layers.write',
+      authorizeObject: typeAccess,
       params: idParams,
       body: versionBody,
       status: 201,
-      handle: async ({ params, body, caller, auditObject }) => {
-        requireTypePermission(caller, (await getLayer(params.id)).type);
+      handle: async ({ params, body, auditObject }) => {
         const id = randomUUID();
         auditObject(id);
         await pool.query(
@@ -294,10 +280,10 @@ export function layersResource({ pool }: ApiDeps) {
       response: layerVersion,
       summary: "Edit a version's name or description",
       access: 'layers.write',
+      authorizeObject: typeAccess,
       params: versionParams,
       body: editVersionBody,
-      handle: async ({ params, body, caller }) => {
-        requireTypePermission(caller, (await getLayer(params.id)).type);
+      handle: async ({ params, body }) => {
         await getVersion(params.id, params.versionId);
         await pool.query(
           `UPDATE layer_versions SET version = coalesce($2, version), description = coalesce($3, description),
@@ -313,9 +299,9 @@ export function layersResource({ pool }: ApiDeps) {
       operationId: 'deleteLayerVersion',
       summary: 'Mark a version Deleted unless a template or elastic assignment uses it',
       access: 'layers.write',
+      authorizeObject: typeAccess,
       params: versionParams,
-      handle: async ({ params, caller }) => {
-        requireTypePermission(caller, (await getLayer(params.id)).type);
+      handle: async ({ params }) => {
         const version = await getVersion(params.id, params.versionId);
         const usage = await pool.query<{ templates: string[]; elasticAssignments: string[] }>(
           VERSION_USERS_SQL,

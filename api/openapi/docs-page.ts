@@ -1,4 +1,19 @@
+import { createHash } from 'node:crypto';
+
 type Document = ReturnType<typeof import('./openapi-document').openApiDocument>;
+
+const STYLE = `
+  body { font: 15px/1.5 system-ui, sans-serif; max-width: 70rem; margin: 2rem auto; padding: 0 1rem; color: #222 }
+  h2 { border-bottom: 1px solid #ccc; margin-top: 2.5rem } h3 { margin-bottom: .2rem; font-size: 1rem }
+  .m { display: inline-block; min-width: 4.5rem; text-align: center; border-radius: 3px; color: #fff; padding: 0 .3rem }
+  .get { background: #2b6cb0 } .post { background: #2f855a } .patch { background: #b7791f } .delete { background: #c53030 }
+  pre { background: #f6f6f6; padding: .6rem; overflow: auto } details { margin: .2rem 0 .2rem 1rem }
+`;
+
+/** The API's policy, plus this page's own inline stylesheet allowed by its hash (it loads nothing else). */
+export const DOCS_CONTENT_SECURITY_POLICY = `default-src 'self'; style-src 'sha256-${createHash('sha256')
+  .update(STYLE)
+  .digest('base64')}'; frame-ancestors 'none'`;
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
@@ -34,13 +49,7 @@ export function docsPage(doc: Document): string {
   });
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(doc.info.title)}</title>
-<style>
-  body { font: 15px/1.5 system-ui, sans-serif; max-width: 70rem; margin: 2rem auto; padding: 0 1rem; color: #222 }
-  h2 { border-bottom: 1px solid #ccc; margin-top: 2.5rem } h3 { margin-bottom: .2rem; font-size: 1rem }
-  .m { display: inline-block; min-width: 4.5rem; text-align: center; border-radius: 3px; color: #fff; padding: 0 .3rem }
-  .get { background: #2b6cb0 } .post { background: #2f855a } .patch { background: #b7791f } .delete { background: #c53030 }
-  pre { background: #f6f6f6; padding: .6rem; overflow: auto } details { margin: .2rem 0 .2rem 1rem }
-</style></head>
+<style>${STYLE}</style></head>
 <body><h1>${escapeHtml(doc.info.title)} ${escapeHtml(doc.info.version)}</h1>
 <p>${escapeHtml(doc.info.description)}</p>
 <p>Machine-readable: <a href="/api/openapi.json">/api/openapi.json</a> (OpenAPI 3.1).</p>

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../../runtime/project-root';
 import { resource, route, type Resource } from '../route';
-import { docsPage } from './docs-page';
+import { DOCS_CONTENT_SECURITY_POLICY, docsPage } from './docs-page';
 import { openApiDocument } from './openapi-document';
 
 function packageVersion(): string {
@@ -38,7 +38,7 @@ export function openApiResource(documented: () => Resource[]): Resource {
       summary: 'This API as a browsable page',
       access: 'public',
       handle: async ({ res }) => {
-        res.type('html').send(build().html);
+        res.type('html').set('Content-Security-Policy', DOCS_CONTENT_SECURITY_POLICY).send(build().html);
       },
     }),
   ]);

@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { checkMountPoint } from '../../config/host-paths';
 import { optionalText, uncPath } from '../connector-type';
 import type { Connector, ConnectorCheck } from '../connector';
 import type { CopyProgress, ImageStore } from '../image-store';
@@ -12,7 +13,9 @@ export const fileshareConnectorSettings = z.object({
   mountPoint: z
     .string()
     .regex(/^\//, 'must be an absolute path')
-    .describe('Where the appliance has the share mounted (e.g. by cifs-utils or autofs)'),
+    .describe(
+      "Where the appliance has the share mounted (e.g. by cifs-utils or autofs): a mount point outside the system folders and Lamina's own",
+    ),
   maxMiBps: z
     .number()
     .positive()
@@ -35,6 +38,7 @@ export class FileshareConnector implements Connector, ImageStore {
   async test(): Promise<ConnectorCheck[]> {
     const dir = this.settings.mountPoint;
     try {
+      await checkMountPoint(dir, []);
       const probe = path.join(dir, `.lamina-probe-${process.pid}`);
       await fs.writeFile(probe, 'ok');
       await fs.rm(probe);
@@ -54,6 +58,8 @@ export class FileshareConnector implements Connector, ImageStore {
     options: { resumeFrom: number; onProgress: (progress: CopyProgress) => void; signal?: AbortSignal },
   ): Promise<string> {
     const target = this.localPath(fileName);
+    // Checked on every copy: a share that came unmounted must not fill the appliance's own disk instead.
+    await checkMountPoint(this.settings.mountPoint, []);
     await resumableCopy(source, target, {
       partial: this.partialPath(fileName),
       resumeFrom: options.resumeFrom,

@@ -1,3 +1,4 @@
+import { checkMountPoint, PathRefused } from '../../config/host-paths';
 import { ANY_FORMAT, type ConnectorTypeDefinition } from '../connector-type';
 import { fileshareConnectorSettings } from './fileshare-connector';
 
@@ -10,4 +11,13 @@ export const fileshareConnectorType: ConnectorTypeDefinition = {
   imageFormats: ANY_FORMAT,
   maxDiskGb: 65536,
   implemented: true,
+  async checkOnHost(settings, ownDirs) {
+    try {
+      await checkMountPoint(String(settings.mountPoint), ownDirs);
+      return [];
+    } catch (err) {
+      if (err instanceof PathRefused) return [{ setting: 'mountPoint', message: err.message }];
+      throw err;
+    }
+  },
 };

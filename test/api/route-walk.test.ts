@@ -5,7 +5,8 @@ import path from 'node:path';
 import { apiResources } from '../../api/app';
 import { createApiToken } from '../../api/auth/api-tokens';
 import type { Identity } from '../../api/auth/identity';
-import { hasPermission, ROLES, type Role } from '../../api/auth/roles';
+import { hasPermission, ROLES, type Permission, type Role } from '../../api/auth/roles';
+import { LAYER_TYPES, type LayerType } from '../../api/layers/layer-access';
 import type { Route } from '../../api/route';
 import { SecretBox } from '../../db/secret-box';
 import { run } from '../../runtime/processes';
@@ -25,6 +26,8 @@ describe('every route against every role', () => {
   const clients = new Map<Role | 'no role', ApiClient>();
   /** Per resource tag, the real objects reads are asked about. */
   const realIds: Record<string, { id: string; versionId?: string }> = {};
+  /** A layer of each type with a version, both in use, so no delete the walk sends goes through. */
+  const layersByType = {} as Record<LayerType, { id: string; versionId: string }>;
 
   beforeAll(async () => {
     db = await createTestDatabase();
@@ -37,7 +40,10 @@ describe('every route against every role', () => {
       secrets: new SecretBox([Buffer.alloc(32)]),
       auth: config.auth,
       readiness: [],
-      uploadsDir: config.dataDir,
+      uploadsDir: config.uploads.dir,
+      uploadMaxBytes: config.uploads.maxBytes,
+      importDirs: config.importDirs,
+      ownDirs: [config.dataDir],
     }).flatMap((r) => r.routes);
 
     const admin = await administratorClient(stack);
@@ -48,10 +54,21 @@ describe('every route against every role', () => {
       .id;
     const appVersion = (await admin.post(`/api/layers/${app}/versions`, { version: '1' })).body.id;
     await stack.pool.query(`UPDATE layer_versions SET state = 'Deployable' WHERE id = $1`, [appVersion]);
+    const platform = (
+      await admin.post('/api/layers', { type: 'platform', name: 'Walk platform', osLayerId: osLayer })
+    ).body.id;
+    const platformVersion = (await admin.post(`/api/layers/${platform}/versions`, { version: '1' })).body.id;
+    await stack.pool.query(`UPDATE layer_versions SET state = 'Deployable' WHERE id = $1`, [platformVersion]);
+    Object.assign(layersByType, {
+      os: { id: osLayer, versionId: version },
+      app: { id: app, versionId: appVersion },
+      platform: { id: platform, versionId: platformVersion },
+    });
     const connector = (await admin.get('/api/connectors?type=local')).body.items[0].id;
     const template = await admin.post('/api/templates', {
       name: 'Walk template',
       osVersionId: version,
+      platformVersionId: platformVersion,
       connectorId: connector,
       diskSizeGb: 40,
       diskFormat: 'VHDX',
@@ -173,6 +190,61 @@ describe('every route against every role', () => {
     }
     expect(outcomes).toEqual(expected);
     expect(mismatches).toEqual([]);
+  });
+
+  it('checks the permission of the layer type on every layer route, for every layer type and role', async () => {
+    const layerRoutes = routes.filter((r) => r.fullPath.startsWith('/api/layers'));
+    expect(layerRoutes.map((r) => r.operationId)).toEqual(
+      expect.arrayContaining([
+        'createLayer',
+        'buildLayerVersion',
+        'packageLayerVersion',
+        'deleteLayerVersion',
+      ]),
+    );
+    const outcomes: string[] = [];
+    const expected: string[] = [];
+    for (const [role, client] of clients) {
+      const roles = role === 'no role' ? [] : [role];
+      for (const type of LAYER_TYPES) {
+        const layer = layersByType[type];
+        for (const route of layerRoutes) {
+          // Changing a layer, or making a version of it, takes the route's permission and the layer type's.
+          const needed: Permission[] =
+            route.method === 'get' ? ['read'] : [route.access as Permission, `layers.${type}.write`];
+          const missing = needed.find((permission) => !hasPermission(roles, permission));
+          // Bodies that get past authorization but change nothing: a create naming objects that do not
+          // exist, empty edits, deletes of a layer or version in use.
+          const body =
+            route.operationId === 'createLayer'
+              ? {
+                  type,
+                  name: `Walk ${type}`,
+                  connectorId: randomUUID(),
+                  ...(type === 'os' ? {} : { osLayerId: randomUUID() }),
+                }
+              : route.method === 'get' || route.method === 'delete'
+                ? undefined
+                : {};
+          const response = await client.request(
+            route.method.toUpperCase(),
+            route.fullPath.replace(':versionId', layer.versionId).replace(':id', layer.id),
+            body,
+          );
+          const what = `${role} ${type} ${route.operationId}`;
+          outcomes.push(
+            `${what}: ${response.status === 403 ? `denied, needs ${/'([a-z.]+)' permission/.exec(response.body.detail)?.[1]}` : response.status === 401 ? 'unauthenticated' : 'through'}`,
+          );
+          expected.push(`${what}: ${missing ? `denied, needs ${missing}` : 'through'}`);
+        }
+      }
+    }
+    expect(outcomes).toEqual(expected);
+    // Nothing the walk sent went through as a change.
+    const { rows } = await stack.pool.query(
+      `SELECT count(*)::int AS layers, (SELECT count(*)::int FROM layer_versions WHERE state <> 'Deleted') AS versions FROM layers`,
+    );
+    expect(rows[0]).toEqual({ layers: 3, versions: 3 });
   });
 
   it('documents each route with its access in a valid OpenAPI 3.1 document', async () => {

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -40,6 +41,23 @@ export function testDir(label: string): string {
   return dir;
 }
 
+/** The run's import folder (LAMINA_IMPORT_DIRS of every test config): disks to import are made in it. */
+export function importDir(label: string): string {
+  const dir = path.join(harnessValue('root'), 'import', `${label}-${randomBytes(4).toString('hex')}`);
+  fs.mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/**
+ * A fresh folder that is a mount point of its own (bound onto itself), as a file share connector's
+ * `mountPoint` must be. Global teardown unmounts it.
+ */
+export function mountedDir(label: string): string {
+  const dir = testDir(label);
+  execFileSync('mount', ['--bind', dir, dir]);
+  return dir;
+}
+
 /**
  * Config for a test: the harness's Temporal, the given database, a private data folder, an API on a
  * free port, and task queues (appliance and compose) of its own so workers of other test files never take its tasks.
@@ -55,6 +73,7 @@ export function testConfig(databaseUrl: string, env: Record<string, string> = {}
     LAMINA_COMPOSE_TASK_QUEUE: `${queue}-compose`,
     LAMINA_REPOSITORY_MIN_FREE_GIB: '0',
     LAMINA_DIAGNOSTICS_PROBE_MIB: '4',
+    LAMINA_IMPORT_DIRS: path.join(harnessValue('root'), 'import'),
     ...env,
   });
 }

@@ -9,7 +9,15 @@ import type { LaminaConfig } from '../../config/env';
 import { DEFAULT_LOCAL_CONNECTOR_ID } from '../../db/connectors';
 import type { Stack } from '../../runtime/stack';
 import { administratorClient, type ApiClient } from '../api-client';
-import { createTestDatabase, startTestStack, testConfig, testDir, type TestDatabase } from '../harness';
+import {
+  createTestDatabase,
+  importDir,
+  mountedDir,
+  startTestStack,
+  testConfig,
+  testDir,
+  type TestDatabase,
+} from '../harness';
 
 export const run = promisify(execFile);
 export const GiB = 2 ** 30;
@@ -45,7 +53,7 @@ export async function startAppliance(
 
 /** A synthetic Windows gold image: 1 GiB, UEFI, sparse VHDX. */
 export async function goldImage(): Promise<string> {
-  const out = path.join(testDir('gold'), 'gold.vhdx');
+  const out = path.join(importDir('gold'), 'gold.vhdx');
   await makeGoldImage({ out, firmware: 'uefi', size: GiB, format: 'vhdx' });
   return out;
 }
@@ -193,12 +201,12 @@ export async function builtLayer(
   return { layerId, ...result };
 }
 
-/** A fileshare connector writing into a fresh folder that stands in for the mounted share. */
+/** A fileshare connector writing into a fresh mount point that stands in for the mounted share. */
 export async function fileshareConnector(
   api: ApiClient,
   options: { maxMiBps?: number; postPublishScript?: string } = {},
 ): Promise<{ id: string; mountPoint: string }> {
-  const mountPoint = testDir('share');
+  const mountPoint = mountedDir('share');
   const created = await api.post('/api/connectors', {
     type: 'fileshare',
     name: `Share ${path.basename(mountPoint)}`,

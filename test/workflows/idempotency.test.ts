@@ -25,6 +25,7 @@ describe('activities run twice leave what one run leaves', () => {
       diagnosticsProbeBytes: 0,
       scratchDir: app.config.scratchDir,
       composeTaskQueue: app.config.compose.taskQueue,
+      uploadsDir: app.config.uploads.dir,
     });
     await app.stack.pool.query(`UPDATE connectors SET packaging_cache_gb = 10 WHERE id = $1`, [
       DEFAULT_LOCAL_CONNECTOR_ID,
