@@ -27,10 +27,13 @@
       'type': 'executable',
       'sources': [
         'ntfs/main.c',
+        'ntfs/fail.c',
         'ntfs/clock.c',
         'ntfs/progress.c',
         'ntfs/volume.c',
         'ntfs/device.c',
+        'ntfs/sized-device.c',
+        'ntfs/file-read.c',
         'ntfs/served-device.c',
         'ntfs/mapped-device.c',
         'ntfs/read-cache.c',

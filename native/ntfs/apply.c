@@ -16,6 +16,7 @@
  */
 #include "apply.h"
 #include "entry.h"
+#include "fail.h"
 #include "path.h"
 #include "progress.h"
 

@@ -1,7 +1,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include "backing.h"
-#include "device.h"
 
 #define MAGIC "LMNTBAK1"
 
@@ -10,6 +9,7 @@ struct backing {
 	u8 *bitmap;
 	u64 clusters;
 	char *volume;
+	device_opener open_device;
 	struct ntfs_device *dev; /* NULL until opened */
 	s64 size;                /* bytes of the backing volume */
 };
@@ -42,7 +42,7 @@ static u8 *read_bitmap(const char *file, u64 *bytes)
 	return bitmap;
 }
 
-int backing_load(const char *map_file, struct backing **out)
+int backing_load(const char *map_file, device_opener open_device, struct backing **out)
 {
 	*out = NULL;
 	size_t name_length = strlen(map_file) + sizeof(".backing");
@@ -64,6 +64,7 @@ int backing_load(const char *map_file, struct backing **out)
 		b->bitmap = read_bitmap(bitmap_file, &bytes);
 		b->clusters = bytes * 8;
 		b->volume = strdup(volume);
+		b->open_device = open_device;
 		ok = b->bitmap && b->cluster_size >= 512 && (b->cluster_size & (b->cluster_size - 1)) == 0;
 	}
 	if (!ok) {
@@ -78,7 +79,7 @@ int backing_load(const char *map_file, struct backing **out)
 int backing_open(struct backing *b)
 {
 	struct stat st;
-	b->dev = device_for(b->volume, 1);
+	b->dev = b->open_device(b->volume, 1);
 	if (!b->dev)
 		return -1;
 	if (b->dev->d_ops->open(b->dev, O_RDONLY) || b->dev->d_ops->stat(b->dev, &st)) {
@@ -99,8 +100,10 @@ void backing_free(struct backing *b)
 {
 	if (!b)
 		return;
-	if (b->dev)
-		device_close(b->dev);
+	if (b->dev) {
+		b->dev->d_ops->close(b->dev);
+		ntfs_device_free(b->dev);
+	}
 	free(b->bitmap);
 	free(b->volume);
 	free(b);

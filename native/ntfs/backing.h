@@ -1,6 +1,7 @@
 #ifndef LAMINA_BACKING_H
 #define LAMINA_BACKING_H
 #include "ntfs.h"
+#include <ntfs-3g/device.h>
 
 /*
  * The volume a mapped device shows through where it was never written: a converted compose
@@ -18,8 +19,19 @@
  */
 struct backing;
 
-/* Loads MAPFILE.backing: 0 with *out NULL when there is none, -1 (errno set) when it is invalid. */
-int backing_load(const char *map_file, struct backing **out);
+/*
+ * The device behind a volume name, not yet opened: device.h's device_for. The backing volume is
+ * named as any volume is (the OS layer's is itself a mapped device), so device.c hands its opener
+ * down through the mapped device to here, and the units depend one way: device.c, then
+ * mapped-device.c, then backing.c.
+ */
+typedef struct ntfs_device *(*device_opener)(const char *name, int read_only);
+
+/*
+ * Loads MAPFILE.backing, whose volume `open_device` opens: 0 with *out NULL when there is none,
+ * -1 (errno set) when it is invalid.
+ */
+int backing_load(const char *map_file, device_opener open_device, struct backing **out);
 /* Opens the backing volume for reading; -1 with errno set. */
 int backing_open(struct backing *b);
 /* Closes (if open) and frees. */

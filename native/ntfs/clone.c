@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include "clone.h"
 #include "device.h"
+#include "fail.h"
 #include "ntfs.h"
 #include "progress.h"
 #include "volume.h"

@@ -1,6 +1,7 @@
 #include <unistd.h>
 #include "listing.h"
 #include "entry.h"
+#include "fail.h"
 #include "path.h"
 #include "walk.h"
 

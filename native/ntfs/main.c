@@ -8,19 +8,8 @@
 #include "apply.h"
 #include "clone.h"
 #include "listing.h"
-#include "mapped-device.h"
 #include "overlay.h"
 #include "volume.h"
-
-void fail(const char *fmt, ...)
-{
-	va_list args;
-	va_start(args, fmt);
-	fputs("lamina_ntfs: ", stderr);
-	vfprintf(stderr, fmt, args);
-	fputc('\n', stderr);
-	va_end(args);
-}
 
 static const char usage[] =
 	"usage: lamina_ntfs apply VOLUME            (operations on stdin)\n"

@@ -3,9 +3,10 @@
 #include <pthread.h>
 #include <unistd.h>
 #include "backing.h"
-#include "device.h"
+#include "file-read.h"
 #include "mapped-device.h"
 #include "read-cache.h"
+#include "sized-device.h"
 
 #define MAGIC "LMNTMAP1"
 #define HEADER_FIELDS 8
@@ -31,7 +32,7 @@
 #define STAGE_START_MINIMUM (16 * 1024)
 
 struct mapped {
-	struct sized_device base; /* first: device.c's operations read it; its size is the volume's */
+	struct sized_device base; /* first: sized-device.c's operations read it; its size is the volume's */
 	char *map_file;
 	char *disk_file;
 	int fd;        /* buffered */
@@ -91,7 +92,7 @@ static void mapped_free(struct mapped *m)
 }
 
 /* Reads MAPFILE; NULL with errno set when it is missing or not a map. */
-static struct mapped *load_map(const char *map_file)
+static struct mapped *load_map(const char *map_file, device_opener open_backing)
 {
 	int fd = open(map_file, O_RDONLY);
 	if (fd < 0)
@@ -127,7 +128,7 @@ static struct mapped *load_map(const char *map_file)
 	for (u64 b = 0; b < m->block_count; b++)
 		m->blocks[b] = le64_to_cpu(m->blocks[b]);
 	m->map_file = strdup(map_file);
-	if (backing_load(map_file, &m->backing)) {
+	if (backing_load(map_file, open_backing, &m->backing)) {
 		mapped_free(m);
 		return NULL;
 	}
@@ -598,10 +599,10 @@ static struct ntfs_device_operations mapped_operations = {
 	.ioctl = sized_ioctl,
 };
 
-struct ntfs_device *mapped_device_open(const char *spec)
+struct ntfs_device *mapped_device_open(const char *spec, device_opener open_backing)
 {
 	const char *map_file = spec + strlen(MAPPED_PREFIX);
-	struct mapped *m = load_map(map_file);
+	struct mapped *m = load_map(map_file, open_backing);
 	if (!m)
 		return NULL;
 	m->fd = m->direct_fd = -1;

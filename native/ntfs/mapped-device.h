@@ -2,6 +2,7 @@
 #define LAMINA_MAPPED_DEVICE_H
 #include "ntfs.h"
 #include <ntfs-3g/device.h>
+#include "backing.h"
 
 /*
  * A read-write libntfs-3g device that is a window of a block-mapped disk file being written (a
@@ -21,6 +22,7 @@
  */
 #define MAPPED_PREFIX "mapped:"
 
-struct ntfs_device *mapped_device_open(const char *spec);
+/* `open_backing` opens the volume named in MAPFILE.backing, if there is one (backing.h). */
+struct ntfs_device *mapped_device_open(const char *spec, device_opener open_backing);
 
 #endif

@@ -28,7 +28,4 @@
 #include <ntfs-3g/bitmap.h>
 #include <ntfs-3g/logging.h>
 
-/* Prints "lamina_ntfs: <message>" on stderr; the TypeScript driver shows it to the user. */
-void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
 #endif

@@ -6,6 +6,7 @@
  */
 #include "overlay.h"
 #include "entry.h"
+#include "fail.h"
 #include "path.h"
 #include "progress.h"
 #include "walk.h"

@@ -1,7 +1,7 @@
 #include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "device.h"
+#include "file-read.h"
 #include "read-cache.h"
 
 /*

@@ -1,7 +1,7 @@
 #include <fcntl.h>
 #include <unistd.h>
-#include "device.h"
 #include "served-device.h"
+#include "sized-device.h"
 
 /*
  * Every request is a round trip through the parent, and libntfs-3g reads metadata (MFT records,
@@ -19,7 +19,7 @@ struct window {
 };
 
 struct served {
-	struct sized_device base; /* first: device.c's operations read it */
+	struct sized_device base; /* first: sized-device.c's operations read it */
 	int fd;
 	struct window windows[WINDOWS];
 	u64 clock;

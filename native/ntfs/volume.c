@@ -1,4 +1,5 @@
 #include "device.h"
+#include "fail.h"
 #include "volume.h"
 
 ntfs_volume *volume_open(const char *partition_file, int read_only)

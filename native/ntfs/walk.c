@@ -1,4 +1,5 @@
 #include "walk.h"
+#include "fail.h"
 #include "path.h"
 
 static int walk_dir(ntfs_volume *vol, const char *path, ntfs_inode *dir, walk_visitor visit,
