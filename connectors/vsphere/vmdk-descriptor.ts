@@ -25,7 +25,13 @@ export function parseExtents(descriptor: string): VmdkExtent[] {
   const extents: VmdkExtent[] = [];
   for (const line of descriptor.split(/\r?\n/)) {
     const match = /^(RW|RDONLY|NOACCESS)\s+(\d+)\s+(\w+)(?:\s+"([^"]+)")?/.exec(line.trim());
-    if (match) extents.push({ access: match[1], sectors: Number(match[2]), type: match[3], file: match[4] });
+    if (!match) continue;
+    const file = match[4];
+    // Extents are downloaded next to the descriptor and read from there: a name that is not a plain
+    // file name (`../../etc/shadow`, `/dev/sda`) would write or read outside that folder as root.
+    if (file !== undefined && (/[/\\\0]/.test(file) || file === '.' || file === '..'))
+      throw new Error(`VMDK descriptor names extent '${file}', which is not a file next to it`);
+    extents.push({ access: match[1], sectors: Number(match[2]), type: match[3], file });
   }
   if (extents.length === 0) throw new Error('VMDK descriptor lists no extents');
   return extents;

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { makeEsp } from '../../compositor/esp';
+import { parseExtents } from '../../connectors/vsphere/vmdk-descriptor';
 import { fileNameStem, nameProblem } from '../../domain/file-names';
 import type { PublishImageResult } from '../../workflows/publish-image';
 import { testDir } from '../harness';
@@ -182,4 +183,22 @@ describe('file names derived from names of any age', () => {
     expect(fileNameStem(name)).toBe(stem);
     expect(nameProblem(fileNameStem(name))).toBeUndefined();
   });
+});
+
+describe('extent file names in a VMDK descriptor from a datastore', () => {
+  const descriptor = (extent: string) =>
+    `# Disk DescriptorFile\nversion=1\ncreateType="vmfs"\nRW 2048 VMFS "${extent}"\n`;
+
+  it('takes a plain file name next to the descriptor', () => {
+    expect(parseExtents(descriptor('disk-flat.vmdk'))).toEqual([
+      { access: 'RW', sectors: 2048, type: 'VMFS', file: 'disk-flat.vmdk' },
+    ]);
+  });
+
+  it.each(['../../../etc/shadow', '/dev/sda', '..', 'sub\\..\\x'])(
+    'refuses %j, which leaves its folder',
+    (extent) => {
+      expect(() => parseExtents(descriptor(extent))).toThrow(/is not a file next to it/);
+    },
+  );
 });
