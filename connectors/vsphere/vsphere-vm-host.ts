@@ -165,11 +165,14 @@ export class VsphereVmHost implements VmHost {
 
   async powerOn(id: string): Promise<void> {
     const { client, ref } = await this.requireVm(id);
-    if ((await vms.powerState(client, ref)) === 'poweredOn') return;
-    // vCenter's runtime.bootTime is cleared at power-off, so the power watcher could not tell "off
-    // after Lamina started it" from "never started": the time is kept where it survives.
-    await vms.setExtraConfig(client, ref, { [CONFIG.poweredOnAt]: new Date().toISOString() });
     await vms.powerOn(client, ref);
+    // vCenter's runtime.bootTime is cleared at power-off, so the power watcher could not tell "off
+    // after Lamina started it" from "never started": the time is kept where it survives. It is written
+    // once the VM runs: the watcher signals a VM that is off with a time it has not signalled yet, so
+    // written before the power-on, a look between the two calls signalled a power-off that never
+    // happened (and the packaging task finalized its package disk before the admin installed anything).
+    // Written again when the VM already ran (a retried activity), it stays a time the VM was on.
+    await vms.setExtraConfig(client, ref, { [CONFIG.poweredOnAt]: new Date().toISOString() });
   }
 
   /** Guest shutdown (VMware Tools), then power-off after 5 minutes, or at once without Tools. */

@@ -171,3 +171,60 @@ it("names a foreign VM's disks boot, disk2, … and downloads them (the gold VM 
   expect((await host.listVms()).map((vm) => vm.name)).not.toContain('gold');
   await connector.destroyVm('gold');
 });
+
+/**
+ * The power watcher (worker/power-watcher.ts) signals "powered off" for a VM that is off with a power-on
+ * time it has not signalled yet. A power-on held in flight by vcsim (as a slow vCenter would) must not
+ * show such a state before the VM ran: it once did, when the time was written before the power-on, and a
+ * packaging task finalized its package disk while the admin had not installed anything yet.
+ */
+it('never shows a VM off with a new power-on time while it is being powered on', async () => {
+  const slow = await startVcsim({
+    inventory: { folder: 1 },
+    extraArgs: ['-method-delay', 'PowerOnVM_Task:1500'],
+  });
+  const lamina = vcsimConnector(slow);
+  const host = lamina.vms;
+  const watcher = vcsimConnector(slow);
+  try {
+    await host.uploadDisk('stored', source);
+    const id = randomUUID();
+    await host.createVm({
+      id,
+      name: 'lamina-power-watch',
+      cpus: 1,
+      memoryMiB: 256,
+      disks: [{ name: 'boot', from: 'stored' }],
+      tags: { [WORKFLOW_TAG]: 'task-1' },
+    });
+    // What the watcher would signal during each power-on: off states with a time other than the one
+    // the VM had when it was off before the call (which the watcher saw already).
+    const signalledDuring = async (powerOn: () => Promise<void>) => {
+      const before = (await watcher.vms.getVm(id))!.poweredOnAt;
+      const seen = new Set<string>();
+      let done = false;
+      const on = powerOn().finally(() => (done = true));
+      while (!done) {
+        for (const vm of await watcher.vms.listVms()) {
+          if (vm.power === 'off' && vm.poweredOnAt && vm.poweredOnAt !== before) seen.add(vm.poweredOnAt);
+        }
+      }
+      await on;
+      return [...seen];
+    };
+    expect(await signalledDuring(() => host.powerOn(id))).toEqual([]);
+    const first = (await host.getVm(id))!;
+    expect(first).toMatchObject({ power: 'running', poweredOnAt: expect.any(String) });
+
+    await host.shutdown(id);
+    expect(await signalledDuring(() => host.powerOn(id))).toEqual([]);
+    const second = (await host.getVm(id))!;
+    expect(second.power).toBe('running');
+    expect(Date.parse(second.poweredOnAt!)).toBeGreaterThan(Date.parse(first.poweredOnAt!));
+    await host.destroy(id);
+  } finally {
+    await watcher.close();
+    await lamina.close();
+    await slow.stop();
+  }
+}, 60_000);
