@@ -70,7 +70,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(securityHeaders);
   app.use(express.json({ limit: '1mb' }));
   app.use(healthRouter(deps.readiness));
-  app.use('/api', authenticateRequests(deps.pool), auditMutations(deps.pool));
+  app.use('/api', authenticateRequests(deps), auditMutations(deps.pool));
   for (const resource of apiResources(deps)) app.use(resource.basePath, resourceRouter(resource));
   app.use((req, res) => {
     sendProblem(res, { title: 'Not found', status: 404, detail: `No route for ${req.method} ${req.path}` });

@@ -90,14 +90,17 @@ export function resource(
 
 const ANONYMOUS: Caller = { name: 'anonymous', kind: 'local', groups: [], roles: [], via: 'session' };
 
-function authorize(access: Access, caller: Caller | undefined): void {
+function authorize(access: Access, caller: Caller | undefined, callerProblem?: HttpProblem): void {
   if (access === 'public') return;
   if (!caller) {
-    throw new HttpProblem({
-      title: 'Sign-in required',
-      status: 401,
-      detail: 'Sign in or send an API token.',
-    });
+    throw (
+      callerProblem ??
+      new HttpProblem({
+        title: 'Sign-in required',
+        status: 401,
+        detail: 'Sign in or send an API token.',
+      })
+    );
   }
   if (access === 'signed-in' || hasPermission(caller.roles, access)) return;
   throw new HttpProblem({
@@ -113,7 +116,7 @@ export function resourceRouter(res: Resource): Router {
   for (const r of res.routes) {
     router[r.method](r.path, async (req, response) => {
       response.locals.audit = { action: r.operationId, objectId: req.params.versionId ?? req.params.id };
-      authorize(r.access, req.caller);
+      authorize(r.access, req.caller, req.callerProblem);
       const params = r.params ? parseRequestPart(r.params, req.params, 'params') : req.params;
       await r.authorizeObject?.(params, req.caller ?? ANONYMOUS);
       const ctx: RouteContext<unknown, unknown, unknown> = {

@@ -76,6 +76,7 @@ const envSchema = z.object({
   LAMINA_COOKIE_SECURE: z.enum(['true', 'false']).default('false'),
   LAMINA_LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).default(5),
   LAMINA_LOGIN_LOCKOUT_SECONDS: z.coerce.number().positive().default(30),
+  LAMINA_DIRECTORY_RECHECK_SECONDS: z.coerce.number().positive().max(3600).default(300),
 });
 
 export interface TemporalTlsConfig {
@@ -97,11 +98,11 @@ export interface LaminaConfig {
   compose: { taskQueue: string; concurrency: number };
   /** Intermediate files of running tasks. */
   scratchDir: string;
-  temporal: {
   /** The only folders `diskPath` imports may read from (subfolders included). */
   importDirs: string[];
   /** Files uploaded for tasks: at most `maxBytes` each, removed when used or `ttlMs` after upload. */
   uploads: { dir: string; maxBytes: number; ttlMs: number };
+  temporal: {
     /** Unset: Lamina starts its own dev server on `embeddedPort`, Web UI on `embeddedUiPort`. */
     address?: string;
     namespace: string;
@@ -127,6 +128,8 @@ export interface AuthConfig {
   /** Consecutive failed sign-ins that lock a login name; each further failure doubles the lock. */
   maxFailures: number;
   lockoutMs: number;
+  /** How long a session or token trusts a directory user's groups before the directory is asked again. */
+  directoryRecheckMs: number;
 }
 
 /** Thrown with every invalid variable listed, so one run shows all the mistakes. */
@@ -161,9 +164,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LaminaConfig {
   if (problems.length > 0) throw new ConfigError(problems);
 
   const dataDir = path.resolve(e.LAMINA_DATA_DIR);
-  return {
-    dataDir,
-    repositoryDir,
   const importDirs = (e.LAMINA_IMPORT_DIRS ?? path.join(dataDir, 'import'))
     .split(':')
     .filter(Boolean)
@@ -176,21 +176,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LaminaConfig {
       : [];
   });
   if (exposed.length > 0) throw new ConfigError(exposed);
+  return {
+    dataDir,
+    repositoryDir,
     repositoryMinFreeBytes: Math.round(e.LAMINA_REPOSITORY_MIN_FREE_GIB * 1024 ** 3),
     diagnosticsProbeBytes: e.LAMINA_DIAGNOSTICS_PROBE_MIB * 1024 ** 2,
     api: { host: e.LAMINA_API_HOST, port: e.LAMINA_API_PORT },
     taskQueue: e.LAMINA_TASK_QUEUE,
     compose: { taskQueue: e.LAMINA_COMPOSE_TASK_QUEUE, concurrency: e.LAMINA_COMPOSE_CONCURRENCY },
     scratchDir: path.join(dataDir, 'scratch'),
-    temporal: {
-      address: e.TEMPORAL_ADDRESS,
-      namespace: e.TEMPORAL_NAMESPACE,
     importDirs,
     uploads: {
       dir: path.join(dataDir, 'uploads'),
       maxBytes: e.LAMINA_UPLOAD_MAX_MIB * 2 ** 20,
       ttlMs: e.LAMINA_UPLOAD_TTL_HOURS * 3600_000,
     },
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
       tls: wantsTls
         ? {
             caPath: e.TEMPORAL_TLS_CA,
@@ -211,6 +214,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LaminaConfig {
       cookieSecure: e.LAMINA_COOKIE_SECURE === 'true',
       maxFailures: e.LAMINA_LOGIN_MAX_FAILURES,
       lockoutMs: e.LAMINA_LOGIN_LOCKOUT_SECONDS * 1000,
+      directoryRecheckMs: e.LAMINA_DIRECTORY_RECHECK_SECONDS * 1000,
     },
     masterKey: {
       base64: e.LAMINA_MASTER_KEY,
