@@ -36,8 +36,9 @@ export function nameProblem(name: string): string | undefined {
 
 /**
  * The part of a file name that stands for `name`, for names of any age: every run of characters
- * outside the allow-list and of spaces becomes one '-' (as file names had it before the rule), dots never double or lead, and a
- * reserved or empty result gets a prefix. The result always passes nameProblem.
+ * outside the allow-list and of spaces becomes one '-' (as file names had it before the rule),
+ * dots never double, lead or end, a reserved device name gets a '_' after it and an empty result
+ * a name. The result always passes nameProblem.
  */
 export function fileNameStem(name: string): string {
   const stem = name
@@ -46,5 +47,6 @@ export function fileNameStem(name: string): string {
     .replace(/^[.-]+/, '')
     .replace(/\.+$/, '');
   if (stem === '') return 'unnamed';
-  return RESERVED.test(stem) ? `_${stem}` : stem;
+  // `nul` → `nul_`, `con.x` → `con_.x`: no longer a device, and still starting with a letter.
+  return stem.replace(RESERVED, (device: string, base: string) => `${base}_${device.slice(base.length)}`);
 }

@@ -143,7 +143,7 @@ describe('names people choose', () => {
     const names = published.map((p) => p.name.replace(STAMP, ''));
     expect(names).toEqual([
       'PoC-(touch-IFS-LAMINA_CANARY)-touch-IFS-LAMINA_CANARY-touch-IFS-LAMINA_CANARY-x-.-PATH-',
-      '_con.x',
+      'con_.x',
     ]);
     for (const image of published) {
       expect(image.name).toMatch(STAMP);
@@ -176,8 +176,9 @@ describe('file names derived from names of any age', () => {
     ['..', 'unnamed'],
     ['...hidden..', 'hidden'],
     ['%USERPROFILE%\\x', 'USERPROFILE-x'],
-    ['lpt9.tar.gz', '_lpt9.tar.gz'],
-    ['nul', '_nul'],
+    ['lpt9.tar.gz', 'lpt9_.tar.gz'],
+    ['nul', 'nul_'],
+    ['COM1', 'COM1_'],
     ['Büro (x64)', 'Büro-(x64)'],
   ])('%j becomes %j', (name, stem) => {
     expect(fileNameStem(name)).toBe(stem);
