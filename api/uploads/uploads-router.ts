@@ -1,13 +1,39 @@
 import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Request } from 'express';
 import { z } from 'zod';
 import type { ApiDeps } from '../deps';
 import { HttpProblem } from '../problem';
 import { resource, route } from '../route';
 import { uploadPath } from './uploads-store';
+
+/**
+ * Streams a request body into `file` and answers its size; past `maxBytes` it stops reading and answers
+ * that much. The request is paused, not destroyed, so the refusal still reaches the client.
+ */
+function receive(req: Request, file: string, maxBytes: number): Promise<number> {
+  const out = createWriteStream(file);
+  let size = 0;
+  const received = new Promise<number>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        req.off('data', onData);
+        req.pause();
+        resolve(size);
+      } else if (!out.write(chunk)) {
+        req.pause();
+        out.once('drain', () => size <= maxBytes && req.resume());
+      }
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(size));
+    req.once('close', () => req.complete || reject(new Error('the client closed the upload before its end')));
+    out.once('error', reject);
+  });
+  return received.finally(() => new Promise((closed) => out.end(closed)));
+}
 
 /**
  * Uploads of layer-as-code packages: the request body (a zip, a .reg file or a deletions list) is
@@ -38,7 +64,7 @@ export function uploadsResource({ uploadsDir, uploadMaxBytes }: ApiDeps) {
             detail: 'Send the file itself as the body, with Content-Type: application/octet-stream.',
           });
         }
-        // Refused without reading the body; the connection closes, so the client need not send it all.
+        // A refused upload is not read to its end: the answer closes the connection, so the client stops sending.
         const refuse = (problem: HttpProblem) => {
           res.set('Connection', 'close');
           return problem;
@@ -48,18 +74,10 @@ export function uploadsResource({ uploadsDir, uploadMaxBytes }: ApiDeps) {
         const file = uploadPath(uploadsDir, id);
         await fs.mkdir(uploadsDir, { recursive: true });
         const partial = `${file}.partial`;
-        let sizeBytes = 0;
-        // Bodies without a length (chunked) are counted as they arrive.
-        const limit = new Transform({
-          transform(chunk: Buffer, _encoding, done) {
-            sizeBytes += chunk.length;
-            done(sizeBytes > uploadMaxBytes ? tooLarge() : null, chunk);
-          },
-        });
+        let sizeBytes: number;
         try {
-          await pipeline(req, limit, createWriteStream(partial)).catch((err: unknown) => {
-            throw err instanceof HttpProblem ? refuse(err) : err;
-          });
+          sizeBytes = await receive(req, partial, uploadMaxBytes);
+          if (sizeBytes > uploadMaxBytes) throw refuse(tooLarge());
           if (sizeBytes === 0) {
             throw new HttpProblem({
               title: 'Empty upload',
