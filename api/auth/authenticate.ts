@@ -40,6 +40,13 @@ function crossSiteWrite(req: Request): boolean {
   }
 }
 
+/** What a request's credentials name, and where a re-checked identity is stored back. */
+interface Credentials {
+  stored: StoredIdentity | undefined;
+  save(identity: Identity): Promise<void>;
+  via: Caller['via'];
+}
+
 /**
  * Resolves `Authorization: Bearer <API token>` or the session cookie into `req.caller`, with the roles
  * its identity holds now; never rejects here. A directory identity is re-checked with its directory
@@ -56,18 +63,21 @@ export function authenticateRequests({
   return async (req, _res, next) => {
     const bearer = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
     const session = readCookie(req, SESSION_COOKIE);
-    let stored: StoredIdentity | undefined;
-    let save: (identity: Identity) => Promise<void> = async () => undefined;
-    let via: Caller['via'] = 'session';
-    if (bearer) {
-      stored = await findApiTokenIdentity(pool, bearer);
-      save = (identity) => saveApiTokenIdentity(pool, bearer, identity);
-      via = 'token';
-    } else if (session && !crossSiteWrite(req)) {
-      stored = await findSession(pool, session);
-      save = (identity) => saveSessionIdentity(pool, session, identity);
-    }
-    if (!stored) return next();
+    const found: Credentials | undefined = bearer
+      ? {
+          stored: await findApiTokenIdentity(pool, bearer),
+          save: (identity) => saveApiTokenIdentity(pool, bearer, identity),
+          via: 'token',
+        }
+      : session && !crossSiteWrite(req)
+        ? {
+            stored: await findSession(pool, session),
+            save: (identity) => saveSessionIdentity(pool, session, identity),
+            via: 'session',
+          }
+        : undefined;
+    if (!found?.stored) return next();
+    const { stored, save, via } = found;
     try {
       const current = await recheck.current(stored, save);
       if (current) {
