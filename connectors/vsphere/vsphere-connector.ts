@@ -10,8 +10,6 @@ import {
   findTemplateVm,
   findVmFolder,
   SettingProblem,
-  type Datacenter,
-  type VmFolder,
 } from './inventory';
 import type { VsphereConnectorSecrets, VsphereConnectorSettings } from './settings';
 import type { ProgressCallback } from './tasks';
@@ -21,37 +19,7 @@ import { VimFault, type MoRef } from './vim-fault';
 import * as vms from './virtual-machines';
 import { isDescriptor, parseExtents } from './vmdk-descriptor';
 import { VsphereVmHost } from './vsphere-vm-host';
-
-/**
- * The vSphere connector (ARCHITECTURE.md §7): Test checks every setting against vCenter, and the
- * operations the workflows call work in the datacenter, host or cluster, datastore, network and VM
- * folder the settings name. One instance holds one vCenter session; call close() when done (an
- * activity creates one per run, so settings changed in between are picked up).
- * The method contract is documented in connectors/vsphere/README.md.
- */
-export interface VsphereSession {
-  client: VimClient;
-  datacenter: Datacenter;
-  folder: VmFolder;
-  placement: vms.VmPlacement;
-  files: DatastoreFiles;
-  templateHardware?: vms.VmHardware;
-}
-
-export interface CreateVmRequest {
-  name: string;
-  /** Datastore paths (`[ds] folder/disk.vmdk`, or relative to the connector's datastore), boot disk first. */
-  disks: string[];
-  /** Override the template VM's (or the default) hardware. */
-  cpus?: number;
-  memoryMiB?: number;
-  firmware?: 'bios' | 'efi';
-  guestId?: string;
-  /** vCenter's instance UUID for the VM, chosen by the caller to find it again. */
-  instanceUuid?: string;
-  /** Advanced configuration values (config.extraConfig), e.g. labels read back later. */
-  extraConfig?: Record<string, string>;
-}
+import type { CreateVmRequest, VsphereOperations, VsphereSession } from './vsphere-session';
 
 export interface VsphereConnectorOptions {
   /** The configuration's packaging cache size (0 = off); Test checks that it fits on the datastore. */
@@ -60,7 +28,14 @@ export interface VsphereConnectorOptions {
   requestTimeoutMs?: number;
 }
 
-export class VsphereConnector implements Connector {
+/**
+ * The vSphere connector (ARCHITECTURE.md §7): Test checks every setting against vCenter, and the
+ * operations the workflows call work in the datacenter, host or cluster, datastore, network and VM
+ * folder the settings name. One instance holds one vCenter session; call close() when done (an
+ * activity creates one per run, so settings changed in between are picked up).
+ * The method contract is documented in connectors/vsphere/README.md.
+ */
+export class VsphereConnector implements Connector, VsphereOperations {
   readonly type = 'vsphere';
   /** What the workflows use: VMs by the ids they chose, stored disks by name (vsphere-vm-host.ts). */
   readonly vms = new VsphereVmHost(this);

@@ -17,7 +17,7 @@ import { copyVirtualDisk } from './virtual-disks';
 import * as vms from './virtual-machines';
 import type { MoRef } from './vim-fault';
 import { isDescriptor, parseExtents } from './vmdk-descriptor';
-import type { VsphereConnector, VsphereSession } from './vsphere-connector';
+import type { VsphereOperations, VsphereSession } from './vsphere-session';
 import type { XmlElement } from './xml';
 
 /**
@@ -57,9 +57,9 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export class VsphereVmHost implements VmHost {
   /** #private: the connector refers back to its host, and a cycle would break JSON.stringify of either. */
-  readonly #connector: VsphereConnector;
+  readonly #connector: VsphereOperations;
 
-  constructor(connector: VsphereConnector) {
+  constructor(connector: VsphereOperations) {
     this.#connector = connector;
   }
 
