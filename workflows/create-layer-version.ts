@@ -2,7 +2,7 @@ import { setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
 import { WORKFLOW_TAG } from '../connectors/vm-host';
 import { appliance, copying, diskWork } from './activity-proxies';
 import { finishVersion, requireLayerType, startVersion, type LayerVersionResult } from './layer-versions';
-import { withSaga } from './saga';
+import { withSaga, type Compensation } from './saga';
 import { vmPoweredOff } from './signals';
 import { waitFor } from './vm-waits';
 
@@ -51,7 +51,7 @@ export async function createLayerVersion(
     const os = version.os!;
     const prerequisites = await appliance.deployableDisks(input.prerequisiteVersionIds ?? []);
     const bootDiskBytes = (input.bootDiskGb ?? 2) * 2 ** 30;
-    saga.register('scratch', () => appliance.removeScratch(vmId));
+    const scratchStep = saga.register('scratch', () => appliance.removeScratch(vmId));
     const scratch = await appliance.createScratch(vmId);
 
     // The boot disk's content: priority comes from creation order, so the prerequisites' order does not matter.
@@ -61,6 +61,7 @@ export async function createLayerVersion(
       `uefi:${bootDiskBytes}`,
     ]);
     let bootDisk = cache.hit?.diskName;
+    let bootUpload: Compensation | undefined;
     if (!bootDisk) {
       await disks.composeImage({
         os: os.diskPath,
@@ -73,7 +74,9 @@ export async function createLayerVersion(
       if (cache.capacityBytes > 0) {
         bootDisk = cache.diskName;
         // Until admitted, the stored disk is this task's own: a stop removes it.
-        saga.register('uncached boot disk', () => appliance.deleteDisk(input.connectorId, cache.diskName));
+        const uncached = saga.register('uncached boot disk', () =>
+          appliance.deleteDisk(input.connectorId, cache.diskName),
+        );
         await copying.uploadDisk(input.connectorId, bootDisk, `${scratch}/boot.vhdx`);
         await appliance.admitToPackagingCache(
           input.connectorId,
@@ -81,10 +84,12 @@ export async function createLayerVersion(
           bootDisk,
           cache.capacityBytes,
         );
-        saga.keep('uncached boot disk');
+        saga.keep(uncached);
       } else {
         bootDisk = `boot-${vmId}`;
-        saga.register('boot disk', () => appliance.deleteDisk(input.connectorId, `boot-${vmId}`));
+        bootUpload = saga.register('boot disk', () =>
+          appliance.deleteDisk(input.connectorId, `boot-${vmId}`),
+        );
         await copying.uploadDisk(input.connectorId, bootDisk, `${scratch}/boot.vhdx`);
       }
     }
@@ -97,14 +102,16 @@ export async function createLayerVersion(
       os: os.diskPath,
       out: `${scratch}/package.vhdx`,
     });
-    saga.register('package disk', () => appliance.deleteDisk(input.connectorId, packageDisk));
+    const packageUpload = saga.register('package disk', () =>
+      appliance.deleteDisk(input.connectorId, packageDisk),
+    );
     await copying.uploadDisk(input.connectorId, packageDisk, `${scratch}/package.vhdx`);
 
     const vmName = `lamina-packaging-${version.layerName}-${version.version}`.replace(
       /[^A-Za-z0-9._-]+/g,
       '-',
     );
-    saga.register('packaging VM', () => appliance.destroyVm(input.connectorId, vmId));
+    const packagingVm = saga.register('packaging VM', () => appliance.destroyVm(input.connectorId, vmId));
     await appliance.createVm(input.connectorId, {
       id: vmId,
       name: vmName,
@@ -118,8 +125,8 @@ export async function createLayerVersion(
       tags: { [WORKFLOW_TAG]: workflowInfo().workflowId },
     });
     // The VM holds its own copies now; the uploads were only the way in.
-    await saga.settle('package disk');
-    await saga.settle('boot disk');
+    await saga.settle(packageUpload);
+    await saga.settle(bootUpload);
     await appliance.powerOnVm(input.connectorId, vmId);
 
     const action: PackagingAction = {
@@ -147,8 +154,8 @@ export async function createLayerVersion(
       out: version.diskPath,
     });
     const result = await finishVersion(disks, version, digest);
-    await saga.settle('packaging VM');
-    await saga.settle('scratch');
+    await saga.settle(packagingVm);
+    await saga.settle(scratchStep);
     return { ...result, cacheHit: cache.hit !== undefined };
   });
 }

@@ -1,7 +1,7 @@
 import { patched } from '@temporalio/workflow';
 import { appliance, diskWork } from './activity-proxies';
 import { finishVersion, requireLayerType, startVersion, type LayerVersionResult } from './layer-versions';
-import { withSaga } from './saga';
+import { withSaga, type Compensation } from './saga';
 
 export interface ImportOsLayerInput {
   layerId: string;
@@ -21,13 +21,14 @@ export async function importOsLayer(input: ImportOsLayerInput): Promise<LayerVer
     const version = await startVersion(saga, input);
     requireLayerType(version, ['os'], 'importing an OS');
     let vmDisk: string;
+    let scratch: Compensation | undefined;
     if ('diskPath' in input.source) {
       vmDisk = input.source.diskPath;
     } else {
       const { connectorId, vmId, disk = 'boot' } = input.source;
       if (patched(GOLD_DISK_INTO_SCRATCH)) {
         // A hypervisor the appliance cannot read (vSphere) downloads the disk into the task's scratch folder.
-        saga.register('scratch', () => appliance.removeScratch(version.versionId));
+        scratch = saga.register('scratch', () => appliance.removeScratch(version.versionId));
         vmDisk = await appliance.exportVmDisk(connectorId, vmId, disk, version.versionId);
       } else {
         vmDisk = await appliance.exportVmDisk(connectorId, vmId, disk);
@@ -40,7 +41,7 @@ export async function importOsLayer(input: ImportOsLayerInput): Promise<LayerVer
       out: version.diskPath,
     });
     const result = await finishVersion(disks, version, digest);
-    await saga.settle('scratch');
+    await saga.settle(scratch);
     return result;
   });
 }

@@ -3,7 +3,7 @@ import type { PostPublishResult } from '../activities/publishing';
 import { WORKFLOW_TAG, type ScriptsReport, type Snapshot } from '../connectors/vm-host';
 import { appliance, copying, diskWork } from './activity-proxies';
 import { imageFileName, imageName } from './image-names';
-import { withSaga } from './saga';
+import { withSaga, type Compensation } from './saga';
 import { scriptsReported, vmPoweredOff } from './signals';
 import { waitFor } from './vm-waits';
 
@@ -59,7 +59,7 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
     const format = FORMATS[plan.template.diskFormat];
     const firmware = plan.template.firmware === 'UEFI' ? 'uefi' : 'bios';
 
-    saga.register('scratch', () => appliance.removeScratch(imageId));
+    const scratchStep = saga.register('scratch', () => appliance.removeScratch(imageId));
     const scratch = await appliance.createScratch(imageId);
     // The compose's own file (and so its work folder) is named by the task, never by the template.
     const imagePath = patched(SCRATCH_IMAGE_BY_ID)
@@ -78,18 +78,22 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
     let location: string;
     let publishedPath: string;
     let vm: PublishImageResult['vm'];
+    /** The published file or master image VM: removed on failure, the task's result on success. */
+    let delivered: Compensation;
     if (plan.delivery === 'file') {
       const fileName = imageFileName(name, format);
-      saga.register('published file', () => appliance.removeImageFromStore(connectorId, fileName));
+      delivered = saga.register('published file', () =>
+        appliance.removeImageFromStore(connectorId, fileName),
+      );
       const copied = await copying.copyImageToStore(connectorId, imagePath, fileName);
       location = copied.location;
       publishedPath = copied.path;
     } else {
       const pollMs = (input.powerPollSeconds ?? 30) * 1000;
       const upload = `image-${imageId}`;
-      saga.register('uploaded image', () => appliance.deleteDisk(connectorId, upload));
+      const uploaded = saga.register('uploaded image', () => appliance.deleteDisk(connectorId, upload));
       await copying.uploadDisk(connectorId, upload, imagePath);
-      saga.register('master image VM', () => appliance.destroyVm(connectorId, vmId));
+      delivered = saga.register('master image VM', () => appliance.destroyVm(connectorId, vmId));
       await appliance.createVm(connectorId, {
         id: vmId,
         name,
@@ -98,7 +102,7 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
         disks: [{ name: 'boot', from: upload }],
         tags: { [WORKFLOW_TAG]: workflowInfo().workflowId },
       });
-      await saga.settle('uploaded image');
+      await saga.settle(uploaded);
       await appliance.powerOnVm(connectorId, vmId);
       const status = () => appliance.vmStatus(connectorId, vmId);
       await waitFor(
@@ -131,7 +135,7 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
       LAMINA_CONNECTOR_TYPE: plan.connector.type,
       ...(vm ? { LAMINA_VM_NAME: vm.name, LAMINA_SNAPSHOT_NAME: vm.snapshot } : {}),
     });
-    saga.register('published image record', () => appliance.forgetPublishedImage(imageId));
+    const record = saga.register('published image record', () => appliance.forgetPublishedImage(imageId));
     await appliance.recordPublishedImage({
       id: imageId,
       name,
@@ -144,10 +148,9 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
       postPublish,
     });
     // Published: the file or VM is the task's result now, and stays.
-    saga.keep('published file');
-    saga.keep('master image VM');
-    saga.keep('published image record');
-    await saga.settle('scratch');
+    saga.keep(delivered);
+    saga.keep(record);
+    await saga.settle(scratchStep);
     return {
       imageId,
       name,

@@ -6,25 +6,44 @@ import { CancellationScope, log } from '@temporalio/workflow';
  * step, leaves nothing behind. Undo actions must be idempotent; they run newest first, and even when
  * the workflow is being cancelled.
  */
-export class Saga {
-  private readonly steps: { what: string; undo: () => Promise<unknown> }[] = [];
+/**
+ * A registered undo, as `register` returns it: `settle` and `keep` take this handle rather than a
+ * name, so they can only ever act on a step that was registered (a mistyped name used to do nothing).
+ */
+export interface Compensation {
+  readonly what: string;
+}
 
-  register(what: string, undo: () => Promise<unknown>): void {
-    this.steps.push({ what, undo });
+interface Step extends Compensation {
+  undo: () => Promise<unknown>;
+}
+
+export class Saga {
+  private readonly steps: Step[] = [];
+
+  register(what: string, undo: () => Promise<unknown>): Compensation {
+    const step: Step = { what, undo };
+    this.steps.push(step);
+    return step;
   }
 
-  /** Runs one registered undo now because its work is done (a temporary disk, the packaging VM). */
-  async settle(what: string): Promise<void> {
-    const index = this.steps.findIndex((s) => s.what === what);
-    if (index < 0) return;
-    const [step] = this.steps.splice(index, 1);
-    await step.undo();
+  /**
+   * Runs one registered undo now because its work is done (a temporary disk, the packaging VM).
+   * `undefined` is a step this run did not register (a branch not taken); a settled step runs once.
+   */
+  async settle(compensation: Compensation | undefined): Promise<void> {
+    const step = this.take(compensation);
+    if (step) await step.undo();
   }
 
   /** Forgets an undo: what it would remove is now a result of the task (the published file). */
-  keep(what: string): void {
-    const index = this.steps.findIndex((s) => s.what === what);
-    if (index >= 0) this.steps.splice(index, 1);
+  keep(compensation: Compensation | undefined): void {
+    this.take(compensation);
+  }
+
+  private take(compensation: Compensation | undefined): Step | undefined {
+    const index = this.steps.findIndex((s) => s === compensation);
+    return index < 0 ? undefined : this.steps.splice(index, 1)[0];
   }
 
   async compensate(): Promise<void> {
