@@ -15,12 +15,16 @@ import { laminaClient } from './api-client';
 const exec = promisify(execFile);
 const GiB = 2 ** 30;
 const OS_LAYER = 'Windows 11 (demo)';
+/** Where the demo mounts its stand-in for the file share while it publishes. */
+const DEMO_MOUNT_POINT = '/mnt/lamina-demo-share';
 
 export interface DemoOptions {
   apiUrl: string;
   headers: Record<string, string>;
-  /** Where the demo keeps its gold image, packages and the folder standing in for the file share. */
+  /** Where the demo keeps its packages and the folder standing in for the file share. */
   dataDir: string;
+  /** A folder of LAMINA_IMPORT_DIRS: the demo makes its gold image there, as an admin would put one. */
+  importDir: string;
   /** The local connector's storage pool, where the demo plays the admin inside the packaging machine. */
   storagePool: string;
   /** Base of Temporal Web UI links to each task, when the UI runs. */
@@ -64,7 +68,8 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     return done.result as T;
   };
 
-  const gold = path.join(dir, 'gold.vhdx');
+  await fs.mkdir(options.importDir, { recursive: true });
+  const gold = path.join(options.importDir, 'demo-gold.vhdx');
   await step('made a synthetic Windows gold image (UEFI, 2 GiB sparse VHDX)', () =>
     makeGoldImage({ out: gold, firmware: 'uefi', size: 2 * GiB, format: 'vhdx' }),
   );
@@ -152,32 +157,45 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   const editorVersion = (await api.get<{ items: { id: string }[] }>(`/api/layers/${editor.id}/versions`))
     .items[0];
 
+  // A file share connector writes only into a real mount outside Lamina's folders: the demo binds its
+  // share folder there for the publish, as cifs-utils would mount the share.
   const share = path.join(options.dataDir, 'share');
   await fs.mkdir(share, { recursive: true });
-  const connector = await api.post<{ id: string }>('/api/connectors', {
-    type: 'fileshare',
-    name: 'Demo share',
-    settings: { path: '\\\\lamina-demo\\images', mountPoint: share },
+  await fs.mkdir(DEMO_MOUNT_POINT, { recursive: true });
+  await exec('mount', ['--bind', share, DEMO_MOUNT_POINT]).catch((err: Error) => {
+    throw new Error(
+      `mounting ${share} at ${DEMO_MOUNT_POINT} for the demo share (run as root): ${err.message}`,
+    );
   });
-  const template = await api.post<{ id: string }>('/api/templates', {
-    name: 'Demo-Desktop',
-    osVersionId: os.versionId,
-    appVersionIds: [editorVersion.id, reader.versionId, viewer.versionId],
-    platformVersionId: platform.versionId,
-    connectorId: connector.id,
-    diskSizeGb: 4,
-    diskFormat: 'VHDX',
-    firmware: 'UEFI',
-  });
-  const image = await step('published the image template (UEFI, VHDX) to the file share', async () =>
-    task<PublishImageResult>('publish', await api.post(`/api/templates/${template.id}/publish`, {})),
-  );
+  try {
+    const connector = await api.post<{ id: string }>('/api/connectors', {
+      type: 'fileshare',
+      name: 'Demo share',
+      settings: { path: '\\\\lamina-demo\\images', mountPoint: DEMO_MOUNT_POINT },
+    });
+    const template = await api.post<{ id: string }>('/api/templates', {
+      name: 'Demo-Desktop',
+      osVersionId: os.versionId,
+      appVersionIds: [editorVersion.id, reader.versionId, viewer.versionId],
+      platformVersionId: platform.versionId,
+      connectorId: connector.id,
+      diskSizeGb: 4,
+      diskFormat: 'VHDX',
+      firmware: 'UEFI',
+    });
+    const image = await step('published the image template (UEFI, VHDX) to the file share', async () =>
+      task<PublishImageResult>('publish', await api.post(`/api/templates/${template.id}/publish`, {})),
+    );
 
-  log(`demo: image      ${image.location}`);
-  log(`demo:   on disk  ${path.join(share, path.basename(image.location.replace(/\\/g, '/')))}`);
-  log(`demo:   sha256   ${image.sha256}`);
-  log(`demo:   conflicts: ${image.conflicts.files} file(s), ${image.conflicts.registry} registry value(s)`);
-  for (const line of image.conflicts.summary) log(`demo:     ${line}`);
+    log(`demo: image      ${image.location}`);
+    log(`demo:   on disk  ${path.join(share, path.basename(image.location.replace(/\\/g, '/')))}`);
+    log(`demo:   sha256   ${image.sha256}`);
+    log(`demo:   conflicts: ${image.conflicts.files} file(s), ${image.conflicts.registry} registry value(s)`);
+    for (const line of image.conflicts.summary) log(`demo:     ${line}`);
+  } finally {
+    await exec('umount', [DEMO_MOUNT_POINT]);
+    await fs.rmdir(DEMO_MOUNT_POINT);
+  }
   log(`demo: done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return 0;
 }

@@ -68,7 +68,8 @@ export const upCommand: CliCommand = {
     '',
     'Then, on a fresh data folder, runs the demo: a synthetic gold image imported as an OS layer, an app',
     'layer made on a packaging machine, two conflicting layer-as-code app layers, a platform layer, and a',
-    'UEFI VHDX image published to a folder standing in for a file share (LAMINA_DATA_DIR/share).',
+    'UEFI VHDX image published to a folder standing in for a file share (LAMINA_DATA_DIR/share, bound',
+    'at /mnt/lamina-demo-share while it publishes). The gold image goes into the first LAMINA_IMPORT_DIRS.',
     '',
     '  --once      stop after diagnostics and the demo instead of staying up',
     '  --no-demo   skip the demo',
@@ -83,7 +84,7 @@ export const upCommand: CliCommand = {
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
-    const { dataDir } = loadConfig();
+    const { dataDir, importDirs } = loadConfig();
     return serve(
       { api: true, worker: true, embedded: true },
       (stack) =>
@@ -97,6 +98,7 @@ export const upCommand: CliCommand = {
             apiUrl: stack.apiUrl!,
             headers,
             dataDir,
+            importDir: importDirs[0],
             storagePool: path.join(dataDir, 'pool'),
             uiBase,
             log: (line) => console.log(`[lamina] ${line}`),
