@@ -10,7 +10,7 @@ import { laminaClient } from '../cli/api-client';
 import { compose } from '../compositor/compose';
 import { makeGoldImage } from '../compositor/gold-image';
 import { loadConfig } from '../config/env';
-import { freePort, stopChild } from '../runtime/processes';
+import { freePort, run, stopChild } from '../runtime/processes';
 import { projectRoot } from '../runtime/project-root';
 import { startStack } from '../runtime/stack';
 import type { LayerVersionResult } from '../workflows/layer-versions';
@@ -58,6 +58,7 @@ async function main(): Promise<void> {
     LAMINA_TASK_QUEUE: `bench-${randomBytes(4).toString('hex')}`,
   });
   const stack = await startStack(config, { api: true, worker: false, embedded: true });
+  const share = path.join(root, 'share');
   const worker = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'lamina'), 'worker'], {
     env: {
       ...process.env,
@@ -86,7 +87,8 @@ async function main(): Promise<void> {
       return done.result as T;
     };
 
-    const gold = path.join(root, 'gold.vhdx');
+    await fs.mkdir(config.importDirs[0], { recursive: true });
+    const gold = path.join(config.importDirs[0], 'gold.vhdx');
     await makeGoldImage({ out: gold, firmware: 'uefi', size: GiB, format: 'vhdx' });
     const osLayer = await api.post<{ id: string }>('/api/layers', { type: 'os', name: 'Bench OS' });
     const os = await finished<LayerVersionResult>(
@@ -118,8 +120,9 @@ async function main(): Promise<void> {
         ),
       );
     }
-    const share = path.join(root, 'share');
+    // A file share connector writes only into a mount point: the folder is bound onto itself.
     await fs.mkdir(share);
+    await run('mount', ['--bind', share, share]);
     const connector = await api.post<{ id: string }>('/api/connectors', {
       type: 'fileshare',
       name: 'Bench share',
@@ -187,6 +190,7 @@ async function main(): Promise<void> {
     stopping = true;
     await stopChild(worker);
     await stack.stop();
+    await run('umount', [share]).catch(() => undefined); // not mounted when the run failed before
     if (!process.env.BENCH_KEEP) await fs.rm(root, { recursive: true, force: true });
   }
 }
