@@ -4,7 +4,7 @@ import { HttpProblem } from '../problem';
 import { isMutating } from '../route';
 import { findApiTokenIdentity, saveApiTokenIdentity } from './api-tokens';
 import { DirectoryUnavailableError } from './directory';
-import { DirectoryRecheck } from './directory-recheck';
+import { DirectoryRecheck, directoryUnavailable } from './directory-recheck';
 import { rolesOf, type Caller, type Identity, type StoredIdentity } from './identity';
 import { findSession, saveSessionIdentity, SESSION_COOKIE } from './sessions';
 
@@ -86,11 +86,7 @@ export function authenticateRequests({
       }
     } catch (err) {
       if (!(err instanceof DirectoryUnavailableError)) throw err;
-      req.callerProblem = new HttpProblem({
-        title: 'Directory unavailable',
-        status: 503,
-        detail: `Your sign-in could not be re-checked with its directory: ${err.message}`,
-      });
+      req.callerProblem = directoryUnavailable(err);
     }
     next();
   };

@@ -1,8 +1,10 @@
 import type { Pool } from 'pg';
 import type { SecretBox } from '../../db/secret-box';
 import { loadJunctions } from '../directory-junctions/junction-store';
-import { resolveUser } from './directory';
-import type { Identity, StoredIdentity } from './identity';
+import { HttpProblem } from '../problem';
+import { DirectoryUnavailableError, resolveUser } from './directory';
+import { identityOf, rolesOf, type Caller, type Identity, type StoredIdentity } from './identity';
+import type { Role } from './roles';
 
 /**
  * Directory rights are only as current as the directory's last word: a session or token trusts its
@@ -30,12 +32,10 @@ export class DirectoryRecheck {
     const { identity, resolvedAt } = stored;
     if (identity.kind !== 'directory') return stored;
     if (Date.now() - new Date(resolvedAt).getTime() < this.recheckMs) return stored;
-    // Without a junction and DN there is nothing to ask, so nothing vouches for the identity any more.
-    if (!identity.junctionId || !identity.dn) return undefined;
-    const key = `${identity.junctionId}\n${identity.dn.toLowerCase()}`;
+    const key = `${identity.junctionId}\n${identity.dn?.toLowerCase()}`;
     let lookUp = this.inFlight.get(key);
     if (!lookUp) {
-      lookUp = this.resolve(identity).finally(() => this.inFlight.delete(key));
+      lookUp = lookUpAgain(this.pool, this.secrets, identity).finally(() => this.inFlight.delete(key));
       this.inFlight.set(key, lookUp);
     }
     const fresh = await lookUp;
@@ -43,9 +43,40 @@ export class DirectoryRecheck {
     await save(fresh);
     return { identity: fresh, resolvedAt: new Date() };
   }
+}
 
-  private async resolve(identity: Identity): Promise<Identity | undefined> {
-    const junction = (await loadJunctions(this.pool, this.secrets)).find((j) => j.id === identity.junctionId);
-    return junction ? resolveUser(junction, identity) : undefined;
+/** The identity as its directory has it now; undefined when nothing vouches for it any more. */
+async function lookUpAgain(
+  pool: Pool,
+  secrets: SecretBox,
+  identity: Identity,
+): Promise<Identity | undefined> {
+  // Without a junction and DN there is nothing to ask.
+  if (!identity.junctionId || !identity.dn) return undefined;
+  const junction = (await loadJunctions(pool, secrets)).find((j) => j.id === identity.junctionId);
+  return junction ? resolveUser(junction, identity) : undefined;
+}
+
+/** The answer when a directory that must vouch for a caller cannot be asked. */
+export function directoryUnavailable(err: DirectoryUnavailableError): HttpProblem {
+  return new HttpProblem({
+    title: 'Directory unavailable',
+    status: 503,
+    detail: `Your sign-in could not be re-checked with its directory: ${err.message}`,
+  });
+}
+
+/**
+ * The caller's roles as the directory has them this moment, whatever the re-check interval: for acts
+ * whose effect outlasts it (granting a role). A user the directory no longer has holds none.
+ */
+export async function rolesConfirmedNow(pool: Pool, secrets: SecretBox, caller: Caller): Promise<Role[]> {
+  if (caller.kind !== 'directory') return caller.roles;
+  try {
+    const fresh = await lookUpAgain(pool, secrets, identityOf(caller));
+    return fresh ? await rolesOf(pool, fresh) : [];
+  } catch (err) {
+    if (err instanceof DirectoryUnavailableError) throw directoryUnavailable(err);
+    throw err;
   }
 }

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { listPage, pageQuery, type ListDefinition } from '../../db/list-page';
 import { grantRefused, mayGrant, PERMISSIONS, ROLE_PERMISSIONS, ROLES, type Role } from '../auth/roles';
+import { rolesConfirmedNow } from '../auth/directory-recheck';
+import type { Caller } from '../auth/identity';
 import type { ApiDeps } from '../deps';
 import { findOr404 } from '../lookup';
 import { notFound } from '../problem';
@@ -28,7 +30,16 @@ const assignmentsView: ListDefinition<object> = {
 };
 
 /** Role assignments: which directory users and groups hold which roles. */
-export function roleAssignmentsResource({ pool }: ApiDeps) {
+export function roleAssignmentsResource({ pool, secrets }: ApiDeps) {
+  /**
+   * A grant outlives the interval a caller's directory groups are trusted for, so the caller's roles
+   * are confirmed with the directory before one is made or revoked.
+   */
+  async function mayGrantNow(caller: Caller, role: Role): Promise<void> {
+    const roles = await rolesConfirmedNow(pool, secrets, caller);
+    if (!mayGrant(roles, role)) throw grantRefused(roles, role);
+  }
+
   return resource('Roles', '/api/role-assignments', [
     route({
       method: 'get',
@@ -60,7 +71,7 @@ export function roleAssignmentsResource({ pool }: ApiDeps) {
       body: assignmentBody,
       status: 201,
       handle: async ({ body, caller, auditObject }) => {
-        if (!mayGrant(caller.roles, body.role)) throw grantRefused(caller.roles, body.role);
+        await mayGrantNow(caller, body.role);
         const id = randomUUID();
         auditObject(id);
         await pool.query(
@@ -82,7 +93,7 @@ export function roleAssignmentsResource({ pool }: ApiDeps) {
           params.id,
         ]);
         if (rows.length === 0) throw notFound('Role assignment', params.id);
-        if (!mayGrant(caller.roles, rows[0].role)) throw grantRefused(caller.roles, rows[0].role);
+        await mayGrantNow(caller, rows[0].role);
         await pool.query('DELETE FROM role_assignments WHERE id = $1', [params.id]);
       },
     }),

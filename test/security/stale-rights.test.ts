@@ -1,6 +1,7 @@
 import { Attribute, Change, Client } from 'ldapts';
 import { mayGrant } from '../../api/auth/roles';
 import { startSlapd, type Slapd } from '../../runtime/slapd';
+import type { LaminaConfig } from '../../config/env';
 import type { Stack } from '../../runtime/stack';
 import { createTestDatabase, startTestStack, testConfig, testDir, type TestDatabase } from '../harness';
 import { administratorClient, ApiClient } from '../api-client';
@@ -43,6 +44,7 @@ const pastRecheck = () => new Promise((resolve) => setTimeout(resolve, RECHECK_M
 describe('directory rights taken away are taken away from tokens and sessions too', () => {
   let slapd: Slapd;
   let db: TestDatabase;
+  let config: LaminaConfig;
   let stack: Stack;
   let admin: ApiClient;
 
@@ -77,11 +79,11 @@ describe('directory rights taken away are taken away from tokens and sessions to
       await client.add(people, { objectClass: ['organizationalUnit'], ou: 'people' });
       await client.add(groups, { objectClass: ['organizationalUnit'], ou: 'groups' });
       await client.add(userDn('lamina-svc'), { ...person('lamina-svc'), userPassword: SERVICE_PASSWORD });
-      for (const uid of ['dave', 'erin', 'frank']) await client.add(userDn(uid), person(uid));
+      for (const uid of ['dave', 'erin', 'frank', 'gina']) await client.add(userDn(uid), person(uid));
       await client.add(admins, {
         objectClass: ['groupOfNames'],
         cn: 'lamina-admins',
-        member: ['dave', 'erin', 'frank'].map(userDn),
+        member: ['dave', 'erin', 'frank', 'gina'].map(userDn),
       });
       await client.add(`cn=publishers,${groups}`, {
         objectClass: ['groupOfNames'],
@@ -91,10 +93,8 @@ describe('directory rights taken away are taken away from tokens and sessions to
     });
 
     db = await createTestDatabase();
-    stack = await startTestStack(
-      testConfig(db.url, { LAMINA_DIRECTORY_RECHECK_SECONDS: String(RECHECK_MS / 1000) }),
-      { worker: false },
-    );
+    config = testConfig(db.url, { LAMINA_DIRECTORY_RECHECK_SECONDS: String(RECHECK_MS / 1000) });
+    stack = await startTestStack(config, { worker: false });
     admin = await administratorClient(stack);
     const junction = await admin.post('/api/directory-junctions', {
       name: 'Rights Directory',
@@ -199,6 +199,39 @@ describe('directory rights taken away are taken away from tokens and sessions to
     const tooLong = await admin.post('/api/tokens', { name: 'a year', expiresInDays: 365 });
     expect(tooLong.status).toBe(422);
     expect(tooLong.body.errors).toEqual([{ field: 'body.expiresInDays', message: 'must be at most 90' }]);
+  });
+
+  it("confirms a granter's roles with the directory at once, even while their groups are still trusted", async () => {
+    // A second API on the same database with the default interval (5 minutes) and the same master key.
+    const patient = await startTestStack(
+      testConfig(db.url, { LAMINA_MASTER_KEY_FILE: config.masterKey.file }),
+      { worker: false },
+    );
+    try {
+      const [session, login] = await ApiClient.signIn(patient.apiUrl!, 'gina', 'gina-pw');
+      expect(login.body.roles).toContain('Administrator');
+      await asDirectoryRoot(slapd, (client) =>
+        client.modify(
+          admins,
+          new Change({
+            operation: 'delete',
+            modification: new Attribute({ type: 'member', values: [userDn('gina')] }),
+          }),
+        ),
+      );
+      // Within the interval the stored groups still count (the documented window)…
+      expect((await session.get('/api/audit')).status).toBe(200);
+      // …but a grant, which would outlast it, asks the directory first.
+      const selfGrant = await session.post('/api/role-assignments', {
+        role: 'Administrator',
+        principalType: 'user',
+        principal: userDn('gina'),
+      });
+      expect(selfGrant.status).toBe(403);
+      expect(selfGrant.body.detail).toMatch(/the role 'Administrator' needs that role/);
+    } finally {
+      await patient.stop();
+    }
   });
 
   // Last: it stops the directory.
