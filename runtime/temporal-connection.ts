@@ -1,6 +1,12 @@
 import fs from 'node:fs';
 import { Connection, type ConnectionOptions } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, type NativeConnectionOptions } from '@temporalio/worker';
+import {
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  type LogEntry,
+  type NativeConnectionOptions,
+} from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import type { LaminaConfig } from '../config/env';
 import { LAMINA_SEARCH_ATTRIBUTES } from './search-attributes';
@@ -38,14 +44,24 @@ export function connectClient(
 
 let runtimeInstalled = false;
 
-/** Installs the worker runtime once per process, before any worker or native connection exists. */
-export function installWorkerRuntime(): void {
+/** Where the worker runtime's warnings and errors go. */
+export type WorkerLogSink = (entry: LogEntry) => void;
+
+function toStderr(entry: LogEntry): void {
+  console.error(`[temporal] ${entry.level} ${entry.message}`, entry.meta ?? '');
+}
+
+/**
+ * Installs the worker runtime once per process, before any worker or native connection exists. Its log
+ * goes to stderr unless `sink` says otherwise (tests keep the activity failures they provoke, to assert them).
+ */
+export function installWorkerRuntime(sink: WorkerLogSink = toStderr): void {
   if (runtimeInstalled) return;
   // The SDK logs every worker state change at INFO; Lamina's own log says what matters.
   const logger = new DefaultLogger('WARN', (entry) => {
     // The compose worker runs activities only, by design; the SDK warns about that at every start.
     if (entry.message.startsWith('No workflows registered')) return;
-    console.error(`[temporal] ${entry.level} ${entry.message}`, entry.meta ?? '');
+    sink(entry);
   });
   Runtime.install({ logger });
   runtimeInstalled = true;

@@ -57,6 +57,13 @@ export default async function globalSetup(): Promise<void> {
     fs.writeFileSync(file, code);
     process.env[HARNESS_ENV.workflowBundle] = file;
   };
-  await Promise.all([startTemporal(), startPostgres(), bundle(), compile]);
+  const steps = await Promise.allSettled([startTemporal(), startPostgres(), bundle(), compile]);
+  const failed = steps.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) {
+    // jest runs no global teardown after a failed setup: what started is stopped here, or it outlives the run.
+    for (const stop of handles.stops.reverse()) await stop().catch(() => undefined);
+    fs.rmSync(root, { recursive: true, force: true });
+    throw failed.reason;
+  }
   process.env[HARNESS_ENV.root] = root;
 }

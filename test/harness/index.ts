@@ -6,8 +6,10 @@ import { Pool } from 'pg';
 import { loadConfig, type LaminaConfig } from '../../config/env';
 import { startStack, type Stack, type StackOptions } from '../../runtime/stack';
 import { harnessValue } from './shared';
+import { captureWorkerLog } from './worker-log';
 
 export { harnessValue };
+export { expectWorkerFailures, workerLogText, type WorkerFailure } from './worker-log';
 
 export interface TestDatabase {
   url: string;
@@ -83,6 +85,7 @@ export function startTestStack(
   config: LaminaConfig,
   options: Partial<Pick<StackOptions, 'api' | 'worker'>> = {},
 ): Promise<Stack> {
+  captureWorkerLog();
   return startStack(config, {
     api: options.api ?? true,
     worker: options.worker ?? true,

@@ -6,7 +6,7 @@ import type { VsphereConnector } from '../../connectors/vsphere/vsphere-connecto
 import { run } from '../../runtime/processes';
 import { startVcsim, type Vcsim } from '../../runtime/vcsim';
 import type { PackagingAction } from '../../workflows/create-layer-version';
-import { testDir } from '../harness';
+import { expectWorkerFailures, testDir } from '../harness';
 import {
   catFromImage,
   completed,
@@ -208,6 +208,10 @@ it('vcsim restarted while the machine waits: the task fails naming the vanished 
   expect(task.state).toBe('failed');
   expect(task.error).toBe(
     `VM ${action.vm.id} no longer exists on the connector; it was removed outside Lamina`,
+  );
+  expectWorkerFailures(
+    { type: 'vmStatus', error: task.error! },
+    { kind: 'workflow', error: /no longer exists on the connector/ },
   );
   const { rows } = await app.stack.pool.query('SELECT id FROM layer_versions WHERE layer_id = $1', [layerId]);
   expect(rows).toEqual([]);
