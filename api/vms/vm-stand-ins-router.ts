@@ -1,3 +1,4 @@
+import fs from 'node:fs/promises';
 import { z } from 'zod';
 import { createConnector } from '../../connectors';
 import { GuestStateError, installInGuest } from '../../connectors/local/guest';
@@ -6,7 +7,7 @@ import { getConnector } from '../../db/connectors';
 import type { ApiDeps } from '../deps';
 import { HttpProblem, notFound } from '../problem';
 import { resource, route } from '../route';
-import { uploadPath } from '../uploads/uploads-store';
+import { existingUpload } from '../uploads/uploads-store';
 import { idParams } from '../validation';
 
 const vmParams = idParams.extend({
@@ -61,11 +62,14 @@ export function vmStandInsResource({ pool, uploadsDir }: ApiDeps) {
       response: done,
       handle: async ({ params, body }) => {
         const { host, vm } = await vmOf(params.id, params.vmId);
-        await installInGuest(host, vm.id, {
-          from: uploadPath(uploadsDir, body.content),
-          reg: body.reg && uploadPath(uploadsDir, body.reg),
-          deletions: body.deletions && uploadPath(uploadsDir, body.deletions),
-        }).catch(refuseGuestState);
+        const install = {
+          from: await existingUpload(uploadsDir, body.content, 'body.content'),
+          reg: body.reg && (await existingUpload(uploadsDir, body.reg, 'body.reg')),
+          deletions: body.deletions && (await existingUpload(uploadsDir, body.deletions, 'body.deletions')),
+        };
+        await installInGuest(host, vm.id, install).catch(refuseGuestState);
+        // Used: what they held is in the package disk now.
+        for (const file of Object.values(install)) if (file) await fs.rm(file, { force: true });
         return { vmId: vm.id, power: vm.power };
       },
     }),
