@@ -5,7 +5,7 @@ import type { Pool } from 'pg';
 import { createConnector } from '../connectors';
 import { getConnector, getConnectorSecrets, listConnectors } from '../db/connectors';
 import type { SecretBox } from '../db/secret-box';
-import { run } from '../runtime/processes';
+import { run } from '../lib/processes';
 
 /** One line of the diagnostics report: what was checked, whether it passed, and what the admin should know. */
 export interface DiagnosticCheck {

@@ -7,7 +7,7 @@ import type { ComposeReport } from '../compositor/compose';
 import { loadPublishPlan, PublishPlanError, type PublishPlan } from '../db/publish-plans';
 import { deletePublishedImage, recordPublishedImage, type PublishedImage } from '../db/published-images';
 import { withConnector, withImageStore, type ConnectorAccessDeps } from './connector-access';
-import { run } from '../runtime/processes';
+import { run } from '../lib/processes';
 import { heartbeatProgress, previousResumeToken } from './heartbeat';
 
 /** Preset variables of the post-publish script, so one script serves every template and connector. */

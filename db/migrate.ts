@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Pool } from 'pg';
-import { projectRoot } from '../runtime/project-root';
+import { projectRoot } from '../lib/project-root';
 
 /** Arbitrary constant: serialises concurrent migrators (API and worker starting together). */
 const MIGRATION_LOCK = 0x4c414d49; // 'LAMI'

@@ -3,7 +3,7 @@ import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, run } from './processes';
+import { freePort, run } from '../lib/processes';
 
 /**
  * A private PostgreSQL cluster under Lamina's data folder, for the embedded defaults and the tests.

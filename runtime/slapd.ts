@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { freePort, isPortOpen, run, stopChild, waitFor } from './processes';
+import { freePort, isPortOpen, run, stopChild, waitFor } from '../lib/processes';
 
 /**
  * A private OpenLDAP server for tests (and for trying directory sign-in without a domain): cn=config

@@ -17,7 +17,7 @@ import { createApplianceWorker } from '../worker/appliance-worker';
 import { createComposeWorker } from '../worker/compose-worker';
 import { startPowerWatcher } from '../worker/power-watcher';
 import { startPostgresCluster } from './postgres-cluster';
-import { projectRoot } from './project-root';
+import { projectRoot } from '../lib/project-root';
 import { connectClient, connectWorker, ensureSearchAttributes } from './temporal-connection';
 import { startTemporalDevServer } from './temporal-dev-server';
 

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { localToolPath } from './project-root';
-import { isPortOpen, stopChild, waitFor } from './processes';
+import { localToolPath } from '../lib/project-root';
+import { isPortOpen, stopChild, waitFor } from '../lib/processes';
 import { LAMINA_SEARCH_ATTRIBUTES } from './search-attributes';
 
 /**

@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { localToolPath } from './project-root';
-import { freePort, isPortOpen, stopChild, waitFor } from './processes';
+import { localToolPath } from '../lib/project-root';
+import { freePort, isPortOpen, stopChild, waitFor } from '../lib/processes';
 
 /**
  * VMware's vSphere simulator (vcsim from govmomi) as a real process on a free loopback port, with TLS

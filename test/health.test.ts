@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { loadConfig } from '../config/env';
-import { freePort } from '../runtime/processes';
+import { freePort } from '../lib/processes';
 import { startStack, type Stack } from '../runtime/stack';
 import { startTemporalDevServer } from '../runtime/temporal-dev-server';
 import {

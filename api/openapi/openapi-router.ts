@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { projectRoot } from '../../runtime/project-root';
+import { projectRoot } from '../../lib/project-root';
 import { resource, route, type Resource } from '../route';
 import { DOCS_CONTENT_SECURITY_POLICY, docsPage } from './docs-page';
 import { openApiDocument } from './openapi-document';

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { run } from '../../runtime/processes';
+import { run } from '../../lib/processes';
 import {
   datastorePath,
   retryDroppedConnection,

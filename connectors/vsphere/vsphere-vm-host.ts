@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { openDisk } from '../../disk/open';
-import { run } from '../../runtime/processes';
+import { run } from '../../lib/processes';
 import {
   VmHostLookupError,
   type ScriptsReport,

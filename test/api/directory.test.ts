@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from 'ldapts';
 import { inChainFilter } from '../../api/auth/directory';
-import { run } from '../../runtime/processes';
+import { run } from '../../lib/processes';
 import { startSlapd, type Slapd } from '../../runtime/slapd';
 import type { Stack } from '../../runtime/stack';
 import { createTestDatabase, startTestStack, testConfig, testDir, type TestDatabase } from '../harness';

@@ -9,7 +9,7 @@ import { hasPermission, ROLES, type Permission, type Role } from '../../api/auth
 import { LAYER_TYPES, type LayerType } from '../../api/layers/layer-access';
 import type { Route } from '../../api/route';
 import { SecretBox } from '../../db/secret-box';
-import { run } from '../../runtime/processes';
+import { run } from '../../lib/processes';
 import type { Stack } from '../../runtime/stack';
 import { createTestDatabase, startTestStack, testConfig, testDir, type TestDatabase } from '../harness';
 import { administratorClient, ApiClient } from '../api-client';

@@ -3,8 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { startPostgresCluster } from '../../runtime/postgres-cluster';
-import { freePort, run } from '../../runtime/processes';
-import { projectRoot } from '../../runtime/project-root';
+import { freePort, run } from '../../lib/processes';
+import { projectRoot } from '../../lib/project-root';
 import { startTemporalDevServer } from '../../runtime/temporal-dev-server';
 import { HARNESS_ENV, type HarnessHandles } from './shared';
 

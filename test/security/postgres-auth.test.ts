@@ -8,7 +8,7 @@ import {
   startPostgresCluster,
   type PostgresCluster,
 } from '../../runtime/postgres-cluster';
-import { freePort, run } from '../../runtime/processes';
+import { freePort, run } from '../../lib/processes';
 import { testDir } from '../harness';
 
 /** psql as the OS user `nobody` (any other local user): whether it got in, and what it said. */

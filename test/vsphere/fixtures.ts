@@ -5,7 +5,7 @@ import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { run } from '../../runtime/processes';
+import { run } from '../../lib/processes';
 import type { ApiClient } from '../api-client';
 import type { Vcsim } from '../../runtime/vcsim';
 import { vsphereConnectorSettings, type VsphereConnectorSettings } from '../../connectors/vsphere/settings';

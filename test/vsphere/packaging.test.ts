@@ -3,7 +3,7 @@ import path from 'node:path';
 import { installIntoPackageDisk } from '../../compositor/package-disk';
 import { findVmByInstanceUuid, powerOff } from '../../connectors/vsphere/virtual-machines';
 import type { VsphereConnector } from '../../connectors/vsphere/vsphere-connector';
-import { run } from '../../runtime/processes';
+import { run } from '../../lib/processes';
 import { startVcsim, type Vcsim } from '../../runtime/vcsim';
 import type { PackagingAction } from '../../workflows/create-layer-version';
 import { expectWorkerFailures, testDir } from '../harness';
@@ -210,7 +210,7 @@ it('vcsim restarted while the machine waits: the task fails naming the vanished 
     `VM ${action.vm.id} no longer exists on the connector; it was removed outside Lamina`,
   );
   expectWorkerFailures(
-    { type: 'vmStatus', error: task.error! },
+    { type: 'vmStatus', error: /no longer exists on the connector/ },
     { kind: 'workflow', error: /no longer exists on the connector/ },
   );
   const { rows } = await app.stack.pool.query('SELECT id FROM layer_versions WHERE layer_id = $1', [layerId]);

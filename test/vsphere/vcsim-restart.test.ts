@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { VsphereConnector } from '../../connectors/vsphere/vsphere-connector';
-import { freePort } from '../../runtime/processes';
+import { freePort } from '../../lib/processes';
 import { startVcsim, type Vcsim } from '../../runtime/vcsim';
 import { makeTestVmdk, qemuCompare, scratchDir, vcsimConnector } from './fixtures';
 

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { projectRoot } from '../../runtime/project-root';
+import { projectRoot } from '../../lib/project-root';
 import type { PackagingAction } from '../../workflows/create-layer-version';
 import { testDir } from '../harness';
 import {

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Task } from '../../api/tasks/task-service';
-import { projectRoot } from '../../runtime/project-root';
+import { projectRoot } from '../../lib/project-root';
 import type { PublishImageResult } from '../../workflows/publish-image';
 import {
   builtLayer,
