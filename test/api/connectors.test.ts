@@ -1,5 +1,13 @@
 import type { Stack } from '../../runtime/stack';
-import { createTestDatabase, startTestStack, testConfig, testDir, type TestDatabase } from '../harness';
+import {
+  createTestDatabase,
+  expectWorkerFailures,
+  startTestStack,
+  testConfig,
+  testDir,
+  workerLogText,
+  type TestDatabase,
+} from '../harness';
 import { administratorClient, type ApiClient } from '../api-client';
 
 const VSPHERE_PASSWORD = 'vSphere-S3cret-Pa55';
@@ -240,8 +248,29 @@ describe('connector configurations', () => {
     );
   });
 
+  it('fails the test of a connector whose secret is sealed under a master key the appliance no longer holds', async () => {
+    const { body: created } = await api.post('/api/connectors', vsphere('vSphere retired key'));
+    await stack.pool.query(
+      `UPDATE connectors SET secrets = jsonb_set(secrets, '{password,kid}', '"retired-key"') WHERE id = $1`,
+      [created.id],
+    );
+    const started = await api.post(`/api/connectors/${created.id}/test`);
+    const done = await api.get(`/api/tasks/${started.body.id}/wait?timeout=60`);
+    expect(done.body).toMatchObject({
+      state: 'failed',
+      error: expect.stringMatching(/master key retired-key/),
+    });
+    expectWorkerFailures(
+      { type: 'runConnectorTest', error: /master key retired-key/ },
+      { kind: 'workflow', error: /master key retired-key/ },
+    );
+  });
+
   it('never logs a secret', () => {
-    expect(logged.join('\n')).not.toContain(VSPHERE_PASSWORD);
-    expect(logged.join('\n')).not.toContain('azure-secret-value');
+    // The failed test above went through the worker's log: this searches what a failure writes.
+    expect(workerLogText()).toMatch(/^WARN Activity failed .*activityType: 'runConnectorTest'/ms);
+    const text = [...logged, workerLogText()].join('\n');
+    expect(text).not.toContain(VSPHERE_PASSWORD);
+    expect(text).not.toContain('azure-secret-value');
   });
 });

@@ -28,7 +28,8 @@ const everything: string[] = [];
 function messages(error: unknown): string {
   const parts: string[] = [];
   for (let e = error; typeof e === 'object' && e !== null && 'message' in e; e = (e as Error).cause) {
-    parts.push(String((e as Error).message));
+    // A failure that wraps an error under the same message says nothing new.
+    if (parts.at(-1) !== (e as Error).message) parts.push(String((e as Error).message));
   }
   return parts.join(': ');
 }
