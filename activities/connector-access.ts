@@ -5,7 +5,7 @@ import type { Connector } from '../connectors/connector';
 import type { ImageStore } from '../connectors/image-store';
 import { VmHostLookupError, type VmHost } from '../connectors/vm-host';
 import { getConnector, getConnectorSecrets } from '../db/connectors';
-import type { SecretBox } from '../db/secret-box';
+import type { SecretBox } from '../config/secret-box';
 
 export interface ConnectorAccessDeps {
   pool: Pool;

@@ -2,7 +2,7 @@ import type { Pool } from 'pg';
 import type { ConnectorCheck } from '../connectors/connector';
 import { ConnectorNotInBuildError, createConnector } from '../connectors';
 import { getConnector, getConnectorSecrets } from '../db/connectors';
-import type { SecretBox } from '../db/secret-box';
+import type { SecretBox } from '../config/secret-box';
 
 export interface ConnectorTestDeps {
   pool: Pool;

@@ -4,7 +4,7 @@ import { Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { createConnector } from '../connectors';
 import { getConnector, getConnectorSecrets, listConnectors } from '../db/connectors';
-import type { SecretBox } from '../db/secret-box';
+import type { SecretBox } from '../config/secret-box';
 import { run } from '../lib/processes';
 
 /** One line of the diagnostics report: what was checked, whether it passed, and what the admin should know. */

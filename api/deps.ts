@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import type { AuthConfig } from '../config/env';
-import type { SecretBox } from '../db/secret-box';
+import type { SecretBox } from '../config/secret-box';
 import type { ReadinessProbe } from './health';
 import type { TaskService } from './tasks/task-service';
 

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { keyId, MASTER_KEY_BYTES, SecretBox } from '../db/secret-box';
+import { keyId, MASTER_KEY_BYTES, SecretBox } from './secret-box';
 import type { LaminaConfig } from './env';
 
 /** While a rotation runs, the new key waits beside the current one under this suffix. */

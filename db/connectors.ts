@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import type { ConnectorRecord } from '../connectors/connector';
-import type { SealedSecret, SecretBox } from './secret-box';
+import type { SealedSecret, SecretBox } from '../config/secret-box';
 
 export async function listConnectors(pool: Pool): Promise<ConnectorRecord[]> {
   const { rows } = await pool.query<ConnectorRecord>(

@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import type { SealedSecret, SecretBox } from './secret-box';
+import type { SealedSecret, SecretBox } from '../config/secret-box';
 import { withTransaction } from './transaction';
 
 /**

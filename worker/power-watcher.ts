@@ -5,7 +5,7 @@ import { createConnector } from '../connectors';
 import type { Connector, ConnectorRecord } from '../connectors/connector';
 import { WORKFLOW_TAG } from '../connectors/vm-host';
 import { getConnectorSecrets, listConnectors } from '../db/connectors';
-import type { SecretBox } from '../db/secret-box';
+import type { SecretBox } from '../config/secret-box';
 import { SIGNALS } from '../workflows/signals';
 
 export interface PowerWatcher {

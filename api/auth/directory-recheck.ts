@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import type { SecretBox } from '../../db/secret-box';
+import type { SecretBox } from '../../config/secret-box';
 import { loadJunctions } from '../directory-junctions/junction-store';
 import { HttpProblem } from '../problem';
 import { DirectoryUnavailableError, resolveUser } from './directory';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { CONNECTOR_TYPES, CONNECTOR_TYPE_NAMES, type ConnectorType } from '../../connectors/types';
 import { listPage, pageQuery, type ListDefinition } from '../../db/list-page';
-import type { SealedSecret } from '../../db/secret-box';
+import type { SealedSecret } from '../../config/secret-box';
 import { withTransaction } from '../../db/transaction';
 import type { ApiDeps } from '../deps';
 import { findOr404 } from '../lookup';

@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import type { SealedSecret, SecretBox } from '../../db/secret-box';
+import type { SealedSecret, SecretBox } from '../../config/secret-box';
 import type { Junction } from '../auth/directory';
 import { junctionSettings, type JunctionSettings } from './junction-settings';
 

@@ -8,7 +8,7 @@ import type { Identity } from '../../api/auth/identity';
 import { hasPermission, ROLES, type Permission, type Role } from '../../api/auth/roles';
 import { LAYER_TYPES, type LayerType } from '../../api/layers/layer-access';
 import type { Route } from '../../api/route';
-import { SecretBox } from '../../db/secret-box';
+import { SecretBox } from '../../config/secret-box';
 import { run } from '../../lib/processes';
 import type { Stack } from '../../runtime/stack';
 import { createTestDatabase, startTestStack, testConfig, testDir, type TestDatabase } from '../harness';

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Pool } from 'pg';
 import { loadSecretBox } from '../../config/master-key';
-import { keyId, SecretBox, type SealedSecret } from '../../db/secret-box';
+import { keyId, SecretBox, type SealedSecret } from '../../config/secret-box';
 import { run } from '../../lib/processes';
 import { projectRoot } from '../../lib/project-root';
 import type { Stack } from '../../runtime/stack';
