@@ -23,13 +23,3 @@ export interface Connector {
   /** Ends the connector's session with the platform (a vCenter login); types without one omit it. */
   close?(): Promise<void>;
 }
-
-/** A connector configuration as stored in Postgres (secrets excluded). */
-export interface ConnectorRecord {
-  id: string;
-  type: string;
-  name: string;
-  settings: Record<string, unknown>;
-  /** Packaging cache size in GB (0 = off); connectors that keep the cache check that it fits. */
-  packagingCacheGb?: number;
-}

@@ -1,4 +1,5 @@
-import type { Connector, ConnectorRecord } from './connector';
+import type { ConnectorRecord } from '../db/connectors';
+import type { Connector } from './connector';
 import { FileshareConnector, fileshareConnectorSettings } from './fileshare/fileshare-connector';
 import { LocalConnector, localConnectorSettings } from './local/local-connector';
 import { CONNECTOR_TYPES } from './types';

@@ -1,6 +1,15 @@
 import type { Pool } from 'pg';
-import type { ConnectorRecord } from '../connectors/connector';
 import type { SealedSecret, SecretBox } from '../config/secret-box';
+
+/** A connector configuration as stored in Postgres (secrets excluded). */
+export interface ConnectorRecord {
+  id: string;
+  type: string;
+  name: string;
+  settings: Record<string, unknown>;
+  /** Packaging cache size in GB (0 = off); connectors that keep the cache check that it fits. */
+  packagingCacheGb?: number;
+}
 
 export async function listConnectors(pool: Pool): Promise<ConnectorRecord[]> {
   const { rows } = await pool.query<ConnectorRecord>(

@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { createConnector } from '../connectors';
-import type { Connector, ConnectorRecord } from '../connectors/connector';
+import type { Connector } from '../connectors/connector';
 import { WORKFLOW_TAG } from '../connectors/vm-host';
-import { getConnectorSecrets, listConnectors } from '../db/connectors';
+import { getConnectorSecrets, listConnectors, type ConnectorRecord } from '../db/connectors';
 import type { SecretBox } from '../config/secret-box';
 import { SIGNALS } from '../workflows/signals';
 
