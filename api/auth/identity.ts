@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { rolesHeldBy } from '../../db/role-assignments';
 import type { Role } from './roles';
 
 /** Who signed in: the built-in administrator, or a directory user with the groups they belong to (DNs). */
@@ -41,12 +42,5 @@ export function identityOf(caller: Caller): Identity {
 export async function rolesOf(pool: Pool, identity: Identity): Promise<Role[]> {
   if (identity.kind === 'local' && identity.name === BUILT_IN_ADMINISTRATOR) return ['Administrator'];
   if (!identity.dn) return [];
-  const { rows } = await pool.query<{ role: Role }>(
-    `SELECT DISTINCT role FROM role_assignments
-      WHERE (principal_type = 'user' AND lower(principal) = lower($1))
-         OR (principal_type = 'group' AND lower(principal) = ANY ($2::text[]))
-      ORDER BY role`,
-    [identity.dn, identity.groups.map((g) => g.toLowerCase())],
-  );
-  return rows.map((r) => r.role);
+  return rolesHeldBy<Role>(pool, identity.dn, identity.groups);
 }

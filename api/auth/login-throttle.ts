@@ -1,5 +1,13 @@
 import { isIPv4, isIPv6 } from 'node:net';
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
+import {
+  clearFailures,
+  giveBackAttempt,
+  lockedForMs,
+  purgeForgottenFailures,
+  reserveAttempt,
+  type ThrottleScope,
+} from '../../db/login-failures';
 import { withTransaction } from '../../db/transaction';
 
 export interface ThrottlePolicy {
@@ -17,10 +25,6 @@ const MAX_ADMINISTRATOR_LOCK_MS = 5 * 60_000;
 const CLIENT_FAILURES_PER_USER_LIMIT = 10;
 /** An address's lock stays short: an office behind one NAT address shares it. */
 const MAX_CLIENT_LOCK_MS = 3600_000;
-/** Failures older than this are forgotten and their rows purged, so the table holds a day of attempts at most. */
-const FAILURE_MEMORY = '1 day';
-
-type Scope = 'user' | 'client';
 
 /** A sign-in attempt that was let through to the password check; it already counts as a failure. */
 export interface Attempt {
@@ -30,7 +34,7 @@ export interface Attempt {
 
 /** Why an attempt was refused before its password was checked. */
 export interface Refusal {
-  scope: Scope;
+  scope: ThrottleScope;
   lockedMs: number;
 }
 
@@ -38,44 +42,6 @@ class Locked extends Error {
   constructor(readonly refusal: Refusal) {
     super(`locked (${refusal.scope})`);
   }
-}
-
-/**
- * Counts one attempt for (scope, subject) unless that subject is locked (or `ignoreLock`), in one
- * statement: the row lock of the upsert serialises concurrent attempts, so N parallel attempts see
- * counts 1..N and only those below the limit pass. The attempt counts as a failure until it is known
- * to be a success; reaching the limit locks at once, doubling per further failure up to `maxLockMs`.
- * Resolves the count including this attempt, or undefined when locked.
- */
-async function reserve(
-  client: PoolClient,
-  scope: Scope,
-  subject: string,
-  limit: { maxFailures: number; lockoutMs: number; maxLockMs: number },
-  ignoreLock = false,
-): Promise<number | undefined> {
-  const lockFor = (count: string) =>
-    `CASE WHEN ${count} >= $3 THEN now() + least($4::float8 * power(2, ${count} - $3), $5) * interval '1 millisecond' END`;
-  const count = `CASE WHEN f.last_attempt < now() - interval '${FAILURE_MEMORY}' THEN 1 ELSE f.failures + 1 END`;
-  const { rows } = await client.query<{ failures: number }>(
-    `INSERT INTO login_failures AS f (scope, subject, failures, locked_until, last_attempt)
-     VALUES ($1, $2, 1, ${lockFor('1')}, now())
-     ON CONFLICT (scope, subject) DO UPDATE
-        SET failures = ${count}, locked_until = ${lockFor(count)}, last_attempt = now()
-      WHERE f.locked_until IS NULL OR f.locked_until <= now() OR $6
-     RETURNING failures`,
-    [scope, subject, limit.maxFailures, limit.lockoutMs, limit.maxLockMs, ignoreLock],
-  );
-  return rows[0]?.failures;
-}
-
-async function lockedForMs(client: PoolClient, scope: Scope, subject: string): Promise<number> {
-  const { rows } = await client.query<{ ms: number }>(
-    `SELECT greatest(0, extract(epoch FROM locked_until - now()) * 1000)::float8 AS ms
-       FROM login_failures WHERE scope = $1 AND subject = $2`,
-    [scope, subject],
-  );
-  return Math.ceil(rows[0]?.ms ?? 0);
 }
 
 /**
@@ -122,12 +88,12 @@ export class LoginThrottle {
     const attempt = { user: normalise(login), client: clientKey(address) };
     try {
       return await withTransaction(this.pool, async (db) => {
-        const clientCount = await reserve(db, 'client', attempt.client, this.clientLimit);
+        const clientCount = await reserveAttempt(db, 'client', attempt.client, this.clientLimit);
         if (clientCount === undefined) {
           throw new Locked({ scope: 'client', lockedMs: await lockedForMs(db, 'client', attempt.client) });
         }
         const cleanClient = clientCount === 1;
-        const userCount = await reserve(
+        const userCount = await reserveAttempt(
           db,
           'user',
           attempt.user,
@@ -147,30 +113,19 @@ export class LoginThrottle {
 
   /** The password was wrong: the reservation stands as the failure; rows older than a day go. */
   async failed(): Promise<void> {
-    await this.pool.query(
-      `DELETE FROM login_failures
-        WHERE last_attempt < now() - interval '${FAILURE_MEMORY}'
-          AND (locked_until IS NULL OR locked_until < now())`,
-    );
+    await purgeForgottenFailures(this.pool);
   }
 
   /** The right password: the user name starts afresh; the address gets its attempt back (its lock stays). */
   async succeeded(attempt: Attempt): Promise<void> {
-    await this.pool.query(`DELETE FROM login_failures WHERE scope = 'user' AND subject = $1`, [attempt.user]);
-    await this.giveBack('client', attempt.client);
+    await clearFailures(this.pool, 'user', attempt.user);
+    await giveBackAttempt(this.pool, 'client', attempt.client);
   }
 
   /** The password could not be checked (directory down): neither side is charged for it. */
   async released(attempt: Attempt): Promise<void> {
-    await this.giveBack('user', attempt.user);
-    await this.giveBack('client', attempt.client);
-  }
-
-  private async giveBack(scope: Scope, subject: string): Promise<void> {
-    await this.pool.query(
-      `UPDATE login_failures SET failures = greatest(failures - 1, 0) WHERE scope = $1 AND subject = $2`,
-      [scope, subject],
-    );
+    await giveBackAttempt(this.pool, 'user', attempt.user);
+    await giveBackAttempt(this.pool, 'client', attempt.client);
   }
 }
 

@@ -1,20 +1,16 @@
 import type { Pool } from 'pg';
-import type { SealedSecret, SecretBox } from '../../config/secret-box';
+import type { SecretBox } from '../../config/secret-box';
+import { listJunctionsWithSecrets } from '../../db/directory-junctions';
 import type { Junction } from '../auth/directory';
-import { junctionSettings, type JunctionSettings } from './junction-settings';
+import { junctionSettings } from './junction-settings';
 
 /** Every junction with its bind password opened, in the order sign-in tries them. */
 export async function loadJunctions(pool: Pool, secrets: SecretBox): Promise<Junction[]> {
-  const { rows } = await pool.query<{
-    id: string;
-    name: string;
-    settings: JunctionSettings;
-    bind_password: SealedSecret | null;
-  }>('SELECT id, name, settings, bind_password FROM directory_junctions ORDER BY priority, name');
+  const rows = await listJunctionsWithSecrets(pool);
   return rows.map((row) => ({
     id: row.id,
     name: row.name,
     settings: junctionSettings.parse(row.settings),
-    bindPassword: row.bind_password ? secrets.open(row.bind_password) : '',
+    bindPassword: row.bindPassword ? secrets.open(row.bindPassword) : '',
   }));
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { listPage, pageQuery, type ListDefinition } from '../../db/list-page';
+import { deleteJunction, insertJunction, junctionList, updateJunction } from '../../db/directory-junctions';
+import { listPage, pageQuery } from '../../db/list-page';
 import type { ApiDeps } from '../deps';
 import { notFound } from '../problem';
 import { pageOf, recordTimes } from '../responses';
@@ -28,19 +29,11 @@ const junction = z.object({
   ...recordTimes,
 });
 
-const junctionsView: ListDefinition<object> = {
-  select: `SELECT id, name, priority, settings, bind_password IS NOT NULL AS "bindPasswordSet",
-                  created_at AS "createdAt", updated_at AS "updatedAt"
-             FROM directory_junctions`,
-  filters: { name: { column: 'name', op: 'contains' } },
-  orderBy: 'priority, name',
-};
-
 const listQuery = pageQuery.extend({ name: z.string().max(128).optional() });
 
 /** Directory junctions: the AD / LDAP directories users sign in from. */
 export function junctionsResource({ pool, secrets }: ApiDeps) {
-  const get = (id: string) => findOr404(pool, junctionsView, id, 'Directory junction');
+  const get = (id: string) => findOr404(pool, junctionList, id, 'Directory junction');
   return resource('Directory junctions', '/api/directory-junctions', [
     route({
       method: 'get',
@@ -50,7 +43,7 @@ export function junctionsResource({ pool, secrets }: ApiDeps) {
       summary: 'List directory junctions',
       access: 'read',
       query: listQuery,
-      handle: ({ query }) => listPage(pool, junctionsView, query),
+      handle: ({ query }) => listPage(pool, junctionList, query),
     }),
     route({
       method: 'post',
@@ -64,16 +57,7 @@ export function junctionsResource({ pool, secrets }: ApiDeps) {
       handle: async ({ body, auditObject }) => {
         const id = randomUUID();
         auditObject(id);
-        await pool.query(
-          `INSERT INTO directory_junctions (id, name, priority, settings, bind_password) VALUES ($1, $2, $3, $4, $5)`,
-          [
-            id,
-            body.name,
-            body.priority,
-            JSON.stringify(body.settings),
-            JSON.stringify(secrets.seal(body.bindPassword)),
-          ],
-        );
+        await insertJunction(pool, id, { ...body, bindPassword: secrets.seal(body.bindPassword) });
         return get(id);
       },
     }),
@@ -98,18 +82,10 @@ export function junctionsResource({ pool, secrets }: ApiDeps) {
       body: junctionPatch,
       handle: async ({ params, body }) => {
         await get(params.id);
-        await pool.query(
-          `UPDATE directory_junctions SET name = coalesce($2, name), priority = coalesce($3, priority),
-                  settings = coalesce($4, settings), bind_password = coalesce($5, bind_password), updated_at = now()
-            WHERE id = $1`,
-          [
-            params.id,
-            body.name,
-            body.priority,
-            body.settings && JSON.stringify(body.settings),
-            body.bindPassword && JSON.stringify(secrets.seal(body.bindPassword)),
-          ],
-        );
+        await updateJunction(pool, params.id, {
+          ...body,
+          bindPassword: body.bindPassword ? secrets.seal(body.bindPassword) : undefined,
+        });
         return get(params.id);
       },
     }),
@@ -139,8 +115,7 @@ export function junctionsResource({ pool, secrets }: ApiDeps) {
       access: 'directory.write',
       params: idParams,
       handle: async ({ params }) => {
-        const { rowCount } = await pool.query('DELETE FROM directory_junctions WHERE id = $1', [params.id]);
-        if (rowCount === 0) throw notFound('Directory junction', params.id);
+        if (!(await deleteJunction(pool, params.id))) throw notFound('Directory junction', params.id);
       },
     }),
   ]);

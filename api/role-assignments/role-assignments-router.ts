@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { listPage, pageQuery, type ListDefinition } from '../../db/list-page';
+import { listPage, pageQuery } from '../../db/list-page';
+import {
+  deleteRoleAssignment,
+  insertRoleAssignment,
+  roleAssignmentList,
+  roleOfAssignment,
+} from '../../db/role-assignments';
 import { grantRefused, mayGrant, PERMISSIONS, ROLE_PERMISSIONS, ROLES, type Role } from '../auth/roles';
 import { rolesConfirmedNow } from '../auth/directory-recheck';
 import type { Caller } from '../auth/identity';
@@ -18,16 +24,6 @@ const assignmentBody = z.object({
 });
 
 const assignment = assignmentBody.extend({ id: z.uuid(), createdAt: timestamp });
-
-const assignmentsView: ListDefinition<object> = {
-  select: `SELECT id, role, principal_type AS "principalType", principal, created_at AS "createdAt"
-             FROM role_assignments`,
-  filters: {
-    role: { column: 'role', op: 'equals' },
-    principal: { column: 'principal', op: 'contains' },
-  },
-  orderBy: 'role, principal',
-};
 
 /** Role assignments: which directory users and groups hold which roles. */
 export function roleAssignmentsResource({ pool, secrets }: ApiDeps) {
@@ -59,7 +55,7 @@ export function roleAssignmentsResource({ pool, secrets }: ApiDeps) {
       summary: 'List role assignments',
       access: 'read',
       query: pageQuery.extend({ role: z.enum(ROLES).optional(), principal: z.string().max(1024).optional() }),
-      handle: ({ query }) => listPage(pool, assignmentsView, query),
+      handle: ({ query }) => listPage(pool, roleAssignmentList, query),
     }),
     route({
       method: 'post',
@@ -74,11 +70,8 @@ export function roleAssignmentsResource({ pool, secrets }: ApiDeps) {
         await mayGrantNow(caller, body.role);
         const id = randomUUID();
         auditObject(id);
-        await pool.query(
-          'INSERT INTO role_assignments (id, role, principal_type, principal) VALUES ($1, $2, $3, $4)',
-          [id, body.role, body.principalType, body.principal],
-        );
-        return findOr404(pool, assignmentsView, id, 'Role assignment');
+        await insertRoleAssignment(pool, { id, ...body });
+        return findOr404(pool, roleAssignmentList, id, 'Role assignment');
       },
     }),
     route({
@@ -89,12 +82,10 @@ export function roleAssignmentsResource({ pool, secrets }: ApiDeps) {
       access: 'roles.write',
       params: idParams,
       handle: async ({ params, caller }) => {
-        const { rows } = await pool.query<{ role: Role }>('SELECT role FROM role_assignments WHERE id = $1', [
-          params.id,
-        ]);
-        if (rows.length === 0) throw notFound('Role assignment', params.id);
-        await mayGrantNow(caller, rows[0].role);
-        await pool.query('DELETE FROM role_assignments WHERE id = $1', [params.id]);
+        const role = await roleOfAssignment<Role>(pool, params.id);
+        if (role === undefined) throw notFound('Role assignment', params.id);
+        await mayGrantNow(caller, role);
+        await deleteRoleAssignment(pool, params.id);
       },
     }),
   ]);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { listPage, pageQuery, type ListDefinition } from '../../db/list-page';
+import { apiTokenList, revokeApiToken } from '../../db/api-tokens';
+import { listPage, pageQuery } from '../../db/list-page';
 import { createApiToken } from '../auth/api-tokens';
 import { identityOf } from '../auth/identity';
 import { hasPermission } from '../auth/roles';
@@ -26,14 +27,6 @@ const createdToken = z.object({
   expiresAt: timestamp,
 });
 
-const tokensView: ListDefinition<object> = {
-  select: `SELECT id, name, owner, created_at AS "createdAt", expires_at AS "expiresAt",
-                  revoked_at AS "revokedAt", last_used_at AS "lastUsedAt"
-             FROM api_tokens`,
-  filters: { owner: { column: 'owner', op: 'equals' } },
-  orderBy: '"createdAt" DESC',
-};
-
 /** A token is a long-lived secret in a script: short lifetimes limit what a leaked one is worth. */
 const DEFAULT_TOKEN_DAYS = 30;
 const MAX_TOKEN_DAYS = 90;
@@ -53,7 +46,7 @@ export function tokensResource({ pool }: ApiDeps) {
       access: 'signed-in',
       query: pageQuery,
       handle: ({ query, caller }) =>
-        listPage(pool, tokensView, {
+        listPage(pool, apiTokenList, {
           ...query,
           owner: hasPermission(caller.roles, 'roles.write') ? undefined : caller.name,
         }),
@@ -103,12 +96,9 @@ export function tokensResource({ pool }: ApiDeps) {
       access: 'signed-in',
       params: idParams,
       handle: async ({ params, caller }) => {
-        const { rowCount } = await pool.query(
-          `UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now())
-            WHERE id = $1 AND (owner = $2 OR $3)`,
-          [params.id, caller.name, hasPermission(caller.roles, 'roles.write')],
-        );
-        if (rowCount === 0) throw notFound('API token', params.id);
+        const anyOwner = hasPermission(caller.roles, 'roles.write');
+        if (!(await revokeApiToken(pool, params.id, caller.name, anyOwner)))
+          throw notFound('API token', params.id);
       },
     }),
   ]);
