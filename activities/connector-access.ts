@@ -3,7 +3,7 @@ import type { Pool } from 'pg';
 import { createConnector } from '../connectors';
 import type { Connector } from '../connectors/connector';
 import type { ImageStore } from '../connectors/image-store';
-import { VmHostLookupError, type VmHost } from '../connectors/vm-host';
+import type { VmHost } from '../connectors/vm-host';
 import { getConnector, getConnectorSecrets } from '../db/connectors';
 import type { SecretBox } from '../config/secret-box';
 
@@ -42,12 +42,7 @@ export function withVmHost<T>(
 ): Promise<T> {
   return withConnector(deps, connectorId, async (connector) => {
     if (!connector.vms) throw notCapable(connector.type, 'virtual machines');
-    try {
-      return await use(connector.vms);
-    } catch (err) {
-      if (err instanceof VmHostLookupError) throw ApplicationFailure.nonRetryable(err.message, err.name);
-      throw err;
-    }
+    return use(connector.vms);
   });
 }
 

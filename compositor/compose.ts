@@ -21,6 +21,7 @@ import {
   type VolumeEntry,
 } from './volume';
 import { withWorkDir } from './work-dir';
+import { ComposeError } from './errors';
 
 /**
  * The compositor (ARCHITECTURE.md §5): OS layer, app layers and platform layer into one disk.
@@ -63,14 +64,6 @@ export interface ComposeReport {
     registryConflicts: number;
   };
   timings: LayerTiming[];
-}
-
-/** A user-facing compose failure (bad input); the CLI prints the message as is. */
-export class ComposeError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ComposeError';
-  }
 }
 
 async function checkReadable(files: string[]): Promise<void> {

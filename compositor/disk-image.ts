@@ -18,6 +18,7 @@ import {
 import { isZero } from '../disk/zero';
 import type { DiskLayout } from './disk-layout';
 import type { ProgressListener, ServedVolume } from './native';
+import { ComposeError } from './errors';
 
 /**
  * The container step, in one place: reading a partition out of a VM disk of any format, and
@@ -163,7 +164,7 @@ export async function openWindowsPartition(diskPath: string): Promise<ServedVolu
   let mapDir: string | undefined;
   try {
     const table = await readPartitionTable(disk);
-    if (!table) throw new Error(`${diskPath}: no MBR or GPT partition table`);
+    if (!table) throw new ComposeError(`${diskPath}: no MBR or GPT partition table`);
     const boot = Buffer.alloc(512);
     const ntfs = [];
     for (const partition of table.partitions.filter((p) => isWindowsType(p.type))) {
@@ -171,7 +172,7 @@ export async function openWindowsPartition(diskPath: string): Promise<ServedVolu
       if (boot.toString('latin1', 3, 11) === 'NTFS    ') ntfs.push(partition);
     }
     const windows = ntfs.sort((a, b) => b.size - a.size)[0];
-    if (!windows) throw new Error(`${diskPath}: no NTFS partition found`);
+    if (!windows) throw new ComposeError(`${diskPath}: no NTFS partition found`);
     // Read by the NTFS core straight from the file where it can: no copy through this process.
     let mapFile: string | undefined;
     if (disk instanceof BlockMappedDisk) {

@@ -7,6 +7,7 @@ import type { LayerMetadata } from './layer-metadata';
 import type { VolumeRef } from './native';
 import { applyToVolume, cloneVolume, listVolume } from './volume';
 import { withWorkDir } from './work-dir';
+import { ComposeError } from './errors';
 
 /** The hives an OS layer must have for registry merging; each must really be a hive. */
 export const REQUIRED_HIVES = ['SYSTEM', 'SOFTWARE', 'DEFAULT'] as const;
@@ -14,9 +15,9 @@ export const HIVE_DIR = '\\Windows\\System32\\config';
 
 export async function checkHive(partition: VolumeRef, hive: string, source: string): Promise<Buffer> {
   const bytes = await readOptionalFile(partition, `${HIVE_DIR}\\${hive}`);
-  if (!bytes) throw new Error(`${source}: no ${HIVE_DIR}\\${hive}: not a Windows volume`);
+  if (!bytes) throw new ComposeError(`${source}: no ${HIVE_DIR}\\${hive}: not a Windows volume`);
   if (bytes.length < 4096 || bytes.toString('latin1', 0, 4) !== 'regf') {
-    throw new Error(`${source}: ${HIVE_DIR}\\${hive} is not a registry hive`);
+    throw new ComposeError(`${source}: ${HIVE_DIR}\\${hive} is not a registry hive`);
   }
   return bytes;
 }
@@ -31,7 +32,7 @@ export interface ImportOsOptions {
 /** Makes an OS layer disk from a VM disk: its Windows partition, as is, plus `\.lamina`. */
 export async function importOsLayer(options: ImportOsOptions): Promise<LayerMetadata> {
   await fs.access(options.vmDisk).catch(() => {
-    throw new Error(`${options.vmDisk}: cannot read the VM disk`);
+    throw new ComposeError(`${options.vmDisk}: cannot read the VM disk`);
   });
   return withWorkDir(options.out, async (work) => {
     // Only the allocated clusters of the VM's Windows partition, read in place, become the layer.

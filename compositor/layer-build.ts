@@ -8,6 +8,7 @@ import { openLayerSource, sourceOperations, type LayerSource } from './layer-sou
 import { applyToVolume } from './volume';
 import { toVolumePath } from './volume-operations';
 import { withWorkDir } from './work-dir';
+import { ComposeError } from './errors';
 
 /** Layer-as-code: an app or platform layer built from a folder or zip, a .reg file, deletions and scripts. */
 
@@ -46,7 +47,7 @@ export async function buildLayer(options: BuildLayerOptions): Promise<LayerMetad
   if (registry && options.reg) parseRegText(registry, options.reg);
   const deletions = options.deletions ? await readDeletions(options.deletions) : [];
   const os = await withLayer(options.os, async (layer) => layer.metadata);
-  if (os.type !== 'os') throw new Error(`${options.os} is a ${os.type} layer, not an OS layer`);
+  if (os.type !== 'os') throw new ComposeError(`${options.os} is a ${os.type} layer, not an OS layer`);
   return withWorkDir(options.out, async (work) => {
     const content = await openLayerSource(options.from);
     const scripts = options.scripts ? await openLayerSource(options.scripts) : undefined;

@@ -7,6 +7,7 @@ import { LayerDeletions, LayerMetadata, METADATA_FILES } from './layer-metadata'
 import { NtfsCoreError, type ProgressListener, type VolumeRef } from './native';
 import { applyToVolume, finalizeVolume, formatVolume, readVolumeFile } from './volume';
 import { toVolumePath, type VolumeOperation } from './volume-operations';
+import { ComposeError } from './errors';
 
 /**
  * Layer disks (ARCHITECTURE.md §4): an MBR disk with one NTFS partition at 1 MiB holding the
@@ -102,7 +103,9 @@ function parseJson<T>(bytes: Buffer, schema: { parse(value: unknown): T }, what:
   try {
     return schema.parse(JSON.parse(bytes.toString('utf8')));
   } catch (err) {
-    throw new Error(`${what} is invalid: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+    throw new ComposeError(
+      `${what} is invalid: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`,
+    );
   }
 }
 
@@ -134,7 +137,7 @@ export async function openLayer(disk: string, options: OpenLayerOptions = {}): P
   }
   try {
     const layerJson = await readOptionalFile(volume, METADATA_FILES.layer);
-    if (!layerJson) throw new Error(`${disk} is not a Lamina layer disk (no ${METADATA_FILES.layer})`);
+    if (!layerJson) throw new ComposeError(`${disk} is not a Lamina layer disk (no ${METADATA_FILES.layer})`);
     const metadata = parseJson(layerJson, LayerMetadata, `${disk}: layer.json`);
     const deletionsJson = await readOptionalFile(volume, METADATA_FILES.deletions);
     const deletions = deletionsJson

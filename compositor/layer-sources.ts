@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import StreamZip from 'node-stream-zip';
 import { DEFAULT_DESCRIPTOR, encodeSecurityDescriptor } from './security-descriptor';
 import { FileAttribute, type Content, type VolumeOperation } from './volume-operations';
+import { ComposeError } from './errors';
 
 /**
  * Where a declaratively built layer's files come from: a folder or a zip (streamed entry by
@@ -61,7 +62,7 @@ async function zipSource(file: string): Promise<LayerSource> {
   const zip = new StreamZip.async({ file });
   const zipEntries = await zip.entries().catch(async (err: unknown) => {
     await zip.close().catch(() => undefined);
-    throw new Error(
+    throw new ComposeError(
       `${file}: neither a folder nor a zip archive (${err instanceof Error ? err.message : String(err)})`,
     );
   });
@@ -82,7 +83,7 @@ async function zipSource(file: string): Promise<LayerSource> {
 
 export async function openLayerSource(from: string): Promise<LayerSource> {
   const stat = await fs.stat(from).catch(() => undefined);
-  if (!stat) throw new Error(`${from}: no such folder or zip`);
+  if (!stat) throw new ComposeError(`${from}: no such folder or zip`);
   return stat.isDirectory() ? folderSource(from) : zipSource(from);
 }
 

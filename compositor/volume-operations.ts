@@ -3,6 +3,8 @@
  * values, and their encoding. Paths are Windows paths (`\Program Files\App\a.exe`).
  */
 
+import { ComposeError } from './errors';
+
 /** Bytes of a file or stream: in memory, or a stream of known length (a zip entry). */
 export type Content = Buffer | { size: number; stream: AsyncIterable<Buffer> };
 
@@ -47,7 +49,9 @@ export function toVolumePath(windowsPath: string): string {
   const parts = windowsPath.split(/[\\/]+/).filter((part) => part.length > 0);
   for (const part of parts) {
     if (part === '.' || part === '..' || hasControlCharacter(part) || /[<>:"|?*]/.test(part)) {
-      throw new Error(`invalid path component ${JSON.stringify(part)} in ${JSON.stringify(windowsPath)}`);
+      throw new ComposeError(
+        `invalid path component ${JSON.stringify(part)} in ${JSON.stringify(windowsPath)}`,
+      );
     }
   }
   return '/' + parts.join('/');
@@ -88,7 +92,7 @@ export async function* encodeOperations(
         break;
       case 'stream':
         if (!operation.name || hasControlCharacter(operation.name) || /[\\/:]/.test(operation.name))
-          throw new Error(`invalid stream name ${JSON.stringify(operation.name)}`);
+          throw new ComposeError(`invalid stream name ${JSON.stringify(operation.name)}`);
         yield Buffer.from(`stream ${contentSize(operation.content)} ${target}:${operation.name}\n`);
         yield* contentBytes(operation.content);
         break;

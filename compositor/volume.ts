@@ -10,6 +10,7 @@ import {
   type VolumeRef,
 } from './native';
 import { encodeOperations, type VolumeOperation } from './volume-operations';
+import { ComposeError } from './errors';
 
 /**
  * NTFS volumes held in partition image files (sparse files the size of the partition). All
@@ -122,7 +123,8 @@ export async function growVolume(
   size: number,
   { onProgress, signal }: CoreOptions = {},
 ): Promise<void> {
-  if (size < volumeSize) throw new Error(`cannot shrink a ${mib(volumeSize)} MiB volume to ${mib(size)} MiB`);
+  if (size < volumeSize)
+    throw new ComposeError(`cannot shrink a ${mib(volumeSize)} MiB volume to ${mib(size)} MiB`);
   if (size === volumeSize) return;
   onProgress?.({ phase: 'grow', done: 0, total: size });
   // -f twice: no interactive confirmation, no chkdsk-was-run check (the volume is ours).

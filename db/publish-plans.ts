@@ -39,6 +39,14 @@ export class PublishPlanError extends Error {
   }
 }
 
+/** The template itself is missing (a 404 in the API), as opposed to one that exists but cannot publish. */
+export class TemplateNotFoundError extends PublishPlanError {
+  constructor(templateId: string) {
+    super([`image template ${templateId} does not exist`]);
+    this.name = 'TemplateNotFoundError';
+  }
+}
+
 /** Reads the template and checks every layer version is Deployable; throws PublishPlanError listing every problem. */
 export async function loadPublishPlan(pool: Pool, templateId: string): Promise<PublishPlan> {
   const { rows } = await pool.query<
@@ -50,7 +58,7 @@ export async function loadPublishPlan(pool: Pool, templateId: string): Promise<P
     [templateId],
   );
   const row = rows[0];
-  if (!row) throw new PublishPlanError([`image template ${templateId} does not exist`]);
+  if (!row) throw new TemplateNotFoundError(templateId);
   const { osVersionId, platformVersionId, ...template } = row;
   const { rows: appIds } = await pool.query<{ id: string }>(
     'SELECT version_id AS id FROM image_template_app_versions WHERE template_id = $1',

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { loadPublishPlan, PublishPlanError } from '../../db/publish-plans';
+import { loadPublishPlan, PublishPlanError, TemplateNotFoundError } from '../../db/publish-plans';
 import type { PublishImageInput } from '../../workflows/publish-image';
 import type { ApiDeps } from '../deps';
 import { HttpProblem, notFound } from '../problem';
@@ -31,9 +31,8 @@ export function publishResource({ pool, tasks }: ApiDeps) {
         try {
           name = (await loadPublishPlan(pool, params.id)).template.name;
         } catch (err) {
+          if (err instanceof TemplateNotFoundError) throw notFound('Image template', params.id);
           if (!(err instanceof PublishPlanError)) throw err;
-          if (err.problems.some((p) => p.includes('template') && p.includes('does not exist')))
-            throw notFound('Image template', params.id);
           throw new HttpProblem({
             title: 'Template cannot be published',
             status: 409,

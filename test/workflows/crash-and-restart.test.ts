@@ -8,6 +8,7 @@ import { startTemporalDevServer, type TemporalDevServer } from '../../runtime/te
 import type { PublishImageResult } from '../../workflows/publish-image';
 import { testDir } from '../harness';
 import {
+  attemptsOf,
   builtLayer,
   completed,
   eventually,
@@ -45,21 +46,6 @@ function progressOf(app: Appliance, taskId: string, step: string, enough: (done:
     const task = (await app.api.get(`/api/tasks/${taskId}`)).body as Task;
     return task.progress.some((p) => p.step === step && enough(p.done ?? 0));
   }, 120_000);
-}
-
-async function attemptsOf(app: Appliance, taskId: string, activity: string): Promise<number> {
-  const history = await app.stack.client.workflow.getHandle(taskId).fetchHistory();
-  const scheduled = new Map<string, string>();
-  let attempts = 0;
-  for (const event of history.events ?? []) {
-    const type = event.activityTaskScheduledEventAttributes?.activityType?.name;
-    if (type) scheduled.set(String(event.eventId), type);
-    const started = event.activityTaskStartedEventAttributes;
-    if (started && scheduled.get(String(started.scheduledEventId)) === activity) {
-      attempts = Math.max(attempts, started.attempt ?? 1);
-    }
-  }
-  return attempts;
 }
 
 /** OS + two conflicting apps published to a throttled share; the same inputs always give the same bytes. */

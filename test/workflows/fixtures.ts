@@ -80,6 +80,22 @@ export async function completed<T>(
   return task.result as T;
 }
 
+/** The attempt number of the last run of `activity` in the task's workflow history (0: it never started). */
+export async function attemptsOf(app: Appliance, taskId: string, activity: string): Promise<number> {
+  const history = await app.stack.client.workflow.getHandle(taskId).fetchHistory();
+  const scheduled = new Map<string, string>();
+  let attempts = 0;
+  for (const event of history.events ?? []) {
+    const type = event.activityTaskScheduledEventAttributes?.activityType?.name;
+    if (type) scheduled.set(String(event.eventId), type);
+    const started = event.activityTaskStartedEventAttributes;
+    if (started && scheduled.get(String(started.scheduledEventId)) === activity) {
+      attempts = Math.max(attempts, started.attempt ?? 1);
+    }
+  }
+  return attempts;
+}
+
 /** Polls `probe` until it returns something truthy. */
 export async function eventually<T>(
   probe: () => Promise<T | undefined | false>,
@@ -229,6 +245,7 @@ export async function template(
     appVersionIds?: string[];
     platformVersionId?: string;
     connectorId: string;
+    diskSizeGb?: number;
   },
 ): Promise<string> {
   const created = await api.post('/api/templates', {
