@@ -1,6 +1,7 @@
 import { createConnectorTestActivities, type ConnectorTestDeps } from './connector-test';
 import { createDiagnosticsActivities, type DiagnosticsDeps } from './diagnostics';
-import { createLayerDiskActivities } from './layer-disks';
+import { withFailureTable } from './failure-table';
+import { createLayerDiskActivities, type LayerDiskDeps } from './layer-disks';
 import { createLayerRecordActivities } from './layer-records';
 import { createPackagingCacheActivities } from './packaging-cache';
 import { createPublishingActivities } from './publishing';
@@ -18,9 +19,12 @@ export type ActivityDeps = DiagnosticsDeps &
     uploadsDir: string;
   };
 
-/** All activities of the appliance task queue, bound to their dependencies. */
+/**
+ * All activities of the appliance task queue, bound to their dependencies, their errors classified
+ * by the failure table.
+ */
 export function createActivities(deps: ActivityDeps) {
-  return {
+  return withFailureTable({
     ...createDiagnosticsActivities(deps),
     ...createConnectorTestActivities(deps),
     ...createLayerRecordActivities(deps),
@@ -30,10 +34,10 @@ export function createActivities(deps: ActivityDeps) {
     ...createScratchActivities(deps),
     ...createUploadActivities(deps),
     ...createWorkerSettingsActivities({ composeTaskQueue: deps.composeTaskQueue }),
-  };
+  });
 }
 
 /** The disk-heavy activities of the compose task queue (`lamina-compose`), run with bounded concurrency. */
-export function createComposeActivities() {
-  return createLayerDiskActivities();
+export function createComposeActivities(deps: LayerDiskDeps) {
+  return withFailureTable(createLayerDiskActivities(deps));
 }

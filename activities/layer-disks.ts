@@ -9,6 +9,13 @@ import { importOsLayer } from '../compositor/import-os';
 import { inspectLayer } from '../compositor/inspect';
 import { buildLayer, type BuildLayerOptions } from '../compositor/layer-build';
 import { finalizePackageDisk } from '../compositor/package-disk';
+import {
+  boundConflicts,
+  conflictReportPath,
+  readReport,
+  writeReport,
+  type BoundedConflicts,
+} from './conflict-reports';
 import { digestFile, type FileDigest } from './file-digest';
 import type { HeartbeatDetails } from './heartbeat';
 import { fileExists, removeLeftovers, removeWithLeftovers } from './leftovers';
@@ -29,18 +36,25 @@ export interface ComposeImageInput {
   firmware: Firmware;
   format: OutputFormat;
   out: string;
+  /**
+   * Stores the full report in the layer repository under this id (conflict-reports.ts), for any
+   * worker to read. Without it the report stays next to `out`: a packaging machine's boot disk
+   * needs none, and publish tasks started before reports were stored by id read it by path.
+   */
+  reportId?: string;
 }
 
-export interface ComposedImage extends FileDigest {
-  /** The full report (every conflict) stays on disk; the workflow carries its path and the counts. */
-  reportPath: string;
-  fileConflicts: number;
-  registryConflicts: number;
+export interface ComposedImage extends FileDigest, BoundedConflicts {
   /** The first conflicts as one line each ("path: winner over losers"), for task results and the demo. */
   conflictSummary: string[];
+  /** Without `reportId`: where the full report is, on this worker's disk. */
+  reportPath?: string;
 }
 
 const SUMMARY_LINES = 20;
+
+/** Lines longer than this (a path can be 32,767 characters) are cut: the summary travels in history. */
+const SUMMARY_LINE_CHARACTERS = 1000;
 
 function summarise(report: ComposeReport): string[] {
   const lines = [
@@ -49,7 +63,9 @@ function summarise(report: ComposeReport): string[] {
       (c) =>
         `registry ${c.key}\\${c.valueName || '(Default)'}: ${c.merged ? 'merged' : `${c.winner} over ${c.losers.join(', ')}`}`,
     ),
-  ];
+  ].map((line) =>
+    line.length > SUMMARY_LINE_CHARACTERS ? `${line.slice(0, SUMMARY_LINE_CHARACTERS)}…` : line,
+  );
   return lines.length > SUMMARY_LINES
     ? [
         ...lines.slice(0, SUMMARY_LINES),
@@ -87,7 +103,12 @@ async function produce(
   }
 }
 
-export function createLayerDiskActivities() {
+export interface LayerDiskDeps {
+  /** The layer repository, shared by every worker: full compose reports are stored there by id. */
+  repositoryDir: string;
+}
+
+export function createLayerDiskActivities(deps: LayerDiskDeps) {
   return {
     async importOsLayerDisk(input: {
       vmDisk: string;
@@ -155,8 +176,11 @@ export function createLayerDiskActivities() {
         throw new Error(`${input.path} changed after it was written`);
     },
 
+    /** Composes `out` and stores its report; a finished compose is the image and its report, both present. */
     async composeImage(input: ComposeImageInput): Promise<ComposedImage> {
-      const reportPath = `${input.out}.report.json`;
+      const reportPath = input.reportId
+        ? conflictReportPath(deps.repositoryDir, input.reportId)
+        : `${input.out}.report.json`;
       if (!(await fileExists(reportPath))) await fs.rm(input.out, { force: true });
       await produce(input.out, async (progress, signal) => {
         const report = await compose({
@@ -170,25 +194,18 @@ export function createLayerDiskActivities() {
           out: input.out,
           onProgress: ({ phase, done, total }) => progress({ phase, done, total }),
         });
-        await writeJsonAtomically(reportPath, report);
+        await writeReport(reportPath, report);
       });
-      const report = JSON.parse(await fs.readFile(reportPath, 'utf8')) as ComposeReport;
+      const report = await readReport(reportPath);
       Context.current().heartbeat({ phase: 'hash', done: 0, total: 1 });
       return {
         ...(await digestFile(input.out)),
-        reportPath,
-        fileConflicts: report.totals.fileConflicts,
-        registryConflicts: report.totals.registryConflicts,
+        ...boundConflicts(report.conflicts),
         conflictSummary: summarise(report),
+        ...(input.reportId ? {} : { reportPath }),
       };
     },
   };
-}
-
-async function writeJsonAtomically(file: string, value: unknown): Promise<void> {
-  const temp = `${file}.${process.pid}.tmp`;
-  await fs.writeFile(temp, JSON.stringify(value, null, 2) + '\n');
-  await fs.rename(temp, file);
 }
 
 export type LayerDiskActivities = ReturnType<typeof createLayerDiskActivities>;

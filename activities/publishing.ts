@@ -3,12 +3,13 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import type { ComposeReport } from '../compositor/compose';
-import { loadPublishPlan, PublishPlanError, type PublishPlan } from '../db/publish-plans';
+import { loadPublishPlan, type PublishPlan } from '../db/publish-plans';
 import { deletePublishedImage, recordPublishedImage, type PublishedImage } from '../db/published-images';
+import { conflictReportPath, readReport } from './conflict-reports';
 import { withConnector, withImageStore, type ConnectorAccessDeps } from './connector-access';
 import { run } from '../lib/processes';
 import { heartbeatProgress, previousResumeToken } from './heartbeat';
+import { removeWithLeftovers } from './leftovers';
 
 /** Preset variables of the post-publish script, so one script serves every template and connector. */
 export interface PostPublishVariables {
@@ -100,25 +101,19 @@ async function runPostPublish(script: string, variables: PostPublishVariables): 
   }
 }
 
-export function createPublishingActivities(deps: ConnectorAccessDeps) {
+export function createPublishingActivities(deps: ConnectorAccessDeps & { repositoryDir: string }) {
   return {
     /** The template's publish plan and how its connector takes an image: as a file, or as a VM (MCS master image). */
     async planPublish(templateId: string): Promise<PublishPlan & { delivery: 'file' | 'vm' }> {
-      try {
-        const plan = await loadPublishPlan(deps.pool, templateId);
-        const delivery = await withConnector(deps, plan.connector.id, async (connector) =>
-          connector.images ? 'file' : connector.vms ? 'vm' : undefined,
-        );
-        if (delivery) return { ...plan, delivery };
-        throw ApplicationFailure.nonRetryable(
-          `connector '${plan.connector.name}' (${plan.connector.type}) cannot take published images`,
-          'ConnectorNotCapable',
-        );
-      } catch (err) {
-        if (err instanceof PublishPlanError)
-          throw ApplicationFailure.nonRetryable(err.message, 'TemplateNotPublishable');
-        throw err;
-      }
+      const plan = await loadPublishPlan(deps.pool, templateId);
+      const delivery = await withConnector(deps, plan.connector.id, async (connector) =>
+        connector.images ? 'file' : connector.vms ? 'vm' : undefined,
+      );
+      if (delivery) return { ...plan, delivery };
+      throw ApplicationFailure.nonRetryable(
+        `connector '${plan.connector.name}' (${plan.connector.type}) cannot take published images`,
+        'ConnectorNotCapable',
+      );
     },
 
     /** Copies the image to the connector's store, resuming from the last heartbeat's byte offset. */
@@ -152,12 +147,25 @@ export function createPublishingActivities(deps: ConnectorAccessDeps) {
       await withImageStore(deps, connectorId, (store) => store.removeImage(fileName));
     },
 
+    /**
+     * Records the image with its full conflict report, read from the repository by id (`reportId`, the
+     * compose's). Tasks started before reports were stored by id pass the report's path on the worker
+     * that composed it (`reportPath`).
+     */
     async recordPublishedImage(
-      image: Omit<PublishedImage, 'conflictReport'> & { reportPath: string },
+      image: Omit<PublishedImage, 'conflictReport'> & { reportId?: string; reportPath?: string },
     ): Promise<void> {
-      const { reportPath, ...rest } = image;
-      const report = JSON.parse(await fs.readFile(reportPath, 'utf8')) as ComposeReport;
+      const { reportId, reportPath, ...rest } = image;
+      const file = reportId ? conflictReportPath(deps.repositoryDir, reportId) : reportPath;
+      if (!file)
+        throw new Error(`published image ${image.id}: no conflict report given (reportId or reportPath)`);
+      const report = await readReport(file);
       await recordPublishedImage(deps.pool, { ...rest, conflictReport: report.conflicts });
+    },
+
+    /** Compensation of a compose stored by id: its report goes; none there is fine. */
+    async removeConflictReport(reportId: string): Promise<void> {
+      await removeWithLeftovers(conflictReportPath(deps.repositoryDir, reportId));
     },
 
     async forgetPublishedImage(id: string): Promise<void> {

@@ -136,6 +136,7 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
         namespace: config.temporal.namespace,
         taskQueue: config.compose.taskQueue,
         concurrency: config.compose.concurrency,
+        repositoryDir: config.repositoryDir,
       });
       for (const [what, w] of [
         ['worker', worker],

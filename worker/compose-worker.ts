@@ -7,6 +7,8 @@ export interface ComposeWorkerOptions {
   taskQueue: string;
   /** Compose runs at most this many at once per worker: each is CPU- and disk-bound. */
   concurrency: number;
+  /** The layer repository, where compose reports are stored by id. */
+  repositoryDir: string;
 }
 
 /**
@@ -18,7 +20,7 @@ export function createComposeWorker(options: ComposeWorkerOptions): Promise<Work
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
-    activities: createComposeActivities(),
+    activities: createComposeActivities({ repositoryDir: options.repositoryDir }),
     maxConcurrentActivityTaskExecutions: options.concurrency,
   });
 }

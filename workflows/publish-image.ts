@@ -30,6 +30,11 @@ export interface PublishImageResult {
 const MASTER_DISK_LOCATION = 'master-disk-location';
 /** Tasks started before the scratch image was named by the task composed it under the image's name. */
 const SCRATCH_IMAGE_BY_ID = 'scratch-image-by-id';
+/**
+ * Tasks started before compose reports were stored in the repository by id kept the report next to
+ * the composed image and recorded it from that path, on the compose worker's disk.
+ */
+const REPORT_BY_ID = 'compose-report-by-id';
 
 const FORMATS = { VHD: 'vhd', VHDX: 'vhdx', VMDK: 'vmdk' } as const;
 
@@ -65,6 +70,11 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
     const imagePath = patched(SCRATCH_IMAGE_BY_ID)
       ? `${scratch}/image.${format}`
       : `${scratch}/${imageFileName(name, format)}`;
+    const reportById = patched(REPORT_BY_ID);
+    // The full report is stored under the image's id; it stays only if the image is published.
+    const report = reportById
+      ? saga.register('conflict report', () => appliance.removeConflictReport(imageId))
+      : undefined;
     const composed = await disks.composeImage({
       os: plan.os.diskPath,
       apps: plan.apps.map((a) => a.diskPath),
@@ -73,6 +83,7 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
       firmware,
       format,
       out: imagePath,
+      ...(reportById ? { reportId: imageId } : {}),
     });
 
     let location: string;
@@ -142,7 +153,7 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
       plan,
       outputLocation: location,
       sha256: composed.sha256,
-      reportPath: composed.reportPath,
+      ...(reportById ? { reportId: imageId } : { reportPath: composed.reportPath }),
       taskId: workflowInfo().workflowId,
       vm: vm && { id: vm.id, name: vm.name, snapshot: vm.snapshot, refs: vm.refs },
       postPublish,
@@ -150,6 +161,7 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
     // Published: the file or VM is the task's result now, and stays.
     saga.keep(delivered);
     saga.keep(record);
+    saga.keep(report);
     await saga.settle(scratchStep);
     return {
       imageId,

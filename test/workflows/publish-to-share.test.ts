@@ -1,13 +1,18 @@
 import path from 'node:path';
+import { makeGoldImage } from '../../compositor/gold-image';
 import { LocalVmHost } from '../../connectors/local/local-vm-host';
 import type { PublishImageResult } from '../../workflows/publish-image';
+import { expectWorkerFailures, importDir } from '../harness';
 import {
+  attemptsOf,
   builtLayer,
   catFromImage,
   completed,
   createLayer,
   fileshareConnector,
   filesUnder,
+  finished,
+  GiB,
   goldImage,
   importedOs,
   LOCAL_CONNECTOR,
@@ -132,9 +137,10 @@ describe('OS import, layer-as-code and publishing to a file share, through the A
     expect(result.postPublish).toEqual(postPublish);
     expect(rows[0].post).toEqual(postPublish);
 
-    // Only the image is on the share; the scratch folder is gone.
+    // Only the image is on the share; the scratch folder is gone; the full report is in the repository by id.
     expect(filesUnder(share.mountPoint)).toEqual([`${result.name}.vhdx`]);
     expect(filesUnder(app.config.scratchDir)).toEqual([]);
+    expect(filesUnder(path.join(app.config.repositoryDir, 'reports'))).toEqual([`${result.imageId}.json`]);
   }, 300_000);
 
   it('refuses to publish a template whose layer versions are not Deployable', async () => {
@@ -152,4 +158,41 @@ describe('OS import, layer-as-code and publishing to a file share, through the A
       appA.versionId,
     ]);
   });
+
+  it('fails a publish whose image is too small for its layers at the first compose attempt, naming the cause', async () => {
+    // A BIOS disk's Windows partition fills the disk; a UEFI disk of the same size also holds ESP and MSR.
+    const biosGold = path.join(importDir('gold-bios'), 'gold.vhdx');
+    await makeGoldImage({ out: biosGold, firmware: 'bios', size: GiB, format: 'vhdx' });
+    const biosOs = await importedOs(app.api, biosGold, 'Windows BIOS');
+    const templateId = await template(app.api, {
+      name: 'Too small',
+      osVersionId: biosOs.versionId,
+      connectorId: share.id,
+      diskSizeGb: 1,
+    });
+    const onShare = filesUnder(share.mountPoint);
+    const task = await finished(app.api, await app.api.post(`/api/templates/${templateId}/publish`));
+
+    expect(task.state).toBe('failed');
+    expect(task.error).toMatch(/the Windows partition would be \d+ MiB, smaller than the OS layer's volume/);
+    expect(await attemptsOf(app, task.id, 'composeImage')).toBe(1);
+    expectWorkerFailures(
+      { kind: 'activity', type: 'composeImage', error: /smaller than the OS layer's volume/ },
+      { kind: 'workflow', type: 'publishImage', error: /smaller than the OS layer's volume/ },
+    );
+    const history = await app.stack.client.workflow.getHandle(task.id).fetchHistory();
+    const failures = (history.events ?? []).flatMap(
+      (e) => e.activityTaskFailedEventAttributes?.failure ?? [],
+    );
+    expect(failures).toEqual([
+      expect.objectContaining({
+        message: expect.stringMatching(/smaller than the OS layer's volume/),
+        applicationFailureInfo: expect.objectContaining({ type: 'ComposeError', nonRetryable: true }),
+      }),
+    ]);
+    // Nothing of the task is left: no image on the share, no scratch folder.
+    expect(filesUnder(share.mountPoint)).toEqual(onShare);
+    expect(filesUnder(app.config.scratchDir)).toEqual([]);
+    expect(filesUnder(path.join(app.config.repositoryDir, 'reports'))).toHaveLength(1);
+  }, 300_000);
 });
