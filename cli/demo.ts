@@ -6,7 +6,7 @@ import type { Task } from '../api/tasks/task-service';
 import { makeGoldImage } from '../compositor/gold-image';
 import { installInGuest } from '../connectors/local/guest';
 import { LocalVmHost } from '../connectors/local/local-vm-host';
-import { WORKFLOW_TAG } from '../connectors/vm-host';
+import { WORKFLOW_TAG } from '../domain/vm-contract';
 import { DEFAULT_LOCAL_CONNECTOR_ID } from '../db/connectors';
 import type { LayerVersionResult } from '../workflows/layer-versions';
 import type { PublishImageResult } from '../workflows/publish-image';

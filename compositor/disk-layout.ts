@@ -1,4 +1,5 @@
 import { buildGpt, buildMbr, type Partition, type PartitionSpec } from '../disk';
+import type { DiskFirmware } from '../domain/firmware';
 
 /**
  * Where partitions go on a Lamina disk (ARCHITECTURE.md §5): BIOS → MBR with one active NTFS
@@ -6,8 +7,8 @@ import { buildGpt, buildMbr, type Partition, type PartitionSpec } from '../disk'
  * partition filling the rest. disk/partition places them (1 MiB aligned) and builds the tables.
  */
 
-export type Firmware = 'bios' | 'uefi';
-export const FIRMWARES: readonly Firmware[] = ['bios', 'uefi'];
+/** The compositor's name for domain/firmware.ts's DiskFirmware, which its callers import from here. */
+export type Firmware = DiskFirmware;
 
 export type PartitionRole = 'esp' | 'msr' | 'windows';
 

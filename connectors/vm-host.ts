@@ -1,10 +1,16 @@
+import type { DiskFirmware } from '../domain/firmware';
+import type { ScriptsReport } from '../domain/vm-contract';
+
 /**
  * The hypervisor capability of a connector (ARCHITECTURE.md §7): disks in the connector's storage,
  * VMs with CPU, memory, power state and snapshots. Every operation is idempotent so an activity can
  * be retried: creating what exists or destroying what is gone succeeds.
  */
-/** Tag on a VM naming the workflow that waits on it; the power watcher signals that workflow. */
-export const WORKFLOW_TAG = 'workflowId';
+
+// The VM contract (domain/vm-contract.ts) is part of this interface: its implementers and callers
+// take both from here.
+export { WORKFLOW_TAG } from '../domain/vm-contract';
+export type { ScriptsReport };
 
 export type PowerState = 'off' | 'running' | 'shutting-down';
 
@@ -16,7 +22,7 @@ export interface VmSpec {
   cpus?: number;
   memoryMiB?: number;
   /** What the boot disk was made for; a hypervisor that boots it gives the VM the same firmware. */
-  firmware?: 'bios' | 'uefi';
+  firmware?: DiskFirmware;
   /** Each VM disk is a clone of a disk stored with `uploadDisk`; the VM owns its clones. */
   disks: { name: string; from: string }[];
   /** Free-form labels; WORKFLOW_TAG tells the power watcher whom to signal. */
@@ -39,12 +45,6 @@ export interface VmRecord extends VmSpec {
   snapshots: Snapshot[];
   /** Written by the guest when the layers' first-start scripts are done (MCS master images). */
   scriptsReport?: ScriptsReport;
-}
-
-export interface ScriptsReport {
-  ok: boolean;
-  reportedAt: string;
-  detail: string;
 }
 
 /** A VM or disk the request names is not on the host: retrying cannot make it appear. */

@@ -1,4 +1,7 @@
 import type { Pool } from 'pg';
+import type { Firmware } from '../domain/firmware';
+import type { ImageFormat } from '../domain/image-formats';
+import type { LayerType } from '../domain/layers';
 import { getVersion, type VersionRow } from './layer-versions';
 
 /**
@@ -10,15 +13,15 @@ export interface TemplateSnapshot {
   id: string;
   name: string;
   diskSizeGb: number;
-  diskFormat: 'VHD' | 'VHDX' | 'VMDK';
-  firmware: 'BIOS' | 'UEFI';
+  diskFormat: ImageFormat;
+  firmware: Firmware;
   connectorId: string;
 }
 
 export interface PlannedLayer {
   versionId: string;
   layer: string;
-  type: 'os' | 'app' | 'platform';
+  type: LayerType;
   version: string;
   diskPath: string;
   sha256: string | null;

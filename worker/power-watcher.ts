@@ -3,7 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { createConnector } from '../connectors';
 import type { Connector } from '../connectors/connector';
-import { WORKFLOW_TAG } from '../connectors/vm-host';
+import { WORKFLOW_TAG } from '../domain/vm-contract';
 import { getConnectorSecrets, listConnectors, type ConnectorRecord } from '../db/connectors';
 import type { SecretBox } from '../config/secret-box';
 import { SIGNALS } from '../workflows/signals';

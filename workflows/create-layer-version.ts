@@ -1,5 +1,5 @@
 import { setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
-import { WORKFLOW_TAG } from '../connectors/vm-host';
+import { WORKFLOW_TAG } from '../domain/vm-contract';
 import { appliance, copying, diskWork } from './activity-proxies';
 import { finishVersion, requireLayerType, startVersion, type LayerVersionResult } from './layer-versions';
 import { withSaga, type Compensation } from './saga';

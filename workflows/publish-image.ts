@@ -1,6 +1,9 @@
 import { patched, setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { PostPublishResult } from '../activities/publishing';
-import { WORKFLOW_TAG, type ScriptsReport, type Snapshot } from '../connectors/vm-host';
+import type { Snapshot } from '../connectors/vm-host';
+import { DISK_FIRMWARE } from '../domain/firmware';
+import { CONTAINER_FORMAT } from '../domain/image-formats';
+import { WORKFLOW_TAG, type ScriptsReport } from '../domain/vm-contract';
 import { appliance, copying, diskWork } from './activity-proxies';
 import { imageFileName, imageName } from './image-names';
 import { withSaga, type Compensation } from './saga';
@@ -36,8 +39,6 @@ const SCRATCH_IMAGE_BY_ID = 'scratch-image-by-id';
  */
 const REPORT_BY_ID = 'compose-report-by-id';
 
-const FORMATS = { VHD: 'vhd', VHDX: 'vhdx', VMDK: 'vmdk' } as const;
-
 /**
  * publishImage (ARCHITECTURE.md §6): validate the template → compose → deliver to the connector (an
  * image file on a share, or an MCS master image VM: start it, let the layers' scripts run, shut it
@@ -61,8 +62,8 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
     const connectorId = plan.connector.id;
     // The workflow's clock: a retry or a replay names the image the same.
     const name = imageName(plan.template.name, new Date());
-    const format = FORMATS[plan.template.diskFormat];
-    const firmware = plan.template.firmware === 'UEFI' ? 'uefi' : 'bios';
+    const format = CONTAINER_FORMAT[plan.template.diskFormat];
+    const firmware = DISK_FIRMWARE[plan.template.firmware];
 
     const scratchStep = saga.register('scratch', () => appliance.removeScratch(imageId));
     const scratch = await appliance.createScratch(imageId);

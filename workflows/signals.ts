@@ -1,5 +1,5 @@
 import { defineSignal } from '@temporalio/workflow';
-import type { ScriptsReport } from '../connectors/vm-host';
+import type { ScriptsReport } from '../domain/vm-contract';
 
 /** Signal names shared by the workflows and the power watcher that sends them. */
 export const SIGNALS = {

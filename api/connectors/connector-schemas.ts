@@ -1,17 +1,17 @@
 import { z } from 'zod';
-import type { ConnectorTypeDefinition } from '../../connectors/connector-type';
-import { CONNECTOR_TYPES, CONNECTOR_TYPE_NAMES } from '../../connectors/types';
+import type { ConnectorDescriptor } from '../../connectors/connector-type';
+import { CONNECTOR_TYPES, CONNECTOR_TYPE_NAMES } from '../../connectors/registry';
 import { displayName } from '../validation';
 
 const secretValue = z.string().min(1).max(4096);
 
 /** The write-only secret fields of a type: each may be given to set it. */
-function secretsOf(definition: ConnectorTypeDefinition) {
+function secretsOf(definition: ConnectorDescriptor) {
   return z.strictObject(Object.fromEntries(definition.secretFields.map((f) => [f, secretValue.optional()])));
 }
 
 /** On edit, a secret given as a string replaces it, null clears it, and an absent one stays as it is. */
-export function secretsPatchOf(definition: ConnectorTypeDefinition) {
+export function secretsPatchOf(definition: ConnectorDescriptor) {
   return z.strictObject(
     Object.fromEntries(definition.secretFields.map((f) => [f, secretValue.nullable().optional()])),
   );
@@ -33,7 +33,7 @@ const options = {
 };
 
 /** Azure has no packaging cache (reference: "all hypervisors except Azure"). */
-function cacheFits(definition: ConnectorTypeDefinition) {
+function cacheFits(definition: ConnectorDescriptor) {
   return (gb: number | undefined) => definition.defaultPackagingCacheGb !== undefined || !gb;
 }
 const NO_CACHE = 'this connector type has no packaging cache; leave it 0';
@@ -69,7 +69,7 @@ export const updateConnectorBody = z.object({
 });
 
 /** The per-type check of an edit, reported under `body.settings.…` / `body.secrets.…`. */
-export function typedPatchOf(definition: ConnectorTypeDefinition) {
+export function typedPatchOf(definition: ConnectorDescriptor) {
   return z.object({
     settings: definition.settings.optional(),
     secrets: secretsPatchOf(definition).optional(),

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { CONNECTOR_TYPES, CONNECTOR_TYPE_NAMES, type ConnectorType } from '../../connectors/types';
+import { CONNECTOR_TYPES, CONNECTOR_TYPE_NAMES, type ConnectorType } from '../../connectors/registry';
 import { listPage, pageQuery, type ListDefinition } from '../../db/list-page';
 import type { SealedSecret } from '../../config/secret-box';
 import { withTransaction } from '../../db/transaction';
@@ -13,6 +13,7 @@ import { pageOf, recordTimes } from '../responses';
 import { taskSchema } from '../tasks/task-schemas';
 import { idParams, parseRequestPart } from '../validation';
 import { createConnectorBody, typedPatchOf, updateConnectorBody } from './connector-schemas';
+import { refuseConnectorNotInBuild } from './not-in-build';
 import { withTaskLocation } from '../tasks/task-location';
 
 interface ConnectorRow {
@@ -48,6 +49,11 @@ const connectorType = z.object({
   defaultPackagingCacheGb: z.number().int().optional(),
   imageFormats: z.record(z.string(), z.array(z.string())),
   maxDiskGb: z.number().int(),
+  capabilities: z
+    .array(z.enum(['vms', 'images']))
+    .describe(
+      'vms: packaging machines and MCS master images run there; images: image files are copied there',
+    ),
   implemented: z.boolean(),
 });
 
@@ -66,7 +72,7 @@ const connectorsView: ListDefinition<ConnectorRow> = {
       ...row,
       secretsSet: Object.fromEntries((definition?.secretFields ?? []).map((f) => [f, f in secrets])),
       packagingCacheHitRate: Number(cacheLookups) > 0 ? Number(cacheHits) / Number(cacheLookups) : null,
-      implemented: definition?.implemented ?? false,
+      implemented: definition?.create !== undefined,
     };
   },
 };
@@ -111,8 +117,26 @@ export function connectorsResource({ pool, secrets, tasks, ownDirs }: ApiDeps) {
       access: 'read',
       handle: async () =>
         CONNECTOR_TYPE_NAMES.map((type) => {
-          const { settings, ...definition } = CONNECTOR_TYPES[type];
-          return { type, ...definition, settings: z.toJSONSchema(settings, { io: 'input' }) };
+          const {
+            label,
+            settings,
+            secretFields,
+            defaultPackagingCacheGb,
+            imageFormats,
+            maxDiskGb,
+            capabilities,
+          } = CONNECTOR_TYPES[type];
+          return {
+            type,
+            label,
+            settings: z.toJSONSchema(settings, { io: 'input' }),
+            secretFields,
+            defaultPackagingCacheGb,
+            imageFormats,
+            maxDiskGb,
+            capabilities,
+            implemented: CONNECTOR_TYPES[type].create !== undefined,
+          };
         }),
     }),
     route({
@@ -240,7 +264,8 @@ export function connectorsResource({ pool, secrets, tasks, ownDirs }: ApiDeps) {
       params: idParams,
       status: 202,
       handle: async ({ params, caller, res }) => {
-        const connector = (await get(params.id)) as { name: string };
+        const connector = (await get(params.id)) as { type: string; name: string };
+        refuseConnectorNotInBuild(connector, 'params.id');
         return withTaskLocation(
           res,
           await tasks.start('testConnector', {

@@ -1,7 +1,12 @@
 import { z } from 'zod';
+import { TASK_STATES } from '../../domain/tasks';
 import { timestamp } from '../responses';
 
-const taskState = z.enum(['running', 'completed', 'failed', 'cancelled', 'terminated', 'timed_out']);
+export const taskState = z
+  .enum(TASK_STATES)
+  .describe(
+    'cancelled: someone stopped it; terminated: ended by force in Temporal; timed_out: ran out of time',
+  );
 
 /** A task as the API shows it (api/tasks/task-service.ts `Task`). */
 export const taskSchema = z.object({

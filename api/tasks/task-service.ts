@@ -5,15 +5,11 @@ import {
   type WorkflowExecutionDescription,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { defaultPayloadConverter, defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import { TASK_TYPES, type TaskType } from './task-types';
-
-export const taskTypeKey = defineSearchAttributeKey('LaminaTaskType', SearchAttributeType.KEYWORD);
-export const objectIdKey = defineSearchAttributeKey('LaminaObjectId', SearchAttributeType.KEYWORD);
-export const userKey = defineSearchAttributeKey('LaminaUser', SearchAttributeType.KEYWORD);
-
-export type TaskState = 'running' | 'completed' | 'failed' | 'cancelled' | 'terminated' | 'timed_out';
+import { OBJECT_ID_KEY, TASK_TYPE_KEY, USER_KEY } from '../../domain/search-attributes';
+import { TASK_TYPES, type TaskState, type TaskType } from '../../domain/tasks';
+import { TASK_DEFINITIONS } from './task-types';
 
 /** Progress of one running step, from the activity's last heartbeat. */
 export interface TaskProgress {
@@ -39,17 +35,32 @@ export interface Task {
   error?: string;
 }
 
-const STATUS_TO_STATE: Record<string, TaskState> = {
-  RUNNING: 'running',
-  COMPLETED: 'completed',
-  FAILED: 'failed',
-  CANCELLED: 'cancelled',
-  TERMINATED: 'terminated',
-  TIMED_OUT: 'timed_out',
-  CONTINUED_AS_NEW: 'running',
+const Status = temporal.api.enums.v1.WorkflowExecutionStatus;
+
+/**
+ * Temporal's execution status → the task's state, keyed by the wire enum that both describe and list
+ * answer with, and complete, so no status falls through to a default. (Keyed by names before, the list
+ * missed Temporal's one-L `CANCELED` and showed stopped tasks as running.) A continued-as-new run goes on
+ * in its successor; a paused one is still running.
+ */
+const STATUS_TO_STATE: Readonly<Record<temporal.api.enums.v1.WorkflowExecutionStatus, TaskState>> = {
+  [Status.WORKFLOW_EXECUTION_STATUS_UNSPECIFIED]: 'running',
+  [Status.WORKFLOW_EXECUTION_STATUS_RUNNING]: 'running',
+  [Status.WORKFLOW_EXECUTION_STATUS_COMPLETED]: 'completed',
+  [Status.WORKFLOW_EXECUTION_STATUS_FAILED]: 'failed',
+  [Status.WORKFLOW_EXECUTION_STATUS_CANCELED]: 'cancelled',
+  [Status.WORKFLOW_EXECUTION_STATUS_TERMINATED]: 'terminated',
+  [Status.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW]: 'running',
+  [Status.WORKFLOW_EXECUTION_STATUS_TIMED_OUT]: 'timed_out',
+  [Status.WORKFLOW_EXECUTION_STATUS_PAUSED]: 'running',
 };
 
-const STATE_TO_STATUS: Record<TaskState, string> = {
+function stateOf(status: temporal.api.enums.v1.WorkflowExecutionStatus | null | undefined): TaskState {
+  return STATUS_TO_STATE[status ?? Status.WORKFLOW_EXECUTION_STATUS_UNSPECIFIED];
+}
+
+/** The state as a visibility query names it (`ExecutionStatus = 'Canceled'`). */
+const STATE_TO_STATUS: Readonly<Record<TaskState, string>> = {
   running: 'Running',
   completed: 'Completed',
   failed: 'Failed',
@@ -83,20 +94,16 @@ export interface TaskPage {
 
 function summaryOf(execution: temporal.api.workflow.v1.IWorkflowExecutionInfo): TaskSummary {
   const fields = execution.searchAttributes?.indexedFields ?? {};
-  const attribute = (name: string) =>
+  const attribute = ({ name }: { name: string }) =>
     fields[name]
       ? (defaultPayloadConverter.fromPayload(fields[name] as temporal.api.common.v1.IPayload) as string)
       : undefined;
-  const status = temporal.api.enums.v1.WorkflowExecutionStatus[execution.status ?? 1].replace(
-    'WORKFLOW_EXECUTION_STATUS_',
-    '',
-  );
   return {
     id: execution.execution?.workflowId ?? '',
-    type: attribute('LaminaTaskType') ?? execution.type?.name ?? 'unknown',
-    state: STATUS_TO_STATE[status] ?? 'running',
-    objectId: attribute('LaminaObjectId'),
-    user: attribute('LaminaUser'),
+    type: attribute(TASK_TYPE_KEY) ?? execution.type?.name ?? 'unknown',
+    state: stateOf(execution.status),
+    objectId: attribute(OBJECT_ID_KEY),
+    user: attribute(USER_KEY),
     startedAt: timestamp(execution.startTime)!,
     closedAt: timestamp(execution.closeTime),
   };
@@ -145,7 +152,7 @@ export class TaskService {
     type: TaskType,
     options: { user: string; objectId?: string; label?: string; args?: unknown[] },
   ): Promise<Task> {
-    const definition = TASK_TYPES[type];
+    const definition = TASK_DEFINITIONS[type];
     const id = `${type}-${randomUUID()}`;
     await this.client.workflow.start(definition.workflowType, {
       workflowId: id,
@@ -153,9 +160,9 @@ export class TaskService {
       args: options.args ?? [],
       staticSummary: definition.summary({ user: options.user, label: options.label }),
       typedSearchAttributes: [
-        { key: taskTypeKey, value: type },
-        { key: userKey, value: options.user },
-        ...(options.objectId ? [{ key: objectIdKey, value: options.objectId }] : []),
+        { key: TASK_TYPE_KEY, value: type },
+        { key: USER_KEY, value: options.user },
+        ...(options.objectId ? [{ key: OBJECT_ID_KEY, value: options.objectId }] : []),
       ],
     });
     return this.describe(id);
@@ -170,14 +177,14 @@ export class TaskService {
       if (err instanceof WorkflowNotFoundError) throw new TaskNotFoundError(id);
       throw err;
     }
-    const state = STATUS_TO_STATE[description.status.name] ?? 'running';
+    const state = stateOf(description.raw.workflowExecutionInfo?.status);
     const task: Task = {
       id,
-      type: description.typedSearchAttributes.get(taskTypeKey) ?? description.type,
+      type: description.typedSearchAttributes.get(TASK_TYPE_KEY) ?? description.type,
       state,
       summary: await description.staticSummary(),
-      objectId: description.typedSearchAttributes.get(objectIdKey),
-      user: description.typedSearchAttributes.get(userKey),
+      objectId: description.typedSearchAttributes.get(OBJECT_ID_KEY),
+      user: description.typedSearchAttributes.get(USER_KEY),
       startedAt: description.startTime.toISOString(),
       closedAt: description.closeTime?.toISOString(),
       progress: pendingProgress(description),
@@ -193,9 +200,9 @@ export class TaskService {
    */
   async list(filter: TaskFilter): Promise<TaskPage> {
     const conditions = [`TaskQueue = '${this.taskQueue}'`];
-    if (filter.type) conditions.push(`LaminaTaskType = '${filter.type}'`);
-    if (filter.objectId) conditions.push(`LaminaObjectId = '${filter.objectId}'`);
-    if (filter.user) conditions.push(`LaminaUser = '${filter.user}'`);
+    if (filter.type) conditions.push(`${TASK_TYPE_KEY.name} = '${filter.type}'`);
+    if (filter.objectId) conditions.push(`${OBJECT_ID_KEY.name} = '${filter.objectId}'`);
+    if (filter.user) conditions.push(`${USER_KEY.name} = '${filter.user}'`);
     if (filter.state) conditions.push(`ExecutionStatus = '${STATE_TO_STATUS[filter.state]}'`);
     if (filter.since) conditions.push(`StartTime >= '${filter.since}'`);
     if (filter.until) conditions.push(`StartTime < '${filter.until}'`);
@@ -226,7 +233,7 @@ export class TaskService {
     if (task.state === 'running' || task.state === 'completed') {
       throw new TaskNotRetryableError(id, `it is ${task.state}; only a task that did not complete can be`);
     }
-    if (!(task.type in TASK_TYPES))
+    if (!(TASK_TYPES as readonly string[]).includes(task.type))
       throw new TaskNotRetryableError(id, `this build has no task type '${task.type}'`);
     const history = await this.client.workflow.getHandle(id).fetchHistory();
     const input = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads ?? [];

@@ -1,13 +1,16 @@
+import type { TaskType } from '../../domain/tasks';
+
 /**
- * Every kind of task the API can start: the workflow that runs it and the one-line summary shown in the
- * Temporal Web UI. Adding a task type is one entry here plus its workflow.
+ * How the API starts each kind of task (domain/tasks.ts): the workflow that runs it and the one-line
+ * summary shown in the Temporal Web UI. Adding a task type is its name in domain/tasks.ts, one entry
+ * here and its workflow.
  */
 export interface TaskTypeDefinition {
   workflowType: string;
   summary(context: { user: string; label?: string }): string;
 }
 
-export const TASK_TYPES = {
+export const TASK_DEFINITIONS: Readonly<Record<TaskType, TaskTypeDefinition>> = {
   diagnostics: {
     workflowType: 'diagnostics',
     summary: ({ user }) =>
@@ -35,6 +38,8 @@ export const TASK_TYPES = {
     workflowType: 'publishImage',
     summary: ({ user, label }) => `Publish image template '${label}' (requested by ${user})`,
   },
-} satisfies Record<string, TaskTypeDefinition>;
-
-export type TaskType = keyof typeof TASK_TYPES;
+  localVmStandIn: {
+    workflowType: 'localVmStandIn',
+    summary: ({ user, label }) => `Local VM stand-in: ${label} (requested by ${user})`,
+  },
+};

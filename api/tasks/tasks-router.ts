@@ -12,8 +12,8 @@ import {
   type Task,
   type TaskService,
 } from './task-service';
-import { taskPageSchema, taskSchema } from './task-schemas';
-import { TASK_TYPES } from './task-types';
+import { TASK_TYPES } from '../../domain/tasks';
+import { taskPageSchema, taskSchema, taskState } from './task-schemas';
 import { withTaskLocation } from './task-location';
 
 const taskIdParams = z.object({ id: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, 'not a task id') });
@@ -29,10 +29,10 @@ const waitQuery = z.object({
 /** Visibility-query values: no quotes or spaces can get through these. */
 const keyword = z.string().regex(/^[A-Za-z0-9@._\\-]{1,256}$/, 'letters, digits and @ . _ - only');
 const listQuery = z.object({
-  type: z.enum(Object.keys(TASK_TYPES) as [string, ...string[]]).optional(),
+  type: z.enum(TASK_TYPES).optional(),
   object: z.uuid().optional().describe('Id of the object the task works on'),
   user: keyword.optional().describe('Who started the task'),
-  state: z.enum(['running', 'completed', 'failed', 'cancelled', 'terminated', 'timed_out']).optional(),
+  state: taskState.optional(),
   since: z.iso.datetime({ offset: true }).optional(),
   until: z.iso.datetime({ offset: true }).optional(),
   pageSize: z.coerce.number().int().min(1).max(200).default(50),

@@ -1,7 +1,10 @@
 import { z } from 'zod';
-import { DISK_FORMATS, FIRMWARES, type DiskFormat } from '../../connectors/connector-type';
-import { CONNECTOR_TYPES, type ConnectorType } from '../../connectors/types';
+import { CONNECTOR_TYPES, type ConnectorType } from '../../connectors/registry';
 import type { Queryable } from '../../db/list-page';
+import { FIRMWARES } from '../../domain/firmware';
+import { IMAGE_FORMAT_MAX_GB, IMAGE_FORMATS } from '../../domain/image-formats';
+import type { LayerType } from '../../domain/layers';
+import { refuseConnectorNotInBuild } from '../connectors/not-in-build';
 import { description, fileSafeName } from '../validation';
 
 export const templateFields = z.object({
@@ -16,7 +19,7 @@ export const templateFields = z.object({
     .refine((ids) => new Set(ids).size === ids.length, 'lists a version twice'),
   connectorId: z.uuid(),
   diskSizeGb: z.number().int().min(1).max(65536),
-  diskFormat: z.enum(DISK_FORMATS),
+  diskFormat: z.enum(IMAGE_FORMATS),
   firmware: z.enum(FIRMWARES).describe('BIOS = Generation 1 (MBR), UEFI = Generation 2 (GPT)'),
   elasticLayering: z.enum(['none', 'app', 'app_and_user']).default('none'),
   userLayer: z.enum(['none', 'full', 'office365']).default('none'),
@@ -24,16 +27,13 @@ export const templateFields = z.object({
 });
 export type TemplateFields = z.output<typeof templateFields>;
 
-/** The container formats' own size limits, whatever the connector (VHD tops out at 2040 GB). */
-const FORMAT_MAX_GB: Record<DiskFormat, number> = { VHD: 2040, VHDX: 65536, VMDK: 63488 };
-
 interface VersionFacts {
   id: string;
   state: string;
   version: string;
   layerId: string;
   layerName: string;
-  layerType: 'os' | 'platform' | 'app';
+  layerType: LayerType;
   osLayerId: string | null;
   sizeBytes: string | null;
 }
@@ -101,24 +101,38 @@ export async function templateErrors(db: Queryable, t: TemplateFields): Promise<
       message: `the OS layer needs at least ${Math.ceil(Number(os.sizeBytes) / 1024 ** 3)} GB`,
     });
   }
-  if (t.diskSizeGb > FORMAT_MAX_GB[t.diskFormat]) {
+  if (t.diskSizeGb > IMAGE_FORMAT_MAX_GB[t.diskFormat]) {
     errors.push({
       field: 'body.diskSizeGb',
-      message: `${t.diskFormat} disks hold at most ${FORMAT_MAX_GB[t.diskFormat]} GB`,
+      message: `${t.diskFormat} disks hold at most ${IMAGE_FORMAT_MAX_GB[t.diskFormat]} GB`,
     });
   }
   errors.push(...(await connectorErrors(db, t)));
   return errors;
 }
 
-async function connectorErrors(db: Queryable, t: TemplateFields): Promise<FieldError[]> {
+async function storedConnector(db: Queryable, id: string) {
   const { rows } = await db.query<{ type: ConnectorType; name: string }>(
     'SELECT type, name FROM connectors WHERE id = $1',
-    [t.connectorId],
+    [id],
   );
-  if (!rows[0]) return [{ field: 'body.connectorId', message: 'no connector configuration has this id' }];
-  const definition = CONNECTOR_TYPES[rows[0].type];
-  const connector = `connector '${rows[0].name}' (${definition.label})`;
+  return rows[0];
+}
+
+/**
+ * A template that passes templateErrors may still name a connector whose type this build cannot publish
+ * with: a 422 naming the type, so no publish of it is started only to fail.
+ */
+export async function refuseTemplateConnectorNotInBuild(db: Queryable, t: TemplateFields): Promise<void> {
+  const stored = await storedConnector(db, t.connectorId);
+  if (stored) refuseConnectorNotInBuild(stored, 'body.connectorId');
+}
+
+async function connectorErrors(db: Queryable, t: TemplateFields): Promise<FieldError[]> {
+  const stored = await storedConnector(db, t.connectorId);
+  if (!stored) return [{ field: 'body.connectorId', message: 'no connector configuration has this id' }];
+  const definition = CONNECTOR_TYPES[stored.type];
+  const connector = `connector '${stored.name}' (${definition.label})`;
   const firmwares = definition.imageFormats[t.diskFormat];
   const errors: FieldError[] = [];
   if (!firmwares) {

@@ -9,7 +9,12 @@ import { invalidFields, notFound } from '../problem';
 import { resource, route } from '../route';
 import { recordTimes, pageOf } from '../responses';
 import { definedFields, fileSafeName, idParams, patchOf } from '../validation';
-import { templateErrors, templateFields, type TemplateFields } from './template-rules';
+import {
+  refuseTemplateConnectorNotInBuild,
+  templateErrors,
+  templateFields,
+  type TemplateFields,
+} from './template-rules';
 
 const template = templateFields.extend({ id: z.uuid(), appVersionIds: z.array(z.uuid()), ...recordTimes });
 
@@ -32,6 +37,7 @@ const templatesView: ListDefinition<object> = {
 async function validated(db: PoolClient, fields: TemplateFields): Promise<void> {
   const errors = await templateErrors(db, fields);
   if (errors.length > 0) throw invalidFields(errors);
+  await refuseTemplateConnectorNotInBuild(db, fields);
 }
 
 /** Writes a template's row and app-version list; priority is the versions' creation order, so no position. */

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { compose } from '../../compositor/compose';
 import { OUTPUT_FORMATS } from '../../compositor/disk-image';
-import { FIRMWARES } from '../../compositor/disk-layout';
+import { DISK_FIRMWARES } from '../../domain/firmware';
 import type { CliCommand } from '../command';
 import { oneOf, parseOptions, printProgress, required, sizeGib } from '../options';
 
@@ -38,7 +38,7 @@ export const composeCommand: CliCommand = {
       platform: options.values.get('platform'),
       apps: options.lists.get('app') ?? [],
       size: sizeGib(required(options, 'size-gib'), 'size-gib'),
-      firmware: oneOf(required(options, 'firmware'), FIRMWARES, 'firmware'),
+      firmware: oneOf(required(options, 'firmware'), DISK_FIRMWARES, 'firmware'),
       format: oneOf(required(options, 'format'), OUTPUT_FORMATS, 'format'),
       out,
       report: reportFile,

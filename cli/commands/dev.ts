@@ -1,5 +1,5 @@
 import { OUTPUT_FORMATS } from '../../compositor/disk-image';
-import { FIRMWARES } from '../../compositor/disk-layout';
+import { DISK_FIRMWARES } from '../../domain/firmware';
 import { makeGoldImage } from '../../compositor/gold-image';
 import { UsageError, type CliCommand } from '../command';
 import { oneOf, parseOptions, printProgress, required, sizeGib } from '../options';
@@ -23,7 +23,7 @@ export const devCommand: CliCommand = {
     });
     await makeGoldImage({
       out: required(options, 'out'),
-      firmware: oneOf(required(options, 'firmware'), FIRMWARES, 'firmware'),
+      firmware: oneOf(required(options, 'firmware'), DISK_FIRMWARES, 'firmware'),
       size: sizeGib(required(options, 'size-gib'), 'size-gib'),
       format: oneOf(options.values.get('format') ?? 'raw', OUTPUT_FORMATS, 'format'),
       onProgress: printProgress,

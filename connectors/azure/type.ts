@@ -1,8 +1,9 @@
 import { z } from 'zod';
-import { ANY_FIRMWARE, requiredText, type ConnectorTypeDefinition } from '../connector-type';
+import { ANY_FIRMWARE, requiredText, connectorType } from '../connector-type';
 
 /** Azure: no packaging cache (per the reference); images are fixed VHD page blobs. */
-export const azureConnectorType: ConnectorTypeDefinition = {
+export const azureConnectorType = connectorType({
+  type: 'azure',
   label: 'Microsoft Azure',
   settings: z.object({
     tenantId: z.uuid(),
@@ -20,5 +21,5 @@ export const azureConnectorType: ConnectorTypeDefinition = {
   secretFields: ['clientSecret'],
   imageFormats: { VHD: ANY_FIRMWARE },
   maxDiskGb: 4095,
-  implemented: false,
-};
+  capabilities: ['vms', 'images'],
+});

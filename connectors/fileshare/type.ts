@@ -1,16 +1,18 @@
 import { checkMountPoint, PathRefused } from '../../config/host-paths';
-import { ANY_FORMAT, type ConnectorTypeDefinition } from '../connector-type';
-import { fileshareConnectorSettings } from './fileshare-connector';
+import { ANY_FORMAT, connectorType } from '../connector-type';
+import { FileshareConnector, fileshareConnectorSettings } from './fileshare-connector';
 
 /** Windows File Share (or a PVS store path): the published disk is written to the share. */
-export const fileshareConnectorType: ConnectorTypeDefinition = {
+export const fileshareConnectorType = connectorType({
+  type: 'fileshare',
   label: 'Windows File Share',
   settings: fileshareConnectorSettings,
   secretFields: ['password'],
   defaultPackagingCacheGb: 0,
   imageFormats: ANY_FORMAT,
   maxDiskGb: 65536,
-  implemented: true,
+  capabilities: ['images'],
+  create: (record) => new FileshareConnector(fileshareConnectorSettings.parse(record.settings)),
   async checkOnHost(settings, ownDirs) {
     try {
       await checkMountPoint(String(settings.mountPoint), ownDirs);
@@ -20,4 +22,4 @@ export const fileshareConnectorType: ConnectorTypeDefinition = {
       throw err;
     }
   },
-};
+});

@@ -1,8 +1,9 @@
 import { z } from 'zod';
-import { ANY_FIRMWARE, hostName, port, requiredText, type ConnectorTypeDefinition } from '../connector-type';
+import { ANY_FIRMWARE, hostName, port, requiredText, connectorType } from '../connector-type';
 
 /** Hyper-V through the Lamina agent; Generation 2 (UEFI) machines boot from VHDX only. */
-export const hypervConnectorType: ConnectorTypeDefinition = {
+export const hypervConnectorType = connectorType({
+  type: 'hyperv',
   label: 'Microsoft Hyper-V',
   settings: z.object({
     host: hostName.describe('Hyper-V host running the Lamina agent'),
@@ -15,5 +16,5 @@ export const hypervConnectorType: ConnectorTypeDefinition = {
   defaultPackagingCacheGb: 200,
   imageFormats: { VHD: ['BIOS'], VHDX: ANY_FIRMWARE },
   maxDiskGb: 64 * 1024,
-  implemented: false,
-};
+  capabilities: ['vms'],
+});

@@ -1,13 +1,8 @@
 import { z } from 'zod';
-import {
-  ANY_FIRMWARE,
-  hostName,
-  optionalText,
-  requiredText,
-  type ConnectorTypeDefinition,
-} from '../connector-type';
+import { ANY_FIRMWARE, hostName, optionalText, requiredText, connectorType } from '../connector-type';
 
-export const nutanixConnectorType: ConnectorTypeDefinition = {
+export const nutanixConnectorType = connectorType({
+  type: 'nutanix',
   label: 'Nutanix AHV',
   settings: z.object({
     prism: hostName.describe('Prism Element or Prism Central address'),
@@ -21,5 +16,5 @@ export const nutanixConnectorType: ConnectorTypeDefinition = {
   defaultPackagingCacheGb: 480,
   imageFormats: { VMDK: ANY_FIRMWARE, VHD: ANY_FIRMWARE },
   maxDiskGb: 62 * 1024,
-  implemented: false,
-};
+  capabilities: ['vms'],
+});

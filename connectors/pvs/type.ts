@@ -1,15 +1,9 @@
 import { z } from 'zod';
-import {
-  ANY_FIRMWARE,
-  hostName,
-  port,
-  requiredText,
-  uncPath,
-  type ConnectorTypeDefinition,
-} from '../connector-type';
+import { ANY_FIRMWARE, hostName, port, requiredText, uncPath, connectorType } from '../connector-type';
 
 /** Citrix Provisioning: images go into a vDisk store through the Lamina agent on the PVS server. */
-export const pvsConnectorType: ConnectorTypeDefinition = {
+export const pvsConnectorType = connectorType({
+  type: 'pvs',
   label: 'Citrix Provisioning',
   settings: z.object({
     server: hostName.describe('Provisioning server running the Lamina agent'),
@@ -23,5 +17,5 @@ export const pvsConnectorType: ConnectorTypeDefinition = {
   defaultPackagingCacheGb: 0,
   imageFormats: { VHD: ANY_FIRMWARE, VHDX: ANY_FIRMWARE },
   maxDiskGb: 2040,
-  implemented: false,
-};
+  capabilities: ['images'],
+});

@@ -1,13 +1,8 @@
 import { z } from 'zod';
-import {
-  ANY_FIRMWARE,
-  hostName,
-  optionalText,
-  requiredText,
-  type ConnectorTypeDefinition,
-} from '../connector-type';
+import { ANY_FIRMWARE, hostName, optionalText, requiredText, connectorType } from '../connector-type';
 
-export const xenserverConnectorType: ConnectorTypeDefinition = {
+export const xenserverConnectorType = connectorType({
+  type: 'xenserver',
   label: 'Citrix Hypervisor (XenServer)',
   settings: z.object({
     host: hostName.describe('Pool master'),
@@ -20,5 +15,5 @@ export const xenserverConnectorType: ConnectorTypeDefinition = {
   defaultPackagingCacheGb: 480,
   imageFormats: { VHD: ANY_FIRMWARE },
   maxDiskGb: 2040,
-  implemented: false,
-};
+  capabilities: ['vms'],
+});

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { WORKFLOW_TAG } from '../../connectors/vm-host';
+import { WORKFLOW_TAG } from '../../domain/vm-contract';
 import { readProperties } from '../../connectors/vsphere/property-collector';
 import { VimClient } from '../../connectors/vsphere/vim-client';
 import {

@@ -1,0 +1,18 @@
+/** The three kinds of layer (ARCHITECTURE.md §3); app and platform layers are bound to an OS layer. */
+export const LAYER_TYPES = ['os', 'platform', 'app'] as const;
+export type LayerType = (typeof LAYER_TYPES)[number];
+
+/**
+ * A layer version's life (ARCHITECTURE.md §3): Creating while a task makes it, ActionRequired while a
+ * packaging machine waits for the admin, Finalizing while it is captured, then Deployable or Failed;
+ * Deleted once removed.
+ */
+export const VERSION_STATES = [
+  'Creating',
+  'ActionRequired',
+  'Finalizing',
+  'Deployable',
+  'Failed',
+  'Deleted',
+] as const;
+export type VersionState = (typeof VERSION_STATES)[number];
