@@ -52,3 +52,8 @@ export async function getConnectorSecrets(
     Object.entries(rows[0]?.secrets ?? {}).map(([field, sealed]) => [field, box.open(sealed)]),
   );
 }
+
+export async function connectorExists(pool: Pool, id: string): Promise<boolean> {
+  const { rows } = await pool.query('SELECT 1 FROM connectors WHERE id = $1', [id]);
+  return rows.length > 0;
+}
