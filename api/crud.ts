@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { listPage, type ListDefinition, type pageQuery, type Queryable } from '../db/list-page';
+import { deleteRecord, insertRecord, updateRecord, type RecordTable } from '../db/crud';
+import { listPage, type pageQuery, type Queryable } from '../db/list-page';
 import type { Permission } from './auth/roles';
 import { findOr404 } from './lookup';
 import { invalidFields, notFound } from './problem';
@@ -15,14 +16,12 @@ export interface CrudDefinition<B extends z.ZodObject> {
   what: string;
   /** PascalCase, for operation ids: 'StorageLocation' → listStorageLocations, createStorageLocation… */
   noun: string;
-  table: string;
-  view: ListDefinition<object>;
+  /** The table, its view and body field → column (db/). */
+  records: RecordTable<keyof z.output<B> & string>;
   listQuery: z.ZodType<z.output<typeof pageQuery> & Record<string, unknown>>;
   body: B;
   /** One record as answered (the view's row). */
   item: z.ZodType;
-  /** Body field → column it is stored in. */
-  columns: { [K in keyof z.output<B>]: string };
   access: Permission;
   /** Checks against other records (a referenced version exists…), run on the full record after an edit too. */
   check?: (db: Queryable, record: z.output<B>) => Promise<{ field: string; message: string }[]>;
@@ -34,15 +33,11 @@ export interface CrudDefinition<B extends z.ZodObject> {
  * written out, using the same list and lookup helpers.
  */
 export function crudResource<B extends z.ZodObject>(pool: Queryable, d: CrudDefinition<B>): Resource {
-  const get = (id: string) => findOr404(pool, d.view, id, d.what);
+  const get = (id: string) => findOr404(pool, d.records.view, id, d.what);
   const check = async (record: z.output<B>) => {
     const errors = d.check ? await d.check(pool, record) : [];
     if (errors.length > 0) throw invalidFields(errors);
   };
-  const columnsOf = (record: Partial<z.output<B>>) =>
-    Object.entries(record)
-      .filter(([field, value]) => value !== undefined && field in d.columns)
-      .map(([field, value]) => ({ column: d.columns[field as keyof z.output<B>], value }));
 
   return resource(d.tag, d.basePath, [
     route({
@@ -53,7 +48,7 @@ export function crudResource<B extends z.ZodObject>(pool: Queryable, d: CrudDefi
       summary: `List ${d.what.toLowerCase()}s`,
       access: 'read',
       query: d.listQuery,
-      handle: ({ query }) => listPage(pool, d.view, query),
+      handle: ({ query }) => listPage(pool, d.records.view, query),
     }),
     route({
       method: 'post',
@@ -68,12 +63,7 @@ export function crudResource<B extends z.ZodObject>(pool: Queryable, d: CrudDefi
         await check(body);
         const id = randomUUID();
         auditObject(id);
-        const fields = columnsOf(body);
-        await pool.query(
-          `INSERT INTO ${d.table} (id, ${fields.map((f) => f.column).join(', ')})
-           VALUES ($1, ${fields.map((_, i) => `$${i + 2}`).join(', ')})`,
-          [id, ...fields.map((f) => f.value)],
-        );
+        await insertRecord(pool, d.records, id, body);
         return get(id);
       },
     }),
@@ -100,14 +90,7 @@ export function crudResource<B extends z.ZodObject>(pool: Queryable, d: CrudDefi
         const changes = body as Partial<z.output<B>>;
         const current = (await get(params.id)) as z.output<B>;
         await check({ ...current, ...definedFields(changes) });
-        const fields = columnsOf(changes);
-        if (fields.length > 0) {
-          await pool.query(
-            `UPDATE ${d.table} SET ${fields.map((f, i) => `${f.column} = $${i + 2}`).join(', ')}, updated_at = now()
-              WHERE id = $1`,
-            [params.id, ...fields.map((f) => f.value)],
-          );
-        }
+        await updateRecord(pool, d.records, params.id, changes);
         return get(params.id);
       },
     }),
@@ -119,8 +102,7 @@ export function crudResource<B extends z.ZodObject>(pool: Queryable, d: CrudDefi
       access: d.access,
       params: idParams,
       handle: async ({ params }) => {
-        const { rowCount } = await pool.query(`DELETE FROM ${d.table} WHERE id = $1`, [params.id]);
-        if (rowCount === 0) throw notFound(d.what, params.id);
+        if (!(await deleteRecord(pool, d.records, params.id))) throw notFound(d.what, params.id);
       },
     }),
   ]);

@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import type { ListDefinition } from './list-page';
 import type { PublishPlan } from './publish-plans';
 
 export interface PublishedImage {
@@ -43,3 +44,18 @@ export async function recordPublishedImage(pool: Pool, image: PublishedImage): P
 export async function deletePublishedImage(pool: Pool, id: string): Promise<void> {
   await pool.query('DELETE FROM published_images WHERE id = $1', [id]);
 }
+
+/** Published images as the API lists them, newest first. */
+export const publishedImageList: ListDefinition<object> = {
+  select: `SELECT id, name, template_id AS "templateId", template_snapshot AS "template",
+                  layer_versions AS "layerVersions", output_location AS "outputLocation", sha256,
+                  conflict_report AS "conflictReport", published_at AS "publishedAt"
+             FROM published_images`,
+  filters: {
+    name: { column: 'name', op: 'contains' },
+    templateId: { column: 'template_id', op: 'equals' },
+    since: { column: 'published_at', op: 'since' },
+    until: { column: 'published_at', op: 'until' },
+  },
+  orderBy: '"publishedAt" DESC',
+};

@@ -1,5 +1,6 @@
 import type { RequestHandler } from 'express';
 import type { Pool } from 'pg';
+import { insertAuditEntry } from '../../db/audit-log';
 import { isMutating } from '../route';
 
 /** What a route tells the audit log about a request; routes fill it in (api/route.ts), errors add `detail`. */
@@ -31,21 +32,15 @@ export function auditMutations(pool: Pool): RequestHandler {
     res.on('close', () => {
       const note = res.locals.audit as AuditNote;
       const answered = res.writableFinished;
-      pool
-        .query(
-          `INSERT INTO audit_log (actor, roles, action, object_id, outcome, status, detail)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-          [
-            req.caller?.name ?? note.actor ?? 'anonymous',
-            req.caller?.roles ?? [],
-            note.action,
-            note.objectId ?? null,
-            answered ? outcomeOf(res.statusCode) : 'failure',
-            answered ? res.statusCode : CLIENT_CLOSED_REQUEST,
-            answered ? (note.detail ?? null) : 'client closed the connection before the answer',
-          ],
-        )
-        .catch((err: Error) => console.error(`audit log write failed for ${note.action}: ${err.message}`));
+      insertAuditEntry(pool, {
+        actor: req.caller?.name ?? note.actor ?? 'anonymous',
+        roles: req.caller?.roles ?? [],
+        action: note.action,
+        objectId: note.objectId ?? null,
+        outcome: answered ? outcomeOf(res.statusCode) : 'failure',
+        status: answered ? res.statusCode : CLIENT_CLOSED_REQUEST,
+        detail: answered ? (note.detail ?? null) : 'client closed the connection before the answer',
+      }).catch((err: Error) => console.error(`audit log write failed for ${note.action}: ${err.message}`));
     });
     next();
   };

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { listPage, pageQuery, type ListDefinition } from '../../db/list-page';
+import { auditList } from '../../db/audit-log';
+import { listPage, pageQuery } from '../../db/list-page';
 import type { ApiDeps } from '../deps';
 import { pageOf, timestamp } from '../responses';
 import { resource, route } from '../route';
@@ -15,19 +16,6 @@ const auditEntry = z.object({
   status: z.number().int(),
   detail: z.string().nullable(),
 });
-
-const auditView: ListDefinition<object> = {
-  select: `SELECT id::text, at, actor, roles, action, object_id AS "objectId", outcome, status, detail FROM audit_log`,
-  filters: {
-    actor: { column: 'actor', op: 'equals' },
-    action: { column: 'action', op: 'equals' },
-    objectId: { column: 'object_id', op: 'equals' },
-    outcome: { column: 'outcome', op: 'equals' },
-    since: { column: 'at', op: 'since' },
-    until: { column: 'at', op: 'until' },
-  },
-  orderBy: 'at DESC, id DESC',
-};
 
 /** The audit log (append-only; written by api/audit/audit-log.ts for every mutating request). */
 export function auditResource({ pool }: ApiDeps) {
@@ -47,7 +35,7 @@ export function auditResource({ pool }: ApiDeps) {
         since: z.iso.datetime({ offset: true }).optional(),
         until: z.iso.datetime({ offset: true }).optional(),
       }),
-      handle: ({ query }) => listPage(pool, auditView, query),
+      handle: ({ query }) => listPage(pool, auditList, query),
     }),
   ]);
 }

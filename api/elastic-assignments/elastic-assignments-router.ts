@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { assignableVersion, elasticAssignmentRecords } from '../../db/elastic-assignments';
 import { pageQuery } from '../../db/list-page';
 import { crudResource } from '../crud';
 import type { ApiDeps } from '../deps';
@@ -24,17 +25,7 @@ export function elasticAssignmentsResource({ pool }: ApiDeps) {
     basePath: '/api/elastic-assignments',
     what: 'Elastic assignment',
     noun: 'ElasticAssignment',
-    table: 'elastic_assignments',
-    view: {
-      select: `SELECT id, layer_version_id AS "layerVersionId", users, groups, machine_patterns AS "machinePatterns",
-                      created_at AS "createdAt", updated_at AS "updatedAt" FROM elastic_assignments`,
-      filters: {
-        layerVersionId: { column: 'layer_version_id', op: 'equals' },
-        user: { column: 'users', op: 'has' },
-        group: { column: 'groups', op: 'has' },
-      },
-      orderBy: '"createdAt"',
-    },
+    records: elasticAssignmentRecords,
     listQuery: pageQuery.extend({
       layerVersionId: z.uuid().optional(),
       user: principal.optional(),
@@ -42,12 +33,6 @@ export function elasticAssignmentsResource({ pool }: ApiDeps) {
     }),
     body: elasticAssignment,
     item: elasticAssignment.extend({ id: z.uuid(), ...recordTimes }),
-    columns: {
-      layerVersionId: 'layer_version_id',
-      users: 'users',
-      groups: 'groups',
-      machinePatterns: 'machine_patterns',
-    },
     access: 'elastic.write',
     check: async (db, record) => {
       const errors = [];
@@ -57,17 +42,14 @@ export function elasticAssignmentsResource({ pool }: ApiDeps) {
           message: 'assign to at least one user, group or machine pattern',
         });
       }
-      const { rows } = await db.query<{ type: string; state: string }>(
-        'SELECT l.type, v.state FROM layer_versions v JOIN layers l ON l.id = v.layer_id WHERE v.id = $1',
-        [record.layerVersionId],
-      );
-      if (!rows[0]) errors.push({ field: 'body.layerVersionId', message: 'no layer version has this id' });
-      else if (rows[0].type !== 'app')
+      const version = await assignableVersion(db, record.layerVersionId);
+      if (!version) errors.push({ field: 'body.layerVersionId', message: 'no layer version has this id' });
+      else if (version.type !== 'app')
         errors.push({ field: 'body.layerVersionId', message: 'only app layers are elastic' });
-      else if (rows[0].state !== 'Deployable') {
+      else if (version.state !== 'Deployable') {
         errors.push({
           field: 'body.layerVersionId',
-          message: `the version is ${rows[0].state}, not Deployable`,
+          message: `the version is ${version.state}, not Deployable`,
         });
       }
       return errors;

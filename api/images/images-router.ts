@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { listPage, pageQuery, type ListDefinition } from '../../db/list-page';
+import { listPage, pageQuery } from '../../db/list-page';
+import { publishedImageList } from '../../db/published-images';
 import type { ApiDeps } from '../deps';
 import { findOr404 } from '../lookup';
 import { resource, route } from '../route';
@@ -20,20 +21,6 @@ const image = z.object({
   publishedAt: timestamp,
 });
 
-const imagesView: ListDefinition<object> = {
-  select: `SELECT id, name, template_id AS "templateId", template_snapshot AS "template",
-                  layer_versions AS "layerVersions", output_location AS "outputLocation", sha256,
-                  conflict_report AS "conflictReport", published_at AS "publishedAt"
-             FROM published_images`,
-  filters: {
-    name: { column: 'name', op: 'contains' },
-    templateId: { column: 'template_id', op: 'equals' },
-    since: { column: 'published_at', op: 'since' },
-    until: { column: 'published_at', op: 'until' },
-  },
-  orderBy: '"publishedAt" DESC',
-};
-
 /** Published images: records written by the publish task; read-only here. */
 export function imagesResource({ pool }: ApiDeps) {
   return resource('Published images', '/api/images', [
@@ -50,7 +37,7 @@ export function imagesResource({ pool }: ApiDeps) {
         since: z.iso.datetime({ offset: true }).optional(),
         until: z.iso.datetime({ offset: true }).optional(),
       }),
-      handle: ({ query }) => listPage(pool, imagesView, query),
+      handle: ({ query }) => listPage(pool, publishedImageList, query),
     }),
     route({
       method: 'get',
@@ -60,7 +47,7 @@ export function imagesResource({ pool }: ApiDeps) {
       summary: 'Describe a published image: template snapshot, layer versions, location, hash, conflicts',
       access: 'read',
       params: idParams,
-      handle: ({ params }) => findOr404(pool, imagesView, params.id, 'Published image'),
+      handle: ({ params }) => findOr404(pool, publishedImageList, params.id, 'Published image'),
     }),
   ]);
 }

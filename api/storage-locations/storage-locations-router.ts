@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { uncPath } from '../../connectors/connector-type';
 import { pageQuery } from '../../db/list-page';
+import { storageLocationRecords } from '../../db/storage-locations';
 import { crudResource } from '../crud';
 import type { ApiDeps } from '../deps';
 import { recordTimes } from '../responses';
@@ -22,17 +23,10 @@ export function storageLocationsResource({ pool }: ApiDeps) {
     basePath: '/api/storage-locations',
     what: 'Storage location',
     noun: 'StorageLocation',
-    table: 'storage_locations',
-    view: {
-      select: `SELECT id, name, share_path AS "sharePath", ad_groups AS "adGroups", priority,
-                      created_at AS "createdAt", updated_at AS "updatedAt" FROM storage_locations`,
-      filters: { name: { column: 'name', op: 'contains' }, adGroup: { column: 'ad_groups', op: 'has' } },
-      orderBy: 'priority',
-    },
+    records: storageLocationRecords,
     listQuery: pageQuery.extend({ name: z.string().max(128).optional(), adGroup: adGroup.optional() }),
     body: storageLocation,
     item: storageLocation.extend({ id: z.uuid(), ...recordTimes }),
-    columns: { name: 'name', sharePath: 'share_path', adGroups: 'ad_groups', priority: 'priority' },
     access: 'storage.write',
   });
 }
