@@ -3,6 +3,7 @@ import { createDiagnosticsActivities, type DiagnosticsDeps } from './diagnostics
 import { withFailureTable } from './failure-table';
 import { createLayerDiskActivities, type LayerDiskDeps } from './layer-disks';
 import { createLayerRecordActivities } from './layer-records';
+import { createLocalVmStandInActivities } from './local-vm-stand-ins';
 import { createPackagingCacheActivities } from './packaging-cache';
 import { createPublishingActivities } from './publishing';
 import { createScratchActivities } from './scratch';
@@ -29,6 +30,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createConnectorTestActivities(deps),
     ...createLayerRecordActivities(deps),
     ...createVmActivities(deps),
+    ...createLocalVmStandInActivities(deps),
     ...createPackagingCacheActivities(deps),
     ...createPublishingActivities(deps),
     ...createScratchActivities(deps),

@@ -6,6 +6,7 @@ import {
 } from '@temporalio/workflow';
 import type { LayerDiskActivities } from '../activities/layer-disks';
 import type { LayerRecordActivities } from '../activities/layer-records';
+import type { LocalVmStandInActivities } from '../activities/local-vm-stand-ins';
 import type { PackagingCacheActivities } from '../activities/packaging-cache';
 import type { PublishingActivities } from '../activities/publishing';
 import type { ScratchActivities } from '../activities/scratch';
@@ -31,7 +32,8 @@ export const appliance = proxyActivities<
     PackagingCacheActivities &
     PublishingActivities &
     ScratchActivities &
-    UploadActivities
+    UploadActivities &
+    LocalVmStandInActivities
 >({
   startToCloseTimeout: '15 minutes',
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,

@@ -3,5 +3,6 @@ export { buildLayerFromPackage } from './build-layer-from-package';
 export { createLayerVersion } from './create-layer-version';
 export { diagnostics } from './diagnostics';
 export { importOsLayer } from './import-os-layer';
+export { localVmStandIn } from './local-vm-stand-in';
 export { publishImage } from './publish-image';
 export { testConnector } from './test-connector';

@@ -1,12 +1,14 @@
-import fs from 'node:fs/promises';
+import type { Response } from 'express';
 import { z } from 'zod';
+import type { LocalVmStandIn, LocalVmStandInInput } from '../../activities/local-vm-stand-ins';
 import { createConnector } from '../../connectors';
-import { GuestStateError, installInGuest } from '../../connectors/local/guest';
 import { LocalVmHost } from '../../connectors/local/local-vm-host';
 import { getConnector } from '../../db/connectors';
 import type { ApiDeps } from '../deps';
 import { HttpProblem, notFound } from '../problem';
 import { resource, route } from '../route';
+import { taskSchema } from '../tasks/task-schemas';
+import { withTaskLocation } from '../tasks/task-location';
 import { existingUpload } from '../uploads/uploads-store';
 import { idParams } from '../validation';
 
@@ -22,14 +24,14 @@ const reportBody = z.object({
   ok: z.boolean().default(true),
   detail: z.string().max(4096).default('layer scripts completed'),
 });
-const done = z.object({ vmId: z.string(), power: z.string() });
 
 /**
  * Stand-ins, on the local connector, for what happens inside its VMs (the connector has no hypervisor
  * to run a guest): install software on a packaging machine, shut it down, report the first-start
- * scripts of an MCS master image. The same as `lamina vm install|shutdown|report`.
+ * scripts of an MCS master image. Each is checked here (a local connector, the VM, its power, the
+ * uploads) and runs as a task (localVmStandIn), like `lamina vm install|shutdown|report` on the CLI.
  */
-export function vmStandInsResource({ pool, uploadsDir }: ApiDeps) {
+export function vmStandInsResource({ pool, uploadsDir, tasks }: ApiDeps) {
   const vmOf = async (connectorId: string, vmId: string) => {
     const record = await getConnector(pool, connectorId);
     if (!record) throw notFound('Connector configuration', connectorId);
@@ -43,65 +45,84 @@ export function vmStandInsResource({ pool, uploadsDir }: ApiDeps) {
     }
     const vm = await host.getVm(vmId);
     if (!vm) throw notFound('VM', vmId);
-    return { host, vm };
+    return vm;
   };
-  const refuseGuestState = (err: unknown): never => {
-    if (err instanceof GuestStateError)
-      throw new HttpProblem({ title: 'VM is not running', status: 409, detail: err.message });
-    throw err;
+  const start = async (
+    res: Response,
+    user: string,
+    connectorId: string,
+    vm: { id: string; name: string },
+    standIn: LocalVmStandIn,
+  ) => {
+    const input: LocalVmStandInInput = { connectorId, vmId: vm.id, ...standIn };
+    return withTaskLocation(
+      res,
+      await tasks.start('localVmStandIn', {
+        user,
+        objectId: vm.id,
+        label: `${standIn.action} ${vm.name}`,
+        args: [input],
+      }),
+    );
   };
   return resource('Local VM stand-ins', '/api/connectors', [
     route({
       method: 'post',
       path: '/:id/vms/:vmId/install',
       operationId: 'installInLocalVm',
-      summary: "Install uploaded files, .reg and deletions into a running packaging machine's package disk",
+      summary:
+        "Start a task installing uploaded files, .reg and deletions into a running packaging machine's package disk",
       access: 'layers.write',
       params: vmParams,
       body: installBody,
-      response: done,
-      handle: async ({ params, body }) => {
-        const { host, vm } = await vmOf(params.id, params.vmId);
-        const install = {
+      status: 202,
+      response: taskSchema,
+      handle: async ({ params, body, caller, res }) => {
+        const vm = await vmOf(params.id, params.vmId);
+        if (vm.power !== 'running') {
+          throw new HttpProblem({
+            title: 'VM is not running',
+            status: 409,
+            detail: `VM '${vm.name}' is ${vm.power}; software is installed on a running machine`,
+          });
+        }
+        return start(res, caller.name, params.id, vm, {
+          action: 'install',
           from: await existingUpload(uploadsDir, body.content, 'body.content'),
           reg: body.reg && (await existingUpload(uploadsDir, body.reg, 'body.reg')),
           deletions: body.deletions && (await existingUpload(uploadsDir, body.deletions, 'body.deletions')),
-        };
-        await installInGuest(host, vm.id, install).catch(refuseGuestState);
-        // Used: what they held is in the package disk now.
-        for (const file of Object.values(install)) if (file) await fs.rm(file, { force: true });
-        return { vmId: vm.id, power: vm.power };
+        });
       },
     }),
     route({
       method: 'post',
       path: '/:id/vms/:vmId/shutdown',
       operationId: 'shutDownLocalVm',
-      summary: 'Shut a VM of the local connector down, as the admin does inside a finished packaging machine',
+      summary:
+        'Start a task shutting a VM of the local connector down, as the admin does inside a finished packaging machine',
       access: 'layers.write',
       params: vmParams,
-      response: done,
-      handle: async ({ params }) => {
-        const { host, vm } = await vmOf(params.id, params.vmId);
-        await host.shutdown(vm.id);
-        return { vmId: vm.id, power: 'off' };
-      },
+      status: 202,
+      response: taskSchema,
+      handle: async ({ params, caller, res }) =>
+        start(res, caller.name, params.id, await vmOf(params.id, params.vmId), { action: 'shutdown' }),
     }),
     route({
       method: 'post',
       path: '/:id/vms/:vmId/scripts-report',
       operationId: 'reportLocalVmScripts',
       summary:
-        "Report, as an MCS master image's guest agent does, that the layers' first-start scripts have run",
+        "Start a task reporting, as an MCS master image's guest agent does, that the layers' first-start scripts have run",
       access: 'images.publish',
       params: vmParams,
       body: reportBody,
-      response: done,
-      handle: async ({ params, body }) => {
-        const { host, vm } = await vmOf(params.id, params.vmId);
-        await host.reportScripts(vm.id, { ...body, reportedAt: new Date().toISOString() });
-        return { vmId: vm.id, power: vm.power };
-      },
+      status: 202,
+      response: taskSchema,
+      handle: async ({ params, body, caller, res }) =>
+        start(res, caller.name, params.id, await vmOf(params.id, params.vmId), {
+          action: 'scripts-report',
+          ...body,
+        }),
     }),
   ]);
 }

@@ -6,6 +6,7 @@ import { projectRoot } from '../../lib/project-root';
 import type { PackagingAction } from '../../workflows/create-layer-version';
 import { testDir } from '../harness';
 import {
+  appPackage,
   catFromImage,
   completed,
   createLayer,
@@ -17,6 +18,7 @@ import {
   LOCAL_CONNECTOR,
   regText,
   startAppliance,
+  upload,
   type Appliance,
 } from './fixtures';
 
@@ -113,11 +115,22 @@ describe('createLayerVersion: the packaging machine on the local connector, and 
 
   it('reuses the cached boot disk for the same OS and prerequisites (cache hit)', async () => {
     const { started, action } = await startPackaging('7-Zip');
-    // This time the admin's shutdown comes through the API's stand-in.
-    const shutdown = await app.api.post(`/api/connectors/${LOCAL_CONNECTOR}/vms/${action.vm.id}/shutdown`);
-    expect(shutdown.body).toEqual({ vmId: action.vm.id, power: 'off' });
-    const result = await completed<{ cacheHit: boolean }>(app.api, started);
+    // This time the admin's install and shutdown come through the API's stand-ins, each a task.
+    const vmUrl = `/api/connectors/${LOCAL_CONNECTOR}/vms/${action.vm.id}`;
+    const missing = await app.api.post(`${vmUrl}/install`, {
+      content: '00000000-0000-4000-8000-000000000000',
+    });
+    expect(missing.status).toBe(422);
+    expect(missing.body.errors).toEqual([expect.objectContaining({ field: 'body.content' })]);
+    const pkg = await appPackage({ 'Program Files\\7-Zip\\7z.exe': 'MZ archiver' });
+    const install = await app.api.post(`${vmUrl}/install`, { content: await upload(app.api, pkg.zip) });
+    expect(install.headers.get('location')).toBe(`/api/tasks/${install.body.id}`);
+    expect(await completed(app.api, install)).toEqual({ vmId: action.vm.id, power: 'running' });
+    const shutdown = await app.api.post(`${vmUrl}/shutdown`);
+    expect(await completed(app.api, shutdown)).toEqual({ vmId: action.vm.id, power: 'off' });
+    const result = await completed<{ diskPath: string; cacheHit: boolean }>(app.api, started);
     expect(result.cacheHit).toBe(true);
+    expect(await catFromImage(result.diskPath, '\\Program Files\\7-Zip\\7z.exe')).toBe('MZ archiver');
     expect(await cacheCounters()).toEqual({ hits: 1, lookups: 2 });
     expect(await cachedKeys()).toHaveLength(1);
   }, 180_000);
