@@ -10,8 +10,8 @@ import {
   markDeployable,
   setVersionState,
   type DeployableDisk,
-  type VersionState,
 } from '../db/layer-versions';
+import type { LayerType, VersionState } from '../domain/layers';
 import { removeWithLeftovers } from './leftovers';
 
 export interface LayerRecordsDeps {
@@ -33,7 +33,7 @@ export interface PrepareVersionInput {
 export interface PreparedVersion {
   versionId: string;
   layerName: string;
-  layerType: 'os' | 'app' | 'platform';
+  layerType: LayerType;
   version: string;
   creationSeq: number;
   /** Where the finished layer disk goes in the repository. */
@@ -51,7 +51,7 @@ export function createLayerRecordActivities(deps: LayerRecordsDeps) {
 
   return {
     async prepareLayerVersion(input: PrepareVersionInput): Promise<PreparedVersion> {
-      const { rows } = await deps.pool.query<{ type: 'os' | 'app' | 'platform'; osLayerId: string | null }>(
+      const { rows } = await deps.pool.query<{ type: LayerType; osLayerId: string | null }>(
         'SELECT type, os_layer_id AS "osLayerId" FROM layers WHERE id = $1',
         [input.layerId],
       );

@@ -1,10 +1,11 @@
 import { z } from 'zod';
+import { LAYER_TYPES } from '../domain/layers';
 
 /**
  * `\.lamina\layer.json` of a layer disk (ARCHITECTURE.md §4): identity, type, version, OS binding,
  * creation sequence (which orders app layers in an image) and content hash.
  */
-export const LayerType = z.enum(['os', 'app', 'platform']);
+export const LayerType = z.enum(LAYER_TYPES);
 export type LayerType = z.infer<typeof LayerType>;
 
 export const LayerMetadata = z.object({

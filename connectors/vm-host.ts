@@ -7,9 +7,7 @@ import type { ScriptsReport } from '../domain/vm-contract';
  * be retried: creating what exists or destroying what is gone succeeds.
  */
 
-// The VM contract (domain/vm-contract.ts) is part of this interface: its implementers and callers
-// take both from here.
-export { WORKFLOW_TAG } from '../domain/vm-contract';
+// The guest's report (domain/vm-contract.ts) is part of this interface; its implementers take it from here.
 export type { ScriptsReport };
 
 export type PowerState = 'off' | 'running' | 'shutting-down';

@@ -1,16 +1,15 @@
 import type { Pool } from 'pg';
+import type { LayerType, VersionState } from '../domain/layers';
 
 /**
  * Layer versions as the workflows write them (ARCHITECTURE.md §3). Every write is keyed by the
  * version id the workflow chose, so a retried activity updates its own row instead of adding one.
  */
-export type VersionState = 'Creating' | 'ActionRequired' | 'Finalizing' | 'Deployable' | 'Failed' | 'Deleted';
-
 export interface VersionRow {
   id: string;
   layerId: string;
   layerName: string;
-  layerType: 'os' | 'app' | 'platform';
+  layerType: LayerType;
   version: string;
   state: VersionState;
   creationSeq: number;

@@ -6,7 +6,7 @@ import { apiResources } from '../../api/app';
 import { createApiToken } from '../../api/auth/api-tokens';
 import type { Identity } from '../../api/auth/identity';
 import { hasPermission, ROLES, type Permission, type Role } from '../../api/auth/roles';
-import { LAYER_TYPES, type LayerType } from '../../api/layers/layer-access';
+import { LAYER_TYPES, type LayerType } from '../../domain/layers';
 import type { Route } from '../../api/route';
 import { SecretBox } from '../../config/secret-box';
 import { run } from '../../lib/processes';
