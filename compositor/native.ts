@@ -1,8 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import * as path from 'node:path';
 import type { VirtualDisk } from '../disk';
-import { packageRoot } from '../native/load';
+import { nativeBuildPath } from '../lib/native-addon';
 import { Readable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
@@ -99,7 +98,7 @@ export interface RunOptions {
 }
 
 function ntfsCoreBinary(): string {
-  const binary = path.join(packageRoot(), 'native', 'build', 'Release', 'lamina_ntfs');
+  const binary = nativeBuildPath('lamina_ntfs');
   if (!existsSync(binary)) throw new Error(`${binary} is missing: run \`npm run build:native\``);
   return binary;
 }

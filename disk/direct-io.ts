@@ -1,5 +1,5 @@
 import { constants, promises as fs } from 'node:fs';
-import { loadNativeAddon } from '../native/load';
+import { loadNativeAddon } from '../lib/native-addon';
 
 /**
  * Direct I/O for the bulk of an output disk. A converted or composed disk is written once and

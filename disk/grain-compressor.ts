@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { loadNativeAddon } from '../native/load';
+import { loadNativeAddon } from '../lib/native-addon';
 
 /**
  * Compresses vmdk-stream grains in native code on libuv's thread pool (native/io/grain-deflate.cc).

@@ -1,5 +1,5 @@
 import { closeSync, openSync, readSync } from 'node:fs';
-import { loadNativeAddon } from '../native/load';
+import { loadNativeAddon } from '../lib/native-addon';
 
 /**
  * One open hive file, over the hivex binding (native/registry/hive.cc). Adds what hivex lacks
