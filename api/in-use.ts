@@ -17,13 +17,3 @@ export function refuseIfInUse(what: string, name: string, users: Users): void {
     usedBy: users,
   });
 }
-
-/** Image templates and elastic assignments that use any of the given layer versions. */
-export const VERSION_USERS_SQL = `
-  SELECT array(SELECT t.name FROM image_templates t
-                WHERE t.os_version_id = ANY ($1::uuid[]) OR t.platform_version_id = ANY ($1::uuid[])
-                   OR EXISTS (SELECT 1 FROM image_template_app_versions a
-                               WHERE a.template_id = t.id AND a.version_id = ANY ($1::uuid[]))
-                ORDER BY t.name) AS templates,
-         array(SELECT e.id::text FROM elastic_assignments e
-                WHERE e.layer_version_id = ANY ($1::uuid[]) ORDER BY e.id) AS "elasticAssignments"`;

@@ -1,11 +1,9 @@
 import type { Pool } from 'pg';
-import type { VersionRow } from './layer-versions';
+import type { LayerType } from '../domain/layers';
 import type { ListDefinition, Queryable } from './list-page';
 import { withTransaction } from './transaction';
 
 /** Layers as the API records and edits them (ARCHITECTURE.md §3); their versions come from tasks. */
-type LayerType = VersionRow['layerType'];
-
 export interface NewLayer {
   id: string;
   type: LayerType;
@@ -21,7 +19,10 @@ export interface VersionUsers {
   elasticAssignments: string[];
 }
 
-export async function findLayer(pool: Pool, id: string): Promise<{ name: string; type: LayerType } | undefined> {
+export async function findLayer(
+  pool: Pool,
+  id: string,
+): Promise<{ name: string; type: LayerType } | undefined> {
   const { rows } = await pool.query<{ name: string; type: LayerType }>(
     'SELECT name, type FROM layers WHERE id = $1',
     [id],
@@ -80,7 +81,9 @@ export async function deleteLayer(
 ): Promise<void> {
   await withTransaction(pool, async (client) => {
     await client.query('SELECT 1 FROM layers WHERE id = $1 FOR UPDATE', [id]);
-    const versions = await client.query<{ id: string }>('SELECT id FROM layer_versions WHERE layer_id = $1', [id]);
+    const versions = await client.query<{ id: string }>('SELECT id FROM layer_versions WHERE layer_id = $1', [
+      id,
+    ]);
     const usage = await versionUsers(
       client,
       versions.rows.map((v) => v.id),
@@ -99,12 +102,10 @@ export async function insertLayerVersion(
   pool: Pool,
   v: { id: string; layerId: string; version: string; description: string },
 ): Promise<void> {
-  await pool.query('INSERT INTO layer_versions (id, layer_id, version, description) VALUES ($1, $2, $3, $4)', [
-    v.id,
-    v.layerId,
-    v.version,
-    v.description,
-  ]);
+  await pool.query(
+    'INSERT INTO layer_versions (id, layer_id, version, description) VALUES ($1, $2, $3, $4)',
+    [v.id, v.layerId, v.version, v.description],
+  );
 }
 
 /** Changes the given version name and description; an absent one stays. */

@@ -1,5 +1,6 @@
 import type { Response } from 'express';
 import { z } from 'zod';
+import { findLayer } from '../../db/layers';
 import { getVersion } from '../../db/layer-versions';
 import type { BuildLayerFromPackageInput } from '../../workflows/build-layer-from-package';
 import type { CreateLayerVersionInput } from '../../workflows/create-layer-version';
@@ -52,18 +53,15 @@ export function layerTasksResource({ pool, tasks, uploadsDir, importDirs }: ApiD
   const typeAccess = layerTypeAccess(pool);
   /** The layer, refused early when the task cannot make a version of its type. */
   const layerOf = async (id: string, types: readonly LayerType[], task: string) => {
-    const { rows } = await pool.query<{ name: string; type: LayerType }>(
-      'SELECT name, type FROM layers WHERE id = $1',
-      [id],
-    );
-    if (!rows[0]) throw notFound('Layer', id);
-    if (!types.includes(rows[0].type))
+    const layer = await findLayer(pool, id);
+    if (!layer) throw notFound('Layer', id);
+    if (!types.includes(layer.type))
       throw new HttpProblem({
         title: 'Wrong layer type',
         status: 422,
-        detail: `${task} makes ${types.join(' or ')} layers, not ${rows[0].type} layers ('${rows[0].name}').`,
+        detail: `${task} makes ${types.join(' or ')} layers, not ${layer.type} layers ('${layer.name}').`,
       });
-    return rows[0];
+    return layer;
   };
   const importFile = (diskPath: string) =>
     resolveImportFile(diskPath, importDirs).catch((err: unknown) => {

@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { findLayer } from '../../db/layers';
 import type { Caller } from '../auth/identity';
 import { hasPermission, type Permission } from '../auth/roles';
 import { HttpProblem, notFound } from '../problem';
@@ -28,10 +29,8 @@ export function requireLayerTypePermission(caller: Caller, type: LayerType): voi
  */
 export function layerTypeAccess(pool: Pool) {
   return async (params: { id: string }, caller: Caller): Promise<void> => {
-    const { rows } = await pool.query<{ type: LayerType }>('SELECT type FROM layers WHERE id = $1', [
-      params.id,
-    ]);
-    if (!rows[0]) throw notFound('Layer', params.id);
-    requireLayerTypePermission(caller, rows[0].type);
+    const layer = await findLayer(pool, params.id);
+    if (!layer) throw notFound('Layer', params.id);
+    requireLayerTypePermission(caller, layer.type);
   };
 }

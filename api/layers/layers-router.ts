@@ -1,9 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { listPage, pageQuery, type ListDefinition } from '../../db/list-page';
-import { withTransaction } from '../../db/transaction';
+import { connectorExists } from '../../db/connectors';
+import {
+  deleteLayer,
+  insertLayer,
+  insertLayerVersion,
+  layerList,
+  layerVersionList,
+  markLayerVersionDeleted,
+  osLayerExists,
+  updateLayer,
+  updateLayerVersion,
+  versionUsers,
+} from '../../db/layers';
+import { listPage, pageQuery } from '../../db/list-page';
 import type { ApiDeps } from '../deps';
-import { refuseIfInUse, VERSION_USERS_SQL } from '../in-use';
+import { refuseIfInUse } from '../in-use';
 import { findOr404 } from '../lookup';
 import { HttpProblem, invalidFields } from '../problem';
 import { resource, route } from '../route';
@@ -74,36 +86,13 @@ const layerVersion = z.object({
   ...recordTimes,
 });
 
-const layersView: ListDefinition<object> = {
-  select: `SELECT l.id, l.type, l.name, l.description, l.os_layer_id AS "osLayerId", o.name AS "osLayerName",
-                  l.connector_id AS "connectorId", l.created_at AS "createdAt", l.updated_at AS "updatedAt",
-                  (SELECT count(*)::int FROM layer_versions v WHERE v.layer_id = l.id AND v.state <> 'Deleted')
-                    AS "versionCount"
-             FROM layers l LEFT JOIN layers o ON o.id = l.os_layer_id`,
-  filters: {
-    type: { column: 'l.type', op: 'equals' },
-    name: { column: 'l.name', op: 'contains' },
-    osLayerId: { column: 'l.os_layer_id', op: 'equals' },
-  },
-  orderBy: 'name',
-};
-
-export const versionsView: ListDefinition<object> = {
-  select: `SELECT id, layer_id AS "layerId", version, description, state, creation_seq::int AS "creationSequence",
-                  size_bytes::float8 AS "sizeBytes", sha256, elastic_fit AS "elasticFit", scripts, action, task_id AS "taskId",
-                  created_at AS "createdAt", updated_at AS "updatedAt"
-             FROM layer_versions`,
-  filters: { layerId: { column: 'layer_id', op: 'equals' }, state: { column: 'state', op: 'equals' } },
-  orderBy: '"creationSequence"',
-};
-
 /** Layers and their versions (ARCHITECTURE.md §3). Versions are made by tasks; here they are recorded and edited. */
 export function layersResource({ pool }: ApiDeps) {
   const typeAccess = layerTypeAccess(pool);
   const getLayer = (id: string) =>
-    findOr404(pool, layersView, id, 'Layer') as Promise<{ type: LayerType; name: string }>;
+    findOr404(pool, layerList, id, 'Layer') as Promise<{ type: LayerType; name: string }>;
   const getVersion = async (layerId: string, versionId: string) => {
-    const version = (await findOr404(pool, versionsView, versionId, 'Layer version')) as {
+    const version = (await findOr404(pool, layerVersionList, versionId, 'Layer version')) as {
       layerId: string;
       version: string;
     };
@@ -129,7 +118,7 @@ export function layersResource({ pool }: ApiDeps) {
         name: z.string().max(128).optional(),
         osLayerId: z.uuid().optional(),
       }),
-      handle: ({ query }) => listPage(pool, layersView, query),
+      handle: ({ query }) => listPage(pool, layerList, query),
     }),
     route({
       method: 'post',
@@ -143,26 +132,18 @@ export function layersResource({ pool }: ApiDeps) {
       handle: async ({ body, caller, auditObject }) => {
         requireLayerTypePermission(caller, body.type);
         if (body.osLayerId) {
-          const { rows } = await pool.query('SELECT 1 FROM layers WHERE id = $1 AND type = $2', [
-            body.osLayerId,
-            'os',
-          ]);
-          if (rows.length === 0)
+          if (!(await osLayerExists(pool, body.osLayerId)))
             throw invalidFields([{ field: 'body.osLayerId', message: 'no OS layer has this id' }]);
         }
         if (body.connectorId) {
-          const { rows } = await pool.query('SELECT 1 FROM connectors WHERE id = $1', [body.connectorId]);
-          if (rows.length === 0)
+          if (!(await connectorExists(pool, body.connectorId)))
             throw invalidFields([
               { field: 'body.connectorId', message: 'no connector configuration has this id' },
             ]);
         }
         const id = randomUUID();
         auditObject(id);
-        await pool.query(
-          `INSERT INTO layers (id, type, name, description, os_layer_id, connector_id) VALUES ($1, $2, $3, $4, $5, $6)`,
-          [id, body.type, body.name, body.description, body.osLayerId ?? null, body.connectorId ?? null],
-        );
+        await insertLayer(pool, { id, ...body });
         return getLayer(id);
       },
     }),
@@ -187,11 +168,7 @@ export function layersResource({ pool }: ApiDeps) {
       params: idParams,
       body: editBody,
       handle: async ({ params, body }) => {
-        await pool.query(
-          `UPDATE layers SET name = coalesce($2, name), description = coalesce($3, description), updated_at = now()
-            WHERE id = $1`,
-          [params.id, body.name, body.description],
-        );
+        await updateLayer(pool, params.id, body);
         return getLayer(params.id);
       },
     }),
@@ -205,27 +182,13 @@ export function layersResource({ pool }: ApiDeps) {
       params: idParams,
       handle: async ({ params }) => {
         const layer = await getLayer(params.id);
-        await withTransaction(pool, async (client) => {
-          await client.query('SELECT 1 FROM layers WHERE id = $1 FOR UPDATE', [params.id]);
-          const versions = await client.query<{ id: string }>(
-            'SELECT id FROM layer_versions WHERE layer_id = $1',
-            [params.id],
-          );
-          const usage = await client.query<{ templates: string[]; elasticAssignments: string[] }>(
-            VERSION_USERS_SQL,
-            [versions.rows.map((v) => v.id)],
-          );
-          const bound = await client.query<{ name: string }>(
-            'SELECT name FROM layers WHERE os_layer_id = $1 ORDER BY name',
-            [params.id],
-          );
+        await deleteLayer(pool, params.id, (users) =>
           refuseIfInUse('Layer', layer.name, {
-            'image template': usage.rows[0].templates,
-            'elastic assignment': usage.rows[0].elasticAssignments,
-            'layer bound to it': bound.rows.map((r) => r.name),
-          });
-          await client.query('DELETE FROM layers WHERE id = $1', [params.id]);
-        });
+            'image template': users.templates,
+            'elastic assignment': users.elasticAssignments,
+            'layer bound to it': users.boundLayers,
+          }),
+        );
       },
     }),
     route({
@@ -239,7 +202,7 @@ export function layersResource({ pool }: ApiDeps) {
       query: pageQuery.extend({ state: z.enum(VERSION_STATES).optional() }),
       handle: async ({ params, query }) => {
         await getLayer(params.id);
-        return listPage(pool, versionsView, { ...query, layerId: params.id });
+        return listPage(pool, layerVersionList, { ...query, layerId: params.id });
       },
     }),
     route({
@@ -256,10 +219,7 @@ export function layersResource({ pool }: ApiDeps) {
       handle: async ({ params, body, auditObject }) => {
         const id = randomUUID();
         auditObject(id);
-        await pool.query(
-          'INSERT INTO layer_versions (id, layer_id, version, description) VALUES ($1, $2, $3, $4)',
-          [id, params.id, body.version, body.description],
-        );
+        await insertLayerVersion(pool, { id, layerId: params.id, ...body });
         return getVersion(params.id, id);
       },
     }),
@@ -285,11 +245,7 @@ export function layersResource({ pool }: ApiDeps) {
       body: editVersionBody,
       handle: async ({ params, body }) => {
         await getVersion(params.id, params.versionId);
-        await pool.query(
-          `UPDATE layer_versions SET version = coalesce($2, version), description = coalesce($3, description),
-                  updated_at = now() WHERE id = $1`,
-          [params.versionId, body.version, body.description],
-        );
+        await updateLayerVersion(pool, params.versionId, body);
         return getVersion(params.id, params.versionId);
       },
     }),
@@ -303,18 +259,13 @@ export function layersResource({ pool }: ApiDeps) {
       params: versionParams,
       handle: async ({ params }) => {
         const version = await getVersion(params.id, params.versionId);
-        const usage = await pool.query<{ templates: string[]; elasticAssignments: string[] }>(
-          VERSION_USERS_SQL,
-          [[params.versionId]],
-        );
+        const users = await versionUsers(pool, [params.versionId]);
         refuseIfInUse('Layer version', version.version, {
-          'image template': usage.rows[0].templates,
-          'elastic assignment': usage.rows[0].elasticAssignments,
+          'image template': users.templates,
+          'elastic assignment': users.elasticAssignments,
         });
         // Published images keep their own record of the version; the row stays so they can still name it.
-        await pool.query(`UPDATE layer_versions SET state = 'Deleted', updated_at = now() WHERE id = $1`, [
-          params.versionId,
-        ]);
+        await markLayerVersionDeleted(pool, params.versionId);
       },
     }),
   ]);
