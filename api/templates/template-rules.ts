@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { CONNECTOR_TYPES, type ConnectorType } from '../../connectors/registry';
+import { connectorTypeAndName } from '../../db/connectors';
 import type { Queryable } from '../../db/list-page';
+import { versionFacts, type VersionFacts } from '../../db/templates';
 import { FIRMWARES } from '../../domain/firmware';
 import { IMAGE_FORMAT_MAX_GB, IMAGE_FORMATS } from '../../domain/image-formats';
-import type { LayerType } from '../../domain/layers';
 import { refuseConnectorNotInBuild } from '../connectors/not-in-build';
 import { description, fileSafeName } from '../validation';
 
@@ -27,17 +28,6 @@ export const templateFields = z.object({
 });
 export type TemplateFields = z.output<typeof templateFields>;
 
-interface VersionFacts {
-  id: string;
-  state: string;
-  version: string;
-  layerId: string;
-  layerName: string;
-  layerType: LayerType;
-  osLayerId: string | null;
-  sizeBytes: string | null;
-}
-
 export interface FieldError {
   field: string;
   message: string;
@@ -51,13 +41,7 @@ export interface FieldError {
 export async function templateErrors(db: Queryable, t: TemplateFields): Promise<FieldError[]> {
   const errors: FieldError[] = [];
   const ids = [t.osVersionId, ...(t.platformVersionId ? [t.platformVersionId] : []), ...t.appVersionIds];
-  const { rows } = await db.query<VersionFacts>(
-    `SELECT v.id, v.state, v.version, v.size_bytes AS "sizeBytes", l.id AS "layerId", l.name AS "layerName",
-            l.type AS "layerType", l.os_layer_id AS "osLayerId"
-       FROM layer_versions v JOIN layers l ON l.id = v.layer_id WHERE v.id = ANY ($1::uuid[])`,
-    [ids],
-  );
-  const byId = new Map(rows.map((r) => [r.id, r]));
+  const byId = new Map((await versionFacts(db, ids)).map((r) => [r.id, r]));
 
   const check = (field: string, id: string, type: VersionFacts['layerType']): VersionFacts | undefined => {
     const v = byId.get(id);
@@ -111,25 +95,17 @@ export async function templateErrors(db: Queryable, t: TemplateFields): Promise<
   return errors;
 }
 
-async function storedConnector(db: Queryable, id: string) {
-  const { rows } = await db.query<{ type: ConnectorType; name: string }>(
-    'SELECT type, name FROM connectors WHERE id = $1',
-    [id],
-  );
-  return rows[0];
-}
-
 /**
  * A template that passes templateErrors may still name a connector whose type this build cannot publish
  * with: a 422 naming the type, so no publish of it is started only to fail.
  */
 export async function refuseTemplateConnectorNotInBuild(db: Queryable, t: TemplateFields): Promise<void> {
-  const stored = await storedConnector(db, t.connectorId);
+  const stored = await connectorTypeAndName<ConnectorType>(db, t.connectorId);
   if (stored) refuseConnectorNotInBuild(stored, 'body.connectorId');
 }
 
 async function connectorErrors(db: Queryable, t: TemplateFields): Promise<FieldError[]> {
-  const stored = await storedConnector(db, t.connectorId);
+  const stored = await connectorTypeAndName<ConnectorType>(db, t.connectorId);
   if (!stored) return [{ field: 'body.connectorId', message: 'no connector configuration has this id' }];
   const definition = CONNECTOR_TYPES[stored.type];
   const connector = `connector '${stored.name}' (${definition.label})`;
