@@ -4,11 +4,12 @@ import path from 'node:path';
 import { CancelledFailure, Context } from '@temporalio/activity';
 import { compose, type ComposeReport } from '../compositor/compose';
 import type { OutputFormat } from '../compositor/disk-image';
-import type { Firmware } from '../compositor/disk-layout';
 import { importOsLayer } from '../compositor/import-os';
 import { inspectLayer } from '../compositor/inspect';
 import { buildLayer, type BuildLayerOptions } from '../compositor/layer-build';
 import { finalizePackageDisk } from '../compositor/package-disk';
+import type { DiskFirmware } from '../domain/firmware';
+import type { LayerType } from '../domain/layers';
 import {
   boundConflicts,
   conflictReportPath,
@@ -33,7 +34,7 @@ export interface ComposeImageInput {
   apps: string[];
   platform?: string;
   sizeBytes: number;
-  firmware: Firmware;
+  firmware: DiskFirmware;
   format: OutputFormat;
   out: string;
   /**
@@ -163,11 +164,7 @@ export function createLayerDiskActivities(deps: LayerDiskDeps) {
     },
 
     /** Reads the finished layer disk back: it opens as a layer of the expected type and hashes as recorded. */
-    async verifyLayerDisk(input: {
-      path: string;
-      type: 'os' | 'app' | 'platform';
-      sha256: string;
-    }): Promise<void> {
+    async verifyLayerDisk(input: { path: string; type: LayerType; sha256: string }): Promise<void> {
       const inspection = await inspectLayer(input.path);
       if (inspection.metadata.type !== input.type) {
         throw new Error(`${input.path} holds a ${inspection.metadata.type} layer, expected ${input.type}`);

@@ -3,7 +3,8 @@ import { constants, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { OutputFormat } from './disk-image';
 import { createImageTarget, type ImageTarget } from './image-target';
-import { planDisk, windowsPartition, type Firmware } from './disk-layout';
+import type { DiskFirmware } from '../domain/firmware';
+import { planDisk, windowsPartition } from './disk-layout';
 import { makeEsp, type BootFile } from './esp';
 import { findFileConflicts, type FileConflict } from './file-conflicts';
 import { HIVE_DIR, REQUIRED_HIVES, checkHive } from './import-os';
@@ -34,7 +35,7 @@ export interface ComposeOptions {
   platform?: string;
   apps: string[];
   size: number;
-  firmware: Firmware;
+  firmware: DiskFirmware;
   format: OutputFormat;
   out: string;
   /** Where the CLI will write the report: checked up front, so a bad path fails before the work. */
@@ -51,7 +52,7 @@ export interface LayerTiming {
 }
 
 export interface ComposeReport {
-  image: { file: string; format: OutputFormat; firmware: Firmware; sizeBytes: number };
+  image: { file: string; format: OutputFormat; firmware: DiskFirmware; sizeBytes: number };
   /** Lowest priority first. */
   layers: { name: string; type: string; version: string; id: string; creationSequence: number }[];
   conflicts: { files: FileConflict[]; registry: RegistryValueConflict[] };

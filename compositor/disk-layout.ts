@@ -7,9 +7,6 @@ import type { DiskFirmware } from '../domain/firmware';
  * partition filling the rest. disk/partition places them (1 MiB aligned) and builds the tables.
  */
 
-/** The compositor's name for domain/firmware.ts's DiskFirmware, which its callers import from here. */
-export type Firmware = DiskFirmware;
-
 export type PartitionRole = 'esp' | 'msr' | 'windows';
 
 export interface PlannedPartition {
@@ -20,7 +17,7 @@ export interface PlannedPartition {
 }
 
 export interface DiskLayout {
-  firmware: Firmware;
+  firmware: DiskFirmware;
   size: number;
   partitions: PlannedPartition[];
   /** The partition table's bytes and where they go (MBR; or protective MBR and both GPTs). */
@@ -46,7 +43,7 @@ function planned(specs: PartitionSpec[], partitions: Partition[]): PlannedPartit
  * Plans a disk of `size` bytes. `identity` seeds the disk and partition ids (disk/ derives them
  * from it), so the same inputs give the same table; without it they are random.
  */
-export function planDisk(firmware: Firmware, size: number, identity?: string): DiskLayout {
+export function planDisk(firmware: DiskFirmware, size: number, identity?: string): DiskLayout {
   if (size % MiB !== 0) throw new Error(`disk size ${size} is not a whole number of MiB`);
   if (firmware === 'bios') {
     const specs: PartitionSpec[] = [{ kind: 'basic-data', bootable: true }];

@@ -12,7 +12,8 @@ import {
 } from '../registry';
 import { HIVE_FILES } from './registry-merge';
 import { writeDisk, type OutputFormat } from './disk-image';
-import { planDisk, windowsPartition, type Firmware } from './disk-layout';
+import type { DiskFirmware } from '../domain/firmware';
+import { planDisk, windowsPartition } from './disk-layout';
 import { makeEsp, type BootFile } from './esp';
 import type { ProgressListener } from './native';
 import {
@@ -185,7 +186,7 @@ export function* goldTree(hives: Record<HiveName, Buffer>): Generator<VolumeOper
 
 export interface GoldImageOptions {
   out: string;
-  firmware: Firmware;
+  firmware: DiskFirmware;
   size: number;
   format: OutputFormat;
   onProgress?: ProgressListener;
