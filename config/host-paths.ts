@@ -28,7 +28,7 @@ const SYSTEM_FOLDERS = [
   '/root',
 ];
 
-export function isWithin(child: string, parent: string): boolean {
+function isWithin(child: string, parent: string): boolean {
   const relative = path.relative(parent, child);
   return (
     relative === '' ||

@@ -14,6 +14,7 @@ import {
   finished,
   goldImage,
   importedOs,
+  LOCAL_CONNECTOR,
   startAppliance,
   upload,
   type Appliance,
@@ -258,25 +259,50 @@ describe('paths a caller names, uploads, and response headers', () => {
         { field: 'body.content', message: expect.stringMatching(/^no upload/) },
       ]);
     });
-  });
 
-  it('removes uploads older than LAMINA_UPLOAD_TTL_HOURS when the API starts', async () => {
-    const dataDir = testDir('data');
-    const dir = path.join(dataDir, 'uploads');
-    fs.mkdirSync(dir);
-    const expired = '00000000-0000-4000-8000-000000000001';
-    const fresh = '00000000-0000-4000-8000-000000000002';
-    for (const name of [expired, `${expired}.partial`, fresh]) fs.writeFileSync(path.join(dir, name), 'x');
-    const dayAgo = new Date(Date.now() - 25 * 3600_000);
-    fs.utimesSync(path.join(dir, expired), dayAgo, dayAgo);
-    fs.utimesSync(path.join(dir, `${expired}.partial`), dayAgo, dayAgo);
-    const other = await startAppliance({ worker: false, env: { LAMINA_DATA_DIR: dataDir } });
-    try {
-      await eventually(async () => fs.readdirSync(dir).length === 1);
-      expect(fs.readdirSync(dir)).toEqual([fresh]);
-    } finally {
-      await other.stop();
-    }
+    it('removes the uploads installed into a packaging machine (the local connector stand-in)', async () => {
+      const layerId = await createLayer(app.api, 'app', 'Installed from uploads', os.layerId);
+      const started = await app.api.post(`/api/layers/${layerId}/versions/package`, {
+        version: '1',
+        connectorId: LOCAL_CONNECTOR,
+        powerPollSeconds: 3600,
+      });
+      const vmId = await eventually(async () => {
+        const version = (await app.api.get(`/api/layers/${layerId}/versions`)).body.items[0];
+        return version?.state === 'ActionRequired' ? (version.action.vm.id as string) : undefined;
+      });
+      const pkg = await appPackage({ 'Program Files\\Installed\\a.txt': 'a' }, { Installed: 'Version=1' });
+      const install = { content: await upload(app.api, pkg.zip), reg: await upload(app.api, pkg.reg!) };
+      const vm = `/api/connectors/${LOCAL_CONNECTOR}/vms/${vmId}`;
+      const installed = await finished(app.api, await app.api.post(`${vm}/install`, install));
+      expect(installed.state).toBe('completed');
+      const left = fs.readdirSync(uploadsDir()).filter((f) => Object.values(install).includes(f));
+      expect(left).toEqual([]);
+      const again = await app.api.post(`${vm}/install`, install);
+      expect(again.status).toBe(422);
+      expect(again.body.errors.map((e: { field: string }) => e.field)).toEqual(['body.content']);
+      expect((await finished(app.api, await app.api.post(`${vm}/shutdown`))).state).toBe('completed');
+      expect((await finished(app.api, started)).state).toBe('completed');
+    });
+
+    it('removes uploads older than LAMINA_UPLOAD_TTL_HOURS when the API starts', async () => {
+      const dataDir = testDir('data');
+      const dir = path.join(dataDir, 'uploads');
+      fs.mkdirSync(dir);
+      const expired = '00000000-0000-4000-8000-000000000001';
+      const fresh = '00000000-0000-4000-8000-000000000002';
+      for (const name of [expired, `${expired}.partial`, fresh]) fs.writeFileSync(path.join(dir, name), 'x');
+      const dayAgo = new Date(Date.now() - 25 * 3600_000);
+      fs.utimesSync(path.join(dir, expired), dayAgo, dayAgo);
+      fs.utimesSync(path.join(dir, `${expired}.partial`), dayAgo, dayAgo);
+      const other = await startAppliance({ worker: false, env: { LAMINA_DATA_DIR: dataDir } });
+      try {
+        await eventually(async () => fs.readdirSync(dir).length === 1);
+        expect(fs.readdirSync(dir)).toEqual([fresh]);
+      } finally {
+        await other.stop();
+      }
+    });
   });
 
   describe('response headers', () => {
