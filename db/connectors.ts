@@ -109,7 +109,7 @@ export interface NewConnector {
   secrets: Record<string, SealedSecret>;
   offloadCompositing: boolean;
   packagingCacheGb: number;
-  postPublishScript: string | null;
+  postPublishScript?: string | null;
 }
 
 export async function insertConnector(pool: Pool, c: NewConnector): Promise<void> {
@@ -125,7 +125,7 @@ export async function insertConnector(pool: Pool, c: NewConnector): Promise<void
       JSON.stringify(c.secrets),
       c.offloadCompositing,
       c.packagingCacheGb,
-      c.postPublishScript,
+      c.postPublishScript ?? null,
     ],
   );
 }
@@ -179,7 +179,10 @@ export async function editConnector<T extends string>(
 }
 
 /** Names of the templates and layers that use a connector, for the API's 409. */
-export async function connectorUsers(pool: Pool, id: string): Promise<{ templates: string[]; layers: string[] }> {
+export async function connectorUsers(
+  pool: Pool,
+  id: string,
+): Promise<{ templates: string[]; layers: string[] }> {
   const { rows } = await pool.query<{ templates: string[]; layers: string[] }>(
     `SELECT array(SELECT name FROM image_templates WHERE connector_id = $1 ORDER BY name) AS templates,
             array(SELECT name FROM layers WHERE connector_id = $1 ORDER BY name) AS layers`,
@@ -190,4 +193,13 @@ export async function connectorUsers(pool: Pool, id: string): Promise<{ template
 
 export async function deleteConnector(pool: Pool, id: string): Promise<void> {
   await pool.query('DELETE FROM connectors WHERE id = $1', [id]);
+}
+
+/** A connector's post-publish script; undefined when there is no such connector. */
+export async function postPublishScriptOf(pool: Pool, id: string): Promise<string | null | undefined> {
+  const { rows } = await pool.query<{ script: string | null }>(
+    'SELECT post_publish_script AS script FROM connectors WHERE id = $1',
+    [id],
+  );
+  return rows[0]?.script;
 }
