@@ -4,6 +4,7 @@ import { Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { createConnector } from '../connectors';
 import { getConnector, getConnectorSecrets, listConnectors } from '../db/connectors';
+import { databaseStatus } from '../db/migrate';
 import type { SecretBox } from '../config/secret-box';
 import { run } from '../lib/processes';
 
@@ -39,14 +40,11 @@ export function createDiagnosticsActivities(deps: DiagnosticsDeps) {
   return {
     async checkDatabase(): Promise<DiagnosticCheck> {
       try {
-        const { rows } = await deps.pool.query<{ version: string; migrations: string }>(
-          `SELECT current_setting('server_version') AS version,
-                  (SELECT count(*) FROM schema_migrations)::text AS migrations`,
-        );
+        const { version, migrations } = await databaseStatus(deps.pool);
         return {
           name: 'database',
           ok: true,
-          detail: `PostgreSQL ${rows[0].version} reachable, ${rows[0].migrations} migrations applied`,
+          detail: `PostgreSQL ${version} reachable, ${migrations} migrations applied`,
         };
       } catch (err) {
         return { name: 'database', ok: false, detail: `PostgreSQL: ${(err as Error).message}` };

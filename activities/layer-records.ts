@@ -11,6 +11,7 @@ import {
   setVersionState,
   type DeployableDisk,
 } from '../db/layer-versions';
+import { layerBinding } from '../db/layers';
 import type { LayerType, VersionState } from '../domain/layers';
 import { removeWithLeftovers } from './leftovers';
 
@@ -51,11 +52,7 @@ export function createLayerRecordActivities(deps: LayerRecordsDeps) {
 
   return {
     async prepareLayerVersion(input: PrepareVersionInput): Promise<PreparedVersion> {
-      const { rows } = await deps.pool.query<{ type: LayerType; osLayerId: string | null }>(
-        'SELECT type, os_layer_id AS "osLayerId" FROM layers WHERE id = $1',
-        [input.layerId],
-      );
-      const layer = rows[0];
+      const layer = await layerBinding(deps.pool, input.layerId);
       if (!layer)
         throw ApplicationFailure.nonRetryable(`layer ${input.layerId} does not exist`, 'LayerMissing');
       let os: PreparedVersion['os'];

@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import { postPublishScriptOf } from '../db/connectors';
 import { loadPublishPlan, type PublishPlan } from '../db/publish-plans';
 import { deletePublishedImage, recordPublishedImage, type PublishedImage } from '../db/published-images';
 import { conflictReportPath, readReport } from './conflict-reports';
@@ -177,11 +178,7 @@ export function createPublishingActivities(deps: ConnectorAccessDeps & { reposit
       connectorId: string,
       variables: PostPublishVariables,
     ): Promise<PostPublishResult> {
-      const { rows } = await deps.pool.query<{ script: string | null }>(
-        'SELECT post_publish_script AS script FROM connectors WHERE id = $1',
-        [connectorId],
-      );
-      const script = rows[0]?.script;
+      const script = await postPublishScriptOf(deps.pool, connectorId);
       if (!script) return { ran: false };
       return runPostPublish(script, variables);
     },

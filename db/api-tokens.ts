@@ -71,6 +71,11 @@ export async function revokeApiToken(
   return rowCount !== 0;
 }
 
+/** Revokes a token at once, whoever made it (the token `lamina up` makes for its own run, when the run ends). */
+export async function revokeApiTokenNow(pool: Pool, id: string): Promise<void> {
+  await pool.query('UPDATE api_tokens SET revoked_at = now() WHERE id = $1', [id]);
+}
+
 /** API tokens as listed (never the hash), filterable by owner. */
 export const apiTokenList: ListDefinition<object> = {
   select: `SELECT id, name, owner, created_at AS "createdAt", expires_at AS "expiresAt",

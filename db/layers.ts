@@ -30,6 +30,18 @@ export async function findLayer(
   return rows[0];
 }
 
+/** A layer's type and the OS layer it is bound to, for a task making a version of it. */
+export async function layerBinding(
+  pool: Pool,
+  id: string,
+): Promise<{ type: LayerType; osLayerId: string | null } | undefined> {
+  const { rows } = await pool.query<{ type: LayerType; osLayerId: string | null }>(
+    'SELECT type, os_layer_id AS "osLayerId" FROM layers WHERE id = $1',
+    [id],
+  );
+  return rows[0];
+}
+
 export async function osLayerExists(pool: Pool, id: string): Promise<boolean> {
   const { rows } = await pool.query('SELECT 1 FROM layers WHERE id = $1 AND type = $2', [id, 'os']);
   return rows.length > 0;

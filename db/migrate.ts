@@ -48,3 +48,12 @@ export async function migrate(pool: Pool, dir = migrationsDir()): Promise<string
     client.release();
   }
 }
+
+/** The server's version and how many migrations are applied, for the diagnostics task. */
+export async function databaseStatus(pool: Pool): Promise<{ version: string; migrations: string }> {
+  const { rows } = await pool.query<{ version: string; migrations: string }>(
+    `SELECT current_setting('server_version') AS version,
+            (SELECT count(*) FROM schema_migrations)::text AS migrations`,
+  );
+  return rows[0];
+}

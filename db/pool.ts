@@ -7,3 +7,8 @@ export function createPool(databaseUrl: string): Pool {
   pool.on('error', () => undefined);
   return pool;
 }
+
+/** The API's readiness probe: resolves once the database answers a query. */
+export async function pingDatabase(pool: Pool): Promise<void> {
+  await pool.query('SELECT 1');
+}

@@ -12,7 +12,7 @@ import type { LaminaConfig } from '../config/env';
 import { loadSecretBox } from '../config/master-key';
 import { ensureDefaultLocalConnector } from '../db/connectors';
 import { migrate } from '../db/migrate';
-import { createPool } from '../db/pool';
+import { createPool, pingDatabase } from '../db/pool';
 import { createApplianceWorker } from '../worker/appliance-worker';
 import { createComposeWorker } from '../worker/compose-worker';
 import { startPowerWatcher } from '../worker/power-watcher';
@@ -170,7 +170,7 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
         importDirs: config.importDirs,
         ownDirs: [config.dataDir, config.repositoryDir, projectRoot()],
         readiness: [
-          { name: 'postgres', check: async () => void (await pool.query('SELECT 1')) },
+          { name: 'postgres', check: () => pingDatabase(pool) },
           {
             name: 'temporal',
             check: async () => void (await probeConnection.healthService.check({})),

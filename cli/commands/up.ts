@@ -5,6 +5,7 @@ import { createApiToken } from '../../api/auth/api-tokens';
 import { BUILT_IN_ADMINISTRATOR } from '../../api/auth/identity';
 import type { Task } from '../../api/tasks/task-service';
 import { loadConfig } from '../../config/env';
+import { revokeApiTokenNow } from '../../db/api-tokens';
 import { UsageError, type CliCommand } from '../command';
 import { runDemo } from '../demo';
 import { serve } from './roles';
@@ -22,7 +23,7 @@ async function withAdministratorToken<T>(
   try {
     return await work({ authorization: `Bearer ${token}` });
   } finally {
-    await pool.query('UPDATE api_tokens SET revoked_at = now() WHERE id = $1', [id]);
+    await revokeApiTokenNow(pool, id);
   }
 }
 
