@@ -21,9 +21,14 @@ import { projectRoot } from '../lib/project-root';
 import { connectClient, connectWorker, ensureSearchAttributes } from './temporal-connection';
 import { startTemporalDevServer } from './temporal-dev-server';
 
+/** The task queues a worker process can poll (ARCHITECTURE.md §1). */
+export type WorkerQueue = 'appliance' | 'compose';
+
 export interface StackOptions {
   api: boolean;
   worker: boolean;
+  /** What the worker polls (default both): scale-out runs each kind as processes of its own. */
+  workerQueues?: WorkerQueue[];
   /** Start a dev server / private Postgres when the config names none (the embedded defaults). */
   embedded: boolean;
   /** Tests pass a workflow bundle built once per run. */
@@ -113,35 +118,44 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
     const tasks = new TaskService(client, config.taskQueue);
 
     if (options.worker) {
+      const queues = options.workerQueues ?? ['appliance', 'compose'];
       const workerConnection = await connectWorker(temporalSettings);
       undo.push({ what: 'worker connection', run: () => workerConnection.close() });
-      const worker: Worker = await createApplianceWorker({
-        connection: workerConnection,
-        namespace: config.temporal.namespace,
-        taskQueue: config.taskQueue,
-        workflowBundlePath: options.workflowBundlePath,
-        deps: {
-          pool,
-          repositoryDir: config.repositoryDir,
-          repositoryMinFreeBytes: config.repositoryMinFreeBytes,
-          diagnosticsProbeBytes: config.diagnosticsProbeBytes,
-          secrets,
-          scratchDir: config.scratchDir,
-          uploadsDir: config.uploads.dir,
-          composeTaskQueue: config.compose.taskQueue,
-        },
-      });
-      const composeWorker: Worker = await createComposeWorker({
-        connection: workerConnection,
-        namespace: config.temporal.namespace,
-        taskQueue: config.compose.taskQueue,
-        concurrency: config.compose.concurrency,
-        repositoryDir: config.repositoryDir,
-      });
-      for (const [what, w] of [
-        ['worker', worker],
-        ['compose worker', composeWorker],
-      ] as const) {
+      const workers: [string, Worker][] = [];
+      if (queues.includes('appliance')) {
+        workers.push([
+          'worker',
+          await createApplianceWorker({
+            connection: workerConnection,
+            namespace: config.temporal.namespace,
+            taskQueue: config.taskQueue,
+            workflowBundlePath: options.workflowBundlePath,
+            deps: {
+              pool,
+              repositoryDir: config.repositoryDir,
+              repositoryMinFreeBytes: config.repositoryMinFreeBytes,
+              diagnosticsProbeBytes: config.diagnosticsProbeBytes,
+              secrets,
+              scratchDir: config.scratchDir,
+              uploadsDir: config.uploads.dir,
+              composeTaskQueue: config.compose.taskQueue,
+            },
+          }),
+        ]);
+      }
+      if (queues.includes('compose')) {
+        workers.push([
+          'compose worker',
+          await createComposeWorker({
+            connection: workerConnection,
+            namespace: config.temporal.namespace,
+            taskQueue: config.compose.taskQueue,
+            concurrency: config.compose.concurrency,
+            repositoryDir: config.repositoryDir,
+          }),
+        ]);
+      }
+      for (const [what, w] of workers) {
         const running = w.run();
         undo.push({
           what,
@@ -151,9 +165,15 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
           },
         });
       }
-      const watcher = startPowerWatcher({ pool, secrets }, client);
-      undo.push({ what: 'power watcher', run: watcher.stop });
-      log(`worker polling task queues '${config.taskQueue}' and '${config.compose.taskQueue}'`);
+      if (queues.includes('appliance')) {
+        const watcher = startPowerWatcher({ pool, secrets }, client);
+        undo.push({ what: 'power watcher', run: watcher.stop });
+      }
+      const polled = [
+        queues.includes('appliance') && config.taskQueue,
+        queues.includes('compose') && config.compose.taskQueue,
+      ].filter(Boolean);
+      log(`worker polling task queue(s) ${polled.map((q) => `'${q}'`).join(' and ')}`);
     }
 
     let apiUrl: string | undefined;

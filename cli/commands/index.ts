@@ -14,8 +14,8 @@ export const commands: CommandEntry[] = [
   },
   {
     name: 'worker',
-    summary: 'Run the appliance worker only (needs TEMPORAL_ADDRESS and DATABASE_URL)',
-    load: async () => (await import('./roles')).workerCommand,
+    summary: 'Run a worker: both task queues or one (--queue; needs TEMPORAL_ADDRESS and DATABASE_URL)',
+    load: async () => (await import('./worker')).workerCommand,
   },
   {
     name: 'admin',

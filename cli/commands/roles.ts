@@ -47,16 +47,6 @@ export async function serve(
   }
 }
 
-export const workerCommand: CliCommand = {
-  usage: [
-    'Usage: lamina worker',
-    '',
-    'Polls the appliance task queue (LAMINA_TASK_QUEUE) of TEMPORAL_ADDRESS and runs workflows and',
-    'activities against DATABASE_URL until SIGINT/SIGTERM. Scale out by running more of them.',
-  ].join('\n'),
-  run: () => serve({ api: false, worker: true, embedded: false }),
-};
-
 export const apiCommand: CliCommand = {
   usage: [
     'Usage: lamina api',
