@@ -6,7 +6,8 @@ import type { BuildLayerFromPackageInput } from '../../workflows/build-layer-fro
 import type { CreateLayerVersionInput } from '../../workflows/create-layer-version';
 import type { ImportOsLayerInput } from '../../workflows/import-os-layer';
 import type { ApiDeps } from '../deps';
-import { layerTypeAccess, type LayerType } from '../layers/layer-access';
+import type { LayerType } from '../../domain/layers';
+import { layerTypeAccess } from '../layers/layer-access';
 import { HttpProblem, notFound } from '../problem';
 import { resource, route } from '../route';
 import { withTaskLocation } from '../tasks/task-location';

@@ -2,10 +2,8 @@ import type { Pool } from 'pg';
 import { findLayer } from '../../db/layers';
 import type { Caller } from '../auth/identity';
 import { hasPermission, type Permission } from '../auth/roles';
+import type { LayerType } from '../../domain/layers';
 import { HttpProblem, notFound } from '../problem';
-
-export const LAYER_TYPES = ['os', 'platform', 'app'] as const;
-export type LayerType = (typeof LAYER_TYPES)[number];
 
 /** What a layer's own type asks of whoever changes it: OS, App and Platform Layer Contributors split the work. */
 export function layerTypePermission(type: LayerType): Permission {

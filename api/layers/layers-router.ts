@@ -21,16 +21,8 @@ import { HttpProblem, invalidFields } from '../problem';
 import { resource, route } from '../route';
 import { nullableId, pageOf, recordTimes } from '../responses';
 import { description, displayName, fileSafeName, idParams } from '../validation';
-import { LAYER_TYPES, layerTypeAccess, requireLayerTypePermission, type LayerType } from './layer-access';
-
-export const VERSION_STATES = [
-  'Creating',
-  'ActionRequired',
-  'Finalizing',
-  'Deployable',
-  'Failed',
-  'Deleted',
-] as const;
+import { LAYER_TYPES, VERSION_STATES, type LayerType } from '../../domain/layers';
+import { layerTypeAccess, requireLayerTypePermission } from './layer-access';
 
 const createLayerBody = z
   .object({
