@@ -18,6 +18,11 @@ import { roleAssignmentsResource } from './role-assignments/role-assignments-rou
 import { resourceRouter, type Resource } from './route';
 import { storageLocationsResource } from './storage-locations/storage-locations-router';
 import { tasksResource } from './tasks/tasks-router';
+import {
+  CODEC_BASE_PATH,
+  temporalCodecCors,
+  temporalCodecResource,
+} from './temporal-codec/temporal-codec-router';
 import { templatesResource } from './templates/templates-router';
 import { tokensResource } from './tokens/tokens-router';
 import { uploadsResource } from './uploads/uploads-router';
@@ -41,6 +46,7 @@ export function apiResources(deps: ApiDeps): Resource[] {
     storageLocationsResource(deps),
     elasticAssignmentsResource(deps),
     tasksResource(deps),
+    temporalCodecResource(deps),
     auditResource(deps),
     junctionsResource(deps),
     roleAssignmentsResource(deps),
@@ -70,6 +76,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(securityHeaders);
   app.use(express.json({ limit: '1mb' }));
   app.use(healthRouter(deps.readiness));
+  app.use(CODEC_BASE_PATH, temporalCodecCors(deps.temporalUiOrigins));
   app.use('/api', authenticateRequests(deps), auditMutations(deps.pool));
   for (const resource of apiResources(deps)) app.use(resource.basePath, resourceRouter(resource));
   app.use((req, res) => {

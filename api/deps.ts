@@ -1,3 +1,4 @@
+import type { PayloadCodec } from '@temporalio/common';
 import type { Pool } from 'pg';
 import type { AuthConfig } from '../config/env';
 import type { SecretBox } from '../config/secret-box';
@@ -19,4 +20,8 @@ export interface ApiDeps {
   importDirs: string[];
   /** Lamina's own folders (data, repository, program): no connector may write into them. */
   ownDirs: string[];
+  /** Encrypts Temporal payloads; the codec endpoint runs it for the Temporal Web UI. */
+  payloadCodec: PayloadCodec;
+  /** Web UI origins the codec endpoint answers with CORS and the session cookie (LAMINA_TEMPORAL_UI_ORIGINS). */
+  temporalUiOrigins: string[];
 }

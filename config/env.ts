@@ -18,6 +18,14 @@ const optionalFile = optionalText.refine((v) => v === undefined || isReadableFil
   message: 'file does not exist or is not readable',
 });
 
+function isOrigin(value: string): boolean {
+  try {
+    return new URL(value).origin === value;
+  } catch {
+    return false;
+  }
+}
+
 function isReadableFile(file: string): boolean {
   try {
     fs.accessSync(file, fs.constants.R_OK);
@@ -58,6 +66,12 @@ const envSchema = z.object({
   LAMINA_TEMPORAL_PORT: port.default(7233),
   LAMINA_TEMPORAL_UI_PORT: port.default(8233),
   LAMINA_TEMPORAL_CLI: optionalText,
+  LAMINA_TEMPORAL_UI_ORIGINS: optionalText.refine(
+    (v) => v === undefined || v.split(',').every((o) => isOrigin(o.trim())),
+    {
+      message: 'must be comma-separated origins (scheme://host[:port]), e.g. https://temporal-ui.example.com',
+    },
+  ),
   DATABASE_URL: optionalText.refine((v) => v === undefined || /^postgres(ql)?:\/\//.test(v), {
     message: 'must be a postgres:// or postgresql:// URL',
   }),
@@ -111,6 +125,11 @@ export interface LaminaConfig {
     embeddedPort: number;
     embeddedUiPort: number;
     cliPath?: string;
+    /**
+     * Web UI origins allowed to call the codec endpoint with the signed-in admin's session (CORS with
+     * credentials): LAMINA_TEMPORAL_UI_ORIGINS, else the embedded dev server's UI under both host names.
+     */
+    uiOrigins: string[];
   };
   /** Unset: Lamina starts a private Postgres cluster under the data folder. */
   databaseUrl?: string;
@@ -206,6 +225,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LaminaConfig {
       embeddedPort: e.LAMINA_TEMPORAL_PORT,
       embeddedUiPort: e.LAMINA_TEMPORAL_UI_PORT,
       cliPath: e.LAMINA_TEMPORAL_CLI,
+      uiOrigins: e.LAMINA_TEMPORAL_UI_ORIGINS
+        ? e.LAMINA_TEMPORAL_UI_ORIGINS.split(',').map((o) => o.trim())
+        : e.TEMPORAL_ADDRESS
+          ? []
+          : [
+              `http://127.0.0.1:${e.LAMINA_TEMPORAL_UI_PORT}`,
+              `http://localhost:${e.LAMINA_TEMPORAL_UI_PORT}`,
+            ],
     },
     databaseUrl: e.DATABASE_URL,
     auth: {

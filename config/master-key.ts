@@ -33,17 +33,22 @@ function optionalKeyFile(file: string): Buffer[] {
 
 /**
  * The master key ring: LAMINA_MASTER_KEY, or the key file (made at first start), which seals. A `.next`
- * key left by an interrupted `lamina admin rotate-key` and the `.previous` one only open.
+ * key left by an interrupted `lamina admin rotate-key` and the `.previous` one only open. The secret box
+ * and the Temporal payload codec (config/payload-codec.ts) are both built from this ring.
  */
-export function loadSecretBox(config: Pick<LaminaConfig, 'masterKey'>): SecretBox {
+export function loadMasterKeys(config: Pick<LaminaConfig, 'masterKey'>): Buffer[] {
   const { base64, file } = config.masterKey;
-  if (base64) return new SecretBox([Buffer.from(base64, 'base64')]);
+  if (base64) return [Buffer.from(base64, 'base64')];
   const current = fs.existsSync(file) ? readKeyFile(file) : createKeyFile(file);
-  return new SecretBox([
+  return [
     current,
     ...optionalKeyFile(file + NEXT_KEY_SUFFIX),
     ...optionalKeyFile(file + PREVIOUS_KEY_SUFFIX),
-  ]);
+  ];
+}
+
+export function loadSecretBox(config: Pick<LaminaConfig, 'masterKey'>): SecretBox {
+  return new SecretBox(loadMasterKeys(config));
 }
 
 export interface Rotation {

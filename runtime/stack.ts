@@ -9,7 +9,9 @@ import { ensureAdministrator } from '../api/auth/administrator';
 import { TaskService } from '../api/tasks/task-service';
 import { startUploadPurge } from '../api/uploads/uploads-store';
 import type { LaminaConfig } from '../config/env';
-import { loadSecretBox } from '../config/master-key';
+import { loadMasterKeys } from '../config/master-key';
+import { PayloadEncryptionCodec } from '../config/payload-codec';
+import { SecretBox } from '../config/secret-box';
 import { ensureDefaultLocalConnector } from '../db/connectors';
 import { migrate } from '../db/migrate';
 import { createPool, pingDatabase } from '../db/pool';
@@ -109,12 +111,16 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
     const storagePool = path.join(config.dataDir, 'pool');
     await ensureDefaultLocalConnector(pool, storagePool);
     await ensureAdministrator(pool, config.auth.adminPassword, log);
-    const secrets = loadSecretBox(config);
+    const masterKeys = loadMasterKeys(config);
+    const secrets = new SecretBox(masterKeys);
+    // Every client and worker of this process encrypts payloads: history holds no names, paths or settings.
+    const payloadCodec = new PayloadEncryptionCodec(masterKeys);
+    const dataConverter = { payloadCodecs: [payloadCodec] };
 
     const connection: Connection = await connectClient(temporalSettings);
     undo.push({ what: 'Temporal client', run: () => connection.close() });
     await ensureSearchAttributes(connection, config.temporal.namespace);
-    const client = new Client({ connection, namespace: config.temporal.namespace });
+    const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter });
     const tasks = new TaskService(client, config.taskQueue);
 
     if (options.worker) {
@@ -129,6 +135,7 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
             connection: workerConnection,
             namespace: config.temporal.namespace,
             taskQueue: config.taskQueue,
+            dataConverter,
             workflowBundlePath: options.workflowBundlePath,
             deps: {
               pool,
@@ -150,6 +157,7 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
             connection: workerConnection,
             namespace: config.temporal.namespace,
             taskQueue: config.compose.taskQueue,
+            dataConverter,
             concurrency: config.compose.concurrency,
             repositoryDir: config.repositoryDir,
           }),
@@ -189,6 +197,8 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
         uploadMaxBytes: config.uploads.maxBytes,
         importDirs: config.importDirs,
         ownDirs: [config.dataDir, config.repositoryDir, projectRoot()],
+        payloadCodec,
+        temporalUiOrigins: config.temporal.uiOrigins,
         readiness: [
           { name: 'postgres', check: () => pingDatabase(pool) },
           {

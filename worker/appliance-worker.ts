@@ -1,3 +1,4 @@
+import type { DataConverter } from '@temporalio/common';
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 
@@ -6,6 +7,8 @@ export interface ApplianceWorkerOptions {
   namespace: string;
   taskQueue: string;
   deps: ActivityDeps;
+  /** Carries the payload codec (config/payload-codec.ts): history holds only encrypted payloads. */
+  dataConverter: DataConverter;
   /** Pre-built workflow bundle (tests bundle once per run); otherwise workflows/ is bundled at start. */
   workflowBundlePath?: string;
 }
@@ -16,6 +19,7 @@ export function createApplianceWorker(options: ApplianceWorkerOptions): Promise<
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
+    dataConverter: options.dataConverter,
     activities: createActivities(options.deps),
     ...(options.workflowBundlePath
       ? { workflowBundle: { codePath: options.workflowBundlePath } }

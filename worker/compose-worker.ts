@@ -1,3 +1,4 @@
+import type { DataConverter } from '@temporalio/common';
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import { createComposeActivities } from '../activities';
 
@@ -5,6 +6,8 @@ export interface ComposeWorkerOptions {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
+  /** Carries the payload codec (config/payload-codec.ts): history holds only encrypted payloads. */
+  dataConverter: DataConverter;
   /** Compose runs at most this many at once per worker: each is CPU- and disk-bound. */
   concurrency: number;
   /** The layer repository, where compose reports are stored by id. */
@@ -20,6 +23,7 @@ export function createComposeWorker(options: ComposeWorkerOptions): Promise<Work
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
+    dataConverter: options.dataConverter,
     activities: createComposeActivities({ repositoryDir: options.repositoryDir }),
     maxConcurrentActivityTaskExecutions: options.concurrency,
   });

@@ -17,6 +17,8 @@ export const PERMISSIONS = [
   'images.port',
   'elastic.write',
   'tasks.control',
+  // Reading task payloads in clear text (the Temporal Web UI's codec endpoint): Administrator only.
+  'tasks.decode',
   'connectors.write',
   'storage.write',
   'directory.write',

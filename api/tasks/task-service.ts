@@ -5,7 +5,11 @@ import {
   type WorkflowExecutionDescription,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
+import { defaultPayloadConverter, type LoadedDataConverter } from '@temporalio/common';
+import {
+  decodeArrayFromPayloads,
+  decodeOptionalSinglePayload,
+} from '@temporalio/common/lib/internal-non-workflow';
 import { temporal } from '@temporalio/proto';
 import { OBJECT_ID_KEY, TASK_TYPE_KEY, USER_KEY } from '../../domain/search-attributes';
 import { TASK_TYPES, type TaskState, type TaskType } from '../../domain/tasks';
@@ -187,7 +191,7 @@ export class TaskService {
       user: description.typedSearchAttributes.get(USER_KEY),
       startedAt: description.startTime.toISOString(),
       closedAt: description.closeTime?.toISOString(),
-      progress: pendingProgress(description),
+      progress: await pendingProgress(description, this.client.options.loadedDataConverter),
     };
     if (state === 'completed') task.result = await handle.result();
     if (state === 'failed' || state === 'timed_out') task.error = await failureMessage(handle);
@@ -237,7 +241,8 @@ export class TaskService {
       throw new TaskNotRetryableError(id, `this build has no task type '${task.type}'`);
     const history = await this.client.workflow.getHandle(id).fetchHistory();
     const input = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads ?? [];
-    const args = input.map((p) => defaultPayloadConverter.fromPayload(p as temporal.api.common.v1.IPayload));
+    // Through the client's converter: the input is encrypted (config/payload-codec.ts).
+    const args = await decodeArrayFromPayloads(this.client.options.loadedDataConverter, input);
     return this.start(task.type as TaskType, { user, objectId: task.objectId, args });
   }
 
@@ -252,27 +257,32 @@ export class TaskService {
   }
 }
 
-function pendingProgress(description: WorkflowExecutionDescription): TaskProgress[] {
+/** Heartbeat details are payloads like any other: decoded (and decrypted) through the client's converter. */
+async function pendingProgress(
+  description: WorkflowExecutionDescription,
+  converter: LoadedDataConverter,
+): Promise<TaskProgress[]> {
   const pending = description.raw.pendingActivities ?? [];
-  return pending.map((activity) => {
-    const payload = activity.heartbeatDetails?.payloads?.[0];
-    const details = payload
-      ? (defaultPayloadConverter.fromPayload(
-          payload as temporal.api.common.v1.IPayload,
-        ) as Partial<TaskProgress>)
-      : {};
-    const progress: TaskProgress = {
-      step: activity.activityType?.name ?? 'unknown',
-      attempt: activity.attempt ?? 1,
-    };
-    if (typeof details.phase === 'string') progress.phase = details.phase;
-    if (typeof details.done === 'number' && typeof details.total === 'number' && details.total > 0) {
-      progress.done = details.done;
-      progress.total = details.total;
-      progress.percent = Math.round((details.done / details.total) * 1000) / 10;
-    }
-    return progress;
-  });
+  return Promise.all(
+    pending.map(async (activity) => {
+      const details =
+        (await decodeOptionalSinglePayload<Partial<TaskProgress>>(
+          converter,
+          activity.heartbeatDetails?.payloads?.[0],
+        )) ?? {};
+      const progress: TaskProgress = {
+        step: activity.activityType?.name ?? 'unknown',
+        attempt: activity.attempt ?? 1,
+      };
+      if (typeof details.phase === 'string') progress.phase = details.phase;
+      if (typeof details.done === 'number' && typeof details.total === 'number' && details.total > 0) {
+        progress.done = details.done;
+        progress.total = details.total;
+        progress.percent = Math.round((details.done / details.total) * 1000) / 10;
+      }
+      return progress;
+    }),
+  );
 }
 
 async function failureMessage(handle: WorkflowHandle): Promise<string> {

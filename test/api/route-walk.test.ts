@@ -8,6 +8,7 @@ import type { Identity } from '../../api/auth/identity';
 import { hasPermission, ROLES, type Permission, type Role } from '../../api/auth/roles';
 import { LAYER_TYPES, type LayerType } from '../../domain/layers';
 import type { Route } from '../../api/route';
+import { PayloadEncryptionCodec } from '../../config/payload-codec';
 import { SecretBox } from '../../config/secret-box';
 import { run } from '../../lib/processes';
 import type { Stack } from '../../runtime/stack';
@@ -44,6 +45,8 @@ describe('every route against every role', () => {
       uploadMaxBytes: config.uploads.maxBytes,
       importDirs: config.importDirs,
       ownDirs: [config.dataDir],
+      payloadCodec: new PayloadEncryptionCodec([Buffer.alloc(32)]),
+      temporalUiOrigins: [],
     }).flatMap((r) => r.routes);
 
     const admin = await administratorClient(stack);
