@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { makeGoldImage } from '../../compositor/gold-image';
 import { LocalVmHost } from '../../connectors/local/local-vm-host';
@@ -157,6 +158,9 @@ describe('OS import, layer-as-code and publishing to a file share, through the A
     await app.stack.pool.query(`UPDATE layer_versions SET state = 'Deployable' WHERE id = $1`, [
       appA.versionId,
     ]);
+    // A template that does not exist is a 404, told apart from one that cannot publish by its error's type.
+    const missing = await app.api.post(`/api/templates/${randomUUID()}/publish`);
+    expect(missing.status).toBe(404);
   });
 
   it('fails a publish whose image is too small for its layers at the first compose attempt, naming the cause', async () => {
