@@ -16,7 +16,8 @@ const usage = `Usage:
       Reports, as the guest agent of an MCS master image does, that the layers' scripts have run.
 
 Stand-ins for what happens inside VMs of the local connector, which has no hypervisor. VM is a VM's
-name or id; DIR defaults to the local connector's storage pool, LAMINA_DATA_DIR/pool.`;
+name or id; DIR defaults to the local connector's storage pool, LAMINA_DATA_DIR/pool. Through the API,
+POST /api/connectors/:id/vms/:vmId/install|shutdown|scripts-report runs the same as a task.`;
 
 export const vmCommand: CliCommand = {
   usage,
