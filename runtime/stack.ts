@@ -7,6 +7,7 @@ import type { Pool } from 'pg';
 import { createApp } from '../api/app';
 import { ensureAdministrator } from '../api/auth/administrator';
 import { TaskService } from '../api/tasks/task-service';
+import { codecEndpointUrl } from '../api/temporal-codec/temporal-codec-router';
 import { startUploadPurge } from '../api/uploads/uploads-store';
 import type { LaminaConfig } from '../config/env';
 import { loadMasterKeys } from '../config/master-key';
@@ -91,6 +92,7 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
       const server = await startTemporalDevServer({
         port: config.temporal.embeddedPort,
         uiPort: config.temporal.embeddedUiPort,
+        uiCodecEndpoint: options.api ? codecEndpointUrl(config.api) : undefined,
         namespace: config.temporal.namespace,
         dbFile: path.join(config.dataDir, 'temporal', 'temporal.db'),
         logFile: path.join(config.dataDir, 'temporal', 'server.log'),

@@ -19,6 +19,8 @@ export interface TemporalDevServerOptions {
   port: number;
   /** Omitted = headless (tests). */
   uiPort?: number;
+  /** Where the Web UI decodes encrypted payloads (Lamina's API, api/temporal-codec/); omitted = not shown. */
+  uiCodecEndpoint?: string;
   namespace: string;
   /** SQLite file for persistent history; omitted = in memory (tests). */
   dbFile?: string;
@@ -49,6 +51,7 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
     '--port',
     String(options.port),
     ...(options.uiPort ? ['--ui-port', String(options.uiPort)] : ['--headless']),
+    ...(options.uiPort && options.uiCodecEndpoint ? ['--ui-codec-endpoint', options.uiCodecEndpoint] : []),
     '--namespace',
     options.namespace,
     '--log-level',

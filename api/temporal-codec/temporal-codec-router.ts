@@ -9,6 +9,16 @@ import { resource, route } from '../route';
 /** Where the Temporal Web UI is pointed (`--ui-codec-endpoint`); it posts to `<endpoint>/decode` and `/encode`. */
 export const CODEC_BASE_PATH = '/api/temporal-codec';
 
+/**
+ * The codec endpoint as the embedded Web UI (listening on 127.0.0.1) reaches it from the admin's browser;
+ * undefined while the API's port is picked at start (tests run the UI headless).
+ */
+export function codecEndpointUrl(api: { host: string; port: number }): string | undefined {
+  if (api.port === 0) return undefined;
+  const host = ['0.0.0.0', '::'].includes(api.host) ? '127.0.0.1' : api.host;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${api.port}${CODEC_BASE_PATH}`;
+}
+
 const base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64');
 /** A Temporal payload in protobuf JSON form: metadata values and data in base64. */
 const jsonPayload = z.object({
