@@ -9,6 +9,7 @@ import { junctionsResource } from './directory-junctions/junctions-router';
 import { elasticAssignmentsResource } from './elastic-assignments/elastic-assignments-router';
 import { healthRouter } from './health';
 import { imagesResource } from './images/images-router';
+import { jsonBody } from './json-body';
 import { layerTasksResource } from './layer-tasks/layer-tasks-router';
 import { layersResource } from './layers/layers-router';
 import { openApiResource } from './openapi/openapi-router';
@@ -74,7 +75,7 @@ export function createApp(deps: ApiDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(securityHeaders);
-  app.use(express.json({ limit: '1mb' }));
+  app.use(jsonBody);
   app.use(healthRouter(deps.readiness));
   app.use(CODEC_BASE_PATH, temporalCodecCors(deps.temporalUiOrigins));
   app.use('/api', authenticateRequests(deps), auditMutations(deps.pool));

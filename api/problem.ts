@@ -68,13 +68,6 @@ export const problemHandler: ErrorRequestHandler = (err, _req, res, _next) => {
   if (err?.code === '23503') {
     return sendProblem(res, { title: 'In use', status: 409, detail: 'Another object refers to this one.' });
   }
-  if (err?.type === 'entity.parse.failed') {
-    return sendProblem(res, {
-      title: 'Malformed JSON',
-      status: 400,
-      detail: 'The request body is not valid JSON.',
-    });
-  }
   console.error('unhandled API error', err);
   sendProblem(res, { title: 'Internal error', status: 500, detail: 'The server failed; see its log.' });
 };
