@@ -3,6 +3,7 @@ import { readProperties } from '../../connectors/vsphere/property-collector';
 import { findVmInFolder } from '../../connectors/vsphere/virtual-machines';
 import type { VsphereConnector } from '../../connectors/vsphere/vsphere-connector';
 import { startVcsim, type Vcsim } from '../../runtime/vcsim';
+import { expectWorkerFailures } from '../harness';
 import type { LayerVersionResult } from '../../workflows/layer-versions';
 import {
   catFromImage,
@@ -90,6 +91,10 @@ it('names the VM and disk it cannot find', async () => {
   });
   await expect(completed(app.api, started)).rejects.toThrow(
     /VM 'Win11-gold' has no disk 'disk2' \(it has: boot\)/,
+  );
+  expectWorkerFailures(
+    { type: 'exportVmDisk', error: /has no disk 'disk2'/ },
+    { kind: 'workflow', error: /has no disk 'disk2'/ },
   );
   expect(filesUnder(app.config.scratchDir)).toEqual([]);
 }, 300_000);
