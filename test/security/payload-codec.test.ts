@@ -167,6 +167,18 @@ describe('payloads in Temporal history', () => {
       expect(JSON.parse(Buffer.from(payload.data, 'base64').toString())).toMatchObject({
         name: connectorName,
       });
+      // Who read task payloads in clear text is on record (the audit log is written after the answer).
+      const deadline = Date.now() + 10_000;
+      let audited = await admin.get('/api/audit?action=decodeTemporalPayloads');
+      while (audited.body.items.length === 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        audited = await admin.get('/api/audit?action=decodeTemporalPayloads');
+      }
+      expect(audited.body.items[0]).toMatchObject({
+        actor: 'administrator',
+        outcome: 'success',
+        status: 200,
+      });
     });
 
     it('encodes and passes unencrypted payloads through', async () => {
