@@ -55,7 +55,11 @@ export function createDiagnosticsActivities(deps: DiagnosticsDeps) {
     async checkRepository(): Promise<DiagnosticCheck> {
       const dir = deps.repositoryDir;
       const total = deps.diagnosticsProbeBytes;
-      const probe = path.join(dir, `.diagnostics-probe-${Context.current().info.activityId}`);
+      // One name per task (activity ids repeat across workflows), the same across retries so a retry
+      // overwrites what a crashed attempt left.
+      const { workflowExecution, activityRunId, activityId } = Context.current().info;
+      const owner = workflowExecution?.workflowId ?? activityRunId;
+      const probe = path.join(dir, `.diagnostics-probe-${owner}-${activityId}`);
       try {
         await fs.mkdir(dir, { recursive: true });
         const chunk = Buffer.alloc(4 * MiB, 0xa5);

@@ -1,9 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Task } from '../api/tasks/task-service';
+import type { LaminaConfig } from '../config/env';
 import type { Stack } from '../runtime/stack';
 import { administratorClient } from './api-client';
 import { createTestDatabase, startTestStack, testConfig, testDir, type TestDatabase } from './harness';
+import { fileshareConnector } from './workflows/fixtures';
 
 interface Report {
   ok: boolean;
@@ -24,10 +26,12 @@ async function runDiagnostics(stack: Stack): Promise<Task> {
 describe('diagnostics task through the API, real Temporal and Postgres', () => {
   let db: TestDatabase;
   let stack: Stack;
+  let config: LaminaConfig;
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    stack = await startTestStack(testConfig(db.url));
+    config = testConfig(db.url);
+    stack = await startTestStack(config);
   });
   afterAll(async () => {
     await stack?.stop();
@@ -104,6 +108,30 @@ describe('diagnostics task through the API, real Temporal and Postgres', () => {
       await strict.stop();
       await strictDb.drop();
     }
+  });
+
+  it('passes every check of 20 diagnostics and 20 connector tests run at once', async () => {
+    const api = await administratorClient(stack);
+    const share = await fileshareConnector(api);
+    const local = (await api.get('/api/connectors')).body.items.find(
+      (c: { type: string }) => c.type === 'local',
+    );
+    const started = await Promise.all([
+      ...Array.from({ length: 20 }, () => api.post('/api/tasks/diagnostics')),
+      ...Array.from({ length: 10 }, () => api.post(`/api/connectors/${share.id}/test`)),
+      ...Array.from({ length: 10 }, () => api.post(`/api/connectors/${local.id}/test`)),
+    ]);
+    expect(started.filter((s) => s.status !== 202).map((s) => s.text)).toEqual([]);
+    const done = await Promise.all(
+      started.map(async (s) => (await api.get(`/api/tasks/${s.body.id}/wait?timeout=60`)).body as Task),
+    );
+    const failed = done
+      .filter((task) => task.state !== 'completed' || !(task.result as Report).ok)
+      .map((task) => JSON.stringify(task.result ?? task.error));
+    expect(failed).toEqual([]);
+    // Every probe removed itself.
+    expect(fs.readdirSync(share.mountPoint)).toEqual([]);
+    expect(fs.readdirSync(config.repositoryDir).filter((f) => f.includes('probe'))).toEqual([]);
   });
 
   it('answers 404 as problem+json for an unknown task and 400 for a malformed id', async () => {

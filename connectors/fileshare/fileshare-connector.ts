@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { checkMountPoint } from '../../config/host-paths';
 import { optionalText, uncPath } from '../connector-type';
 import type { Connector, ConnectorCheck } from '../connector';
+import { probeWritable } from '../write-probe';
 import type { CopyProgress, ImageStore } from '../image-store';
 import { resumableCopy } from './resumable-copy';
 
@@ -39,9 +40,7 @@ export class FileshareConnector implements Connector, ImageStore {
     const dir = this.settings.mountPoint;
     try {
       await checkMountPoint(dir, []);
-      const probe = path.join(dir, `.lamina-probe-${process.pid}`);
-      await fs.writeFile(probe, 'ok');
-      await fs.rm(probe);
+      await probeWritable(dir);
       return [{ field: 'mountPoint', ok: true, message: `${this.settings.path} (at ${dir}) is writable` }];
     } catch (err) {
       return [{ field: 'mountPoint', ok: false, message: `${dir}: ${(err as Error).message}` }];

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import type { Connector, ConnectorCheck } from '../connector';
+import { probeWritable } from '../write-probe';
 import { LocalVmHost } from './local-vm-host';
 
 /** The embedded default connector: VMs and disks live in a storage pool folder on the appliance. */
@@ -27,9 +28,7 @@ export class LocalConnector implements Connector {
     }
     try {
       await fs.mkdir(pool, { recursive: true });
-      const probe = path.join(pool, `.lamina-probe-${process.pid}`);
-      await fs.writeFile(probe, 'ok');
-      await fs.rm(probe);
+      await probeWritable(pool);
       return [{ field: 'storagePool', ok: true, message: `storage pool ${pool} is writable` }];
     } catch (err) {
       return [

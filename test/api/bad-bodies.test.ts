@@ -33,7 +33,14 @@ describe('request bodies the JSON parser refuses', () => {
 
   const password = JSON.stringify({ username: 'administrator', password: 'hunter2-secret' });
 
-  it.each([
+  it.each<{
+    what: string;
+    headers: Record<string, string>;
+    body: string | Buffer;
+    status: number;
+    title: string;
+    detail: RegExp;
+  }>([
     {
       what: 'JSON over 1 MiB',
       headers: {},
