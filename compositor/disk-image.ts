@@ -16,6 +16,7 @@ import {
   type VirtualDisk,
 } from '../disk';
 import { isZero } from '../disk/zero';
+import { processRecord } from '../lib/processes';
 import type { DiskLayout } from './disk-layout';
 import type { ProgressListener, ServedVolume } from './native';
 import { ComposeError } from './errors';
@@ -151,6 +152,40 @@ export async function completeDisk(
   }
 }
 
+const VOLUME_FOLDER = 'lamina-volume-';
+/** `lamina-volume-<pid>-<start time>-<random>`: the owner's pid and start time (see lib/processes.ts). */
+const OWNED_VOLUME_FOLDER = /^lamina-volume-(\d+)-(\d+)-[^-]+$/;
+
+/** Folders sharing a volume are named after the process that made them, so a sweep knows if it still runs. */
+function volumeFolderPrefix(): string {
+  const self = processRecord(process.pid);
+  return self ? `${VOLUME_FOLDER}${self.pid}-${self.startTime}-` : VOLUME_FOLDER;
+}
+
+/**
+ * Removes the folders `openWindowsPartition` shares volumes through (`$TMPDIR/lamina-volume-*`) whose
+ * process no longer runs: one killed mid-compose (kill -9) could not remove its own. A folder of a live
+ * process (another worker on this machine) stays; one named without its owner (an older Lamina's) goes
+ * when it is older than this process. Answers the folders removed.
+ */
+export async function removeOrphanedVolumeFolders(): Promise<string[]> {
+  const dir = tmpdir();
+  const startedAt = Date.now() - process.uptime() * 1000;
+  const removed: string[] = [];
+  for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
+    if (!name.startsWith(VOLUME_FOLDER)) continue;
+    const folder = path.join(dir, name);
+    const owner = OWNED_VOLUME_FOLDER.exec(name);
+    const orphaned = owner
+      ? processRecord(Number(owner[1]))?.startTime !== owner[2]
+      : ((await fs.stat(folder).catch(() => undefined))?.mtimeMs ?? Infinity) < startedAt;
+    if (!orphaned) continue;
+    await fs.rm(folder, { recursive: true, force: true });
+    removed.push(folder);
+  }
+  return removed;
+}
+
 function isWindowsType(type: string): boolean {
   return type.toUpperCase() === PARTITION_TYPE['basic-data'] || type === MBR_NTFS;
 }
@@ -176,7 +211,7 @@ export async function openWindowsPartition(diskPath: string): Promise<ServedVolu
     // Read by the NTFS core straight from the file where it can: no copy through this process.
     let mapFile: string | undefined;
     if (disk instanceof BlockMappedDisk) {
-      mapDir = await fs.mkdtemp(path.join(tmpdir(), 'lamina-volume-'));
+      mapDir = await fs.mkdtemp(path.join(tmpdir(), volumeFolderPrefix()));
       mapFile = path.join(mapDir, 'volume.map');
       if (!(await disk.shareForReading(mapFile, { offset: windows.start, size: windows.size })))
         mapFile = undefined;

@@ -1,5 +1,7 @@
 import { execFile, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 
 /** Runs a program to completion and returns its stdout; rejects with its stderr in the message. */
 export function run(
@@ -83,15 +85,150 @@ function logTail(log?: () => string): string {
   return text ? `:\n${text.split('\n').slice(-15).join('\n')}` : '';
 }
 
-/** Sends SIGTERM, then SIGKILL after `graceMs`, and resolves once the child has exited. */
-export function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
+/**
+ * Sends SIGTERM, then SIGKILL after `graceMs`, and resolves once the child has exited. A child spawned
+ * `detached` leads a process group of its own: `group` signals that whole group, so nothing it started
+ * outlives it.
+ */
+export function stopChild(child: ChildProcess, graceMs = 10_000, { group = false } = {}): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  const signal = (name: NodeJS.Signals) => {
+    if (group && child.pid !== undefined) signalGroup(child.pid, name);
+    else child.kill(name);
+  };
   return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    const timer = setTimeout(() => signal('SIGKILL'), graceMs);
     child.once('exit', () => {
       clearTimeout(timer);
       resolve();
     });
-    child.kill('SIGTERM');
+    signal('SIGTERM');
   });
+}
+
+function signalGroup(leader: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-leader, signal);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
+/**
+ * Who a pid file names. A pid alone is not enough: the kernel hands a dead process's pid to the next one,
+ * so the process's start time (clock ticks after boot) and command line are kept too, and a process is
+ * only taken for the recorded one when all three match.
+ */
+export interface ProcessRecord {
+  pid: number;
+  startTime: string;
+  command: string[];
+}
+
+/** The live process `pid` as a record, or undefined when there is none (or only its zombie). */
+export function processRecord(pid: number): ProcessRecord | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name, in parentheses, may hold spaces and parentheses itself: fields follow the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
+    const command = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    return { pid, startTime: fields[19], command };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the process a record names still runs (and is that process, not a later one with its pid). */
+export function isAlive(record: ProcessRecord): boolean {
+  const now = processRecord(record.pid);
+  return (
+    now !== undefined &&
+    now.startTime === record.startTime &&
+    now.command.join('\0') === record.command.join('\0')
+  );
+}
+
+/**
+ * Records process `pid` in `file`, written whole and then moved into place, so a reader never sees half.
+ * `exclusive` refuses (EEXIST) when the file exists, so of two processes claiming it at once one wins.
+ */
+export function writePidFile(file: string, pid: number, { exclusive = false } = {}): void {
+  const record = processRecord(pid);
+  if (!record) throw new Error(`process ${pid} is not running; cannot record it in ${file}`);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const partial = `${file}.${process.pid}.partial`;
+  fs.writeFileSync(partial, `${JSON.stringify(record)}\n`);
+  try {
+    if (exclusive) fs.linkSync(partial, file);
+    else fs.renameSync(partial, file);
+  } finally {
+    fs.rmSync(partial, { force: true });
+  }
+}
+
+/** The record in a pid file; undefined when there is none or it is not one (a torn or foreign file). */
+export function readPidFile(file: string): ProcessRecord | undefined {
+  let value: Partial<ProcessRecord>;
+  try {
+    value = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<ProcessRecord>;
+  } catch {
+    return undefined;
+  }
+  const valid =
+    Number.isInteger(value.pid) &&
+    (value.pid as number) > 0 &&
+    typeof value.startTime === 'string' &&
+    Array.isArray(value.command);
+  return valid ? (value as ProcessRecord) : undefined;
+}
+
+/**
+ * Stops the process a pid file names, if it is still that process, and its process group when it leads
+ * one (a detached child of a run that was killed); SIGKILL after `graceMs`. Removes the file. Answers
+ * whether there was something to stop.
+ */
+export async function stopRecordedProcess(file: string, graceMs = 10_000): Promise<boolean> {
+  const record = readPidFile(file);
+  const alive = record !== undefined && isAlive(record);
+  if (alive) {
+    const leadsGroup = processGroupOf(record.pid) === record.pid;
+    const signal = (name: NodeJS.Signals) =>
+      leadsGroup ? signalGroup(record.pid, name) : signalProcess(record.pid, name);
+    signal('SIGTERM');
+    const deadline = Date.now() + graceMs;
+    while (isAlive(record) || (leadsGroup && groupHasMembers(record.pid))) {
+      if (Date.now() > deadline) signal('SIGKILL');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  fs.rmSync(file, { force: true });
+  return alive;
+}
+
+function signalProcess(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
+function processGroupOf(pid: number): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether any live (non-zombie) process is still in process group `group`. */
+function groupHasMembers(group: number): boolean {
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    if (processGroupOf(pid) === group && processRecord(pid)) return true;
+  }
+  return false;
 }

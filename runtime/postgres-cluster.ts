@@ -19,7 +19,11 @@ import { freePort, run } from '../lib/processes';
 export interface PostgresCluster {
   /** Carries the role's password: pass it on, never print it (runtime/stack.ts names the database without it). */
   url: string;
-  /** Stops the server if this process started it (a cluster found running is left running). */
+  /**
+   * Stops the server, whether this process started it or found it running: the cluster under Lamina's
+   * data folder is Lamina's, and one found running was left by a Lamina that was killed before it could
+   * stop it. (A database named by DATABASE_URL never comes through here.)
+   */
   stop(): Promise<void>;
 }
 
@@ -56,6 +60,29 @@ async function ensureServiceUser(): Promise<void> {
     await run('id', ['-u', SERVICE_USER]);
   } catch {
     await run('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', SERVICE_USER]);
+  }
+}
+
+/**
+ * The service user must pass through every folder above the data folder (the folder itself it is given):
+ * found out here, the answer names the folder and the fix instead of initdb's bare "Permission denied".
+ */
+async function checkTraversable(dataDir: string): Promise<void> {
+  const above: string[] = [];
+  for (let dir = path.dirname(path.resolve(dataDir)); ; dir = path.dirname(dir)) {
+    above.unshift(dir);
+    if (dir === path.dirname(dir)) break;
+  }
+  for (const dir of above) {
+    try {
+      await run('runuser', ['-u', SERVICE_USER, '--', 'test', '-x', dir]);
+    } catch {
+      const mode = (fs.statSync(dir).mode & 0o7777).toString(8).padStart(4, '0');
+      throw new Error(
+        `the PostgreSQL service user '${SERVICE_USER}' cannot traverse ${dir} (mode ${mode}): ` +
+          `give it o+x (chmod o+x ${dir}) or choose another LAMINA_DATA_DIR`,
+      );
+    }
   }
 }
 
@@ -161,6 +188,7 @@ export async function startPostgresCluster(dataDir: string): Promise<PostgresClu
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   if (runningAsRoot()) {
     await ensureServiceUser();
+    await checkTraversable(dataDir);
     await run('chown', ['-R', `${SERVICE_USER}:`, dataDir]);
   }
   const password = await ensurePassword(postgresPasswordFile(dataDir));
@@ -182,7 +210,6 @@ export async function startPostgresCluster(dataDir: string): Promise<PostgresClu
   const rulesChanged = await writeAuthConfig(dataDir);
 
   let port = await runningPort(binDir, dataDir);
-  const startedHere = port === undefined;
   if (port === undefined) {
     port = await freePort();
     await runAsOwner(path.join(binDir, 'pg_ctl'), [
@@ -216,7 +243,7 @@ export async function startPostgresCluster(dataDir: string): Promise<PostgresClu
   return {
     url: `postgres://${SERVICE_USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE}`,
     async stop() {
-      if (startedHere) {
+      if ((await runningPort(binDir, dataDir)) !== undefined) {
         await runAsOwner(path.join(binDir, 'pg_ctl'), ['stop', '-D', dataDir, '-m', 'fast', '-w']);
       }
     },

@@ -19,6 +19,8 @@ import { createPool, pingDatabase } from '../db/pool';
 import { createApplianceWorker } from '../worker/appliance-worker';
 import { createComposeWorker } from '../worker/compose-worker';
 import { startPowerWatcher } from '../worker/power-watcher';
+import { removeOrphanedVolumeFolders } from '../compositor/disk-image';
+import { claimDataFolder } from './data-folder';
 import { startPostgresCluster } from './postgres-cluster';
 import { projectRoot } from '../lib/project-root';
 import { connectClient, connectWorker, ensureSearchAttributes } from './temporal-connection';
@@ -47,6 +49,11 @@ export interface Stack {
   pool: Pool;
   client: Client;
   tasks: TaskService;
+  /**
+   * Settles with the reason when an embedded service died for good (its supervision gave up); never
+   * settles otherwise. The stack keeps running: the caller decides to stop it.
+   */
+  failed: Promise<Error>;
   /** Stops everything this stack started, newest first. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -77,6 +84,12 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
       throw new Error(`${missing.join(' and ')} must be set: this role does not start embedded services`);
     }
 
+    if (missing.length > 0) {
+      // Only now may what a killed earlier run left in the data folder be stopped: it is nobody's else.
+      const claim = claimDataFolder(config.dataDir);
+      undo.push({ what: 'data folder claim', run: async () => claim.release() });
+    }
+
     let databaseUrl = config.databaseUrl;
     if (!databaseUrl) {
       log('starting private PostgreSQL cluster');
@@ -87,6 +100,7 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
 
     let temporalAddress = config.temporal.address;
     let temporalUiUrl: string | undefined;
+    let failed = new Promise<Error>(() => undefined);
     if (!temporalAddress) {
       log('starting Temporal dev server');
       const server = await startTemporalDevServer({
@@ -96,11 +110,14 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
         namespace: config.temporal.namespace,
         dbFile: path.join(config.dataDir, 'temporal', 'temporal.db'),
         logFile: path.join(config.dataDir, 'temporal', 'server.log'),
+        pidFile: path.join(config.dataDir, 'temporal', 'server.pid'),
         cliPath: config.temporal.cliPath,
+        supervise: { log },
       });
       undo.push({ what: 'Temporal dev server', run: server.stop });
       temporalAddress = server.address;
       temporalUiUrl = server.uiUrl;
+      failed = server.failed;
     }
     const temporalSettings = { ...config.temporal, address: temporalAddress };
 
@@ -153,6 +170,8 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
         ]);
       }
       if (queues.includes('compose')) {
+        const leftovers = await removeOrphanedVolumeFolders();
+        if (leftovers.length > 0) log(`removed ${leftovers.length} folder(s) of killed composes`);
         workers.push([
           'compose worker',
           await createComposeWorker({
@@ -234,7 +253,7 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
       apiUrl = `http://${config.api.host}:${port}`;
     }
 
-    return { apiUrl, temporalAddress, temporalUiUrl, databaseUrl, pool, client, tasks, stop };
+    return { apiUrl, temporalAddress, temporalUiUrl, databaseUrl, pool, client, tasks, failed, stop };
   } catch (err) {
     await stop();
     throw err;

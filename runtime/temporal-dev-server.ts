@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { localToolPath } from '../lib/project-root';
-import { isPortOpen, stopChild, waitFor } from '../lib/processes';
+import { isPortOpen, stopChild, stopRecordedProcess, waitFor, writePidFile } from '../lib/processes';
 import { LAMINA_SEARCH_ATTRIBUTES } from './search-attributes';
 
 /**
@@ -12,6 +12,12 @@ import { LAMINA_SEARCH_ATTRIBUTES } from './search-attributes';
 export interface TemporalDevServer {
   address: string;
   uiUrl?: string;
+  /**
+   * Settles with the reason when a supervised server keeps dying and supervision gave up; never
+   * settles otherwise.
+   */
+  failed: Promise<Error>;
+  /** Stops the server (and any restart under way). */
   stop(): Promise<void>;
 }
 
@@ -27,7 +33,24 @@ export interface TemporalDevServerOptions {
   /** Where the server's own log goes. */
   logFile: string;
   cliPath?: string;
+  /**
+   * Records the server (pid, start time, command line) here, and has it lead a process group of its
+   * own: a terminal's Ctrl-C then reaches only the process that started it, which stops its workers
+   * before the server; and a server that outlived a killed starter is stopped by the next start with
+   * the same file. Omitted (tests) = the server shares its starter's process group and dies with it.
+   */
+  pidFile?: string;
+  /** Restarts the server when it dies and reports each restart here; omitted = not supervised. */
+  supervise?: { log: (line: string) => void; restartDelaysMs?: readonly number[] };
 }
+
+/**
+ * A run shorter than this counts as a quick failure. Each quick failure in a row waits the next delay
+ * before the restart; past the last delay supervision gives up (the server cannot run here: a broken
+ * database file, a port someone else took), since restarting forever would hide that.
+ */
+const QUICK_FAILURE_MS = 60_000;
+const RESTART_DELAYS_MS = [1_000, 2_000, 4_000, 8_000, 16_000];
 
 /** The Temporal CLI: explicit path, else the project-local tools folder the set-up script fills, else PATH. */
 export function temporalCliPath(explicit?: string): string {
@@ -37,6 +60,75 @@ export function temporalCliPath(explicit?: string): string {
 }
 
 export async function startTemporalDevServer(options: TemporalDevServerOptions): Promise<TemporalDevServer> {
+  const log = options.supervise?.log ?? (() => undefined);
+  if (options.pidFile && (await stopRecordedProcess(options.pidFile))) {
+    log(`stopped the Temporal dev server a previous run left running (recorded in ${options.pidFile})`);
+  }
+  let child = await launch(options);
+  let stopping = false;
+  let restart: { timer?: NodeJS.Timeout; launching?: Promise<void> } = {};
+  let giveUp: (reason: Error) => void = () => undefined;
+  const failed = new Promise<Error>((resolve) => (giveUp = resolve));
+
+  if (options.supervise) {
+    const delays = options.supervise.restartDelaysMs ?? RESTART_DELAYS_MS;
+    let quickFailures = 0;
+    const scheduleRestart = (reason: string) => {
+      if (stopping) return;
+      if (quickFailures > delays.length) {
+        const message =
+          `Temporal dev server ${reason}; it failed ${quickFailures} times in a row, each within ` +
+          `${QUICK_FAILURE_MS / 1000} s of its start, so it is not restarted again (its log: ${options.logFile})`;
+        log(message);
+        giveUp(new Error(message));
+        return;
+      }
+      const delay = delays[quickFailures - 1];
+      log(`Temporal dev server ${reason}; restarting it in ${delay / 1000} s`);
+      restart.timer = setTimeout(() => {
+        restart.launching = relaunch();
+      }, delay);
+    };
+    const relaunch = async () => {
+      const startedAt = Date.now();
+      try {
+        if (stopping) return;
+        child = await launch(options);
+      } catch (err) {
+        quickFailures += 1;
+        scheduleRestart(`did not start again: ${(err as Error).message}`);
+        return;
+      }
+      log(`Temporal dev server restarted (pid ${child.pid})`);
+      watch(child, startedAt);
+    };
+    const watch = (running: ChildProcess, startedAt: number) => {
+      running.once('exit', (code, signal) => {
+        if (stopping) return;
+        quickFailures = Date.now() - startedAt < QUICK_FAILURE_MS ? quickFailures + 1 : 1;
+        scheduleRestart(exitReason(code, signal, options.logFile));
+      });
+    };
+    watch(child, Date.now());
+  }
+
+  return {
+    address: `127.0.0.1:${options.port}`,
+    uiUrl: options.uiPort ? `http://127.0.0.1:${options.uiPort}` : undefined,
+    failed,
+    async stop() {
+      stopping = true;
+      clearTimeout(restart.timer);
+      await restart.launching;
+      restart = {};
+      await stopChild(child, 10_000, { group: options.pidFile !== undefined });
+      if (options.pidFile) fs.rmSync(options.pidFile, { force: true });
+    },
+  };
+}
+
+/** Starts one server process and waits until it listens; a process that does not get there is stopped. */
+async function launch(options: TemporalDevServerOptions): Promise<ChildProcess> {
   if (await isPortOpen(options.port)) {
     throw new Error(
       `port ${options.port} is already in use; stop what listens there, set LAMINA_TEMPORAL_PORT, ` +
@@ -68,24 +160,36 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
   fs.mkdirSync(path.dirname(options.logFile), { recursive: true });
   const log = fs.openSync(options.logFile, 'a');
   const cli = temporalCliPath(options.cliPath);
-  const child = spawn(cli, args, { stdio: ['ignore', log, log] });
+  const ownGroup = options.pidFile !== undefined;
+  const child = spawn(cli, args, { stdio: ['ignore', log, log], detached: ownGroup });
   fs.closeSync(log);
   const spawnError = new Promise<never>((_, reject) =>
     child.once('error', (err) =>
       reject(new Error(`cannot start the Temporal CLI (${cli}): ${err.message}; run scripts/setup`)),
     ),
   );
-  await Promise.race([
-    spawnError,
-    waitFor(`Temporal dev server on port ${options.port}`, () => isPortOpen(options.port), {
-      timeoutMs: 60_000,
-      child,
-      log: () => fs.readFileSync(options.logFile, 'utf8'),
-    }),
-  ]);
-  return {
-    address: `127.0.0.1:${options.port}`,
-    uiUrl: options.uiPort ? `http://127.0.0.1:${options.uiPort}` : undefined,
-    stop: () => stopChild(child),
-  };
+  // Recorded before it is ready: a starter killed while it waits leaves a server the next start finds.
+  if (options.pidFile && child.pid !== undefined) writePidFile(options.pidFile, child.pid);
+  try {
+    await Promise.race([
+      spawnError,
+      waitFor(`Temporal dev server on port ${options.port}`, () => isPortOpen(options.port), {
+        timeoutMs: 60_000,
+        child,
+        log: () => fs.readFileSync(options.logFile, 'utf8'),
+      }),
+    ]);
+  } catch (err) {
+    await stopChild(child, 5_000, { group: ownGroup });
+    if (options.pidFile) fs.rmSync(options.pidFile, { force: true });
+    throw err;
+  }
+  return child;
+}
+
+/** Why a server process ended, with the end of its log when it failed by itself. */
+function exitReason(code: number | null, signal: NodeJS.Signals | null, logFile: string): string {
+  if (signal) return `was killed (${signal})`;
+  const tail = fs.readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join('\n');
+  return `exited with code ${code}${tail ? `:\n${tail}` : ''}`;
 }
