@@ -1,3 +1,4 @@
+import { isGrpcServiceError } from '@temporalio/client';
 import type { ErrorRequestHandler, Response } from 'express';
 import { ZodError } from 'zod';
 
@@ -46,6 +47,33 @@ export function validationProblem(error: ZodError, where: 'body' | 'query' | 'pa
   };
 }
 
+/**
+ * A 503 naming Temporal, where tasks live: it does not answer (stopped, restarting, unreachable). The
+ * client may try again shortly.
+ */
+export function temporalUnavailable(reason: string): HttpProblem {
+  return new HttpProblem({
+    title: 'Temporal unavailable',
+    status: 503,
+    detail: `Temporal, which runs the tasks, does not answer (${reason}); try again shortly.`,
+    retryAfterSeconds: 5,
+  });
+}
+
+/** gRPC status codes (grpc/status.h) that mean the server was not reached or did not answer in time. */
+const GRPC_UNREACHABLE = new Set([/* DEADLINE_EXCEEDED */ 4, /* UNAVAILABLE */ 14]);
+
+/**
+ * The 503 for an error of a Temporal call that did not reach the server (anywhere in its cause chain:
+ * the SDK wraps gRPC errors), or undefined for any other error.
+ */
+export function temporalUnavailableFrom(err: unknown): HttpProblem | undefined {
+  for (let e = err; e instanceof Error; e = e.cause) {
+    if (isGrpcServiceError(e) && GRPC_UNREACHABLE.has(e.code)) return temporalUnavailable(e.details);
+  }
+  return undefined;
+}
+
 /** A 400 for checks zod cannot make alone (a referenced object missing, in the wrong state…). */
 export function invalidFields(errors: { field: string; message: string }[]): HttpProblem {
   return new HttpProblem({
@@ -68,6 +96,8 @@ export const problemHandler: ErrorRequestHandler = (err, _req, res, _next) => {
   if (err?.code === '23503') {
     return sendProblem(res, { title: 'In use', status: 409, detail: 'Another object refers to this one.' });
   }
+  const unavailable = temporalUnavailableFrom(err);
+  if (unavailable) return sendProblem(res, unavailable.problem);
   console.error('unhandled API error', err);
   sendProblem(res, { title: 'Internal error', status: 500, detail: 'The server failed; see its log.' });
 };
