@@ -22,6 +22,11 @@ export const taskSchema = z.object({
     z.object({
       step: z.string(),
       attempt: z.number().int(),
+      lastFailure: z
+        .string()
+        .optional()
+        .describe("While the step is retried: its last attempt's failure, naming the cause"),
+      nextAttemptAt: timestamp.optional().describe('While the step waits to be retried: when it is'),
       phase: z.string().optional(),
       done: z.number().optional(),
       total: z.number().optional(),

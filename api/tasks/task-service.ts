@@ -8,6 +8,7 @@ import {
 import { defaultPayloadConverter, type LoadedDataConverter } from '@temporalio/common';
 import {
   decodeArrayFromPayloads,
+  decodeOptionalFailureToOptionalError,
   decodeOptionalSinglePayload,
 } from '@temporalio/common/lib/internal-non-workflow';
 import { temporal } from '@temporalio/proto';
@@ -19,6 +20,9 @@ import { TASK_DEFINITIONS } from './task-types';
 export interface TaskProgress {
   step: string;
   attempt: number;
+  /** While the step is retried: why its last attempt failed, and when the next one starts. */
+  lastFailure?: string;
+  nextAttemptAt?: string;
   phase?: string;
   done?: number;
   total?: number;
@@ -274,6 +278,10 @@ async function pendingProgress(
         step: activity.activityType?.name ?? 'unknown',
         attempt: activity.attempt ?? 1,
       };
+      const lastFailure = await decodeOptionalFailureToOptionalError(converter, activity.lastFailure);
+      if (lastFailure) progress.lastFailure = innermostMessage(lastFailure);
+      const nextAttemptAt = timestamp(activity.nextAttemptScheduleTime);
+      if (nextAttemptAt) progress.nextAttemptAt = nextAttemptAt;
       if (typeof details.phase === 'string') progress.phase = details.phase;
       if (typeof details.done === 'number' && typeof details.total === 'number' && details.total > 0) {
         progress.done = details.done;
@@ -290,9 +298,13 @@ async function failureMessage(handle: WorkflowHandle): Promise<string> {
     await handle.result();
     return 'unknown failure';
   } catch (err) {
-    // The innermost cause names the problem ("VM 'x' has no disk 'y'"), not "Activity task failed".
-    let cause = (err as { cause?: Error }).cause;
-    while (cause?.cause instanceof Error) cause = cause.cause;
-    return cause?.message ?? (err as Error).message;
+    return innermostMessage(err as Error);
   }
+}
+
+/** The innermost cause names the problem ("VM 'x' has no disk 'y'"), not "Activity task failed". */
+function innermostMessage(err: Error): string {
+  let cause: unknown = err;
+  while ((cause as Error).cause instanceof Error) cause = (cause as Error).cause;
+  return (cause as Error).message;
 }

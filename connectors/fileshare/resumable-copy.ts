@@ -33,7 +33,11 @@ export async function resumableCopy(
   // Only trust a partial file that holds at least what was reported; otherwise start over.
   const start = partialSize >= options.resumeFrom ? options.resumeFrom - (options.resumeFrom % CHUNK) : 0;
   const input = await fs.open(source, 'r');
-  const output = await fs.open(options.partial, start > 0 ? 'r+' : 'w');
+  // The source is closed even when the partial file cannot be opened (a share mounted read-only).
+  const output = await fs.open(options.partial, start > 0 ? 'r+' : 'w').catch(async (err: unknown) => {
+    await input.close();
+    throw err;
+  });
   try {
     const buffer = Buffer.alloc(CHUNK);
     const begun = Date.now();

@@ -1,0 +1,74 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import type { Task } from '../../api/tasks/task-service';
+import { expectWorkerFailures, testDir } from '../harness';
+import {
+  eventually,
+  filesUnder,
+  finished,
+  goldImage,
+  importedOs,
+  startAppliance,
+  template,
+  type Appliance,
+} from './fixtures';
+
+describe('stopping publishes that retry or compose', () => {
+  let app: Appliance;
+  let os: { layerId: string; versionId: string };
+
+  beforeAll(async () => {
+    app = await startAppliance();
+    os = await importedOs(app.api, await goldImage());
+  }, 120_000);
+  afterAll(() => app?.stop());
+
+  const task = async (id: string) => (await app.api.get(`/api/tasks/${id}`)).body as Task;
+
+  /** Stops the task and waits for it to close: its final state and how long the stop took. */
+  async function stop(id: string): Promise<{ state: string; seconds: number }> {
+    const begun = Date.now();
+    const answer = await app.api.post(`/api/tasks/${id}/stop`);
+    expect(answer.status).toBe(200);
+    const { state } = await finished(app.api, { status: 202, body: { id } as Task, text: '' });
+    return { state, seconds: (Date.now() - begun) / 1000 };
+  }
+
+  it('shows why a retried step failed, and a stop during its back-off ends the task at once', async () => {
+    // A share mounted read-only: the copy fails with EROFS, which a retry heals once it is remounted.
+    const mountPoint = testDir('read-only-share');
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', mountPoint]);
+    const share = await app.api.post('/api/connectors', {
+      type: 'fileshare',
+      name: 'Read-only share',
+      settings: { path: '\\\\files\\read-only', mountPoint },
+    });
+    expect(share.status).toBe(201);
+    const templateId = await template(app.api, {
+      name: 'Retried',
+      osVersionId: os.versionId,
+      connectorId: share.body.id,
+    });
+    const started = await app.api.post(`/api/templates/${templateId}/publish`);
+    expect(started.status).toBe(202);
+
+    // Waiting in the back-off before an attempt that is seconds away.
+    const retrying = await eventually(async () => {
+      const copy = (await task(started.body.id)).progress.find((p) => p.step === 'copyImageToStore');
+      const wait = copy?.nextAttemptAt ? Date.parse(copy.nextAttemptAt) - Date.now() : 0;
+      return copy && copy.attempt >= 3 && wait > 2000 ? copy : undefined;
+    }, 90_000);
+    expect(retrying.lastFailure).toMatch(
+      /^EROFS: read-only file system, open '.*\/\.Retried_[\d_-]+\.vhdx\.partial'$/,
+    );
+
+    const stopped = await stop(started.body.id);
+    expect(stopped.state).toBe('cancelled');
+    // Closed before the next attempt was due: the stop did not wait for it.
+    expect(Date.now()).toBeLessThan(Date.parse(retrying.nextAttemptAt!));
+    expect(stopped.seconds).toBeLessThan(2);
+    expect(fs.readdirSync(mountPoint)).toEqual([]);
+    expect(filesUnder(app.config.scratchDir)).toEqual([]);
+    expectWorkerFailures({ kind: 'activity', type: 'copyImageToStore', error: /^EROFS/ });
+  }, 180_000);
+});
