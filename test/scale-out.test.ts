@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { tsToMs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
-import type { Task } from '../api/tasks/task-service';
 import { stopChild } from '../lib/processes';
 import { projectRoot } from '../lib/project-root';
 import type { WorkerQueue } from '../runtime/stack';
@@ -132,31 +132,28 @@ interface RunningActivity {
   taskId: string;
   type: string;
   identity: string;
+  /** It has sent a heartbeat: past its start-up, at work. */
   heartbeats: boolean;
-  fraction?: number;
+  /** Since its current attempt started, by the server's clock (this machine's). */
+  runningMs: number;
 }
 
 /** Activities running now (started, not closed) in the given tasks, with the worker running each. */
 async function runningActivities(app: Appliance, taskIds: string[]): Promise<RunningActivity[]> {
-  const running: RunningActivity[] = [];
-  for (const taskId of taskIds) {
-    const description = await app.stack.client.workflow.getHandle(taskId).describe();
-    const pending = (description.raw.pendingActivities ?? []).filter((a) => a.state === STARTED);
-    if (pending.length === 0) continue;
-    const progress = ((await app.api.get(`/api/tasks/${taskId}`)).body as Task).progress;
-    for (const activity of pending) {
-      const type = activity.activityType?.name ?? '';
-      const reported = progress.find((p) => p.step === type);
-      running.push({
-        taskId,
-        type,
-        identity: activity.lastWorkerIdentity ?? '',
-        heartbeats: Boolean(activity.lastHeartbeatTime),
-        fraction: reported?.total ? reported.done! / reported.total : undefined,
-      });
-    }
-  }
-  return running;
+  const descriptions = await Promise.all(
+    taskIds.map((id) => app.stack.client.workflow.getHandle(id).describe()),
+  );
+  return descriptions.flatMap((description) =>
+    (description.raw.pendingActivities ?? [])
+      .filter((a) => a.state === STARTED)
+      .map((a) => ({
+        taskId: description.workflowId,
+        type: a.activityType?.name ?? '',
+        identity: a.lastWorkerIdentity ?? '',
+        heartbeats: Boolean(a.lastHeartbeatTime),
+        runningMs: Date.now() - tsToMs(a.lastStartedTime),
+      })),
+  );
 }
 
 describe('scale-out: two appliance and two compose workers, one of each killed with SIGKILL mid-run', () => {
@@ -178,8 +175,8 @@ describe('scale-out: two appliance and two compose workers, one of each killed w
     os1 = await importedOs(app.api, await goldImage());
     const a = await builtLayer(app.api, 'app', 'A', os1.layerId, { 'App\\x.txt': 'a' }, { App: 'Who=A' });
     const b = await builtLayer(app.api, 'app', 'B', os1.layerId, { 'App\\x.txt': 'b' }, { App: 'Who=B' });
-    // Throttled so that copies last seconds (the image's VHDX file is about 240 MB): a kill lands mid-copy.
-    share = await fileshareConnector(app.api, { maxMiBps: 30 });
+    // Throttled so that a copy lasts seconds (the image's VHDX file is about 200 MB): a kill lands mid-copy.
+    share = await fileshareConnector(app.api, { maxMiBps: 20 });
     templateIds = [];
     for (let i = 0; i < PUBLISHES; i++) {
       templateIds.push(
@@ -195,6 +192,9 @@ describe('scale-out: two appliance and two compose workers, one of each killed w
       app.api,
       await app.api.post(`/api/templates/${templateIds[0]}/publish`),
     );
+    // Big enough that a copy lasts 8 s or more at 20 MiB/s: the appliance worker's kill relies on it.
+    const imageFile = path.join(share.mountPoint, `${reference.name}.vhdx`);
+    expect(fs.statSync(imageFile).size).toBeGreaterThan(160 * 2 ** 20);
   }, 600_000);
   afterAll(async () => {
     await Promise.all(workers.map((w) => stopChild(w.child)));
@@ -262,17 +262,18 @@ describe('scale-out: two appliance and two compose workers, one of each killed w
 
     // Kill -9 an appliance worker mid-copy. Its activities without heartbeats (records, scripts) have a
     // 15-minute start-to-close timeout and nothing else tells Temporal their worker died, so the kill is
-    // timed for a moment when it runs nothing but copies and no copy is about to end (which would start one).
+    // timed for a moment when it runs nothing but copies and no copy is about to end (which would start
+    // such an activity): at the share's 20 MiB/s a copy of the image lasts 8 s or more.
     let applianceVictim: WorkerProcess | undefined;
     await eventually(async () => {
       const running = await runningActivities(app, publishIds);
       const quiet =
         running.every((a) => a.type === 'composeImage' || HEARTBEATING.has(a.type)) &&
-        running.filter((a) => a.type === 'copyImageToStore').every((a) => (a.fraction ?? 0) < 0.6);
+        running.filter((a) => a.type === 'copyImageToStore').every((a) => a.runningMs < 3000);
       if (!quiet) return false;
       for (const candidate of [appliance1, appliance2]) {
         const copying = running.some(
-          (a) => a.identity === candidate.identity && a.type === 'copyImageToStore' && (a.fraction ?? 0) > 0,
+          (a) => a.identity === candidate.identity && a.type === 'copyImageToStore' && a.heartbeats,
         );
         if (copying && (await completedBy(candidate))) {
           candidate.child.kill('SIGKILL');
