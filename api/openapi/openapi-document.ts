@@ -44,6 +44,11 @@ function operation(r: Route) {
   if (r.method === 'delete' || r.method === 'post' || r.method === 'patch') {
     responses['409'] = problemResponse('Conflicts with existing data (in use, name taken, wrong state)');
   }
+  if (r.access !== 'public') {
+    responses['503'] = problemResponse(
+      'A service it needs does not answer: a directory junction, or Temporal for anything about tasks',
+    );
+  }
   return {
     operationId: r.operationId,
     summary: r.summary,

@@ -14,6 +14,7 @@ import {
 import { temporal } from '@temporalio/proto';
 import { OBJECT_ID_KEY, TASK_TYPE_KEY, USER_KEY } from '../../domain/search-attributes';
 import { TASK_TYPES, type TaskState, type TaskType } from '../../domain/tasks';
+import { temporalUnavailable, temporalUnavailableFrom } from '../problem';
 import { TASK_DEFINITIONS } from './task-types';
 
 /** Progress of one running step, from the activity's last heartbeat. */
@@ -148,6 +149,12 @@ export class TaskNotFoundError extends Error {
   }
 }
 
+/**
+ * How long a task call waits for Temporal's health check. Without it a call to a Temporal that is down
+ * hangs in the SDK's retries for about 20 s; the client is better told at once to come back (503).
+ */
+const TEMPORAL_CHECK_MS = 1_500;
+
 /** Tasks are Temporal workflows: started with search attributes, described from visibility and heartbeats. */
 export class TaskService {
   constructor(
@@ -155,11 +162,38 @@ export class TaskService {
     private readonly taskQueue: string,
   ) {}
 
+  /**
+   * Every public call starts here: a 503 naming Temporal within TEMPORAL_CHECK_MS when it does not answer.
+   * The timer bounds it, not the call's deadline alone: the SDK's retries sleep past a deadline.
+   */
+  private async checkTemporal(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(temporalUnavailable(`no answer within ${TEMPORAL_CHECK_MS / 1000} s`)),
+        TEMPORAL_CHECK_MS,
+      );
+    });
+    try {
+      await Promise.race([
+        this.client.withDeadline(Date.now() + TEMPORAL_CHECK_MS, () =>
+          this.client.workflowService.getSystemInfo({}),
+        ),
+        timeout,
+      ]);
+    } catch (err) {
+      throw temporalUnavailableFrom(err) ?? err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** `label` names the object for the summary shown in the Temporal Web UI. */
   async start(
     type: TaskType,
     options: { user: string; objectId?: string; label?: string; args?: unknown[] },
   ): Promise<Task> {
+    await this.checkTemporal();
     const definition = TASK_DEFINITIONS[type];
     const id = `${type}-${randomUUID()}`;
     await this.client.workflow.start(definition.workflowType, {
@@ -177,6 +211,7 @@ export class TaskService {
   }
 
   async describe(id: string): Promise<Task> {
+    await this.checkTemporal();
     const handle = this.client.workflow.getHandle(id);
     let description: WorkflowExecutionDescription;
     try {
@@ -207,6 +242,7 @@ export class TaskService {
    * by the caller's schema (no quotes possible); the query is scoped to this appliance's task queue.
    */
   async list(filter: TaskFilter): Promise<TaskPage> {
+    await this.checkTemporal();
     const conditions = [`TaskQueue = '${this.taskQueue}'`];
     if (filter.type) conditions.push(`${TASK_TYPE_KEY.name} = '${filter.type}'`);
     if (filter.objectId) conditions.push(`${OBJECT_ID_KEY.name} = '${filter.objectId}'`);
@@ -252,6 +288,7 @@ export class TaskService {
 
   /** Waits until the task closes or `timeoutMs` passes, then describes it (long-poll for clients). */
   async wait(id: string, timeoutMs: number): Promise<Task> {
+    await this.checkTemporal();
     const handle = this.client.workflow.getHandle(id);
     await Promise.race([
       handle.result().catch(() => undefined),
