@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Client } from '@temporalio/client';
 import { METADATA_ENCODING_KEY, type Payload } from '@temporalio/common';
@@ -10,8 +12,16 @@ import {
 } from '../../config/payload-codec';
 import { keyId } from '../../config/secret-box';
 import type { Stack } from '../../runtime/stack';
+import { temporalCliPath } from '../../runtime/temporal-dev-server';
 import { ADMINISTRATOR, administratorClient, ApiClient, sessionClient } from '../api-client';
-import { createTestDatabase, startTestStack, testConfig, testDir, type TestDatabase } from '../harness';
+import {
+  createTestDatabase,
+  harnessValue,
+  startTestStack,
+  testConfig,
+  testDir,
+  type TestDatabase,
+} from '../harness';
 
 const UI_ORIGIN = 'http://127.0.0.1:8233';
 const text = (value: string) => Buffer.from(value);
@@ -179,6 +189,35 @@ describe('payloads in Temporal history', () => {
         outcome: 'success',
         status: 200,
       });
+    });
+
+    it("serves the Temporal CLI's codec client too (an administrator's API token as its authorization)", async () => {
+      const token = admin.headers.authorization;
+      // Asynchronously: the API answering the CLI's codec calls runs in this process.
+      const { stdout: shown } = await promisify(execFile)(
+        temporalCliPath(),
+        [
+          'workflow',
+          'show',
+          '--workflow-id',
+          taskId,
+          '--address',
+          harnessValue('temporalAddress'),
+          '--namespace',
+          stack.client.options.namespace,
+          '--output',
+          'json',
+          '--codec-endpoint',
+          `${stack.apiUrl}/api/temporal-codec`,
+          '--codec-auth',
+          token,
+        ],
+        { encoding: 'utf8', timeout: 30_000 },
+      );
+      // Its JSON keeps payloads in protobuf JSON form (base64), decoded.
+      const [started] = JSON.parse(shown).events;
+      expect(Buffer.from(started.userMetadata.summary.data, 'base64').toString()).toContain(connectorName);
+      expect(shown).not.toContain(Buffer.from(ENCRYPTED_ENCODING).toString('base64'));
     });
 
     it('encodes and passes unencrypted payloads through', async () => {
