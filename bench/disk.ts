@@ -1,27 +1,48 @@
 /**
- * `npm run bench:disk`: converts a sparse raw disk (a quarter of it data, in 1 MiB pieces at
- * random places) to every format with Lamina's CLI and with `qemu-img convert`, alternating
- * between them, and prints the median times and the ratio Lamina/qemu-img per format. One source
- * holds random data, the other compressible text, which matters for vmdk-stream.
+ * `npm run bench:disk`: converts sparse raw disks to every format with Lamina's CLI and with
+ * `qemu-img convert`, alternating between them, and prints per format, source shape and cache
+ * state the median times, the median CPU times and the median of the paired ratios
+ * Lamina/qemu-img (each pair ran back to back, so a busy moment of the machine hits both). Shapes:
  *
- * LAMINA_BENCH_DISK_GIB (default 8) sets the disk size, LAMINA_BENCH_REPEATS (default 3) the
- * runs per tool, LAMINA_BENCH_DIR the scratch folder (default: the system temp folder).
- * Each run is timed until its output is on disk (Lamina fsyncs; qemu-img's output gets a `sync`)
- * and starts from the same state: nothing to write back, nothing cached (see durable.ts).
+ * - random, compressible: a quarter of the disk is data, in 1 MiB pieces at random places, of
+ *   random bytes or of text (which matters for vmdk-stream);
+ * - random-32m: a quarter of the disk is random bytes, in 32 MiB pieces at random places;
+ * - real-files: an NTFS volume (mkntfs, filled through ntfs-3g) holding real program files copied
+ *   from LAMINA_BENCH_TREES (default /usr/lib:/usr/share), a fifth of the disk. It needs root,
+ *   mkntfs and ntfs-3g, and is left out with a note where they are missing.
+ *
+ * Every run is timed until its output is on disk (Lamina fsyncs; qemu-img's output gets a `sync`)
+ * and starts from the same state: nothing to write back, nothing cached (see durable.ts). A warm
+ * run then reads the source's data through the page cache first, as for a disk that was written
+ * or read a moment ago (a compose's output, a download).
+ *
+ * LAMINA_BENCH_DISK_GIB (default 8) sets the disk size, LAMINA_BENCH_REPEATS (default 3) the runs
+ * per tool; LAMINA_BENCH_SHAPES, LAMINA_BENCH_FORMATS and LAMINA_BENCH_CACHE (cold,warm) pick the
+ * rows (comma-separated; default all); LAMINA_BENCH_DIR is the scratch folder (default: the
+ * system temp folder); LAMINA_BENCH_INPUTS=DIR keeps the sources in DIR and reuses them on later
+ * runs (filling the real-files volume takes a minute or more).
  */
+import { execFileSync, spawnSync } from 'node:child_process';
 import {
   closeSync,
+  copyFileSync,
+  existsSync,
   fsyncSync,
   ftruncateSync,
+  mkdirSync,
   mkdtempSync,
   openSync,
+  readdirSync,
+  readSync,
+  renameSync,
   rmSync,
   statSync,
   writeSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { openDisk } from '../disk';
 import { DiskFormat } from '../disk/types';
 import { measureUntilDurable, settle } from './durable';
 import { median } from './median';
@@ -39,10 +60,26 @@ const QEMU_TARGET: Record<Exclude<DiskFormat, 'raw'>, string[]> = {
   vmdk: ['-O', 'vmdk', '-o', 'subformat=monolithicSparse'],
   'vmdk-stream': ['-O', 'vmdk', '-o', 'subformat=streamOptimized'],
 };
+type Target = keyof typeof QEMU_TARGET;
 /** Targets from the issue: qemu-img deflates streamOptimized on one core, Lamina on all. */
-const TARGET_RATIO: Record<string, number> = { vhd: 1, 'vhd-fixed': 1, vhdx: 1, vmdk: 1, 'vmdk-stream': 0.5 };
+const TARGET_RATIO: Record<Target, number> = { vhd: 1, 'vhd-fixed': 1, vhdx: 1, vmdk: 1, 'vmdk-stream': 0.5 };
 
-/** A small deterministic PRNG so both sources put data at the same places on every run. */
+const SHAPES = ['random', 'compressible', 'random-32m', 'real-files'] as const;
+type Shape = (typeof SHAPES)[number];
+const CACHES = ['cold', 'warm'] as const;
+type Cache = (typeof CACHES)[number];
+
+/** A comma-separated selection from `all`, from the environment variable `name`; all by default. */
+function pick<T extends string>(name: string, all: readonly T[]): T[] {
+  const asked = process.env[name]?.split(',').filter(Boolean);
+  if (!asked) return [...all];
+  const unknown = asked.filter((a) => !all.includes(a as T));
+  if (unknown.length > 0)
+    throw new Error(`${name}: unknown ${unknown.join(', ')} (one of ${all.join(', ')})`);
+  return asked as T[];
+}
+
+/** A small deterministic PRNG so every source puts data at the same places on every run. */
 function lcg(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
@@ -58,17 +95,19 @@ function compressibleMiB(index: number): Buffer {
   return Buffer.from(text.padEnd(MIB, '.').slice(0, MIB));
 }
 
-function makeSource(file: string, kind: 'random' | 'compressible'): void {
-  const slots = SIZE / MIB;
-  const pieces = slots / 4;
+/** A quarter of the disk in `piece`-sized pieces of random or compressible data, at random places. */
+function makePieces(file: string, piece: number, kind: 'random' | 'compressible'): void {
+  const slots = SIZE / piece;
   const random = lcg(42);
   const chosen = new Set<number>();
-  while (chosen.size < pieces) chosen.add(Math.floor(random() * slots));
+  while (chosen.size < slots / 4) chosen.add(Math.floor(random() * slots));
   const fd = openSync(file, 'w');
   ftruncateSync(fd, SIZE);
   for (const slot of [...chosen].sort((a, b) => a - b)) {
-    const data = kind === 'random' ? randomBytes(MIB) : compressibleMiB(slot);
-    writeSync(fd, data, 0, MIB, slot * MIB);
+    for (let at = 0; at < piece; at += MIB) {
+      const data = kind === 'random' ? randomBytes(MIB) : compressibleMiB((slot * piece + at) / MIB);
+      writeSync(fd, data, 0, MIB, slot * piece + at);
+    }
   }
   // A source disk normally sits on disk already; flushing it keeps writeback of the fresh
   // source out of whichever conversion happens to run first.
@@ -76,61 +115,219 @@ function makeSource(file: string, kind: 'random' | 'compressible'): void {
   closeSync(fd);
 }
 
-function main(): void {
-  const dir = mkdtempSync(path.join(process.env.LAMINA_BENCH_DIR ?? tmpdir(), 'lamina-bench-disk-'));
-  const rows: string[] = [];
-  let missed = 0;
-  try {
-    for (const kind of ['random', 'compressible'] as const) {
-      const source = path.join(dir, `${kind}.raw`);
-      makeSource(source, kind);
-      for (const format of Object.keys(QEMU_TARGET) as (keyof typeof QEMU_TARGET)[]) {
-        const lamina: number[] = [];
-        const qemu: number[] = [];
-        const sizes = { lamina: 0, qemu: 0 };
-        for (let run = 0; run < REPEATS; run++) {
-          // Alternate who goes first so neither always gets the warmer page cache.
-          const order = run % 2 === 0 ? (['lamina', 'qemu'] as const) : (['qemu', 'lamina'] as const);
-          for (const tool of order) {
-            const out = path.join(dir, `out.${tool}.${format}`);
-            settle();
-            if (tool === 'lamina')
-              lamina.push(
-                measureUntilDurable(LAMINA, ['disk', 'convert', source, out, '--to', format], out).seconds,
-              );
-            else
-              qemu.push(
-                measureUntilDurable(
-                  'qemu-img',
-                  ['convert', '-f', 'raw', ...QEMU_TARGET[format], source, out],
-                  out,
-                ).seconds,
-              );
-            sizes[tool] = statSync(out).blocks * 512;
-            rmSync(out);
-          }
+function hasTool(tool: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
+}
+
+/** Why the real-files shape cannot be made here, or undefined when it can. */
+function realFilesMissing(): string | undefined {
+  if (process.getuid?.() !== 0) return 'mounting the NTFS volume needs root';
+  const missing = ['mkntfs', 'ntfs-3g'].filter((tool) => !hasTool(tool));
+  if (missing.length > 0) return `${missing.join(' and ')} not installed (apt-get install ntfs-3g)`;
+  return undefined;
+}
+
+/**
+ * Copies regular files from `trees` into `target`, depth first in name order (the same files on
+ * every run of one machine), until `budget` bytes are copied. Files that cannot be read are
+ * passed over: /usr holds a few that only their owner may read.
+ */
+function copyTrees(trees: string[], target: string, budget: number): number {
+  let copied = 0;
+  const walk = (from: string, to: string): void => {
+    mkdirSync(to, { recursive: true });
+    for (const entry of readdirSync(from, { withFileTypes: true }).sort((a, b) =>
+      a.name.localeCompare(b.name),
+    )) {
+      if (copied >= budget) return;
+      const source = path.join(from, entry.name);
+      if (entry.isDirectory()) walk(source, path.join(to, entry.name));
+      else if (entry.isFile()) {
+        const size = statSync(source).size;
+        if (copied + size > budget) continue;
+        try {
+          copyFileSync(source, path.join(to, entry.name));
+          copied += size;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EACCES') throw err;
         }
-        const ratio = median(lamina) / median(qemu);
-        if (ratio > TARGET_RATIO[format]) missed++;
-        rows.push(
-          `| ${format.padEnd(11)} | ${kind.padEnd(12)} | ${median(lamina).toFixed(2).padStart(9)} | ${median(qemu).toFixed(2).padStart(10)} | ${ratio.toFixed(2).padStart(5)} | ${TARGET_RATIO[format].toFixed(1)} | ${(sizes.lamina / MIB).toFixed(0).padStart(6)} | ${(sizes.qemu / MIB).toFixed(0).padStart(6)} |`,
-        );
-        console.error(rows[rows.length - 1]);
       }
-      rmSync(source);
+    }
+  };
+  for (const tree of trees) walk(tree, path.join(target, path.basename(tree)));
+  return copied;
+}
+
+/** An NTFS volume filling the disk, with a fifth of the disk's size in real files copied into it. */
+function makeRealFiles(file: string): void {
+  const mountPoint = `${file}.mnt`;
+  const fd = openSync(file, 'w');
+  ftruncateSync(fd, SIZE);
+  closeSync(fd);
+  execFileSync('mkntfs', ['--force', '--quick', '--quiet', file], { stdio: 'ignore' });
+  mkdirSync(mountPoint, { recursive: true });
+  execFileSync('ntfs-3g', [file, mountPoint]);
+  let copied: number;
+  try {
+    const trees = (process.env.LAMINA_BENCH_TREES ?? '/usr/lib:/usr/share').split(':');
+    copied = copyTrees(trees, mountPoint, SIZE / 5);
+  } finally {
+    execFileSync('umount', [mountPoint]);
+    rmSync(mountPoint, { recursive: true });
+  }
+  execFileSync('sync', [file]);
+  console.error(`real-files: ${(copied / GIB).toFixed(2)} GiB of files in ${file}`);
+}
+
+function makeSource(file: string, shape: Shape): void {
+  if (shape === 'real-files') makeRealFiles(file);
+  else if (shape === 'random-32m') makePieces(file, 32 * MIB, 'random');
+  else makePieces(file, MIB, shape);
+}
+
+/** The source for `shape`: reused from LAMINA_BENCH_INPUTS when an earlier run made it there. */
+function sourceFor(shape: Shape, scratch: string): string {
+  const kept = process.env.LAMINA_BENCH_INPUTS;
+  const name = `${shape}-${SIZE / GIB}g.raw`;
+  if (!kept) {
+    makeSource(path.join(scratch, name), shape);
+    return path.join(scratch, name);
+  }
+  const file = path.join(path.resolve(kept), name);
+  if (existsSync(file)) return file;
+  mkdirSync(path.dirname(file), { recursive: true });
+  // Made under a temporary name, so an interrupted run never leaves a half-made source to reuse.
+  makeSource(`${file}.partial`, shape);
+  renameSync(`${file}.partial`, file);
+  return file;
+}
+
+/** Reads the source's data through the page cache, as a disk read a moment ago would be cached. */
+async function warm(source: string): Promise<void> {
+  const disk = await openDisk(source);
+  const extents = disk.extents();
+  await disk.close();
+  const fd = openSync(source, 'r');
+  const buffer = Buffer.alloc(4 * MIB);
+  try {
+    for (const { offset, length } of extents) {
+      for (let at = offset; at < offset + length; at += buffer.length)
+        readSync(fd, buffer, 0, Math.min(buffer.length, offset + length - at), at);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+interface Row {
+  format: Target;
+  shape: Shape;
+  cache: Cache;
+  seconds: { lamina: number[]; qemu: number[] };
+  cpu: { lamina: number[]; qemu: number[] };
+  ratios: number[];
+  mib: { lamina: number; qemu: number };
+}
+
+function formatRow(r: Row): string {
+  const cells = [
+    r.format.padEnd(11),
+    r.shape.padEnd(12),
+    r.cache.padEnd(5),
+    median(r.seconds.lamina).toFixed(2).padStart(8),
+    median(r.seconds.qemu).toFixed(2).padStart(10),
+    median(r.ratios).toFixed(2).padStart(5),
+    TARGET_RATIO[r.format].toFixed(1).padStart(6),
+    median(r.cpu.lamina).toFixed(2).padStart(12),
+    median(r.cpu.qemu).toFixed(2).padStart(10),
+    r.mib.lamina.toFixed(0).padStart(10),
+    r.mib.qemu.toFixed(0).padStart(8),
+  ];
+  return `| ${cells.join(' | ')} |`;
+}
+
+async function measure(
+  source: string,
+  shape: Shape,
+  format: Target,
+  cache: Cache,
+  dir: string,
+): Promise<Row> {
+  const row: Row = {
+    format,
+    shape,
+    cache,
+    seconds: { lamina: [], qemu: [] },
+    cpu: { lamina: [], qemu: [] },
+    ratios: [],
+    mib: { lamina: 0, qemu: 0 },
+  };
+  for (let run = 0; run < REPEATS; run++) {
+    // Alternate who goes first so neither always meets the machine in the same state.
+    const order = run % 2 === 0 ? (['lamina', 'qemu'] as const) : (['qemu', 'lamina'] as const);
+    for (const tool of order) {
+      const out = path.join(dir, `out.${tool}.${format}`);
+      settle();
+      if (cache === 'warm') await warm(source);
+      const measured =
+        tool === 'lamina'
+          ? measureUntilDurable(LAMINA, ['disk', 'convert', source, out, '--to', format], out)
+          : measureUntilDurable(
+              'qemu-img',
+              ['convert', '-f', 'raw', ...QEMU_TARGET[format], source, out],
+              out,
+            );
+      row.seconds[tool].push(measured.seconds);
+      row.cpu[tool].push(measured.cpuSeconds);
+      row.mib[tool] = (statSync(out).blocks * 512) / MIB;
+      rmSync(out);
+    }
+    row.ratios.push(row.seconds.lamina[run] / row.seconds.qemu[run]);
+  }
+  return row;
+}
+
+async function main(): Promise<void> {
+  const shapes = pick('LAMINA_BENCH_SHAPES', SHAPES);
+  const formats = pick('LAMINA_BENCH_FORMATS', Object.keys(QEMU_TARGET) as Target[]);
+  const caches = pick('LAMINA_BENCH_CACHE', CACHES);
+  const dir = mkdtempSync(path.join(process.env.LAMINA_BENCH_DIR ?? tmpdir(), 'lamina-bench-disk-'));
+  const loadAtStart = loadavg()[0];
+  const rows: Row[] = [];
+  try {
+    for (const shape of shapes) {
+      if (shape === 'real-files' && realFilesMissing()) {
+        console.error(`real-files left out: ${realFilesMissing()}`);
+        continue;
+      }
+      const source = sourceFor(shape, dir);
+      for (const format of formats) {
+        for (const cache of caches) {
+          rows.push(await measure(source, shape, format, cache, dir));
+          console.error(formatRow(rows[rows.length - 1]));
+        }
+      }
+      if (!process.env.LAMINA_BENCH_INPUTS) rmSync(source);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
   console.log(
-    `\nLamina vs qemu-img convert: ${SIZE / GIB} GiB sparse raw, ${SIZE / GIB / 4} GiB data, median of ${REPEATS} runs each, seconds\n`,
+    `\nLamina vs qemu-img convert: ${SIZE / GIB} GiB sparse raw, median of ${REPEATS} runs each; ` +
+      `1-minute load average ${loadAtStart.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end\n`,
   );
   console.log(
-    '| format      | data         | Lamina s  | qemu-img s | ratio | target | Lamina MiB | qemu MiB |',
+    '| format      | data         | cache | Lamina s | qemu-img s | ratio | target | Lamina CPU s | qemu CPU s | Lamina MiB | qemu MiB |',
   );
-  console.log('|-------------|--------------|-----------|------------|-------|--------|--------|--------|');
-  for (const row of rows) console.log(row);
+  console.log(
+    '|-------------|--------------|-------|----------|------------|-------|--------|--------------|------------|------------|----------|',
+  );
+  for (const row of rows) console.log(formatRow(row));
+  const missed = rows.filter((r) => median(r.ratios) > TARGET_RATIO[r.format]).length;
   if (missed > 0) console.log(`\n${missed} row(s) above the target ratio.`);
 }
 
-main();
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});

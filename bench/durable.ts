@@ -11,6 +11,8 @@ export interface Measured {
   seconds: number;
   /** Peak RSS of the tool's process, MiB. */
   peakRssMiB: number;
+  /** CPU time (user + system) the tool's process used, seconds. */
+  cpuSeconds: number;
 }
 
 let dropWarned = false;
@@ -32,10 +34,10 @@ export function settle(): void {
   }
 }
 
-/** Runs `command` under /usr/bin/time, then syncs `output`; wall seconds and the tool's peak RSS. */
+/** Runs `command` under /usr/bin/time, then syncs `output`; wall seconds, the tool's peak RSS and CPU time. */
 export function measureUntilDurable(command: string, args: string[], output: string): Measured {
   const started = process.hrtime.bigint();
-  const result = spawnSync('/usr/bin/time', ['-f', '%M', command, ...args], {
+  const result = spawnSync('/usr/bin/time', ['-f', '%M %U %S', command, ...args], {
     encoding: 'utf8',
     maxBuffer: 256 * 2 ** 20,
   });
@@ -43,5 +45,6 @@ export function measureUntilDurable(command: string, args: string[], output: str
   execFileSync('sync', [output]);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const lines = result.stderr.trim().split('\n');
-  return { seconds, peakRssMiB: Number(lines[lines.length - 1]) / 1024 };
+  const [rssKiB, user, system] = lines[lines.length - 1].split(' ').map(Number);
+  return { seconds, peakRssMiB: rssKiB / 1024, cpuSeconds: user + system };
 }

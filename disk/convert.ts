@@ -2,11 +2,16 @@ import { allocDirectBuffer } from './direct-io';
 import { createDiskWriter } from './open';
 import { DiskFormat, DiskWriter, Extent, VirtualDisk, WriterOptions } from './types';
 
-/** Copy unit: large enough for sequential disk throughput, aligned so every format's blocks split evenly. */
-const CHUNK_SIZE = 4 * 1024 * 1024;
+/**
+ * Copy unit, aligned so every format's blocks split evenly. One direct read or write of 16 MiB is
+ * four of the disk's 4 MiB requests in flight at once, from one of libuv's four threads: 4 MiB
+ * reads and writes, one request each, kept this VM's disk at 0.7-0.8 GB/s where 16 MiB ones
+ * reach 1.1-1.6 GB/s.
+ */
+const CHUNK_SIZE = 16 * 1024 * 1024;
 
 export interface CopyProgress {
-  /** Bytes of the source's allocated extents copied so far, and in all. */
+  /** Bytes of the source's allocated extents (and the small holes read with them) copied so far, and in all. */
   done: number;
   total: number;
 }
@@ -16,9 +21,29 @@ export interface CopyOptions {
   signal?: AbortSignal;
 }
 
-/** The source's extents cut at CHUNK_SIZE boundaries of the guest address space. */
-function* chunks(extents: Extent[]): Generator<Extent> {
+/**
+ * Holes this small between two extents are read with them, as zeros: reading a hole costs the
+ * disk nothing, and one read instead of two matters on a file system's image, whose small files
+ * leave many small gaps (an NTFS volume of program files: 339 of its 737 gaps under 64 KiB). The
+ * writers leave the zeros unallocated where a whole block or grain of them lands on free space.
+ */
+const MERGE_GAP = 64 * 1024;
+
+/** The source's extents with the holes of up to MERGE_GAP between them filled: what the copy reads. */
+function readRanges(extents: Extent[]): Extent[] {
+  const merged: Extent[] = [];
   for (const extent of extents) {
+    const last = merged[merged.length - 1];
+    if (last && extent.offset - (last.offset + last.length) <= MERGE_GAP)
+      last.length = extent.offset + extent.length - last.offset;
+    else merged.push({ ...extent });
+  }
+  return merged;
+}
+
+/** Ranges cut at CHUNK_SIZE boundaries of the guest address space. */
+function* chunks(ranges: Extent[]): Generator<Extent> {
+  for (const extent of ranges) {
     for (let offset = extent.offset; offset < extent.offset + extent.length;) {
       const end = Math.min(extent.offset + extent.length, (Math.floor(offset / CHUNK_SIZE) + 1) * CHUNK_SIZE);
       yield { offset, length: end - offset };
@@ -29,9 +54,10 @@ function* chunks(extents: Extent[]): Generator<Extent> {
 
 /**
  * Buffers in the ring: up to half of them being read (the reads run ahead, concurrently, which
- * is what keeps a cold source busy), the rest being written.
+ * is what keeps a cold source busy), the rest being written, so reads and writes overlap and
+ * libuv's four threads are all busy. 64 MiB in all.
  */
-const DEPTH = 8;
+const DEPTH = 4;
 const READ_AHEAD = DEPTH / 2;
 
 /**
@@ -45,8 +71,8 @@ export async function copyDisk(
   writer: DiskWriter,
   options: CopyOptions = {},
 ): Promise<void> {
-  const extents = source.extents();
-  const total = extents.reduce((sum, e) => sum + e.length, 0);
+  const ranges = readRanges(source.extents());
+  const total = ranges.reduce((sum, e) => sum + e.length, 0);
   const ring = Array.from({ length: DEPTH }, () => ({
     buffer: allocDirectBuffer(CHUNK_SIZE),
     reading: Promise.resolve(),
@@ -66,7 +92,7 @@ export async function copyDisk(
     options.onProgress?.({ done, total });
   };
   try {
-    for (const chunk of chunks(extents)) {
+    for (const chunk of chunks(ranges)) {
       options.signal?.throwIfAborted();
       const slot = ring[index++ % DEPTH];
       await slot.writing; // the buffer is free again once its previous write has landed

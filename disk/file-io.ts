@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -97,7 +98,7 @@ export class InputFile {
   /** Reads what it can of `target` past the page cache (see direct-io.ts): bytes read, 0 if not. */
   private async readDirect(target: Buffer, offset: number): Promise<number> {
     if (target.length < DIRECT_READ_MINIMUM || !canUseDirect(target, offset)) return 0;
-    this.direct ??= openDirect(this.path, 'read');
+    this.direct ??= this.openDirectUnlessCached();
     const handle = await this.direct;
     if (!handle) return 0;
     try {
@@ -110,12 +111,41 @@ export class InputFile {
     }
   }
 
+  /**
+   * The O_DIRECT handle, or undefined when most of the file is in the page cache already (read
+   * or written a moment ago): a direct read would fetch from the disk what a buffered read copies
+   * from memory, and the cache holds it whether or not this read uses it.
+   */
+  private async openDirectUnlessCached(): Promise<fs.FileHandle | undefined> {
+    const cached = await residentBytes(this.path);
+    if (cached !== undefined && cached * 2 >= this.storedBytes) return undefined;
+    return openDirect(this.path, 'read');
+  }
+
   async close(): Promise<void> {
     const direct = await this.direct;
     this.direct = undefined;
     await direct?.close();
     await this.handle.close();
   }
+}
+
+/**
+ * Bytes of `file` in the page cache, from util-linux's `fincore` (Node has no mincore); undefined
+ * where it is missing or fails, and then reads go direct, as for a cold file.
+ */
+function residentBytes(file: string): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    execFile(
+      'fincore',
+      ['--bytes', '--noheadings', '--output', 'RES', file],
+      { timeout: 10_000 },
+      (err, stdout) => {
+        const bytes = Number(stdout.trim());
+        resolve(err || stdout.trim() === '' || !Number.isFinite(bytes) ? undefined : bytes);
+      },
+    );
+  });
 }
 
 /** Copies the part of `patch` that falls inside the read of `target.length` bytes at `offset`. */

@@ -209,6 +209,7 @@ class VhdDynamicWriter extends AllocatingWriter {
     super('vhd', out, virtualSize, {
       blockSize: BLOCK_SIZE,
       prefix: BITMAP_SIZE,
+      prefixContent: VhdDynamicWriter.BITMAP,
       firstBlockAt: BAT_AT + roundUp(Math.ceil(virtualSize / BLOCK_SIZE) * 4, SECTOR_SIZE),
       // BAT entries are 32-bit sector numbers.
       maxFileSize: 2 ** 32 * SECTOR_SIZE,
