@@ -19,7 +19,8 @@ export function codecEndpointUrl(api: { host: string; port: number }): string | 
   return `http://${host.includes(':') ? `[${host}]` : host}:${api.port}${CODEC_BASE_PATH}`;
 }
 
-const base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64');
+// Protobuf JSON readers take the URL-safe alphabet too; Buffer decodes both.
+const base64 = z.string().regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'must be base64');
 /** A Temporal payload in protobuf JSON form: metadata values and data in base64. */
 const jsonPayload = z.object({
   metadata: z.record(z.string(), base64).default({}),
