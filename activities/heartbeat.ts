@@ -11,6 +11,15 @@ export interface HeartbeatDetails<Resume = undefined> {
   resume?: Resume;
 }
 
+/**
+ * The longest a worker holds back an activity's heartbeat (the workers' maxHeartbeatThrottleInterval).
+ * A stop reaches a running activity only in Temporal's answer to a heartbeat, and the SDK's default
+ * throttle is 80% of the heartbeat timeout (8 s of 10): a compose stopped in its first seconds ran to
+ * its end. Two heartbeats a second per running activity keep a stop, and the progress a task shows,
+ * that fresh.
+ */
+export const HEARTBEAT_THROTTLE = '500 milliseconds';
+
 /** A progress listener that heartbeats; the SDK throttles the calls, so it may be called per chunk. */
 export function heartbeatProgress<Resume = undefined>(
   phasePrefix?: string,

@@ -1,6 +1,7 @@
 import type { DataConverter } from '@temporalio/common';
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
+import { HEARTBEAT_THROTTLE } from '../activities/heartbeat';
 
 export interface ApplianceWorkerOptions {
   connection: NativeConnection;
@@ -21,6 +22,7 @@ export function createApplianceWorker(options: ApplianceWorkerOptions): Promise<
     taskQueue: options.taskQueue,
     dataConverter: options.dataConverter,
     activities: createActivities(options.deps),
+    maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
     ...(options.workflowBundlePath
       ? { workflowBundle: { codePath: options.workflowBundlePath } }
       : { workflowsPath: require.resolve('../workflows') }),

@@ -1,6 +1,7 @@
 import type { DataConverter } from '@temporalio/common';
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import { createComposeActivities } from '../activities';
+import { HEARTBEAT_THROTTLE } from '../activities/heartbeat';
 
 export interface ComposeWorkerOptions {
   connection: NativeConnection;
@@ -26,5 +27,6 @@ export function createComposeWorker(options: ComposeWorkerOptions): Promise<Work
     dataConverter: options.dataConverter,
     activities: createComposeActivities({ repositoryDir: options.repositoryDir }),
     maxConcurrentActivityTaskExecutions: options.concurrency,
+    maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
   });
 }
