@@ -230,8 +230,8 @@ describe('scale-out: two appliance and two compose workers, one of each killed w
     );
 
     // A burst of publishes, each of its own template: same layers, size and format, so the same bytes
-    // (the template's name is in the image's name, never in its bytes). One template published many
-    // times in the same second would give one image name to all (issue 15 §2, a naming matter of its own).
+    // (the template's name is in the image's name, never in its bytes). This test is about workers, not
+    // about naming the images of one template published several times in one second (issue 15 §2).
     const publishes = await Promise.all(
       templateIds.map((id) => app.api.post(`/api/templates/${id}/publish`)),
     );
