@@ -116,8 +116,9 @@ function signalGroup(leader: number, signal: NodeJS.Signals): void {
 
 /**
  * Who a pid file names. A pid alone is not enough: the kernel hands a dead process's pid to the next one,
- * so the process's start time (clock ticks after boot) and command line are kept too, and a process is
- * only taken for the recorded one when all three match.
+ * so the process's start time (clock ticks after boot) is kept too, and a process is only taken for the
+ * recorded one when both match. The command line is kept for messages; it is not compared, since a
+ * wrapper script that execs the real program changes it while the process stays the same.
  */
 export interface ProcessRecord {
   pid: number;
@@ -141,21 +142,14 @@ export function processRecord(pid: number): ProcessRecord | undefined {
 
 /** Whether the process a record names still runs (and is that process, not a later one with its pid). */
 export function isAlive(record: ProcessRecord): boolean {
-  const now = processRecord(record.pid);
-  return (
-    now !== undefined &&
-    now.startTime === record.startTime &&
-    now.command.join('\0') === record.command.join('\0')
-  );
+  return processRecord(record.pid)?.startTime === record.startTime;
 }
 
 /**
- * Records process `pid` in `file`, written whole and then moved into place, so a reader never sees half.
- * `exclusive` refuses (EEXIST) when the file exists, so of two processes claiming it at once one wins.
+ * Writes `record` (see processRecord) to `file`, whole and then moved into place, so a reader never sees
+ * half. `exclusive` refuses (EEXIST) when the file exists, so of two processes claiming it at once one wins.
  */
-export function writePidFile(file: string, pid: number, { exclusive = false } = {}): void {
-  const record = processRecord(pid);
-  if (!record) throw new Error(`process ${pid} is not running; cannot record it in ${file}`);
+export function writePidFile(file: string, record: ProcessRecord, { exclusive = false } = {}): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const partial = `${file}.${process.pid}.partial`;
   fs.writeFileSync(partial, `${JSON.stringify(record)}\n`);

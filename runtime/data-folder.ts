@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { isAlive, readPidFile, writePidFile } from '../lib/processes';
+import { isAlive, processRecord, readPidFile, writePidFile } from '../lib/processes';
 
 /**
  * The embedded services of a data folder (its PostgreSQL cluster, its Temporal dev server) belong to one
@@ -20,7 +20,7 @@ export function claimDataFolder(dataDir: string): { release(): void } {
     }
     fs.rmSync(file, { force: true });
     try {
-      writePidFile(file, process.pid, { exclusive: true });
+      writePidFile(file, processRecord(process.pid)!, { exclusive: true });
       break;
     } catch (err) {
       // Another start claimed it between the check and the write: look again at who holds it.

@@ -50,8 +50,8 @@ export interface Stack {
   client: Client;
   tasks: TaskService;
   /**
-   * Settles with the reason when an embedded service died for good (its supervision gave up); never
-   * settles otherwise. The stack keeps running: the caller decides to stop it.
+   * Settles with the reason when an embedded service died for good (its supervision gave up) or a worker
+   * failed; never settles otherwise. The rest keeps running: the caller decides to stop it.
    */
   failed: Promise<Error>;
   /** Stops everything this stack started, newest first. Safe to call twice. */
@@ -100,7 +100,8 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
 
     let temporalAddress = config.temporal.address;
     let temporalUiUrl: string | undefined;
-    let failed = new Promise<Error>(() => undefined);
+    let reportFailure: (reason: Error) => void = () => undefined;
+    const failed = new Promise<Error>((resolve) => (reportFailure = resolve));
     if (!temporalAddress) {
       log('starting Temporal dev server');
       const server = await startTemporalDevServer({
@@ -117,7 +118,7 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
       undo.push({ what: 'Temporal dev server', run: server.stop });
       temporalAddress = server.address;
       temporalUiUrl = server.uiUrl;
-      failed = server.failed;
+      void server.failed.then(reportFailure);
     }
     const temporalSettings = { ...config.temporal, address: temporalAddress };
 
@@ -186,6 +187,9 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
       }
       for (const [what, w] of workers) {
         const running = w.run();
+        // A worker that fails (not one shut down) polls no more; reported, so the caller stops everything
+        // in order instead of the process dying of an unhandled rejection with its services left running.
+        running.catch((err: Error) => reportFailure(new Error(`the ${what} failed: ${err.message}`)));
         undo.push({
           what,
           run: async () => {

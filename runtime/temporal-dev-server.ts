@@ -2,7 +2,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { localToolPath } from '../lib/project-root';
-import { isPortOpen, stopChild, stopRecordedProcess, waitFor, writePidFile } from '../lib/processes';
+import {
+  isPortOpen,
+  processRecord,
+  stopChild,
+  stopRecordedProcess,
+  waitFor,
+  writePidFile,
+} from '../lib/processes';
 import { LAMINA_SEARCH_ATTRIBUTES } from './search-attributes';
 
 /**
@@ -169,7 +176,9 @@ async function launch(options: TemporalDevServerOptions): Promise<ChildProcess> 
     ),
   );
   // Recorded before it is ready: a starter killed while it waits leaves a server the next start finds.
-  if (options.pidFile && child.pid !== undefined) writePidFile(options.pidFile, child.pid);
+  // One that already ended is not: the wait below says why it ended.
+  const record = child.pid === undefined ? undefined : processRecord(child.pid);
+  if (options.pidFile && record) writePidFile(options.pidFile, record);
   try {
     await Promise.race([
       spawnError,
