@@ -37,6 +37,8 @@ export abstract class AllocatingWriter implements DiskWriter {
   protected nextFree: number;
   /** The page in front of a fresh block's data: padding, then the prefix (see write). */
   private readonly prefixPage: Buffer | undefined;
+  /** One bit per block: its prefix went out with its data (see write). */
+  private readonly prefixWritten: Uint8Array;
 
   protected constructor(
     readonly format: DiskFormat,
@@ -46,6 +48,7 @@ export abstract class AllocatingWriter implements DiskWriter {
   ) {
     this.table = new BlockTable(Math.ceil(virtualSize / layout.blockSize));
     this.nextFree = layout.firstBlockAt;
+    this.prefixWritten = new Uint8Array(layout.prefixContent ? Math.ceil(this.table.blockCount / 8) : 0);
     if (layout.prefixContent) {
       this.prefixPage = allocDirectBuffer(BLOCK_DATA_ALIGNMENT).fill(0);
       layout.prefixContent.copy(this.prefixPage, BLOCK_DATA_ALIGNMENT - layout.prefix);
@@ -71,6 +74,18 @@ export abstract class AllocatingWriter implements DiskWriter {
     return at;
   }
 
+  /**
+   * Allocated blocks whose prefix is not in the file yet: the first block (the page before it
+   * holds the tables) and blocks another process allocated. Writing the others' prefix again at
+   * the end would cost a read of each page, written past the page cache, before the small write.
+   */
+  protected *blocksWithoutPrefix(): Generator<[block: number, fileOffset: number]> {
+    for (const entry of this.table.entries()) {
+      const block = entry[0];
+      if (!(this.prefixWritten[block >>> 3] & (1 << (block & 7)))) yield entry;
+    }
+  }
+
   async write(data: Buffer, offset: number): Promise<void> {
     assertWriteInside(data, offset, this.virtualSize);
     const segments: Segment[] = [];
@@ -89,10 +104,12 @@ export abstract class AllocatingWriter implements DiskWriter {
         // A block's prefix is written with its data, as the page before it (padding, then the
         // prefix) when that page lies past the previous block: then blocks allocated in a row are
         // one contiguous, direct write instead of one per block (VHD's 2 MiB blocks are small).
-        // The format's metadata still writes every prefix, for blocks another process allocated.
+        // The format's metadata writes the other prefixes (blocksWithoutPrefix).
         const page = fileOffset - BLOCK_DATA_ALIGNMENT;
-        if (this.prefixPage && page >= previousEnd)
+        if (this.prefixPage && page >= previousEnd) {
           segments.push({ fileOffset: page, data: this.prefixPage });
+          this.prefixWritten[block >>> 3] |= 1 << (block & 7);
+        }
       }
       segments.push({ fileOffset: fileOffset + inBlock, data: piece });
     }

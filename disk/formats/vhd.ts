@@ -227,13 +227,13 @@ class VhdDynamicWriter extends AllocatingWriter {
     header.writeUInt32BE(BLOCK_SIZE, 32);
     header.writeUInt32BE(vhdChecksum(header, 36), 36);
     const bat = Buffer.alloc(roundUp(this.table.blockCount * 4, SECTOR_SIZE), 0xff);
-    // Each block's sector bitmap in front of it, every sector marked present: a block is
-    // zero-filled when allocated, so all of it is valid data.
-    const bitmaps: Segment[] = [];
-    for (const [block, dataAt] of this.table.entries()) {
+    for (const [block, dataAt] of this.table.entries())
       bat.writeUInt32BE((dataAt - BITMAP_SIZE) / SECTOR_SIZE, block * 4);
+    // Each block's sector bitmap in front of it, every sector marked present: a block is
+    // zero-filled when allocated, so all of it is valid data. Most went out with their block.
+    const bitmaps: Segment[] = [];
+    for (const [, dataAt] of this.blocksWithoutPrefix())
       bitmaps.push({ fileOffset: dataAt - BITMAP_SIZE, data: VhdDynamicWriter.BITMAP });
-    }
     await this.out.writeSegments([
       { fileOffset: 0, data: footer },
       { fileOffset: FOOTER_SIZE, data: header },
