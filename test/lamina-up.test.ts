@@ -110,15 +110,19 @@ describe('lamina up', () => {
     const self = processRecord(process.pid)!;
     const orphanFolder = path.join(tmp, `lamina-volume-${dead.pid}-${dead.startTime}-a1b2c3`);
     const liveFolder = path.join(tmp, `lamina-volume-${self.pid}-${self.startTime}-d4e5f6`);
-    for (const folder of [orphanFolder, liveFolder]) {
+    // An older Lamina named its folders without their owner: one from before this start goes too.
+    const unownedFolder = path.join(tmp, 'lamina-volume-Xy12Zq');
+    for (const folder of [orphanFolder, liveFolder, unownedFolder]) {
       fs.mkdirSync(folder);
       fs.writeFileSync(path.join(folder, 'volume.map'), '');
     }
+    const anHourAgo = new Date(Date.now() - 3_600_000);
+    fs.utimesSync(unownedFolder, anHourAgo, anHourAgo);
 
     const second = await startUp(env);
     running.push(second);
     expect(second.output()).toContain('stopped the Temporal dev server a previous run left running');
-    expect(second.output()).toContain('removed 1 folder(s) of killed composes');
+    expect(second.output()).toContain('removed 2 folder(s) of killed composes');
     const secondTemporal = readPidFile(temporalPidFile)!;
     expect(isAlive(firstTemporal)).toBe(false);
     // PostgreSQL was adopted, not started twice; it and the new Temporal are all that run on the folder.
@@ -128,8 +132,9 @@ describe('lamina up', () => {
         .map((p) => p.pid)
         .sort(),
     ).toEqual([postgres, secondTemporal.pid].sort());
-    expect(fs.existsSync(orphanFolder)).toBe(false);
-    expect(fs.existsSync(liveFolder)).toBe(true);
+    expect(fs.readdirSync(tmp).filter((name) => name.startsWith('lamina-volume-'))).toEqual([
+      path.basename(liveFolder),
+    ]);
 
     // Ctrl-C stops everything it runs, the adopted PostgreSQL included.
     second.child.kill('SIGINT');
