@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { postPublishScriptOf } from '../db/connectors';
+import { claimImageName } from '../db/image-names';
 import { loadPublishPlan, type PublishPlan } from '../db/publish-plans';
 import { deletePublishedImage, recordPublishedImage, type PublishedImage } from '../db/published-images';
 import { conflictReportPath, readReport } from './conflict-reports';
@@ -118,6 +119,14 @@ export function createPublishingActivities(deps: ConnectorAccessDeps & { reposit
     },
 
     /** Copies the image to the connector's store, resuming from the last heartbeat's byte offset. */
+    /**
+     * The image's name, reserved for this task: `stamped` unless another publish took it (one template
+     * published twice in the same second), then with a suffix. A retry gets the same name.
+     */
+    async reserveImageName(imageId: string, stamped: string): Promise<string> {
+      return claimImageName(deps.pool, imageId, stamped);
+    },
+
     async copyImageToStore(
       connectorId: string,
       source: string,

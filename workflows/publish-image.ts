@@ -38,6 +38,11 @@ const SCRATCH_IMAGE_BY_ID = 'scratch-image-by-id';
  * the composed image and recorded it from that path, on the compose worker's disk.
  */
 const REPORT_BY_ID = 'compose-report-by-id';
+/**
+ * Tasks started before image names were reserved took the stamped name as it was: two publishes of
+ * one template in the same second shared a file, and stopping one removed the other's.
+ */
+const RESERVED_IMAGE_NAME = 'reserved-image-name';
 
 /**
  * publishImage (ARCHITECTURE.md §6): validate the template → compose → deliver to the connector (an
@@ -61,7 +66,9 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
     const plan = await appliance.planPublish(input.templateId);
     const connectorId = plan.connector.id;
     // The workflow's clock: a retry or a replay names the image the same.
-    const name = imageName(plan.template.name, new Date());
+    const stamped = imageName(plan.template.name, new Date());
+    // Unique per task (a suffix when another publish has the stamp), decided once and kept in history.
+    const name = patched(RESERVED_IMAGE_NAME) ? await appliance.reserveImageName(imageId, stamped) : stamped;
     const format = CONTAINER_FORMAT[plan.template.diskFormat];
     const firmware = DISK_FIRMWARE[plan.template.firmware];
 

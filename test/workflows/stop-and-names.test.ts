@@ -1,11 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import type { Task } from '../../api/tasks/task-service';
-import { expectWorkerFailures, testDir } from '../harness';
+import { claimImageName } from '../../db/image-names';
+import type { PublishImageResult } from '../../workflows/publish-image';
+import { expectWorkerFailures, testDir, workerLogText } from '../harness';
 import {
   builtLayer,
+  completed,
   eventually,
   fileshareConnector,
   filesUnder,
@@ -17,7 +20,7 @@ import {
   type Appliance,
 } from './fixtures';
 
-describe('stopping publishes that retry or compose', () => {
+describe('stopping publishes that retry or compose, and the names publishes take', () => {
   let app: Appliance;
   let osLayer: { layerId: string; versionId: string };
   /** An app layer of 150 MiB of incompressible data: its compose takes seconds. */
@@ -45,7 +48,28 @@ describe('stopping publishes that retry or compose', () => {
     return { state, seconds: (Date.now() - begun) / 1000 };
   }
 
-  it('shows why a retried step failed, and a stop during its back-off ends the task at once', async () => {
+  /** The activities of the task's history with how each ended: `[type, 'Completed' | 'Failed' | …]`. */
+  async function activityOutcomes(id: string): Promise<[string, string][]> {
+    const history = await app.stack.client.workflow.getHandle(id).fetchHistory();
+    const types = new Map<string, string>();
+    const outcomes: [string, string][] = [];
+    for (const e of history.events ?? []) {
+      const type = e.activityTaskScheduledEventAttributes?.activityType?.name;
+      if (type) types.set(String(e.eventId), type);
+      const ends = {
+        Completed: e.activityTaskCompletedEventAttributes,
+        Failed: e.activityTaskFailedEventAttributes,
+        TimedOut: e.activityTaskTimedOutEventAttributes,
+        Canceled: e.activityTaskCanceledEventAttributes,
+      };
+      for (const [outcome, end] of Object.entries(ends)) {
+        if (end) outcomes.push([types.get(String(end.scheduledEventId))!, outcome]);
+      }
+    }
+    return outcomes;
+  }
+
+  it('shows why a retried step failed; a stop in its back-off ends the task at once, undoing only what was made', async () => {
     // A share mounted read-only: the copy fails with EROFS, which a retry heals once it is remounted.
     const mountPoint = testDir('read-only-share');
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', mountPoint]);
@@ -60,6 +84,8 @@ describe('stopping publishes that retry or compose', () => {
       osVersionId: osLayer.versionId,
       connectorId: share.body.id,
     });
+    // A name stored before the API checked names: its images are named 'dot-small_…' (fileNameStem).
+    await app.stack.pool.query(`UPDATE image_templates SET name = '.dot-small' WHERE id = $1`, [templateId]);
     const started = await app.api.post(`/api/templates/${templateId}/publish`);
     expect(started.status).toBe(202);
 
@@ -70,7 +96,7 @@ describe('stopping publishes that retry or compose', () => {
       return copy && copy.attempt >= 3 && wait > 2000 ? copy : undefined;
     }, 90_000);
     expect(retrying.lastFailure).toMatch(
-      /^EROFS: read-only file system, open '.*\/\.Retried_[\d_-]+\.vhdx\.partial'$/,
+      /^EROFS: read-only file system, open '.*\/\.dot-small_[\d_-]+\.vhdx\.partial'$/,
     );
 
     const stopped = await stop(started.body.id);
@@ -80,7 +106,15 @@ describe('stopping publishes that retry or compose', () => {
     expect(stopped.seconds).toBeLessThan(2);
     expect(fs.readdirSync(mountPoint)).toEqual([]);
     expect(filesUnder(app.config.scratchDir)).toEqual([]);
+    // The compensations of what was never made (the published file) succeed at their first attempt.
+    expect((await activityOutcomes(started.body.id)).slice(-4)).toEqual([
+      ['copyImageToStore', 'Canceled'],
+      ['removeImageFromStore', 'Completed'],
+      ['removeConflictReport', 'Completed'],
+      ['removeScratch', 'Completed'],
+    ]);
     expectWorkerFailures({ kind: 'activity', type: 'copyImageToStore', error: /^EROFS/ });
+    expect(workerLogText()).not.toMatch(/manual clean-up/);
   }, 180_000);
 
   /** The lamina_ntfs processes this process (the test's worker) runs. */
@@ -140,6 +174,54 @@ describe('stopping publishes that retry or compose', () => {
       [],
     );
     expect(fs.readdirSync(share.mountPoint)).toEqual([]);
+    expectWorkerFailures();
+  }, 120_000);
+
+  it('reserves a name per image: taken stamps get a suffix, also without case, and a retry keeps its name', async () => {
+    const pool = app.stack.pool;
+    const stamp = 'Reserved_2026-01-01_00-00-00';
+    const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+    expect(await claimImageName(pool, a, stamp)).toBe(stamp);
+    expect(await claimImageName(pool, b, stamp)).toBe(`${stamp}_2`);
+    // Windows shares compare file names without case: 'reserved_…' is the same file as 'Reserved_…'.
+    expect(await claimImageName(pool, c, stamp.toLowerCase())).toBe(`${stamp.toLowerCase()}_3`);
+    expect(await claimImageName(pool, b, stamp)).toBe(`${stamp}_2`);
+    // Many at once: each gets a name of its own.
+    const many = await Promise.all(
+      Array.from({ length: 10 }, () => claimImageName(pool, randomUUID(), 'Many_2026-01-01_00-00-00')),
+    );
+    expect(new Set(many).size).toBe(10);
+  });
+
+  it('two publishes of one template in one second write two files; stopping one leaves the other whole', async () => {
+    const share = await fileshareConnector(app.api, { maxMiBps: 16 });
+    const templateId = await template(app.api, {
+      name: 'Twins',
+      osVersionId: osLayer.versionId,
+      connectorId: share.id,
+    });
+    // Started together at the start of a second: both are stamped with that second.
+    await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000)));
+    const [first, second] = await Promise.all([
+      app.api.post(`/api/templates/${templateId}/publish`),
+      app.api.post(`/api/templates/${templateId}/publish`),
+    ]);
+    const partials = await eventually(async () => {
+      const files = fs.readdirSync(share.mountPoint).filter((f) => f.endsWith('.partial'));
+      return files.length === 2 && files;
+    });
+    const { rows } = await app.stack.pool.query<{ name: string }>(
+      `SELECT name FROM image_names WHERE name LIKE 'Twins_%' ORDER BY name`,
+    );
+    const [stamped, suffixed] = rows.map((r) => r.name);
+    expect(suffixed).toBe(`${stamped}_2`);
+    expect(partials.sort()).toEqual([`.${stamped}.vhdx.partial`, `.${suffixed}.vhdx.partial`]);
+
+    expect((await stop(first.body.id)).state).toBe('cancelled');
+    const result = await completed<PublishImageResult>(app.api, second);
+    expect(fs.readdirSync(share.mountPoint)).toEqual([`${result.name}.vhdx`]);
+    const published = fs.readFileSync(`${share.mountPoint}/${result.name}.vhdx`);
+    expect(createHash('sha256').update(published).digest('hex')).toBe(result.sha256);
     expectWorkerFailures();
   }, 120_000);
 });
