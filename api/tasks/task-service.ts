@@ -162,11 +162,23 @@ export class TaskService {
     private readonly taskQueue: string,
   ) {}
 
+  /** The health check in flight, shared by every call that arrives while it runs. */
+  private pendingCheck: Promise<void> | undefined;
+
   /**
    * Every public call starts here: a 503 naming Temporal within TEMPORAL_CHECK_MS when it does not answer.
-   * The timer bounds it, not the call's deadline alone: the SDK's retries sleep past a deadline.
+   * Calls arriving together share one check: forty task starts at once each sending their own made the
+   * busy server slow enough to miss the bound, a false 503.
    */
-  private async checkTemporal(): Promise<void> {
+  private checkTemporal(): Promise<void> {
+    this.pendingCheck ??= this.askTemporal().finally(() => {
+      this.pendingCheck = undefined;
+    });
+    return this.pendingCheck;
+  }
+
+  /** The timer bounds the check, not the call's deadline alone: the SDK's retries sleep past a deadline. */
+  private async askTemporal(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
