@@ -1,0 +1,53 @@
+/**
+ * A conversion reads its source past the page cache when the source is not cached (direct I/O)
+ * and from the cache when it mostly is (disk/file-io.ts asks fincore). Both paths must give what
+ * qemu-img finds equal to the source.
+ */
+import { execFileSync } from 'node:child_process';
+import { closeSync, fsyncSync, openSync, readFileSync } from 'node:fs';
+import { convertDisk } from '../../disk/convert';
+import { openDisk } from '../../disk/open';
+import { makeRaw, MIB, qemuImg, QEMU, scratchDir } from './helpers';
+
+const scratch = scratchDir('page-cache');
+afterAll(() => scratch.cleanup());
+
+function residentBytes(file: string): number {
+  return Number(execFileSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', file]).toString());
+}
+
+/** Writes the file's pages back and drops them from the cache (dd's nocache is posix_fadvise DONTNEED). */
+function evict(file: string): void {
+  const fd = openSync(file, 'r');
+  fsyncSync(fd);
+  closeSync(fd);
+  execFileSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none']);
+}
+
+const source = scratch.file('source.raw');
+beforeAll(() =>
+  makeRaw(source, 64 * MIB, [
+    { offset: 0, length: 5 * MIB },
+    { offset: 9 * MIB, length: 3 * MIB + 4096 },
+    { offset: 40 * MIB, length: 20 * MIB, fill: 'text' },
+  ]),
+);
+
+describe.each(['cold', 'warm'] as const)('a %s source', (cache) => {
+  it.each(['vhd', 'vhdx'] as const)('converts to %s that qemu-img finds equal', async (format) => {
+    if (cache === 'cold') {
+      evict(source);
+      expect(residentBytes(source)).toBeLessThan(MIB);
+    } else {
+      readFileSync(source);
+      expect(residentBytes(source)).toBeGreaterThanOrEqual(28 * MIB);
+    }
+    const out = scratch.file(`${cache}.${format}`);
+    const disk = await openDisk(source);
+    await convertDisk(disk, format, out);
+    await disk.close();
+    const compare = qemuImg(['compare', '-f', 'raw', '-F', QEMU[format].driver, source, out]);
+    expect(compare.output).toContain('Images are identical');
+    expect(compare.status).toBe(0);
+  });
+});
