@@ -9,20 +9,14 @@ import {
   type TestDatabase,
 } from '../harness';
 import { administratorClient, type ApiClient } from '../api-client';
+import { EXAMPLE_VSPHERE_SETTINGS } from '../connectors/example-settings';
 
 const VSPHERE_PASSWORD = 'vSphere-S3cret-Pa55';
 
 const vsphere = (name: string) => ({
   type: 'vsphere',
   name,
-  settings: {
-    vcenter: 'vcenter.example.com',
-    user: 'administrator@vsphere.local',
-    datacenter: 'DC1',
-    host: 'esx01.example.com',
-    datastore: 'datastore1',
-    network: 'VM Network',
-  },
+  settings: EXAMPLE_VSPHERE_SETTINGS,
   secrets: { password: VSPHERE_PASSWORD },
 });
 

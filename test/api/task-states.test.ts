@@ -10,6 +10,7 @@ import {
   type TestDatabase,
 } from '../harness';
 import { administratorClient, type ApiClient } from '../api-client';
+import { EXAMPLE_VSPHERE_SETTINGS } from '../connectors/example-settings';
 
 /**
  * Every state a task can be in, as the task itself (GET /api/tasks/:id) and the list (Temporal
@@ -89,14 +90,7 @@ describe('task states', () => {
     const vsphere = await admin.post('/api/connectors', {
       type: 'vsphere',
       name: 'vSphere retired key',
-      settings: {
-        vcenter: 'vcenter.example.com',
-        user: 'administrator@vsphere.local',
-        datacenter: 'DC1',
-        host: 'esx01.example.com',
-        datastore: 'datastore1',
-        network: 'VM Network',
-      },
+      settings: EXAMPLE_VSPHERE_SETTINGS,
       secrets: { password: 'vSphere-S3cret-Pa55' },
     });
     await api.pool.query(

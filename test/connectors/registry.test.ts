@@ -1,18 +1,12 @@
 import { ConnectorNotInBuildError, createConnector } from '../../connectors';
 import { CONNECTOR_TYPE_NAMES, CONNECTOR_TYPES } from '../../connectors/registry';
+import { EXAMPLE_VSPHERE_SETTINGS } from './example-settings';
 
 /** Settings each implemented type accepts; building a connector talks to nothing yet. */
 const SETTINGS: Record<string, Record<string, unknown>> = {
   local: { storagePool: '/srv/lamina/pool' },
   fileshare: { path: '\\\\files\\images', mountPoint: '/mnt/images' },
-  vsphere: {
-    vcenter: 'vcenter.example.com',
-    user: 'administrator@vsphere.local',
-    datacenter: 'DC1',
-    host: 'esx01.example.com',
-    datastore: 'datastore1',
-    network: 'VM Network',
-  },
+  vsphere: EXAMPLE_VSPHERE_SETTINGS,
 };
 
 describe('the connector registry', () => {
