@@ -1,4 +1,3 @@
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { ComposeReport } from '../compositor/compose';
 
@@ -52,17 +51,4 @@ export function boundConflicts(conflicts: Conflicts): BoundedConflicts {
 export function conflictReportPath(repositoryDir: string, id: string): string {
   if (!/^[0-9a-f-]{36}$/.test(id)) throw new Error(`'${id}' is not a report id`);
   return path.join(repositoryDir, 'reports', `${id}.json`);
-}
-
-/** Writes the report whole or not at all: a reader never sees half of it, and its presence marks a finished compose. */
-export async function writeReport(file: string, report: ComposeReport): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  // Named as a leftover of `file` (activities/leftovers.ts): removing the report removes it too.
-  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  await fs.writeFile(temp, JSON.stringify(report, null, 2) + '\n');
-  await fs.rename(temp, file);
-}
-
-export async function readReport(file: string): Promise<ComposeReport> {
-  return JSON.parse(await fs.readFile(file, 'utf8')) as ComposeReport;
 }

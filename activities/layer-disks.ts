@@ -8,15 +8,10 @@ import { importOsLayer } from '../compositor/import-os';
 import { inspectLayer } from '../compositor/inspect';
 import { buildLayer, type BuildLayerOptions } from '../compositor/layer-build';
 import { finalizePackageDisk } from '../compositor/package-disk';
+import { readReport, writeReport } from '../compositor/report-file';
 import type { DiskFirmware } from '../domain/firmware';
 import type { LayerType } from '../domain/layers';
-import {
-  boundConflicts,
-  conflictReportPath,
-  readReport,
-  writeReport,
-  type BoundedConflicts,
-} from './conflict-reports';
+import { boundConflicts, conflictReportPath, type BoundedConflicts } from './conflict-reports';
 import { digestFile, type FileDigest } from './file-digest';
 import type { HeartbeatDetails } from './heartbeat';
 import { fileExists, removeLeftovers, removeWithLeftovers } from './leftovers';

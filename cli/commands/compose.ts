@@ -1,6 +1,6 @@
-import { promises as fs } from 'node:fs';
 import { compose } from '../../compositor/compose';
 import { OUTPUT_FORMATS } from '../../compositor/disk-image';
+import { writeReport } from '../../compositor/report-file';
 import { DISK_FIRMWARES } from '../../domain/firmware';
 import type { CliCommand } from '../command';
 import { oneOf, parseOptions, printProgress, required, sizeGib } from '../options';
@@ -45,11 +45,7 @@ export const composeCommand: CliCommand = {
       onProgress: printProgress,
       signal: cancel.signal,
     }).finally(() => process.off('SIGINT', stop).off('SIGTERM', stop));
-    if (reportFile) {
-      const partial = `${reportFile}.partial-${process.pid}`;
-      await fs.writeFile(partial, JSON.stringify(report, null, 2) + '\n');
-      await fs.rename(partial, reportFile);
-    }
+    if (reportFile) await writeReport(reportFile, report);
     return 0;
   },
 };
