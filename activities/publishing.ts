@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,7 +10,7 @@ import { deletePublishedImage, recordPublishedImage, type PublishedImage } from 
 import { readReport } from '../compositor/report-file';
 import { conflictReportPath } from './conflict-reports';
 import { withConnector, withImageStore, type ConnectorAccessDeps } from './connector-access';
-import { run } from '../lib/processes';
+import { run, signalGroup } from '../lib/processes';
 import { heartbeatProgress, previousResumeToken } from './heartbeat';
 import { removeWithLeftovers } from './leftovers';
 
@@ -57,15 +57,6 @@ async function scriptUser(): Promise<{ uid: number; gid: number } | undefined> {
   return { uid: Number(uid), gid: Number(gid) };
 }
 
-/** Kills the script and whatever it left running (its process group), so nothing of it outlives the step. */
-function killGroup(child: ChildProcess): void {
-  try {
-    process.kill(-child.pid!, 'SIGKILL');
-  } catch {
-    // The group is gone already.
-  }
-}
-
 /**
  * Runs a post-publish script as POST_PUBLISH_USER in a scratch folder of its own (removed after), with
  * the preset variables, PATH, and HOME/TMPDIR pointing at the scratch folder as its whole environment:
@@ -81,7 +72,7 @@ async function runPostPublish(script: string, variables: PostPublishVariables): 
       env: { PATH: process.env.PATH, HOME: scratch, TMPDIR: scratch, ...variables },
       uid: user?.uid,
       gid: user?.gid,
-      detached: true, // a process group of its own, for killGroup
+      detached: true, // a process group of its own: killing it kills what the script started too
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -90,13 +81,13 @@ async function runPostPublish(script: string, variables: PostPublishVariables): 
       stream.on('data', (chunk: string) => (output = (output + chunk).slice(-OUTPUT_TAIL)));
     }
     const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
-    const timer = setTimeout(() => killGroup(child), SCRIPT_TIMEOUT_MS);
+    const timer = setTimeout(() => signalGroup(child.pid!, 'SIGKILL'), SCRIPT_TIMEOUT_MS);
     const exitCode = await new Promise<number>((resolve, reject) => {
       child.once('error', reject);
       child.once('exit', (code) => resolve(code ?? -1));
     }).finally(() => clearTimeout(timer));
     // Background processes the script started would hold its output open and keep using the scratch folder.
-    killGroup(child);
+    signalGroup(child.pid!, 'SIGKILL');
     await closed;
     return { ran: true, exitCode, output };
   } finally {

@@ -106,7 +106,8 @@ export function stopChild(child: ChildProcess, graceMs = 10_000, { group = false
   });
 }
 
-function signalGroup(leader: number, signal: NodeJS.Signals): void {
+/** Signals the process group `leader` leads (a child spawned `detached`); a group already gone is fine. */
+export function signalGroup(leader: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-leader, signal);
   } catch (err) {
