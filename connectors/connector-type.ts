@@ -4,8 +4,12 @@ import { FIRMWARES, type Firmware } from '../domain/firmware';
 import { IMAGE_FORMATS, type ImageFormat } from '../domain/image-formats';
 import type { Connector } from './connector';
 
-/** The capability objects a connector offers (ARCHITECTURE.md §7): `vms` (VmHost), `images` (ImageStore). */
-export type ConnectorCapability = 'vms' | 'images';
+/**
+ * The capability objects a connector offers (ARCHITECTURE.md §7): `vms` (VmHost), `images` (ImageStore),
+ * `upload` (disks uploaded to a cloud's storage, Image Portability's target: connectors/azure).
+ */
+export const CONNECTOR_CAPABILITIES = ['vms', 'images', 'upload'] as const;
+export type ConnectorCapability = (typeof CONNECTOR_CAPABILITIES)[number];
 
 /**
  * Everything Lamina knows about one connector type, exported by its folder (connectors/<type>/type.ts)

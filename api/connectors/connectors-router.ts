@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { CONNECTOR_TYPES, CONNECTOR_TYPE_NAMES, type ConnectorType } from '../../connectors/registry';
+import { CONNECTOR_CAPABILITIES } from '../../connectors/connector-type';
 import {
   connectorList,
   connectorUsers,
@@ -47,9 +48,10 @@ const connectorType = z.object({
   imageFormats: z.record(z.string(), z.array(z.string())),
   maxDiskGb: z.number().int(),
   capabilities: z
-    .array(z.enum(['vms', 'images']))
+    .array(z.enum(CONNECTOR_CAPABILITIES))
     .describe(
-      'vms: packaging machines and MCS master images run there; images: image files are copied there',
+      'vms: packaging machines and MCS master images run there; images: image files are copied there; ' +
+        'upload: Image Portability uploads disks to its cloud storage',
     ),
   implemented: z.boolean(),
 });

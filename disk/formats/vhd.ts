@@ -96,6 +96,11 @@ function buildFooter(diskType: number, size: number, dataOffset: bigint, identit
   return f;
 }
 
+/** The footer that follows `size` bytes of data in a fixed VHD (an Azure page blob is written as one). */
+export function fixedVhdFooter(size: number, identity: DiskIdentity): Buffer {
+  return buildFooter(DISK_TYPE.fixed, size, NO_DATA_OFFSET, identity);
+}
+
 interface Footer {
   diskType: number;
   currentSize: number;
@@ -254,10 +259,7 @@ async function createVhdWriter(
   const size = fixed ? roundUp(virtualSize, MIB) : roundUp(virtualSize, SECTOR_SIZE);
   if (size > VHD_MAX_SIZE)
     throw new RangeError(`VHD cannot hold ${virtualSize} bytes (the format's maximum is 2040 GiB); use vhdx`);
-  if (fixed)
-    return FlatWriter.create('vhd-fixed', path, size, () =>
-      buildFooter(DISK_TYPE.fixed, size, NO_DATA_OFFSET, identity),
-    );
+  if (fixed) return FlatWriter.create('vhd-fixed', path, size, () => fixedVhdFooter(size, identity));
   return new VhdDynamicWriter(await OutputFile.create(path), size, identity);
 }
 

@@ -88,7 +88,7 @@ describe('connector types without an implementation', () => {
       ['local', true, ['vms']],
       ['fileshare', true, ['images']],
       ['vsphere', true, ['vms']],
-      ['azure', false, ['vms', 'images']],
+      ['azure', true, ['upload']],
       ['pvs', false, ['images']],
       ['hyperv', false, ['vms']],
       ['xenserver', false, ['vms']],

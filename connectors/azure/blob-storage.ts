@@ -1,0 +1,87 @@
+import type { TokenCredential } from '@azure/identity';
+import {
+  AnonymousCredential,
+  ContainerClient,
+  isRestError,
+  StorageSharedKeyCredential,
+  type StoragePipelineOptions,
+} from '@azure/storage-blob';
+import { blobEndpointOf, type AzureConnectorSecrets, type AzureConnectorSettings } from './settings';
+
+/**
+ * A storage request the account refuses for a reason retrying cannot heal: a credential that is
+ * expired or lacks a permission, a container that does not exist. Listed in activities/failure-table.ts.
+ */
+export class AzureStorageError extends Error {
+  override name = 'AzureStorageError';
+}
+
+/** The SDK's own retries ride out a dropped connection or a 503; the activity's retries take over after. */
+const PIPELINE: StoragePipelineOptions = {
+  retryOptions: { maxTries: 4, retryDelayInMs: 500, maxRetryDelayInMs: 4_000, tryTimeoutInMs: 120_000 },
+};
+
+/** How the connector reaches its container: a SAS, the account key, or the service principal. */
+export function containerClient(
+  settings: AzureConnectorSettings,
+  secrets: AzureConnectorSecrets,
+  servicePrincipal: () => TokenCredential,
+): ContainerClient {
+  const url = `${blobEndpointOf(settings)}/${settings.container}`;
+  if (secrets.storageSas) {
+    assertSasUsable(secrets.storageSas, settings);
+    const sas = secrets.storageSas.replace(/^\?/, '');
+    return new ContainerClient(`${url}?${sas}`, new AnonymousCredential(), PIPELINE);
+  }
+  if (secrets.storageKey) {
+    const key = new StorageSharedKeyCredential(settings.storageAccount, secrets.storageKey);
+    return new ContainerClient(url, key, PIPELINE);
+  }
+  return new ContainerClient(url, servicePrincipal(), PIPELINE);
+}
+
+/**
+ * A SAS carries its expiry and permissions in the clear (`se`, `sp`): checked before any request, so an
+ * expired or read-only token is named as such instead of as the service's generic 403.
+ */
+function assertSasUsable(sas: string, settings: AzureConnectorSettings): void {
+  const params = new URLSearchParams(sas.replace(/^\?/, ''));
+  const expiry = params.get('se');
+  if (expiry && Date.parse(expiry) <= Date.now()) {
+    throw new AzureStorageError(
+      `the storage SAS token expired at ${expiry}: give the connector a new one for container '${settings.container}'`,
+    );
+  }
+  const permissions = params.get('sp');
+  const missing = [...'rcwdl'].filter((p) => permissions !== null && !permissions.includes(p));
+  if (missing.length > 0) {
+    throw new AzureStorageError(
+      `the storage SAS token lacks permission${missing.length > 1 ? 's' : ''} '${missing.join('')}' ` +
+        `(it has sp=${permissions}); image uploads need read, create, write, delete and list (sp=rcwdl)`,
+    );
+  }
+}
+
+/** Names what the storage service refused in terms of the connector's settings; other errors pass unchanged. */
+export function storageFailure(err: unknown, settings: AzureConnectorSettings): unknown {
+  if (!isRestError(err)) return err;
+  const code = err.code ?? '';
+  const where = `container '${settings.container}' of storage account '${settings.storageAccount}'`;
+  if (err.statusCode === 404 && code === 'ContainerNotFound') {
+    return new AzureStorageError(`${where} does not exist: create it or correct the connector's container`);
+  }
+  if (err.statusCode === 403) {
+    if (code.startsWith('AuthorizationPermissionMismatch') || code === 'AuthorizationFailure') {
+      return new AzureStorageError(`the storage credential may not write to ${where} (${code})`);
+    }
+    return new AzureStorageError(
+      `the storage account refused the connector's credential for ${where} (${code || '403'}): ` +
+        `${firstLine(err.message)}`,
+    );
+  }
+  return err;
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0].trim();
+}

@@ -1,0 +1,52 @@
+import { z } from 'zod';
+import { requiredText } from '../connector-type';
+
+const httpsUrl = z.url({ protocol: /^https?$/ }).describe('Base URL; the public Azure cloud when unset');
+
+/** What an Azure connector configuration stores (ARCHITECTURE.md §7); secrets are apart, sealed. */
+export const azureConnectorSettings = z.object({
+  tenantId: z.uuid(),
+  subscriptionId: z.uuid(),
+  clientId: z.uuid().describe('App registration (service principal) the appliance signs in as'),
+  resourceGroup: requiredText,
+  location: z.string().regex(/^[a-z0-9]+$/, 'must be an Azure region name, e.g. westeurope'),
+  storageAccount: z
+    .string()
+    .regex(/^[a-z0-9]{3,24}$/, 'must be a storage account name (3-24 lowercase letters/digits)'),
+  container: z.string().regex(/^[a-z0-9](-?[a-z0-9]){2,62}$/, 'must be a blob container name'),
+  subnetId: requiredText.describe('Resource id of the subnet machines attach to'),
+  vmSize: requiredText.default('Standard_D2s_v5'),
+  /** Sovereign clouds, Azure Stack Hub, or the storage emulator: where the Blob service answers. */
+  blobEndpoint: httpsUrl
+    .optional()
+    .describe('Blob service URL; https://<storageAccount>.blob.core.windows.net when unset'),
+  armEndpoint: httpsUrl.optional().describe('Resource Manager URL; https://management.azure.com when unset'),
+  authorityHost: httpsUrl
+    .optional()
+    .describe('Entra ID sign-in URL; https://login.microsoftonline.com when unset'),
+});
+export type AzureConnectorSettings = z.infer<typeof azureConnectorSettings>;
+
+/**
+ * The sealed fields. The service principal's secret signs in to Resource Manager; storage is reached
+ * with a SAS token (container-scoped, needs read, create, write, delete, list) or the account key when
+ * one is given, else with the service principal too (it then needs Storage Blob Data Contributor).
+ */
+export const azureConnectorSecrets = z.object({
+  clientSecret: z.string().min(1, 'is required'),
+  storageSas: z.string().min(1).optional(),
+  storageKey: z.string().min(1).optional(),
+});
+export type AzureConnectorSecrets = z.infer<typeof azureConnectorSecrets>;
+
+export const PUBLIC_CLOUD = {
+  armEndpoint: 'https://management.azure.com',
+  authorityHost: 'https://login.microsoftonline.com',
+};
+
+export function blobEndpointOf(settings: AzureConnectorSettings): string {
+  return (settings.blobEndpoint ?? `https://${settings.storageAccount}.blob.core.windows.net`).replace(
+    /\/$/,
+    '',
+  );
+}

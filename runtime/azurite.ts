@@ -1,0 +1,88 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { projectRoot } from '../lib/project-root';
+import { freePort, isPortOpen, stopChild, waitFor } from '../lib/processes';
+
+/**
+ * Azurite, Microsoft's Azure Storage emulator (npm `azurite`), as a real process serving the Blob
+ * service on a free loopback port with its data in a private folder. Its account is the emulator's
+ * well-known `devstoreaccount1`; URLs are path-style (`http://127.0.0.1:PORT/devstoreaccount1`).
+ */
+export interface Azurite {
+  /** The Blob service endpoint of the emulator's account. */
+  blobEndpoint: string;
+  port: number;
+  accountName: string;
+  accountKey: string;
+  /** Graceful: requests in flight finish. */
+  stop(): Promise<void>;
+  /** A crash (SIGKILL), keeping the data folder so a restart on the same port finds the blobs. */
+  kill(): Promise<void>;
+}
+
+/** The emulator's fixed development account (documented by Microsoft; not a secret). */
+export const AZURITE_ACCOUNT = 'devstoreaccount1';
+export const AZURITE_KEY =
+  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+
+export interface AzuriteOptions {
+  /** Reuse a port and data folder (restarting the emulator where it was). */
+  port?: number;
+  location?: string;
+}
+
+export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurite> {
+  const port = options.port ?? (await freePort());
+  const location = options.location ?? fs.mkdtempSync(path.join(os.tmpdir(), 'lamina-azurite-'));
+  const logFile = path.join(location, 'azurite.log');
+  const log = fs.openSync(logFile, 'a');
+  const child = spawn(
+    path.join(projectRoot(), 'node_modules', '.bin', 'azurite-blob'),
+    [
+      '--blobHost',
+      '127.0.0.1',
+      '--blobPort',
+      String(port),
+      '--location',
+      location,
+      '--silent',
+      // The SDK may speak a newer service version than the emulator lists; the calls Lamina makes exist in both.
+      '--skipApiVersionCheck',
+      '--disableTelemetry',
+    ],
+    { stdio: ['ignore', log, log] },
+  );
+  fs.closeSync(log);
+  const spawnError = new Promise<never>((_, reject) =>
+    child.once('error', (err) =>
+      reject(new Error(`cannot start azurite: ${err.message}; run scripts/setup`)),
+    ),
+  );
+  await Promise.race([
+    spawnError,
+    waitFor(`azurite on port ${port}`, () => isPortOpen(port), {
+      timeoutMs: 30_000,
+      child,
+      log: () => fs.readFileSync(logFile, 'utf8'),
+    }),
+  ]);
+  return {
+    blobEndpoint: `http://127.0.0.1:${port}/${AZURITE_ACCOUNT}`,
+    port,
+    accountName: AZURITE_ACCOUNT,
+    accountKey: AZURITE_KEY,
+    async stop() {
+      await stopChild(child, 5_000);
+      fs.rmSync(location, { recursive: true, force: true });
+    },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGKILL');
+        await exited;
+      }
+    },
+  };
+}
