@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ComposeError } from '../compositor/errors';
 import { PathRefused } from '../config/host-paths';
 import { ConnectorNotInBuildError } from '../connectors';
+import { AzureStorageError } from '../connectors/azure/blob-storage';
 import { GuestStateError } from '../connectors/local/guest';
 import { VmHostLookupError } from '../connectors/vm-host';
 import { PublishPlanError, TemplateNotFoundError } from '../db/publish-plans';
@@ -28,6 +29,8 @@ const PERMANENT: readonly (readonly [abstract new (...args: never[]) => Error, s
   [VmHostLookupError, 'VmHostLookupError'],
   [GuestStateError, 'GuestStateError'],
   [ConnectorNotInBuildError, 'ConnectorNotInBuild'],
+  // Azure storage refused the connector's credential (expired, no write permission) or has no such container.
+  [AzureStorageError, 'AzureStorageError'],
   // Validation: a path outside what the appliance may read, a stored row its schema now refuses.
   [PathRefused, 'PathRefused'],
   [z.ZodError, 'ValidationError'],
