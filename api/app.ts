@@ -4,6 +4,9 @@ import { auditMutations } from './audit/audit-log';
 import { authResource } from './auth/auth-router';
 import { authenticateRequests } from './auth/authenticate';
 import { connectorsResource } from './connectors/connectors-router';
+import { consoleSettingsResource } from './console-settings';
+import { consoleRouter } from './console-static';
+import { requireCsrfToken } from './csrf';
 import type { ApiDeps } from './deps';
 import { junctionsResource } from './directory-junctions/junctions-router';
 import { elasticAssignmentsResource } from './elastic-assignments/elastic-assignments-router';
@@ -51,6 +54,7 @@ export function apiResources(deps: ApiDeps): Resource[] {
     auditResource(deps),
     junctionsResource(deps),
     roleAssignmentsResource(deps),
+    consoleSettingsResource(deps),
   ];
   resources.push(openApiResource(() => resources));
   return resources;
@@ -78,8 +82,9 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(jsonBody);
   app.use(healthRouter(deps.readiness));
   app.use(CODEC_BASE_PATH, temporalCodecCors(deps.temporalUiOrigins));
-  app.use('/api', authenticateRequests(deps), auditMutations(deps.pool));
+  app.use('/api', authenticateRequests(deps), auditMutations(deps.pool), requireCsrfToken);
   for (const resource of apiResources(deps)) app.use(resource.basePath, resourceRouter(resource));
+  app.use(consoleRouter());
   app.use((req, res) => {
     sendProblem(res, { title: 'Not found', status: 404, detail: `No route for ${req.method} ${req.path}` });
   });

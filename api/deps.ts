@@ -24,4 +24,6 @@ export interface ApiDeps {
   payloadCodec: PayloadCodec;
   /** Web UI origins the codec endpoint answers with CORS and the session cookie (LAMINA_TEMPORAL_UI_ORIGINS). */
   temporalUiOrigins: string[];
+  /** The Temporal Web UI's workflow list for Lamina's namespace, when one runs (the console links tasks to it). */
+  temporalWorkflowsUrl?: string;
 }

@@ -224,6 +224,9 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
         ownDirs: [config.dataDir, config.repositoryDir, projectRoot()],
         payloadCodec,
         temporalUiOrigins: config.temporal.uiOrigins,
+        temporalWorkflowsUrl:
+          temporalUiUrl &&
+          `${temporalUiUrl}/namespaces/${encodeURIComponent(config.temporal.namespace)}/workflows`,
         readiness: [
           { name: 'postgres', check: () => pingDatabase(pool) },
           {

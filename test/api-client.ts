@@ -1,6 +1,7 @@
 import { createApiToken } from '../api/auth/api-tokens';
 import { BUILT_IN_ADMINISTRATOR, type Identity } from '../api/auth/identity';
 import { createSession } from '../api/auth/sessions';
+import { CSRF_HEADER, csrfTokenFor } from '../api/csrf';
 import type { Stack } from '../runtime/stack';
 
 export interface ApiResponse {
@@ -18,7 +19,7 @@ export class ApiClient {
     readonly headers: Record<string, string> = {},
   ) {}
 
-  /** Signs in through POST /api/auth/login and keeps the session cookie. */
+  /** Signs in through POST /api/auth/login and keeps the session cookie and the CSRF token it answers. */
   static async signIn(
     baseUrl: string,
     username: string,
@@ -26,8 +27,13 @@ export class ApiClient {
   ): Promise<[ApiClient, ApiResponse]> {
     const anonymous = new ApiClient(baseUrl);
     const response = await anonymous.request('POST', '/api/auth/login', { username, password });
-    const cookie = response.headers.get('set-cookie')?.split(';')[0];
-    return [new ApiClient(baseUrl, cookie ? { cookie } : {}), response];
+    const session = response.headers
+      .getSetCookie()
+      .map((c) => c.split(';')[0])
+      .find((c) => c.startsWith('lamina_session='));
+    const headers: Record<string, string> = session ? { cookie: session } : {};
+    if (session && response.body?.csrfToken) headers[CSRF_HEADER] = response.body.csrfToken;
+    return [new ApiClient(baseUrl, headers), response];
   }
 
   async request(method: string, path: string, body?: unknown): Promise<ApiResponse> {
@@ -56,8 +62,11 @@ export async function administratorClient(stack: Stack): Promise<ApiClient> {
   return new ApiClient(stack.apiUrl!, { authorization: `Bearer ${token}` });
 }
 
-/** A client with a session for any identity, e.g. a directory user whose groups hold a role. */
+/** A client with a session (and its CSRF token) for any identity, e.g. a directory user whose groups hold a role. */
 export async function sessionClient(stack: Stack, identity: Identity): Promise<ApiClient> {
   const token = await createSession(stack.pool, identity, 3600_000);
-  return new ApiClient(stack.apiUrl!, { cookie: `lamina_session=${token}` });
+  return new ApiClient(stack.apiUrl!, {
+    cookie: `lamina_session=${token}`,
+    [CSRF_HEADER]: csrfTokenFor(token),
+  });
 }

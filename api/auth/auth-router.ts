@@ -1,6 +1,7 @@
 import type { Response } from 'express';
 import { z } from 'zod';
 import { PERMISSIONS, ROLES, hasPermission } from './roles';
+import { csrfTokenFor, setCsrfCookie } from '../csrf';
 import type { ApiDeps } from '../deps';
 import { timestamp } from '../responses';
 import { resource, route } from '../route';
@@ -25,6 +26,13 @@ const signedIn = z.object({
   name: z.string(),
   kind: z.enum(['local', 'directory']),
   roles: z.array(z.enum(ROLES)),
+});
+const loggedIn = signedIn.extend({
+  csrfToken: z
+    .string()
+    .describe(
+      'Send as X-CSRF-Token with every write made with the session cookie (also set as the lamina_csrf cookie)',
+    ),
 });
 const caller = signedIn.extend({
   dn: z.string().optional(),
@@ -57,21 +65,19 @@ export function authResource({ pool, secrets, auth }: ApiDeps) {
       method: 'post',
       path: '/login',
       operationId: 'login',
-      response: signedIn,
-      summary: 'Sign in; sets the session cookie',
+      response: loggedIn,
+      summary: 'Sign in; sets the session cookie and the CSRF token cookie',
       access: 'public',
       body: loginBody,
       handle: async ({ body, req, res }) => {
         res.locals.audit.actor = body.username;
         const identity = await signIn.signIn(body.username, body.password, req.ip);
         res.locals.audit.actor = identity.name;
-        setSessionCookie(
-          res,
-          await createSession(pool, identity, auth.sessionTtlMs),
-          auth.sessionTtlMs,
-          auth.cookieSecure,
-        );
-        return { name: identity.name, kind: identity.kind, roles: await rolesOf(pool, identity) };
+        const session = await createSession(pool, identity, auth.sessionTtlMs);
+        const csrfToken = csrfTokenFor(session);
+        setSessionCookie(res, session, auth.sessionTtlMs, auth.cookieSecure);
+        setCsrfCookie(res, csrfToken, auth.sessionTtlMs, auth.cookieSecure);
+        return { name: identity.name, kind: identity.kind, roles: await rolesOf(pool, identity), csrfToken };
       },
     }),
     route({
@@ -84,6 +90,7 @@ export function authResource({ pool, secrets, auth }: ApiDeps) {
         const session = readCookie(req, SESSION_COOKIE);
         if (session) await endSession(pool, session);
         setSessionCookie(res, '', 0, auth.cookieSecure);
+        setCsrfCookie(res, '', 0, auth.cookieSecure);
       },
     }),
     route({

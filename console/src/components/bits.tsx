@@ -1,0 +1,72 @@
+import type { ReactNode } from 'react';
+import type { TaskProgress } from '../types';
+
+export function formatBytes(bytes: number | null | undefined): string {
+  if (bytes === null || bytes === undefined) return '—';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+}
+
+export function formatTime(iso: string | null | undefined): string {
+  return iso ? new Date(iso).toLocaleString() : '—';
+}
+
+/** A state as a coloured badge; the word is always there, so colour is never the only signal. */
+export function Badge({ value }: { value: string }) {
+  return <span className={`badge badge-${value.toLowerCase().replace(/[^a-z]/g, '')}`}>{value}</span>;
+}
+
+export function PageHeader({ title, children }: { title: string; children?: ReactNode }) {
+  return (
+    <div className="page-header">
+      <h1>{title}</h1>
+      <div className="actions">{children}</div>
+    </div>
+  );
+}
+
+/** The percent a task's last progress step reports (done/total where no percent is given). */
+export function progressPercent(progress: TaskProgress[] | undefined, state: string): number {
+  if (state === 'completed') return 100;
+  const last = progress?.[progress.length - 1];
+  if (!last) return 0;
+  if (last.percent !== undefined) return Math.round(last.percent);
+  if (last.done !== undefined && last.total) return Math.round((100 * last.done) / last.total);
+  return 0;
+}
+
+export function ProgressBar({ percent, label }: { percent: number; label: string }) {
+  return (
+    <div
+      className="progress"
+      role="progressbar"
+      aria-label={label}
+      aria-valuemin={0}
+      aria-valuemax={100}
+      aria-valuenow={percent}
+    >
+      <div className="progress-fill" style={{ width: `${percent}%` }} />
+      <span>{percent}%</span>
+    </div>
+  );
+}
+
+export function Field({ label, hint, children }: { label: string; hint?: string; children: ReactNode }) {
+  return (
+    <label className="field">
+      <span className="field-label">{label}</span>
+      {children}
+      {hint && <span className="hint">{hint}</span>}
+    </label>
+  );
+}
+
+export function Empty({ children }: { children: ReactNode }) {
+  return <p className="empty">{children}</p>;
+}

@@ -1,0 +1,2 @@
+/** How the console names the API's enum values. */
+export const TYPE_LABEL: Record<string, string> = { os: 'OS', platform: 'Platform', app: 'App' };
