@@ -1,8 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { parseRegText } from '../registry';
 import { derivedGuid } from './disk-image';
-import { MiB } from './disk-layout';
-import { createLayerDisk, withLayer } from './layer-disk';
+import { createLayerDisk, layerPartitionSize, withLayer } from './layer-disk';
 import { METADATA_FILES, type LayerMetadata } from './layer-metadata';
 import { openLayerSource, sourceOperations, type LayerSource } from './layer-sources';
 import { applyToVolume } from './volume';
@@ -35,10 +34,12 @@ export async function readDeletions(file: string): Promise<string[]> {
   return paths;
 }
 
-/** Room for the content plus NTFS's own structures (MFT, logfile), whole MiB. */
 function partitionSizeFor(sources: LayerSource[]): number {
-  const bytes = sources.flatMap((s) => s.entries).reduce((sum, e) => sum + e.size + 4096, 0);
-  return Math.max(64 * MiB, Math.ceil((bytes * 1.1 + 48 * MiB) / MiB) * MiB);
+  const entries = sources.flatMap((s) => s.entries);
+  return layerPartitionSize(
+    entries.reduce((sum, e) => sum + e.size, 0),
+    entries.length,
+  );
 }
 
 export async function buildLayer(options: BuildLayerOptions): Promise<LayerMetadata> {

@@ -27,6 +27,15 @@ export interface LayerDiskContent {
   registry?: Buffer;
 }
 
+/**
+ * A layer disk sized to its content: room for `bytes` in `entries` files and folders (a cluster of
+ * slack each) plus NTFS's own structures (MFT, logfile), whole MiB, at least 64 MiB.
+ */
+export function layerPartitionSize(bytes: number, entries: number): number {
+  const content = bytes + entries * 4096;
+  return Math.max(64 * MiB, Math.ceil((content * 1.1 + 48 * MiB) / MiB) * MiB);
+}
+
 /** Serial numbers and GUIDs of a layer disk come from its identity, not from chance. */
 function identitySeed(metadata: LayerMetadata): string {
   return `lamina-layer:${metadata.id}:${metadata.contentHash}`;

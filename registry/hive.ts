@@ -112,6 +112,16 @@ export class HiveFile {
     return values[findValue(values, name)];
   }
 
+  /** The subkeys of a key, in the hive's order. */
+  subkeys(node: NodeHandle): NodeHandle[] {
+    return this.guard(() => this.native.children(node));
+  }
+
+  /** A key's own name, as stored. */
+  keyName(node: NodeHandle): string {
+    return this.guard(() => this.native.name(node));
+  }
+
   values(node: NodeHandle): StoredValue[] {
     return this.guard(() => this.native.values(node));
   }

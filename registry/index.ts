@@ -8,6 +8,7 @@ export {
 } from './conflicts';
 export { createEmptyHive, emptyHiveBytes, type EmptyHiveOptions } from './empty-hive';
 export { RegistryHiveError } from './hive';
+export { diffHives, type HiveDiffExclusions, type HiveDiffOptions } from './hive-diff';
 export {
   formatHiveKey,
   HIVE_NAMES,

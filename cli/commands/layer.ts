@@ -2,6 +2,7 @@ import { buildLayer } from '../../compositor/layer-build';
 import { importOsLayer } from '../../compositor/import-os';
 import { inspectLayer, type LayerInspection } from '../../compositor/inspect';
 import { UsageError, type CliCommand } from '../command';
+import { captureUsage, runLayerCapture } from './layer-capture';
 import { oneOf, parseOptions, required } from '../options';
 
 const usage = `Usage:
@@ -13,6 +14,7 @@ const usage = `Usage:
       Builds a layer from a folder or zip (streamed, never extracted). --deletions lists one
       Windows path per line to remove from lower layers; --sequence orders app layers (default:
       the build time in milliseconds).
+${captureUsage}
   lamina layer inspect FILE [--json]
       Shows a layer's metadata, file count, bytes and registry operations.
 
@@ -86,6 +88,8 @@ export const layerCommand: CliCommand = {
         );
         return 0;
       }
+      case 'capture':
+        return runLayerCapture(rest);
       case 'inspect': {
         const options = parseOptions(rest, { json: 'flag' });
         if (options.positional.length !== 1) throw new UsageError('inspect takes one layer disk');

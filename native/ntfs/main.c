@@ -6,6 +6,8 @@
  */
 #include "ntfs.h"
 #include "apply.h"
+#include "capture-copy.h"
+#include "capture-diff.h"
 #include "clone.h"
 #include "listing.h"
 #include "overlay.h"
@@ -19,7 +21,9 @@ static const char usage[] =
 	"       lamina_ntfs clone [--metadata-only] SOURCE TARGET\n"
 	"       lamina_ntfs copy-data FILE TARGET\n"
 	"       lamina_ntfs bitmap VOLUME FILE\n"
-	"       lamina_ntfs finalize VOLUME SERIAL_HEX START_SECTOR\n";
+	"       lamina_ntfs finalize VOLUME SERIAL_HEX START_SECTOR\n"
+	"       lamina_ntfs diff BASE AFTER\n"
+	"       lamina_ntfs copy-paths SOURCE TARGET TOTAL_BYTES (paths on stdin)\n";
 
 /* Runs `action` on a mounted volume and unmounts it; the unmount's result counts too. */
 static int with_volume(const char *file, int read_only, int (*action)(ntfs_volume *, const char *),
@@ -58,6 +62,32 @@ static int run_overlay(const char *layer_file, const char *image_file)
 	return rc ? 1 : 0;
 }
 
+/* Runs `action` on two volumes, the second one writable or not; both unmounts count. */
+static int with_two_volumes(const char *first_file, const char *second_file, int second_writable,
+			    int (*action)(ntfs_volume *, ntfs_volume *, const char *), const char *argument)
+{
+	ntfs_volume *first = volume_open(first_file, 1);
+	if (!first)
+		return 1;
+	ntfs_volume *second = volume_open(second_file, !second_writable);
+	int rc = second ? action(first, second, argument) : -1;
+	if (second && volume_close(second))
+		rc = -1;
+	ntfs_umount(first, FALSE);
+	return rc ? 1 : 0;
+}
+
+static int run_diff(ntfs_volume *base, ntfs_volume *after, const char *unused)
+{
+	(void)unused;
+	return capture_diff(base, after);
+}
+
+static int run_copy_paths(ntfs_volume *source, ntfs_volume *target, const char *total_bytes)
+{
+	return copy_paths(source, target, strtoull(total_bytes, NULL, 10));
+}
+
 int main(int argc, char **argv)
 {
 	const char *command = argc > 1 ? argv[1] : "";
@@ -80,6 +110,10 @@ int main(int argc, char **argv)
 	if (!strcmp(command, "finalize") && argc == 5)
 		return volume_finalize(argv[2], strtoull(argv[3], NULL, 16),
 				       (uint32_t)strtoul(argv[4], NULL, 10)) ? 1 : 0;
+	if (!strcmp(command, "diff") && argc == 4)
+		return with_two_volumes(argv[2], argv[3], 0, run_diff, NULL);
+	if (!strcmp(command, "copy-paths") && argc == 5)
+		return with_two_volumes(argv[2], argv[3], 1, run_copy_paths, argv[4]);
 	fputs(usage, stderr);
 	return 2;
 }

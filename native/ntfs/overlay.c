@@ -51,7 +51,7 @@ static ssize_t read_attr(void *context, void *buffer, size_t length)
 	return (ssize_t)got;
 }
 
-static int copy_streams(ntfs_inode *from, ntfs_inode *to)
+int overlay_copy_streams(ntfs_inode *from, ntfs_inode *to)
 {
 	struct stream_list streams;
 	int rc = entry_list_streams(from, &streams);
@@ -71,7 +71,7 @@ static int copy_streams(ntfs_inode *from, ntfs_inode *to)
 }
 
 /* Sets only the times of `meta` on `path`: directories get theirs after their children. */
-static int set_times_only(ntfs_volume *vol, const char *path, const struct entry_meta *meta)
+int overlay_set_times(ntfs_volume *vol, const char *path, const struct entry_meta *meta)
 {
 	struct entry_meta times_only;
 	memset(&times_only, 0, sizeof(times_only));
@@ -92,13 +92,13 @@ static int copy_entry(void *context, const char *path, ntfs_inode *from, enum wa
 		return -1;
 	if (step == WALK_LEAVE) {
 		created = overlay->created_dirs[--overlay->depth];
-		rc = created ? set_times_only(overlay->image, path, &meta) : 0;
+		rc = created ? overlay_set_times(overlay->image, path, &meta) : 0;
 	} else {
 		ntfs_inode *to = entry_create(overlay->image, path, is_dir, &created);
 		if (!to) {
 			rc = -1;
 		} else if (!is_dir) {
-			rc = copy_streams(from, to) || entry_write_meta(to, &meta);
+			rc = overlay_copy_streams(from, to) || entry_write_meta(to, &meta);
 		} else {
 			if (overlay->depth == MAX_DEPTH) {
 				errno = ENAMETOOLONG;

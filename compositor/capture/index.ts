@@ -1,0 +1,295 @@
+import { promises as fs } from 'node:fs';
+import { countOperations, formatRegText, type RegOperation } from '../../registry';
+import { derivedGuid } from '../disk-image';
+import { ComposeError } from '../errors';
+import { importOsLayer, osLayerLineage, type OsLayerLineage } from '../import-os';
+import { createLayerDisk, layerPartitionSize, withLayer } from '../layer-disk';
+import { layerIdentity, LayerType, osBinding, type LayerMetadata } from '../layer-metadata';
+import { runNtfsCore, volumeArgument, type ProgressListener } from '../native';
+import { writeReport } from '../report-file';
+import { withWorkDir } from '../work-dir';
+import { openDiskPair, type DiskPair } from './disk-pair';
+import { elasticFitOf, type ElasticFit } from './elastic-fit';
+import {
+  describeRules,
+  EXCLUSION_LIST_VERSION,
+  excludedFile,
+  FILE_RULES,
+  REGISTRY_RULES,
+} from './exclusions';
+import { addTo, registryDelta } from './registry-delta';
+import { diffVolumes, type CapturedEntry } from './volume-diff';
+
+/**
+ * Capture by difference (ARCHITECTURE.md §4): a packaging machine's boot disk after the admin
+ * installed (AFTER) against the disk it started from (BASE) → a layer disk holding what changed —
+ * files with their streams, security descriptors, attributes and times, whiteouts for what went,
+ * a .reg delta of the machine hives — minus the machine noise of the exclusion list, and a report
+ * of what was captured, what each rule left out, and the elastic-fit verdict. An OS layer version
+ * is the whole volume instead (what changed is still reported).
+ */
+
+export interface CaptureInput {
+  /** Whole-disk image (any format) the packaging machine started from. */
+  base: string;
+  /** The same disk after the install (its copy or child), shut down. */
+  after: string;
+  /** The OS layer disk the machine's image was made on: app and platform layers bind to it; an OS layer version continues it. */
+  osLayer?: string;
+  type: LayerType;
+  name: string;
+  version?: string;
+  /** Orders app layers in an image; defaults to the capture time in milliseconds. */
+  creationSequence?: number;
+  /** OS layers: the identity the new version continues (default: that of `osLayer`). */
+  lineage?: OsLayerLineage;
+  /** The layer disk; it appears only when complete. */
+  out: string;
+  /** Also write the report (JSON) here. */
+  reportPath?: string;
+  onProgress?: ProgressListener;
+  signal?: AbortSignal;
+}
+
+export interface CapturedItem {
+  /** Windows path. */
+  path: string;
+  kind: 'added' | 'changed';
+  dir: boolean;
+  size: number;
+}
+
+export interface ExcludedByRule {
+  rule: string;
+  kind: 'file' | 'registry';
+  description: string;
+  count: number;
+  /** Bytes of the files left out (0 for registry rules). */
+  bytes: number;
+  /** Windows paths, or `KEY` / `KEY "value"`. */
+  items: string[];
+}
+
+export interface CaptureReport {
+  schema: 1;
+  exclusionList: { version: number; rules: ReturnType<typeof describeRules> };
+  layer: LayerMetadata;
+  base: string;
+  after: string;
+  /** `difference`: the layer holds what changed; `full-volume`: an OS layer version, the whole volume. */
+  mode: 'difference' | 'full-volume';
+  captured: {
+    files: number;
+    directories: number;
+    bytes: number;
+    items: CapturedItem[];
+    /** Windows paths deleted (whiteouts). */
+    deletions: string[];
+    registry: ReturnType<typeof countOperations>;
+  };
+  excluded: ExcludedByRule[];
+  elasticFit: ElasticFit;
+  seconds: number;
+}
+
+function windowsPath(volumePath: string): string {
+  return volumePath.replace(/\//g, '\\');
+}
+
+/** What the exclusion list keeps of the volume changes, and what each file rule left out. */
+function applyFileRules(entries: CapturedEntry[], deletions: { path: string; size: number }[]) {
+  const excluded = new Map<string, { path: string; size: number }[]>();
+  const keep = <T extends { path: string; size: number }>(item: T): boolean => {
+    const rule = excludedFile(item.path);
+    if (rule) addTo(excluded, rule, { path: item.path, size: item.size });
+    return rule === undefined;
+  };
+  return { entries: entries.filter(keep), deletions: deletions.filter(keep), excluded };
+}
+
+/** The copy list for `lamina_ntfs copy-paths`: every captured entry, and the folders above them. */
+function copyList(entries: CapturedEntry[]): string[] {
+  const lines = new Map<string, string>();
+  for (const entry of entries) {
+    for (let end = entry.path.indexOf('/', 1); end > 0; end = entry.path.indexOf('/', end + 1)) {
+      const folder = entry.path.slice(0, end);
+      lines.set(folder.toUpperCase(), `dir ${folder}`);
+    }
+    lines.set(entry.path.toUpperCase(), `${entry.dir ? 'dir' : 'file'} ${entry.path}`);
+  }
+  const byPath = (line: string) => line.slice(line.indexOf(' ') + 1);
+  return [...lines.values()].sort((a, b) => (byPath(a) < byPath(b) ? -1 : byPath(a) > byPath(b) ? 1 : 0));
+}
+
+async function* linesOf(lines: string[]): AsyncGenerator<string> {
+  for (const line of lines) yield `${line}\n`;
+}
+
+async function readOsLayer(osLayer: string | undefined, type: LayerType): Promise<LayerMetadata | undefined> {
+  if (!osLayer) {
+    if (type === 'os') return undefined;
+    throw new ComposeError(`a captured ${type} layer is bound to an OS layer: give the OS layer disk (--os)`);
+  }
+  const os = await withLayer(osLayer, async (layer) => layer.metadata);
+  if (os.type !== 'os') throw new ComposeError(`${osLayer} is a ${os.type} layer, not an OS layer`);
+  return os;
+}
+
+async function writeDifferenceLayer(
+  input: CaptureInput,
+  pair: DiskPair,
+  work: string,
+  entries: CapturedEntry[],
+  deletions: string[],
+  registry: RegOperation[],
+  os: LayerMetadata,
+): Promise<LayerMetadata> {
+  const regText = registry.length > 0 ? Buffer.from(formatRegText(registry), 'utf8') : undefined;
+  const bytes = entries.reduce((sum, e) => sum + e.size, 0);
+  const creationSequence = input.creationSequence ?? Date.now();
+  const createdAt = new Date(Math.floor(Date.now() / 1000) * 1000).toISOString();
+  const version = input.version ?? '1';
+  const lines = copyList(entries);
+  return createLayerDisk(input.out, work, layerPartitionSize(bytes + (regText?.length ?? 0), lines.length), {
+    async write(partition, hash) {
+      for (const entry of entries) hash.update(`${entry.path}\0${entry.dir}\0${entry.size}\n`);
+      hash.update(JSON.stringify(deletions));
+      if (regText) hash.update(regText);
+      await runNtfsCore(['copy-paths', volumeArgument(pair.after), partition, String(bytes)], {
+        input: linesOf(lines),
+        served: pair.after.mapFile ? undefined : pair.after,
+        epoch: Date.parse(createdAt) / 1000,
+        onProgress: input.onProgress,
+        signal: input.signal,
+      });
+    },
+    metadata: (contentHash) => ({
+      schema: 1,
+      id: derivedGuid(
+        `${input.type}:${input.name}:${version}:${creationSequence}:${contentHash}`,
+      ).toLowerCase(),
+      name: input.name,
+      type: input.type,
+      version,
+      os: osBinding(os),
+      creationSequence,
+      createdAt,
+      contentHash,
+    }),
+    deletions,
+    registry: regText,
+  });
+}
+
+function excludedReport(
+  files: Map<string, { path: string; size: number }[]>,
+  registry: Map<string, string[]>,
+): ExcludedByRule[] {
+  return [
+    ...FILE_RULES.filter((rule) => files.has(rule.id)).map((rule) => {
+      const items = files.get(rule.id)!;
+      return {
+        rule: rule.id,
+        kind: 'file' as const,
+        description: rule.description,
+        count: items.length,
+        bytes: items.reduce((sum, item) => sum + item.size, 0),
+        items: items.map((item) => windowsPath(item.path)),
+      };
+    }),
+    ...REGISTRY_RULES.filter((rule) => registry.has(rule.id)).map((rule) => ({
+      rule: rule.id,
+      kind: 'registry' as const,
+      description: rule.description,
+      count: registry.get(rule.id)!.length,
+      bytes: 0,
+      items: registry.get(rule.id)!,
+    })),
+  ];
+}
+
+/** Captures a layer from a packaging machine's disk; see CaptureInput. Nothing is left at `out` on failure. */
+export async function captureLayer(input: CaptureInput): Promise<CaptureReport> {
+  const started = Date.now();
+  LayerType.parse(input.type);
+  if (!input.name.trim()) throw new ComposeError('a captured layer needs a name');
+  const os = await readOsLayer(input.osLayer, input.type);
+  return withWorkDir(input.out, async (work) => {
+    const pair = await openDiskPair(input.base, input.after, work);
+    let layer: LayerMetadata;
+    let report: Omit<CaptureReport, 'layer' | 'seconds'>;
+    try {
+      input.onProgress?.({ phase: 'diff', done: 0, total: 1 });
+      const changes = await diffVolumes(pair.base, pair.after, input.signal);
+      const kept = applyFileRules(changes.entries, changes.deletions);
+      input.onProgress?.({ phase: 'diff', done: 1, total: 1 });
+      input.onProgress?.({ phase: 'registry', done: 0, total: 1 });
+      const registry = await registryDelta(
+        { volume: pair.base, disk: input.base },
+        { volume: pair.after, disk: input.after },
+        work,
+      );
+      input.onProgress?.({ phase: 'registry', done: 1, total: 1 });
+      input.signal?.throwIfAborted();
+      const deletions = kept.deletions.map((d) => windowsPath(d.path));
+      const below = new Set(
+        [...kept.entries.filter((e) => e.kind === 'changed'), ...kept.deletions].map((e) =>
+          e.path.toUpperCase(),
+        ),
+      );
+      const elasticFit = elasticFitOf({
+        files: kept.entries.filter((e) => !e.dir).map((e) => e.path),
+        deletions,
+        registry: registry.operations,
+        existsBelow: (p) => below.has(p.toUpperCase()),
+      });
+      const files = kept.entries.filter((e) => !e.dir);
+      report = {
+        schema: 1,
+        exclusionList: { version: EXCLUSION_LIST_VERSION, rules: describeRules() },
+        base: input.base,
+        after: input.after,
+        mode: input.type === 'os' ? 'full-volume' : 'difference',
+        captured: {
+          files: files.length,
+          directories: kept.entries.length - files.length,
+          bytes: files.reduce((sum, e) => sum + e.size, 0),
+          items: kept.entries.map((e) => ({
+            path: windowsPath(e.path),
+            kind: e.kind,
+            dir: e.dir,
+            size: e.size,
+          })),
+          deletions,
+          registry: countOperations(registry.operations),
+        },
+        excluded: excludedReport(kept.excluded, registry.excluded),
+        elasticFit,
+      };
+      layer =
+        input.type === 'os'
+          ? await importOsLayer({
+              vmDisk: input.after,
+              name: input.name,
+              version: input.version ?? '1',
+              out: input.out,
+              lineage:
+                input.lineage ??
+                (input.osLayer && os ? await osLayerLineage([input.osLayer], layerIdentity(os)) : undefined),
+            })
+          : await writeDifferenceLayer(input, pair, work, kept.entries, deletions, registry.operations, os!);
+    } finally {
+      await pair.close();
+    }
+    const finished: CaptureReport = { ...report, layer, seconds: (Date.now() - started) / 1000 };
+    if (input.reportPath) {
+      try {
+        await writeReport(input.reportPath, finished);
+      } catch (err) {
+        await fs.rm(input.out, { force: true });
+        throw err;
+      }
+    }
+    return finished;
+  });
+}
