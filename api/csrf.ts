@@ -50,7 +50,7 @@ export const requireCsrfToken: RequestHandler = (req, _res, next) => {
     new HttpProblem({
       title: 'CSRF token missing or wrong',
       status: 403,
-      detail: `A write signed in with the session cookie must send the ${CSRF_HEADER} header with the value of the ${CSRF_COOKIE} cookie (sign-in also answers it as csrfToken). API tokens need none.`,
+      detail: `A write signed in with the session cookie must send the ${CSRF_HEADER} header with the value of the ${CSRF_COOKIE} cookie set at sign-in. API tokens need none.`,
     }),
   );
 };

@@ -1,7 +1,7 @@
 import { createApiToken } from '../api/auth/api-tokens';
 import { BUILT_IN_ADMINISTRATOR, type Identity } from '../api/auth/identity';
 import { createSession } from '../api/auth/sessions';
-import { CSRF_HEADER, csrfTokenFor } from '../api/csrf';
+import { CSRF_COOKIE, CSRF_HEADER, csrfTokenFor } from '../api/csrf';
 import type { Stack } from '../runtime/stack';
 
 export interface ApiResponse {
@@ -19,7 +19,7 @@ export class ApiClient {
     readonly headers: Record<string, string> = {},
   ) {}
 
-  /** Signs in through POST /api/auth/login and keeps the session cookie and the CSRF token it answers. */
+  /** Signs in through POST /api/auth/login and keeps the session cookie and the CSRF token cookie's value. */
   static async signIn(
     baseUrl: string,
     username: string,
@@ -27,12 +27,11 @@ export class ApiClient {
   ): Promise<[ApiClient, ApiResponse]> {
     const anonymous = new ApiClient(baseUrl);
     const response = await anonymous.request('POST', '/api/auth/login', { username, password });
-    const session = response.headers
-      .getSetCookie()
-      .map((c) => c.split(';')[0])
-      .find((c) => c.startsWith('lamina_session='));
+    const cookies = response.headers.getSetCookie().map((c) => c.split(';')[0]);
+    const session = cookies.find((c) => c.startsWith('lamina_session='));
+    const csrf = cookies.find((c) => c.startsWith(`${CSRF_COOKIE}=`))?.slice(CSRF_COOKIE.length + 1);
     const headers: Record<string, string> = session ? { cookie: session } : {};
-    if (session && response.body?.csrfToken) headers[CSRF_HEADER] = response.body.csrfToken;
+    if (csrf) headers[CSRF_HEADER] = csrf;
     return [new ApiClient(baseUrl, headers), response];
   }
 

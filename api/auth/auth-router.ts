@@ -27,13 +27,6 @@ const signedIn = z.object({
   kind: z.enum(['local', 'directory']),
   roles: z.array(z.enum(ROLES)),
 });
-const loggedIn = signedIn.extend({
-  csrfToken: z
-    .string()
-    .describe(
-      'Send as X-CSRF-Token with every write made with the session cookie (also set as the lamina_csrf cookie)',
-    ),
-});
 const caller = signedIn.extend({
   dn: z.string().optional(),
   groups: z.array(z.string()).describe('Every group, nested ones included, as DNs'),
@@ -65,8 +58,9 @@ export function authResource({ pool, secrets, auth }: ApiDeps) {
       method: 'post',
       path: '/login',
       operationId: 'login',
-      response: loggedIn,
-      summary: 'Sign in; sets the session cookie and the CSRF token cookie',
+      response: signedIn,
+      summary:
+        'Sign in; sets the session cookie and lamina_csrf, the token a write made with the session cookie sends as X-CSRF-Token',
       access: 'public',
       body: loginBody,
       handle: async ({ body, req, res }) => {
@@ -74,10 +68,9 @@ export function authResource({ pool, secrets, auth }: ApiDeps) {
         const identity = await signIn.signIn(body.username, body.password, req.ip);
         res.locals.audit.actor = identity.name;
         const session = await createSession(pool, identity, auth.sessionTtlMs);
-        const csrfToken = csrfTokenFor(session);
         setSessionCookie(res, session, auth.sessionTtlMs, auth.cookieSecure);
-        setCsrfCookie(res, csrfToken, auth.sessionTtlMs, auth.cookieSecure);
-        return { name: identity.name, kind: identity.kind, roles: await rolesOf(pool, identity), csrfToken };
+        setCsrfCookie(res, csrfTokenFor(session), auth.sessionTtlMs, auth.cookieSecure);
+        return { name: identity.name, kind: identity.kind, roles: await rolesOf(pool, identity) };
       },
     }),
     route({

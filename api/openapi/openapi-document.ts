@@ -78,8 +78,8 @@ export function openApiDocument(resources: Resource[], version: string) {
       description:
         'Management API of the Lamina layered-image appliance. Sign in with POST /api/auth/login (session ' +
         'cookie) or send `Authorization: Bearer <API token>`. A write made with the session cookie must ' +
-        'also send `X-CSRF-Token` with the value sign-in answers as csrfToken (and sets as the lamina_csrf ' +
-        'cookie); without it the answer is a 403. Errors are RFC 9457 problem details.',
+        'also send `X-CSRF-Token` with the value of the lamina_csrf cookie sign-in sets; without it the ' +
+        'answer is a 403. Errors are RFC 9457 problem details.',
     },
     tags: resources.map((r) => ({ name: r.tag })),
     paths,

@@ -18,14 +18,15 @@ describe('CSRF: writes made with the session cookie carry the session’s token'
     await db?.drop();
   });
 
-  it('sets a readable lamina_csrf cookie beside the HttpOnly session and answers the same token', async () => {
-    const [, login] = await ApiClient.signIn(stack.apiUrl!, 'administrator', PASSWORD);
-    const cookies = login.headers.getSetCookie();
-    const csrf = cookies.find((c) => c.startsWith('lamina_csrf='))!;
+  it('sets a readable lamina_csrf cookie beside the HttpOnly session cookie, one per session', async () => {
+    const [first, login] = await ApiClient.signIn(stack.apiUrl!, 'administrator', PASSWORD);
+    const [second] = await ApiClient.signIn(stack.apiUrl!, 'administrator', PASSWORD);
+    const csrf = login.headers.getSetCookie().find((c) => c.startsWith('lamina_csrf='))!;
+    expect(csrf).toMatch(/^lamina_csrf=[A-Za-z0-9_-]{43};/);
     expect(csrf).toMatch(/SameSite=Strict/);
     expect(csrf).not.toMatch(/HttpOnly/);
-    expect(csrf.split(';')[0]).toBe(`lamina_csrf=${login.body.csrfToken}`);
-    expect(login.body.csrfToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(first.headers[CSRF_HEADER]).not.toBe(second.headers[CSRF_HEADER]);
+    expect(login.body).toEqual({ name: 'administrator', kind: 'local', roles: ['Administrator'] });
   });
 
   it('refuses a session write without the token or with another session’s, and audits the refusal', async () => {
