@@ -8,6 +8,7 @@ import { GuestStateError } from '../connectors/local/guest';
 import { VmHostLookupError } from '../connectors/vm-host';
 import { PublishPlanError, TemplateNotFoundError } from '../db/publish-plans';
 import { DiskFormatError } from '../disk/errors';
+import { ChapCredentialsError, LayerTargetError } from '../iscsi';
 import { RegistryHiveError, RegistryRootError, RegSyntaxError } from '../registry';
 
 /**
@@ -31,6 +32,9 @@ const PERMANENT: readonly (readonly [abstract new (...args: never[]) => Error, s
   [ConnectorNotInBuildError, 'ConnectorNotInBuild'],
   // Azure storage refused the connector's credential (expired, no write permission) or has no such container.
   [AzureStorageError, 'AzureStorageError'],
+  // An iSCSI target that cannot be made as asked: a layer version not Deployable, a bad name or credential.
+  [LayerTargetError, 'IscsiTargetRefused'],
+  [ChapCredentialsError, 'ChapCredentialsRefused'],
   // Validation: a path outside what the appliance may read, a stored row its schema now refuses.
   [PathRefused, 'PathRefused'],
   [z.ZodError, 'ValidationError'],

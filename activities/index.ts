@@ -1,6 +1,7 @@
 import { createConnectorTestActivities, type ConnectorTestDeps } from './connector-test';
 import { createDiagnosticsActivities, type DiagnosticsDeps } from './diagnostics';
 import { withFailureTable } from './failure-table';
+import { createIscsiTargetActivities, type IscsiTargetDeps } from './iscsi-targets';
 import { createLayerDiskActivities, type LayerDiskDeps } from './layer-disks';
 import { createLayerRecordActivities } from './layer-records';
 import { createLocalVmStandInActivities } from './local-vm-stand-ins';
@@ -12,7 +13,8 @@ import { createVmActivities } from './vms';
 import { createWorkerSettingsActivities } from './worker-settings';
 
 export type ActivityDeps = DiagnosticsDeps &
-  ConnectorTestDeps & {
+  ConnectorTestDeps &
+  IscsiTargetDeps & {
     /** Where tasks keep intermediate files (composed images, disks before upload). */
     scratchDir: string;
     composeTaskQueue: string;
@@ -35,6 +37,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createPublishingActivities(deps),
     ...createScratchActivities(deps),
     ...createUploadActivities(deps),
+    ...createIscsiTargetActivities(deps),
     ...createWorkerSettingsActivities({ composeTaskQueue: deps.composeTaskQueue }),
   });
 }

@@ -91,6 +91,11 @@ const envSchema = z.object({
   LAMINA_LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).default(5),
   LAMINA_LOGIN_LOCKOUT_SECONDS: z.coerce.number().positive().default(30),
   LAMINA_DIRECTORY_RECHECK_SECONDS: z.coerce.number().positive().max(3600).default(300),
+  LAMINA_ISCSI_HOST: z.string().min(1).default('0.0.0.0'),
+  LAMINA_ISCSI_PORT: port.default(3260),
+  // tgtd's management channel (tgtd -C): 0-32767, 0 being the system tgt service's.
+  LAMINA_ISCSI_CONTROL_PORT: z.coerce.number().int().min(0).max(32767).default(3260),
+  LAMINA_ISCSI_CACHE_GIB: z.coerce.number().positive().default(64),
 });
 
 export interface TemporalTlsConfig {
@@ -136,6 +141,19 @@ export interface LaminaConfig {
   auth: AuthConfig;
   /** The AES-256-GCM master key for connector and directory secrets: from env, else from (or made in) the file. */
   masterKey: { base64?: string; file: string };
+  /** The iSCSI target that serves layers to Compositing Engines (iscsi/). */
+  iscsi: IscsiConfig;
+}
+
+export interface IscsiConfig {
+  /** Where initiators connect (listen address and port, 3260 by default). */
+  portal: { host: string; port: number };
+  /** tgtd's control port (-C); each tgtd on a machine needs its own. */
+  controlPort: number;
+  /** tgtd's log and pid file, and the raw exports of layers (`exports/`). */
+  stateDir: string;
+  /** Bound of the raw exports' allocated bytes. */
+  cacheMaxBytes: number;
 }
 
 export interface AuthConfig {
@@ -246,6 +264,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LaminaConfig {
     masterKey: {
       base64: e.LAMINA_MASTER_KEY,
       file: path.resolve(e.LAMINA_MASTER_KEY_FILE ?? path.join(dataDir, 'master.key')),
+    },
+    iscsi: {
+      portal: { host: e.LAMINA_ISCSI_HOST, port: e.LAMINA_ISCSI_PORT },
+      controlPort: e.LAMINA_ISCSI_CONTROL_PORT,
+      stateDir: path.join(dataDir, 'iscsi'),
+      cacheMaxBytes: Math.round(e.LAMINA_ISCSI_CACHE_GIB * 1024 ** 3),
     },
   };
 }

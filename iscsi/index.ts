@@ -5,6 +5,7 @@ export {
   type ChapCredentials,
 } from './chap';
 export {
+  configuredLayerTargets,
   iqnFor,
   LayerTargetError,
   LayerTargets,
@@ -13,5 +14,11 @@ export {
   type LayerTargetSpec,
 } from './layer-targets';
 export { RawExportCache, type LayerSource, type RawExport } from './raw-export-cache';
-export { startTargetDaemon, type Portal, type TargetDaemon, type TargetDaemonOptions } from './target-daemon';
+export {
+  startTargetDaemon,
+  stopLeftoverTargetDaemon,
+  type Portal,
+  type TargetDaemon,
+  type TargetDaemonOptions,
+} from './target-daemon';
 export { Tgtadm, type TgtTarget } from './tgtadm';

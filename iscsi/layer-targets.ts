@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
+import path from 'node:path';
+import type { IscsiConfig } from '../config/env';
 import { checkChapCredentials, type ChapCredentials } from './chap';
-import type { LayerSource, RawExport, RawExportCache } from './raw-export-cache';
+import { RawExportCache, type LayerSource, type RawExport } from './raw-export-cache';
 import { startTargetDaemon, type Portal, type TargetDaemon, type TargetDaemonOptions } from './target-daemon';
 import { isNotFound } from './tgtadm';
 
@@ -181,6 +183,11 @@ export class LayerTargets {
     });
   }
 
+  /** Settles when the running tgtd exits (stopped, or ended by itself); never while none runs. */
+  daemonExited(): Promise<void> {
+    return this.daemon?.exited ?? new Promise(() => undefined);
+  }
+
   /** The live targets. */
   list(): LayerTarget[] {
     return [...this.live.values()].map((t) => t.description);
@@ -253,6 +260,14 @@ export class LayerTargets {
     this.queue = result.catch(() => undefined);
     return result;
   }
+}
+
+/** The appliance's targets as configured (LAMINA_ISCSI_*): exports cached under `<state>/exports`. */
+export function configuredLayerTargets(config: IscsiConfig): LayerTargets {
+  return new LayerTargets(
+    { portal: config.portal, controlPort: config.controlPort, stateDir: config.stateDir },
+    new RawExportCache(path.join(config.stateDir, 'exports'), config.cacheMaxBytes),
+  );
 }
 
 function secretDigest(spec: LayerTargetSpec): string {

@@ -127,12 +127,21 @@ async function shutDown(tgtadm: Tgtadm, child: ChildProcess): Promise<void> {
   }
 }
 
-/** Ends the tgtd a pid file names if it still runs (a run killed before its teardown). */
-async function stopLeftover(pidFile: string, tgtadm: Tgtadm): Promise<void> {
+/**
+ * Ends the tgtd a run killed before its teardown left under `stateDir` (its targets with it: their tasks
+ * recreate them when they retry). Answers whether there was one.
+ */
+export function stopLeftoverTargetDaemon(
+  options: Pick<TargetDaemonOptions, 'stateDir' | 'controlPort'>,
+): Promise<boolean> {
+  return stopLeftover(path.join(options.stateDir, 'tgtd.pid'), new Tgtadm(options.controlPort));
+}
+
+async function stopLeftover(pidFile: string, tgtadm: Tgtadm): Promise<boolean> {
   const record = readPidFile(pidFile);
   if (!record || !isAlive(record)) {
     fs.rmSync(pidFile, { force: true });
-    return;
+    return false;
   }
   try {
     for (const target of await tgtadm.targets()) await tgtadm.deleteTarget(target.tid);
@@ -141,4 +150,5 @@ async function stopLeftover(pidFile: string, tgtadm: Tgtadm): Promise<void> {
     // It may listen on another control port than this start's, or not answer: the signals below end it.
   }
   await stopRecordedProcess(pidFile, 5_000);
+  return true;
 }

@@ -20,6 +20,7 @@ import { createApplianceWorker } from '../worker/appliance-worker';
 import { createComposeWorker } from '../worker/compose-worker';
 import { startPowerWatcher } from '../worker/power-watcher';
 import { removeOrphanedVolumeFolders } from '../compositor/disk-image';
+import { configuredLayerTargets, stopLeftoverTargetDaemon } from '../iscsi';
 import { claimDataFolder } from './data-folder';
 import { startPostgresCluster } from './postgres-cluster';
 import { projectRoot } from '../lib/project-root';
@@ -149,6 +150,10 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
       undo.push({ what: 'worker connection', run: () => workerConnection.close() });
       const workers: [string, Worker][] = [];
       if (queues.includes('appliance')) {
+        if (await stopLeftoverTargetDaemon(config.iscsi)) log('stopped the iSCSI target daemon a killed run left');
+        // Offload tasks' iSCSI targets: tgtd runs while one exists; closed after the worker stops.
+        const iscsiTargets = configuredLayerTargets(config.iscsi);
+        undo.push({ what: 'iSCSI targets', run: () => iscsiTargets.close() });
         workers.push([
           'worker',
           await createApplianceWorker({
@@ -166,6 +171,8 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
               scratchDir: config.scratchDir,
               uploadsDir: config.uploads.dir,
               composeTaskQueue: config.compose.taskQueue,
+              iscsiTargets,
+              iscsiChapKey: masterKeys[0],
             },
           }),
         ]);

@@ -38,6 +38,11 @@ export const commands: CommandEntry[] = [
     load: async () => (await import('./compose')).composeCommand,
   },
   {
+    name: 'iscsi',
+    summary: 'Serve layer disks over iSCSI as an offload task does (read-only LUNs, CHAP)',
+    load: async () => (await import('./iscsi')).iscsiCommand,
+  },
+  {
     name: 'vm',
     summary: "Act inside the local connector's VMs (install, shut down, report scripts)",
     load: async () => (await import('./vm')).vmCommand,

@@ -5,6 +5,7 @@ import { createActivities } from '../../activities';
 import { loadSecretBox } from '../../config/master-key';
 import { LocalVmHost } from '../../connectors/local/local-vm-host';
 import { DEFAULT_LOCAL_CONNECTOR_ID } from '../../db/connectors';
+import { configuredLayerTargets } from '../../iscsi';
 import { goldImage, startAppliance, type Appliance } from './fixtures';
 
 /**
@@ -26,6 +27,9 @@ describe('activities run twice leave what one run leaves', () => {
       scratchDir: app.config.scratchDir,
       composeTaskQueue: app.config.compose.taskQueue,
       uploadsDir: app.config.uploads.dir,
+      // No iSCSI target is made here: tgtd would start only with the first.
+      iscsiTargets: configuredLayerTargets(app.config.iscsi),
+      iscsiChapKey: Buffer.alloc(32),
     });
     await app.stack.pool.query(`UPDATE connectors SET packaging_cache_gb = 10 WHERE id = $1`, [
       DEFAULT_LOCAL_CONNECTOR_ID,
