@@ -8,8 +8,9 @@ import { planDisk, windowsPartition } from './disk-layout';
 import { makeEsp, type BootFile } from './esp';
 import { findFileConflicts, type FileConflict } from './file-conflicts';
 import { HIVE_DIR, REQUIRED_HIVES, checkHive } from './import-os';
+import { layerInputName, type LayerInput } from './iscsi-lun';
 import { openLayer, type OpenedLayer } from './layer-disk';
-import { METADATA_DIR } from './layer-metadata';
+import { isBoundTo, METADATA_DIR } from './layer-metadata';
 import { NtfsCoreError, type ProgressListener } from './native';
 import { mergeRegistry, parseLayerRegistry } from './registry-merge';
 import type { RegistryValueConflict } from '../registry';
@@ -21,6 +22,7 @@ import {
   readVolumeFile,
   type VolumeEntry,
 } from './volume';
+import { placeScriptsRunner, type PlacedScript } from './scripts-runner';
 import { withWorkDir } from './work-dir';
 import { ComposeError } from './errors';
 
@@ -31,9 +33,10 @@ import { ComposeError } from './errors';
  */
 
 export interface ComposeOptions {
-  os: string;
-  platform?: string;
-  apps: string[];
+  /** Layer disks: files, or iSCSI LUNs (in a Compositing Engine). */
+  os: LayerInput;
+  platform?: LayerInput;
+  apps: LayerInput[];
   size: number;
   firmware: DiskFirmware;
   format: OutputFormat;
@@ -43,6 +46,11 @@ export interface ComposeOptions {
   onProgress?: ProgressListener;
   /** Cancels the compose: the running step stops, nothing is left behind. */
   signal?: AbortSignal;
+  /**
+   * Leaves the layers' first-start scripts and their runner out: a packaging machine's boot disk,
+   * where layers are made, not used (the runner would run there and its traces be captured).
+   */
+  withoutScripts?: boolean;
 }
 
 export interface LayerTiming {
@@ -56,6 +64,8 @@ export interface ComposeReport {
   /** Lowest priority first. */
   layers: { name: string; type: string; version: string; id: string; creationSequence: number }[];
   conflicts: { files: FileConflict[]; registry: RegistryValueConflict[] };
+  /** The layers' first-start scripts placed for the runner, in the order it runs them (none: no runner). */
+  scripts: PlacedScript[];
   totals: {
     files: number;
     bytes: number;
@@ -67,8 +77,9 @@ export interface ComposeReport {
   timings: LayerTiming[];
 }
 
-async function checkReadable(files: string[]): Promise<void> {
-  for (const file of files) {
+async function checkReadable(inputs: LayerInput[]): Promise<void> {
+  // A LUN is checked by logging in to it, when it is opened.
+  for (const file of inputs.filter((input) => typeof input === 'string')) {
     await fs.access(file, constants.R_OK).catch(() => {
       throw new ComposeError(`${file}: missing or unreadable layer`);
     });
@@ -91,7 +102,8 @@ function prioritise(os: OpenedLayer, apps: OpenedLayer[], platform: OpenedLayer 
   for (const layer of [...apps, ...(platform ? [platform] : [])]) {
     if (layer.metadata.type === 'os')
       throw new ComposeError(`two OS layers: ${byLayer(os)} and ${byLayer(layer)}`);
-    if (layer.metadata.os?.id !== os.metadata.id) {
+    // Any version of its OS layer will do: updating Windows keeps every app layer usable.
+    if (!isBoundTo(layer.metadata, os.metadata)) {
       throw new ComposeError(
         `${byLayer(layer)} is bound to OS layer ${layer.metadata.os?.name ?? '?'}, not to ${os.metadata.name}`,
       );
@@ -168,8 +180,10 @@ export async function compose(options: ComposeOptions): Promise<ComposeReport> {
   return withWorkDir(options.out, (work) =>
     explainNoSpace(work, options.out, async () => {
       // Every layer is read in place, straight from its disk.
-      const open = async (disk: string) => {
-        const layer = await timed(path.basename(disk), 'open', () => openLayer(disk, { signal }));
+      const open = async (disk: LayerInput) => {
+        const layer = await timed(path.basename(layerInputName(disk)), 'open', () =>
+          openLayer(disk, { signal }),
+        );
         opened.push(layer);
         return layer;
       };
@@ -180,7 +194,7 @@ export async function compose(options: ComposeOptions): Promise<ComposeReport> {
           `the Windows partition would be ${mib(windowsSize)} MiB, smaller than the OS layer's volume (${mib(os.partitionSize)} MiB): choose a bigger --size-gib`,
         );
       }
-      for (const hive of REQUIRED_HIVES) await checkHive(os.volume, hive, `${options.os} (${HIVE_DIR})`);
+      for (const hive of REQUIRED_HIVES) await checkHive(os.volume, hive, `${os.disk} (${HIVE_DIR})`);
       const settled = await Promise.allSettled(options.apps.map(open));
       const failed = settled.find((result) => result.status === 'rejected');
       if (failed) throw failed.reason;
@@ -244,8 +258,19 @@ export async function compose(options: ComposeOptions): Promise<ComposeReport> {
               : err;
           });
         }
+        // The layers' first-start scripts and their runner, with its service entry merged last.
+        const placed = options.withoutScripts
+          ? { scripts: [] }
+          : await timed('(all layers)', 'scripts', () =>
+              placeScriptsRunner(target.volume, [os, ...layers], { epoch, signal }),
+            );
         const registry = await timed('(all layers)', 'registry', () =>
-          mergeRegistry(target.volume, registries, work, epoch),
+          mergeRegistry(
+            target.volume,
+            [...registries, ...(placed.registry ? [placed.registry] : [])],
+            work,
+            epoch,
+          ),
         );
         const layerFiles = await listing;
         await finalizeVolume(
@@ -281,6 +306,7 @@ export async function compose(options: ComposeOptions): Promise<ComposeReport> {
             creationSequence: m.creationSequence,
           })),
           conflicts: { files: fileConflicts, registry: registry.conflicts },
+          scripts: placed.scripts,
           totals: {
             files: files.length,
             bytes: files.reduce((sum, e) => sum + e.size, 0),

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { derivedGuid, openWindowsPartition } from './disk-image';
-import { metadataOperations, readOptionalFile, sealLayerPartition } from './layer-disk';
-import type { LayerMetadata } from './layer-metadata';
+import { metadataOperations, readOptionalFile, sealLayerPartition, withLayer } from './layer-disk';
+import { layerIdentity, type LayerMetadata } from './layer-metadata';
 import type { VolumeRef } from './native';
 import { applyToVolume, cloneVolume, listVolume } from './volume';
 import { withWorkDir } from './work-dir';
@@ -27,6 +27,32 @@ export interface ImportOsOptions {
   name: string;
   version: string;
   out: string;
+  /** The OS layer this is a version of (osLayerLineage); unset, the version is a layer of its own. */
+  lineage?: OsLayerLineage;
+}
+
+/** What the versions of one OS layer share, so app layers made on any of them compose with each. */
+export interface OsLayerLineage {
+  layer: string;
+  formerIds: string[];
+}
+
+/**
+ * The lineage a new version of an OS layer takes: the identity its existing versions (disks, oldest
+ * first) carry, and every other identity they answered to. Disks from before OS layers had versions
+ * were each their own identity; the oldest one's becomes the layer's, the others are kept as former
+ * ids. A layer without versions yet takes `newLayerId`.
+ */
+export async function osLayerLineage(versions: string[], newLayerId: string): Promise<OsLayerLineage> {
+  const identities: string[] = [];
+  for (const disk of versions) {
+    const metadata = await withLayer(disk, async (layer) => layer.metadata);
+    if (metadata.type !== 'os')
+      throw new ComposeError(`${disk} is a ${metadata.type} layer, not an OS layer`);
+    identities.push(layerIdentity(metadata), ...(metadata.formerIds ?? []));
+  }
+  const layer = identities[0] ?? newLayerId;
+  return { layer, formerIds: [...new Set(identities)].filter((id) => id !== layer) };
 }
 
 /** Makes an OS layer disk from a VM disk: its Windows partition, as is, plus `\.lamina`. */
@@ -54,6 +80,12 @@ export async function importOsLayer(options: ImportOsOptions): Promise<LayerMeta
       name: options.name,
       type: 'os',
       version: options.version,
+      ...(options.lineage
+        ? {
+            layer: options.lineage.layer,
+            ...(options.lineage.formerIds.length > 0 ? { formerIds: options.lineage.formerIds } : {}),
+          }
+        : {}),
       creationSequence: 0,
       createdAt,
       contentHash,

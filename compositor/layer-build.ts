@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import { parseRegText } from '../registry';
 import { derivedGuid } from './disk-image';
 import { createLayerDisk, layerPartitionSize, withLayer } from './layer-disk';
-import { METADATA_FILES, type LayerMetadata } from './layer-metadata';
+import { METADATA_FILES, osBinding, type LayerMetadata } from './layer-metadata';
 import { openLayerSource, sourceOperations, type LayerSource } from './layer-sources';
 import { applyToVolume } from './volume';
 import { toVolumePath } from './volume-operations';
@@ -84,7 +84,7 @@ export async function buildLayer(options: BuildLayerOptions): Promise<LayerMetad
             name: options.name,
             type: options.type,
             version: options.version,
-            os: { id: os.id, name: os.name },
+            os: osBinding(os),
             creationSequence,
             createdAt,
             contentHash,

@@ -1,14 +1,17 @@
 import { buildLayer } from '../../compositor/layer-build';
-import { importOsLayer } from '../../compositor/import-os';
+import { importOsLayer, osLayerLineage } from '../../compositor/import-os';
 import { inspectLayer, type LayerInspection } from '../../compositor/inspect';
+import { layerIdentity } from '../../compositor/layer-metadata';
 import { UsageError, type CliCommand } from '../command';
 import { captureUsage, runLayerCapture } from './layer-capture';
 import { oneOf, parseOptions, required } from '../options';
 
 const usage = `Usage:
-  lamina layer import-os VM_DISK --name N [--version V] --out FILE
+  lamina layer import-os VM_DISK --name N [--version V] [--version-of OS_LAYER]... --out FILE
       Makes an OS layer disk from a VM disk (raw, VHD, VHDX or VMDK; MBR or GPT): its Windows
-      partition plus the layer's metadata.
+      partition plus the layer's metadata. --version-of names existing versions of the same OS
+      layer (oldest first): the new version keeps their identity, so app and platform layers made
+      on them compose with it. Without it the disk is an OS layer of its own.
   lamina layer build --type app|platform --name N [--version V] --os OS_LAYER --from DIR|ZIP
                      [--reg FILE.reg] [--deletions FILE] [--scripts DIR] [--sequence N] --out FILE
       Builds a layer from a folder or zip (streamed, never extracted). --deletions lists one
@@ -26,7 +29,12 @@ function describe(inspection: LayerInspection): string {
   return [
     `${m.name} ${m.version} (${m.type} layer)`,
     `  id:                ${m.id}`,
-    ...(m.os ? [`  OS layer:          ${m.os.name} (${m.os.id})`] : []),
+    `  layer:             ${layerIdentity(m)}`,
+    ...(m.os
+      ? [
+          `  OS layer:          ${m.os.name} (${m.os.id})${m.os.version ? `, made on version ${m.os.version}` : ''}`,
+        ]
+      : []),
     `  creation sequence: ${m.creationSequence}`,
     `  created:           ${m.createdAt}`,
     `  content hash:      ${m.contentHash}`,
@@ -42,13 +50,20 @@ export const layerCommand: CliCommand = {
     const [sub, ...rest] = args;
     switch (sub) {
       case 'import-os': {
-        const options = parseOptions(rest, { name: 'value', version: 'value', out: 'value' });
+        const options = parseOptions(rest, {
+          name: 'value',
+          version: 'value',
+          'version-of': 'list',
+          out: 'value',
+        });
         if (options.positional.length !== 1) throw new UsageError('import-os takes one VM disk');
+        const versions = options.lists.get('version-of') ?? [];
         const metadata = await importOsLayer({
           vmDisk: options.positional[0],
           name: required(options, 'name'),
           version: options.values.get('version') ?? '1',
           out: required(options, 'out'),
+          ...(versions.length > 0 ? { lineage: await osLayerLineage(versions, '') } : {}),
         });
         console.log(
           `OS layer ${metadata.name} ${metadata.version} (${metadata.id}) written to ${required(options, 'out')}`,
