@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import type { LayerType, VersionState } from '../domain/layers';
+import type { ElasticFit, LayerType, VersionState } from '../domain/layers';
 
 /**
  * Layer versions as the workflows write them (ARCHITECTURE.md §3). Every write is keyed by the
@@ -30,6 +30,15 @@ export async function getVersion(pool: Pool, id: string): Promise<VersionRow | u
   return rows[0];
 }
 
+/** A layer's Deployable versions, oldest first: what a new version of it is built on. */
+export async function deployableVersions(pool: Pool, layerId: string): Promise<VersionRow[]> {
+  const { rows } = await pool.query<VersionRow>(
+    `${SELECT_VERSION} WHERE v.layer_id = $1 AND v.state = 'Deployable' ORDER BY v.creation_seq`,
+    [layerId],
+  );
+  return rows;
+}
+
 /** The newest Deployable version of a layer: what a new version is built on when none is named. */
 export async function latestDeployableVersion(pool: Pool, layerId: string): Promise<VersionRow | undefined> {
   const { rows } = await pool.query<VersionRow>(
@@ -45,15 +54,25 @@ export interface NewVersion {
   version: string;
   description?: string;
   osVersionId?: string;
+  /** The version whose content the new one starts from (a packaging machine's previous version). */
+  basedOnVersionId?: string;
   taskId: string;
 }
 
 /** Creates the version in state Creating, or returns the row an earlier attempt created. */
 export async function createVersion(pool: Pool, v: NewVersion): Promise<VersionRow> {
   await pool.query(
-    `INSERT INTO layer_versions (id, layer_id, version, description, os_version_id, task_id)
-     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
-    [v.id, v.layerId, v.version, v.description ?? '', v.osVersionId ?? null, v.taskId],
+    `INSERT INTO layer_versions (id, layer_id, version, description, os_version_id, based_on_version_id, task_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
+    [
+      v.id,
+      v.layerId,
+      v.version,
+      v.description ?? '',
+      v.osVersionId ?? null,
+      v.basedOnVersionId ?? null,
+      v.taskId,
+    ],
   );
   const row = await getVersion(pool, v.id);
   if (!row) throw new Error(`layer version ${v.id} vanished right after it was created`);
@@ -77,14 +96,27 @@ export interface DeployableDisk {
   diskPath: string;
   sizeBytes: number;
   sha256: string;
+  /** The layer's first-start scripts, as paths under `\.lamina\scripts`. */
+  scripts?: string[];
+  /** Captured versions: the elastic-fit verdict and its reasons. */
+  elasticFit?: ElasticFit;
 }
 
 export async function markDeployable(pool: Pool, id: string, disk: DeployableDisk): Promise<void> {
   await pool.query(
     `UPDATE layer_versions
-        SET state = 'Deployable', action = NULL, disk_path = $2, size_bytes = $3, sha256 = $4, updated_at = now()
+        SET state = 'Deployable', action = NULL, disk_path = $2, size_bytes = $3, sha256 = $4,
+            scripts = $5, elastic_fit = $6, elastic_fit_reasons = $7, updated_at = now()
       WHERE id = $1`,
-    [id, disk.diskPath, disk.sizeBytes, disk.sha256],
+    [
+      id,
+      disk.diskPath,
+      disk.sizeBytes,
+      disk.sha256,
+      JSON.stringify(disk.scripts ?? []),
+      disk.elasticFit?.verdict ?? null,
+      JSON.stringify(disk.elasticFit?.reasons ?? []),
+    ],
   );
 }
 

@@ -154,7 +154,9 @@ export const layerList: ListDefinition<object> = {
 
 export const layerVersionList: ListDefinition<object> = {
   select: `SELECT id, layer_id AS "layerId", version, description, state, creation_seq::int AS "creationSequence",
-                  size_bytes::float8 AS "sizeBytes", sha256, elastic_fit AS "elasticFit", scripts, action, task_id AS "taskId",
+                  size_bytes::float8 AS "sizeBytes", sha256, elastic_fit AS "elasticFit",
+                  elastic_fit_reasons AS "elasticFitReasons", scripts, os_version_id AS "osVersionId",
+                  based_on_version_id AS "basedOnVersionId", action, task_id AS "taskId",
                   created_at AS "createdAt", updated_at AS "updatedAt"
              FROM layer_versions`,
   filters: { layerId: { column: 'layer_id', op: 'equals' }, state: { column: 'state', op: 'equals' } },

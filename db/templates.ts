@@ -31,6 +31,9 @@ export interface VersionFacts {
   layerType: LayerType;
   osLayerId: string | null;
   sizeBytes: string | null;
+  creationSeq: number;
+  /** App and platform versions: the OS version they were made on, its name and creation order. */
+  madeOn: { id: string; version: string; creationSeq: number } | null;
 }
 
 export const templateList: ListDefinition<object> = {
@@ -52,8 +55,13 @@ export const templateList: ListDefinition<object> = {
 export async function versionFacts(db: Queryable, versionIds: string[]): Promise<VersionFacts[]> {
   const { rows } = await db.query<VersionFacts>(
     `SELECT v.id, v.state, v.version, v.size_bytes AS "sizeBytes", l.id AS "layerId", l.name AS "layerName",
-            l.type AS "layerType", l.os_layer_id AS "osLayerId"
-       FROM layer_versions v JOIN layers l ON l.id = v.layer_id WHERE v.id = ANY ($1::uuid[])`,
+            l.type AS "layerType", l.os_layer_id AS "osLayerId", v.creation_seq::float8 AS "creationSeq",
+            CASE WHEN o.id IS NULL THEN NULL
+                 ELSE json_build_object('id', o.id, 'version', o.version, 'creationSeq', o.creation_seq::float8) END
+              AS "madeOn"
+       FROM layer_versions v JOIN layers l ON l.id = v.layer_id
+       LEFT JOIN layer_versions o ON o.id = v.os_version_id
+      WHERE v.id = ANY ($1::uuid[])`,
     [versionIds],
   );
   return rows;

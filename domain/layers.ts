@@ -16,3 +16,13 @@ export const VERSION_STATES = [
   'Deleted',
 ] as const;
 export type VersionState = (typeof VERSION_STATES)[number];
+
+/**
+ * Whether an app layer version can be delivered as an elastic layer, as its capture judged it
+ * (compositor/capture/elastic-fit.ts), with one reason per finding.
+ */
+export const ELASTIC_FIT_VERDICTS = ['fit', 'not_recommended', 'unfit'] as const;
+export interface ElasticFit {
+  verdict: (typeof ELASTIC_FIT_VERDICTS)[number];
+  reasons: { rule: string; detail: string }[];
+}

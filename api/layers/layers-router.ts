@@ -21,7 +21,7 @@ import { HttpProblem, invalidFields } from '../problem';
 import { resource, route } from '../route';
 import { nullableId, pageOf, recordTimes } from '../responses';
 import { description, displayName, fileSafeName, idParams } from '../validation';
-import { LAYER_TYPES, VERSION_STATES, type LayerType } from '../../domain/layers';
+import { ELASTIC_FIT_VERDICTS, LAYER_TYPES, VERSION_STATES, type LayerType } from '../../domain/layers';
 import { layerTypeAccess, requireLayerTypePermission } from './layer-access';
 
 const createLayerBody = z
@@ -64,8 +64,24 @@ const layerVersion = z.object({
   creationSequence: z.number().int().describe('Creation order across all layers: drives priority'),
   sizeBytes: z.number().nullable(),
   sha256: z.string().nullable(),
-  elasticFit: z.enum(['fit', 'not_recommended', 'unfit']).nullable(),
-  scripts: z.array(z.unknown()),
+  elasticFit: z
+    .enum(ELASTIC_FIT_VERDICTS)
+    .nullable()
+    .describe(
+      'Whether the version can be delivered as an elastic layer (captured versions); null: not judged',
+    ),
+  elasticFitReasons: z
+    .array(z.object({ rule: z.string(), detail: z.string() }))
+    .describe(
+      'Why the elastic-fit verdict is what it is: one finding each (a boot-start driver, a service, …)',
+    ),
+  scripts: z
+    .array(z.string())
+    .describe("The layer's first-start scripts (paths under \\.lamina\\scripts), run by the image's runner"),
+  osVersionId: nullableId.describe(
+    'App and platform versions: the OS layer version they were made on (any version of that OS layer composes with them)',
+  ),
+  basedOnVersionId: nullableId.describe("The layer's earlier version this one was packaged on, if any"),
   action: z
     .object({
       connectorId: z.uuid(),

@@ -96,6 +96,42 @@ export async function templateErrors(db: Queryable, t: TemplateFields): Promise<
 }
 
 /**
+ * What a template may hold but the admin should know (the reference: updating the OS layer does not
+ * require new app layer versions, but the platform layer should be updated): app and platform
+ * versions made on another version of the template's OS layer. Saved anyway; the response says so.
+ */
+export async function templateWarnings(db: Queryable, t: TemplateFields): Promise<FieldError[]> {
+  const ids = [t.osVersionId, ...(t.platformVersionId ? [t.platformVersionId] : []), ...t.appVersionIds];
+  const byId = new Map((await versionFacts(db, ids)).map((r) => [r.id, r]));
+  const os = byId.get(t.osVersionId);
+  if (!os) return [];
+  const warnings: FieldError[] = [];
+  const compare = (field: string, id: string, advice: string) => {
+    const v = byId.get(id);
+    if (!v?.madeOn || v.madeOn.id === os.id || v.osLayerId !== os.layerId) return;
+    const age = v.madeOn.creationSeq < os.creationSeq ? 'an older' : 'a newer';
+    warnings.push({
+      field,
+      message: `${v.layerName} ${v.version} was made on ${age} version of ${os.layerName} (${v.madeOn.version}) than the template's ${os.version}: ${advice}`,
+    });
+  };
+  if (t.platformVersionId)
+    compare(
+      'body.platformVersionId',
+      t.platformVersionId,
+      'update the platform layer on this OS version (add a version to it) before publishing to production',
+    );
+  t.appVersionIds.forEach((id, index) =>
+    compare(
+      `body.appVersionIds.${index}`,
+      id,
+      'it composes with any version of its OS layer; test the image, and add a version to the app layer if it misbehaves',
+    ),
+  );
+  return warnings;
+}
+
+/**
  * A template that passes templateErrors may still name a connector whose type this build cannot publish
  * with: a 422 naming the type, so no publish of it is started only to fail.
  */

@@ -20,16 +20,28 @@ import { definedFields, fileSafeName, idParams, patchOf } from '../validation';
 import {
   refuseTemplateConnectorNotInBuild,
   templateErrors,
+  templateWarnings,
   templateFields,
   type TemplateFields,
 } from './template-rules';
 
 const template = templateFields.extend({ id: z.uuid(), appVersionIds: z.array(z.uuid()), ...recordTimes });
+const warning = z.object({ field: z.string(), message: z.string() });
+/** What a save answers: the template, and what it may hold but the admin should know. */
+const savedTemplate = template.extend({
+  warnings: z
+    .array(warning)
+    .describe(
+      'Layer versions made on another version of the OS layer than the template uses: saved, but worth testing or updating',
+    ),
+});
 
-async function validated(db: PoolClient, fields: TemplateFields): Promise<void> {
+/** Refuses what cannot be published; answers what can, but deserves a look. */
+async function validated(db: PoolClient, fields: TemplateFields): Promise<z.infer<typeof warning>[]> {
   const errors = await templateErrors(db, fields);
   if (errors.length > 0) throw invalidFields(errors);
   await refuseTemplateConnectorNotInBuild(db, fields);
+  return templateWarnings(db, fields);
 }
 
 /**
@@ -54,7 +66,7 @@ export function templatesResource({ pool }: ApiDeps) {
       method: 'post',
       path: '/',
       operationId: 'createTemplate',
-      response: template,
+      response: savedTemplate,
       summary: 'Create an image template',
       access: 'templates.write',
       body: templateFields,
@@ -62,50 +74,55 @@ export function templatesResource({ pool }: ApiDeps) {
       handle: async ({ body, auditObject }) => {
         const id = randomUUID();
         auditObject(id);
-        await withTransaction(pool, async (db) => {
+        const warnings = await withTransaction(pool, async (db) => {
           await lockTemplateVersions(db, body);
-          await validated(db, body);
+          const found = await validated(db, body);
           await insertTemplate(db, id, body);
+          return found;
         });
-        return get(id);
+        return { ...(await get(id)), warnings };
       },
     }),
     route({
       method: 'get',
       path: '/:id',
       operationId: 'getTemplate',
-      response: template,
-      summary: 'Describe an image template',
+      response: savedTemplate,
+      summary: "Describe an image template, with warnings about its layer versions' OS versions",
       access: 'read',
       params: idParams,
-      handle: ({ params }) => get(params.id),
+      handle: async ({ params }) => {
+        const found = await get(params.id);
+        return { ...found, warnings: await templateWarnings(pool, found) };
+      },
     }),
     route({
       method: 'patch',
       path: '/:id',
       operationId: 'updateTemplate',
-      response: template,
+      response: savedTemplate,
       summary: 'Edit an image template; the result is validated as a whole',
       access: 'templates.write',
       params: idParams,
       body: patchOf(templateFields),
       handle: async ({ params, body }) => {
-        await withTransaction(pool, async (db) => {
+        const warnings = await withTransaction(pool, async (db) => {
           await lockTemplate(db, params.id);
           const current = await get(params.id);
           const merged = { ...current, ...definedFields(body) };
           await lockTemplateVersions(db, merged);
-          await validated(db, merged);
+          const found = await validated(db, merged);
           await updateTemplate(db, params.id, merged);
+          return found;
         });
-        return get(params.id);
+        return { ...(await get(params.id)), warnings };
       },
     }),
     route({
       method: 'post',
       path: '/:id/clone',
       operationId: 'cloneTemplate',
-      response: template,
+      response: savedTemplate,
       summary: 'Copy an image template under a new name',
       access: 'templates.write',
       params: idParams,
@@ -116,12 +133,13 @@ export function templatesResource({ pool }: ApiDeps) {
         const id = randomUUID();
         auditObject(id);
         const clone = { ...source, name: body.name };
-        await withTransaction(pool, async (db) => {
+        const warnings = await withTransaction(pool, async (db) => {
           await lockTemplateVersions(db, clone);
-          await validated(db, clone);
+          const found = await validated(db, clone);
           await insertTemplate(db, id, clone);
+          return found;
         });
-        return get(id);
+        return { ...(await get(id)), warnings };
       },
     }),
     route({
