@@ -10,7 +10,7 @@ import { findFileConflicts, type FileConflict } from './file-conflicts';
 import { HIVE_DIR, REQUIRED_HIVES, checkHive } from './import-os';
 import { layerInputName, type LayerInput } from './iscsi-lun';
 import { openLayer, type OpenedLayer } from './layer-disk';
-import { isBoundTo, METADATA_DIR } from './layer-metadata';
+import { METADATA_DIR } from './layer-metadata';
 import { NtfsCoreError, type ProgressListener } from './native';
 import { mergeRegistry, parseLayerRegistry } from './registry-merge';
 import type { RegistryValueConflict } from '../registry';
@@ -22,7 +22,6 @@ import {
   readVolumeFile,
   type VolumeEntry,
 } from './volume';
-import { placeScriptsRunner, type PlacedScript } from './scripts-runner';
 import { withWorkDir } from './work-dir';
 import { ComposeError } from './errors';
 
@@ -46,11 +45,6 @@ export interface ComposeOptions {
   onProgress?: ProgressListener;
   /** Cancels the compose: the running step stops, nothing is left behind. */
   signal?: AbortSignal;
-  /**
-   * Leaves the layers' first-start scripts and their runner out: a packaging machine's boot disk,
-   * where layers are made, not used (the runner would run there and its traces be captured).
-   */
-  withoutScripts?: boolean;
 }
 
 export interface LayerTiming {
@@ -64,8 +58,6 @@ export interface ComposeReport {
   /** Lowest priority first. */
   layers: { name: string; type: string; version: string; id: string; creationSequence: number }[];
   conflicts: { files: FileConflict[]; registry: RegistryValueConflict[] };
-  /** The layers' first-start scripts placed for the runner, in the order it runs them (none: no runner). */
-  scripts: PlacedScript[];
   totals: {
     files: number;
     bytes: number;
@@ -102,8 +94,7 @@ function prioritise(os: OpenedLayer, apps: OpenedLayer[], platform: OpenedLayer 
   for (const layer of [...apps, ...(platform ? [platform] : [])]) {
     if (layer.metadata.type === 'os')
       throw new ComposeError(`two OS layers: ${byLayer(os)} and ${byLayer(layer)}`);
-    // Any version of its OS layer will do: updating Windows keeps every app layer usable.
-    if (!isBoundTo(layer.metadata, os.metadata)) {
+    if (layer.metadata.os?.id !== os.metadata.id) {
       throw new ComposeError(
         `${byLayer(layer)} is bound to OS layer ${layer.metadata.os?.name ?? '?'}, not to ${os.metadata.name}`,
       );
@@ -258,19 +249,8 @@ export async function compose(options: ComposeOptions): Promise<ComposeReport> {
               : err;
           });
         }
-        // The layers' first-start scripts and their runner, with its service entry merged last.
-        const placed = options.withoutScripts
-          ? { scripts: [] }
-          : await timed('(all layers)', 'scripts', () =>
-              placeScriptsRunner(target.volume, [os, ...layers], { epoch, signal }),
-            );
         const registry = await timed('(all layers)', 'registry', () =>
-          mergeRegistry(
-            target.volume,
-            [...registries, ...(placed.registry ? [placed.registry] : [])],
-            work,
-            epoch,
-          ),
+          mergeRegistry(target.volume, registries, work, epoch),
         );
         const layerFiles = await listing;
         await finalizeVolume(
@@ -306,7 +286,6 @@ export async function compose(options: ComposeOptions): Promise<ComposeReport> {
             creationSequence: m.creationSequence,
           })),
           conflicts: { files: fileConflicts, registry: registry.conflicts },
-          scripts: placed.scripts,
           totals: {
             files: files.length,
             bytes: files.reduce((sum, e) => sum + e.size, 0),

@@ -18,6 +18,7 @@ import {
 import { isZero } from '../disk/zero';
 import { processRecord } from '../lib/processes';
 import type { DiskLayout } from './disk-layout';
+import { layerInputName, lunDeviceName, lunEnvironment, openIscsiDisk, type LayerInput } from './iscsi-lun';
 import type { ProgressListener, ServedVolume } from './native';
 import { ComposeError } from './errors';
 
@@ -191,11 +192,12 @@ function isWindowsType(type: string): boolean {
 }
 
 /**
- * The Windows partition of a VM disk (any format, MBR or GPT), left open for reading in place:
- * the largest NTFS / basic-data partition whose boot sector says NTFS. Close it when done.
+ * The Windows partition of a VM disk (any format, MBR or GPT; a file or an iSCSI LUN), left open for
+ * reading in place: the largest NTFS / basic-data partition whose boot sector says NTFS. Close it when done.
  */
-export async function openWindowsPartition(diskPath: string): Promise<ServedVolume> {
-  const disk = await openDisk(diskPath);
+export async function openWindowsPartition(input: LayerInput): Promise<ServedVolume> {
+  const diskPath = layerInputName(input);
+  const disk = typeof input === 'string' ? await openDisk(input) : await openIscsiDisk(input);
   let mapDir: string | undefined;
   try {
     const table = await readPartitionTable(disk);
@@ -222,6 +224,11 @@ export async function openWindowsPartition(diskPath: string): Promise<ServedVolu
       start: windows.start,
       size: windows.size,
       mapFile,
+      // The core logs in to the LUN itself: no byte of the volume passes through this process.
+      device:
+        typeof input === 'string'
+          ? undefined
+          : { name: lunDeviceName(input, windows.start, windows.size), environment: lunEnvironment(input) },
       close: async () => {
         await disk.close();
         if (dir) await fs.rm(dir, { recursive: true, force: true });

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { extractWindowsPartition, openWindowsPartition, writeDisk, type OutputFormat } from './disk-image';
 import { MiB, planDisk } from './disk-layout';
 import { LayerDeletions, LayerMetadata, METADATA_FILES } from './layer-metadata';
+import { layerInputName, type LayerInput } from './iscsi-lun';
 import { NtfsCoreError, type ProgressListener, type VolumeRef } from './native';
 import { applyToVolume, finalizeVolume, formatVolume, readVolumeFile } from './volume';
 import { toVolumePath, type VolumeOperation } from './volume-operations';
@@ -96,6 +97,7 @@ export async function sealLayerPartition(
 }
 
 export interface OpenedLayer {
+  /** The layer disk's file, or its LUN's iscsi:// URL. */
   disk: string;
   /** The layer's NTFS volume: read in place from its disk, or the file it was extracted to. */
   volume: VolumeRef;
@@ -130,16 +132,19 @@ export interface OpenLayerOptions {
   signal?: AbortSignal;
 }
 
-/** Opens a layer disk and reads its metadata. */
-export async function openLayer(disk: string, options: OpenLayerOptions = {}): Promise<OpenedLayer> {
+/** Opens a layer disk (a file, or a LUN that shows one) and reads its metadata. */
+export async function openLayer(input: LayerInput, options: OpenLayerOptions = {}): Promise<OpenedLayer> {
+  const disk = layerInputName(input);
   let volume: VolumeRef;
   let partitionSize: number;
   let close = () => Promise.resolve();
   if (options.extractTo) {
-    partitionSize = await extractWindowsPartition(disk, options.extractTo, options);
+    if (typeof input !== 'string')
+      throw new ComposeError(`${disk}: a layer on a LUN is read in place, never extracted`);
+    partitionSize = await extractWindowsPartition(input, options.extractTo, options);
     volume = options.extractTo;
   } else {
-    const served = await openWindowsPartition(disk);
+    const served = await openWindowsPartition(input);
     volume = served;
     partitionSize = served.size;
     close = () => served.close();

@@ -32,6 +32,11 @@ export interface ServedVolume {
   start: number;
   size: number;
   mapFile?: string;
+  /**
+   * A device the core reads itself, by its name (an iSCSI LUN: native/ntfs/iscsi-device.h), with the
+   * environment it needs (credentials, which an argument would show to every user of the machine).
+   */
+  device?: { name: string; environment: Record<string, string> };
   /** Closes the disk and removes the map file. */
   close(): Promise<void>;
 }
@@ -47,6 +52,7 @@ const MAX_SERVED_REQUEST = 64 * 2 ** 20;
 /** The core's argument for a volume. */
 export function volumeArgument(volume: VolumeRef): string {
   if (typeof volume === 'string') return volume;
+  if (volume.device) return volume.device.name;
   return volume.mapFile ? `mapped:${volume.mapFile}` : `served:${SERVED_FD}:${volume.size}`;
 }
 
@@ -97,7 +103,7 @@ export interface RunOptions {
   served?: ServedVolume;
 }
 
-function ntfsCoreBinary(): string {
+export function ntfsCoreBinary(): string {
   const binary = nativeBuildPath('lamina_ntfs');
   if (!existsSync(binary)) throw new Error(`${binary} is missing: run \`npm run build:native\``);
   return binary;
@@ -108,14 +114,19 @@ function ntfsCoreBinary(): string {
  * killing it. Resolves to its stdout when `stdout: 'data'`.
  */
 export function runNtfsCore(args: string[], options: RunOptions = {}): Promise<Buffer> {
-  const env = { ...process.env, LAMINA_EPOCH: options.epoch === undefined ? '' : String(options.epoch) };
+  const env = {
+    ...process.env,
+    ...options.served?.device?.environment,
+    LAMINA_EPOCH: options.epoch === undefined ? '' : String(options.epoch),
+  };
   // stdin, stdout, stderr, and the socket a served volume is read through.
   const child = spawn(ntfsCoreBinary(), args, {
     env,
     stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
     signal: options.signal,
   }) as ChildProcessWithoutNullStreams;
-  if (options.served && !options.served.mapFile) serve(child.stdio[SERVED_FD] as Duplex, options.served);
+  if (options.served && !options.served.mapFile && !options.served.device)
+    serve(child.stdio[SERVED_FD] as Duplex, options.served);
   else (child.stdio[SERVED_FD] as Duplex).end();
   const stdoutChunks: Buffer[] = [];
   const stderrChunks: Buffer[] = [];

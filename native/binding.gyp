@@ -1,7 +1,8 @@
 # Native code of Lamina. Each concern is its own target so that they build and load
 # independently: lamina_registry wraps hivex (registry hives); lamina_ntfs is the compositor's
-# NTFS core on libntfs-3g; lamina_io gives disk/ the aligned memory direct I/O needs and
-# compresses vmdk-stream grains with zlib.
+# NTFS core on libntfs-3g (it reads layers from files, from its parent, or from iSCSI LUNs through
+# libiscsi); lamina_io gives disk/ the aligned memory direct I/O needs and compresses vmdk-stream
+# grains with zlib.
 {
   'targets': [
     {
@@ -34,7 +35,10 @@
         'ntfs/device.c',
         'ntfs/sized-device.c',
         'ntfs/file-read.c',
+        'ntfs/window-cache.c',
         'ntfs/served-device.c',
+        'ntfs/iscsi-device.c',
+        'ntfs/device-reads.c',
         'ntfs/mapped-device.c',
         'ntfs/read-cache.c',
         'ntfs/path.c',
@@ -51,7 +55,7 @@
       ],
       'cflags': ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-Wno-unused-parameter'],
       'defines': ['HAVE_CLOCK_GETTIME=1'],
-      'libraries': ['-lntfs-3g', '-lpthread'],
+      'libraries': ['-lntfs-3g', '-liscsi', '-lpthread'],
     },
   ],
 }

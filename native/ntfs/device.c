@@ -4,6 +4,7 @@
 #include "device.h"
 #include "mapped-device.h"
 #include "served-device.h"
+#include "iscsi-device.h"
 
 struct ntfs_device *device_for(const char *name, int read_only)
 {
@@ -13,6 +14,13 @@ struct ntfs_device *device_for(const char *name, int read_only)
 			return NULL;
 		}
 		return served_device_open(name);
+	}
+	if (!strncmp(name, ISCSI_PREFIX, strlen(ISCSI_PREFIX))) {
+		if (!read_only) {
+			errno = EROFS;
+			return NULL;
+		}
+		return iscsi_device_open(name);
 	}
 	if (!strncmp(name, MAPPED_PREFIX, strlen(MAPPED_PREFIX)))
 		return mapped_device_open(name, device_for);

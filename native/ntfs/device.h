@@ -5,7 +5,8 @@
 
 /*
  * The device behind a volume name, not yet opened: "served:FD:SIZE" (read-only, see
- * served-device.h), "mapped:MAPFILE" (a window of a disk file being written, see
+ * served-device.h), "iscsi:OFFSET:SIZE:URL" (read-only, a window of an iSCSI LUN, see
+ * iscsi-device.h), "mapped:MAPFILE" (a window of a disk file being written, see
  * mapped-device.h), or else a partition image file. NULL with errno set when it cannot be had.
  */
 struct ntfs_device *device_for(const char *name, int read_only);

@@ -9,6 +9,7 @@
 #include "capture-copy.h"
 #include "capture-diff.h"
 #include "clone.h"
+#include "device-reads.h"
 #include "listing.h"
 #include "overlay.h"
 #include "volume.h"
@@ -22,6 +23,7 @@ static const char usage[] =
 	"       lamina_ntfs copy-data FILE TARGET\n"
 	"       lamina_ntfs bitmap VOLUME FILE\n"
 	"       lamina_ntfs finalize VOLUME SERIAL_HEX START_SECTOR\n"
+	"       lamina_ntfs read DEVICE                (read requests on stdin)\n"
 	"       lamina_ntfs diff BASE AFTER\n"
 	"       lamina_ntfs copy-paths SOURCE TARGET TOTAL_BYTES (paths on stdin)\n";
 
@@ -110,6 +112,8 @@ int main(int argc, char **argv)
 	if (!strcmp(command, "finalize") && argc == 5)
 		return volume_finalize(argv[2], strtoull(argv[3], NULL, 16),
 				       (uint32_t)strtoul(argv[4], NULL, 10)) ? 1 : 0;
+	if (!strcmp(command, "read") && argc == 3)
+		return answer_device_reads(argv[2]);
 	if (!strcmp(command, "diff") && argc == 4)
 		return with_two_volumes(argv[2], argv[3], 0, run_diff, NULL);
 	if (!strcmp(command, "copy-paths") && argc == 5)

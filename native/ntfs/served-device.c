@@ -2,27 +2,13 @@
 #include <unistd.h>
 #include "served-device.h"
 #include "sized-device.h"
-
-/*
- * Every request is a round trip through the parent, and libntfs-3g reads metadata (MFT records,
- * index blocks) a few KiB at a time: small reads are served from a cache of aligned windows,
- * each fetched with one request. The device is read-only, so the cache never goes stale.
- */
-#define WINDOW_SIZE (256 * 1024)
-#define WINDOWS 16
-
-struct window {
-	s64 start; /* -1: empty */
-	s64 length;
-	u64 last_used;
-	u8 *data;
-};
+#include "window-cache.h"
 
 struct served {
 	struct sized_device base; /* first: sized-device.c's operations read it */
 	int fd;
-	struct window windows[WINDOWS];
-	u64 clock;
+	/* Every request is a round trip through the parent: small reads come from its windows. */
+	struct window_cache *cache;
 };
 
 static struct served *served_of(struct ntfs_device *dev)
@@ -63,9 +49,10 @@ static int exchange(int fd, void *buffer, size_t length, int sending)
 	return 0;
 }
 
-/* One round trip: `count` bytes at `offset`, both within the volume. */
-static int request_bytes(struct served *served, void *buffer, s64 count, s64 offset)
+/* One round trip: `count` bytes at `offset`, both within the volume (a window_fetch). */
+static int request_bytes(void *source, void *buffer, s64 count, s64 offset)
 {
+	struct served *served = source;
 	u8 request[16];
 	for (int i = 0; i < 8; i++) {
 		request[i] = (u8)((u64)offset >> (8 * i));
@@ -75,51 +62,9 @@ static int request_bytes(struct served *served, void *buffer, s64 count, s64 off
 	       exchange(served->fd, buffer, (size_t)count, 0);
 }
 
-/* The cached window holding `offset`, fetched if needed (least recently used one replaced). */
-static struct window *window_for(struct served *served, s64 offset)
-{
-	s64 start = offset - offset % WINDOW_SIZE;
-	struct window *victim = &served->windows[0];
-	for (int i = 0; i < WINDOWS; i++) {
-		struct window *w = &served->windows[i];
-		if (w->data && w->start == start) {
-			w->last_used = ++served->clock;
-			return w;
-		}
-		if (!w->data || w->last_used < victim->last_used)
-			victim = w;
-	}
-	if (!victim->data)
-		victim->data = malloc(WINDOW_SIZE);
-	victim->start = start;
-	victim->length = served->base.size - start < WINDOW_SIZE ? served->base.size - start : WINDOW_SIZE;
-	victim->last_used = ++served->clock;
-	if (request_bytes(served, victim->data, victim->length, start)) {
-		victim->start = -1;
-		return NULL;
-	}
-	return victim;
-}
-
 static s64 served_pread(struct ntfs_device *dev, void *buffer, s64 count, s64 offset)
 {
-	struct served *served = served_of(dev);
-	if (offset >= served->base.size || count <= 0)
-		return 0;
-	if (count > served->base.size - offset)
-		count = served->base.size - offset;
-	if (count >= WINDOW_SIZE)
-		return request_bytes(served, buffer, count, offset) ? -1 : count;
-	for (s64 done = 0; done < count;) {
-		struct window *w = window_for(served, offset + done);
-		if (!w)
-			return -1;
-		s64 from = offset + done - w->start;
-		s64 n = w->length - from < count - done ? w->length - from : count - done;
-		memcpy((u8 *)buffer + done, w->data + from, (size_t)n);
-		done += n;
-	}
-	return count;
+	return window_cache_read(served_of(dev)->cache, buffer, count, offset);
 }
 
 static s64 served_pwrite(struct ntfs_device *dev, const void *buffer, s64 count, s64 offset)
@@ -155,10 +100,17 @@ struct ntfs_device *served_device_open(const char *spec)
 		return NULL;
 	}
 	struct served *served = calloc(1, sizeof(*served));
+	if (!served) {
+		errno = ENOMEM;
+		return NULL;
+	}
 	served->fd = fd;
 	served->base.size = size;
-	struct ntfs_device *dev = ntfs_device_alloc(spec, 0, &served_operations, served);
-	if (!dev)
+	served->cache = window_cache_new(size, request_bytes, served);
+	struct ntfs_device *dev = served->cache ? ntfs_device_alloc(spec, 0, &served_operations, served) : NULL;
+	if (!dev) {
+		window_cache_free(served->cache);
 		free(served);
+	}
 	return dev;
 }

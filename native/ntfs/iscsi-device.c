@@ -1,0 +1,285 @@
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+#include <iscsi/iscsi.h>
+#include <iscsi/scsi-lowlevel.h>
+#include "fail.h"
+#include "iscsi-device.h"
+#include "sized-device.h"
+#include "window-cache.h"
+
+/* Bytes per READ(16): what tgtd and every target we met take in one command. */
+#define MAX_TRANSFER (1024 * 1024)
+#define DEFAULT_TIMEOUT 15
+
+struct lun {
+	struct sized_device base; /* first: sized-device.c's operations read it */
+	char url[1024];
+	s64 window_offset; /* where the volume starts on the LUN */
+	s64 window_size;   /* 0: to the LUN's end */
+	struct iscsi_context *iscsi;
+	int lun;
+	int block_size;
+	struct window_cache *cache;
+};
+
+static struct lun *lun_of(struct ntfs_device *dev)
+{
+	return dev->d_private;
+}
+
+static int timeout_seconds(void)
+{
+	const char *text = getenv("LAMINA_ISCSI_TIMEOUT");
+	int seconds = text ? atoi(text) : 0;
+	return seconds > 0 ? seconds : DEFAULT_TIMEOUT;
+}
+
+/*
+ * libiscsi's own timeout covers PDUs once connected; a portal that drops the TCP handshake would keep
+ * the connect waiting for the kernel's minutes. The alarm ends that wait with the reason.
+ */
+static const char *login_url;
+static void login_timed_out(int signal_number)
+{
+	static const char before[] = "lamina_ntfs: ", after[] = ": iSCSI login timed out (no answer from the portal)\n";
+	(void)signal_number;
+	/* write() alone: a signal handler may call nothing that allocates or locks. */
+	if (write(STDERR_FILENO, before, sizeof(before) - 1) < 0 ||
+	    write(STDERR_FILENO, login_url, strlen(login_url)) < 0 ||
+	    write(STDERR_FILENO, after, sizeof(after) - 1) < 0)
+		_exit(3);
+	_exit(3);
+}
+
+static int lun_login(struct lun *l)
+{
+	const char *name = getenv("LAMINA_ISCSI_INITIATOR");
+	const char *initiator = name && *name ? name : "iqn.2024-01.org.lamina:initiator";
+	const char *user = getenv("LAMINA_ISCSI_CHAP_USER");
+	const char *secret = getenv("LAMINA_ISCSI_CHAP_SECRET");
+	l->iscsi = iscsi_create_context(initiator);
+	if (!l->iscsi) {
+		errno = ENOMEM;
+		return -1;
+	}
+	struct iscsi_url *url = iscsi_parse_full_url(l->iscsi, l->url);
+	if (!url) {
+		fail("%s: not an iSCSI URL like iscsi://host:3260/iqn/lun (%s)", l->url, iscsi_get_error(l->iscsi));
+		errno = EINVAL;
+		return -1;
+	}
+	int timeout = timeout_seconds();
+	iscsi_set_targetname(l->iscsi, url->target);
+	iscsi_set_session_type(l->iscsi, ISCSI_SESSION_NORMAL);
+	iscsi_set_header_digest(l->iscsi, ISCSI_HEADER_DIGEST_NONE_CRC32C);
+	iscsi_set_timeout(l->iscsi, timeout);
+	iscsi_set_tcp_user_timeout(l->iscsi, timeout * 1000);
+	if (user && *user && iscsi_set_initiator_username_pwd(l->iscsi, user, secret ? secret : "")) {
+		fail("%s: CHAP credentials not usable (%s)", l->url, iscsi_get_error(l->iscsi));
+		iscsi_destroy_url(url);
+		errno = EINVAL;
+		return -1;
+	}
+	const char *target_user = getenv("LAMINA_ISCSI_TARGET_CHAP_USER");
+	const char *target_secret = getenv("LAMINA_ISCSI_TARGET_CHAP_SECRET");
+	if (target_user && *target_user &&
+	    iscsi_set_target_username_pwd(l->iscsi, target_user, target_secret ? target_secret : "")) {
+		fail("%s: mutual CHAP credentials not usable (%s)", l->url, iscsi_get_error(l->iscsi));
+		iscsi_destroy_url(url);
+		errno = EINVAL;
+		return -1;
+	}
+	l->lun = url->lun;
+	login_url = l->url;
+	signal(SIGALRM, login_timed_out);
+	alarm((unsigned)timeout);
+	int reached = iscsi_connect_sync(l->iscsi, url->portal) == 0;
+	int rc = reached ? iscsi_login_sync(l->iscsi) : -1;
+	alarm(0);
+	if (!reached) {
+		fail("%s: cannot reach the iSCSI portal %s (refused, or no route to it)", l->url, url->portal);
+		iscsi_destroy_url(url);
+		errno = ECONNREFUSED;
+		return -1;
+	}
+	iscsi_destroy_url(url);
+	if (rc) {
+		const char *reason = iscsi_get_error(l->iscsi);
+		if (strstr(reason, "uthentication")) {
+			fail("%s: the target refused the login: CHAP user %s%s%s not accepted (%s)", l->url,
+			     user && *user ? "'" : "", user && *user ? user : "(none given)", user && *user ? "'" : "",
+			     reason);
+			errno = EACCES;
+		} else {
+			/* A target hides itself from initiators its ACL does not name: say which one we are. */
+			fail("%s: iSCSI login as %s failed (%s)", l->url, initiator, reason);
+			errno = ECONNREFUSED;
+		}
+		return -1;
+	}
+	/* A fresh session starts with a unit attention (bus reset) on each LUN: TEST UNIT READY takes it. */
+	for (int tries = 0; tries < 3; tries++) {
+		struct scsi_task *ready = iscsi_testunitready_sync(l->iscsi, l->lun);
+		int good = ready && ready->status == SCSI_STATUS_GOOD;
+		int attention = ready && ready->status == SCSI_STATUS_CHECK_CONDITION &&
+				ready->sense.key == SCSI_SENSE_UNIT_ATTENTION;
+		int missing = ready && ready->status == SCSI_STATUS_CHECK_CONDITION &&
+			      ready->sense.ascq == SCSI_SENSE_ASCQ_LOGICAL_UNIT_NOT_SUPPORTED;
+		if (ready)
+			scsi_free_scsi_task(ready);
+		if (missing) {
+			fail("%s: the target has no LUN %d", l->url, l->lun);
+			errno = ENXIO;
+			return -1;
+		}
+		if (good || !attention)
+			break;
+	}
+	struct scsi_task *task = iscsi_readcapacity16_sync(l->iscsi, l->lun);
+	struct scsi_readcapacity16 *capacity =
+		task && task->status == SCSI_STATUS_GOOD ? scsi_datain_unmarshall(task) : NULL;
+	if (!capacity) {
+		fail("%s: READ CAPACITY failed (%s)", l->url, iscsi_get_error(l->iscsi));
+		if (task)
+			scsi_free_scsi_task(task);
+		errno = EIO;
+		return -1;
+	}
+	l->block_size = (int)capacity->block_length;
+	s64 lun_size = (s64)(capacity->returned_lba + 1) * capacity->block_length;
+	scsi_free_scsi_task(task);
+	if (l->window_offset + l->window_size > lun_size || l->window_offset >= lun_size) {
+		fail("%s: the volume at %lld (+%lld) lies past the LUN's %lld bytes", l->url,
+		     (long long)l->window_offset, (long long)l->window_size, (long long)lun_size);
+		errno = EINVAL;
+		return -1;
+	}
+	l->base.size = l->window_size ? l->window_size : lun_size - l->window_offset;
+	return 0;
+}
+
+static void lun_logout(struct lun *l)
+{
+	if (!l->iscsi)
+		return;
+	iscsi_logout_sync(l->iscsi);
+	iscsi_destroy_context(l->iscsi);
+	l->iscsi = NULL;
+}
+
+/* `count` bytes at `offset` of the window, in READ(16)s of whole blocks (a window_fetch). */
+static int read_lun(void *source, void *buffer, s64 count, s64 offset)
+{
+	struct lun *l = source;
+	s64 at = l->window_offset + offset;
+	for (s64 done = 0; done < count;) {
+		s64 first = (at + done) / l->block_size;
+		s64 skip = (at + done) - first * l->block_size;
+		s64 want = count - done + skip;
+		if (want > MAX_TRANSFER)
+			want = MAX_TRANSFER;
+		s64 bytes = (want + l->block_size - 1) / l->block_size * l->block_size;
+		struct scsi_task *task =
+			iscsi_read16_sync(l->iscsi, l->lun, (uint64_t)first, (uint32_t)bytes, l->block_size, 0, 0, 0, 0, 0);
+		if (!task || task->status != SCSI_STATUS_GOOD || task->datain.size < bytes) {
+			fail("%s: read of %lld bytes at %lld failed (%s)", l->url, (long long)bytes,
+			     (long long)(first * l->block_size), iscsi_get_error(l->iscsi));
+			if (task)
+				scsi_free_scsi_task(task);
+			errno = EIO;
+			return -1;
+		}
+		s64 n = bytes - skip < count - done ? bytes - skip : count - done;
+		memcpy((u8 *)buffer + done, task->datain.data + skip, (size_t)n);
+		scsi_free_scsi_task(task);
+		done += n;
+	}
+	return 0;
+}
+
+static int lun_open(struct ntfs_device *dev, int flags)
+{
+	struct lun *l = lun_of(dev);
+	if ((flags & O_ACCMODE) != O_RDONLY) {
+		errno = EROFS;
+		return -1;
+	}
+	if (lun_login(l)) {
+		int error = errno;
+		lun_logout(l);
+		errno = error;
+		return -1;
+	}
+	l->cache = window_cache_new(l->base.size, read_lun, l);
+	if (!l->cache) {
+		lun_logout(l);
+		errno = ENOMEM;
+		return -1;
+	}
+	NDevSetOpen(dev);
+	NDevSetReadOnly(dev);
+	return 0;
+}
+
+static int lun_close(struct ntfs_device *dev)
+{
+	struct lun *l = lun_of(dev);
+	window_cache_free(l->cache);
+	l->cache = NULL;
+	lun_logout(l);
+	NDevClearOpen(dev);
+	return 0;
+}
+
+static s64 lun_pread(struct ntfs_device *dev, void *buffer, s64 count, s64 offset)
+{
+	return window_cache_read(lun_of(dev)->cache, buffer, count, offset);
+}
+
+static s64 lun_pwrite(struct ntfs_device *dev, const void *buffer, s64 count, s64 offset)
+{
+	errno = EROFS;
+	return -1;
+}
+
+static int lun_sync(struct ntfs_device *dev)
+{
+	return 0;
+}
+
+static struct ntfs_device_operations lun_operations = {
+	.open = lun_open,
+	.close = lun_close,
+	.seek = sized_seek,
+	.read = sized_read,
+	.write = sized_write,
+	.pread = lun_pread,
+	.pwrite = lun_pwrite,
+	.sync = lun_sync,
+	.stat = sized_stat,
+	.ioctl = sized_ioctl,
+};
+
+struct ntfs_device *iscsi_device_open(const char *spec)
+{
+	long long offset, size;
+	int url_at = 0;
+	if (sscanf(spec, ISCSI_PREFIX "%lld:%lld:%n", &offset, &size, &url_at) != 2 || !url_at || offset < 0 ||
+	    size < 0 || strlen(spec + url_at) >= sizeof(((struct lun *)0)->url)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	struct lun *l = calloc(1, sizeof(*l));
+	if (!l) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	strcpy(l->url, spec + url_at);
+	l->window_offset = offset;
+	l->window_size = size;
+	struct ntfs_device *dev = ntfs_device_alloc(spec, 0, &lun_operations, l);
+	if (!dev)
+		free(l);
+	return dev;
+}
