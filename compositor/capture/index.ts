@@ -90,6 +90,8 @@ export interface CaptureReport {
   excluded: ExcludedByRule[];
   elasticFit: ElasticFit;
   seconds: number;
+  /** Seconds per step: diff (the volumes), registry (the hives), write (the layer disk). */
+  timings: { phase: string; seconds: number }[];
 }
 
 function windowsPath(volumePath: string): string {
@@ -181,6 +183,20 @@ async function writeDifferenceLayer(
   });
 }
 
+/** An OS layer version is AFTER's whole volume, continuing the identity of the OS layer it was made on. */
+async function writeOsVersion(input: CaptureInput, os: LayerMetadata | undefined): Promise<LayerMetadata> {
+  const lineage =
+    input.lineage ??
+    (input.osLayer && os ? await osLayerLineage([input.osLayer], layerIdentity(os)) : undefined);
+  return importOsLayer({
+    vmDisk: input.after,
+    name: input.name,
+    version: input.version ?? '1',
+    out: input.out,
+    lineage,
+  });
+}
+
 function excludedReport(
   files: Map<string, { path: string; size: number }[]>,
   registry: Map<string, string[]>,
@@ -217,19 +233,26 @@ export async function captureLayer(input: CaptureInput): Promise<CaptureReport> 
   return withWorkDir(input.out, async (work) => {
     const pair = await openDiskPair(input.base, input.after, work);
     let layer: LayerMetadata;
-    let report: Omit<CaptureReport, 'layer' | 'seconds'>;
+    let report: Omit<CaptureReport, 'layer' | 'seconds' | 'timings'>;
+    const timings: { phase: string; seconds: number }[] = [];
+    const timed = async <T>(phase: string, step: () => Promise<T>): Promise<T> => {
+      const at = Date.now();
+      input.onProgress?.({ phase, done: 0, total: 1 });
+      const result = await step();
+      timings.push({ phase, seconds: (Date.now() - at) / 1000 });
+      input.onProgress?.({ phase, done: 1, total: 1 });
+      return result;
+    };
     try {
-      input.onProgress?.({ phase: 'diff', done: 0, total: 1 });
-      const changes = await diffVolumes(pair.base, pair.after, input.signal);
+      const changes = await timed('diff', () => diffVolumes(pair.base, pair.after, input.signal));
       const kept = applyFileRules(changes.entries, changes.deletions);
-      input.onProgress?.({ phase: 'diff', done: 1, total: 1 });
-      input.onProgress?.({ phase: 'registry', done: 0, total: 1 });
-      const registry = await registryDelta(
-        { volume: pair.base, disk: input.base },
-        { volume: pair.after, disk: input.after },
-        work,
+      const registry = await timed('registry', () =>
+        registryDelta(
+          { volume: pair.base, disk: input.base },
+          { volume: pair.after, disk: input.after },
+          work,
+        ),
       );
-      input.onProgress?.({ phase: 'registry', done: 1, total: 1 });
       input.signal?.throwIfAborted();
       const deletions = kept.deletions.map((d) => windowsPath(d.path));
       const below = new Set(
@@ -266,22 +289,15 @@ export async function captureLayer(input: CaptureInput): Promise<CaptureReport> 
         excluded: excludedReport(kept.excluded, registry.excluded),
         elasticFit,
       };
-      layer =
-        input.type === 'os'
-          ? await importOsLayer({
-              vmDisk: input.after,
-              name: input.name,
-              version: input.version ?? '1',
-              out: input.out,
-              lineage:
-                input.lineage ??
-                (input.osLayer && os ? await osLayerLineage([input.osLayer], layerIdentity(os)) : undefined),
-            })
-          : await writeDifferenceLayer(input, pair, work, kept.entries, deletions, registry.operations, os!);
+      layer = await timed('write', () =>
+        input.type === 'os' || !os
+          ? writeOsVersion(input, os)
+          : writeDifferenceLayer(input, pair, work, kept.entries, deletions, registry.operations, os),
+      );
     } finally {
       await pair.close();
     }
-    const finished: CaptureReport = { ...report, layer, seconds: (Date.now() - started) / 1000 };
+    const finished: CaptureReport = { ...report, layer, seconds: (Date.now() - started) / 1000, timings };
     if (input.reportPath) {
       try {
         await writeReport(input.reportPath, finished);

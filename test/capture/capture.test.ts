@@ -5,6 +5,9 @@ import { ADMINS_ONLY } from '../../compositor/gold-image';
 import { encodeSecurityDescriptor } from '../../compositor/security-descriptor';
 import { FileAttribute } from '../../compositor/volume-operations';
 import type { CaptureReport } from '../../compositor/capture';
+import { assessElasticFit, type ElasticFit } from '../../compositor/capture/elastic-fit';
+import { inspectLayer } from '../../compositor/inspect';
+import { layerIdentity } from '../../compositor/layer-metadata';
 import { parseRegText } from '../../registry';
 import {
   composeImage,
@@ -303,6 +306,50 @@ test('composing the layer on the OS gives every captured path the bytes and valu
   );
   expect(() => hiveExport(windows, 'SOFTWARE', '\\Legacy', dir)).toThrow();
   expect(() => hiveExport(windows, 'SYSTEM', '\\MountedDevices', dir)).toThrow();
+});
+
+test('a scan of the layer disk gives the verdict the capture gave', async () => {
+  const sorted = (fit: ElasticFit) => ({
+    ...fit,
+    reasons: [...fit.reasons].sort((a, b) => a.detail.localeCompare(b.detail)),
+  });
+  expect(sorted(await assessElasticFit(layer, { osLayer }))).toEqual(sorted(report.elasticFit));
+  // Without the OS layer nothing counts as the OS's own files: only the service remains.
+  expect((await assessElasticFit(layer)).reasons.map((r) => r.rule)).toEqual(['auto-start-service']);
+});
+
+test('an OS layer version is the whole volume after the update, keeping the OS layer identity', async () => {
+  const out = path.join(dir, 'os-v2.vhdx');
+  await ok(
+    'layer',
+    'capture',
+    '--os',
+    osLayer,
+    '--base',
+    base,
+    '--after',
+    after.disk,
+    '--type',
+    'os',
+    '--name',
+    'Win10',
+    '--version',
+    '2',
+    '--out',
+    out,
+  );
+  const volume = cutPartition(toRaw(out, path.join(dir, 'os-v2.raw')), 0, path.join(dir, 'os-v2.ntfs'));
+  for (const file of [
+    '/Program Files/Acme/app.exe',
+    '/Windows/System32/notepad.exe',
+    '/bootmgr',
+    '/pagefile.sys',
+  ])
+    expect(ntfsCat(volume, file)).toBe(ntfsCat(after.volume, file));
+  expect(ntfsList(volume, '/Windows')).not.toContain('win.ini');
+  const [v1, v2] = [await inspectLayer(osLayer), await inspectLayer(out)];
+  expect(v2.metadata).toMatchObject({ type: 'os', version: '2' });
+  expect(layerIdentity(v2.metadata)).toBe(layerIdentity(v1.metadata));
 });
 
 describe('lamina layer capture refuses', () => {
