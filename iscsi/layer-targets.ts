@@ -142,7 +142,8 @@ export class LayerTargets {
           await tgtadm.bindAccount(tid, spec.targetChap.user, { outgoing: true });
         }
         // Last: until an initiator is bound the target admits nobody, so it opens only once complete.
-        await tgtadm.bindInitiator(tid, spec.initiatorName ?? 'ALL');
+        if (spec.initiatorName) await tgtadm.bindInitiator(tid, spec.initiatorName);
+        else await tgtadm.bindAnyInitiator(tid);
       } catch (err) {
         if (tid !== undefined && this.daemon) {
           await this.daemon.tgtadm.deleteTarget(tid).catch(ignoreNotFound);

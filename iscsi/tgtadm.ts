@@ -110,6 +110,20 @@ export class Tgtadm {
     ]);
   }
 
+  /** Lets any initiator log in (that has the CHAP credentials): tgtadm's wildcard is an address, not a name. */
+  bindAnyInitiator(tid: number): Promise<string> {
+    return this.call([
+      '--mode',
+      'target',
+      '--op',
+      'bind',
+      '--tid',
+      String(tid),
+      '--initiator-address',
+      'ALL',
+    ]);
+  }
+
   /** Ends the daemon; tgtd refuses while it still has targets, so delete them first. */
   deleteSystem(): Promise<string> {
     return this.call(['--mode', 'system', '--op', 'delete']);
