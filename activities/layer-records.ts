@@ -5,6 +5,7 @@ import type { Pool } from 'pg';
 import {
   createVersion,
   deleteVersion,
+  deployableVersions,
   getVersion,
   latestDeployableVersion,
   markDeployable,
@@ -27,7 +28,25 @@ export interface PrepareVersionInput {
   description?: string;
   /** App and platform layers: the OS layer version to build on; the OS layer's newest Deployable one when unset. */
   osVersionId?: string;
+  /**
+   * A packaging machine's version starts from the layer's newest Deployable version (recorded as
+   * based_on_version_id); other tasks make a version from their own input alone.
+   */
+  onPreviousVersion?: boolean;
   taskId: string;
+}
+
+/** A layer version as a task building on it needs it. */
+export interface EarlierVersion {
+  versionId: string;
+  version: string;
+  diskPath: string;
+}
+
+/** The layer disks a packaging machine's boot disk is composed of, besides the OS. */
+export interface PackagingLayers {
+  apps: string[];
+  platform?: string;
 }
 
 /** Everything the workflow needs about a version it is creating; paths, never contents. */
@@ -40,6 +59,15 @@ export interface PreparedVersion {
   /** Where the finished layer disk goes in the repository. */
   diskPath: string;
   os?: { versionId: string; diskPath: string };
+  /** App and platform layers: the OS layer they are bound to. */
+  osLayerId?: string;
+  /**
+   * The layer's Deployable versions before this one, oldest first (absent in results recorded before
+   * versions were built on versions).
+   */
+  earlier?: EarlierVersion[];
+  /** The version this one's packaging machine starts from, when `onPreviousVersion`. */
+  basedOn?: EarlierVersion;
 }
 
 /**
@@ -73,10 +101,15 @@ export function createLayerRecordActivities(deps: LayerRecordsDeps) {
         }
         os = { versionId: osVersion.id, diskPath: osVersion.diskPath };
       }
+      const earlier: EarlierVersion[] = (await deployableVersions(deps.pool, input.layerId))
+        .filter((v) => v.id !== input.versionId && v.diskPath)
+        .map((v) => ({ versionId: v.id, version: v.version, diskPath: v.diskPath! }));
+      const basedOn = input.onPreviousVersion ? earlier.at(-1) : undefined;
       const row = await createVersion(deps.pool, {
         ...input,
         id: input.versionId,
         osVersionId: os?.versionId,
+        basedOnVersionId: basedOn?.versionId,
       });
       await fs.mkdir(path.dirname(diskPathOf(input.layerId, input.versionId)), { recursive: true });
       return {
@@ -87,6 +120,9 @@ export function createLayerRecordActivities(deps: LayerRecordsDeps) {
         creationSeq: row.creationSeq,
         diskPath: diskPathOf(input.layerId, input.versionId),
         os,
+        ...(layer.osLayerId ? { osLayerId: layer.osLayerId } : {}),
+        earlier,
+        ...(basedOn ? { basedOn } : {}),
       };
     },
 
@@ -104,6 +140,38 @@ export function createLayerRecordActivities(deps: LayerRecordsDeps) {
         disks.push(v.diskPath);
       }
       return disks;
+    },
+
+    /**
+     * The layers a packaging machine's boot disk holds besides its OS version, by kind: app layers
+     * (an app's prerequisites; a platform layer is packaged with app layers present, as the
+     * reference has it) and at most one platform layer. Each must be Deployable and bound to
+     * `osLayerId`.
+     */
+    async packagingLayers(versionIds: string[], osLayerId: string): Promise<PackagingLayers> {
+      const layers: PackagingLayers = { apps: [] };
+      for (const id of versionIds) {
+        const v = await getVersion(deps.pool, id);
+        if (!v || v.state !== 'Deployable' || !v.diskPath)
+          throw ApplicationFailure.nonRetryable(
+            `layer version ${id} is not Deployable`,
+            'VersionNotDeployable',
+          );
+        const binding = await layerBinding(deps.pool, v.layerId);
+        if (v.layerType === 'os' || binding?.osLayerId !== osLayerId)
+          throw ApplicationFailure.nonRetryable(
+            `${v.layerName} ${v.version} is ${v.layerType === 'os' ? 'an OS layer' : 'bound to another OS layer'}: a packaging machine holds app and platform layers of its own OS layer`,
+            'WrongPrerequisite',
+          );
+        if (v.layerType === 'app') layers.apps.push(v.diskPath);
+        else if (layers.platform)
+          throw ApplicationFailure.nonRetryable(
+            'a packaging machine holds one platform layer at most',
+            'WrongPrerequisite',
+          );
+        else layers.platform = v.diskPath;
+      }
+      return layers;
     },
 
     async setLayerVersionState(versionId: string, state: VersionState, action?: unknown): Promise<void> {

@@ -8,6 +8,7 @@ import { installInGuest } from '../connectors/local/guest';
 import { LocalVmHost } from '../connectors/local/local-vm-host';
 import { WORKFLOW_TAG } from '../domain/vm-contract';
 import { DEFAULT_LOCAL_CONNECTOR_ID } from '../db/connectors';
+import type { PackagingResult } from '../workflows/create-layer-version';
 import type { LayerVersionResult } from '../workflows/layer-versions';
 import type { PublishImageResult } from '../workflows/publish-image';
 import { laminaClient } from './api-client';
@@ -90,8 +91,8 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     name: 'Notepad++',
     osLayerId: osLayer.id,
   });
-  await step(
-    'created app layer Notepad++ on a packaging machine (the demo installed it and shut the machine down)',
+  const packaged = await step(
+    'created app layer Notepad++ on a packaging machine (the demo installed it onto C: and HKLM, shut the machine down, and the layer was captured from the difference)',
     async () => {
       const packaging = await api.post<Task>(`/api/layers/${editor.id}/versions/package`, {
         version: '8.6',
@@ -107,9 +108,13 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       log(`demo:   packaging machine '${vm.name}' is running: installing, then shutting it down`);
       await installInGuest(host, vm.id, { from: installer, reg });
       await host.shutdown(vm.id);
-      return task('packaging', packaging);
+      return task<PackagingResult>('packaging', packaging);
     },
   );
+  if (packaged.captured && packaged.elasticFit)
+    log(
+      `demo:   captured ${packaged.captured.files} file(s), ${packaged.captured.excluded} machine-noise item(s) left out; elastic fit: ${packaged.elasticFit.verdict}`,
+    );
 
   const asCode = async (
     type: 'app' | 'platform',

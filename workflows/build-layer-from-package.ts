@@ -12,6 +12,8 @@ export interface BuildLayerFromPackageInput {
   content: string;
   reg?: string;
   deletions?: string;
+  /** A zip or folder of first-start scripts, run in the images the layer is composed into. */
+  scripts?: string;
 }
 
 /** Tasks started before uploads were removed once used leave theirs to expire. */
@@ -31,6 +33,7 @@ export async function buildLayerFromPackage(input: BuildLayerFromPackageInput): 
       from: input.content,
       reg: input.reg,
       deletions: input.deletions,
+      scripts: input.scripts,
       creationSequence: version.creationSeq,
       out: version.diskPath,
     });
@@ -38,7 +41,9 @@ export async function buildLayerFromPackage(input: BuildLayerFromPackageInput): 
   });
   // Only on success: a failed task keeps its uploads, so a retry (a new run with the same input) finds them.
   if (patched(REMOVE_USED_UPLOADS)) {
-    await appliance.removeUploads([input.content, input.reg, input.deletions].filter((f) => f !== undefined));
+    await appliance.removeUploads(
+      [input.content, input.reg, input.deletions, input.scripts].filter((f) => f !== undefined),
+    );
   }
   return result;
 }

@@ -39,6 +39,8 @@ export async function importOsLayer(input: ImportOsLayerInput): Promise<LayerVer
       name: version.layerName,
       version: version.version,
       out: version.diskPath,
+      // A new version of the OS layer keeps its identity: app layers made on earlier versions compose with it.
+      layer: { id: input.layerId, versions: (version.earlier ?? []).map((v) => v.diskPath) },
     });
     const result = await finishVersion(disks, version, digest);
     await saga.settle(scratch);

@@ -1,10 +1,11 @@
-import { patched, setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
+import { executeChild, patched, setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { PostPublishResult } from '../activities/publishing';
 import type { Snapshot } from '../connectors/vm-host';
 import { DISK_FIRMWARE } from '../domain/firmware';
 import { CONTAINER_FORMAT } from '../domain/image-formats';
 import { WORKFLOW_TAG, type ScriptsReport } from '../domain/vm-contract';
 import { appliance, copying, diskWork } from './activity-proxies';
+import { offloadCompose, offloading } from './offload-compose';
 import { imageFileName, imageName } from './image-names';
 import { withSaga, type Compensation } from './saga';
 import { scriptsReported, vmPoweredOff } from './signals';
@@ -43,6 +44,13 @@ const REPORT_BY_ID = 'compose-report-by-id';
  * one template in the same second shared a file, and stopping one removed the other's.
  */
 const RESERVED_IMAGE_NAME = 'reserved-image-name';
+/** Tasks started before Offload Compositing was read composed on the appliance whatever the setting. */
+const OFFLOAD_COMPOSE = 'offload-compose';
+/**
+ * Tasks started before compose kept the layers' scripts waited for a scripts report from every master
+ * image, whether or not it had a runner (none had: they waited out the timeout).
+ */
+const WAIT_ONLY_FOR_PLACED_SCRIPTS = 'wait-only-for-placed-scripts';
 
 /**
  * publishImage (ARCHITECTURE.md §6): validate the template → compose → deliver to the connector (an
@@ -83,16 +91,41 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
     const report = reportById
       ? saga.register('conflict report', () => appliance.removeConflictReport(imageId))
       : undefined;
-    const composed = await disks.composeImage({
-      os: plan.os.diskPath,
-      apps: plan.apps.map((a) => a.diskPath),
-      platform: plan.platform?.diskPath,
-      sizeBytes: plan.template.diskSizeGb * 2 ** 30,
-      firmware,
-      format,
-      out: imagePath,
-      ...(reportById ? { reportId: imageId } : {}),
-    });
+    const upload = `image-${imageId}`;
+    // With the connector's Offload Compositing on, a Compositing Engine on its platform composes the
+    // image straight into its storage, as the stored disk the master image VM is made from.
+    const offloaded =
+      plan.delivery === 'vm' &&
+      patched(OFFLOAD_COMPOSE) &&
+      (await offloading.offloadCompositingOf(connectorId));
+    const sizeBytes = plan.template.diskSizeGb * 2 ** 30;
+    const composed = offloaded
+      ? await executeChild(offloadCompose, {
+          workflowId: `${workflowInfo().workflowId}-offload-compose`,
+          args: [
+            {
+              connectorId,
+              os: plan.os.versionId,
+              apps: plan.apps.map((a) => a.versionId),
+              platform: plan.platform?.versionId,
+              sizeBytes,
+              firmware,
+              format,
+              diskName: upload,
+              reportId: imageId,
+            },
+          ],
+        })
+      : await disks.composeImage({
+          os: plan.os.diskPath,
+          apps: plan.apps.map((a) => a.diskPath),
+          platform: plan.platform?.diskPath,
+          sizeBytes,
+          firmware,
+          format,
+          out: imagePath,
+          ...(reportById ? { reportId: imageId } : {}),
+        });
 
     let location: string;
     let publishedPath: string;
@@ -109,9 +142,8 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
       publishedPath = copied.path;
     } else {
       const pollMs = (input.powerPollSeconds ?? 30) * 1000;
-      const upload = `image-${imageId}`;
       const uploaded = saga.register('uploaded image', () => appliance.deleteDisk(connectorId, upload));
-      await copying.uploadDisk(connectorId, upload, imagePath);
+      if (!offloaded) await copying.uploadDisk(connectorId, upload, imagePath);
       delivered = saga.register('master image VM', () => appliance.destroyVm(connectorId, vmId));
       await appliance.createVm(connectorId, {
         id: vmId,
@@ -124,12 +156,14 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
       await saga.settle(uploaded);
       await appliance.powerOnVm(connectorId, vmId);
       const status = () => appliance.vmStatus(connectorId, vmId);
-      await waitFor(
-        () => scripts !== undefined,
-        async () => (scripts = (await status()).scriptsReport) !== undefined,
-        pollMs,
-        (input.scriptsTimeoutSeconds ?? 1800) * 1000,
-      );
+      // The image's first-start runner reports when the layers' scripts ran; without scripts there is no runner.
+      if (!patched(WAIT_ONLY_FOR_PLACED_SCRIPTS) || composed.scripts > 0)
+        await waitFor(
+          () => scripts !== undefined,
+          async () => (scripts = (await status()).scriptsReport) !== undefined,
+          pollMs,
+          (input.scriptsTimeoutSeconds ?? 1800) * 1000,
+        );
       await appliance.shutdownVm(connectorId, vmId);
       await waitFor(
         () => poweredOff,

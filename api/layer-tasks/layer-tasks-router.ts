@@ -8,7 +8,7 @@ import type { ImportOsLayerInput } from '../../workflows/import-os-layer';
 import type { ApiDeps } from '../deps';
 import type { LayerType } from '../../domain/layers';
 import { layerTypeAccess } from '../layers/layer-access';
-import { HttpProblem, notFound } from '../problem';
+import { HttpProblem, invalidFields, notFound } from '../problem';
 import { resource, route } from '../route';
 import { withTaskLocation } from '../tasks/task-location';
 import { taskSchema } from '../tasks/task-schemas';
@@ -29,6 +29,12 @@ const importBody = z.object({
     }),
   ]),
 });
+const scriptsUpload = z
+  .uuid()
+  .optional()
+  .describe(
+    'Upload id of a zip of first-start scripts (.ps1, .cmd, .bat): every image with the layer runs them once at its first start, layer by layer in priority order',
+  );
 const buildBody = z.object({
   version: displayName,
   description,
@@ -36,6 +42,7 @@ const buildBody = z.object({
   content: z.uuid().describe('Upload id of the zip with the layer files'),
   reg: z.uuid().optional().describe('Upload id of a .reg file'),
   deletions: z.uuid().optional().describe('Upload id of a deletions list (one Windows path per line)'),
+  scripts: scriptsUpload,
 });
 const packageBody = z.object({
   version: displayName,
@@ -47,6 +54,7 @@ const packageBody = z.object({
   cpus: z.number().int().min(1).max(64).optional(),
   memoryMiB: z.number().int().min(512).max(1048576).optional(),
   powerPollSeconds: z.number().int().min(1).max(86400).optional(),
+  scripts: scriptsUpload,
 });
 
 /** The tasks that make layer versions (ARCHITECTURE.md §6): OS import, layer-as-code and the packaging machine. */
@@ -139,6 +147,7 @@ export function layerTasksResource({ pool, tasks, uploadsDir, importDirs }: ApiD
           content: await existingUpload(uploadsDir, body.content, 'body.content'),
           reg: body.reg && (await existingUpload(uploadsDir, body.reg, 'body.reg')),
           deletions: body.deletions && (await existingUpload(uploadsDir, body.deletions, 'body.deletions')),
+          scripts: body.scripts && (await existingUpload(uploadsDir, body.scripts, 'body.scripts')),
         };
         return startLayerTask(
           res,
@@ -155,7 +164,7 @@ export function layerTasksResource({ pool, tasks, uploadsDir, importDirs }: ApiD
       path: '/:id/versions/package',
       operationId: 'packageLayerVersion',
       summary:
-        'Start a task creating a layer version on a packaging machine (waits for the admin to install and shut down)',
+        'Start a task creating a layer version on a packaging machine (waits for the admin to install, or update Windows for an OS layer, and shut down); the version is captured from what changed',
       access: 'layers.write',
       authorizeObject: typeAccess,
       params: idParams,
@@ -163,10 +172,30 @@ export function layerTasksResource({ pool, tasks, uploadsDir, importDirs }: ApiD
       status: 202,
       response: taskSchema,
       handle: async ({ params, body, caller, res }) => {
-        const layer = await layerOf(params.id, ['app', 'platform'], 'a packaging machine');
+        const layer = await layerOf(params.id, ['app', 'platform', 'os'], 'a packaging machine');
+        if (layer.type === 'os') {
+          const refused = [
+            ...((body.prerequisiteVersionIds ?? []).length > 0
+              ? [
+                  {
+                    field: 'body.prerequisiteVersionIds',
+                    message: "an OS layer's new version is made on its current version alone",
+                  },
+                ]
+              : []),
+            ...(body.scripts
+              ? [{ field: 'body.scripts', message: 'first-start scripts belong to app and platform layers' }]
+              : []),
+          ];
+          if (refused.length > 0) throw invalidFields(refused);
+        }
         for (const id of body.prerequisiteVersionIds ?? [])
           if (!(await getVersion(pool, id))) throw notFound('Layer version', id);
-        const input: CreateLayerVersionInput = { layerId: params.id, ...body };
+        const input: CreateLayerVersionInput = {
+          layerId: params.id,
+          ...body,
+          scripts: body.scripts && (await existingUpload(uploadsDir, body.scripts, 'body.scripts')),
+        };
         return startLayerTask(
           res,
           'createLayerVersion',

@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { installIntoPackageDisk } from '../../compositor/package-disk';
+import { installIntoBootDisk } from '../../compositor/boot-disk-install';
 import { findVmByInstanceUuid, powerOff } from '../../connectors/vsphere/virtual-machines';
 import type { VsphereConnector } from '../../connectors/vsphere/vsphere-connector';
 import { run } from '../../lib/processes';
 import { startVcsim, type Vcsim } from '../../runtime/vcsim';
-import type { PackagingAction } from '../../workflows/create-layer-version';
+import type { PackagingAction, PackagingResult } from '../../workflows/create-layer-version';
 import { expectWorkerFailures, testDir } from '../harness';
 import {
   catFromImage,
@@ -28,9 +28,13 @@ import { datastoreFiles, qemuCompare, vcsimConnector, vcsimConnectorThroughApi }
  *
  * What vcsim does not simulate, and the stand-in:
  * - A guest: the packaging machine never boots, so nobody installs anything inside it. The test plays
- *   the admin as `lamina vm install` does on the local connector: it writes the application into the
- *   package disk's bytes in vcsim's datastore folder (through a VHDX copy, since the layer code writes
- *   whole disks, then back into the `-flat.vmdk` in place), then powers the VM off through vim25.
+ *   the admin as `lamina vm install` does on the local connector: it writes the application onto C:
+ *   and into the SOFTWARE hive of the VM's boot disk in vcsim's datastore folder (through a VHDX copy,
+ *   since the installer stand-in rewrites whole disks, then back into the `-flat.vmdk` in place), then
+ *   powers the VM off through vim25. The task downloads that disk and captures the difference from
+ *   the composed boot disk it started from.
+ * - Child disks: the VM gets a server-side copy of the stored boot disk (CopyVirtualDisk), not a
+ *   linked clone.
  * - The shutdown itself: the admin's guest shutdown is a PowerOffVM_Task; the task notices it through
  *   the power watcher (listVms every second) with the workflow's poll as the fallback.
  */
@@ -81,12 +85,9 @@ async function startPackaging(name: string) {
   return { layerId, started, action };
 }
 
-/** What an installer inside the packaging machine does to its package disk (drive D:). */
+/** What an installer inside the packaging machine does to its boot disk (C: and HKLM). */
 async function adminInstalls(vmId: string, files: Record<string, string>, reg: Record<string, string>) {
-  const flat = datastoreFile(await inspector.vms.diskLocation(vmId, 'package')).replace(
-    /\.vmdk$/,
-    '-flat.vmdk',
-  );
+  const flat = datastoreFile(await inspector.vms.diskLocation(vmId, 'boot')).replace(/\.vmdk$/, '-flat.vmdk');
   const dir = testDir('admin');
   const installer = path.join(dir, 'installer');
   for (const [windowsPath, content] of Object.entries(files)) {
@@ -96,9 +97,9 @@ async function adminInstalls(vmId: string, files: Record<string, string>, reg: R
   }
   const regFile = path.join(dir, 'app.reg');
   fs.writeFileSync(regFile, regText(reg));
-  const copy = path.join(dir, 'package.vhdx');
+  const copy = path.join(dir, 'boot.vhdx');
   await run('qemu-img', ['convert', '-f', 'raw', '-O', 'vhdx', flat, copy]);
-  await installIntoPackageDisk(copy, { from: installer, reg: regFile });
+  await installIntoBootDisk(copy, { from: installer, reg: regFile });
   // Back into the VM's disk file in place, as the guest's writes would land.
   await run('qemu-img', ['convert', '-n', '-O', 'raw', copy, flat]);
 }
@@ -108,7 +109,7 @@ async function adminPowersOff(vmId: string) {
   await powerOff(client, (await findVmByInstanceUuid(client, datacenter.ref, vmId))!);
 }
 
-it('creates the packaging VM in the folder with boot and package disks, waits for its power-off, finalizes the layer and cleans up', async () => {
+it('creates the packaging VM in the folder on its own copy of the boot disk, waits for its power-off, captures the layer and cleans up', async () => {
   const { layerId, started, action } = await startPackaging('Notepad++');
   const vm = await inspector.vms.getVm(action.vm.id);
   expect(vm).toMatchObject({
@@ -116,12 +117,9 @@ it('creates the packaging VM in the folder with boot and package disks, waits fo
     power: 'running',
     cpus: 1,
     memoryMiB: 512,
-    disks: [
-      { name: 'boot', from: expect.stringMatching(/^packaging-cache-/) },
-      { name: 'package', from: `package-${action.vm.id}` },
-    ],
+    disks: [{ name: 'boot', from: expect.stringMatching(/^packaging-cache-/) }],
   });
-  // The VM's own copies, beside the cached boot disk; the uploaded package disk was only the way in.
+  // The VM's own copy, beside the cached boot disk; no package disk.
   const [cached] = await cachedDisks();
   expect(datastoreFiles(sim).filter((f) => f.startsWith('lamina/'))).toEqual(
     [
@@ -129,21 +127,19 @@ it('creates the packaging VM in the folder with boot and package disks, waits fo
       `lamina/disks/${cached}.vmdk`,
       `lamina/vms/${action.vm.id}/${cached}-flat.vmdk`,
       `lamina/vms/${action.vm.id}/${cached}.vmdk`,
-      `lamina/vms/${action.vm.id}/package-${action.vm.id}-flat.vmdk`,
-      `lamina/vms/${action.vm.id}/package-${action.vm.id}.vmdk`,
     ].sort(),
   );
 
-  // Bytes: the VM's boot disk is the composed (cached) one, its package disk the empty layer disk made
-  // in the task's scratch folder.
+  // Bytes: the VM's boot disk is the composed (cached) one, which the task keeps in its scratch folder
+  // as the capture's base.
   const inDatastore = (relative: string) => path.join(sim.datastoreDir('LocalDS_0'), relative);
   await qemuCompare(
     inDatastore(`lamina/disks/${cached}.vmdk`),
     inDatastore(`lamina/vms/${action.vm.id}/${cached}.vmdk`),
   );
   await qemuCompare(
-    path.join(app.config.scratchDir, action.vm.id, 'package.vhdx'),
-    inDatastore(`lamina/vms/${action.vm.id}/package-${action.vm.id}.vmdk`),
+    path.join(app.config.scratchDir, action.vm.id, 'boot.vhdx'),
+    inDatastore(`lamina/vms/${action.vm.id}/${cached}.vmdk`),
   );
 
   await adminInstalls(
@@ -153,11 +149,9 @@ it('creates the packaging VM in the folder with boot and package disks, waits fo
   );
   await adminPowersOff(action.vm.id);
 
-  const result = await completed<{ versionId: string; diskPath: string; cacheHit: boolean }>(
-    app.api,
-    started,
-  );
+  const result = await completed<PackagingResult>(app.api, started);
   expect(result.cacheHit).toBe(false);
+  expect(result.elasticFit?.verdict).toBe('fit');
   expect(await catFromImage(result.diskPath, '\\Program Files\\Notepad++\\notepad++.exe')).toBe('MZ editor');
   expect(await catFromImage(result.diskPath, '\\.lamina\\registry.reg')).toMatch(/"Version"="8\.6"/);
   const { rows } = await app.stack.pool.query('SELECT state FROM layer_versions WHERE layer_id = $1', [

@@ -205,14 +205,22 @@ export async function builtLayer(
   osLayerId: string,
   files: Record<string, string>,
   reg?: Record<string, string>,
+  /** First-start scripts (path → content), run by the images the layer is composed into. */
+  scripts?: Record<string, string>,
 ): Promise<{ layerId: string; versionId: string; sha256: string }> {
   const layerId = await createLayer(api, type, name, osLayerId);
   const pkg = await appPackage(files, reg);
   const content = await upload(api, pkg.zip);
   const regId = pkg.reg ? await upload(api, pkg.reg) : undefined;
+  const scriptsId = scripts ? await upload(api, (await appPackage(scripts)).zip) : undefined;
   const result = await completed<{ versionId: string; sha256: string }>(
     api,
-    await api.post(`/api/layers/${layerId}/versions/build`, { version: '1', content, reg: regId }),
+    await api.post(`/api/layers/${layerId}/versions/build`, {
+      version: '1',
+      content,
+      reg: regId,
+      scripts: scriptsId,
+    }),
   );
   return { layerId, ...result };
 }

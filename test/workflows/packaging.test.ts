@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { projectRoot } from '../../lib/project-root';
-import type { PackagingAction } from '../../workflows/create-layer-version';
+import type { PackagingAction, PackagingResult } from '../../workflows/create-layer-version';
 import { testDir } from '../harness';
 import {
   appPackage,
@@ -24,6 +24,11 @@ import {
 
 const exec = promisify(execFile);
 
+/**
+ * createLayerVersion through the capture path: the packaging machine boots its own copy of the
+ * composed boot disk, the admin (`lamina vm install`, which writes onto C: and into the hives as an
+ * installer does) changes it, and the version is captured from the difference.
+ */
 describe('createLayerVersion: the packaging machine on the local connector, and its packaging cache', () => {
   let app: Appliance;
   let os: { layerId: string; versionId: string };
@@ -33,10 +38,14 @@ describe('createLayerVersion: the packaging machine on the local connector, and 
   const lamina = (...args: string[]) =>
     exec(process.execPath, [path.join(projectRoot(), 'bin', 'lamina'), 'vm', ...args, '--pool', pool]);
 
-  const startPackaging = async (name: string, prerequisiteVersionIds: string[] = []) => {
-    const layerId = await createLayer(app.api, 'app', name, os.layerId);
+  const startPackaging = async (
+    name: string,
+    prerequisiteVersionIds: string[] = [],
+    existing?: { layerId: string; version: string },
+  ) => {
+    const layerId = existing?.layerId ?? (await createLayer(app.api, 'app', name, os.layerId));
     const started = await app.api.post(`/api/layers/${layerId}/versions/package`, {
-      version: '1',
+      version: existing?.version ?? '1',
       connectorId: LOCAL_CONNECTOR,
       prerequisiteVersionIds,
       // The power watcher's signal must end the wait; this poll would come far too late for the test.
@@ -46,7 +55,8 @@ describe('createLayerVersion: the packaging machine on the local connector, and 
     // What the console shows: the version waits for the admin, with the machine and instructions.
     const action = await eventually(async () => {
       const versions = (await app.api.get(`/api/layers/${layerId}/versions`)).body.items;
-      return versions[0]?.state === 'ActionRequired' ? (versions[0].action as PackagingAction) : undefined;
+      const waiting = versions.find((v: { state: string }) => v.state === 'ActionRequired');
+      return waiting ? (waiting.action as PackagingAction) : undefined;
     });
     return { layerId, started, action };
   };
@@ -67,44 +77,55 @@ describe('createLayerVersion: the packaging machine on the local connector, and 
     app = await startAppliance();
     pool = path.join(app.config.dataDir, 'pool');
     os = await importedOs(app.api, await goldImage());
-    // Room for one 2 GiB boot disk: the second distinct one evicts the first.
-    const patched = await app.api.patch(`/api/connectors/${LOCAL_CONNECTOR}`, { packagingCacheGb: 3 });
+    // Room for one boot disk (the OS volume, under 1 GiB, the layers on it and 4 GiB headroom: 5 GiB), not two.
+    const patched = await app.api.patch(`/api/connectors/${LOCAL_CONNECTOR}`, { packagingCacheGb: 8 });
     expect(patched.status).toBe(200);
   }, 120_000);
   afterAll(() => app?.stop());
 
   let firstVersion: string;
+  let notepad: string;
 
-  it('waits for the admin, then finalizes what was installed into a Deployable layer version (cache miss)', async () => {
+  it('waits for the admin, then captures what was installed on C: into a Deployable layer version (cache miss)', async () => {
     const { layerId, started, action } = await startPackaging('Notepad++');
+    notepad = layerId;
     expect(action.instructions).toMatch(/lamina vm install/);
     const vm = JSON.parse(fs.readFileSync(path.join(pool, 'vms', action.vm.id, 'vm.json'), 'utf8'));
     expect(vm).toMatchObject({ power: 'running', cpus: 2, memoryMiB: 4096 });
-    expect(vm.disks.map((d: { name: string }) => d.name)).toEqual(['boot', 'package']);
+    // One disk: the VM's own copy of the composed boot disk, where the admin installs. No package disk.
+    expect(vm.disks.map((d: { name: string }) => d.name)).toEqual(['boot']);
+    const bootDisk = path.join(pool, 'vms', action.vm.id, 'boot.vhdx');
+    const { stdout } = await exec('qemu-img', ['info', '--output=json', bootDisk]);
+    expect(JSON.parse(stdout)['virtual-size']).toBe(5 * 2 ** 30);
 
     const installer = testDir('installer');
     fs.mkdirSync(path.join(installer, 'Program Files', 'Notepad++'), { recursive: true });
     fs.writeFileSync(path.join(installer, 'Program Files', 'Notepad++', 'notepad++.exe'), 'MZ editor');
+    fs.writeFileSync(path.join(installer, 'Program Files', 'Notepad++', 'readme.txt'), 'read me');
+    fs.writeFileSync(path.join(installer, 'Program Files', 'Notepad++', 'license.txt'), 'GPL');
     const reg = path.join(installer, '..', 'npp.reg');
     fs.writeFileSync(reg, regText({ 'Notepad++': 'Version=8.6' }));
     await lamina('install', action.vm.name, '--from', installer, '--reg', reg);
+    // Onto C: and into the SOFTWARE hive of the VM's boot disk, as an installer would.
+    expect(await catFromImage(bootDisk, '\\Program Files\\Notepad++\\notepad++.exe')).toBe('MZ editor');
     await lamina('shutdown', action.vm.name);
 
-    const result = await completed<{ versionId: string; diskPath: string; cacheHit: boolean }>(
-      app.api,
-      started,
-    );
+    const result = await completed<PackagingResult>(app.api, started);
     firstVersion = result.versionId;
     expect(result.cacheHit).toBe(false);
+    expect(result.elasticFit).toEqual({ verdict: 'fit', reasons: [] });
+    expect(result.captured).toMatchObject({ files: 3, deletions: 0 });
     expect(await catFromImage(result.diskPath, '\\Program Files\\Notepad++\\notepad++.exe')).toBe(
       'MZ editor',
     );
     expect(await catFromImage(result.diskPath, '\\.lamina\\registry.reg')).toMatch(/"Version"="8\.6"/);
     const { rows } = await app.stack.pool.query(
-      `SELECT state, action FROM layer_versions WHERE layer_id = $1`,
+      `SELECT state, action, elastic_fit, based_on_version_id FROM layer_versions WHERE layer_id = $1`,
       [layerId],
     );
-    expect(rows).toEqual([{ state: 'Deployable', action: null }]);
+    expect(rows).toEqual([
+      { state: 'Deployable', action: null, elastic_fit: 'fit', based_on_version_id: null },
+    ]);
 
     // The packaging VM and its disks are gone; the composed boot disk stays, cached.
     expect(fs.readdirSync(path.join(pool, 'vms'))).toEqual([]);
@@ -135,7 +156,44 @@ describe('createLayerVersion: the packaging machine on the local connector, and 
     expect(await cachedKeys()).toHaveLength(1);
   }, 180_000);
 
-  it('evicts the least recently used boot disk when a new one does not fit', async () => {
+  it('version 2 starts from version 1 and holds its files, its own changes, and not what it deleted', async () => {
+    const before = await cachedKeys();
+    const { started, action } = await startPackaging('Notepad++', [], { layerId: notepad, version: '2' });
+    // The machine shows version 1: the admin updates the installed application.
+    const bootDisk = path.join(pool, 'vms', action.vm.id, 'boot.vhdx');
+    expect(await catFromImage(bootDisk, '\\Program Files\\Notepad++\\notepad++.exe')).toBe('MZ editor');
+    const update = testDir('update');
+    fs.mkdirSync(path.join(update, 'Program Files', 'Notepad++', 'plugins'), { recursive: true });
+    fs.writeFileSync(path.join(update, 'Program Files', 'Notepad++', 'notepad++.exe'), 'MZ editor 2');
+    fs.writeFileSync(path.join(update, 'Program Files', 'Notepad++', 'plugins', 'compare.dll'), 'MZ plugin');
+    const deletions = path.join(update, '..', 'deletions.txt');
+    fs.writeFileSync(deletions, '\\Program Files\\Notepad++\\readme.txt\n');
+    await lamina('install', action.vm.name, '--from', update, '--deletions', deletions);
+    await lamina('shutdown', action.vm.name);
+
+    const result = await completed<PackagingResult>(app.api, started);
+    // A new boot disk (version 1 on it): a miss, which evicted the only cached one.
+    expect(result.cacheHit).toBe(false);
+    expect(await cachedKeys()).toHaveLength(1);
+    expect((await cachedKeys())[0]).not.toBe(before[0]);
+    const file = (windowsPath: string) => catFromImage(result.diskPath, windowsPath);
+    expect(await file('\\Program Files\\Notepad++\\notepad++.exe')).toBe('MZ editor 2');
+    expect(await file('\\Program Files\\Notepad++\\plugins\\compare.dll')).toBe('MZ plugin');
+    expect(await file('\\Program Files\\Notepad++\\license.txt')).toBe('GPL');
+    await expect(file('\\Program Files\\Notepad++\\readme.txt')).rejects.toThrow(/ntfscat/);
+    expect(await file('\\.lamina\\registry.reg')).toMatch(/"Version"="8\.6"/);
+    expect(JSON.parse(await file('\\.lamina\\deletions.json'))).toEqual([
+      '\\Program Files\\Notepad++\\readme.txt',
+    ]);
+    const { rows } = await app.stack.pool.query(
+      `SELECT version, based_on_version_id AS "basedOn" FROM layer_versions WHERE id = $1`,
+      [result.versionId],
+    );
+    expect(rows).toEqual([{ version: '2', basedOn: firstVersion }]);
+    expect(await cacheCounters()).toEqual({ hits: 1, lookups: 3 });
+  }, 180_000);
+
+  it('a machine with a prerequisite has its own boot disk, which evicts the least recently used', async () => {
     const before = await cachedKeys();
     const { started, action } = await startPackaging('Plugin', [firstVersion]);
     await lamina('shutdown', action.vm.name);
@@ -144,7 +202,7 @@ describe('createLayerVersion: the packaging machine on the local connector, and 
     expect(after).toHaveLength(1);
     expect(after[0]).not.toBe(before[0]);
     expect(filesUnder(path.join(pool, 'disks'))).toEqual([`${after[0]}.vhdx`]);
-    expect(await cacheCounters()).toEqual({ hits: 1, lookups: 3 });
+    expect(await cacheCounters()).toEqual({ hits: 1, lookups: 4 });
   }, 180_000);
 
   it('stopped while the machine waits for the admin: nothing is left but the cache', async () => {

@@ -33,8 +33,12 @@ describe('publishing as an MCS master image on the local connector, and stopping
     app = await startAppliance();
     pool = path.join(app.config.dataDir, 'pool');
     os = await importedOs(app.api, await goldImage());
-    appVersion = (await builtLayer(app.api, 'app', 'Tools', os.layerId, { 'Tools\\tool.txt': 'tool' }))
-      .versionId;
+    // With a first-start script: the master image runs it and reports before it is shut down.
+    appVersion = (
+      await builtLayer(app.api, 'app', 'Tools', os.layerId, { 'Tools\\tool.txt': 'tool' }, undefined, {
+        'setup.cmd': '@echo tools ready',
+      })
+    ).versionId;
   }, 120_000);
   afterAll(() => app?.stop());
 
@@ -96,6 +100,7 @@ describe('publishing as an MCS master image on the local connector, and stopping
     const templateId = await template(app.api, {
       name: 'Quiet',
       osVersionId: os.versionId,
+      appVersionIds: [appVersion],
       connectorId: LOCAL_CONNECTOR,
     });
     const result = await completed<PublishImageResult>(
