@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { extractWindowsPartition, openWindowsPartition, writeDisk, type OutputFormat } from './disk-image';
 import { MiB, planDisk } from './disk-layout';
+import { createImageTarget } from './image-target';
 import { LayerDeletions, LayerMetadata, METADATA_FILES } from './layer-metadata';
 import { layerInputName, type LayerInput } from './iscsi-lun';
 import { NtfsCoreError, type ProgressListener, type VolumeRef } from './native';
@@ -83,6 +84,58 @@ export async function createLayerDisk(
   return metadata;
 }
 
+function volumeSerial(seed: string): Buffer {
+  return createHash('sha256').update(`${seed}:serial`).digest();
+}
+
+export interface KnownLayerContent {
+  /** The metadata, content hash included: known before the files are written. */
+  metadata: LayerMetadata;
+  /** Writes the layer's files into `volume`, the core's name for the layer disk's own partition. */
+  write(volume: string): Promise<void>;
+  deletions?: string[];
+  registry?: Buffer;
+}
+
+/**
+ * Writes a layer disk whose content hash is known before its files are (a capture hashes the list
+ * it will copy) in place: the volume is made inside the VHDX, as a compose makes an image's
+ * (image-target.ts), so each file's bytes are written once, past the page cache, and there is no
+ * partition image to wrap afterwards. The disk is the one createLayerDisk would write.
+ */
+export async function createLayerDiskInPlace(
+  out: string,
+  workDir: string,
+  partitionSize: number,
+  content: KnownLayerContent,
+  options: { onProgress?: ProgressListener; signal?: AbortSignal } = {},
+): Promise<void> {
+  const seed = identitySeed(content.metadata);
+  const fresh = path.join(workDir, 'layer.ntfs');
+  await formatVolume(fresh, partitionSize, { label: 'Layer', startSector: PARTITION_START / 512 });
+  const target = await createImageTarget(
+    LAYER_DISK_FORMAT,
+    out,
+    planDisk('bios', PARTITION_START + partitionSize, seed),
+    workDir,
+    seed,
+  );
+  try {
+    await target.placeOsVolume(fresh, partitionSize, options);
+    await fs.rm(fresh);
+    await content.write(target.volume);
+    const { metadata, deletions, registry } = content;
+    await applyToVolume(target.volume, metadataOperations(metadata, deletions, registry), {
+      epoch: Math.floor(Date.parse(metadata.createdAt) / 1000),
+    });
+    await finalizeVolume(target.volume, volumeSerial(seed), PARTITION_START);
+    await target.finish({}, options);
+  } catch (err) {
+    await target.abort();
+    throw err;
+  }
+}
+
 /** Stamps the volume and wraps the partition into the layer disk container. */
 export async function sealLayerPartition(
   partition: string,
@@ -90,7 +143,7 @@ export async function sealLayerPartition(
   metadata: LayerMetadata,
 ): Promise<void> {
   const seed = identitySeed(metadata);
-  await finalizeVolume(partition, createHash('sha256').update(`${seed}:serial`).digest(), PARTITION_START);
+  await finalizeVolume(partition, volumeSerial(seed), PARTITION_START);
   const { size } = await fs.stat(partition);
   const layout = planDisk('bios', PARTITION_START + Math.ceil(size / MiB) * MiB, seed);
   await writeDisk(layout, { windows: partition }, LAYER_DISK_FORMAT, out, { identity: seed });

@@ -1,9 +1,10 @@
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { countOperations, formatRegText, type RegOperation } from '../../registry';
 import { derivedGuid } from '../disk-image';
 import { ComposeError } from '../errors';
 import { importOsLayer, osLayerLineage, type OsLayerLineage } from '../import-os';
-import { createLayerDisk, layerPartitionSize, withLayer } from '../layer-disk';
+import { createLayerDiskInPlace, layerPartitionSize, withLayer } from '../layer-disk';
 import { layerIdentity, LayerType, osBinding, type LayerMetadata } from '../layer-metadata';
 import { runNtfsCore, volumeArgument, type ProgressListener } from '../native';
 import { writeReport } from '../report-file';
@@ -152,35 +153,45 @@ async function writeDifferenceLayer(
   const createdAt = new Date(Math.floor(Date.now() / 1000) * 1000).toISOString();
   const version = input.version ?? '1';
   const lines = copyList(entries);
-  return createLayerDisk(input.out, work, layerPartitionSize(bytes + (regText?.length ?? 0), lines.length), {
-    async write(partition, hash) {
-      for (const entry of entries) hash.update(`${entry.path}\0${entry.dir}\0${entry.size}\n`);
-      hash.update(JSON.stringify(deletions));
-      if (regText) hash.update(regText);
-      await runNtfsCore(['copy-paths', volumeArgument(pair.after), partition, String(bytes)], {
-        input: linesOf(lines),
-        served: pair.after.mapFile ? undefined : pair.after,
-        epoch: Date.parse(createdAt) / 1000,
-        onProgress: input.onProgress,
-        signal: input.signal,
-      });
+  // What the layer holds is known before it is written: its hash names it, and the disk is made in place.
+  const hash = createHash('sha256');
+  for (const entry of entries) hash.update(`${entry.path}\0${entry.dir}\0${entry.size}\n`);
+  hash.update(JSON.stringify(deletions));
+  if (regText) hash.update(regText);
+  const contentHash = hash.digest('hex');
+  const metadata: LayerMetadata = {
+    schema: 1,
+    id: derivedGuid(
+      `${input.type}:${input.name}:${version}:${creationSequence}:${contentHash}`,
+    ).toLowerCase(),
+    name: input.name,
+    type: input.type,
+    version,
+    os: osBinding(os),
+    creationSequence,
+    createdAt,
+    contentHash,
+  };
+  await createLayerDiskInPlace(
+    input.out,
+    work,
+    layerPartitionSize(bytes + (regText?.length ?? 0), lines.length),
+    {
+      metadata,
+      write: (volume) =>
+        runNtfsCore(['copy-paths', volumeArgument(pair.after), volume, String(bytes)], {
+          input: linesOf(lines),
+          served: pair.after.mapFile ? undefined : pair.after,
+          epoch: Date.parse(createdAt) / 1000,
+          onProgress: input.onProgress,
+          signal: input.signal,
+        }).then(() => undefined),
+      deletions,
+      registry: regText,
     },
-    metadata: (contentHash) => ({
-      schema: 1,
-      id: derivedGuid(
-        `${input.type}:${input.name}:${version}:${creationSequence}:${contentHash}`,
-      ).toLowerCase(),
-      name: input.name,
-      type: input.type,
-      version,
-      os: osBinding(os),
-      creationSequence,
-      createdAt,
-      contentHash,
-    }),
-    deletions,
-    registry: regText,
-  });
+    { signal: input.signal },
+  );
+  return metadata;
 }
 
 /** An OS layer version is AFTER's whole volume, continuing the identity of the OS layer it was made on. */

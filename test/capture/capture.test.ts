@@ -182,6 +182,7 @@ function layerVolume(): string {
 }
 
 test('the captured layer holds exactly the files the installer created or changed', () => {
+  run('qemu-img', ['check', layer]); // throws on a damaged container
   const volume = layerVolume();
   expect(ntfsfixClean(volume)).toBe(true);
   expect(
