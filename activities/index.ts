@@ -2,6 +2,7 @@ import { createConnectorTestActivities, type ConnectorTestDeps } from './connect
 import { createDiagnosticsActivities, type DiagnosticsDeps } from './diagnostics';
 import { withFailureTable } from './failure-table';
 import { createIscsiTargetActivities, type IscsiTargetDeps } from './iscsi-targets';
+import { createOffloadActivities, type OffloadDeps } from './offload-engines';
 import { createLayerDiskActivities, type LayerDiskDeps } from './layer-disks';
 import { createLayerRecordActivities } from './layer-records';
 import { createLocalVmStandInActivities } from './local-vm-stand-ins';
@@ -14,7 +15,8 @@ import { createWorkerSettingsActivities } from './worker-settings';
 
 export type ActivityDeps = DiagnosticsDeps &
   ConnectorTestDeps &
-  IscsiTargetDeps & {
+  IscsiTargetDeps &
+  Pick<OffloadDeps, 'offload'> & {
     /** Where tasks keep intermediate files (composed images, disks before upload). */
     scratchDir: string;
     composeTaskQueue: string;
@@ -38,6 +40,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createScratchActivities(deps),
     ...createUploadActivities(deps),
     ...createIscsiTargetActivities(deps),
+    ...createOffloadActivities(deps),
     ...createWorkerSettingsActivities({ composeTaskQueue: deps.composeTaskQueue }),
   });
 }

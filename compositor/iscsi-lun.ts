@@ -31,6 +31,27 @@ export function lunUrl(lun: IscsiLun): string {
   return `iscsi://${lun.portal}/${lun.iqn}/${lun.lun}`;
 }
 
+/**
+ * A layer as a command line names it: a file, or `iscsi://HOST:PORT/IQN/LUN` with the initiator name
+ * and CHAP credentials from the environment the core reads them from (LAMINA_ISCSI_INITIATOR,
+ * LAMINA_ISCSI_CHAP_USER, LAMINA_ISCSI_CHAP_SECRET), never from the URL.
+ */
+export function parseLayerInput(text: string, env: NodeJS.ProcessEnv = process.env): LayerInput {
+  if (!text.startsWith('iscsi://')) return text;
+  const match = /^iscsi:\/\/([^/@]+)\/([^/]+)\/(\d+)$/.exec(text);
+  if (!match)
+    throw new ComposeError(`${text}: not an iSCSI URL like iscsi://host:3260/iqn.2024-01.example:target/1`);
+  const [, portal, iqn, lun] = match;
+  const user = env.LAMINA_ISCSI_CHAP_USER;
+  return {
+    portal: portal.includes(':') ? portal : `${portal}:3260`,
+    iqn,
+    lun: Number(lun),
+    initiator: env.LAMINA_ISCSI_INITIATOR || 'iqn.2024-01.org.lamina:initiator',
+    ...(user ? { chap: { user, secret: env.LAMINA_ISCSI_CHAP_SECRET ?? '' } } : {}),
+  };
+}
+
 export function layerInputName(input: LayerInput): string {
   return typeof input === 'string' ? input : lunUrl(input);
 }

@@ -96,6 +96,8 @@ const envSchema = z.object({
   // tgtd's management channel (tgtd -C): 0-32767, 0 being the system tgt service's.
   LAMINA_ISCSI_CONTROL_PORT: z.coerce.number().int().min(0).max(32767).default(3260),
   LAMINA_ISCSI_CACHE_GIB: z.coerce.number().positive().default(64),
+  LAMINA_CE_ADDRESS: z.string().min(1).default('127.0.0.1'),
+  LAMINA_CE_REGISTRATION_SECONDS: z.coerce.number().int().min(1).max(86400).default(600),
 });
 
 export interface TemporalTlsConfig {
@@ -143,6 +145,13 @@ export interface LaminaConfig {
   masterKey: { base64?: string; file: string };
   /** The iSCSI target that serves layers to Compositing Engines (iscsi/). */
   iscsi: IscsiConfig;
+  /** Compositing Engines (offloadCompose). */
+  compositingEngines: {
+    /** The appliance's address as engines reach it: its iSCSI portal and Temporal. */
+    address: string;
+    /** How long an engine may take to register with its task before the task fails. */
+    registrationSeconds: number;
+  };
 }
 
 export interface IscsiConfig {
@@ -270,6 +279,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LaminaConfig {
       controlPort: e.LAMINA_ISCSI_CONTROL_PORT,
       stateDir: path.join(dataDir, 'iscsi'),
       cacheMaxBytes: Math.round(e.LAMINA_ISCSI_CACHE_GIB * 1024 ** 3),
+    },
+    compositingEngines: {
+      address: e.LAMINA_CE_ADDRESS,
+      registrationSeconds: e.LAMINA_CE_REGISTRATION_SECONDS,
     },
   };
 }

@@ -1,3 +1,4 @@
+import type { CeHost } from './ce-host';
 import type { ImageStore } from './image-store';
 import type { VmHost } from './vm-host';
 
@@ -20,6 +21,8 @@ export interface Connector {
   readonly vms?: VmHost;
   /** Image files: published images are copied here. */
   readonly images?: ImageStore;
+  /** Compositing Engines: composes offloaded to the platform write their image into its storage. */
+  readonly ce?: CeHost;
   /** Ends the connector's session with the platform (a vCenter login); types without one omit it. */
   close?(): Promise<void>;
 }

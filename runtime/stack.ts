@@ -21,6 +21,7 @@ import { createComposeWorker } from '../worker/compose-worker';
 import { startPowerWatcher } from '../worker/power-watcher';
 import { removeOrphanedVolumeFolders } from '../compositor/disk-image';
 import { configuredLayerTargets, stopLeftoverTargetDaemon } from '../iscsi';
+import { engineEnvironment } from './engine-environment';
 import { claimDataFolder } from './data-folder';
 import { startPostgresCluster } from './postgres-cluster';
 import { projectRoot } from '../lib/project-root';
@@ -173,6 +174,11 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
               composeTaskQueue: config.compose.taskQueue,
               iscsiTargets,
               iscsiChapKey: masterKeys[0],
+              offload: {
+                engineEnvironment: engineEnvironment(config, temporalAddress, masterKeys[0]),
+                engineAddress: config.compositingEngines.address,
+                registrationSeconds: config.compositingEngines.registrationSeconds,
+              },
             },
           }),
         ]);

@@ -4,5 +4,6 @@ export { createLayerVersion } from './create-layer-version';
 export { diagnostics } from './diagnostics';
 export { importOsLayer } from './import-os-layer';
 export { localVmStandIn } from './local-vm-stand-in';
+export { offloadCompose } from './offload-compose';
 export { publishImage } from './publish-image';
 export { testConnector } from './test-connector';

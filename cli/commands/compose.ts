@@ -1,5 +1,6 @@
 import { compose } from '../../compositor/compose';
 import { OUTPUT_FORMATS } from '../../compositor/disk-image';
+import { parseLayerInput } from '../../compositor/iscsi-lun';
 import { writeReport } from '../../compositor/report-file';
 import { DISK_FIRMWARES } from '../../domain/firmware';
 import type { CliCommand } from '../command';
@@ -12,7 +13,10 @@ Composes layer disks into one Windows disk. Priority comes from the layers' meta
 by creation sequence, the platform layer last), not from the order of the options. BIOS gives
 an MBR disk with one active NTFS partition; UEFI a GPT disk with ESP, MSR and NTFS partition.
 Progress is printed as JSON lines ({"phase","done","total"}); the report lists every file and
-registry value more than one layer provides, and who won.`;
+registry value more than one layer provides, and who won.
+A layer may be an iSCSI LUN, iscsi://HOST:PORT/IQN/LUN, read with libiscsi (no kernel initiator); the
+initiator name and CHAP credentials come from LAMINA_ISCSI_INITIATOR, LAMINA_ISCSI_CHAP_USER and
+LAMINA_ISCSI_CHAP_SECRET, never from the command line.`;
 
 export const composeCommand: CliCommand = {
   usage,
@@ -34,9 +38,9 @@ export const composeCommand: CliCommand = {
     const stop = () => cancel.abort();
     process.once('SIGINT', stop).once('SIGTERM', stop);
     const report = await compose({
-      os: required(options, 'os'),
-      platform: options.values.get('platform'),
-      apps: options.lists.get('app') ?? [],
+      os: parseLayerInput(required(options, 'os')),
+      platform: options.values.has('platform') ? parseLayerInput(options.values.get('platform')!) : undefined,
+      apps: (options.lists.get('app') ?? []).map((app) => parseLayerInput(app)),
       size: sizeGib(required(options, 'size-gib'), 'size-gib'),
       firmware: oneOf(required(options, 'firmware'), DISK_FIRMWARES, 'firmware'),
       format: oneOf(required(options, 'format'), OUTPUT_FORMATS, 'format'),

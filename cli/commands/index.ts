@@ -18,6 +18,11 @@ export const commands: CommandEntry[] = [
     load: async () => (await import('./worker')).workerCommand,
   },
   {
+    name: 'ce',
+    summary: 'Run a Compositing Engine (launched by the appliance for an offloaded compose)',
+    load: async () => (await import('./ce')).ceCommand,
+  },
+  {
     name: 'admin',
     summary: 'Administration: rotate-key (re-encrypt all secrets under a new master key)',
     load: async () => (await import('./admin')).adminCommand,

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { Connector, ConnectorCheck } from '../connector';
 import { probeWritable } from '../write-probe';
+import { LocalCeHost } from './local-ce-host';
 import { LocalVmHost } from './local-vm-host';
 
 /** The embedded default connector: VMs and disks live in a storage pool folder on the appliance. */
@@ -14,9 +15,11 @@ export type LocalConnectorSettings = z.infer<typeof localConnectorSettings>;
 export class LocalConnector implements Connector {
   readonly type = 'local';
   readonly vms: LocalVmHost;
+  readonly ce: LocalCeHost;
 
   constructor(private readonly settings: LocalConnectorSettings) {
     this.vms = new LocalVmHost(settings.storagePool);
+    this.ce = new LocalCeHost(this.vms);
   }
 
   async test(): Promise<ConnectorCheck[]> {

@@ -30,6 +30,8 @@ describe('activities run twice leave what one run leaves', () => {
       // No iSCSI target is made here: tgtd would start only with the first.
       iscsiTargets: configuredLayerTargets(app.config.iscsi),
       iscsiChapKey: Buffer.alloc(32),
+      // No Compositing Engine is launched here.
+      offload: { engineEnvironment: {}, engineAddress: '127.0.0.1', registrationSeconds: 60 },
     });
     await app.stack.pool.query(`UPDATE connectors SET packaging_cache_gb = 10 WHERE id = $1`, [
       DEFAULT_LOCAL_CONNECTOR_ID,

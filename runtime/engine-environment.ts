@@ -1,0 +1,25 @@
+import type { LaminaConfig } from '../config/env';
+
+/**
+ * What every Compositing Engine the appliance launches starts with (`lamina ce`, ARCHITECTURE.md §1): the
+ * Temporal cluster as the engine reaches it, and the payload key every worker of the deployment holds.
+ * An embedded Temporal listens on the appliance's loopback; an engine, on another machine or in a
+ * network namespace, reaches it at the appliance's address (LAMINA_CE_ADDRESS).
+ */
+export function engineEnvironment(
+  config: Pick<LaminaConfig, 'temporal' | 'compositingEngines'>,
+  temporalAddress: string,
+  masterKey: Buffer,
+): Record<string, string> {
+  const [host, port] = [
+    temporalAddress.slice(0, temporalAddress.lastIndexOf(':')),
+    temporalAddress.split(':').pop(),
+  ];
+  const loopback = host === 'localhost' || host.startsWith('127.') || host === '[::1]';
+  return {
+    TEMPORAL_ADDRESS: loopback ? `${config.compositingEngines.address}:${port}` : temporalAddress,
+    TEMPORAL_NAMESPACE: config.temporal.namespace,
+    ...(config.temporal.apiKey ? { TEMPORAL_API_KEY: config.temporal.apiKey } : {}),
+    LAMINA_MASTER_KEY: masterKey.toString('base64'),
+  };
+}
