@@ -4,12 +4,14 @@ import { ComposeError } from '../compositor/errors';
 import { PathRefused } from '../config/host-paths';
 import { ConnectorNotInBuildError } from '../connectors';
 import { AzureStorageError } from '../connectors/azure/blob-storage';
+import { ElasticShareError } from '../connectors/elastic-share/errors';
 import { GuestStateError } from '../connectors/local/guest';
 import { VmHostLookupError } from '../connectors/vm-host';
 import { PublishPlanError, TemplateNotFoundError } from '../db/publish-plans';
 import { DiskFormatError } from '../disk/errors';
 import { ChapCredentialsError, LayerTargetError } from '../iscsi';
 import { RegistryHiveError, RegistryRootError, RegSyntaxError } from '../registry';
+import { LayerTransferError } from './layer-transfer-manifest';
 
 /**
  * The failure table at the activity edge (ARCHITECTURE.md §6): domain errors that retrying cannot
@@ -32,6 +34,8 @@ const PERMANENT: readonly (readonly [abstract new (...args: never[]) => Error, s
   [ConnectorNotInBuildError, 'ConnectorNotInBuild'],
   // Azure storage refused the connector's credential (expired, no write permission) or has no such container.
   [AzureStorageError, 'AzureStorageError'],
+  [ElasticShareError, 'ElasticShareUnusable'],
+  [LayerTransferError, 'LayerTransferRefused'],
   // An iSCSI target that cannot be made as asked: a layer version not Deployable, a bad name or credential.
   [LayerTargetError, 'IscsiTargetRefused'],
   [ChapCredentialsError, 'ChapCredentialsRefused'],

@@ -1,10 +1,13 @@
 import { createConnectorTestActivities, type ConnectorTestDeps } from './connector-test';
+import { projectRoot } from '../lib/project-root';
 import { createDiagnosticsActivities, type DiagnosticsDeps } from './diagnostics';
+import { createElasticSyncActivities } from './elastic-sync';
 import { withFailureTable } from './failure-table';
 import { createIscsiTargetActivities, type IscsiTargetDeps } from './iscsi-targets';
 import { createOffloadActivities, type OffloadDeps } from './offload-engines';
 import { createLayerDiskActivities, type LayerDiskDeps } from './layer-disks';
 import { createLayerRecordActivities } from './layer-records';
+import { createLayerTransferActivities } from './layer-transfer';
 import { createLocalVmStandInActivities } from './local-vm-stand-ins';
 import { createPackagingCacheActivities } from './packaging-cache';
 import { createPublishingActivities } from './publishing';
@@ -24,6 +27,9 @@ export type ActivityDeps = DiagnosticsDeps &
     uploadsDir: string;
   };
 
+/** Lamina's own folders as the worker knows them: no share it writes to may be mounted in them. */
+const ownDirsOf = (deps: ActivityDeps) => [deps.repositoryDir, deps.scratchDir, deps.uploadsDir, projectRoot()];
+
 /**
  * All activities of the appliance task queue, bound to their dependencies, their errors classified
  * by the failure table.
@@ -40,6 +46,12 @@ export function createActivities(deps: ActivityDeps) {
     ...createScratchActivities(deps),
     ...createUploadActivities(deps),
     ...createIscsiTargetActivities(deps),
+    ...createElasticSyncActivities({ pool: deps.pool, ownDirs: ownDirsOf(deps) }),
+    ...createLayerTransferActivities({
+      pool: deps.pool,
+      repositoryDir: deps.repositoryDir,
+      ownDirs: ownDirsOf(deps),
+    }),
     ...createOffloadActivities(deps),
     ...createWorkerSettingsActivities({ composeTaskQueue: deps.composeTaskQueue }),
   });

@@ -14,6 +14,7 @@ import { healthRouter } from './health';
 import { imagesResource } from './images/images-router';
 import { jsonBody } from './json-body';
 import { layerTasksResource } from './layer-tasks/layer-tasks-router';
+import { layerTransfersResource } from './layer-transfers/layer-transfers-router';
 import { layersResource } from './layers/layers-router';
 import { openApiResource } from './openapi/openapi-router';
 import { problemHandler, sendProblem } from './problem';
@@ -21,6 +22,7 @@ import { publishResource } from './publishing/publish-router';
 import { roleAssignmentsResource } from './role-assignments/role-assignments-router';
 import { resourceRouter, type Resource } from './route';
 import { storageLocationsResource } from './storage-locations/storage-locations-router';
+import { elasticSharesResource } from './system-settings/elastic-shares-router';
 import { tasksResource } from './tasks/tasks-router';
 import {
   CODEC_BASE_PATH,
@@ -49,6 +51,8 @@ export function apiResources(deps: ApiDeps): Resource[] {
     imagesResource(deps),
     storageLocationsResource(deps),
     elasticAssignmentsResource(deps),
+    elasticSharesResource(deps),
+    layerTransfersResource(deps),
     tasksResource(deps),
     temporalCodecResource(deps),
     auditResource(deps),

@@ -10,6 +10,8 @@ export const TASK_TYPES = [
   'createLayerVersion',
   'publishImage',
   'localVmStandIn',
+  'elasticSync',
+  'layerTransfer',
 ] as const;
 export type TaskType = (typeof TASK_TYPES)[number];
 

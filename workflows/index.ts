@@ -2,7 +2,9 @@
 export { buildLayerFromPackage } from './build-layer-from-package';
 export { createLayerVersion } from './create-layer-version';
 export { diagnostics } from './diagnostics';
+export { elasticSync } from './elastic-sync';
 export { importOsLayer } from './import-os-layer';
+export { layerTransfer } from './layer-transfer';
 export { localVmStandIn } from './local-vm-stand-in';
 export { offloadCompose } from './offload-compose';
 export { publishImage } from './publish-image';

@@ -104,7 +104,7 @@ export async function resolveUser(junction: Junction, identity: Identity): Promi
 }
 
 /** Runs `work` bound as the junction's service account; any failure but a verdict is "unavailable". */
-async function asService<T>(junction: Junction, work: (service: Client) => Promise<T>): Promise<T> {
+export async function asService<T>(junction: Junction, work: (service: Client) => Promise<T>): Promise<T> {
   let service: Client | undefined;
   try {
     service = await connect(junction.settings);
@@ -168,7 +168,7 @@ export function inChainFilter(dn: string): string {
   return `(member:${IN_CHAIN}:=${escapeFilter`${dn}`})`;
 }
 
-async function groupsInChain(client: Client, settings: JunctionSettings, userDn: string): Promise<string[]> {
+export async function groupsInChain(client: Client, settings: JunctionSettings, userDn: string): Promise<string[]> {
   const { searchEntries } = await client.search(settings.baseDn, {
     scope: 'sub',
     filter: inChainFilter(userDn),
@@ -178,7 +178,7 @@ async function groupsInChain(client: Client, settings: JunctionSettings, userDn:
 }
 
 /** Plain LDAP: follow memberOf from the user through each group (the memberOf overlay keeps it on groups too). */
-async function nestedMemberOf(client: Client, user: Entry): Promise<string[]> {
+export async function nestedMemberOf(client: Client, user: Entry): Promise<string[]> {
   const found = new Set<string>();
   let frontier = values(user, 'memberOf');
   for (let depth = 0; frontier.length > 0 && depth < MAX_NESTING; depth++) {

@@ -201,25 +201,53 @@ export class TaskService {
   }
 
   /** `label` names the object for the summary shown in the Temporal Web UI. */
+  /**
+   * `oneAtATime`: the task's id is its type and this appliance's task queue, so while one such task
+   * runs, another start fails with Temporal's WorkflowExecutionAlreadyStartedError (layer transfers).
+   */
   async start(
     type: TaskType,
-    options: { user: string; objectId?: string; label?: string; args?: unknown[] },
+    options: { user: string; objectId?: string; label?: string; args?: unknown[]; oneAtATime?: boolean },
   ): Promise<Task> {
     await this.checkTemporal();
-    const definition = TASK_DEFINITIONS[type];
-    const id = `${type}-${randomUUID()}`;
-    await this.client.workflow.start(definition.workflowType, {
+    const id = options.oneAtATime ? `${type}-${this.taskQueue}` : `${type}-${randomUUID()}`;
+    await this.client.workflow.start(TASK_DEFINITIONS[type].workflowType, this.startOptions(id, type, options));
+    return this.describe(id);
+  }
+
+  /**
+   * Starts the task under the given id, or, while a task of that id runs, sends it `signal` instead:
+   * requests for one object coalesce into the running task (an elastic sync per share).
+   */
+  async startOrSignal(
+    type: TaskType,
+    options: { id: string; signal: string; user: string; objectId?: string; label?: string; args?: unknown[] },
+  ): Promise<Task> {
+    await this.checkTemporal();
+    await this.client.workflow.signalWithStart(TASK_DEFINITIONS[type].workflowType, {
+      ...this.startOptions(options.id, type, options),
+      signal: options.signal,
+      signalArgs: [],
+    });
+    return this.describe(options.id);
+  }
+
+  private startOptions(
+    id: string,
+    type: TaskType,
+    options: { user: string; objectId?: string; label?: string; args?: unknown[] },
+  ) {
+    return {
       workflowId: id,
       taskQueue: this.taskQueue,
       args: options.args ?? [],
-      staticSummary: definition.summary({ user: options.user, label: options.label }),
+      staticSummary: TASK_DEFINITIONS[type].summary({ user: options.user, label: options.label }),
       typedSearchAttributes: [
         { key: TASK_TYPE_KEY, value: type },
         { key: USER_KEY, value: options.user },
         ...(options.objectId ? [{ key: OBJECT_ID_KEY, value: options.objectId }] : []),
       ],
-    });
-    return this.describe(id);
+    };
   }
 
   async describe(id: string): Promise<Task> {

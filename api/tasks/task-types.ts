@@ -42,4 +42,12 @@ export const TASK_DEFINITIONS: Readonly<Record<TaskType, TaskTypeDefinition>> = 
     workflowType: 'localVmStandIn',
     summary: ({ user, label }) => `Local VM stand-in: ${label} (requested by ${user})`,
   },
+  elasticSync: {
+    workflowType: 'elasticSync',
+    summary: ({ user, label }) => `Sync elastic layer share '${label}' (requested by ${user})`,
+  },
+  layerTransfer: {
+    workflowType: 'layerTransfer',
+    summary: ({ user, label }) => `Layer ${label} (requested by ${user})`,
+  },
 };

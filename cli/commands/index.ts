@@ -48,6 +48,16 @@ export const commands: CommandEntry[] = [
     load: async () => (await import('./iscsi')).iscsiCommand,
   },
   {
+    name: 'elastic',
+    summary: 'Elastic layers: what a logon mounts (resolve), sync a share, the JSON Schemas of its files',
+    load: async () => (await import('./elastic')).elasticCommand,
+  },
+  {
+    name: 'layer-transfer',
+    summary: 'Export layer versions to a share folder, or import an export from another appliance',
+    load: async () => (await import('./layer-transfer')).layerTransferCommand,
+  },
+  {
     name: 'vm',
     summary: "Act inside the local connector's VMs (install, shut down, report scripts)",
     load: async () => (await import('./vm')).vmCommand,

@@ -12,7 +12,14 @@ import { PayloadEncryptionCodec } from '../../config/payload-codec';
 import { SecretBox } from '../../config/secret-box';
 import { run } from '../../lib/processes';
 import type { Stack } from '../../runtime/stack';
-import { createTestDatabase, startTestStack, testConfig, testDir, type TestDatabase } from '../harness';
+import {
+  createTestDatabase,
+  mountedDir,
+  startTestStack,
+  testConfig,
+  testDir,
+  type TestDatabase,
+} from '../harness';
 import { administratorClient, ApiClient } from '../api-client';
 
 /**
@@ -95,10 +102,23 @@ describe('every route against every role', () => {
           .body.id,
       },
       'Elastic assignments': {
-        id: (await admin.post('/api/elastic-assignments', { layerVersionId: appVersion, users: ['walker'] }))
-          .body.id,
+        id: (
+          await admin.post('/api/elastic-assignments', {
+            layerVersionId: appVersion,
+            machinePatterns: ['WALK-*'],
+          })
+        ).body.id,
       },
       Tasks: { id: task },
+      'Elastic layer shares': {
+        id: (
+          await admin.post('/api/system-settings/elastic-shares', {
+            name: 'Walk share',
+            sharePath: '\\\\f\\elastic',
+            mountPoint: mountedDir('walk-share'),
+          })
+        ).body.id,
+      },
       'Directory junctions': {
         id: (
           await admin.post('/api/directory-junctions', {
@@ -178,7 +198,8 @@ describe('every route against every role', () => {
         const response = await call(client, route);
         const allowed =
           route.access === 'public' || route.access === 'signed-in' || hasPermission(roles, route.access);
-        const isRead = route.method === 'get' && allowed;
+        // Resolving a logon needs a synced share and a directory: the walk only checks it is let through.
+        const isRead = route.method === 'get' && allowed && route.operationId !== 'resolveElasticLayers';
         const outcome =
           response.status === 403 ? 'denied' : response.status === 401 ? 'unauthenticated' : 'through';
         outcomes.push(`${role} ${route.operationId}: ${outcome}${isRead ? ` ${response.status}` : ''}`);
