@@ -127,10 +127,13 @@ export class LayerTargets {
         await tgtadm.newTarget(tid, iqn);
         for (const [index, exported] of exports.entries()) {
           // The serial number is the layer's hash: an initiator can check it reads the layer it expects.
+          // Thin provisioning reports the export's holes (GET LBA STATUS), so a reader skips what the layer
+          // never wrote instead of reading zeros over the network.
           await tgtadm.newReadOnlyLun(tid, index + 1, exported.file, {
             vendor_id: 'Lamina',
             product_id: 'Layer',
             scsi_sn: exported.sha256.slice(0, 32),
+            thin_provisioning: '1',
           });
         }
         const accounts = [spec.chap.user, ...(spec.targetChap ? [spec.targetChap.user] : [])];

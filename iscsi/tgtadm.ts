@@ -49,7 +49,11 @@ export class Tgtadm {
     return this.call(['--mode', 'target', '--op', 'delete', '--force', '--tid', String(tid)]);
   }
 
-  /** A disk LUN on a file, read-only: WRITE commands get CHECK CONDITION, DATA PROTECT / WRITE PROTECTED. */
+  /**
+   * A disk LUN on a file, read-only: WRITE and UNMAP get CHECK CONDITION, DATA PROTECT / WRITE PROTECTED.
+   * `params` are further LUN settings (thin_provisioning=1: GET LBA STATUS reports the file's holes, so an
+   * initiator reads only the allocated ranges of a sparse file).
+   */
   async newReadOnlyLun(
     tid: number,
     lun: number,

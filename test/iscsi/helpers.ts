@@ -101,15 +101,15 @@ export function libiscsi(
 }
 
 /**
- * `qemu-img compare` of a LUN (qemu's iscsi driver, qemu-block-extra) against a layer's virtual disk.
- * The CHAP secret reaches qemu through a secret object read from a file, never the command line.
+ * Runs qemu-img with a LUN as an --image-opts image (qemu's iscsi driver, qemu-block-extra). The CHAP
+ * secret reaches qemu through a secret object read from a file, never the command line.
  */
-export function qemuCompareLun(
+function qemuImgOnLun(
   dir: string,
   target: { port: number; iqn: string; lun: number },
   chap: ChapCredentials,
-  layerVhdx: string,
-): { status: number; output: string } {
+  args: (lun: string) => string[],
+): { status: number; output: string; stdout: string } {
   const secretFile = path.join(dir, 'chap-secret');
   fs.writeFileSync(secretFile, chap.secret, { mode: 0o600 });
   try {
@@ -123,22 +123,46 @@ export function qemuCompareLun(
       'password-secret=chap',
       `initiator-name=${INITIATOR}`,
     ].join(',');
+    const [command, ...rest] = args(lun);
     const result = spawnSync(
       'qemu-img',
-      [
-        'compare',
-        '--object',
-        `secret,id=chap,file=${secretFile}`,
-        '--image-opts',
-        `driver=vhdx,file.driver=file,file.filename=${layerVhdx}`,
-        lun,
-      ],
-      { encoding: 'utf8', timeout: 300_000 },
+      [command, '--object', `secret,id=chap,file=${secretFile}`, ...rest],
+      {
+        encoding: 'utf8',
+        timeout: 300_000,
+      },
     );
-    return { status: result.status ?? -1, output: `${result.stdout}${result.stderr}` };
+    return { status: result.status ?? -1, output: `${result.stdout}${result.stderr}`, stdout: result.stdout };
   } finally {
     fs.rmSync(secretFile, { force: true });
   }
+}
+
+/** `qemu-img compare` of a LUN against a layer's virtual disk. */
+export function qemuCompareLun(
+  dir: string,
+  target: { port: number; iqn: string; lun: number },
+  chap: ChapCredentials,
+  layerVhdx: string,
+): { status: number; output: string } {
+  const { status, output } = qemuImgOnLun(dir, target, chap, (lun) => [
+    'compare',
+    '--image-opts',
+    `driver=vhdx,file.driver=file,file.filename=${layerVhdx}`,
+    lun,
+  ]);
+  return { status, output };
+}
+
+/** `qemu-img map` of a LUN: which ranges the target reports as data. */
+export function qemuMapLun(
+  dir: string,
+  target: { port: number; iqn: string; lun: number },
+  chap: ChapCredentials,
+): { start: number; length: number; data: boolean }[] {
+  const result = qemuImgOnLun(dir, target, chap, (lun) => ['map', '--output=json', '--image-opts', lun]);
+  if (result.status !== 0) throw new Error(`qemu-img map failed: ${result.output}`);
+  return JSON.parse(result.stdout) as { start: number; length: number; data: boolean }[];
 }
 
 /** The counts of iscsi-test-cu's "Run Summary" tests line. */

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { testDir } from '../harness';
 import { MIB } from '../disk/helpers';
+import { openDisk } from '../../disk';
 import { deriveChapCredentials, iqnFor, type LayerTarget, type LayerTargets } from '../../iscsi';
 import {
   cunitSummary,
@@ -8,6 +9,7 @@ import {
   libiscsi,
   makeLayer,
   qemuCompareLun,
+  qemuMapLun,
   sha256,
   testTargets,
   tgtadmShow,
@@ -114,7 +116,30 @@ describe('layer targets served by tgtd', () => {
       /WRITE10 command failed with status 2 \/ sense key DATA PROTECTION\(0x07\) \/ ASCQ WRITE_PROTECTED\(0x2700\)/,
     );
     expect(run.output).not.toMatch(/WRITE10 .*succeeded/i);
+    const unmap = libiscsi(
+      'iscsi-test-cu',
+      ['--dataloss', '--test=SCSI.Unmap.Simple'],
+      { port, iqn: target.iqn, lun: 1 },
+      chap,
+    );
+    expect(unmap.output).toMatch(
+      /UNMAP command failed with status 2 \/ sense key DATA PROTECTION\(0x07\) \/ ASCQ WRITE_PROTECTED\(0x2700\)/,
+    );
     expect(sha256(os.path)).toBe(before);
+  });
+
+  it("reports the layer's holes (GET LBA STATUS), so a reader skips what the layer never wrote", async () => {
+    const map = qemuMapLun(dir, { port, iqn: target.iqn, lun: 2 }, chap);
+    const data = map.filter((extent) => extent.data).map(({ start, length }) => ({ offset: start, length }));
+    // The app layer's allocated VHDX blocks (8 MiB each: its 64 KiB at 0 and 2 MiB at 20 MiB), nothing more.
+    const layer = await openDisk(app.path);
+    const allocated = layer.extents();
+    await layer.close();
+    expect(data).toEqual(allocated);
+    expect(data).toEqual([
+      { offset: 0, length: 8 * MIB },
+      { offset: 16 * MIB, length: 8 * MIB },
+    ]);
   });
 
   it('serves each layer as its virtual disk (qemu-img compare against the VHDX)', () => {
