@@ -309,6 +309,35 @@ test('composing the layer on the OS gives every captured path the bytes and valu
   expect(() => hiveExport(windows, 'SYSTEM', '\\MountedDevices', dir)).toThrow();
 });
 
+test('raw disks, which the core cannot read in place, give the same layer', async () => {
+  const out = path.join(dir, 'acme-raw.vhdx');
+  await ok(
+    'layer',
+    'capture',
+    '--os',
+    osLayer,
+    '--base',
+    path.join(dir, 'base.raw'),
+    '--after',
+    after.disk,
+    '--type',
+    'app',
+    '--name',
+    'Acme',
+    '--version',
+    '1.0',
+    '--out',
+    out,
+  );
+  const [fromVhdx, fromRaw] = [await inspectLayer(layer), await inspectLayer(out)];
+  expect(fromRaw.metadata.contentHash).toBe(fromVhdx.metadata.contentHash);
+  expect({ ...fromRaw, file: '', metadata: undefined }).toEqual({
+    ...fromVhdx,
+    file: '',
+    metadata: undefined,
+  });
+});
+
 test('a scan of the layer disk gives the verdict the capture gave', async () => {
   const sorted = (fit: ElasticFit) => ({
     ...fit,
