@@ -22,7 +22,8 @@ import { median } from './median';
  * wrote: what any capture must at least read and write. The two alternate within each of
  * BENCH_ROUNDS rounds (default 3), from a dropped page cache, each timed until its output is on
  * disk (durable.ts); the medians are reported. BENCH_SCALE=0.1 shrinks the file count, the bytes
- * and the volume; BENCH_DIR picks the scratch folder, BENCH_KEEP=1 keeps it.
+ * and the volume; BENCH_DIR picks the scratch folder, BENCH_KEEP=1 keeps it; BENCH_INPUTS=DIR keeps
+ * the disks in DIR and reuses them when a later run finds them there.
  *
  * BASE's files hold 4 GiB (16 KiB each on average): capture reads records and changed files only,
  * so the bytes of unchanged files do not enter its time, and smaller ones keep making BASE short.
@@ -124,12 +125,31 @@ async function makeInputs(
   return { os, base, after, changed };
 }
 
+type Inputs = Awaited<ReturnType<typeof makeInputs>>;
+
+/** The disks, reused from BENCH_INPUTS when a run at the same scale made them there (making them takes minutes). */
+async function inputsIn(scratch: string): Promise<Inputs> {
+  const kept = process.env.BENCH_INPUTS;
+  if (!kept) return makeInputs(scratch);
+  const dir = path.join(path.resolve(kept), `scale-${SCALE}`);
+  const list = path.join(dir, 'inputs.json');
+  const found = await fs.readFile(list, 'utf8').catch(() => undefined);
+  if (found) {
+    process.stdout.write(`reusing the disks in ${dir}\n`);
+    return JSON.parse(found) as Inputs;
+  }
+  await fs.mkdir(dir, { recursive: true });
+  const inputs = await makeInputs(dir);
+  await fs.writeFile(list, JSON.stringify(inputs));
+  return inputs;
+}
+
 async function main(): Promise<void> {
   const dir = await fs.mkdtemp(path.join(process.env.BENCH_DIR ?? tmpdir(), 'lamina-bench-capture-'));
   const cli = path.join(__dirname, '..', '..', 'bin', 'lamina');
   const loadAtStart = loadavg()[0];
   try {
-    const inputs = await makeInputs(dir);
+    const inputs = await inputsIn(dir);
     const changedBytes = (await fs.stat(inputs.changed)).size;
     const captures: Measured[] = [];
     const copies: number[] = [];
