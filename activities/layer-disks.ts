@@ -2,15 +2,20 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { CancelledFailure, Context } from '@temporalio/activity';
+import { captureLayer, type CaptureReport } from '../compositor/capture';
 import { compose, type ComposeReport } from '../compositor/compose';
+import { ComposeError } from '../compositor/errors';
 import type { OutputFormat } from '../compositor/disk-image';
-import { importOsLayer } from '../compositor/import-os';
+import { importOsLayer, osLayerLineage } from '../compositor/import-os';
 import { inspectLayer } from '../compositor/inspect';
+import { withLayer } from '../compositor/layer-disk';
 import { buildLayer, type BuildLayerOptions } from '../compositor/layer-build';
+import { mergeLayerVersions } from '../compositor/layer-merge';
 import { finalizePackageDisk } from '../compositor/package-disk';
 import { readReport, writeReport } from '../compositor/report-file';
+import { layerScriptPaths } from '../compositor/scripts-runner';
 import type { DiskFirmware } from '../domain/firmware';
-import type { LayerType } from '../domain/layers';
+import type { ElasticFit, LayerType } from '../domain/layers';
 import { boundConflicts, conflictReportPath, type BoundedConflicts } from './conflict-reports';
 import { digestFile, type FileDigest } from './file-digest';
 import type { HeartbeatDetails } from './heartbeat';
@@ -38,6 +43,8 @@ export interface ComposeImageInput {
    * needs none, and publish tasks started before reports were stored by id read it by path.
    */
   reportId?: string;
+  /** A packaging machine's boot disk: no first-start scripts or runner (compose's `withoutScripts`). */
+  withoutScripts?: boolean;
 }
 
 export interface ComposedImage extends FileDigest, BoundedConflicts {
@@ -45,6 +52,8 @@ export interface ComposedImage extends FileDigest, BoundedConflicts {
   conflictSummary: string[];
   /** Without `reportId`: where the full report is, on this worker's disk. */
   reportPath?: string;
+  /** How many layer scripts the image's first-start runner will run (0: the image has no runner). */
+  scripts: number;
 }
 
 const SUMMARY_LINES = 20;
@@ -99,6 +108,34 @@ export async function produce(
   }
 }
 
+/** What a finished layer disk holds that its version's record keeps. */
+export interface VerifiedLayer {
+  /** Paths under `\.lamina\scripts`: the layer's first-start scripts. */
+  scripts: string[];
+}
+
+export interface CapturedVersion extends FileDigest {
+  elasticFit: ElasticFit;
+  /** The capture report's counts (the full report stays with the task's scratch folder). */
+  captured: { files: number; bytes: number; deletions: number; excluded: number };
+}
+
+/**
+ * Runs `work`, heartbeating every second: reading a layer disk back reports no progress of its own,
+ * and on a busy machine takes longer than the heartbeat timeout.
+ */
+async function heartbeating<T>(phase: string, work: () => Promise<T>): Promise<T> {
+  const context = Context.current();
+  const beat = () => context.heartbeat({ phase, done: 0, total: 1 });
+  beat();
+  const timer = setInterval(beat, 1000);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 export interface LayerDiskDeps {
   /** The layer repository, shared by every worker: full compose reports are stored there by id. */
   repositoryDir: string;
@@ -106,21 +143,28 @@ export interface LayerDiskDeps {
 
 export function createLayerDiskActivities(deps: LayerDiskDeps) {
   return {
+    /**
+     * `layer`: the OS layer this is a version of and the disks of its versions so far, whose identity
+     * the new version keeps (absent in tasks started before OS layers had versions sharing one).
+     */
     async importOsLayerDisk(input: {
       vmDisk: string;
       name: string;
       version: string;
       out: string;
+      layer?: { id: string; versions: string[] };
     }): Promise<FileDigest> {
+      const { layer, ...options } = input;
       await produce(input.out, async () => {
-        await importOsLayer(input);
+        const lineage = layer && (await osLayerLineage(layer.versions, layer.id));
+        await importOsLayer({ ...options, ...(lineage ? { lineage } : {}) });
       });
       return digestFile(input.out);
     },
 
     /** The workflow always chooses the creation sequence: priority must never depend on build time. */
     async buildLayerDisk(
-      input: Omit<BuildLayerOptions, 'scripts' | 'creationSequence'> & { creationSequence: number },
+      input: Omit<BuildLayerOptions, 'creationSequence'> & { creationSequence: number },
     ): Promise<FileDigest> {
       await produce(input.out, async () => {
         await buildLayer(input);
@@ -158,14 +202,103 @@ export function createLayerDiskActivities(deps: LayerDiskDeps) {
       return digestFile(input.out);
     },
 
-    /** Reads the finished layer disk back: it opens as a layer of the expected type and hashes as recorded. */
-    async verifyLayerDisk(input: { path: string; type: LayerType; sha256: string }): Promise<void> {
-      const inspection = await inspectLayer(input.path);
-      if (inspection.metadata.type !== input.type) {
-        throw new Error(`${input.path} holds a ${inspection.metadata.type} layer, expected ${input.type}`);
-      }
-      if ((await digestFile(input.path)).sha256 !== input.sha256)
-        throw new Error(`${input.path} changed after it was written`);
+    /**
+     * Reads the finished layer disk back: it opens as a layer of the expected type and hashes as
+     * recorded. Answers the layer's first-start scripts, for the version's record.
+     */
+    async verifyLayerDisk(input: { path: string; type: LayerType; sha256: string }): Promise<VerifiedLayer> {
+      return heartbeating('verify', async () => {
+        const inspection = await inspectLayer(input.path);
+        if (inspection.metadata.type !== input.type) {
+          throw new Error(`${input.path} holds a ${inspection.metadata.type} layer, expected ${input.type}`);
+        }
+        if ((await digestFile(input.path)).sha256 !== input.sha256)
+          throw new Error(`${input.path} changed after it was written`);
+        return { scripts: await layerScriptPaths(input.path) };
+      });
+    },
+
+    /**
+     * The virtual size of a packaging machine's boot disk: what its content (the OS volume and the
+     * layers composed on it) takes, plus `headroomBytes` for what the admin installs, in whole GiB.
+     */
+    async packagingBootDiskSize(input: {
+      os: string;
+      layers: string[];
+      headroomBytes: number;
+    }): Promise<number> {
+      return heartbeating('size', async () => {
+        let bytes = await withLayer(input.os, async (layer) => layer.partitionSize);
+        for (const disk of input.layers) bytes += (await inspectLayer(disk)).bytes;
+        // The partition table, ESP and MSR before the Windows partition, and NTFS's own growth.
+        const overhead = 256 * 2 ** 20;
+        return Math.ceil((bytes + input.headroomBytes + overhead) / 2 ** 30) * 2 ** 30;
+      });
+    },
+
+    /**
+     * A packaging machine's layer version, captured from the difference between its boot disk now
+     * (`after`) and the composed disk it started from (`base`); for an OS layer, the whole volume,
+     * keeping the layer's identity. On a machine that showed the layer's `previous` version, the
+     * difference is only what changed since: the version is written as the previous content with
+     * the changes over it, so it stands alone. The capture report (and the difference) go to the
+     * task's `scratch` folder: a retried attempt that finds the layer disk and its report returns them.
+     */
+    async captureLayerVersion(input: {
+      base: string;
+      after: string;
+      /** App and platform layers: the OS layer version they are made on; OS layers: the version updated. */
+      osLayer: string;
+      type: LayerType;
+      name: string;
+      version: string;
+      creationSequence: number;
+      /** OS layers: the layer and its versions' disks, whose identity the new version keeps. */
+      layer?: { id: string; versions: string[] };
+      /** App and platform layers: the layer's previous version, which the packaging machine showed. */
+      previous?: string;
+      /** A folder or zip of first-start scripts attached to the version. */
+      scripts?: string;
+      out: string;
+      /** The task's scratch folder. */
+      scratch: string;
+    }): Promise<CapturedVersion> {
+      const { layer, previous, scripts, scratch, ...options } = input;
+      if (scripts && input.type === 'os')
+        throw new ComposeError('first-start scripts are attached to app and platform layers, not OS layers');
+      // Captured as is, or as the changes the version is then made whole from (previous content, scripts).
+      const assembled = previous !== undefined || scripts !== undefined;
+      const reportPath = path.join(scratch, 'capture.json');
+      if (!(await fileExists(reportPath))) await fs.rm(input.out, { force: true });
+      await produce(input.out, async (progress, signal) => {
+        const lineage = layer && (await osLayerLineage(layer.versions, layer.id));
+        const changes = path.join(scratch, 'changes.vhdx');
+        await removeWithLeftovers(changes);
+        await captureLayer({
+          ...options,
+          ...(lineage ? { lineage } : {}),
+          out: assembled ? changes : input.out,
+          reportPath,
+          onProgress: ({ phase, done, total }) => progress({ phase, done, total }),
+          signal,
+        });
+        if (assembled) {
+          progress({ phase: 'merge', done: 0, total: 1 });
+          await mergeLayerVersions({ previous, changes, scripts, out: input.out });
+          await fs.rm(changes);
+        }
+      });
+      const report = JSON.parse(await fs.readFile(reportPath, 'utf8')) as CaptureReport;
+      return {
+        ...(await heartbeating('hash', () => digestFile(input.out))),
+        elasticFit: report.elasticFit,
+        captured: {
+          files: report.captured.files,
+          bytes: report.captured.bytes,
+          deletions: report.captured.deletions.length,
+          excluded: report.excluded.reduce((sum, rule) => sum + rule.count, 0),
+        },
+      };
     },
 
     /** Composes `out` and stores its report; a finished compose is the image and its report, both present. */
@@ -184,6 +317,7 @@ export function createLayerDiskActivities(deps: LayerDiskDeps) {
           firmware: input.firmware,
           format: input.format,
           out: input.out,
+          withoutScripts: input.withoutScripts,
           onProgress: ({ phase, done, total }) => progress({ phase, done, total }),
         });
         await writeReport(reportPath, report);
@@ -194,6 +328,8 @@ export function createLayerDiskActivities(deps: LayerDiskDeps) {
         ...(await digestFile(input.out)),
         ...boundConflicts(report.conflicts),
         conflictSummary: summarise(report),
+        // Reports stored before images carried scripts have no list: those images had none.
+        scripts: (report.scripts ?? []).length,
         ...(input.reportId ? {} : { reportPath }),
       };
     },

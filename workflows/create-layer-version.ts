@@ -75,7 +75,6 @@ export async function createLayerVersion(input: CreateLayerVersionInput): Promis
 
   return withSaga(async (saga) => {
     const version = await startVersion(saga, { ...input, onPreviousVersion: true });
-    requireLayerType(version, ['app', 'platform', 'os'], 'a packaging machine');
     const isOs = version.layerType === 'os';
     // What the machine boots: an OS layer's current version alone; an app or platform layer's OS
     // version with the prerequisites and the layer's own previous version on it.

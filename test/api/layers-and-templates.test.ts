@@ -284,4 +284,54 @@ describe('layers, versions, image templates, storage locations and elastic assig
     });
     expect((await api.get(`/api/images/${images.body.items[0].id}`)).status).toBe(200);
   });
+  it('saves a template whose layers were made on another version of its OS layer, with warnings', async () => {
+    const osV2 = await deployable(os, '2025-01');
+    // What the packaging tasks record: the OS version each version was made on.
+    const madeOn = (version: string, osVersion: string) =>
+      stack.pool.query('UPDATE layer_versions SET os_version_id = $2 WHERE id = $1', [version, osVersion]);
+    await madeOn(platformV1, osV1);
+    await madeOn(chromeV1, osV1);
+    await madeOn(officeV2, osV2);
+    const updated = await api.post(
+      '/api/templates',
+      template({ name: 'Updated desktops', osVersionId: osV2, appVersionIds: [chromeV1, officeV2] }),
+    );
+    expect(updated.status).toBe(201);
+    expect(updated.body.warnings).toEqual([
+      {
+        field: 'body.platformVersionId',
+        message:
+          "Citrix VDA 2402 was made on an older version of Windows 11 23H2 (2024-01) than the template's 2025-01: update the platform layer on this OS version (add a version to it) before publishing to production",
+      },
+      {
+        field: 'body.appVersionIds.0',
+        message:
+          "Chrome 120 was made on an older version of Windows 11 23H2 (2024-01) than the template's 2025-01: it composes with any version of its OS layer; test the image, and add a version to the app layer if it misbehaves",
+      },
+    ]);
+    // The other way round: a layer made on a newer OS version than the template's.
+    const older = await api.patch(`/api/templates/${updated.body.id}`, { osVersionId: osV1 });
+    expect(older.status).toBe(200);
+    expect(older.body.warnings).toEqual([
+      {
+        field: 'body.appVersionIds.0',
+        message: expect.stringMatching(
+          /^Office 365 2 was made on a newer version of Windows 11 23H2 \(2025-01\)/,
+        ),
+      },
+    ]);
+    expect((await api.get(`/api/templates/${older.body.id}`)).body.warnings).toHaveLength(1);
+    // What the version list shows of it.
+    const versions = (
+      await api.get(`/api/layers/${(await api.get('/api/layers?name=Chrome')).body.items[0].id}/versions`)
+    ).body.items;
+    expect(versions[0]).toMatchObject({
+      osVersionId: osV1,
+      basedOnVersionId: null,
+      elasticFit: null,
+      elasticFitReasons: [],
+      scripts: [],
+    });
+    expect((await api.delete(`/api/templates/${updated.body.id}`)).status).toBe(204);
+  });
 });

@@ -137,7 +137,7 @@ it('makes OS version 2 on a packaging machine; layers made on version 1 compose 
   expect(await catFromImage(file, '\\Windows\\System32\\kb5030219.dll')).toBe('MZ cumulative update');
   expect(await catFromImage(file, '\\Program Files\\Editor\\editor.exe')).toBe('MZ editor');
   expect(await catFromImage(file, '\\Program Files\\VDA\\vda.exe')).toBe('MZ vda');
-}, 300_000);
+}, 600_000);
 
 it('refuses prerequisites and scripts for an OS layer version, and an OS layer with no version to update', async () => {
   const withPrerequisite = await app.api.post(`/api/layers/${os.layerId}/versions/package`, {
@@ -145,7 +145,7 @@ it('refuses prerequisites and scripts for an OS layer version, and an OS layer w
     connectorId: LOCAL_CONNECTOR,
     prerequisiteVersionIds: [os.versionId],
   });
-  expect(withPrerequisite.status).toBe(422);
+  expect(withPrerequisite.status).toBe(400);
   expect(withPrerequisite.body.errors).toEqual([
     {
       field: 'body.prerequisiteVersionIds',
