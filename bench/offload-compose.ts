@@ -62,8 +62,9 @@ function sha256(file: string): string {
   return execFileSync('sha256sum', [file], { encoding: 'utf8' }).split(' ')[0];
 }
 
-/** Runs the compose section; answers its report lines. */
+/** Runs the compose section in `dir` (made if missing; the caller removes it); answers its report lines. */
 export async function benchOffloadedCompose(dir: string): Promise<string[]> {
+  await fs.mkdir(dir, { recursive: true });
   const cli = path.join(__dirname, '..', '..', 'bin', 'lamina');
   const { os, app } = await makeTemplate(dir, cli);
   const port = await freePort();
