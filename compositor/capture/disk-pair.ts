@@ -49,7 +49,7 @@ export async function openDiskPair(basePath: string, afterPath: string, work: st
     if (serial(baseBoot) !== serial(afterBoot) || base.start !== after.start)
       throw new ComposeError(
         `BASE ${basePath} and AFTER ${afterPath} are different disks (volume serial ${serial(baseBoot)} at byte ` +
-          `${base.start}, and ${serial(afterBoot)} at byte ${after.start}): AFTER must be a copy or child of BASE`,
+          `${base.start}, and ${serial(afterBoot)} at byte ${after.start}): AFTER must be a copy of BASE`,
       );
     let baseRef: VolumeRef = base;
     if (!base.mapFile && !after.mapFile) {

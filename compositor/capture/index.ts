@@ -33,7 +33,7 @@ import { diffVolumes, type CapturedEntry } from './volume-diff';
 export interface CaptureInput {
   /** Whole-disk image (any format) the packaging machine started from. */
   base: string;
-  /** The same disk after the install (its copy or child), shut down. */
+  /** The same disk after the install (a copy of BASE; differencing children are not read), shut down. */
   after: string;
   /** The OS layer disk the machine's image was made on: app and platform layers bind to it; an OS layer version continues it. */
   osLayer?: string;
