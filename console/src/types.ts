@@ -41,7 +41,8 @@ export interface LayerVersion {
   sizeBytes: number | null;
   sha256: string | null;
   elasticFit: 'fit' | 'not_recommended' | 'unfit' | null;
-  elasticFitReasons: string[];
+  /** One finding each (a boot-start driver, a service, …). */
+  elasticFitReasons: { rule: string; detail: string }[];
   scripts: string[];
   osVersionId: string | null;
   basedOnVersionId: string | null;

@@ -1,8 +1,19 @@
 import type { JsonSchema } from '../types';
 import { Field } from './bits';
 
-function labelOf(name: string): string {
-  return name.replace(/([a-z])([A-Z])/g, '$1 $2').replace(/^./, (c) => c.toUpperCase());
+/**
+ * A setting's name as a label: `mountPoint` → 'Mount point'; a two-letter unit prefix stays with its unit
+ * (`maxMiBps` → 'Max MiBps').
+ */
+export function labelOf(name: string): string {
+  const words: string[] = [];
+  for (const word of name.split(/(?<=[a-z])(?=[A-Z])/)) {
+    const last = words[words.length - 1];
+    if (words.length > 1 && last.length === 2) words[words.length - 1] = last + word;
+    else words.push(word);
+  }
+  const lower = (w: string) => (/^[A-Z][a-z]+$/.test(w) ? w.toLowerCase() : w);
+  return words.map((w, i) => (i === 0 ? w[0].toUpperCase() + w.slice(1) : lower(w))).join(' ');
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { ReactNode } from 'react';
+import { cloneElement, useId, type ReactElement, type ReactNode } from 'react';
 import type { TaskProgress } from '../types';
 
 export function formatBytes(bytes: number | null | undefined): string {
@@ -57,13 +57,28 @@ export function ProgressBar({ percent, label }: { percent: number; label: string
   );
 }
 
-export function Field({ label, hint, children }: { label: string; hint?: string; children: ReactNode }) {
+/**
+ * A labelled control with an optional hint; the hint is the control's description (aria-describedby),
+ * not part of its name, so a screen reader says "Firmware, combo box" and then the hint.
+ */
+export function Field({ label, hint, children }: { label: string; hint?: string; children: ReactElement }) {
+  const id = useId();
+  const control = cloneElement(children as ReactElement<Record<string, unknown>>, {
+    id,
+    'aria-describedby': hint ? `${id}-hint` : undefined,
+  });
   return (
-    <label className="field">
-      <span className="field-label">{label}</span>
-      {children}
-      {hint && <span className="hint">{hint}</span>}
-    </label>
+    <div className="field">
+      <label className="field-label" htmlFor={id}>
+        {label}
+      </label>
+      {control}
+      {hint && (
+        <span className="hint" id={`${id}-hint`}>
+          {hint}
+        </span>
+      )}
+    </div>
   );
 }
 

@@ -2,7 +2,7 @@ import { useState, type FormEvent } from 'react';
 import { api } from '../api';
 import { Dialog } from '../components/Dialog';
 import { ProblemView } from '../components/Problem';
-import { SchemaForm } from '../components/SchemaForm';
+import { SchemaForm, labelOf } from '../components/SchemaForm';
 import { TaskWatch } from '../components/TaskWatch';
 import { Badge, Empty, Field, PageHeader } from '../components/bits';
 import { useAction, useLoad } from '../hooks';
@@ -216,7 +216,7 @@ function ConnectorDialog({
           {definition.secretFields.map((field) => (
             <Field
               key={field}
-              label={`${field} (secret)`}
+              label={`${labelOf(field)} (secret)`}
               hint={connector?.secretsSet[field] ? 'Set; leave empty to keep it' : 'Not set'}
             >
               <input

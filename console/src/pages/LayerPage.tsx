@@ -128,7 +128,9 @@ export function LayerPage({ id }: { id: string }) {
                   {v.elasticFitReasons.length > 0 && (
                     <ul className="small muted reasons">
                       {v.elasticFitReasons.map((r) => (
-                        <li key={r}>{r}</li>
+                        <li key={r.rule + r.detail}>
+                          {r.rule}: {r.detail}
+                        </li>
                       ))}
                     </ul>
                   )}

@@ -4,18 +4,10 @@ import { ProblemView } from '../components/Problem';
 import { Badge, Empty, PageHeader, ProgressBar, formatTime, progressPercent } from '../components/bits';
 import { useAction, useLoad } from '../hooks';
 import { useSession } from '../session';
+import { TASK_TYPES } from '../../../domain/tasks';
 import type { Task } from '../types';
 
 const PAGE_SIZE = 25;
-const TYPES = [
-  'importOsLayer',
-  'buildLayerFromPackage',
-  'createLayerVersion',
-  'publishImage',
-  'testConnector',
-  'elasticSync',
-  'diagnostics',
-];
 
 /** The list shows each running task's progress: its details are asked for, the closed ones need none. */
 async function loadTasks(filter: string): Promise<{ items: Task[]; nextPageToken?: string }> {
@@ -74,7 +66,7 @@ export function TasksPage() {
             }}
           >
             <option value="">All</option>
-            {TYPES.map((t) => (
+            {TASK_TYPES.map((t) => (
               <option key={t}>{t}</option>
             ))}
           </select>
