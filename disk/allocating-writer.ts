@@ -2,7 +2,7 @@ import { BlockTable } from './block-table';
 import { allocDirectBuffer } from './direct-io';
 import { OutputFile, Segment } from './file-io';
 import { readSharedBlockMap, writeSharedBlockMap, type DiskWindow } from './shared-block-map';
-import { assertWriteInside, DiskFormat, DiskWriter, roundUp } from './types';
+import { assertWriteInside, DiskFormat, DiskWriter, Extent, roundUp } from './types';
 
 /** Where block data starts in the file: shared with native/ntfs/mapped-device.c. */
 export const BLOCK_DATA_ALIGNMENT = 4096;
@@ -86,6 +86,39 @@ export abstract class AllocatingWriter implements DiskWriter {
     }
   }
 
+  /**
+   * Reserves the file space writes of `ranges`, in this order, will land in (see file-space.ts):
+   * the blocks they touch are placed as write() will place them, every block assumed to receive
+   * data. A block whose data turns out all zeros is not allocated, which moves the blocks after it;
+   * their writes then partly miss the reservation and take the slower path, and finish() gives back
+   * the space no write landed in.
+   */
+  async expectWrites(ranges: Extent[]): Promise<void> {
+    const { blockSize } = this.layout;
+    const placed = new Map<number, number>();
+    const space: Extent[] = [];
+    let nextFree = this.nextFree;
+    placing: for (const range of ranges) {
+      for (let position = range.offset; position < range.offset + range.length;) {
+        const block = Math.floor(position / blockSize);
+        const inBlock = position - block * blockSize;
+        const length = Math.min(blockSize - inBlock, range.offset + range.length - position);
+        let fileOffset = this.table.get(block) || placed.get(block);
+        if (fileOffset === undefined) {
+          fileOffset = roundUp(nextFree + this.layout.prefix, BLOCK_DATA_ALIGNMENT);
+          if (fileOffset + blockSize > this.layout.maxFileSize) break placing; // write() reports it
+          if (this.prefixPage && fileOffset - BLOCK_DATA_ALIGNMENT >= nextFree)
+            space.push({ offset: fileOffset - BLOCK_DATA_ALIGNMENT, length: BLOCK_DATA_ALIGNMENT });
+          nextFree = fileOffset + blockSize;
+          placed.set(block, fileOffset);
+        }
+        space.push({ offset: fileOffset + inBlock, length });
+        position += length;
+      }
+    }
+    await this.out.reserve(space);
+  }
+
   async write(data: Buffer, offset: number): Promise<void> {
     assertWriteInside(data, offset, this.virtualSize);
     const segments: Segment[] = [];
@@ -120,7 +153,9 @@ export abstract class AllocatingWriter implements DiskWriter {
    * Writes the block map to `mapFile` for another process to write the guest range `window` of
    * this disk (see shared-block-map.ts). Until `adoptShared`, this writer must not write.
    */
-  share(mapFile: string, window: DiskWindow): Promise<void> {
+  async share(mapFile: string, window: DiskWindow): Promise<void> {
+    // The other process's writes are not seen here: space reserved for ours must not outlive them.
+    await this.out.releaseReservation(this.nextFree);
     return writeSharedBlockMap(mapFile, {
       diskFile: this.out.tempPath,
       blockSize: this.layout.blockSize,
@@ -145,6 +180,7 @@ export abstract class AllocatingWriter implements DiskWriter {
 
   async finish(): Promise<void> {
     try {
+      await this.out.releaseReservation(this.nextFree);
       await this.writeMetadata();
       await this.out.commit();
     } catch (err) {

@@ -82,9 +82,13 @@ export async function copyDisk(
   const readAhead: { slot: Slot; data: Buffer; offset: number }[] = [];
   let done = 0;
   let index = 0;
+  // The writer reserves its file space while the first chunks are read; the writes wait for it.
+  const reserving = writer.expectWrites?.(ranges) ?? Promise.resolve();
+  reserving.catch(() => undefined); // observed in writeOldest
   const writeOldest = async () => {
     const next = readAhead.shift();
     if (!next) return;
+    await reserving;
     await next.slot.reading;
     next.slot.writing = writer.write(next.data, next.offset);
     next.slot.writing.catch(() => undefined); // observed below; keeps a failure from being "unhandled" meanwhile
@@ -105,7 +109,7 @@ export async function copyDisk(
     while (readAhead.length > 0) await writeOldest();
   } finally {
     // Never leave a read or write running behind an error.
-    await Promise.allSettled(ring.flatMap((slot) => [slot.reading, slot.writing]));
+    await Promise.allSettled([reserving, ...ring.flatMap((slot) => [slot.reading, slot.writing])]);
   }
   await Promise.all(ring.map((slot) => slot.writing));
 }

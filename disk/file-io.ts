@@ -4,6 +4,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { allocDirectBuffer, canUseDirect, openDirect } from './direct-io';
 import { DiskFormatError } from './errors';
+import { mergeRanges, punchHoles, reserveSpace, subtractRanges } from './file-space';
+import type { Extent } from './types';
 
 /** Bytes that replace part of a file as it is read (VHDX log replay); no `data` means zeros. */
 export interface FilePatch {
@@ -130,6 +132,39 @@ export class InputFile {
   }
 }
 
+/** Chunks readFileChunks hands out: a 4 MiB direct read is one of the disk's requests. */
+const FILE_CHUNK_BYTES = 4 * 1024 * 1024;
+
+/**
+ * A whole file, in order, in chunks read into two direct-I/O buffers that are used again and again
+ * (the next chunk is read while the caller handles this one; a chunk is valid until the next is
+ * asked for). For hashing an image just written: a stream's fresh 4 MiB buffer per chunk, and the
+ * page cache filled with an image nobody reads again, cost a page fault for every 4 KiB on this VM
+ * (see direct-io.ts), more than the hashing itself.
+ */
+export async function* readFileChunks(file: string): AsyncGenerator<Buffer> {
+  const input = await InputFile.open(file);
+  const buffers = [allocDirectBuffer(FILE_CHUNK_BYTES), allocDirectBuffer(FILE_CHUNK_BYTES)];
+  const readChunk = (index: number, offset: number): Promise<Buffer> => {
+    const chunk = buffers[index % 2].subarray(0, Math.min(FILE_CHUNK_BYTES, input.size - offset));
+    const reading = input.readInto('file', chunk, offset).then(() => chunk);
+    reading.catch(() => undefined); // awaited below; keeps a failure from being "unhandled" meanwhile
+    return reading;
+  };
+  let next = input.size > 0 ? readChunk(0, 0) : undefined;
+  try {
+    for (let index = 0, offset = 0; next; index++) {
+      const chunk = await next;
+      offset += chunk.length;
+      next = offset < input.size ? readChunk(index + 1, offset) : undefined;
+      yield chunk;
+    }
+  } finally {
+    await next?.catch(() => undefined); // a caller that stopped early: no read left running on a closed file
+    await input.close();
+  }
+}
+
 /**
  * Bytes of `file` in the page cache, from util-linux's `fincore` (Node has no mincore); undefined
  * where it is missing or fails, and then reads go direct, as for a cold file.
@@ -171,6 +206,8 @@ export interface Segment {
  */
 export class OutputFile {
   private closed = false;
+  /** Space allocated ahead of writes (reserve), and every write since, until releaseReservation. */
+  private reservation: { ranges: Extent[]; end: number; written: Extent[] } | undefined;
 
   private constructor(
     readonly finalPath: string,
@@ -201,6 +238,7 @@ export class OutputFile {
   }
 
   async writeAt(data: Buffer, fileOffset: number): Promise<void> {
+    this.reservation?.written.push({ offset: fileOffset, length: data.length });
     let done = 0;
     while (done < data.length) {
       const rest = data.subarray(done);
@@ -249,6 +287,7 @@ export class OutputFile {
   private async writeRun(run: Segment[]): Promise<void> {
     if (run.length === 1) return this.writeAt(run[0].data, run[0].fileOffset);
     const total = run.reduce((sum, s) => sum + s.data.length, 0);
+    this.reservation?.written.push({ offset: run[0].fileOffset, length: total });
     const buffers = run.map((s) => s.data);
     // Direct only when every piece qualifies on its own, which makes the whole run aligned too.
     const bytesWritten = await this.writeOnce(
@@ -258,6 +297,33 @@ export class OutputFile {
     // A short vectored write is rare (disk full is an error instead); finish it piece by piece.
     if (bytesWritten < total)
       await this.writeAt(Buffer.concat(buffers).subarray(bytesWritten), run[0].fileOffset + bytesWritten);
+  }
+
+  /**
+   * Allocates the file's `ranges` ahead of the direct writes planned for them, so that those
+   * writes run side by side (file-space.ts); they grow the file to the end of the last one. Call it
+   * before the writes start, once: it waits for the direct writes in flight. Where the file system
+   * cannot, the writes go on as before.
+   */
+  async reserve(ranges: Extent[]): Promise<void> {
+    if (this.reservation) throw new Error(`${this.finalPath}: space is already reserved`);
+    const merged = mergeRanges(ranges);
+    if (merged.length === 0) return;
+    const last = merged[merged.length - 1];
+    this.reservation = { ranges: merged, end: last.offset + last.length, written: [] };
+    await reserveSpace(this.handle.fd, merged);
+  }
+
+  /**
+   * Ends the reservation: the reserved space no write landed in is deallocated again, and a file
+   * the reservation made longer than `size` is cut back to it. Writes after this are not tracked.
+   */
+  async releaseReservation(size: number): Promise<void> {
+    const reservation = this.reservation;
+    if (!reservation) return;
+    this.reservation = undefined;
+    await punchHoles(this.handle.fd, subtractRanges(reservation.ranges, mergeRanges(reservation.written)));
+    if (reservation.end > size && (await this.handle.stat()).size > size) await this.handle.truncate(size);
   }
 
   /** Sets the file length; growing leaves a hole, so this is how the sparse parts are "written". */

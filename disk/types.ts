@@ -43,6 +43,11 @@ export interface DiskWriter {
    * their ranges do not; the caller may reuse `data` once the call resolves.
    */
   write(data: Buffer, offset: number): Promise<void>;
+  /**
+   * The guest ranges about to be written, in the order they will be (a conversion knows them up
+   * front), called once before the first write: a writer may reserve file space for them ahead.
+   */
+  expectWrites?(ranges: Extent[]): Promise<void>;
   /** Writes the format's metadata and renames the temporary file to the output path. */
   finish(): Promise<void>;
   /** Closes and deletes the temporary file; safe to call after a failed write or twice. */

@@ -62,9 +62,8 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   );
   await Promise.race([
     spawnError,
-    // Azurite loads a few hundred modules before it listens: on a busy machine that takes a while.
     waitFor(`azurite on port ${port}`, () => isPortOpen(port), {
-      timeoutMs: 120_000,
+      timeoutMs: 30_000,
       child,
       log: () => fs.readFileSync(logFile, 'utf8'),
     }),

@@ -6,6 +6,7 @@ namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitAlignedBuffer(env, exports);
   InitGrainDeflate(env, exports);
+  InitFileSpace(env, exports);
   return exports;
 }
 

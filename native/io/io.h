@@ -11,4 +11,8 @@ void InitAlignedBuffer(Napi::Env env, Napi::Object exports);
 // (grain-deflate.cc).
 void InitGrainDeflate(Napi::Env env, Napi::Object exports);
 
+// reserveSpace(fd, ranges), punchHoles(fd, ranges): fallocate on the thread pool, so direct writes to
+// fresh space run side by side (file-space.cc).
+void InitFileSpace(Napi::Env env, Napi::Object exports);
+
 #endif
