@@ -2,12 +2,13 @@ import { createConnectorTestActivities, type ConnectorTestDeps } from './connect
 import { projectRoot } from '../lib/project-root';
 import { createDiagnosticsActivities, type DiagnosticsDeps } from './diagnostics';
 import { createElasticSyncActivities } from './elastic-sync';
+import { createLayerTransferActivities } from './layer-transfer';
 import { withFailureTable } from './failure-table';
+import { createIpsActivities } from './ips-phases';
 import { createIscsiTargetActivities, type IscsiTargetDeps } from './iscsi-targets';
 import { createOffloadActivities, type OffloadDeps } from './offload-engines';
 import { createLayerDiskActivities, type LayerDiskDeps } from './layer-disks';
 import { createLayerRecordActivities } from './layer-records';
-import { createLayerTransferActivities } from './layer-transfer';
 import { createLocalVmStandInActivities } from './local-vm-stand-ins';
 import { createPackagingCacheActivities } from './packaging-cache';
 import { createPublishingActivities } from './publishing';
@@ -45,14 +46,15 @@ export function createActivities(deps: ActivityDeps) {
     ...createPublishingActivities(deps),
     ...createScratchActivities(deps),
     ...createUploadActivities(deps),
+    ...createIpsActivities(deps),
     ...createIscsiTargetActivities(deps),
+    ...createOffloadActivities(deps),
     ...createElasticSyncActivities({ pool: deps.pool, ownDirs: ownDirsOf(deps) }),
     ...createLayerTransferActivities({
       pool: deps.pool,
       repositoryDir: deps.repositoryDir,
       ownDirs: ownDirsOf(deps),
     }),
-    ...createOffloadActivities(deps),
     ...createWorkerSettingsActivities({ composeTaskQueue: deps.composeTaskQueue }),
   });
 }

@@ -12,6 +12,7 @@ import { junctionsResource } from './directory-junctions/junctions-router';
 import { elasticAssignmentsResource } from './elastic-assignments/elastic-assignments-router';
 import { healthRouter } from './health';
 import { imagesResource } from './images/images-router';
+import { ipsResource } from './ips/ips-router';
 import { jsonBody } from './json-body';
 import { layerTasksResource } from './layer-tasks/layer-tasks-router';
 import { layerTransfersResource } from './layer-transfers/layer-transfers-router';
@@ -48,6 +49,7 @@ export function apiResources(deps: ApiDeps): Resource[] {
     vmStandInsResource(deps),
     templatesResource(deps),
     publishResource(deps),
+    ipsResource(deps),
     imagesResource(deps),
     storageLocationsResource(deps),
     elasticAssignmentsResource(deps),

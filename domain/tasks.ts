@@ -12,6 +12,11 @@ export const TASK_TYPES = [
   'localVmStandIn',
   'elasticSync',
   'layerTransfer',
+  'ipsExport',
+  'ipsUpload',
+  'ipsPrepare',
+  'ipsPublish',
+  'ipsRun',
 ] as const;
 export type TaskType = (typeof TASK_TYPES)[number];
 

@@ -62,8 +62,9 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   );
   await Promise.race([
     spawnError,
+    // Azurite loads a few hundred modules before it listens: on a busy machine that takes a while.
     waitFor(`azurite on port ${port}`, () => isPortOpen(port), {
-      timeoutMs: 30_000,
+      timeoutMs: 120_000,
       child,
       log: () => fs.readFileSync(logFile, 'utf8'),
     }),

@@ -79,7 +79,8 @@ export function openApiDocument(resources: Resource[], version: string) {
         'Management API of the Lamina layered-image appliance. Sign in with POST /api/auth/login (session ' +
         'cookie) or send `Authorization: Bearer <API token>`. A write made with the session cookie must ' +
         'also send `X-CSRF-Token` with the value of the lamina_csrf cookie sign-in sets; without it the ' +
-        'answer is a 403. Errors are RFC 9457 problem details.',
+        'answer is a 403. Errors are RFC 9457 problem details. Image Portability (/api/ips/...) needs the ' +
+        'Image Porter or Administrator role.',
     },
     tags: resources.map((r) => ({ name: r.tag })),
     paths,

@@ -50,4 +50,24 @@ export const TASK_DEFINITIONS: Readonly<Record<TaskType, TaskTypeDefinition>> = 
     workflowType: 'layerTransfer',
     summary: ({ user, label }) => `Layer ${label} (requested by ${user})`,
   },
+  ipsExport: {
+    workflowType: 'ipsExport',
+    summary: ({ user, label }) => `Image Portability export of ${label} (requested by ${user})`,
+  },
+  ipsUpload: {
+    workflowType: 'ipsUpload',
+    summary: ({ user, label }) => `Image Portability upload of ${label} (requested by ${user})`,
+  },
+  ipsPrepare: {
+    workflowType: 'ipsPrepare',
+    summary: ({ user, label }) => `Image Portability prepare of ${label} (requested by ${user})`,
+  },
+  ipsPublish: {
+    workflowType: 'ipsPublish',
+    summary: ({ user, label }) => `Image Portability publish of ${label} (requested by ${user})`,
+  },
+  ipsRun: {
+    workflowType: 'ipsRun',
+    summary: ({ user, label }) => `Image Portability run: ${label} (requested by ${user})`,
+  },
 };

@@ -43,6 +43,21 @@ export const commands: CommandEntry[] = [
     load: async () => (await import('./compose')).composeCommand,
   },
   {
+    name: 'ips',
+    summary: 'Image Portability: export, upload, prepare, publish or run the phases (tasks on the appliance)',
+    load: async () => (await import('./ips')).ipsCommand,
+  },
+  {
+    name: 'task',
+    summary: "The appliance's tasks: list, get, wait (progress bar), stop",
+    load: async () => (await import('./task')).taskCommand,
+  },
+  {
+    name: 'connector',
+    summary: "The appliance's connector configurations: list",
+    load: async () => (await import('./connector')).connectorCommand,
+  },
+  {
     name: 'iscsi',
     summary: 'Serve layer disks over iSCSI as an offload task does (read-only LUNs, CHAP)',
     load: async () => (await import('./iscsi')).iscsiCommand,

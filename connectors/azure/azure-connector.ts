@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ClientSecretCredential, type TokenCredential } from '@azure/identity';
-import type { ContainerClient } from '@azure/storage-blob';
+import { isRestError, type ContainerClient } from '@azure/storage-blob';
 import type { Connector, ConnectorCheck } from '../connector';
 import { AzureStorageError, containerClient, storageFailure } from './blob-storage';
 import { uploadPageBlobVhd, type PageBlobUploadOptions, type PageBlobUploadResult } from './page-blob-upload';
@@ -47,8 +47,16 @@ export class AzureConnector implements Connector {
     return this.storage((container) => uploadPageBlobVhd(container, blobName, source, options));
   }
 
+  /** Removes the blob if it is there; in a container that does not exist there is nothing to remove. */
   async deleteBlob(blobName: string): Promise<void> {
-    await this.storage((container) => container.getBlobClient(blobName).deleteIfExists());
+    await this.storage(async (container) => {
+      await container
+        .getBlobClient(blobName)
+        .deleteIfExists()
+        .catch((err: unknown) => {
+          if (!(isRestError(err) && err.code === 'ContainerNotFound')) throw err;
+        });
+    });
   }
 
   async hasBlob(blobName: string): Promise<boolean> {

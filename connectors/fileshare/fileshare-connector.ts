@@ -74,7 +74,8 @@ export class FileshareConnector implements Connector, ImageStore {
     await fs.rm(this.partialPath(fileName), { force: true });
   }
 
-  private localPath(fileName: string): string {
+  /** Where a file of the share is on the appliance (under the mount point); Image Portability reads its disks there. */
+  localPath(fileName: string): string {
     if (fileName !== path.basename(fileName) || fileName.startsWith('.')) {
       throw new Error(`'${fileName}' is not a plain file name`);
     }

@@ -216,6 +216,30 @@ describe('every route against every role', () => {
     expect(mismatches).toEqual([]);
   });
 
+  it('lets only Image Porter and Administrator start Image Portability tasks: a Reader gets 403 on every IPS route', async () => {
+    const ipsRoutes = routes.filter((r) => r.fullPath.startsWith('/api/ips/'));
+    expect(ipsRoutes.map((r) => r.operationId).sort()).toEqual([
+      'startIpsExport',
+      'startIpsPrepare',
+      'startIpsPublish',
+      'startIpsRun',
+      'startIpsUpload',
+    ]);
+    const outcomes: string[] = [];
+    for (const role of ['Reader', 'Image Publisher', 'Image Porter', 'Administrator'] as const) {
+      for (const route of ipsRoutes) {
+        const { status } = await call(clients.get(role)!, route);
+        outcomes.push(`${role} ${route.operationId}: ${status === 403 ? 403 : 'through'}`);
+      }
+    }
+    const allowed = (role: string) => role === 'Image Porter' || role === 'Administrator';
+    expect(outcomes).toEqual(
+      ['Reader', 'Image Publisher', 'Image Porter', 'Administrator'].flatMap((role) =>
+        ipsRoutes.map((r) => `${role} ${r.operationId}: ${allowed(role) ? 'through' : 403}`),
+      ),
+    );
+  });
+
   it('checks the permission of the layer type on every layer route, for every layer type and role', async () => {
     const layerRoutes = routes.filter((r) => r.fullPath.startsWith('/api/layers'));
     expect(layerRoutes.map((r) => r.operationId)).toEqual(

@@ -39,7 +39,7 @@ export const VMWARE_TOOLS_REG = `Windows Registry Editor Version 5.00
  */
 export async function makeVmwareWindowsDisk(dir: string, name = 'vmware-windows.vhdx'): Promise<string> {
   const disk = path.join(dir, name);
-  await makeGoldImage({ out: disk, firmware: 'uefi', size: 2 * 2 ** 30, format: 'vhdx' });
+  await makeGoldImage({ out: disk, firmware: 'uefi', size: 2 ** 30, format: 'vhdx' });
   const tools = path.join(dir, 'vmware-tools');
   fs.mkdirSync(path.join(tools, 'Program Files', 'VMware', 'VMware Tools'), { recursive: true });
   fs.writeFileSync(path.join(tools, 'Program Files', 'VMware', 'VMware Tools', 'vmtoolsd.exe'), 'MZ tools');

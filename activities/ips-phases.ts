@@ -1,0 +1,277 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import { prepareImage, type PrepareReport } from '../compositor/prepare/prepare-image';
+import type { PrepareOptions } from '../compositor/prepare/prepare-options';
+import { AzureConnector } from '../connectors/azure/azure-connector';
+import { FileshareConnector } from '../connectors/fileshare/fileshare-connector';
+import { convertDisk, openDisk } from '../disk';
+import { withConnector, withVmHost, type ConnectorAccessDeps } from './connector-access';
+import { digestFile, type FileDigest } from './file-digest';
+import { heartbeatProgress, previousResumeToken, type HeartbeatDetails } from './heartbeat';
+import { scratchFolder } from './scratch';
+
+export type { PrepareOptions, PrepareReport };
+
+export interface IpsDeps extends ConnectorAccessDeps {
+  scratchDir: string;
+}
+
+/** A disk file on a share, as Image Portability phases hand it on: the share's connector and the file's name. */
+export interface ShareFile {
+  shareConnectorId: string;
+  fileName: string;
+}
+
+export interface ShareFileResult extends ShareFile, FileDigest {
+  /** Where the admin finds it (a UNC path). */
+  location: string;
+}
+
+export interface AzureBlobResult {
+  blobName: string;
+  url: string;
+  blobSize: number;
+  /** Bytes this attempt sent (0 when an earlier attempt finished it). */
+  sent: number;
+}
+
+/** The pieces of a PVS vDisk in the store: the disk and the properties file PVS registers it from. */
+export interface PvsVdiskResult {
+  disk: ShareFileResult;
+  properties: { fileName: string; location: string };
+}
+
+/**
+ * The Image Portability phases' work on connectors (ARCHITECTURE.md §6): each takes connector ids and
+ * names the workflow chose, reads the connectors' settings and secrets from Postgres itself, and is
+ * idempotent — a retry finds what an earlier attempt finished. Long ones heartbeat `{phase, done,
+ * total}` and a resume token.
+ */
+export function createIpsActivities(deps: IpsDeps) {
+  const withShare = <T>(connectorId: string, use: (share: FileshareConnector) => Promise<T>) =>
+    withConnector(deps, connectorId, (connector) => {
+      if (!(connector instanceof FileshareConnector))
+        throw ApplicationFailure.nonRetryable(
+          `Image Portability keeps its disks on a Windows File Share connector; this one is '${connector.type}'`,
+          'ConnectorNotCapable',
+        );
+      return use(connector);
+    });
+  const withAzure = <T>(connectorId: string, use: (azure: AzureConnector) => Promise<T>) =>
+    withConnector(deps, connectorId, (connector) => {
+      if (!(connector instanceof AzureConnector))
+        throw ApplicationFailure.nonRetryable(
+          `uploads to a page blob need an Azure connector; this one is '${connector.type}'`,
+          'ConnectorNotCapable',
+        );
+      return use(connector);
+    });
+
+  /** The local path of a disk the phase reads from a share; a file that is not there fails the task at once. */
+  const sourceOn = (file: ShareFile) =>
+    withShare(file.shareConnectorId, async (share) => {
+      const local = share.localPath(file.fileName);
+      if (!(await fs.stat(local).catch(() => undefined)))
+        throw ApplicationFailure.nonRetryable(
+          `${share.locationOf(file.fileName)} does not exist: the share has no disk '${file.fileName}'`,
+          'IpsSourceMissing',
+        );
+      return local;
+    });
+
+  /** Copies a local file into the share as `fileName`, resuming from the last heartbeat's offset; then hashes it. */
+  async function putOnShare(
+    shareConnectorId: string,
+    source: string,
+    fileName: string,
+    phase: string,
+  ): Promise<ShareFileResult> {
+    const beat = heartbeatProgress<number>(phase);
+    const signal = Context.current().cancellationSignal;
+    return withShare(shareConnectorId, async (share) => {
+      const file = await share
+        .putImage(source, fileName, {
+          resumeFrom: previousResumeToken<number>() ?? 0,
+          onProgress: ({ done, total }) => beat({ done, total, resume: done }),
+          signal,
+        })
+        .catch((err: unknown) => {
+          throw signal.aborted ? new CancelledFailure(`${phase} stopped`) : err;
+        });
+      return {
+        shareConnectorId,
+        fileName,
+        location: share.locationOf(fileName),
+        ...(await digestFile(file)),
+      };
+    });
+  }
+
+  return {
+    /**
+     * Export: a VM's disk on a local or vSphere connector → a VHDX on the share, with its SHA-256. The
+     * disk is converted once into the task's scratch folder (it appears there only when complete, so a
+     * retry after it skips it), then copied to the share resumably.
+     */
+    async ipsExportDisk(input: {
+      sourceConnectorId: string;
+      vmId: string;
+      disk: string;
+      scratchId: string;
+      target: ShareFile;
+    }): Promise<ShareFileResult> {
+      const scratch = scratchFolder(deps.scratchDir, input.scratchId);
+      await fs.mkdir(scratch, { recursive: true });
+      const converted = path.join(scratch, 'export.vhdx');
+      if (!(await fs.stat(converted).catch(() => undefined))) {
+        Context.current().heartbeat({ phase: 'export', done: 0, total: 1 } satisfies HeartbeatDetails);
+        const exported = await withVmHost(deps, input.sourceConnectorId, (host) =>
+          host.exportDisk(input.vmId, input.disk, scratch),
+        );
+        const disk = await openDisk(exported);
+        const beat = heartbeatProgress('convert');
+        try {
+          await convertDisk(disk, 'vhdx', converted, {
+            onProgress: ({ done, total }) => beat({ done, total }),
+            signal: Context.current().cancellationSignal,
+          });
+        } finally {
+          await disk.close();
+        }
+      }
+      return putOnShare(input.target.shareConnectorId, converted, input.target.fileName, 'copy');
+    },
+
+    /** Removes a file the task put on a share (and any partial copy of it). */
+    async ipsRemoveShareFile(file: ShareFile): Promise<void> {
+      await withShare(file.shareConnectorId, (share) => share.removeImage(file.fileName));
+    },
+
+    /**
+     * Prepare, offline on the appliance (compositor/prepare): a copy of the share's disk made fit for the
+     * target platform and provisioning, written next to it as `output`. Nothing is half-written: the copy
+     * appears only when complete; a retry prepares again from the untouched source.
+     */
+    async ipsPrepareDisk(input: {
+      source: ShareFile;
+      output: string;
+      options: PrepareOptions;
+    }): Promise<ShareFileResult & PrepareReport> {
+      const source = await sourceOn(input.source);
+      return withShare(input.source.shareConnectorId, async (share) => {
+        const output = share.localPath(input.output);
+        const context = Context.current();
+        let phase = 'inspect';
+        const keepAlive = setInterval(() => context.heartbeat({ phase, done: 0, total: 1 }), 1000);
+        try {
+          await fs.rm(output, { force: true });
+          const report = await prepareImage(source, output, input.options, (p) => (phase = p));
+          return {
+            shareConnectorId: input.source.shareConnectorId,
+            fileName: input.output,
+            location: share.locationOf(input.output),
+            ...(await digestFile(output)),
+            ...report,
+          };
+        } finally {
+          clearInterval(keepAlive);
+        }
+      });
+    },
+
+    /**
+     * Upload: the share's disk → a page blob holding a fixed VHD in the Azure connector's container.
+     * Heartbeats the blob's committed watermark; a retry (a worker killed, a connection lost) resumes
+     * from it and the blob's page ranges, sending only what is not there.
+     */
+    async ipsUploadToAzure(input: {
+      source: ShareFile;
+      azureConnectorId: string;
+      blobName: string;
+    }): Promise<AzureBlobResult> {
+      const source = await sourceOn(input.source);
+      const beat = heartbeatProgress<number>('upload');
+      const signal = Context.current().cancellationSignal;
+      const resumeFrom = previousResumeToken<number>();
+      if (resumeFrom !== undefined)
+        Context.current().log.warn(`resuming the upload of ${input.blobName} above byte ${resumeFrom}`);
+      return withAzure(input.azureConnectorId, async (azure) => {
+        const result = await azure
+          .uploadVhd(source, input.blobName, {
+            resumeFrom,
+            signal,
+            onProgress: ({ done, total, resume }) => beat({ done, total, resume }),
+          })
+          .catch((err: unknown) => {
+            throw signal.aborted ? new CancelledFailure('upload stopped') : err;
+          });
+        return {
+          blobName: input.blobName,
+          url: azure.blobUrl(input.blobName),
+          blobSize: result.blobSize,
+          sent: result.sent,
+        };
+      });
+    },
+
+    async ipsRemoveBlob(azureConnectorId: string, blobName: string): Promise<void> {
+      await withAzure(azureConnectorId, (azure) => azure.deleteBlob(blobName));
+    },
+
+    /** The local path of a share's disk, for the VM upload of an MCS publish (every worker mounts the share). */
+    async ipsSharePath(file: ShareFile): Promise<string> {
+      return sourceOn(file);
+    },
+
+    /**
+     * Publish to PVS: the disk and its properties file (.pvp) into the store, through the file-share
+     * connector configured on the store's path, as the reference says; an admin registers it in the PVS
+     * console or with its cmdlets.
+     */
+    async ipsPublishToPvsStore(input: {
+      source: ShareFile;
+      storeConnectorId: string;
+      vdiskName: string;
+      scratchId: string;
+    }): Promise<PvsVdiskResult> {
+      const source = await sourceOn(input.source);
+      const disk = await putOnShare(input.storeConnectorId, source, `${input.vdiskName}.vhdx`, 'copy');
+      const scratch = scratchFolder(deps.scratchDir, input.scratchId);
+      await fs.mkdir(scratch, { recursive: true });
+      const pvp = path.join(scratch, `${input.vdiskName}.pvp`);
+      await fs.writeFile(pvp, pvsProperties(input.vdiskName));
+      const propertiesName = `${input.vdiskName}.pvp`;
+      return withShare(input.storeConnectorId, async (store) => {
+        await store.putImage(pvp, propertiesName, { resumeFrom: 0, onProgress: () => undefined });
+        return { disk, properties: { fileName: propertiesName, location: store.locationOf(propertiesName) } };
+      });
+    },
+  };
+}
+
+/**
+ * The vDisk properties file that goes beside a disk in the store, which PVS reads when the disk is added
+ * (the console's "Add or import existing vDisks"): access mode Private (0) and write cache on the server
+ * (0), so the admin reviews the disk before switching it to Standard mode.
+ */
+function pvsProperties(vdiskName: string): string {
+  return [
+    '[Version]',
+    'Version=5',
+    '',
+    '[vDisk]',
+    `Description=Imported by Lamina Image Portability: ${vdiskName}`,
+    'Mode=0',
+    'WriteCacheType=0',
+    'VHDBlockSize=2048',
+    'Enabled=1',
+    'ActiveDirectory=1',
+    'PrinterManagement=0',
+    'AutoUpdateEnabled=0',
+    'LicenseMode=0',
+    '',
+  ].join('\r\n');
+}
+
+export type IpsActivities = ReturnType<typeof createIpsActivities>;

@@ -1,0 +1,157 @@
+/**
+ * bench:upload — Image Portability's upload to Azure storage, against Azurite (the Azure Storage
+ * emulator, a real process) on loopback, with the peer it is judged against run in the same process:
+ * reading the image's allocated data locally, which is the least any upload must do.
+ *
+ * The image: an 8 GiB dynamic VHDX holding 2 GiB of data (4 MiB runs every 16 MiB, incompressible).
+ * Printed in one run:
+ *   - bytes sent for a whole upload (target ≤ 2.1 GiB: zeros are never sent), counted by the client,
+ *     and what Azurite holds of the blob afterwards (its page ranges);
+ *   - upload time / local read time (target ≤ 1.5), both from cold caches;
+ *   - an upload stopped half-way and resumed from its token: what the resumed attempt sent against what
+ *     the blob was missing (target: equal, nothing committed is sent again).
+ * LAMINA_BENCH_DIR picks the scratch folder (default: the OS temporary folder).
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { BlobServiceClient, StorageSharedKeyCredential, type ContainerClient } from '@azure/storage-blob';
+import { AzureConnector } from '../connectors/azure/azure-connector';
+import { azureConnectorSettings } from '../connectors/azure/settings';
+import { createDiskWriter, openDisk } from '../disk';
+import { startAzurite, type Azurite } from '../runtime/azurite';
+import { settle } from './durable';
+
+const MIB = 2 ** 20;
+const GIB = 2 ** 30;
+const IMAGE = 8 * GIB;
+const DATA = 2 * GIB;
+const RUN = 4 * MIB;
+const STRIDE = 16 * MIB;
+
+async function makeImage(file: string): Promise<void> {
+  const writer = await createDiskWriter('vhdx', file, { virtualSize: IMAGE });
+  try {
+    const data = randomBytes(RUN);
+    for (let at = 0, n = 0; n < DATA / RUN; at += STRIDE, n++) {
+      data.writeUInt32LE(n, 0); // each run differs, so nothing upstream could deduplicate it
+      await writer.write(data, at);
+    }
+    await writer.finish();
+  } catch (err) {
+    await writer.abort();
+    throw err;
+  }
+}
+
+/** The peer: every allocated byte of the image read through disk/, as the upload reads it. */
+async function readAllocated(file: string): Promise<{ seconds: number; bytes: number }> {
+  const started = performance.now();
+  const disk = await openDisk(file);
+  const buffer = Buffer.allocUnsafe(RUN);
+  let bytes = 0;
+  try {
+    for (const { offset, length } of disk.extents()) {
+      for (let at = offset; at < offset + length; at += RUN) {
+        const piece = buffer.subarray(0, Math.min(RUN, offset + length - at));
+        await disk.read(piece, at);
+        bytes += piece.length;
+      }
+    }
+  } finally {
+    await disk.close();
+  }
+  return { seconds: (performance.now() - started) / 1000, bytes };
+}
+
+function connectorFor(azurite: Azurite): AzureConnector {
+  const settings = azureConnectorSettings.parse({
+    tenantId: '6f1c1f5e-3b7a-4c5e-9d7f-0a1b2c3d4e5f',
+    subscriptionId: '0e2d8e44-1111-4c5e-9d7f-0a1b2c3d4e5f',
+    clientId: '1a2b3c4d-1111-4c5e-9d7f-0a1b2c3d4e5f',
+    resourceGroup: 'bench',
+    location: 'westeurope',
+    storageAccount: azurite.accountName,
+    container: 'bench',
+    subnetId: '/subscriptions/x/subnets/default',
+    blobEndpoint: azurite.blobEndpoint,
+  });
+  return new AzureConnector(settings, { clientSecret: 'unused', storageKey: azurite.accountKey });
+}
+
+/** Bytes the service holds in the blob's page ranges: what was committed, counted by Azurite. */
+async function committedBytes(container: ContainerClient, blob: string): Promise<number> {
+  let bytes = 0;
+  for await (const r of container.getPageBlobClient(blob).listPageRanges()) bytes += r.end - r.start + 1;
+  return bytes;
+}
+
+const gib = (bytes: number) => `${(bytes / GIB).toFixed(3)} GiB`;
+
+async function main(): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(process.env.LAMINA_BENCH_DIR ?? os.tmpdir(), 'lamina-bench-upload-'));
+  const azurite = await startAzurite({ location: path.join(dir, 'azurite') });
+  try {
+    const image = path.join(dir, 'image.vhdx');
+    await makeImage(image);
+    const azure = connectorFor(azurite);
+    const container = new BlobServiceClient(
+      azurite.blobEndpoint,
+      new StorageSharedKeyCredential(azurite.accountName, azurite.accountKey),
+    ).getContainerClient('bench');
+    await container.create();
+
+    settle();
+    const local = await readAllocated(image);
+
+    settle();
+    const started = performance.now();
+    const whole = await azure.uploadVhd(image, 'whole.vhd');
+    const uploadSeconds = (performance.now() - started) / 1000;
+    const held = await committedBytes(container, 'whole.vhd');
+
+    // Stopped once half the data is sent, then resumed from the last token it reported.
+    const stop = new AbortController();
+    let token = 0;
+    let firstSent = 0;
+    await azure
+      .uploadVhd(image, 'resumed.vhd', {
+        signal: stop.signal,
+        onProgress: ({ sent, resume }) => {
+          token = resume;
+          firstSent = sent;
+          if (sent >= DATA / 2) stop.abort();
+        },
+      })
+      .catch((err: unknown) => {
+        if (!stop.signal.aborted) throw err;
+      });
+    const committed = await committedBytes(container, 'resumed.vhd');
+    const resumed = await azure.uploadVhd(image, 'resumed.vhd', { resumeFrom: token });
+    const missing = whole.sent - committed;
+
+    console.log(`image: ${gib(IMAGE)} virtual, ${gib(local.bytes)} allocated (${gib(DATA)} data)`);
+    console.log(`local read of the allocated data (peer): ${local.seconds.toFixed(2)} s`);
+    console.log(
+      `upload: ${uploadSeconds.toFixed(2)} s, sent ${gib(whole.sent)} (Azurite holds ${gib(held)}), target ≤ 2.100 GiB: ${whole.sent <= 2.1 * GIB ? 'met' : 'NOT met'}`,
+    );
+    const ratio = uploadSeconds / local.seconds;
+    console.log(
+      `ratio upload / local read: ${ratio.toFixed(2)} (target ≤ 1.5: ${ratio <= 1.5 ? 'met' : 'NOT met'})`,
+    );
+    console.log(
+      `resume: first attempt sent ${gib(firstSent)} and committed ${gib(committed)}; the resumed one sent ` +
+        `${gib(resumed.sent)} of the ${gib(missing)} missing — ratio ${(resumed.sent / missing).toFixed(3)} ` +
+        `(target 1.000: ${resumed.sent === missing ? 'met' : 'NOT met'})`,
+    );
+  } finally {
+    await azurite.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,137 @@
+import { uuid4 } from '@temporalio/workflow';
+import type {
+  AzureBlobResult,
+  PrepareOptions,
+  PrepareReport,
+  PvsVdiskResult,
+  ShareFile,
+  ShareFileResult,
+} from '../activities/ips-phases';
+import { ipsPreparing, ipsQuick, ipsTransfers } from './ips-activity-proxies';
+import type { Saga } from './saga';
+
+/**
+ * The Image Portability phases (ARCHITECTURE.md §6), each registering the compensation of what it
+ * creates before creating it. The phase workflows (ips-workflows.ts) run one with a saga of its own;
+ * ipsRun chains them in one saga, so a failure or stop anywhere removes everything the run made.
+ */
+
+export interface IpsExportInput {
+  sourceConnectorId: string;
+  vmId: string;
+  /** The VM's disk; `boot` when unset. */
+  disk?: string;
+  shareConnectorId: string;
+  /** The exported disk is `<name>.vhdx` on the share. */
+  name: string;
+}
+
+export async function exportPhase(saga: Saga, input: IpsExportInput): Promise<ShareFileResult> {
+  const target: ShareFile = { shareConnectorId: input.shareConnectorId, fileName: `${input.name}.vhdx` };
+  const scratchId = uuid4();
+  const scratch = saga.register('export scratch', () => ipsQuick.removeScratch(scratchId));
+  saga.register('exported disk', () => ipsQuick.ipsRemoveShareFile(target));
+  const exported = await ipsTransfers.ipsExportDisk({
+    sourceConnectorId: input.sourceConnectorId,
+    vmId: input.vmId,
+    disk: input.disk ?? 'boot',
+    scratchId,
+    target,
+  });
+  await saga.settle(scratch);
+  return exported;
+}
+
+export interface IpsPrepareInput {
+  source: ShareFile;
+  /** The prepared copy's file name on the same share; `<source>-prepared.vhdx` when unset. */
+  output?: string;
+  options: PrepareOptions;
+  /** The cmdlet's Timeout, in minutes (default 60). */
+  timeoutMinutes?: number;
+}
+
+export type IpsPrepareResult = ShareFileResult & PrepareReport;
+
+export async function preparePhase(saga: Saga, input: IpsPrepareInput): Promise<IpsPrepareResult> {
+  const output = input.output ?? input.source.fileName.replace(/(\.vhdx?)?$/i, '-prepared.vhdx');
+  saga.register('prepared disk', () =>
+    ipsQuick.ipsRemoveShareFile({ shareConnectorId: input.source.shareConnectorId, fileName: output }),
+  );
+  return ipsPreparing(input.timeoutMinutes ?? 60).ipsPrepareDisk({
+    source: input.source,
+    output,
+    options: input.options,
+  });
+}
+
+export interface IpsUploadInput {
+  source: ShareFile;
+  azureConnectorId: string;
+  /** The page blob's name; the source's name with `.vhd` when unset. */
+  blobName?: string;
+}
+
+export async function uploadPhase(saga: Saga, input: IpsUploadInput): Promise<AzureBlobResult> {
+  const blobName = input.blobName ?? input.source.fileName.replace(/(\.vhdx?)?$/i, '.vhd');
+  saga.register('uploaded blob', () => ipsQuick.ipsRemoveBlob(input.azureConnectorId, blobName));
+  return ipsTransfers.ipsUploadToAzure({
+    source: input.source,
+    azureConnectorId: input.azureConnectorId,
+    blobName,
+  });
+}
+
+export interface IpsPublishInput {
+  source: ShareFile;
+  provisioningType: 'MCS' | 'PVS';
+  /** PVS: the file share connector on the store's path. MCS: the hypervisor connector (local, vSphere). */
+  targetConnectorId: string;
+  /** The vDisk's or master image VM's name. */
+  name: string;
+}
+
+export interface IpsPublishResult {
+  pvs?: PvsVdiskResult;
+  vm?: { connectorId: string; id: string; name: string; disk: string };
+}
+
+export async function publishPhase(saga: Saga, input: IpsPublishInput): Promise<IpsPublishResult> {
+  if (input.provisioningType === 'PVS') {
+    const store = input.targetConnectorId;
+    const scratchId = uuid4();
+    const scratch = saga.register('publish scratch', () => ipsQuick.removeScratch(scratchId));
+    saga.register('vDisk', () =>
+      ipsQuick.ipsRemoveShareFile({ shareConnectorId: store, fileName: `${input.name}.vhdx` }),
+    );
+    saga.register('vDisk properties', () =>
+      ipsQuick.ipsRemoveShareFile({ shareConnectorId: store, fileName: `${input.name}.pvp` }),
+    );
+    const pvs = await ipsTransfers.ipsPublishToPvsStore({
+      source: input.source,
+      storeConnectorId: store,
+      vdiskName: input.name,
+      scratchId,
+    });
+    await saga.settle(scratch);
+    return { pvs };
+  }
+  // MCS on a hypervisor: the prepared disk becomes the master image VM's boot disk (powered off; the
+  // catalog is made from it).
+  const connectorId = input.targetConnectorId;
+  const disk = `ips-${uuid4()}`;
+  const vmId = uuid4();
+  const uploaded = saga.register('uploaded disk', () => ipsQuick.deleteDisk(connectorId, disk));
+  const path = await ipsQuick.ipsSharePath(input.source);
+  await ipsTransfers.uploadDisk(connectorId, disk, path);
+  saga.register('master image VM', () => ipsQuick.destroyVm(connectorId, vmId));
+  await ipsQuick.createVm(connectorId, {
+    id: vmId,
+    name: input.name,
+    disks: [{ name: 'boot', from: disk }],
+    tags: {},
+  });
+  // The VM holds its own clone of the disk.
+  await saga.settle(uploaded);
+  return { vm: { connectorId, id: vmId, name: input.name, disk: 'boot' } };
+}

@@ -1,0 +1,123 @@
+import { ApplicationFailure } from '@temporalio/workflow';
+import type { AzureBlobResult, PrepareOptions, ShareFileResult } from '../activities/ips-phases';
+import { ipsPhases, type IpsPhase, type Provisioning } from './ips-matrix';
+import {
+  exportPhase,
+  preparePhase,
+  publishPhase,
+  uploadPhase,
+  type IpsExportInput,
+  type IpsPrepareInput,
+  type IpsPrepareResult,
+  type IpsPublishInput,
+  type IpsPublishResult,
+  type IpsUploadInput,
+} from './ips-phases';
+import { withSaga } from './saga';
+
+/** Export: a VM's disk on a local or vSphere connector → a VHDX on a share, with its SHA-256. */
+export function ipsExport(input: IpsExportInput): Promise<ShareFileResult> {
+  return withSaga((saga) => exportPhase(saga, input));
+}
+
+/** Upload: a disk on a share → a fixed-VHD page blob in an Azure connector's container. */
+export function ipsUpload(input: IpsUploadInput): Promise<AzureBlobResult> {
+  return withSaga((saga) => uploadPhase(saga, input));
+}
+
+/** Prepare: a copy of a disk on a share made fit for the target platform and provisioning, offline. */
+export function ipsPrepare(input: IpsPrepareInput): Promise<IpsPrepareResult> {
+  return withSaga((saga) => preparePhase(saga, input));
+}
+
+/** Publish: a disk on a share → a PVS vDisk in the store, or an MCS master image VM. */
+export function ipsPublish(input: IpsPublishInput): Promise<IpsPublishResult> {
+  return withSaga((saga) => publishPhase(saga, input));
+}
+
+export interface IpsRunInput {
+  sourceProvisioning: Provisioning;
+  targetProvisioning: Provisioning;
+  /** The share the run keeps its disks on (exported, prepared). */
+  shareConnectorId: string;
+  /** An MCS source: the VM whose disk is exported. */
+  sourceVm?: { connectorId: string; vmId: string; disk?: string };
+  /** A PVS source: the vDisk on the share. */
+  sourceDisk?: string;
+  /** Names what the run makes: `<name>.vhdx`, `<name>-prepared.vhdx`, the blob, the vDisk or master image. */
+  name: string;
+  /** MCS: the Azure connector (upload) or the hypervisor connector (master image VM). PVS: the store's share connector. */
+  targetConnectorId: string;
+  /** What the target connector is, for the upload's path: a page blob (azure) or a disk on the hypervisor. */
+  targetType: 'azure' | 'vsphere' | 'local' | 'fileshare';
+  prepare: PrepareOptions;
+  timeoutMinutes?: number;
+}
+
+export interface IpsRunResult {
+  /** The phases that ran, in order. */
+  phases: IpsPhase[];
+  exported?: ShareFileResult;
+  prepared: IpsPrepareResult;
+  uploaded?: AzureBlobResult;
+  published?: IpsPublishResult;
+}
+
+/**
+ * ipsRun: the phases a source → target pair needs (ips-matrix.ts), in one saga. Prepare runs on the
+ * appliance (no Compositing Engine takes it), so it comes before the upload: what is uploaded is the
+ * prepared disk. On a hypervisor target, the upload and publish are one step (the disk goes to the
+ * hypervisor as the master image VM's).
+ */
+export function ipsRun(input: IpsRunInput): Promise<IpsRunResult> {
+  const needed = ipsPhases(input.sourceProvisioning, input.targetProvisioning);
+  return withSaga(async (saga) => {
+    const phases: IpsPhase[] = [];
+    let source: ShareFileResult | { shareConnectorId: string; fileName: string };
+    let exported: ShareFileResult | undefined;
+    if (needed.includes('export')) {
+      phases.push('export');
+      if (!input.sourceVm)
+        throw ApplicationFailure.nonRetryable('an MCS source names the VM to export', 'ValidationError');
+      exported = await exportPhase(saga, {
+        ...input.sourceVm,
+        sourceConnectorId: input.sourceVm.connectorId,
+        shareConnectorId: input.shareConnectorId,
+        name: input.name,
+      });
+      source = exported;
+    } else {
+      if (!input.sourceDisk)
+        throw ApplicationFailure.nonRetryable('a PVS source names its vDisk on the share', 'ValidationError');
+      source = { shareConnectorId: input.shareConnectorId, fileName: input.sourceDisk };
+    }
+    phases.push('prepare');
+    const prepared = await preparePhase(saga, {
+      source: { shareConnectorId: source.shareConnectorId, fileName: source.fileName },
+      output: `${input.name}-prepared.vhdx`,
+      options: input.prepare,
+      timeoutMinutes: input.timeoutMinutes,
+    });
+    const preparedFile = { shareConnectorId: prepared.shareConnectorId, fileName: prepared.fileName };
+    let uploaded: AzureBlobResult | undefined;
+    if (needed.includes('upload') && input.targetType === 'azure') {
+      phases.push('upload');
+      uploaded = await uploadPhase(saga, {
+        source: preparedFile,
+        azureConnectorId: input.targetConnectorId,
+        blobName: `${input.name}.vhd`,
+      });
+    }
+    let published: IpsPublishResult | undefined;
+    if (needed.includes('publish') && input.targetType !== 'azure') {
+      phases.push('publish');
+      published = await publishPhase(saga, {
+        source: preparedFile,
+        provisioningType: input.targetProvisioning,
+        targetConnectorId: input.targetConnectorId,
+        name: input.name,
+      });
+    }
+    return { phases, exported, prepared, uploaded, published };
+  });
+}
