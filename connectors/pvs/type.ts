@@ -1,7 +1,11 @@
 import { z } from 'zod';
 import { ANY_FIRMWARE, hostName, port, requiredText, uncPath, connectorType } from '../connector-type';
 
-/** Citrix Provisioning: images go into a vDisk store through the Lamina agent on the PVS server. */
+/**
+ * Citrix Provisioning: images go into a vDisk store through the Lamina agent on the PVS server. It does
+ * not take Image Portability tasks (reference/image-portability.txt): the IPS routes refuse it, naming
+ * the way that works — publish for PVS through a Windows File Share connector on the store's path.
+ */
 export const pvsConnectorType = connectorType({
   type: 'pvs',
   label: 'Citrix Provisioning',
