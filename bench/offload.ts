@@ -6,7 +6,8 @@
  * convert iscsi://… out.raw` from
  *
  * - Lamina's target: tgtd serving the layer's cached sparse raw export, behind CHAP (iscsi/);
- * - the peer: a plain tgtd serving a raw file of the same data (the file the VHDX was made from);
+ * - the peer: a plain tgtd serving a raw file of the same data (the file the VHDX was made from), and
+ *   the same with thin_provisioning=1 as Lamina's LUNs have (GET LBA STATUS: the reader skips holes);
  * - in place, the alternative to the export cache: tgtd serving a raw view of the VHDX itself, made by
  *   qemu-storage-daemon's FUSE export (left out with a note where qemu-storage-daemon or FUSE is missing).
  *
@@ -174,6 +175,10 @@ async function main(): Promise<void> {
     await peer.tgtadm.newTarget(1, peerIqn);
     await peer.tgtadm.newReadOnlyLun(1, 1, raw, {});
     await peer.tgtadm.bindAnyInitiator(1);
+    // The same raw file with the LUN setting Lamina's targets use: what thin provisioning alone is worth.
+    await peer.tgtadm.newTarget(3, `${peerIqn}-thin`);
+    await peer.tgtadm.newReadOnlyLun(3, 1, raw, { thin_provisioning: '1' });
+    await peer.tgtadm.bindAnyInitiator(3);
 
     const secretFile = path.join(dir, 'chap-secret');
     writeFileSync(secretFile, chap.secret, { mode: 0o600 });
@@ -195,6 +200,11 @@ async function main(): Promise<void> {
             'password-secret=chap',
           ].join(','),
         ],
+        seconds: [],
+      },
+      {
+        name: 'tgtd, raw file, thin_provisioning=1',
+        source: [`iscsi://127.0.0.1:${peerPort}/${peerIqn}-thin/1`],
         seconds: [],
       },
     ];
