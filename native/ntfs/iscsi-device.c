@@ -259,7 +259,7 @@ static int lun_open(struct ntfs_device *dev, int flags)
 		errno = error;
 		return -1;
 	}
-	l->cache = window_cache_new(l->base.size, read_lun, l);
+	l->cache = window_cache_new(l->base.size, read_lun, l, READ_DEPTH);
 	if (!l->cache) {
 		lun_logout(l);
 		errno = ENOMEM;

@@ -106,7 +106,7 @@ struct ntfs_device *served_device_open(const char *spec)
 	}
 	served->fd = fd;
 	served->base.size = size;
-	served->cache = window_cache_new(size, request_bytes, served);
+	served->cache = window_cache_new(size, request_bytes, served, 1);
 	struct ntfs_device *dev = served->cache ? ntfs_device_alloc(spec, 0, &served_operations, served) : NULL;
 	if (!dev) {
 		window_cache_free(served->cache);

@@ -15,8 +15,13 @@ typedef int (*window_fetch)(void *source, void *buffer, s64 count, s64 offset);
 
 struct window_cache;
 
-/* A cache over a device of `size` bytes read by `fetch(source, …)`; NULL when out of memory. */
-struct window_cache *window_cache_new(s64 size, window_fetch fetch, void *source);
+/*
+ * A cache over a device of `size` bytes read by `fetch(source, …)`; NULL when out of memory. A miss
+ * on the window right after the last one missed (the reader goes forward: a file's data) fetches
+ * `read_ahead` windows in one `fetch`, for a device that serves a longer read faster than as many
+ * short ones (iSCSI keeps several commands in flight); 1 fetches the window alone.
+ */
+struct window_cache *window_cache_new(s64 size, window_fetch fetch, void *source, int read_ahead);
 /*
  * Reads `count` bytes at `offset` (clipped to the device): reads of a window or more go straight to
  * `fetch`, smaller ones through the windows. The bytes read, or -1 with errno set.
