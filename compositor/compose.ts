@@ -7,6 +7,7 @@ import type { DiskFirmware } from '../domain/firmware';
 import { planDisk, windowsPartition } from './disk-layout';
 import { makeEsp, type BootFile } from './esp';
 import { findFileConflicts, type FileConflict } from './file-conflicts';
+import { imageSettingsRegistry, type ImageSettings } from './image-settings';
 import { HIVE_DIR, REQUIRED_HIVES, checkHive } from './import-os';
 import { layerInputName, type LayerInput } from './iscsi-lun';
 import { openLayer, type OpenedLayer } from './layer-disk';
@@ -42,6 +43,8 @@ export interface ComposeOptions {
   out: string;
   /** Where the CLI will write the report: checked up front, so a bad path fails before the work. */
   report?: string;
+  /** The template's elastic layering and user-layer settings, merged into the hives after every layer. */
+  settings?: ImageSettings;
   onProgress?: ProgressListener;
   /** Cancels the compose: the running step stops, nothing is left behind. */
   signal?: AbortSignal;
@@ -192,7 +195,11 @@ export async function compose(options: ComposeOptions): Promise<ComposeReport> {
       const apps = settled.map((result) => (result as PromiseFulfilledResult<OpenedLayer>).value);
       const platform = options.platform ? await open(options.platform) : undefined;
       const layers = prioritise(os, apps, platform);
-      const registries = layers.map((l) => parseLayerRegistry(l.metadata.name, l.registry));
+      const settings = options.settings && imageSettingsRegistry(options.settings);
+      const registries = [
+        ...layers.map((l) => parseLayerRegistry(l.metadata.name, l.registry)),
+        ...(settings ? [settings] : []),
+      ];
 
       // Everything the image is derived from: same inputs, same bytes.
       const identity = createHash('sha256')
@@ -201,6 +208,7 @@ export async function compose(options: ComposeOptions): Promise<ComposeReport> {
             options.firmware,
             options.size,
             ...[os, ...layers].map((l) => [l.metadata.id, l.metadata.contentHash]),
+            ...(options.settings ? [options.settings] : []),
           ]),
         )
         .digest('hex');

@@ -1,4 +1,5 @@
 import type { RecordTable } from './crud';
+import type { Queryable } from './list-page';
 
 /** User-layer storage locations: a share per AD group set; the lowest priority number wins at logon. */
 export const storageLocationRecords: RecordTable<'name' | 'sharePath' | 'adGroups' | 'priority'> = {
@@ -11,3 +12,31 @@ export const storageLocationRecords: RecordTable<'name' | 'sharePath' | 'adGroup
   },
   columns: { name: 'name', sharePath: 'share_path', adGroups: 'ad_groups', priority: 'priority' },
 };
+
+export interface StoredLocation {
+  id: string;
+  name: string;
+  sharePath: string;
+  adGroups: string[];
+  priority: number;
+}
+
+/** Every storage location, the one that wins first (lowest priority number). */
+export async function locationsByPriority(db: Queryable): Promise<StoredLocation[]> {
+  const { rows } = await db.query<StoredLocation>(
+    `SELECT id, name, share_path AS "sharePath", ad_groups AS "adGroups", priority FROM storage_locations ORDER BY priority`,
+  );
+  return rows;
+}
+
+/** An OS layer by its name (compared without case, as the console shows names) or id. */
+export async function osLayerNamed(
+  db: Queryable,
+  nameOrId: string,
+): Promise<{ id: string; name: string } | undefined> {
+  const { rows } = await db.query<{ id: string; name: string }>(
+    `SELECT id, name FROM layers WHERE type = 'os' AND (lower(name) = lower($1) OR id::text = $1) ORDER BY name LIMIT 1`,
+    [nameOrId],
+  );
+  return rows[0];
+}

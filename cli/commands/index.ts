@@ -73,6 +73,11 @@ export const commands: CommandEntry[] = [
     load: async () => (await import('./layer-transfer')).layerTransferCommand,
   },
   {
+    name: 'user-layer',
+    summary: "User layers: where a user's layer for an OS layer is (resolve)",
+    load: async () => (await import('./user-layer')).userLayerCommand,
+  },
+  {
     name: 'vm',
     summary: "Act inside the local connector's VMs (install, shut down, report scripts)",
     load: async () => (await import('./vm')).vmCommand,

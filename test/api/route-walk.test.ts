@@ -198,8 +198,9 @@ describe('every route against every role', () => {
         const response = await call(client, route);
         const allowed =
           route.access === 'public' || route.access === 'signed-in' || hasPermission(roles, route.access);
-        // Resolving a logon needs a synced share and a directory: the walk only checks it is let through.
-        const isRead = route.method === 'get' && allowed && route.operationId !== 'resolveElasticLayers';
+        // Resolving a logon needs a directory (and a synced share): the walk only checks it is let through.
+        const resolves = ['resolveElasticLayers', 'resolveUserLayer'].includes(route.operationId);
+        const isRead = route.method === 'get' && allowed && !resolves;
         const outcome =
           response.status === 403 ? 'denied' : response.status === 401 ? 'unauthenticated' : 'through';
         outcomes.push(`${role} ${route.operationId}: ${outcome}${isRead ? ` ${response.status}` : ''}`);
