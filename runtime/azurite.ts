@@ -36,6 +36,7 @@ export interface AzuriteOptions {
 export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurite> {
   const port = options.port ?? (await freePort());
   const location = options.location ?? fs.mkdtempSync(path.join(os.tmpdir(), 'lamina-azurite-'));
+  fs.mkdirSync(location, { recursive: true });
   const logFile = path.join(location, 'azurite.log');
   const log = fs.openSync(logFile, 'a');
   const child = spawn(
