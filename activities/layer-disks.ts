@@ -7,6 +7,7 @@ import { compose, type ComposeReport } from '../compositor/compose';
 import { ComposeError } from '../compositor/errors';
 import type { OutputFormat } from '../compositor/disk-image';
 import { importOsLayer, osLayerLineage } from '../compositor/import-os';
+import { MiB, planDisk, windowsPartition } from '../compositor/disk-layout';
 import { inspectLayer } from '../compositor/inspect';
 import { withLayer } from '../compositor/layer-disk';
 import { buildLayer, type BuildLayerOptions } from '../compositor/layer-build';
@@ -219,8 +220,10 @@ export function createLayerDiskActivities(deps: LayerDiskDeps) {
     },
 
     /**
-     * The virtual size of a packaging machine's boot disk: what its content (the OS volume and the
-     * layers composed on it) takes, plus `headroomBytes` for what the admin installs, in whole GiB.
+     * The virtual size of a packaging machine's (UEFI) boot disk: what its content (the OS volume and
+     * the layers composed on it) takes, plus `headroomBytes` for what the admin installs, plus the
+     * partitions before the Windows one, in whole MiB. With no headroom the Windows volume is the OS
+     * volume's own size: an OS layer's next version keeps the size of the one it updates.
      */
     async packagingBootDiskSize(input: {
       os: string;
@@ -230,9 +233,10 @@ export function createLayerDiskActivities(deps: LayerDiskDeps) {
       return heartbeating('size', async () => {
         let bytes = await withLayer(input.os, async (layer) => layer.partitionSize);
         for (const disk of input.layers) bytes += (await inspectLayer(disk)).bytes;
-        // The partition table, ESP and MSR before the Windows partition, and NTFS's own growth.
-        const overhead = 256 * 2 ** 20;
-        return Math.ceil((bytes + input.headroomBytes + overhead) / 2 ** 30) * 2 ** 30;
+        // The partition table, ESP and MSR around the Windows partition: the same on any disk size.
+        const probe = 64 * 2 ** 30;
+        const outside = probe - windowsPartition(planDisk('uefi', probe)).size;
+        return Math.ceil((bytes + input.headroomBytes + outside) / MiB) * MiB;
       });
     },
 

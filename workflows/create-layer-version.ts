@@ -21,7 +21,10 @@ export interface CreateLayerVersionInput {
    * layers (an app's prerequisites) and, for an app layer, at most one platform layer.
    */
   prerequisiteVersionIds?: string[];
-  /** The boot disk's size; unset, the OS volume and the layers on it plus PACKAGING_HEADROOM_BYTES. */
+  /**
+   * The boot disk's size; unset, the OS volume and the layers on it plus PACKAGING_HEADROOM_BYTES (an
+   * OS layer's: its volume's size, which its new version keeps).
+   */
   bootDiskGb?: number;
   /** A folder or zip (an upload) of first-start scripts attached to the new version. */
   scripts?: string;
@@ -105,7 +108,8 @@ export async function createLayerVersion(input: CreateLayerVersionInput): Promis
       : await disks.packagingBootDiskSize({
           os: os.diskPath,
           layers: [...layers.apps, ...(layers.platform ? [layers.platform] : [])],
-          headroomBytes: PACKAGING_HEADROOM_BYTES,
+          // An OS layer is updated within its volume: its next version keeps the size.
+          headroomBytes: isOs ? 0 : PACKAGING_HEADROOM_BYTES,
         });
     const scratchStep = saga.register('scratch', () => appliance.removeScratch(vmId));
     const scratch = await appliance.createScratch(vmId);

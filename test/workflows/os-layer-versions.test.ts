@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { inspectLayer } from '../../compositor/inspect';
+import { withLayer } from '../../compositor/layer-disk';
 import { layerIdentity } from '../../compositor/layer-metadata';
 import { projectRoot } from '../../lib/project-root';
 import type { PackagingAction, PackagingResult } from '../../workflows/create-layer-version';
@@ -76,13 +77,16 @@ it('makes OS version 2 on a packaging machine; layers made on version 1 compose 
   const v2 = await completed<PackagingResult>(app.api, started);
 
   // The whole volume, one identity with version 1: app layers bind to the OS layer, not to a version.
+  const firstDisk = (
+    await app.stack.pool.query('SELECT disk_path FROM layer_versions WHERE id = $1', [os.versionId])
+  ).rows[0].disk_path as string;
   const [first, second] = await Promise.all(
-    [os.versionId, v2.versionId].map(async (id) => {
-      const { rows } = await app.stack.pool.query('SELECT disk_path FROM layer_versions WHERE id = $1', [id]);
-      return (await inspectLayer(rows[0].disk_path as string)).metadata;
-    }),
+    [firstDisk, v2.diskPath].map(async (disk) => (await inspectLayer(disk)).metadata),
   );
   expect(second).toMatchObject({ type: 'os', version: '2', layer: layerIdentity(first) });
+  // Updated within its volume: version 2 is as large as version 1, so the same templates fit it.
+  const volumeSize = (disk: string) => withLayer(disk, async (layer) => layer.partitionSize);
+  expect(await volumeSize(v2.diskPath)).toBe(await volumeSize(firstDisk));
   expect(await catFromImage(v2.diskPath, '\\Windows\\System32\\kb5030219.dll')).toBe('MZ cumulative update');
   expect(await catFromImage(v2.diskPath, '\\Windows\\System32\\config\\SOFTWARE')).toContain(
     Buffer.from('24H2', 'utf16le').toString(),
@@ -96,7 +100,7 @@ it('makes OS version 2 on a packaging machine; layers made on version 1 compose 
     appVersionIds: [editor.versionId],
     platformVersionId: vda.versionId,
     connectorId: share.id,
-    diskSizeGb: 8,
+    diskSizeGb: 2,
     diskFormat: 'VHDX',
     firmware: 'UEFI',
   });
@@ -122,7 +126,7 @@ it('makes OS version 2 on a packaging machine; layers made on version 1 compose 
     osVersionId: os.versionId,
     appVersionIds: [editor.versionId],
     connectorId: share.id,
-    diskSizeGb: 8,
+    diskSizeGb: 2,
     diskFormat: 'VHDX',
     firmware: 'UEFI',
   });
