@@ -53,6 +53,11 @@ export const commands: CommandEntry[] = [
     load: async () => (await import('./task')).taskCommand,
   },
   {
+    name: 'template',
+    summary: "Image templates: list, publish (--wait: progress bar), clone; an image's conflict report",
+    load: async () => (await import('./template')).templateCommand,
+  },
+  {
     name: 'connector',
     summary: "The appliance's connector configurations: list",
     load: async () => (await import('./connector')).connectorCommand,

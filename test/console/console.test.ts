@@ -1,6 +1,9 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { Client } from 'ldapts';
 import type { Locator, Page } from 'playwright-core';
+import { projectRoot } from '../../lib/project-root';
 import { startSlapd, type Slapd } from '../../runtime/slapd';
 import { administratorClient, type ApiClient } from '../api-client';
 import { mountedDir, testDir } from '../harness';
@@ -315,6 +318,43 @@ describe('the web console in chromium', () => {
       await browser.close();
     }
   });
+
+  it('the console’s template actions are lamina commands too: list, clone, publish --wait, conflicts --json', async () => {
+    const { token } = (await admin.post('/api/tokens', { name: 'cli parity' })).body as { token: string };
+    // Spawned, not spawnSync: the appliance the command talks to runs in this process.
+    const lamina = (...args: string[]) =>
+      new Promise<{ status: number | null; out: string; err: string }>((resolve) => {
+        const child = spawn(
+          process.execPath,
+          [path.join(projectRoot(), 'bin', 'lamina'), 'template', ...args],
+          {
+            env: { ...process.env, LAMINA_API_URL: baseUrl, LAMINA_API_TOKEN: token },
+          },
+        );
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (chunk) => (out += chunk));
+        child.stderr.on('data', (chunk) => (err += chunk));
+        child.on('close', (status) => resolve({ status, out, err }));
+      });
+    const listed = await lamina('list', '--json');
+    expect(listed.status).toBe(0);
+    expect(JSON.parse(listed.out).map((t: { name: string }) => t.name)).toEqual(['Sales desktop']);
+    const cloned = await lamina('clone', 'Sales desktop', 'Sales copy', '--json');
+    expect(JSON.parse(cloned.out)).toMatchObject({ name: 'Sales copy' });
+    const published = await lamina('publish', 'Sales copy', '--wait', '--json');
+    expect({ status: published.status, err: published.err }).toEqual({ status: 0, err: '' });
+    const task = JSON.parse(published.out);
+    expect(task.state).toBe('completed');
+    const conflicts = await lamina('conflicts', task.result.imageId, '--json');
+    expect(conflicts.status).toBe(0);
+    const report = JSON.parse(conflicts.out);
+    expect(report.files).toEqual([expect.objectContaining({ winner: expect.stringMatching(/Editor/) })]);
+    expect(report.registry).toEqual([expect.objectContaining({ valueName: 'Owner' })]);
+    const unknown = await lamina('publish', 'No such template');
+    expect(unknown.status).toBe(2);
+    expect(unknown.err).toMatch(/no template is named 'No such template'/);
+  }, 300_000);
 
   it('the administrator: connector forms from the type schema with write-only secrets and a per-field Test, every settings page, 5,000 layers paged', async () => {
     const browser = await openBrowser('administrator');
