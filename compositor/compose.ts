@@ -11,7 +11,7 @@ import { imageSettingsRegistry, type ImageSettings } from './image-settings';
 import { HIVE_DIR, REQUIRED_HIVES, checkHive } from './import-os';
 import { layerInputName, type LayerInput } from './iscsi-lun';
 import { openLayer, type OpenedLayer } from './layer-disk';
-import { METADATA_DIR } from './layer-metadata';
+import { isBoundTo, METADATA_DIR } from './layer-metadata';
 import { NtfsCoreError, type ProgressListener } from './native';
 import { mergeRegistry, parseLayerRegistry } from './registry-merge';
 import type { RegistryValueConflict } from '../registry';
@@ -23,6 +23,7 @@ import {
   readVolumeFile,
   type VolumeEntry,
 } from './volume';
+import { placeScriptsRunner, type PlacedScript } from './scripts-runner';
 import { withWorkDir } from './work-dir';
 import { ComposeError } from './errors';
 
@@ -48,6 +49,11 @@ export interface ComposeOptions {
   onProgress?: ProgressListener;
   /** Cancels the compose: the running step stops, nothing is left behind. */
   signal?: AbortSignal;
+  /**
+   * Leaves the layers' first-start scripts and their runner out: a packaging machine's boot disk,
+   * where layers are made, not used (the runner would run there and its traces be captured).
+   */
+  withoutScripts?: boolean;
 }
 
 export interface LayerTiming {
@@ -61,6 +67,8 @@ export interface ComposeReport {
   /** Lowest priority first. */
   layers: { name: string; type: string; version: string; id: string; creationSequence: number }[];
   conflicts: { files: FileConflict[]; registry: RegistryValueConflict[] };
+  /** The layers' first-start scripts placed for the runner, in the order it runs them (none: no runner). */
+  scripts: PlacedScript[];
   totals: {
     files: number;
     bytes: number;
@@ -97,7 +105,8 @@ function prioritise(os: OpenedLayer, apps: OpenedLayer[], platform: OpenedLayer 
   for (const layer of [...apps, ...(platform ? [platform] : [])]) {
     if (layer.metadata.type === 'os')
       throw new ComposeError(`two OS layers: ${byLayer(os)} and ${byLayer(layer)}`);
-    if (layer.metadata.os?.id !== os.metadata.id) {
+    // Any version of its OS layer will do: updating Windows keeps every app layer usable.
+    if (!isBoundTo(layer.metadata, os.metadata)) {
       throw new ComposeError(
         `${byLayer(layer)} is bound to OS layer ${layer.metadata.os?.name ?? '?'}, not to ${os.metadata.name}`,
       );
@@ -257,8 +266,19 @@ export async function compose(options: ComposeOptions): Promise<ComposeReport> {
               : err;
           });
         }
+        // The layers' first-start scripts and their runner, with its service entry merged last.
+        const placed = options.withoutScripts
+          ? { scripts: [] }
+          : await timed('(all layers)', 'scripts', () =>
+              placeScriptsRunner(target.volume, [os, ...layers], { epoch, signal }),
+            );
         const registry = await timed('(all layers)', 'registry', () =>
-          mergeRegistry(target.volume, registries, work, epoch),
+          mergeRegistry(
+            target.volume,
+            [...registries, ...(placed.registry ? [placed.registry] : [])],
+            work,
+            epoch,
+          ),
         );
         const layerFiles = await listing;
         await finalizeVolume(
@@ -294,6 +314,7 @@ export async function compose(options: ComposeOptions): Promise<ComposeReport> {
             creationSequence: m.creationSequence,
           })),
           conflicts: { files: fileConflicts, registry: registry.conflicts },
+          scripts: placed.scripts,
           totals: {
             files: files.length,
             bytes: files.reduce((sum, e) => sum + e.size, 0),

@@ -46,6 +46,11 @@ const REPORT_BY_ID = 'compose-report-by-id';
 const RESERVED_IMAGE_NAME = 'reserved-image-name';
 /** Tasks started before Offload Compositing was read composed on the appliance whatever the setting. */
 const OFFLOAD_COMPOSE = 'offload-compose';
+/**
+ * Tasks started before compose kept the layers' scripts waited for a scripts report from every master
+ * image, whether or not it had a runner (none had: they waited out the timeout).
+ */
+const WAIT_ONLY_FOR_PLACED_SCRIPTS = 'wait-only-for-placed-scripts';
 
 /**
  * publishImage (ARCHITECTURE.md §6): validate the template → compose → deliver to the connector (an
@@ -151,12 +156,14 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
       await saga.settle(uploaded);
       await appliance.powerOnVm(connectorId, vmId);
       const status = () => appliance.vmStatus(connectorId, vmId);
-      await waitFor(
-        () => scripts !== undefined,
-        async () => (scripts = (await status()).scriptsReport) !== undefined,
-        pollMs,
-        (input.scriptsTimeoutSeconds ?? 1800) * 1000,
-      );
+      // The image's first-start runner reports when the layers' scripts ran; without scripts there is no runner.
+      if (!patched(WAIT_ONLY_FOR_PLACED_SCRIPTS) || composed.scripts > 0)
+        await waitFor(
+          () => scripts !== undefined,
+          async () => (scripts = (await status()).scriptsReport) !== undefined,
+          pollMs,
+          (input.scriptsTimeoutSeconds ?? 1800) * 1000,
+        );
       await appliance.shutdownVm(connectorId, vmId);
       await waitFor(
         () => poweredOff,

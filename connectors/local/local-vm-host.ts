@@ -3,6 +3,10 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { z } from 'zod';
+import { openWindowsPartition } from '../../compositor/disk-image';
+import { readOptionalFile } from '../../compositor/layer-disk';
+import { SCRIPTS_REPORT_FILE } from '../../compositor/scripts-runner';
 import { openDisk } from '../../disk/open';
 import {
   VmHostLookupError,
@@ -29,6 +33,9 @@ const exec = promisify(execFile);
  * report) has stand-ins in `lamina vm`, which edit the same records.
  */
 export class LocalVmHost implements VmHost {
+  /** Per VM: the boot disk's state when it was last looked at for a guest report, and what was found. */
+  private readonly guestReports = new Map<string, { stamp: string; report?: ScriptsReport }>();
+
   constructor(readonly pool: string) {}
 
   /** Where disk `name` is stored (a Compositing Engine writes an image straight there). */
@@ -84,12 +91,35 @@ export class LocalVmHost implements VmHost {
   }
 
   async getVm(id: string): Promise<VmRecord | undefined> {
+    let record: VmRecord;
     try {
-      return JSON.parse(await fs.readFile(path.join(this.vmDir(id), 'vm.json'), 'utf8')) as VmRecord;
+      record = JSON.parse(await fs.readFile(path.join(this.vmDir(id), 'vm.json'), 'utf8')) as VmRecord;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
     }
+    if (record.scriptsReport || record.power === 'off') return record;
+    const report = await this.guestReport(record);
+    return report ? { ...record, scriptsReport: report } : record;
+  }
+
+  /**
+   * The first-start runner's report, from SCRIPTS_REPORT_FILE on the VM's boot disk: the local
+   * connector's channel from guest to host (vSphere's is guestinfo). The disk is read again only
+   * when it changed since the last look; nothing is written to the record, which only the VM's
+   * owner changes.
+   */
+  private async guestReport(vm: VmRecord): Promise<ScriptsReport | undefined> {
+    if (!vm.disks.some((d) => d.name === 'boot')) return undefined;
+    const disk = path.join(this.vmDir(vm.id), 'boot.vhdx');
+    const stat = await fs.stat(disk).catch(() => undefined);
+    if (!stat) return undefined;
+    const stamp = `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+    const known = this.guestReports.get(vm.id);
+    if (known?.stamp === stamp) return known.report;
+    const report = await readGuestReport(disk);
+    this.guestReports.set(vm.id, { stamp, report });
+    return report;
   }
 
   /** A VM by id or by name, for the admin stand-ins that take what the console shows. */
@@ -133,6 +163,7 @@ export class LocalVmHost implements VmHost {
   }
 
   async destroy(id: string): Promise<void> {
+    this.guestReports.delete(id);
     await fs.rm(this.vmDir(id), { recursive: true, force: true });
   }
 
@@ -146,11 +177,6 @@ export class LocalVmHost implements VmHost {
     if (!vm.disks.some((d) => d.name === disk))
       throw new VmHostLookupError(`VM '${vm.name}' has no disk '${disk}'`);
     return path.join(this.vmDir(id), `${safeName(disk)}.vhdx`);
-  }
-
-  /** The guest's report that the layers' first-start scripts ran (stand-in: `lamina vm report`). */
-  async reportScripts(id: string, report: ScriptsReport): Promise<void> {
-    await this.writeRecord({ ...(await this.requireVm(id)), scriptsReport: report });
   }
 
   private async requireVm(id: string): Promise<VmRecord> {
@@ -168,6 +194,25 @@ export class LocalVmHost implements VmHost {
     await writeFileAtomically(path.join(this.vmDir(record.id), 'vm.json'), JSON.stringify(record, null, 2));
   }
 }
+
+/** A report the runner wrote (PowerShell's UTF-8 starts with a BOM); one that does not parse is not one yet. */
+async function readGuestReport(disk: string): Promise<ScriptsReport | undefined> {
+  const windows = await openWindowsPartition(disk).catch(() => undefined);
+  if (!windows) return undefined; // not a Windows disk (yet): no guest to report
+  try {
+    const bytes = await readOptionalFile(windows, SCRIPTS_REPORT_FILE);
+    if (!bytes) return undefined;
+    const parsed = scriptsReport.safeParse(JSON.parse(bytes.toString('utf8').replace(/^\uFEFF/, '')));
+    return parsed.success ? parsed.data : undefined;
+  } catch (err) {
+    if (err instanceof SyntaxError) return undefined;
+    throw err;
+  } finally {
+    await windows.close();
+  }
+}
+
+const scriptsReport = z.object({ ok: z.boolean(), reportedAt: z.string(), detail: z.string() });
 
 /** Ids and names become file names: nothing that could climb out of the pool. */
 function safeName(name: string): string {
