@@ -61,15 +61,22 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
       reject(new Error(`cannot start azurite: ${err.message}; run scripts/setup`)),
     ),
   );
-  await Promise.race([
-    spawnError,
-    // Azurite loads a few hundred modules before it listens: on a busy machine that takes a while.
-    waitFor(`azurite on port ${port}`, () => isPortOpen(port), {
-      timeoutMs: 120_000,
-      child,
-      log: () => fs.readFileSync(logFile, 'utf8'),
-    }),
-  ]);
+  try {
+    await Promise.race([
+      spawnError,
+      // Azurite loads a few hundred modules before it listens: on a busy machine that takes a while.
+      waitFor(`azurite on port ${port}`, () => isPortOpen(port), {
+        timeoutMs: 120_000,
+        child,
+        log: () => fs.readFileSync(logFile, 'utf8'),
+      }),
+    ]);
+  } catch (err) {
+    // An emulator that never came up is not left running, nor its folder when this call made it.
+    await stopChild(child, 1_000);
+    if (!options.location) fs.rmSync(location, { recursive: true, force: true });
+    throw err;
+  }
   return {
     blobEndpoint: `http://127.0.0.1:${port}/${AZURITE_ACCOUNT}`,
     port,
