@@ -29,7 +29,12 @@ export type ActivityDeps = DiagnosticsDeps &
   };
 
 /** Lamina's own folders as the worker knows them: no share it writes to may be mounted in them. */
-const ownDirsOf = (deps: ActivityDeps) => [deps.repositoryDir, deps.scratchDir, deps.uploadsDir, projectRoot()];
+const ownDirsOf = (deps: ActivityDeps) => [
+  deps.repositoryDir,
+  deps.scratchDir,
+  deps.uploadsDir,
+  projectRoot(),
+];
 
 /**
  * All activities of the appliance task queue, bound to their dependencies, their errors classified

@@ -151,7 +151,8 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
       undo.push({ what: 'worker connection', run: () => workerConnection.close() });
       const workers: [string, Worker][] = [];
       if (queues.includes('appliance')) {
-        if (await stopLeftoverTargetDaemon(config.iscsi)) log('stopped the iSCSI target daemon a killed run left');
+        if (await stopLeftoverTargetDaemon(config.iscsi))
+          log('stopped the iSCSI target daemon a killed run left');
         // Offload tasks' iSCSI targets: tgtd runs while one exists; closed after the worker stops.
         const iscsiTargets = configuredLayerTargets(config.iscsi);
         undo.push({ what: 'iSCSI targets', run: () => iscsiTargets.close() });

@@ -168,7 +168,11 @@ export function inChainFilter(dn: string): string {
   return `(member:${IN_CHAIN}:=${escapeFilter`${dn}`})`;
 }
 
-export async function groupsInChain(client: Client, settings: JunctionSettings, userDn: string): Promise<string[]> {
+export async function groupsInChain(
+  client: Client,
+  settings: JunctionSettings,
+  userDn: string,
+): Promise<string[]> {
   const { searchEntries } = await client.search(settings.baseDn, {
     scope: 'sub',
     filter: inChainFilter(userDn),

@@ -211,7 +211,10 @@ export class TaskService {
   ): Promise<Task> {
     await this.checkTemporal();
     const id = options.oneAtATime ? `${type}-${this.taskQueue}` : `${type}-${randomUUID()}`;
-    await this.client.workflow.start(TASK_DEFINITIONS[type].workflowType, this.startOptions(id, type, options));
+    await this.client.workflow.start(
+      TASK_DEFINITIONS[type].workflowType,
+      this.startOptions(id, type, options),
+    );
     return this.describe(id);
   }
 
@@ -221,7 +224,14 @@ export class TaskService {
    */
   async startOrSignal(
     type: TaskType,
-    options: { id: string; signal: string; user: string; objectId?: string; label?: string; args?: unknown[] },
+    options: {
+      id: string;
+      signal: string;
+      user: string;
+      objectId?: string;
+      label?: string;
+      args?: unknown[];
+    },
   ): Promise<Task> {
     await this.checkTemporal();
     await this.client.workflow.signalWithStart(TASK_DEFINITIONS[type].workflowType, {
