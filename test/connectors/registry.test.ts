@@ -1,4 +1,5 @@
 import { ConnectorNotInBuildError, createConnector } from '../../connectors';
+import { CONNECTOR_CAPABILITIES, type ConnectorCapability } from '../../connectors/connector-type';
 import { CONNECTOR_TYPE_NAMES, CONNECTOR_TYPES } from '../../connectors/registry';
 import { EXAMPLE_VSPHERE_SETTINGS } from './example-settings';
 
@@ -7,7 +8,20 @@ const SETTINGS: Record<string, Record<string, unknown>> = {
   local: { storagePool: '/srv/lamina/pool' },
   fileshare: { path: '\\\\files\\images', mountPoint: '/mnt/images' },
   vsphere: EXAMPLE_VSPHERE_SETTINGS,
+  azure: {
+    tenantId: '00000000-0000-4000-8000-000000000001',
+    subscriptionId: '00000000-0000-4000-8000-000000000002',
+    clientId: '00000000-0000-4000-8000-000000000003',
+    resourceGroup: 'lamina-images',
+    location: 'westeurope',
+    storageAccount: 'laminaimages',
+    container: 'master-images',
+    subnetId:
+      '/subscriptions/00000000-0000-4000-8000-000000000002/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/vdi/subnets/desktops',
+  },
 };
+/** Each type's sealed fields; the others take a password. */
+const SECRETS: Record<string, Record<string, string>> = { azure: { clientSecret: 'secret' } };
 
 describe('the connector registry', () => {
   it('lists each type once, under the type its descriptor names', () => {
@@ -20,10 +34,12 @@ describe('the connector registry', () => {
     (type) => {
       const connector = createConnector(
         { id: 'c1', type, name: `${type} connector`, settings: SETTINGS[type] },
-        { password: 'secret' },
+        SECRETS[type] ?? { password: 'secret' },
       );
       expect(connector.type).toBe(type);
-      const offered = (['vms', 'images'] as const).filter((capability) => connector[capability]);
+      // `upload` is a member of the Azure connector only, not of the Connector interface.
+      const members = connector as Partial<Record<ConnectorCapability, unknown>>;
+      const offered = CONNECTOR_CAPABILITIES.filter((capability) => members[capability]);
       expect(offered).toEqual(CONNECTOR_TYPES[type].capabilities);
     },
   );
