@@ -15,7 +15,7 @@ import {
   type Appliance,
 } from '../workflows/fixtures';
 import { sha256 } from '../compositor/tools';
-import { testDir } from '../harness';
+import { expectWorkerFailures, testDir } from '../harness';
 import {
   coreChildrenOf,
   engineFiles,
@@ -145,5 +145,6 @@ test('an engine whose CHAP secret the target refuses fails the task, naming the 
 
   expect(task.state).toBe('failed');
   expect(task.error).toContain(`CHAP user '${user}' not accepted`);
+  expectWorkerFailures({ kind: 'workflow', error: /not accepted/ });
   await expectNothingLeft();
 });
