@@ -85,3 +85,18 @@ export function Field({ label, hint, children }: { label: string; hint?: string;
 export function Empty({ children }: { children: ReactNode }) {
   return <p className="empty">{children}</p>;
 }
+
+/** The search box every list page filters its rows by name with; the page resets its paging in `onChange`. */
+export function NameFilter({ value, onChange }: { value: string; onChange: (value: string) => void }) {
+  return (
+    <label>
+      Name{' '}
+      <input
+        type="search"
+        value={value}
+        placeholder="Filter by name"
+        onChange={(e) => onChange(e.target.value)}
+      />
+    </label>
+  );
+}

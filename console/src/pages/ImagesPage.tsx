@@ -2,7 +2,7 @@ import { useState } from 'react';
 import { api, query } from '../api';
 import { Pager } from '../components/Pager';
 import { ProblemView } from '../components/Problem';
-import { Empty, PageHeader, formatTime } from '../components/bits';
+import { Empty, NameFilter, PageHeader, formatTime } from '../components/bits';
 import { useDebounced, useLoad } from '../hooks';
 import { Link } from '../router';
 import type { Page, PublishedImage } from '../types';
@@ -26,18 +26,13 @@ export function ImagesPage() {
     <section>
       <PageHeader title="Published images" />
       <div className="filters" role="search">
-        <label>
-          Name{' '}
-          <input
-            type="search"
-            value={name}
-            placeholder="Filter by name"
-            onChange={(e) => {
-              setName(e.target.value);
-              setPage(1);
-            }}
-          />
-        </label>
+        <NameFilter
+          value={name}
+          onChange={(value) => {
+            setName(value);
+            setPage(1);
+          }}
+        />
       </div>
       <ProblemView error={list.error} />
       {list.data?.items.length === 0 && <Empty>No images published yet.</Empty>}

@@ -2,7 +2,7 @@ import { useState } from 'react';
 import { api, query } from '../api';
 import { Pager } from '../components/Pager';
 import { ProblemView } from '../components/Problem';
-import { Empty, PageHeader, formatTime } from '../components/bits';
+import { Empty, NameFilter, PageHeader, formatTime } from '../components/bits';
 import { useDebounced, useLoad } from '../hooks';
 import { Link } from '../router';
 import { useSession } from '../session';
@@ -50,18 +50,13 @@ export function LayersPage() {
             <option value="app">App</option>
           </select>
         </label>
-        <label>
-          Name{' '}
-          <input
-            type="search"
-            value={name}
-            placeholder="Filter by name"
-            onChange={(e) => {
-              setName(e.target.value);
-              setPage(1);
-            }}
-          />
-        </label>
+        <NameFilter
+          value={name}
+          onChange={(value) => {
+            setName(value);
+            setPage(1);
+          }}
+        />
       </div>
       <ProblemView error={list.error} />
       {list.data && list.data.items.length === 0 && <Empty>No layers match.</Empty>}

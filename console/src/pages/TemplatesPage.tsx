@@ -3,7 +3,7 @@ import { api, query } from '../api';
 import { Pager } from '../components/Pager';
 import { ProblemView } from '../components/Problem';
 import { TaskWatch } from '../components/TaskWatch';
-import { Empty, PageHeader, formatTime } from '../components/bits';
+import { Empty, NameFilter, PageHeader, formatTime } from '../components/bits';
 import { useAction, useDebounced, useLoad } from '../hooks';
 import { Link, navigate } from '../router';
 import { useSession } from '../session';
@@ -52,18 +52,13 @@ export function TemplatesPage() {
         )}
       </PageHeader>
       <div className="filters" role="search">
-        <label>
-          Name{' '}
-          <input
-            type="search"
-            value={name}
-            placeholder="Filter by name"
-            onChange={(e) => {
-              setName(e.target.value);
-              setPage(1);
-            }}
-          />
-        </label>
+        <NameFilter
+          value={name}
+          onChange={(value) => {
+            setName(value);
+            setPage(1);
+          }}
+        />
       </div>
       <ProblemView error={list.error ?? action.error} />
       {publishing && (
