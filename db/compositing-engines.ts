@@ -63,3 +63,24 @@ export async function offloadCompositingOf(pool: Pool, connectorId: string): Pro
   );
   return rows[0]?.offload ?? false;
 }
+
+/** An engine as a task shows it (api/tasks): which it is, on which connector, and whether it registered. */
+export interface TaskEngine {
+  id: string;
+  connectorId: string;
+  connectorName: string;
+  createdAt: Date;
+  registeredAt: Date | null;
+}
+
+/** The engines that exist now for these tasks (an offloaded publish and its offloadCompose child). */
+export async function enginesOfTasks(pool: Pool, taskIds: string[]): Promise<TaskEngine[]> {
+  const { rows } = await pool.query<TaskEngine>(
+    `SELECT e.id, e.connector_id AS "connectorId", c.name AS "connectorName", e.created_at AS "createdAt",
+            e.registered_at AS "registeredAt"
+       FROM compositing_engines e JOIN connectors c ON c.id = e.connector_id
+      WHERE e.task_id = ANY($1) ORDER BY e.created_at`,
+    [taskIds],
+  );
+  return rows;
+}

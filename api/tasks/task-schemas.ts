@@ -33,6 +33,22 @@ export const taskSchema = z.object({
       percent: z.number().optional(),
     }),
   ),
+  children: z
+    .array(z.object({ id: z.string(), type: z.string() }))
+    .optional()
+    .describe("Child workflows running for the task (an offloaded publish's offloadCompose)"),
+  compositingEngines: z
+    .array(
+      z.object({
+        id: z.string(),
+        connectorId: z.string(),
+        connectorName: z.string(),
+        createdAt: timestamp,
+        registeredAt: timestamp.nullable(),
+      }),
+    )
+    .optional()
+    .describe('Compositing Engines that exist now for the task or its children (Offload Compositing)'),
   result: z
     .unknown()
     .optional()

@@ -40,6 +40,8 @@ export interface Task {
   startedAt: string;
   closedAt?: string;
   progress: TaskProgress[];
+  /** Child workflows running for it now (an offloaded publish's offloadCompose); their steps are in `progress`. */
+  children?: { id: string; type: string }[];
   result?: unknown;
   error?: string;
 }
@@ -282,9 +284,29 @@ export class TaskService {
       closedAt: description.closeTime?.toISOString(),
       progress: await pendingProgress(description, this.client.options.loadedDataConverter),
     };
+    const children = (description.raw.pendingChildren ?? []).map((child) => ({
+      id: child.workflowId ?? '',
+      type: child.workflowTypeName ?? 'unknown',
+    }));
+    if (children.length > 0) {
+      task.children = children;
+      // While a child does the work the parent has no step of its own running: the child's steps show it.
+      for (const child of children) task.progress.push(...(await this.childProgress(child.id)));
+    }
     if (state === 'completed') task.result = await handle.result();
     if (state === 'failed' || state === 'timed_out') task.error = await failureMessage(handle);
     return task;
+  }
+
+  /** A child workflow's running steps; none when it closed between the two calls. */
+  private async childProgress(id: string): Promise<TaskProgress[]> {
+    try {
+      const child = await this.client.workflow.getHandle(id).describe();
+      return await pendingProgress(child, this.client.options.loadedDataConverter);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return [];
+      throw err;
+    }
   }
 
   /**

@@ -12,6 +12,7 @@ import {
   type Task,
   type TaskService,
 } from './task-service';
+import { enginesOfTasks } from '../../db/compositing-engines';
 import { TASK_TYPES } from '../../domain/tasks';
 import { taskPageSchema, taskSchema, taskState } from './task-schemas';
 import { withTaskLocation } from './task-location';
@@ -82,7 +83,14 @@ async function ownTaskOrAdministrator(tasks: TaskService, id: string, caller: Ca
 }
 
 /** Tasks are Temporal workflows; this router lists, starts, describes, waits for, stops and retries them. */
-export function tasksResource({ tasks }: ApiDeps) {
+export function tasksResource({ tasks, pool }: ApiDeps) {
+  /** A running task with the Compositing Engines its offloaded compose has now (they go when it ends). */
+  const withEngines = async (task: Task) => {
+    if (task.state !== 'running') return task;
+    const engines = await enginesOfTasks(pool, [task.id, ...(task.children ?? []).map((c) => c.id)]);
+    return engines.length > 0 ? { ...task, compositingEngines: engines } : task;
+  };
+
   return resource('Tasks', '/api/tasks', [
     route({
       method: 'get',
@@ -114,7 +122,8 @@ export function tasksResource({ tasks }: ApiDeps) {
       summary: 'Describe a task with its progress',
       access: 'read',
       params: taskIdParams,
-      handle: async ({ params, caller }) => asSeenBy(caller, await answer(() => tasks.describe(params.id))),
+      handle: async ({ params, caller }) =>
+        withEngines(asSeenBy(caller, await answer(() => tasks.describe(params.id)))),
     }),
     route({
       method: 'get',

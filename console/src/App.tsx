@@ -18,26 +18,31 @@ import { DirectoryPage } from './pages/DirectoryPage';
 import { RolesPage } from './pages/RolesPage';
 import { TokensPage } from './pages/TokensPage';
 import { AuditPage } from './pages/AuditPage';
+import { PortabilityPage } from './pages/PortabilityPage';
+import { LayerTransferPage } from './pages/LayerTransferPage';
 
 interface NavItem {
   href: string;
   label: string;
-  permission: string;
+  /** Shown when the user holds any of these. */
+  permissions: string[];
 }
 
-/** The sections, each shown only to a user whose roles allow reading it. */
+/** The sections, each shown only to a user whose roles allow reading it (or, for task pages, starting one). */
 const NAV: NavItem[] = [
-  { href: '/layers', label: 'Layers', permission: 'read' },
-  { href: '/templates', label: 'Templates', permission: 'read' },
-  { href: '/images', label: 'Published images', permission: 'read' },
-  { href: '/connectors', label: 'Connectors', permission: 'read' },
-  { href: '/tasks', label: 'Tasks', permission: 'read' },
-  { href: '/elastic', label: 'Elastic layers', permission: 'read' },
-  { href: '/storage', label: 'User layer storage', permission: 'read' },
-  { href: '/directory', label: 'Directory junctions', permission: 'read' },
-  { href: '/roles', label: 'Roles', permission: 'read' },
-  { href: '/tokens', label: 'API tokens', permission: 'signed-in' },
-  { href: '/audit', label: 'Audit log', permission: 'audit.read' },
+  { href: '/layers', label: 'Layers', permissions: ['read'] },
+  { href: '/templates', label: 'Templates', permissions: ['read'] },
+  { href: '/images', label: 'Published images', permissions: ['read'] },
+  { href: '/connectors', label: 'Connectors', permissions: ['read'] },
+  { href: '/tasks', label: 'Tasks', permissions: ['read'] },
+  { href: '/portability', label: 'Image Portability', permissions: ['images.port'] },
+  { href: '/layer-transfer', label: 'Layer transfer', permissions: ['layers.export', 'layers.import'] },
+  { href: '/elastic', label: 'Elastic layers', permissions: ['read'] },
+  { href: '/storage', label: 'User layer storage', permissions: ['read'] },
+  { href: '/directory', label: 'Directory junctions', permissions: ['read'] },
+  { href: '/roles', label: 'Roles', permissions: ['read'] },
+  { href: '/tokens', label: 'API tokens', permissions: ['signed-in'] },
+  { href: '/audit', label: 'Audit log', permissions: ['audit.read'] },
 ];
 
 const ROUTES: { pattern: string; render(params: Record<string, string>): ReactNode }[] = [
@@ -50,6 +55,8 @@ const ROUTES: { pattern: string; render(params: Record<string, string>): ReactNo
   { pattern: '/images/:id', render: (p) => <ImagePage id={p.id} /> },
   { pattern: '/connectors', render: () => <ConnectorsPage /> },
   { pattern: '/tasks', render: () => <TasksPage /> },
+  { pattern: '/portability', render: () => <PortabilityPage /> },
+  { pattern: '/layer-transfer', render: () => <LayerTransferPage /> },
   { pattern: '/elastic', render: () => <ElasticPage /> },
   { pattern: '/storage', render: () => <StoragePage /> },
   { pattern: '/directory', render: () => <DirectoryPage /> },
@@ -145,7 +152,7 @@ export function App() {
         </header>
         <nav className="sidebar" aria-label="Sections">
           <ul>
-            {NAV.filter((n) => session.can(n.permission)).map((n) => (
+            {NAV.filter((n) => n.permissions.some(session.can)).map((n) => (
               <li key={n.href}>
                 <Link href={n.href} aria-current={path.startsWith(n.href) ? 'page' : undefined}>
                   {n.label}

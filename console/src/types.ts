@@ -149,6 +149,18 @@ export interface Task {
   startedAt: string;
   closedAt?: string;
   progress?: TaskProgress[];
+  /** Child workflows running for it (an offloaded publish's offloadCompose). */
+  children?: { id: string; type: string }[];
+  /** The Compositing Engines its offloaded compose has now (Offload Compositing). */
+  compositingEngines?: CompositingEngine[];
   result?: unknown;
   error?: string;
+}
+
+export interface CompositingEngine {
+  id: string;
+  connectorId: string;
+  connectorName: string;
+  createdAt: string;
+  registeredAt: string | null;
 }

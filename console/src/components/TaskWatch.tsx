@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'react';
 import { api } from '../api';
-import type { Task } from '../types';
+import type { CompositingEngine, Task } from '../types';
 import { Badge, ProgressBar, progressPercent } from './bits';
 import { Link } from '../router';
 
@@ -46,7 +46,23 @@ export function TaskWatch({ taskId, onClosed }: { taskId: string; onClosed?(task
           {step.lastFailure ? ` (retrying: ${step.lastFailure})` : ''}
         </p>
       )}
+      <TaskEngines engines={task.compositingEngines} />
       {task.error && <p className="error-text">{task.error}</p>}
     </div>
+  );
+}
+
+/** Where an offloaded compose runs: each Compositing Engine the task has now, and whether it registered. */
+export function TaskEngines({ engines }: { engines: CompositingEngine[] | undefined }) {
+  if (!engines?.length) return null;
+  return (
+    <ul className="engines" aria-label="Compositing Engines">
+      {engines.map((e) => (
+        <li key={e.id}>
+          Compositing Engine <code className="hash">{e.id}</code> on {e.connectorName}:{' '}
+          {e.registeredAt ? 'registered, composing' : 'starting'}
+        </li>
+      ))}
+    </ul>
   );
 }

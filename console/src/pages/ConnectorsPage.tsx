@@ -87,6 +87,7 @@ export function ConnectorsPage() {
               <th scope="col" className="num">
                 Hit rate
               </th>
+              <th scope="col">Offload compositing</th>
               <th scope="col">
                 <span className="visually-hidden">Actions</span>
               </th>
@@ -104,6 +105,7 @@ export function ConnectorsPage() {
                 <td className="num">
                   {c.packagingCacheHitRate === null ? '—' : `${Math.round(c.packagingCacheHitRate * 100)}%`}
                 </td>
+                <td>{c.offloadCompositing ? 'On: composes in a Compositing Engine' : 'Off'}</td>
                 <td className="row-actions">
                   {can('connectors.write') && (
                     <>

@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { api, query } from '../api';
 import { ProblemView } from '../components/Problem';
+import { TaskEngines } from '../components/TaskWatch';
 import { Badge, Empty, PageHeader, ProgressBar, formatTime, progressPercent } from '../components/bits';
 import { useAction, useLoad } from '../hooks';
 import { useSession } from '../session';
@@ -114,6 +115,7 @@ export function TasksPage() {
                         {step.phase ? ` — ${step.phase}` : ''}
                       </div>
                     )}
+                    <TaskEngines engines={task.compositingEngines} />
                   </td>
                   <td>{task.user ?? '—'}</td>
                   <td>{formatTime(task.startedAt)}</td>
