@@ -24,11 +24,14 @@ export function laminaClient(apiUrl: string, headers: Record<string, string>) {
     });
     const text = await response.text();
     if (response.status >= 300) throw new Error(`${method} ${route}: HTTP ${response.status} ${text}`);
-    return JSON.parse(text) as T;
+    // A delete answers 204 with no body.
+    return (text ? JSON.parse(text) : undefined) as T;
   };
   return {
     get: <T>(route: string) => call<T>('GET', route),
     post: <T>(route: string, body: unknown) => call<T>('POST', route, body),
+    patch: <T>(route: string, body: unknown) => call<T>('PATCH', route, body),
+    delete: (route: string) => call<void>('DELETE', route),
     upload: async (file: string) =>
       (
         await call<{ id: string }>(

@@ -5,6 +5,7 @@ import { ELASTIC_FILES, ELASTIC_SCHEMAS } from '../../connectors/elastic-share/e
 import { API_OPTION_HELP, applianceApi } from '../appliance-api';
 import { UsageError, type CliCommand } from '../command';
 import { parseOptions, required, type ParsedOptions } from '../options';
+import { elasticAssignmentCommand } from './elastic-assignment';
 
 const usage = `Usage:
   lamina elastic resolve --user DOMAIN\\name --machine NAME [--share NAME] [--api URL]
@@ -18,7 +19,10 @@ const usage = `Usage:
       Write the JSON Schemas of ElasticLayerAssignment.json, Layers.json and MachineAssociations.json
       (schemas/elastic/ holds them as published).
   --share NAME      the elastic layer share (System > Settings); needed when there is more than one
-${API_OPTION_HELP}`;
+${API_OPTION_HELP}
+
+Assignments:
+${elasticAssignmentCommand.usage.replace(/^Usage:\n/, '')}`;
 
 interface Share {
   id: string;
@@ -53,6 +57,7 @@ export const elasticCommand: CliCommand = {
   usage,
   async run(args) {
     const [action, ...rest] = args;
+    if (action === 'assignment') return elasticAssignmentCommand.run(rest);
     const options = parseOptions(rest, {
       user: 'value',
       machine: 'value',

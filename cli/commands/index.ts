@@ -34,7 +34,8 @@ export const commands: CommandEntry[] = [
   },
   {
     name: 'layer',
-    summary: 'Make, build and inspect layer disks',
+    summary:
+      "Make, build and inspect layer disks; the appliance's layers and versions (list, create, add-version…)",
     load: async () => (await import('./layer')).layerCommand,
   },
   {
@@ -49,18 +50,39 @@ export const commands: CommandEntry[] = [
   },
   {
     name: 'task',
-    summary: "The appliance's tasks: list, get, wait (progress bar), stop",
+    summary: "The appliance's tasks: list, get, wait (progress bar), stop, retry",
     load: async () => (await import('./task')).taskCommand,
   },
   {
     name: 'template',
-    summary: "Image templates: list, publish (--wait: progress bar), clone; an image's conflict report",
+    summary:
+      "Image templates: list, get, create, update, delete, clone, publish (--wait: progress bar); an image's conflict report",
     load: async () => (await import('./template')).templateCommand,
   },
   {
     name: 'connector',
-    summary: "The appliance's connector configurations: list",
+    summary: "The appliance's connector configurations: list, get, create, update, delete, test",
     load: async () => (await import('./connector')).connectorCommand,
+  },
+  {
+    name: 'junction',
+    summary: 'Directory junctions (AD/LDAP sign-in): list, get, create, update, delete, test',
+    load: async () => (await import('./junction')).junctionCommand,
+  },
+  {
+    name: 'role',
+    summary: 'Role assignments of directory users and groups: list, grant, delete; the roles',
+    load: async () => (await import('./role-assignment')).roleCommand,
+  },
+  {
+    name: 'token',
+    summary: 'API tokens: list, create (prints the secret once), delete (revoke)',
+    load: async () => (await import('./token')).tokenCommand,
+  },
+  {
+    name: 'audit',
+    summary: 'The audit log: list, filtered by actor, action, object, outcome, time',
+    load: async () => (await import('./audit')).auditCommand,
   },
   {
     name: 'iscsi',
@@ -69,7 +91,8 @@ export const commands: CommandEntry[] = [
   },
   {
     name: 'elastic',
-    summary: 'Elastic layers: what a logon mounts (resolve), sync a share, the JSON Schemas of its files',
+    summary:
+      'Elastic layers: assignments, what a logon mounts (resolve), sync a share, the JSON Schemas of its files',
     load: async () => (await import('./elastic')).elasticCommand,
   },
   {
@@ -79,7 +102,7 @@ export const commands: CommandEntry[] = [
   },
   {
     name: 'user-layer',
-    summary: "User layers: where a user's layer for an OS layer is (resolve)",
+    summary: "User layers: where a user's layer for an OS layer is (resolve); storage locations",
     load: async () => (await import('./user-layer')).userLayerCommand,
   },
   {

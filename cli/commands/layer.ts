@@ -4,6 +4,7 @@ import { inspectLayer, type LayerInspection } from '../../compositor/inspect';
 import { layerIdentity } from '../../compositor/layer-metadata';
 import { UsageError, type CliCommand } from '../command';
 import { captureUsage, runLayerCapture } from './layer-capture';
+import { applianceLayerCommand } from './layer-appliance';
 import { oneOf, parseOptions, required } from '../options';
 
 const usage = `Usage:
@@ -21,7 +22,13 @@ ${captureUsage}
   lamina layer inspect FILE [--json]
       Shows a layer's metadata, file count, bytes and registry operations.
 
-Layer disks are dynamic VHDX files with one NTFS partition.`;
+Layer disks are dynamic VHDX files with one NTFS partition.
+
+On the running appliance (its layers, versions and the tasks that make them):
+${applianceLayerCommand.usage.replace(/^Usage:\n/, '')}`;
+
+/** The sub-commands that talk to the running appliance rather than to layer files. */
+const APPLIANCE = ['list', 'get', 'create', 'update', 'delete', 'versions', 'add-version', 'delete-version'];
 
 function describe(inspection: LayerInspection): string {
   const m = inspection.metadata;
@@ -48,6 +55,7 @@ export const layerCommand: CliCommand = {
   usage,
   async run(args) {
     const [sub, ...rest] = args;
+    if (sub !== undefined && APPLIANCE.includes(sub)) return applianceLayerCommand.run(args);
     switch (sub) {
       case 'import-os': {
         const options = parseOptions(rest, {

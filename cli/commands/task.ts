@@ -9,11 +9,13 @@ const usage = `Usage:
   lamina task get TASK [--json]
   lamina task wait TASK [--json]
   lamina task stop TASK [--wait] [--json]
+  lamina task retry TASK [--wait] [--json]
 
 Tasks of the running appliance (GET /api/tasks...), as the Citrix.AppLayering cmdlets Get-ALTask,
 Wait-ALTask and Stop-ALTask show them. wait follows the task to its end (a progress bar on a terminal);
-stop cancels it, and the task removes what it made. The exit code is 0 for a completed (or, for list and
-get, a running) task, 1 otherwise.
+stop cancels it, and the task removes what it made; retry starts a new run of a failed, cancelled or
+timed-out task with the same input and prints the new task. The exit code is 0 for a completed (or,
+without --wait, a running) task, 1 otherwise.
 ${API_OPTION_HELP}`;
 
 export const taskCommand: CliCommand = {
@@ -51,6 +53,10 @@ export const taskCommand: CliCommand = {
       case 'stop': {
         const stopped = await api.post<Task>(`/api/tasks/${id}/stop`, {});
         return printTask(options.flags.has('wait') ? await followTask(api, stopped.id) : stopped, json);
+      }
+      case 'retry': {
+        const started = await api.post<Task>(`/api/tasks/${id}/retry`, {});
+        return printTask(options.flags.has('wait') ? await followTask(api, started.id) : started, json);
       }
       default:
         throw new UsageError(`unknown task command ${sub ?? '(none)'}\n\n${usage}`);

@@ -1,21 +1,8 @@
 import type { Task } from '../../api/tasks/task-service';
-import { API_OPTION_HELP, applianceApi } from '../appliance-api';
-import { UsageError, type CliCommand } from '../command';
-import { parseOptions } from '../options';
+import { UsageError } from '../command';
+import type { ParsedOptions } from '../options';
+import { fieldsOf, resourceCommand, wholeNumber } from '../resource-command';
 import { followTask, printTask } from './task-follow';
-
-const usage = `Usage:
-  lamina template list [--name TEXT] [--json]
-  lamina template publish TEMPLATE [--wait] [--json]
-  lamina template clone TEMPLATE NAME [--json]
-  lamina template conflicts IMAGE [--json]
-
-Image templates of the running appliance, as the console's Templates page shows them. TEMPLATE is a
-template's id or its exact name. publish starts the publish task (POST /api/templates/:id/publish) and
-prints it; with --wait it follows the task to its end (a progress bar on a terminal) and exits 0 only
-when the image was published. conflicts prints a published image's conflict report: each file or
-registry value more than one layer provides, those layers (lowest priority first) and the winner.
-${API_OPTION_HELP}`;
 
 interface TemplateView {
   id: string;
@@ -23,6 +10,7 @@ interface TemplateView {
   diskSizeGb: number;
   diskFormat: string;
   firmware: string;
+  warnings?: { field: string; message: string }[];
 }
 
 interface Conflict {
@@ -33,57 +21,121 @@ interface Conflict {
   losers: string[];
 }
 
-type Api = ReturnType<typeof applianceApi>;
+const EDIT_OPTIONS = {
+  name: 'value',
+  description: 'value',
+  os: 'value',
+  platform: 'value',
+  app: 'list',
+  connector: 'value',
+  'size-gb': 'value',
+  format: 'value',
+  firmware: 'value',
+  elastic: 'value',
+  'user-layer': 'value',
+  sysprep: 'value',
+} as const;
 
-/** A template named by id or by its exact name; an unknown one is a usage error naming it. */
-async function findTemplate(api: Api, idOrName: string): Promise<TemplateView> {
-  const page = await api.get<{ items: TemplateView[] }>(
-    `/api/templates?pageSize=200&name=${encodeURIComponent(idOrName)}`,
-  );
-  const byName = page.items.find((t) => t.name === idOrName);
-  if (byName) return byName;
-  if (/^[0-9a-f-]{36}$/i.test(idOrName)) return api.get<TemplateView>(`/api/templates/${idOrName}`);
-  throw new UsageError(`no template is named '${idOrName}'`);
+/** The template fields the flags give (an edit sends only those). */
+function templateBody(options: ParsedOptions): Record<string, unknown> {
+  const body = fieldsOf(options, {
+    name: 'name',
+    description: 'description',
+    os: 'osVersionId',
+    platform: 'platformVersionId',
+    connector: 'connectorId',
+    format: 'diskFormat',
+    firmware: 'firmware',
+    elastic: 'elasticLayering',
+    'user-layer': 'userLayer',
+    sysprep: 'sysprep',
+  });
+  const apps = options.lists.get('app');
+  if (apps) body.appVersionIds = apps;
+  const size = wholeNumber(options, 'size-gb');
+  if (size !== undefined) body.diskSizeGb = size;
+  return body;
 }
 
-export const templateCommand: CliCommand = {
-  usage,
-  async run(args) {
-    const [sub, ...rest] = args;
-    const options = parseOptions(rest, { name: 'value', json: 'flag', wait: 'flag', api: 'value' });
-    const json = options.flags.has('json');
-    const api = applianceApi(options);
-    const [first, second] = options.positional;
-    switch (sub) {
-      case 'list': {
-        const name = options.values.get('name');
-        const page = await api.get<{ items: TemplateView[] }>(
-          `/api/templates?pageSize=200${name ? `&name=${encodeURIComponent(name)}` : ''}`,
+/** The template as a line, and what it may hold but deserves a look (a version made on another OS version). */
+function printSaved(template: TemplateView, json: boolean): number {
+  if (json) console.log(JSON.stringify(template, null, 2));
+  else {
+    console.log(line(template));
+    for (const w of template.warnings ?? []) console.log(`  warning: ${w.field}: ${w.message}`);
+  }
+  return 0;
+}
+
+const line = (t: TemplateView) => `${t.id}  ${t.name}  (${t.diskSizeGb} GB ${t.diskFormat}, ${t.firmware})`;
+
+/** `lamina template`: the console's Templates page and an image's conflict report. */
+export const templateCommand = resourceCommand<TemplateView>({
+  command: 'template',
+  noun: 'template',
+  path: '/api/templates',
+  named: true,
+  deletable: true,
+  filters: { name: 'name' },
+  line,
+  about: `Image templates of the running appliance, as the console's Templates page shows them. TEMPLATE is a
+template's id or its exact name; layer versions are named by id (lamina layer versions LAYER). create and
+update take the wizard's choices: --os (OS layer version), --platform, --app (one each, any order:
+priority comes from the layers), --connector, --size-gb, --format VHD|VHDX|VMDK, --firmware BIOS|UEFI,
+--elastic none|app|app_and_user, --user-layer, --sysprep; update sends only the flags given. publish
+starts the publish task (POST /api/templates/:id/publish) and prints it; with --wait it follows the task
+to its end (a progress bar on a terminal) and exits 0 only when the image was published. conflicts
+prints a published image's conflict report: each file or registry value more than one layer provides,
+those layers (lowest priority first) and the winner. Deleting a template keeps its published images.`,
+  actions: {
+    create: {
+      usage:
+        'create --name NAME --os VERSION [--platform VERSION] [--app VERSION]... --connector ID --size-gb N --format F --firmware F [--elastic M] [--user-layer M] [--sysprep M] [--description TEXT] [--json]',
+      options: EDIT_OPTIONS,
+      async run({ api, options, json }) {
+        return printSaved(await api.post<TemplateView>('/api/templates', templateBody(options)), json);
+      },
+    },
+    update: {
+      usage: 'update TEMPLATE [the create flags to change] [--json]',
+      options: EDIT_OPTIONS,
+      async run({ api, options, json, target }) {
+        const template = await target();
+        return printSaved(
+          await api.patch<TemplateView>(`/api/templates/${template.id}`, templateBody(options)),
+          json,
         );
-        if (json) console.log(JSON.stringify(page.items, null, 2));
-        else
-          for (const t of page.items)
-            console.log(`${t.id}  ${t.name}  (${t.diskSizeGb} GB ${t.diskFormat}, ${t.firmware})`);
-        return 0;
-      }
-      case 'publish': {
-        if (options.positional.length !== 1) throw new UsageError(`publish takes one template\n\n${usage}`);
-        const template = await findTemplate(api, first);
+      },
+    },
+    publish: {
+      usage: 'publish TEMPLATE [--wait] [--json]',
+      options: { wait: 'flag' },
+      async run({ api, options, json, target }) {
+        if (options.positional.length !== 1) throw new UsageError('publish takes one template');
+        const template = await target();
         const task = await api.post<Task>(`/api/templates/${template.id}/publish`, {});
         return printTask(options.flags.has('wait') ? await followTask(api, task.id) : task, json);
-      }
-      case 'clone': {
-        if (options.positional.length !== 2)
-          throw new UsageError(`clone takes a template and the new name\n\n${usage}`);
-        const template = await findTemplate(api, first);
-        const copy = await api.post<TemplateView>(`/api/templates/${template.id}/clone`, { name: second });
-        console.log(json ? JSON.stringify(copy, null, 2) : `${copy.id}  ${copy.name}`);
+      },
+    },
+    clone: {
+      usage: 'clone TEMPLATE NAME [--json]',
+      async run({ api, options, target, print }) {
+        if (options.positional.length !== 2) throw new UsageError('clone takes a template and the new name');
+        const template = await target();
+        print(
+          await api.post<TemplateView>(`/api/templates/${template.id}/clone`, {
+            name: options.positional[1],
+          }),
+        );
         return 0;
-      }
-      case 'conflicts': {
-        if (options.positional.length !== 1) throw new UsageError(`conflicts takes one image id\n\n${usage}`);
+      },
+    },
+    conflicts: {
+      usage: 'conflicts IMAGE [--json]',
+      async run({ api, options, json }) {
+        if (options.positional.length !== 1) throw new UsageError('conflicts takes one image id');
         const image = await api.get<{ conflictReport: { files?: Conflict[]; registry?: Conflict[] } | null }>(
-          `/api/images/${encodeURIComponent(first)}`,
+          `/api/images/${encodeURIComponent(options.positional[0])}`,
         );
         const report = image.conflictReport ?? {};
         if (json) console.log(JSON.stringify(report, null, 2));
@@ -96,9 +148,7 @@ export const templateCommand: CliCommand = {
             );
         }
         return 0;
-      }
-      default:
-        throw new UsageError(`unknown template command ${sub ?? '(none)'}\n\n${usage}`);
-    }
+      },
+    },
   },
-};
+});
