@@ -52,8 +52,12 @@ beforeAll(async () => {
   sim = await startVcsim({ inventory: { folder: 1 } });
   app = await startAppliance();
   os = await importedOs(app.api, await goldImage());
-  toolsVersion = (await builtLayer(app.api, 'app', 'Tools', os.layerId, { 'Tools\\tool.txt': 'tool' }))
-    .versionId;
+  // With a first-start script, so the master image runs the runner and waits for its report.
+  toolsVersion = (
+    await builtLayer(app.api, 'app', 'Tools', os.layerId, { 'Tools\\tool.txt': 'tool' }, undefined, {
+      'setup.cmd': '@exit 0',
+    })
+  ).versionId;
   connectorId = await vcsimConnectorThroughApi(app.api, sim, { templateVm: 'DC0_C0_RP0_VM0' });
   inspector = vcsimConnector(sim, { templateVm: 'DC0_C0_RP0_VM0' });
 }, 180_000);
@@ -168,7 +172,7 @@ it('uploads the composed VMDK, creates the VM with the template hardware, waits 
 }, 300_000);
 
 it('shuts the master image down anyway when the scripts do not report in time', async () => {
-  const templateId = await vmTemplate('Quiet');
+  const templateId = await vmTemplate('Quiet', [toolsVersion]);
   const result = await completed<PublishImageResult>(
     app.api,
     await app.api.post(`/api/templates/${templateId}/publish`, {
@@ -184,7 +188,7 @@ it('shuts the master image down anyway when the scripts do not report in time', 
 it('stopped while the master image waits for its scripts: no VM, disk or scratch file is left', async () => {
   const vmsBefore = await inspector.vms.listVms();
   const filesBefore = datastoreFiles(sim);
-  const templateId = await vmTemplate('Stopped');
+  const templateId = await vmTemplate('Stopped', [toolsVersion]);
   const started = await app.api.post(`/api/templates/${templateId}/publish`, {
     scriptsTimeoutSeconds: 600,
     powerPollSeconds: 1,
