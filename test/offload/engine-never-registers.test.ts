@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { expectWorkerFailures } from '../harness';
 import {
   builtLayer,
   eventually,
@@ -49,6 +50,10 @@ test('the task fails after the registration time and removes the engine and the 
   expect(task.state).toBe('failed');
   expect(task.error).toMatch(
     /^Compositing Engine [0-9a-f-]{36} did not register within 3 s; it was removed$/,
+  );
+  expectWorkerFailures(
+    { kind: 'workflow', type: 'offloadCompose', error: /did not register within 3 s/ },
+    { kind: 'workflow', type: 'publishImage', error: /did not register within 3 s/ },
   );
   await eventually(async () => engineFiles(app).length === 0);
   expect(await engineRecords(app)).toBe(0);
