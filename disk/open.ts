@@ -1,15 +1,36 @@
+import { promises as fs } from 'node:fs';
+import { BlockMappedDisk } from './block-mapped-disk';
 import type { DiskDriver } from './driver';
 import { DiskFormatError } from './errors';
 import { InputFile } from './file-io';
 import { DISK_DRIVERS } from './formats';
 import { DiskIdentity } from './identity';
+import { attachParent } from './parent-chain';
 import { DiskFormat, DiskWriter, VirtualDisk, WriterOptions } from './types';
 
 /**
  * Opens a disk file of any supported format, recognised by content (never by extension): each
  * driver's reader looks at the first and last 512 bytes, in the order formats/index.ts lists them.
+ * A differencing disk comes with its chain of parents (parent-chain.ts).
  */
 export async function openDisk(path: string): Promise<VirtualDisk> {
+  return openInChain(path, [await fs.realpath(path).catch(() => path)]);
+}
+
+/** Opens `path` and its parents; `chain` holds its real path and its children's. */
+async function openInChain(path: string, chain: string[]): Promise<VirtualDisk> {
+  const disk = await openFile(path);
+  if (!(disk instanceof BlockMappedDisk) || !disk.child) return disk;
+  try {
+    await attachParent(disk, disk.child.link, openInChain, chain);
+  } catch (err) {
+    await disk.close();
+    throw err;
+  }
+  return disk;
+}
+
+async function openFile(path: string): Promise<VirtualDisk> {
   const file = await InputFile.open(path);
   try {
     const head = await file.readStructure('file start', 0, Math.min(file.size, 512));

@@ -85,3 +85,33 @@ export async function readSharedBlockMap(
   }
   return { nextFree: field(2), blocks };
 }
+
+/**
+ * What a mapped volume shows where its disk holds no block (native/ntfs/backing.h): the volume
+ * `volume` (named as the NTFS core takes it), in the clusters of `clusterSize` bytes that the bitmap
+ * file marks in use (one bit per cluster, least significant first), zeros elsewhere.
+ */
+export interface MapBacking {
+  volume: string;
+  clusterSize: number;
+  bitmapFile: string;
+}
+
+/** Writes MAPFILE.backing, which the NTFS core reads when it opens the map. */
+export async function writeMapBacking(mapFile: string, backing: MapBacking): Promise<void> {
+  await fs.writeFile(
+    `${mapFile}.backing`,
+    ['LMNTBAK1', String(backing.clusterSize), backing.bitmapFile, backing.volume, ''].join('\n'),
+  );
+}
+
+/**
+ * A bitmap marking every byte of a `volumeSize`-byte volume in use (a child disk's parent shows
+ * through whole), in the largest clusters up to 1 MiB that divide the volume; answers their size.
+ */
+export async function writeWholeVolumeBitmap(file: string, volumeSize: number): Promise<number> {
+  let clusterSize = 1024 * 1024;
+  while (clusterSize > 512 && volumeSize % clusterSize !== 0) clusterSize /= 2;
+  await fs.writeFile(file, Buffer.alloc(Math.ceil(Math.ceil(volumeSize / clusterSize) / 8), 0xff));
+  return clusterSize;
+}

@@ -10,6 +10,7 @@ import type { DiskDriver } from '../driver';
 import { DiskFormatError } from '../errors';
 import { InputFile, OutputFile, Segment } from '../file-io';
 import { DiskIdentity } from '../identity';
+import type { ParentLink } from '../parent-chain';
 import { DiskWriter, roundUp, SECTOR_SIZE, VirtualDisk } from '../types';
 import { FlatDisk, FlatWriter } from './raw';
 
@@ -105,6 +106,8 @@ interface Footer {
   diskType: number;
   currentSize: number;
   dataOffset: bigint;
+  /** What a child names this disk by: `vhd:` and the footer's unique id. */
+  linkId: string;
 }
 
 function parseFooter(file: InputFile, f: Buffer, at: number): Footer {
@@ -118,14 +121,17 @@ function parseFooter(file: InputFile, f: Buffer, at: number): Footer {
   const version = f.readUInt32BE(12);
   if (version >>> 16 !== 1) throw fail(12, `unsupported format version 0x${version.toString(16)}`);
   const diskType = f.readUInt32BE(60);
-  if (diskType === DISK_TYPE.differencing)
-    throw fail(60, 'differencing disks (with a parent) are not supported');
-  if (diskType !== DISK_TYPE.fixed && diskType !== DISK_TYPE.dynamic)
+  if (!(Object.values(DISK_TYPE) as number[]).includes(diskType))
     throw fail(60, `unknown disk type ${diskType}`);
   const currentSize = Number(f.readBigUInt64BE(48));
   if (currentSize > VHD_MAX_SIZE || currentSize % SECTOR_SIZE !== 0)
     throw fail(48, `absurd disk size ${currentSize}`);
-  return { diskType, currentSize, dataOffset: f.readBigUInt64BE(16) };
+  return {
+    diskType,
+    currentSize,
+    dataOffset: f.readBigUInt64BE(16),
+    linkId: `vhd:${f.toString('hex', 68, 84)}`,
+  };
 }
 
 async function openVhd(file: InputFile): Promise<VirtualDisk> {
@@ -148,6 +154,7 @@ async function openVhd(file: InputFile): Promise<VirtualDisk> {
       );
     return FlatDisk.open(file, 'vhd-fixed', footer.currentSize);
   }
+  // Dynamic and differencing disks share the layout; a differencing one also names its parent.
   return openDynamic(file, footer, footerAt);
 }
 
@@ -198,7 +205,104 @@ async function openDynamic(file: InputFile, footer: Footer, footerAt: number): P
     dataStart: tableAt + entries * 4,
     dataEnd: footerAt,
   });
-  return new BlockMappedDisk('vhd', file, footer.currentSize, blockSize, table);
+  const child =
+    footer.diskType === DISK_TYPE.differencing
+      ? {
+          link: await parentLink(file, h, headerAt, footerAt),
+          zeroBlocks: new Set<number>(),
+          partialBlocks: await partialBlocks(file, table, blockSize, bitmapSize),
+        }
+      : undefined;
+  return new BlockMappedDisk(
+    'vhd',
+    file,
+    footer.currentSize,
+    blockSize,
+    table,
+    SECTOR_SIZE,
+    child,
+    footer.linkId,
+  );
+}
+
+/**
+ * A differencing VHD's parent: its unique id (at 40 of the dynamic header), its file name (at 64,
+ * UTF-16BE) and up to eight locators (at 576, 24 bytes each: platform code, space, length, offset)
+ * pointing at paths stored elsewhere in the file. W2ru is a relative Windows path and W2ku an
+ * absolute one, both UTF-16LE; Wi2r and Wi2k are their older one-byte forms; MacX is a file URL.
+ */
+async function parentLink(
+  file: InputFile,
+  h: Buffer,
+  headerAt: number,
+  footerAt: number,
+): Promise<ParentLink> {
+  const relative: string[] = [];
+  const absolute: string[] = [];
+  for (let i = 0; i < 8; i++) {
+    const e = 576 + i * 24;
+    const code = h.toString('latin1', e, e + 4);
+    const length = h.readUInt32BE(e + 8);
+    const offset = Number(h.readBigUInt64BE(e + 16));
+    if (code === '\0\0\0\0' || length === 0) continue;
+    if (offset + length > footerAt)
+      throw new DiskFormatError(
+        file.path,
+        `VHD parent locator ${i}`,
+        headerAt + e,
+        `${length} bytes at ${offset} lie outside the file`,
+      );
+    const data = await file.readStructure(`VHD parent locator ${i}`, offset, length);
+    if (code === 'W2ru') relative.push(data.toString('utf16le'));
+    else if (code === 'W2ku') absolute.push(data.toString('utf16le'));
+    else if (code === 'Wi2r') relative.push(data.toString('latin1'));
+    else if (code === 'Wi2k') absolute.push(data.toString('latin1'));
+    else if (code === 'MacX')
+      absolute.push(decodeURI(data.toString('utf8').replace(/^file:\/\/(localhost)?/, '')));
+  }
+  const name = swapUtf16(h.subarray(64, 576)).toString('utf16le').replace(/\0.*$/s, '');
+  return {
+    structure: 'VHD dynamic header',
+    offset: headerAt + 40,
+    locations: [...relative, ...absolute, ...(name ? [name] : [])].map((p) => p.replace(/\0+$/, '')),
+    linkId: `vhd:${h.toString('hex', 40, 56)}`,
+    linkName: 'unique id',
+  };
+}
+
+/** UTF-16BE as UTF-16LE, for Node's decoder. */
+function swapUtf16(data: Buffer): Buffer {
+  const out = Buffer.from(data);
+  return out.swap16();
+}
+
+/**
+ * A differencing VHD's blocks that are only partly its own: each block's sector bitmap (most
+ * significant bit first, set = the child's sector) as ChildBlocks keeps them, least significant
+ * first. A block whose every sector is the child's is a plain block.
+ */
+async function partialBlocks(
+  file: InputFile,
+  table: BlockTable,
+  blockSize: number,
+  bitmapSize: number,
+): Promise<Map<number, Buffer>> {
+  const partial = new Map<number, Buffer>();
+  const used = blockSize / SECTOR_SIZE / 8;
+  for (const [block, dataAt] of table.entries()) {
+    const bitmap = (
+      await file.readStructure(`VHD sector bitmap of block ${block}`, dataAt - bitmapSize, bitmapSize)
+    ).subarray(0, used);
+    if (bitmap.every((byte) => byte === 0xff)) continue;
+    partial.set(block, Buffer.from(bitmap.map(reverseBits)));
+  }
+  return partial;
+}
+
+function reverseBits(byte: number): number {
+  let out = 0;
+  for (let i = 0; i < 8; i++) out |= ((byte >> i) & 1) << (7 - i);
+  return out;
 }
 
 const BAT_AT = FOOTER_SIZE + DYNAMIC_HEADER_SIZE;

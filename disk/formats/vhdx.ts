@@ -12,6 +12,7 @@ import { DiskFormatError } from '../errors';
 import { InputFile, OutputFile } from '../file-io';
 import { guidFromBytes, guidToBytes } from '../guid';
 import { DiskIdentity } from '../identity';
+import type { ParentLink } from '../parent-chain';
 import { replayLog } from './vhdx-log';
 import { DiskWriter, roundUp, SECTOR_SIZE, VirtualDisk } from '../types';
 
@@ -42,8 +43,15 @@ const ITEM = {
   parentLocator: 'A8D35F2D-B30B-454D-ABF7-D3D84834AB0C',
 };
 const ITEM_FLAG = { virtualDisk: 2, required: 4 };
-/** BAT payload states; everything but FULLY_PRESENT reads as zeros in a disk without a parent. */
+/**
+ * BAT payload states. Without a parent everything but FULLY_PRESENT reads as zeros; in a
+ * differencing disk NOT_PRESENT and UNDEFINED read as the parent, ZERO and UNMAPPED as zeros, and
+ * PARTIALLY_PRESENT per sector, as the chunk's sector bitmap says.
+ */
 const PAYLOAD = { notPresent: 0, undefined: 1, zero: 2, unmapped: 3, fullyPresent: 6, partiallyPresent: 7 };
+/** A sector bitmap block's BAT state when it is stored. */
+const SECTOR_BITMAP_PRESENT = 6;
+const PARENT_LOCATOR_TYPE = 'B04AEFB7-D19E-4A81-B789-25B8E9445913';
 
 function isVhdx(head: Buffer): boolean {
   return head.subarray(0, 8).toString('latin1') === FILE_ID_SIGNATURE;
@@ -88,13 +96,19 @@ async function openVhdx(file: InputFile): Promise<VirtualDisk> {
       0,
       `signature is not "${FILE_ID_SIGNATURE}"`,
     );
-  const log = await readCurrentHeader(file);
+  const { log, dataWriteGuid } = await readCurrentHeader(file);
   const regions = await readRegionTable(file);
   const meta = await readMetadata(file, regions.metadata);
+  const child = meta.parent && {
+    link: meta.parent,
+    zeroBlocks: new Set<number>(),
+    partialBlocks: new Map<number, Buffer>(),
+  };
 
   const blocks = Math.ceil(meta.virtualSize / meta.blockSize);
   const ratio = chunkRatio(meta.logicalSectorSize, meta.blockSize);
-  const entries = batEntryCount(blocks, ratio);
+  // A differencing disk's BAT has every chunk's sector bitmap entry, the last chunk's too.
+  const entries = meta.parent ? Math.ceil(blocks / ratio) * (ratio + 1) : batEntryCount(blocks, ratio);
   if (entries * 8 > regions.bat.length) {
     throw new DiskFormatError(
       file.path,
@@ -105,21 +119,25 @@ async function openVhdx(file: InputFile): Promise<VirtualDisk> {
   }
   const bat = await file.readStructure('VHDX BAT', regions.bat.offset, entries * 8);
   const table = new BlockTable(blocks);
+  const sectorBitmaps = new SectorBitmaps(file, bat, regions.bat.offset, meta, ratio);
   for (let block = 0; block < blocks; block++) {
     const at = batIndex(block, ratio) * 8;
     const low = bat.readUInt32LE(at);
     const state = low & 7;
     const fail = (detail: string) =>
       new DiskFormatError(file.path, `VHDX BAT entry ${block}`, regions.bat.offset + at, detail);
-    if (state === PAYLOAD.partiallyPresent)
-      throw fail('payload state 7 belongs to differencing disks, which are not supported');
-    if (state > PAYLOAD.unmapped && state !== PAYLOAD.fullyPresent)
+    if (state === PAYLOAD.partiallyPresent && !child)
+      throw fail('payload state 7 (partially present) in a disk without a parent');
+    if (state > PAYLOAD.unmapped && state !== PAYLOAD.fullyPresent && state !== PAYLOAD.partiallyPresent)
       throw fail(`payload state ${state} is not defined`);
-    if (state !== PAYLOAD.fullyPresent) continue;
+    if (child && (state === PAYLOAD.zero || state === PAYLOAD.unmapped)) child.zeroBlocks.add(block);
+    if (state !== PAYLOAD.fullyPresent && state !== PAYLOAD.partiallyPresent) continue;
     const offset = (bat.readUInt32LE(at + 4) * 2 ** 12 + (low >>> 20)) * MIB;
     // Offset 0 would mean "unallocated" in the block table; it holds the file identifier, so it is corrupt.
     if (offset === 0) throw fail('block at 0 overlaps the file header');
     table.set(block, offset);
+    if (child && state === PAYLOAD.partiallyPresent)
+      child.partialBlocks.set(block, await sectorBitmaps.ofBlock(block));
   }
   assertBlocksPlaced(file, table, {
     tableName: 'VHDX BAT',
@@ -134,14 +152,68 @@ async function openVhdx(file: InputFile): Promise<VirtualDisk> {
       { name: 'BAT region', ...regions.bat },
     ],
   });
-  return new BlockMappedDisk('vhdx', file, meta.virtualSize, meta.blockSize, table, meta.logicalSectorSize);
+  return new BlockMappedDisk(
+    'vhdx',
+    file,
+    meta.virtualSize,
+    meta.blockSize,
+    table,
+    meta.logicalSectorSize,
+    child,
+    `vhdx:${dataWriteGuid}`,
+  );
+}
+
+/**
+ * A differencing VHDX's sector bitmaps: one 1 MiB block per chunk (its BAT entry follows the
+ * chunk's payload entries), one bit per sector of the chunk, least significant bit first, set
+ * where the sector is this disk's. Read once per chunk that has partially present blocks.
+ */
+class SectorBitmaps {
+  private readonly chunks = new Map<number, Buffer>();
+
+  constructor(
+    private readonly file: InputFile,
+    private readonly bat: Buffer,
+    private readonly batOffset: number,
+    private readonly meta: Metadata,
+    private readonly ratio: number,
+  ) {}
+
+  /** The bits of `block`'s sectors. */
+  async ofBlock(block: number): Promise<Buffer> {
+    const chunk = Math.floor(block / this.ratio);
+    const bitmap = this.chunks.get(chunk) ?? (await this.readChunk(chunk));
+    const bytesPerBlock = this.meta.blockSize / this.meta.logicalSectorSize / 8;
+    const from = (block % this.ratio) * bytesPerBlock;
+    return Buffer.from(bitmap.subarray(from, from + bytesPerBlock));
+  }
+
+  private async readChunk(chunk: number): Promise<Buffer> {
+    const at = (chunk * (this.ratio + 1) + this.ratio) * 8;
+    const where = `VHDX BAT sector bitmap entry ${chunk}`;
+    if (at + 8 > this.bat.length)
+      throw new DiskFormatError(this.file.path, where, this.batOffset + at, 'lies past the end of the BAT');
+    const low = this.bat.readUInt32LE(at);
+    if ((low & 7) !== SECTOR_BITMAP_PRESENT)
+      throw new DiskFormatError(
+        this.file.path,
+        where,
+        this.batOffset + at,
+        `chunk ${chunk} has partially present blocks but no sector bitmap (state ${low & 7})`,
+      );
+    const offset = (this.bat.readUInt32LE(at + 4) * 2 ** 12 + (low >>> 20)) * MIB;
+    const bitmap = await this.file.readStructure(`VHDX sector bitmap of chunk ${chunk}`, offset, MIB);
+    this.chunks.set(chunk, bitmap);
+    return bitmap;
+  }
 }
 
 /**
  * Picks the valid header with the higher sequence number and replays its log, if any; returns
  * where the log lives.
  */
-async function readCurrentHeader(file: InputFile): Promise<Region> {
+async function readCurrentHeader(file: InputFile): Promise<{ log: Region; dataWriteGuid: string }> {
   let current: { header: Buffer; at: number; sequence: bigint } | undefined;
   const problems: string[] = [];
   for (const at of HEADER_OFFSETS) {
@@ -169,7 +241,8 @@ async function readCurrentHeader(file: InputFile): Promise<Region> {
   const log = { offset: Number(header.readBigUInt64LE(72)), length: header.readUInt32LE(68) };
   // A zero log GUID means the log is empty; otherwise it may hold changes the file does not show yet.
   if (!isZeroGuid(header, 48)) await replayLog(file, header.subarray(48, 64), log, at);
-  return log;
+  // What a child's parent_linkage names: it changes whenever the disk's data is written.
+  return { log, dataWriteGuid: guidFromBytes(header, 32) };
 }
 
 function isZeroGuid(data: Buffer, offset: number): boolean {
@@ -251,6 +324,8 @@ interface Metadata {
   blockSize: number;
   virtualSize: number;
   logicalSectorSize: number;
+  /** A differencing disk's parent, from its parent locator. */
+  parent?: ParentLink;
 }
 
 async function readMetadata(file: InputFile, region: Region): Promise<Metadata> {
@@ -265,7 +340,7 @@ async function readMetadata(file: InputFile, region: Region): Promise<Metadata> 
       region.offset + 10,
       `${count} entries (at most ${MAX_TABLE_ENTRIES})`,
     );
-  const items = new Map<string, { data: Buffer; entryAt: number }>();
+  const items = new Map<string, { data: Buffer; entryAt: number; at: number }>();
   for (let i = 0; i < count; i++) {
     const entryAt = 32 + i * 32;
     const guid = guidFromBytes(table, entryAt);
@@ -273,13 +348,6 @@ async function readMetadata(file: InputFile, region: Region): Promise<Metadata> 
     const length = table.readUInt32LE(entryAt + 20);
     const flags = table.readUInt32LE(entryAt + 24);
     const where = `VHDX metadata entry ${i}`;
-    if (guid === ITEM.parentLocator)
-      throw new DiskFormatError(
-        file.path,
-        where,
-        region.offset + entryAt,
-        'parent locator present: differencing VHDX (with a parent) is not supported',
-      );
     if (!Object.values(ITEM).includes(guid)) {
       if (flags & ITEM_FLAG.required)
         throw new DiskFormatError(
@@ -301,6 +369,7 @@ async function readMetadata(file: InputFile, region: Region): Promise<Metadata> 
     items.set(guid, {
       data: await file.readStructure(`VHDX metadata item ${guid}`, region.offset + offset, length),
       entryAt: region.offset + entryAt,
+      at: region.offset + offset,
     });
   }
   const item = (guid: string, name: string, minLength: number) => {
@@ -330,12 +399,14 @@ async function readMetadata(file: InputFile, region: Region): Promise<Metadata> 
       params.entryAt,
       `block size ${blockSize} is not a power of two between 1 and 256 MiB`,
     );
-  if (params.data.readUInt32LE(4) & 2)
+  const hasParent = (params.data.readUInt32LE(4) & 2) !== 0;
+  const locator = items.get(ITEM.parentLocator);
+  if (hasParent !== (locator !== undefined))
     throw new DiskFormatError(
       file.path,
       'VHDX file parameters',
       params.entryAt,
-      'HasParent is set: differencing VHDX is not supported',
+      hasParent ? 'HasParent is set but there is no parent locator' : 'a parent locator without HasParent',
     );
   const sector = item(ITEM.logicalSectorSize, 'logical sector size', 4);
   const logicalSectorSize = sector.data.readUInt32LE(0);
@@ -355,7 +426,49 @@ async function readMetadata(file: InputFile, region: Region): Promise<Metadata> 
       size.entryAt,
       `absurd size ${virtualSize}`,
     );
-  return { blockSize, virtualSize, logicalSectorSize };
+  const parent = locator && parseParentLocator(file, locator.data, locator.at);
+  return { blockSize, virtualSize, logicalSectorSize, ...(parent ? { parent } : {}) };
+}
+
+/**
+ * The parent locator ([MS-VHDX] 2.6.2.6): a type GUID, then key/value pairs of UTF-16LE strings at
+ * offsets from the item's start. parent_linkage (or parent_linkage2) is the parent's data write
+ * GUID; relative_path, volume_path and absolute_win32_path say where it is.
+ */
+function parseParentLocator(file: InputFile, item: Buffer, at: number): ParentLink {
+  const fail = (offset: number, detail: string) =>
+    new DiskFormatError(file.path, 'VHDX parent locator', at + offset, detail);
+  if (item.length < 20) throw fail(0, `${item.length} bytes, shorter than its header`);
+  const type = guidFromBytes(item, 0);
+  if (type !== PARENT_LOCATOR_TYPE) throw fail(0, `locator type ${type} is not the VHDX parent locator's`);
+  const count = item.readUInt16LE(18);
+  if (20 + count * 12 > item.length) throw fail(18, `${count} entries do not fit in ${item.length} bytes`);
+  const text = (offset: number, length: number, entry: number) => {
+    if (offset + length > item.length || length % 2 !== 0)
+      throw fail(
+        20 + entry * 12,
+        `entry ${entry} points at ${length} bytes at ${offset}, outside the locator`,
+      );
+    return item.toString('utf16le', offset, offset + length);
+  };
+  const entries = new Map<string, string>();
+  for (let i = 0; i < count; i++) {
+    const e = 20 + i * 12;
+    const key = text(item.readUInt32LE(e), item.readUInt16LE(e + 8), i);
+    entries.set(key, text(item.readUInt32LE(e + 4), item.readUInt16LE(e + 10), i));
+  }
+  const linkage = entries.get('parent_linkage') ?? entries.get('parent_linkage2');
+  if (!linkage) throw fail(0, 'no parent_linkage: which disk is the parent cannot be checked');
+  const locations = ['relative_path', 'volume_path', 'absolute_win32_path']
+    .map((key) => entries.get(key))
+    .filter((value): value is string => value !== undefined);
+  return {
+    structure: 'VHDX parent locator',
+    offset: at,
+    locations,
+    linkId: `vhdx:${linkage.replace(/[{}]/g, '').toUpperCase()}`,
+    linkName: 'data write GUID',
+  };
 }
 
 const LOG_OFFSET = MIB;

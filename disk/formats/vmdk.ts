@@ -101,8 +101,8 @@ function parseHeader(file: InputFile, b: Buffer, at: number): SparseHeader {
 }
 
 /**
- * The embedded text descriptor for the file `outPath` will be; Lamina only reads descriptors to
- * refuse child disks.
+ * The embedded text descriptor for the file `outPath` will be; Lamina reads descriptors for the
+ * disk's CID and a child's parent.
  */
 export function buildDescriptor(
   createType: 'monolithicSparse' | 'streamOptimized',
@@ -140,21 +140,26 @@ export function buildDescriptor(
   return b;
 }
 
-async function checkDescriptor(file: InputFile, h: SparseHeader): Promise<void> {
-  if (h.descriptorSectors === 0) return;
+/** What the embedded descriptor says about the disk's identity and its parent. */
+interface DescriptorFacts {
+  cid?: string;
+  parent?: { cid: string; hint?: string; at: number };
+}
+
+async function readDescriptor(file: InputFile, h: SparseHeader): Promise<DescriptorFacts> {
+  if (h.descriptorSectors === 0) return {};
   const at = h.descriptorSector * SECTOR_SIZE;
   const text = (await file.readStructure('VMDK descriptor', at, h.descriptorSectors * SECTOR_SIZE))
     .toString('latin1')
     .replace(/\0.*$/s, '');
-  const parent = /^parentCID\s*=\s*"?([0-9a-fA-F]+)/m.exec(text);
-  if ((parent && parent[1].toLowerCase() !== 'ffffffff') || /^parentFileNameHint/m.test(text)) {
-    throw new DiskFormatError(
-      file.path,
-      'VMDK descriptor',
-      at,
-      'this is a child (delta) disk with a parent, which is not supported',
-    );
-  }
+  const field = (name: string) => new RegExp(`^${name}\\s*=\\s*"?([^"\\r\\n]*)"?\\s*$`, 'm').exec(text)?.[1];
+  const cid = field('CID')?.toLowerCase();
+  const parentCid = field('parentCID')?.toLowerCase();
+  const hint = field('parentFileNameHint');
+  if ((!parentCid || parentCid === 'ffffffff') && hint === undefined) return { cid };
+  if (!parentCid || parentCid === 'ffffffff')
+    throw new DiskFormatError(file.path, 'VMDK descriptor', at, `names parent "${hint}" but no parentCID`);
+  return { cid, parent: { cid: parentCid, hint, at } };
 }
 
 async function openVmdk(file: InputFile): Promise<VirtualDisk> {
@@ -168,8 +173,15 @@ async function openVmdk(file: InputFile): Promise<VirtualDisk> {
     );
   }
   let h = parseHeader(file, await file.readStructure('VMDK sparse header', 0, HEADER_SIZE), 0);
-  await checkDescriptor(file, h);
+  const facts = await readDescriptor(file, h);
   const compressed = (h.flags & FLAG.compressed) !== 0;
+  if (compressed && facts.parent)
+    throw new DiskFormatError(
+      file.path,
+      'VMDK descriptor',
+      facts.parent.at,
+      'a streamOptimized disk with a parent is not supported (only monolithicSparse children)',
+    );
   if (compressed && !(h.flags & FLAG.markers))
     throw new DiskFormatError(
       file.path,
@@ -202,7 +214,9 @@ async function openVmdk(file: InputFile): Promise<VirtualDisk> {
     );
   }
   const gd = await file.readStructure('VMDK grain directory', gdAt, gtCount * 4);
-  const table = await readGrainTables(file, gd, gdAt, h, grains);
+  // In a child, grain table entry 1 is a grain written as zeros, which hides the parent's.
+  const zeroGrains = facts.parent ? new Set<number>() : undefined;
+  const table = await readGrainTables(file, gd, gdAt, h, grains, zeroGrains);
   const format = compressed ? 'vmdk-stream' : 'vmdk';
   const capacity = h.capacitySectors * SECTOR_SIZE;
   if (compressed) return new StreamOptimizedDisk(file, capacity, grainBytes, table);
@@ -214,7 +228,19 @@ async function openVmdk(file: InputFile): Promise<VirtualDisk> {
     dataStart: HEADER_SIZE,
     dataEnd: file.size,
   });
-  return new BlockMappedDisk(format, file, capacity, grainBytes, table);
+  const child = facts.parent && {
+    link: {
+      structure: 'VMDK descriptor',
+      offset: facts.parent.at,
+      locations: facts.parent.hint ? [facts.parent.hint] : [],
+      linkId: `vmdk:${facts.parent.cid}`,
+      linkName: 'CID',
+    },
+    zeroBlocks: zeroGrains!,
+    partialBlocks: new Map<number, Buffer>(),
+  };
+  const linkId = facts.cid ? `vmdk:${facts.cid}` : undefined;
+  return new BlockMappedDisk(format, file, capacity, grainBytes, table, SECTOR_SIZE, child, linkId);
 }
 
 /** Reads every grain table the directory points at, batching neighbouring tables into one read. */
@@ -224,6 +250,7 @@ async function readGrainTables(
   gdAt: number,
   h: SparseHeader,
   grains: number,
+  zeroGrains?: Set<number>,
 ): Promise<BlockTable> {
   const table = new BlockTable(grains);
   const gtBytes = h.gtesPerGt * 4;
@@ -257,6 +284,7 @@ async function readGrainTables(
       const sector = gts.readUInt32LE(i * 4);
       // 1 marks a grain known to be zero (ESXi); it reads as zeros like an unallocated one.
       if (sector > 1 && grain < grains) table.set(grain, sector * SECTOR_SIZE);
+      else if (sector === 1 && grain < grains) zeroGrains?.add(grain);
     }
     first += count;
   }

@@ -45,14 +45,14 @@ describe('VHD', () => {
       (b) => void b.write('cxspars!', 512, 'latin1'),
       /VHD dynamic header at offset 512: cookie/,
     ));
-  test('differencing disk', () =>
+  test('differencing disk that names no parent', () =>
     expectRejected(
       'vhd',
       (b) => {
         b.writeUInt32BE(4, 60);
         b.writeUInt32BE(4, b.length - 512 + 60);
       },
-      /VHD footer at offset \d+: differencing disks/,
+      /VHD dynamic header at offset \d+: names no parent file/,
     ));
   test('BAT entry past the end of the file', () =>
     expectRejected(
@@ -113,11 +113,11 @@ describe('VHDX', () => {
       },
       /VHDX region table at offset 196608: neither copy/,
     ));
-  test('differencing disk (HasParent)', () =>
+  test('differencing disk (HasParent) without a parent locator', () =>
     expectRejected(
       'vhdx',
       (b) => void b.writeUInt32LE(2, 2 * MIB + 64 * KIB + 4),
-      /VHDX file parameters at offset \d+: HasParent/,
+      /VHDX file parameters at offset \d+: HasParent is set but there is no parent locator/,
     ));
   test('absurd virtual size', () =>
     expectRejected(
@@ -172,12 +172,16 @@ describe('VMDK', () => {
       (b) => b.subarray(0, 70 * KIB),
       /VMDK grain table entry \d+ at offset \d+: .*past the end/,
     ));
-  test('child disk with a parent (made by qemu-img)', async () => {
+  test('child disk whose parent is gone (made by qemu-img)', async () => {
     const parent = scratch.file('parent.vmdk');
     const child = scratch.file('child.vmdk');
     execFileSync('qemu-img', ['create', '-q', '-f', 'vmdk', parent, '16M']);
     execFileSync('qemu-img', ['create', '-q', '-f', 'vmdk', '-b', parent, '-F', 'vmdk', child]);
-    await expect(openDisk(child)).rejects.toThrow(/VMDK descriptor at offset 512: .*parent/);
+    await (await openDisk(child)).close();
+    execFileSync('rm', [parent]);
+    await expect(openDisk(child)).rejects.toThrow(
+      /VMDK descriptor at offset 512: parent ".*parent\.vmdk" not found/,
+    );
   });
   test('streamOptimized footer missing (truncated)', () =>
     expectRejected(
