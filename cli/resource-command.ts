@@ -102,11 +102,12 @@ export function resourceCommand<T extends { id: string }>(spec: ResourceSpec<T>)
 
   const find = async (api: Api, idOrName: string | undefined): Promise<T> => {
     if (!idOrName) throw new UsageError(`name the ${spec.noun}\n\n${usage}`);
-    if (spec.named) {
-      const page = await api.get<{ items: (T & { name: string })[] }>(listRoute({ name: idOrName }));
-      const byName = page.items.find((item) => item.name === idOrName);
-      if (byName) return byName;
-    }
+    // The list first: not every resource has a route of its own per object (role assignments).
+    const page = await api.get<{ items: (T & { name?: string })[] }>(
+      listRoute(spec.named ? { name: idOrName } : {}),
+    );
+    const found = page.items.find((item) => item.id === idOrName || (spec.named && item.name === idOrName));
+    if (found) return found;
     if (/^[0-9a-f-]{36}$/i.test(idOrName)) return api.get<T>(`${spec.path}/${idOrName}`);
     throw new UsageError(`no ${spec.noun} is ${spec.named ? 'named' : 'identified by'} '${idOrName}'`);
   };
