@@ -13,9 +13,12 @@ import {
   fileshareConnector,
   goldImage,
   importedOs,
+  LOCAL_CONNECTOR,
+  run,
   startAppliance,
   type Appliance,
 } from '../workflows/fixtures';
+import { offloadEnvironment } from '../offload/helpers';
 import { ensureConsoleBuilt, openBrowser, type ConsoleBrowser } from './browser';
 
 const SUFFIX = 'dc=console,dc=test';
@@ -88,6 +91,7 @@ describe('the web console in chromium', () => {
   let app: Appliance;
   let admin: ApiClient;
   let os: { layerId: string; versionId: string };
+  let baseTools: { versionId: string };
   let share: { id: string; mountPoint: string };
   let baseUrl: string;
 
@@ -95,7 +99,10 @@ describe('the web console in chromium', () => {
     const built = ensureConsoleBuilt();
     slapd = await startSlapd({ dir: testDir('slapd'), suffix: SUFFIX, rootPassword: ROOT_PASSWORD });
     await populate(slapd);
-    app = await startAppliance({ env: { LAMINA_ADMIN_PASSWORD: ADMIN_PASSWORD } });
+    // The iSCSI portal the offloaded publish's Compositing Engine reads the layers from.
+    app = await startAppliance({
+      env: { LAMINA_ADMIN_PASSWORD: ADMIN_PASSWORD, ...(await offloadEnvironment()) },
+    });
     admin = await administratorClient(app.stack);
     baseUrl = app.stack.apiUrl!;
     const junction = await admin.post('/api/directory-junctions', {
@@ -126,7 +133,7 @@ describe('the web console in chromium', () => {
     }
     os = await importedOs(admin, await goldImage());
     // The layer the console's new one will conflict with: the same file and registry value.
-    await builtLayer(
+    baseTools = await builtLayer(
       admin,
       'app',
       'Base Tools',
@@ -141,6 +148,80 @@ describe('the web console in chromium', () => {
     await app?.stop();
     await slapd?.stop();
   });
+
+  /**
+   * The administrator's Image Portability and Layer transfer pages, each starting a real task and
+   * following it to what it made: a PVS vDisk published into a store share (compared with its source
+   * by qemu-img), a layer version exported with its manifest, and the export imported back by keyboard
+   * (skipped: the appliance has it).
+   */
+  async function signInAsAdministrator(browser: ConsoleBrowser, at: string): Promise<void> {
+    await browser.page.goto(`${baseUrl}${at}`);
+    await browser.page.getByLabel('User name').fill('administrator');
+    await browser.page.getByLabel('Password').fill(ADMIN_PASSWORD);
+    await browser.page.getByRole('button', { name: 'Sign in' }).click();
+  }
+
+  async function portabilityAndTransfer(browser: ConsoleBrowser): Promise<void> {
+    const { page } = browser;
+    const store = await fileshareConnector(admin);
+    const source = path.join(share.mountPoint, 'golden.vhdx');
+    await run('qemu-img', ['create', '-f', 'vhdx', source, '64M']);
+    const connectorLabel = (mountPoint: string) => `Share ${path.basename(mountPoint)} (fileshare)`;
+
+    await page.getByRole('link', { name: 'Image Portability' }).click();
+    await visit(browser, 'Image Portability', 'portability');
+    await page.getByRole('radio', { name: 'Publish' }).check();
+    await page.getByLabel('Share', { exact: true }).selectOption({ label: connectorLabel(share.mountPoint) });
+    await page.getByLabel('Disk on the share').fill('golden.vhdx');
+    await page.getByLabel('Provisioning').selectOption('PVS');
+    await page.getByLabel('Target connector').selectOption({ label: connectorLabel(store.mountPoint) });
+    await page.getByLabel('Name', { exact: true }).fill('Golden-pvs');
+    await visit(browser, 'Image Portability', 'portability-publish');
+    await page.getByRole('button', { name: 'Start publish' }).click();
+    const badge = page.locator('.task-watch .badge').filter({ hasText: /^(completed|failed|cancelled)$/ });
+    await badge.waitFor({ timeout: 120_000 });
+    expect(await textOf(badge)).toBe('completed');
+    await waitForText(page.getByRole('definition'), 'Golden-pvs.pvp');
+    await visit(browser, 'Image Portability', 'portability-published');
+    expect(fs.readdirSync(store.mountPoint).sort()).toEqual(['Golden-pvs.pvp', 'Golden-pvs.vhdx']);
+    await run('qemu-img', ['compare', source, path.join(store.mountPoint, 'Golden-pvs.vhdx')]);
+
+    const transfer = mountedDir('transfer');
+    await page.getByRole('link', { name: 'Layer transfer' }).click();
+    await visit(browser, 'Layer transfer', 'layer-transfer');
+    await page.getByLabel('Find a layer').fill('Editor');
+    await page.getByLabel('Layer', { exact: true }).selectOption({ label: 'Editor (App)' });
+    await page.getByLabel('Version', { exact: true }).selectOption({ label: '1' });
+    await page.getByRole('button', { name: 'Add version' }).click();
+    await page.getByRole('list', { name: 'Chosen versions' }).getByText('Editor 1').waitFor();
+    const exporting = page.getByRole('form', { name: 'Export' });
+    await exporting.getByLabel('Mount point').fill(transfer);
+    await exporting.getByLabel('Folder').fill('to-dr');
+    await visit(browser, 'Layer transfer', 'layer-transfer-export');
+    await exporting.getByRole('button', { name: 'Export 1 version' }).click();
+    await waitForText(
+      page.getByRole('list', { name: 'Transferred versions' }),
+      "Transferred layer 'Editor' version 1",
+    );
+    const manifest = JSON.parse(fs.readFileSync(path.join(transfer, 'to-dr', 'manifest.json'), 'utf8'));
+    expect(manifest.versions).toEqual([expect.objectContaining({ layerName: 'Editor', version: '1' })]);
+    const exported = path.join(transfer, 'to-dr', manifest.versions[0].file as string);
+    expect((await run('sha256sum', [exported])).stdout.split(' ')[0]).toBe(manifest.versions[0].sha256);
+    await run('qemu-img', ['check', exported]);
+
+    // The import from the keyboard: into the mount point, Tab to the folder, Enter submits.
+    await page.getByRole('form', { name: 'Import' }).getByLabel('Mount point').focus();
+    await page.keyboard.type(transfer);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('to-dr');
+    await page.keyboard.press('Enter');
+    await waitForText(
+      page.getByRole('list', { name: 'Transferred versions' }),
+      "Skipped layer 'Editor' version 1 (already here)",
+    );
+    await visit(browser, 'Layer transfer', 'layer-transfer-imported');
+  }
 
   it('an AD user builds a layer from a dropped zip, makes a template, publishes it, and reads the conflict report', async () => {
     const browser = await openBrowser('ad-user');
@@ -293,6 +374,9 @@ describe('the web console in chromium', () => {
       expect(await page.getByRole('button', { name: 'Publish' }).count()).toBe(0);
       expect(await page.getByRole('button', { name: 'New template' }).count()).toBe(0);
       expect(await page.getByRole('button', { name: 'Delete' }).count()).toBe(0);
+      // Nor the pages that only start tasks a Reader may not.
+      expect(await page.getByRole('link', { name: 'Image Portability' }).count()).toBe(0);
+      expect(await page.getByRole('link', { name: 'Layer transfer' }).count()).toBe(0);
 
       // The API enforces what the page hides: the same call the button would make, from the page.
       const attempt = async (withToken: boolean) =>
@@ -360,10 +444,7 @@ describe('the web console in chromium', () => {
     const browser = await openBrowser('administrator');
     const { page } = browser;
     try {
-      await page.goto(`${baseUrl}/connectors`);
-      await page.getByLabel('User name').fill('administrator');
-      await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      await signInAsAdministrator(browser, '/connectors');
       await page.getByRole('link', { name: 'Connectors' }).click();
       await visit(browser, 'Connectors', 'connectors');
 
@@ -381,6 +462,7 @@ describe('the web console in chromium', () => {
       await page.getByRole('button', { name: 'Save' }).click();
       const row = page.getByRole('row', { name: /Images share/ });
       await row.waitFor();
+      expect(await textOf(row.getByRole('cell').nth(4))).toBe('Off'); // Offload compositing
       const stored = (await admin.get('/api/connectors?name=Images share')).body.items[0];
       expect(stored.secretsSet).toEqual({ password: true });
       expect(JSON.stringify(stored)).not.toContain('Share-Secret-1');
@@ -408,6 +490,8 @@ describe('the web console in chromium', () => {
         await page.getByRole('link', { name: link, exact: true }).click();
         await visit(browser, heading, name);
       }
+      await portabilityAndTransfer(browser);
+
       await page.getByRole('link', { name: 'Directory junctions' }).click();
       await page
         .getByRole('row', { name: /Console Directory/ })
@@ -436,4 +520,51 @@ describe('the web console in chromium', () => {
       await browser.close();
     }
   });
+  it('Offload Compositing: the connector setting turned on in its form, and the publish task shows its Compositing Engine', async () => {
+    const browser = await openBrowser('offload');
+    const { page } = browser;
+    try {
+      await signInAsAdministrator(browser, '/connectors');
+      await page.getByRole('link', { name: 'Connectors' }).click();
+      const local = page.getByRole('row', { name: /Local storage pool/ });
+      await local.getByRole('button', { name: 'Edit' }).click();
+      await page.getByRole('checkbox', { name: 'Offload compositing' }).check();
+      await page.getByRole('button', { name: 'Save' }).click();
+      await waitForText(local, 'On: composes in a Compositing Engine');
+      expect((await admin.get(`/api/connectors/${LOCAL_CONNECTOR}`)).body.offloadCompositing).toBe(true);
+
+      // A master image on the local connector: its compose runs in an engine, a `lamina ce` process
+      // reading the layers over iSCSI from the appliance's target (tgtd).
+      const created = await admin.post('/api/templates', {
+        name: 'Offloaded desktop',
+        osVersionId: os.versionId,
+        appVersionIds: [baseTools.versionId],
+        connectorId: LOCAL_CONNECTOR,
+        diskSizeGb: 2,
+        diskFormat: 'VHDX',
+        firmware: 'UEFI',
+      });
+      expect(created.status).toBe(201);
+      await page.getByRole('link', { name: 'Templates' }).click();
+      await page
+        .getByRole('row', { name: /Offloaded desktop/ })
+        .getByRole('button', { name: 'Publish' })
+        .click();
+      const engines = page.getByRole('list', { name: 'Compositing Engines' });
+      await waitForText(engines, /Compositing Engine [0-9a-f-]{36} on Local: /);
+      await visit(browser, 'Image templates', 'offload-engine');
+      const badge = page.locator('.task-watch .badge').filter({ hasText: /^(completed|failed|cancelled)$/ });
+      await badge.waitFor({ timeout: 240_000 });
+      expect(await textOf(badge)).toBe('completed');
+      // The engine is removed with the task's end, and the task no longer names one.
+      expect(await engines.count()).toBe(0);
+      expect(
+        (await app.stack.pool.query('SELECT count(*)::int AS n FROM compositing_engines')).rows[0].n,
+      ).toBe(0);
+      expect(browser.errors).toEqual([]);
+    } finally {
+      await browser.screenshot('last');
+      await browser.close();
+    }
+  }, 300_000);
 });

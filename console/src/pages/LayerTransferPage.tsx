@@ -118,7 +118,6 @@ function TransferWatch({ taskId }: { taskId: string }) {
     <div className="panel">
       <h2>Transfer</h2>
       <TaskWatch
-        key={taskId}
         taskId={taskId}
         onClosed={(task) => task.state === 'completed' && setResult(task.result as TransferResult)}
       />
@@ -145,7 +144,8 @@ export function LayerTransferPage() {
   const [exportTo, setExportTo] = useState({ mountPoint: '', folder: '' });
   const [importFrom, setImportFrom] = useState({ mountPoint: '', folder: '' });
   const [chosen, setChosen] = useState<Chosen[]>([]);
-  const [taskId, setTaskId] = useState<string>();
+  // Transfers run one at a time under one task id, so each start is counted to follow the new run.
+  const [started, setStarted] = useState<{ taskId: string; count: number }>();
   const { run, error, busy } = useAction();
 
   const start = async (event: FormEvent, direction: 'export' | 'import') => {
@@ -153,7 +153,7 @@ export function LayerTransferPage() {
     const body =
       direction === 'export' ? { ...exportTo, versionIds: chosen.map((c) => c.versionId) } : importFrom;
     const task = await run(() => api.post<Task>(`/api/layer-transfers/${direction}`, body));
-    if (task) setTaskId(task.id);
+    if (task) setStarted((s) => ({ taskId: task.id, count: (s?.count ?? 0) + 1 }));
   };
 
   return (
@@ -164,7 +164,7 @@ export function LayerTransferPage() {
         manifest with each one&apos;s hash. One transfer runs at a time.
       </p>
       <ProblemView error={error} />
-      {taskId && <TransferWatch taskId={taskId} />}
+      {started && <TransferWatch key={started.count} taskId={started.taskId} />}
       {can('layers.export') && (
         <form className="panel" onSubmit={(e) => void start(e, 'export')} aria-labelledby="export-heading">
           <h2 id="export-heading">Export</h2>
