@@ -16,6 +16,7 @@ import { finalizePackageDisk } from '../compositor/package-disk';
 import { readReport, writeReport } from '../compositor/report-file';
 import { layerScriptPaths } from '../compositor/scripts-runner';
 import type { DiskFirmware } from '../domain/firmware';
+import type { ImageSettings } from '../domain/image-settings';
 import type { ElasticFit, LayerType } from '../domain/layers';
 import { boundConflicts, conflictReportPath, type BoundedConflicts } from './conflict-reports';
 import { digestFile, type FileDigest } from './file-digest';
@@ -46,6 +47,8 @@ export interface ComposeImageInput {
   reportId?: string;
   /** A packaging machine's boot disk: no first-start scripts or runner (compose's `withoutScripts`). */
   withoutScripts?: boolean;
+  /** The template's elastic layering and user-layer settings for the image's hives (compose's `settings`). */
+  settings?: ImageSettings;
 }
 
 export interface ComposedImage extends FileDigest, BoundedConflicts {
@@ -322,6 +325,7 @@ export function createLayerDiskActivities(deps: LayerDiskDeps) {
           format: input.format,
           out: input.out,
           withoutScripts: input.withoutScripts,
+          settings: input.settings,
           onProgress: ({ phase, done, total }) => progress({ phase, done, total }),
         });
         await writeReport(reportPath, report);

@@ -5,6 +5,7 @@ import type { OutputFormat } from '../compositor/disk-image';
 import type { IscsiLun } from '../compositor/iscsi-lun';
 import type { EngineDestination } from '../connectors/ce-host';
 import type { DiskFirmware } from '../domain/firmware';
+import type { ImageSettings } from '../domain/image-settings';
 import { digestFile, type FileDigest } from './file-digest';
 import { produce } from './layer-disks';
 import { removeWithLeftovers } from './leftovers';
@@ -32,6 +33,8 @@ export interface EngineComposeInput {
   firmware: DiskFirmware;
   format: OutputFormat;
   withoutScripts?: boolean;
+  /** The template's elastic layering and user-layer settings for the image's hives. */
+  settings?: ImageSettings;
   destination: EngineDestination;
 }
 
@@ -87,6 +90,7 @@ export function createEngineActivities(deps: EngineDeps) {
           format: input.format,
           out,
           withoutScripts: input.withoutScripts,
+          settings: input.settings,
           onProgress: ({ phase, done, total }) => progress({ phase, done, total }),
         });
         await fs.writeFile(reportFile, JSON.stringify(report));

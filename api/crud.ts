@@ -25,6 +25,11 @@ export interface CrudDefinition<B extends z.ZodObject> {
   access: Permission;
   /** Checks against other records (a referenced version exists…), run on the full record after an edit too. */
   check?: (db: Queryable, record: z.output<B>) => Promise<{ field: string; message: string }[]>;
+  /**
+   * Fields stored with the record that come from elsewhere (groups' SIDs from the directory), derived
+   * from the full, checked record on every save; columns in `records`, never in the body.
+   */
+  derive?: (record: z.output<B>) => Promise<Record<string, unknown>>;
 }
 
 /**
@@ -34,9 +39,11 @@ export interface CrudDefinition<B extends z.ZodObject> {
  */
 export function crudResource<B extends z.ZodObject>(pool: Queryable, d: CrudDefinition<B>): Resource {
   const get = (id: string) => findOr404(pool, d.records.view, id, d.what);
-  const check = async (record: z.output<B>) => {
+  /** The record checked, and what is derived from it to store alongside. */
+  const check = async (record: z.output<B>): Promise<Record<string, unknown>> => {
     const errors = d.check ? await d.check(pool, record) : [];
     if (errors.length > 0) throw invalidFields(errors);
+    return d.derive ? d.derive(record) : {};
   };
 
   return resource(d.tag, d.basePath, [
@@ -60,10 +67,10 @@ export function crudResource<B extends z.ZodObject>(pool: Queryable, d: CrudDefi
       body: d.body,
       status: 201,
       handle: async ({ body, auditObject }) => {
-        await check(body);
+        const derived = await check(body);
         const id = randomUUID();
         auditObject(id);
-        await insertRecord(pool, d.records, id, body);
+        await insertRecord(pool, d.records, id, { ...body, ...derived });
         return get(id);
       },
     }),
@@ -89,8 +96,8 @@ export function crudResource<B extends z.ZodObject>(pool: Queryable, d: CrudDefi
       handle: async ({ params, body }) => {
         const changes = body as Partial<z.output<B>>;
         const current = (await get(params.id)) as z.output<B>;
-        await check({ ...current, ...definedFields(changes) });
-        await updateRecord(pool, d.records, params.id, changes);
+        const derived = await check({ ...current, ...definedFields(changes) });
+        await updateRecord(pool, d.records, params.id, { ...changes, ...derived });
         return get(params.id);
       },
     }),

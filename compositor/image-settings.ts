@@ -1,23 +1,7 @@
+import type { ImageSettings } from '../domain/image-settings';
 import { DEFAULT_USER_LAYER_SIZE_GB, type UserLayerMode } from '../domain/user-layers';
 import { encodeRegString, RegType, type RegOperation } from '../registry';
 import type { LayerRegistry } from './registry-merge';
-
-/**
- * What a template's elastic layering and user-layer options write into the image's hives, so the
- * Layering Service on a desktop finds the elastic layer share and the user-layer storage locations
- * (reference architecture, "Elastic Layer Share and User Layer Shares", "User Layer"). Merged by
- * compose after every layer: the template's word is the last.
- */
-export interface ImageSettings {
-  /** Elastic layering on: the share desktops mount elastic layers from (HKLM\SOFTWARE\Unidesk\ULayer\RepositoryPath). */
-  elasticShare?: string;
-  userLayer?: {
-    mode: Exclude<UserLayerMode, 'none'>;
-    /** Highest priority first; `groups` are SIDs or DOMAIN\group names (none: every user). */
-    locations: { sharePath: string; groups: string[] }[];
-    sizeGb?: number;
-  };
-}
 
 const ULAYER_KEY = 'HKEY_LOCAL_MACHINE\\SOFTWARE\\Unidesk\\ULayer';
 const WSEARCH_KEY = 'HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Services\\WSearch';
@@ -46,7 +30,13 @@ function setValue(key: string, name: string, type: number, data: Buffer): RegOpe
   return { ...source, kind: 'setValue', key, name, type, data };
 }
 
-/** The settings as registry operations, one "layer" merged last; undefined when the template asks for none. */
+/**
+ * What a template's elastic layering and user-layer options write into the image's hives, so the
+ * Layering Service on a desktop finds the elastic layer share and the user-layer storage locations
+ * (reference architecture, "Elastic Layer Share and User Layer Shares", "User Layer"): registry
+ * operations as one "layer" that compose merges after every layer (the template's word is the last);
+ * undefined when the template asks for none.
+ */
 export function imageSettingsRegistry(settings: ImageSettings): LayerRegistry | undefined {
   const operations: RegOperation[] = [];
   if (settings.elasticShare) {

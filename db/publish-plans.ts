@@ -1,8 +1,12 @@
 import type { Pool } from 'pg';
 import type { Firmware } from '../domain/firmware';
+import { userLayerModeOf, type ElasticLayeringMode, type ImageSettings } from '../domain/image-settings';
 import type { ImageFormat } from '../domain/image-formats';
 import type { LayerType } from '../domain/layers';
+import type { UserLayerMode } from '../domain/user-layers';
 import { getVersion, type VersionRow } from './layer-versions';
+import type { Queryable } from './list-page';
+import { locationsByPriority } from './storage-locations';
 
 /**
  * What publishing a template needs, read once at the start of the publish task: the template's
@@ -16,6 +20,9 @@ export interface TemplateSnapshot {
   diskFormat: ImageFormat;
   firmware: Firmware;
   connectorId: string;
+  /** Absent in plans loaded before templates' layering options reached the image. */
+  elasticLayering?: ElasticLayeringMode;
+  userLayer?: UserLayerMode;
 }
 
 export interface PlannedLayer {
@@ -33,6 +40,8 @@ export interface PublishPlan {
   os: PlannedLayer;
   platform?: PlannedLayer;
   apps: PlannedLayer[];
+  /** What the template's elastic layering and user-layer options put into the image; absent when they are off. */
+  settings?: ImageSettings;
 }
 
 export class PublishPlanError extends Error {
@@ -53,10 +62,11 @@ export class TemplateNotFoundError extends PublishPlanError {
 /** Reads the template and checks every layer version is Deployable; throws PublishPlanError listing every problem. */
 export async function loadPublishPlan(pool: Pool, templateId: string): Promise<PublishPlan> {
   const { rows } = await pool.query<
-    TemplateSnapshot & { osVersionId: string; platformVersionId: string | null }
+    Required<TemplateSnapshot> & { osVersionId: string; platformVersionId: string | null }
   >(
     `SELECT id, name, disk_size_gb AS "diskSizeGb", disk_format AS "diskFormat", firmware,
-            connector_id AS "connectorId", os_version_id AS "osVersionId", platform_version_id AS "platformVersionId"
+            connector_id AS "connectorId", elastic_layering AS "elasticLayering", user_layer AS "userLayer",
+            os_version_id AS "osVersionId", platform_version_id AS "platformVersionId"
        FROM image_templates WHERE id = $1`,
     [templateId],
   );
@@ -97,6 +107,7 @@ export async function loadPublishPlan(pool: Pool, templateId: string): Promise<P
   const apps = [];
   for (const { id } of appIds) apps.push(await plan(id));
   if (!connectors[0]) problems.push(`connector ${template.connectorId} does not exist`);
+  const settings = await imageSettingsOf(pool, template, problems);
   if (problems.length > 0 || !os) throw new PublishPlanError(problems);
   return {
     template,
@@ -104,5 +115,42 @@ export async function loadPublishPlan(pool: Pool, templateId: string): Promise<P
     os,
     platform,
     apps: apps.filter((a): a is PlannedLayer => a !== undefined),
+    ...(settings ? { settings } : {}),
   };
+}
+
+/**
+ * The image-side settings of the template's layering options, from the system's elastic layer share
+ * and user-layer storage locations; what is missing for them goes to `problems`. More than one share
+ * are replicas: the image names the first by name (desktops can be pointed at another by policy).
+ * A location's groups are the SIDs the directory gave when it was saved (names for locations saved
+ * before they were looked up).
+ */
+async function imageSettingsOf(
+  db: Queryable,
+  template: Required<Pick<TemplateSnapshot, 'elasticLayering' | 'userLayer'>>,
+  problems: string[],
+): Promise<ImageSettings | undefined> {
+  const settings: ImageSettings = {};
+  if (template.elasticLayering !== 'none') {
+    const { rows } = await db.query<{ sharePath: string }>(
+      'SELECT share_path AS "sharePath" FROM elastic_shares ORDER BY name LIMIT 1',
+    );
+    if (rows[0]) settings.elasticShare = rows[0].sharePath;
+    else problems.push('elastic layering needs an elastic layer share (System > Settings)');
+  }
+  const mode = userLayerModeOf(template);
+  if (mode !== 'none') {
+    const locations = await locationsByPriority(db);
+    if (locations.length === 0)
+      problems.push('user layers need at least one storage location (System > Storage Locations)');
+    settings.userLayer = {
+      mode,
+      locations: locations.map((l) => ({
+        sharePath: l.sharePath,
+        groups: l.principals.length > 0 ? l.principals.map((p) => p.sid) : l.adGroups,
+      })),
+    };
+  }
+  return settings.elasticShare || settings.userLayer ? settings : undefined;
 }

@@ -1,16 +1,27 @@
 import type { RecordTable } from './crud';
 import type { Queryable } from './list-page';
 
-/** User-layer storage locations: a share per AD group set; the lowest priority number wins at logon. */
-export const storageLocationRecords: RecordTable<'name' | 'sharePath' | 'adGroups' | 'priority'> = {
+/**
+ * User-layer storage locations: a share per AD group set; the lowest priority number wins at logon.
+ * `principals` are the groups with the SIDs the directory gave when the location was saved.
+ */
+export const storageLocationRecords: RecordTable<
+  'name' | 'sharePath' | 'adGroups' | 'priority' | 'principals'
+> = {
   table: 'storage_locations',
   view: {
-    select: `SELECT id, name, share_path AS "sharePath", ad_groups AS "adGroups", priority,
+    select: `SELECT id, name, share_path AS "sharePath", ad_groups AS "adGroups", priority, principals,
                     created_at AS "createdAt", updated_at AS "updatedAt" FROM storage_locations`,
     filters: { name: { column: 'name', op: 'contains' }, adGroup: { column: 'ad_groups', op: 'has' } },
     orderBy: 'priority',
   },
-  columns: { name: 'name', sharePath: 'share_path', adGroups: 'ad_groups', priority: 'priority' },
+  columns: {
+    name: 'name',
+    sharePath: 'share_path',
+    adGroups: 'ad_groups',
+    priority: 'priority',
+    principals: 'principals',
+  },
 };
 
 export interface StoredLocation {
@@ -19,12 +30,15 @@ export interface StoredLocation {
   sharePath: string;
   adGroups: string[];
   priority: number;
+  /** Empty for locations saved before their groups were looked up. */
+  principals: { name: string; sid: string; dn: string }[];
 }
 
 /** Every storage location, the one that wins first (lowest priority number). */
 export async function locationsByPriority(db: Queryable): Promise<StoredLocation[]> {
   const { rows } = await db.query<StoredLocation>(
-    `SELECT id, name, share_path AS "sharePath", ad_groups AS "adGroups", priority FROM storage_locations ORDER BY priority`,
+    `SELECT id, name, share_path AS "sharePath", ad_groups AS "adGroups", priority, principals
+       FROM storage_locations ORDER BY priority`,
   );
   return rows;
 }

@@ -18,6 +18,7 @@ import type { OffloadActivities } from '../activities/offload-engines';
 import type { OutputFormat } from '../compositor/disk-image';
 import { engineTaskQueue } from '../domain/compositing-engines';
 import type { DiskFirmware } from '../domain/firmware';
+import type { ImageSettings } from '../domain/image-settings';
 import { withSaga } from './saga';
 
 /** What a Compositing Engine sends its task when it is up (cli/commands/ce.ts). */
@@ -40,6 +41,8 @@ export interface OffloadComposeInput {
   firmware: DiskFirmware;
   format: OutputFormat;
   withoutScripts?: boolean;
+  /** The template's elastic layering and user-layer settings for the image's hives. */
+  settings?: ImageSettings;
   /** The connector's stored disk the image becomes (VmHost's name for it). */
   diskName: string;
   /** Stores the compose report in the repository under this id. */
@@ -160,6 +163,7 @@ export async function offloadCompose(input: OffloadComposeInput): Promise<Compos
           firmware: input.firmware,
           format: input.format,
           withoutScripts: input.withoutScripts,
+          ...(input.settings ? { settings: input.settings } : {}),
           destination,
         });
       } catch (err) {

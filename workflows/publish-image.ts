@@ -51,6 +51,11 @@ const OFFLOAD_COMPOSE = 'offload-compose';
  * image, whether or not it had a runner (none had: they waited out the timeout).
  */
 const WAIT_ONLY_FOR_PLACED_SCRIPTS = 'wait-only-for-placed-scripts';
+/**
+ * Tasks started before the template's elastic layering and user-layer options reached the image composed
+ * it without them (their plans did not carry the settings either).
+ */
+const IMAGE_SETTINGS = 'template-image-settings';
 
 /**
  * publishImage (ARCHITECTURE.md §6): validate the template → compose → deliver to the connector (an
@@ -99,6 +104,8 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
       patched(OFFLOAD_COMPOSE) &&
       (await offloading.offloadCompositingOf(connectorId));
     const sizeBytes = plan.template.diskSizeGb * 2 ** 30;
+    // What the Layering Service on the desktops needs to find the elastic layer share and user layers.
+    const settings = patched(IMAGE_SETTINGS) ? plan.settings : undefined;
     const composed = offloaded
       ? await executeChild(offloadCompose, {
           workflowId: `${workflowInfo().workflowId}-offload-compose`,
@@ -113,6 +120,7 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
               format,
               diskName: upload,
               reportId: imageId,
+              ...(settings ? { settings } : {}),
             },
           ],
         })
@@ -125,6 +133,7 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
           format,
           out: imagePath,
           ...(reportById ? { reportId: imageId } : {}),
+          ...(settings ? { settings } : {}),
         });
 
     let location: string;

@@ -1,4 +1,4 @@
-import { escapeFilter, type Client, type Entry } from 'ldapts';
+import { escapeFilter, NoSuchObjectError, type Client, type Entry } from 'ldapts';
 import {
   asService,
   DirectoryUnavailableError,
@@ -118,6 +118,61 @@ export async function resolvePrincipals(
       name: `${junction.settings.netbiosName}\\${name}`,
       kind,
       sid: sidOf(entry, `${kind} '${qualified}'`),
+      dn: entry.dn,
+    });
+  }
+  return resolved;
+}
+
+/** The junction whose base DN holds `dn` (compared without case, as LDAP compares DNs). */
+function junctionHolding(junctions: Junction[], dn: string): Junction {
+  const lower = dn.replace(/\s*,\s*/g, ',').toLowerCase();
+  const junction = junctions.find((j) =>
+    lower.endsWith(`,${j.settings.baseDn.replace(/\s*,\s*/g, ',').toLowerCase()}`),
+  );
+  if (!junction) throw new PrincipalProblem(`no directory junction holds the DN '${dn}'`);
+  return junction;
+}
+
+/** The group entry at `dn`, or why there is none (a base search of a missing DN is an error in LDAP). */
+async function findGroupByDn(
+  service: Client,
+  junction: Junction,
+  dn: string,
+): Promise<Entry | PrincipalProblem> {
+  const groupClass = junction.settings.schema === 'ad' ? 'group' : 'groupOfNames';
+  try {
+    const { searchEntries } = await service.search(dn, {
+      scope: 'base',
+      filter: escapeFilter`(objectClass=${groupClass})`,
+      ...SID_ATTRIBUTES,
+      attributes: [...SID_ATTRIBUTES.attributes, 'cn', 'sAMAccountName'],
+    });
+    if (searchEntries.length === 1) return searchEntries[0];
+  } catch (err) {
+    if (!(err instanceof NoSuchObjectError)) throw err;
+  }
+  return new PrincipalProblem(`the directory '${junction.name}' has no group '${dn}'`);
+}
+
+/**
+ * Groups named DOMAIN\name, name@domain or by DN, each with its SID (user-layer storage locations). Throws
+ * like resolvePrincipals.
+ */
+export async function resolveGroups(junctions: Junction[], names: string[]): Promise<DirectoryPrincipal[]> {
+  const resolved: DirectoryPrincipal[] = [];
+  for (const name of names) {
+    if (!name.includes('=')) {
+      resolved.push(...(await resolvePrincipals(junctions, [{ kind: 'group', name }])));
+      continue;
+    }
+    const junction = junctionHolding(junctions, name);
+    const entry = found(await asService(junction, (service) => findGroupByDn(service, junction, name)));
+    const shortName = [entry.sAMAccountName, entry.cn].flat().find((v) => typeof v === 'string');
+    resolved.push({
+      name: `${junction.settings.netbiosName}\\${String(shortName ?? name)}`,
+      kind: 'group',
+      sid: sidOf(entry, `group '${name}'`),
       dn: entry.dn,
     });
   }

@@ -11,6 +11,7 @@ import {
   logonIdentity,
   lookedUp,
   PrincipalProblem,
+  resolveGroups,
   resolvePrincipals,
   type LogonIdentity,
 } from '../elastic-assignments/directory-principals';
@@ -68,7 +69,9 @@ async function hasMember(junctions: Junction[], groups: string[], identity: Logo
 
 /**
  * User-layer storage locations: a share per AD group set, the highest priority match wins at logon;
- * `resolve` answers where a user's layer for an OS layer is (or will be made).
+ * `resolve` answers where a user's layer for an OS layer is (or will be made). Groups are looked up in
+ * their domain's directory when a location is saved, as assignments' are: a group the directory does not
+ * know is refused (422), and the SIDs found are kept for the images that name the location.
  */
 export function storageLocationsResource(deps: ApiDeps) {
   const { pool, secrets } = deps;
@@ -80,8 +83,19 @@ export function storageLocationsResource(deps: ApiDeps) {
     records: storageLocationRecords,
     listQuery: pageQuery.extend({ name: z.string().max(128).optional(), adGroup: adGroup.optional() }),
     body: storageLocation,
-    item: storageLocation.extend({ id: z.uuid(), ...recordTimes }),
+    item: storageLocation.extend({
+      id: z.uuid(),
+      principals: z
+        .array(z.object({ name: z.string(), kind: z.literal('group'), sid: z.string(), dn: z.string() }))
+        .describe('The groups with the SIDs the directory gave when the location was saved'),
+      ...recordTimes,
+    }),
     access: 'storage.write',
+    derive: async ({ adGroups }) => {
+      const junctions = adGroups.length > 0 ? await loadJunctions(pool, secrets) : [];
+      const principals = await lookedUp('body.adGroups', () => resolveGroups(junctions, adGroups));
+      return { principals: JSON.stringify(principals) };
+    },
   });
   const resolving = resource('Storage locations', '/api/storage-locations', [
     route({

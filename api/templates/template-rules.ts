@@ -4,7 +4,9 @@ import { connectorTypeAndName } from '../../db/connectors';
 import type { Queryable } from '../../db/list-page';
 import { versionFacts, type VersionFacts } from '../../db/templates';
 import { FIRMWARES } from '../../domain/firmware';
+import { ELASTIC_LAYERING_MODES } from '../../domain/image-settings';
 import { IMAGE_FORMAT_MAX_GB, IMAGE_FORMATS } from '../../domain/image-formats';
+import { USER_LAYER_MODES } from '../../domain/user-layers';
 import { refuseConnectorNotInBuild } from '../connectors/not-in-build';
 import { description, fileSafeName } from '../validation';
 
@@ -22,8 +24,18 @@ export const templateFields = z.object({
   diskSizeGb: z.number().int().min(1).max(65536),
   diskFormat: z.enum(IMAGE_FORMATS),
   firmware: z.enum(FIRMWARES).describe('BIOS = Generation 1 (MBR), UEFI = Generation 2 (GPT)'),
-  elasticLayering: z.enum(['none', 'app', 'app_and_user']).default('none'),
-  userLayer: z.enum(['none', 'full', 'office365']).default('none'),
+  elasticLayering: z
+    .enum(ELASTIC_LAYERING_MODES)
+    .default('none')
+    .describe(
+      'Elastic layers at logon; images name the elastic layer share (System > Settings). app_and_user: with Full user layers when userLayer is none',
+    ),
+  userLayer: z
+    .enum(USER_LAYER_MODES)
+    .default('none')
+    .describe(
+      'User layers of the images: Full, Office 365 or Session Office 365, on the storage locations (System > Storage Locations)',
+    ),
   sysprep: z.enum(['none', 'generalize', 'generalize_offline']).default('generalize'),
 });
 export type TemplateFields = z.output<typeof templateFields>;

@@ -63,7 +63,7 @@ export interface Template {
   diskFormat: 'VHD' | 'VHDX' | 'VMDK';
   firmware: 'BIOS' | 'UEFI';
   elasticLayering: 'none' | 'app' | 'app_and_user';
-  userLayer: 'none' | 'full' | 'office365';
+  userLayer: 'none' | 'full' | 'office365' | 'session_office365';
   sysprep: 'none' | 'generalize' | 'generalize_offline';
   warnings?: { field: string; message: string }[];
   createdAt: string;

@@ -51,6 +51,47 @@ describe('where a user layer lives: storage locations by group and priority, thr
     );
   });
 
+  it("keeps the SIDs the directory gave each location's groups, and refuses groups it does not know", async () => {
+    const finance = await app.api.get(`/api/storage-locations/${locations.Finance}`);
+    expect(finance.body.principals).toEqual([
+      {
+        name: 'EXAMPLE\\finance',
+        kind: 'group',
+        sid: SIDS.finance,
+        dn: 'cn=finance,ou=groups,dc=example,dc=com',
+      },
+    ]);
+    const before = (await app.api.get('/api/storage-locations')).body.items;
+    for (const [group, message] of [
+      ['EXAMPLE\\nobody', "the directory 'Example AD' has no group 'EXAMPLE\\nobody'"],
+      [
+        'cn=nobody,ou=groups,dc=example,dc=com',
+        "the directory 'Example AD' has no group 'cn=nobody,ou=groups,dc=example,dc=com'",
+      ],
+      [
+        'cn=alice,ou=people,dc=example,dc=com',
+        "the directory 'Example AD' has no group 'cn=alice,ou=people,dc=example,dc=com'",
+      ],
+      ['cn=x,dc=other,dc=org', "no directory junction holds the DN 'cn=x,dc=other,dc=org'"],
+      ['OTHER\\finance', "no directory junction serves the domain 'OTHER'"],
+    ]) {
+      const refused = await app.api.post('/api/storage-locations', {
+        name: 'Refused',
+        sharePath: '\\\\x\\users',
+        adGroups: [group],
+        priority: 50,
+      });
+      expect(refused.status).toBe(422);
+      expect(refused.body.errors).toEqual([{ field: 'body.adGroups', message }]);
+    }
+    // An edit naming a group that is gone is refused too, and the stored location is kept as it was.
+    const edit = await app.api.patch(`/api/storage-locations/${locations.Finance}`, {
+      adGroups: ['EXAMPLE\\finance', 'EXAMPLE\\payroll'],
+    });
+    expect(edit.status).toBe(422);
+    expect((await app.api.get('/api/storage-locations')).body.items).toEqual(before);
+  });
+
   it('names what is missing: an OS layer, a user, a domain', async () => {
     const noOs = await resolve('EXAMPLE\\alice', 'Windows 3.1');
     expect(noOs.status).toBe(404);

@@ -314,6 +314,7 @@ export function TemplateWizard({ id }: { id?: string }) {
                   <option value="none">Off</option>
                   <option value="full">Full</option>
                   <option value="office365">Office 365</option>
+                  <option value="session_office365">Session Office 365</option>
                 </select>
               </Field>
               <Field label="Sysprep">
