@@ -1,9 +1,11 @@
 import fs from 'node:fs/promises';
+import { Context } from '@temporalio/activity';
 import path from 'node:path';
 import { compose, type ComposeReport } from '../compositor/compose';
 import type { OutputFormat } from '../compositor/disk-image';
 import type { IscsiLun } from '../compositor/iscsi-lun';
 import type { EngineDestination } from '../connectors/ce-host';
+import { uploadSparseImage } from '../connectors/vsphere/ce-host/sparse-image-upload';
 import type { DiskFirmware } from '../domain/firmware';
 import type { ImageSettings } from '../domain/image-settings';
 import { digestFile, type FileDigest } from './file-digest';
@@ -52,6 +54,8 @@ export interface EngineDeps {
   iscsiTimeoutSeconds?: number;
   /** The engine's own folder, removed with it. */
   workDir: string;
+  /** A vCenter session of the engine's own (ENGINE_DATASTORE_SESSION): how it writes a datastore. */
+  datastoreSession?: string;
 }
 
 export function createEngineActivities(deps: EngineDeps) {
@@ -68,7 +72,11 @@ export function createEngineActivities(deps: EngineDeps) {
           : {}),
         timeoutSeconds: deps.iscsiTimeoutSeconds,
       });
-      const out = input.destination.path;
+      const { destination } = input;
+      if (destination.kind === 'datastore' && !deps.datastoreSession)
+        throw new Error('this engine was launched without a vCenter session: it cannot write the datastore');
+      // A datastore's disk is composed on the engine's own disk first, as the sparse file that travels.
+      const out = destination.kind === 'file' ? destination.path : path.join(deps.workDir, 'image.vmdk');
       // Kept in the engine's own folder, which goes with the engine: a retry after the compose finished
       // answers from it instead of composing again.
       const reportFile = path.join(deps.workDir, 'report.json');
@@ -95,7 +103,14 @@ export function createEngineActivities(deps: EngineDeps) {
         });
         await fs.writeFile(reportFile, JSON.stringify(report));
       });
-      return { ...(await digestFile(out)), report: report! };
+      const digest = await digestFile(out);
+      if (destination.kind === 'datastore') {
+        await uploadSparseImage(destination, deps.datastoreSession!, out, {
+          signal: Context.current().cancellationSignal,
+          onProgress: ({ done, total }) => Context.current().heartbeat({ phase: 'upload', done, total }),
+        });
+      }
+      return { ...digest, report: report! };
     },
   };
 }

@@ -126,7 +126,7 @@ export function createOffloadActivities(deps: OffloadDeps) {
     /** Where the connector's engines write the image that becomes stored disk `diskName`. */
     async engineDestination(connectorId: string, diskName: string): Promise<EngineDestination> {
       return withConnector(deps, connectorId, async (connector) =>
-        engineHost(connector).destinationOf(diskName),
+        engineHost(connector).destinationOf(diskName, connectorId),
       );
     },
 
@@ -166,7 +166,13 @@ export function createOffloadActivities(deps: OffloadDeps) {
 
     /** Removes what an engine wrote to `destination`, finished or not (a stopped or failed task's disk). */
     async removeEngineOutput(destination: EngineDestination): Promise<void> {
-      await removeWithLeftovers(destination.path);
+      if (destination.kind === 'file') return removeWithLeftovers(destination.path);
+      await withConnector(deps, destination.connectorId, async (connector) => {
+        const host = engineHost(connector);
+        if (!host.removeOutput)
+          throw new Error(`a ${connector.type} connector's engines do not write to a datastore`);
+        await host.removeOutput(destination);
+      });
     },
 
     /**

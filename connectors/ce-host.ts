@@ -16,11 +16,37 @@ export interface EngineLaunch {
 }
 
 /** Where an engine writes the image so the connector's VmHost knows it as a stored disk. */
-export interface EngineDestination {
+export type EngineDestination = EngineFileDestination | EngineDatastoreDestination;
+
+export interface EngineFileDestination {
   kind: 'file';
   /** Path on the engine's machine (the local connector's engines run on the appliance). */
   path: string;
 }
+
+/**
+ * A VMDK on a vSphere datastore (connectors/vsphere/ce-host/): the engine composes a hosted sparse VMDK,
+ * whose file holds only allocated grains, and sends it through vCenter's datastore file service with the
+ * session its launch gave it (ENGINE_DATASTORE_SESSION). Names only, no secret: it travels in history.
+ */
+export interface EngineDatastoreDestination {
+  kind: 'datastore';
+  /** The connector whose VmHost stores the disk: the appliance removes a partial one through it. */
+  connectorId: string;
+  /** vCenter as the connector reaches it (`host[:port]`) and how its certificate is trusted. */
+  vcenter: string;
+  trust: { allowUntrustedCertificate: boolean; thumbprint?: string };
+  datacenter: { name: string; ref: string };
+  datastore: string;
+  /** The disk's descriptor inside the datastore, e.g. `lamina/disks/image-….vmdk`. */
+  path: string;
+}
+
+/**
+ * The environment variable that carries an engine's vCenter session cookie (a login made for that
+ * engine alone), beside the launch environment offload-engines.ts names.
+ */
+export const ENGINE_DATASTORE_SESSION = 'LAMINA_CE_DATASTORE_SESSION';
 
 export interface CeHost {
   createEngine(launch: EngineLaunch): Promise<void>;
@@ -29,5 +55,10 @@ export interface CeHost {
   /** Ids of the engines that exist (running or not): what a clean-up or a test counts. */
   listEngines(): Promise<string[]>;
   /** Where an engine writes the disk the VmHost then stores as `diskName`. */
-  destinationOf(diskName: string): EngineDestination;
+  destinationOf(diskName: string, connectorId: string): Promise<EngineDestination>;
+  /**
+   * Removes what an engine wrote to a datastore, finished or not; nothing there is fine. (A file
+   * destination is on the appliance, which removes it itself.)
+   */
+  removeOutput?(destination: EngineDatastoreDestination): Promise<void>;
 }

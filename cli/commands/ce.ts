@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Client } from '@temporalio/client';
 import { ENGINE_ENVIRONMENT, registrationProof } from '../../activities/offload-engines';
 import { loadConfig } from '../../config/env';
+import { ENGINE_DATASTORE_SESSION } from '../../connectors/ce-host';
 import { loadMasterKeys } from '../../config/master-key';
 import { PayloadEncryptionCodec } from '../../config/payload-codec';
 import { connectClient, connectWorker } from '../../runtime/temporal-connection';
@@ -17,7 +18,9 @@ const usage = `Usage: lamina ce
 
 Runs a Compositing Engine: the worker of one offloaded compose, on its own task queue (ce-<id>). The
 appliance launches it (a process for the local connector, a VM made from the connector's engine
-template on a hypervisor) and removes it after the compose; it is not started by hand.
+template on a hypervisor) and removes it after the compose; it is not started by hand. On vSphere the
+template's boot unit starts it with the environment the VM carries in guestinfo.lamina.ce.environment
+(base64 JSON, read with vmtoolsd --cmd "info-get guestinfo.lamina.ce.environment").
 
 It registers with the task that made it, proving its one-time token, then composes the task's layers,
 read over iSCSI from the appliance's target, straight into the platform's storage. Everything comes from
@@ -25,6 +28,8 @@ its environment, never from arguments (which every user of the machine can read)
   ${E.id}, ${E.task}, ${E.token}            who it is, whom it registers with, its one-time token
   ${E.initiator}, ${E.chapSecret}     its iSCSI initiator name and CHAP secret
   ${E.targetChapSecret}                      mutual CHAP, when the target proves itself too
+  ${ENGINE_DATASTORE_SESSION}                       vSphere: the engine's own vCenter session, with which it
+                                                    writes the image into the datastore (logged out after)
   TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, LAMINA_MASTER_KEY   the cluster and its payload key
 Ends on SIGTERM or SIGINT; a compose running then is cancelled and removes what it wrote.`;
 
@@ -61,6 +66,7 @@ export const ceCommand: CliCommand = {
           initiatorName,
           chapSecret,
           targetChapSecret: process.env[E.targetChapSecret] || undefined,
+          datastoreSession: process.env[ENGINE_DATASTORE_SESSION] || undefined,
           workDir,
         },
       });

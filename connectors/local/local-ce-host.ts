@@ -78,7 +78,7 @@ export class LocalCeHost implements CeHost {
     return names.filter((name) => name.endsWith('.pid')).map((name) => name.slice(0, -'.pid'.length));
   }
 
-  destinationOf(diskName: string): EngineDestination {
+  async destinationOf(diskName: string): Promise<EngineDestination> {
     return { kind: 'file', path: this.vms.diskFile(diskName) };
   }
 }

@@ -225,12 +225,17 @@ export async function findVmFolder(
 }
 
 /** A VM anywhere in the datacenter, by name (the template VM need not sit in Lamina's folder). */
-export async function findTemplateVm(client: VimClient, dc: Datacenter, name: string): Promise<MoRef> {
+export async function findTemplateVm(
+  client: VimClient,
+  dc: Datacenter,
+  name: string,
+  field: 'templateVm' | 'ceTemplateVm' = 'templateVm',
+): Promise<MoRef> {
   const vms = await listObjects(client, 'VirtualMachine', ['name'], dc.vmFolder);
   const match = vms.find((o) => nameOf(o.props) === name);
   if (match) return match.ref;
   throw new SettingProblem(
-    'templateVm',
+    field,
     `template VM '${name}' not found in ${dc.name}; VMs: ${choices(vms.map((o) => nameOf(o.props)))}`,
   );
 }

@@ -18,6 +18,10 @@ export const vsphereConnectorSettings = z.object({
     "VM folder for packaging machines and published images, a path below the datacenter's VM folder",
   ),
   templateVm: optionalText.describe('Virtual machine whose hardware settings new machines copy'),
+  ceTemplateVm: optionalText.describe(
+    'Virtual machine each Compositing Engine is cloned from (Offload Compositing): a Linux VM that runs ' +
+      '`lamina ce` at boot with the environment in guestinfo.lamina.ce.environment (base64 JSON)',
+  ),
   allowUntrustedCertificate: z
     .boolean()
     .default(false)

@@ -81,12 +81,41 @@ export class VimClient {
       client.agent.destroy();
       throw err;
     }
-    client.keepAlive = setInterval(
-      () => void client.invoke('CurrentTime', SERVICE_INSTANCE).catch(() => undefined),
-      connection.keepAliveMs ?? 10 * 60_000,
-    );
-    client.keepAlive.unref();
+    client.startKeepAlive(connection.keepAliveMs);
     return client;
+  }
+
+  /**
+   * A client on a session another process logged in (a Compositing Engine's, handed to it at launch),
+   * kept alive while it runs. It has no password: a lost session fails naming that instead of logging in.
+   */
+  static async resume(
+    connection: Omit<VimConnection, 'username' | 'password'> & { sessionCookie: string },
+  ): Promise<VimClient> {
+    const client = new VimClient({ ...connection, username: '', password: '' });
+    client.sessionCookie = connection.sessionCookie;
+    try {
+      client.serviceContent = await client.retrieveServiceContent();
+    } catch (err) {
+      client.agent.destroy();
+      throw err;
+    }
+    client.startKeepAlive(connection.keepAliveMs);
+    return client;
+  }
+
+  /** Lets go of the session without logging out: whoever it was handed to (resume) goes on with it. */
+  release(): void {
+    clearInterval(this.keepAlive);
+    this.agent.destroy();
+  }
+
+  private startKeepAlive(intervalMs = 10 * 60_000): void {
+    this.keepAlive = setInterval(
+      () => void this.invoke('CurrentTime', SERVICE_INSTANCE).catch(() => undefined),
+      intervalMs,
+    );
+    this.keepAlive.unref();
   }
 
   get server(): string {
@@ -166,6 +195,10 @@ export class VimClient {
   renewSession(): Promise<void> {
     // A fresh login, without the lost session's cookie: vCenter refuses Login on a session it still knows.
     this.relogin ??= (async () => {
+      if (!this.#password)
+        throw new VimConnectionError(
+          `the vCenter session this process was handed has ended (expired or logged out) on ${this.server}`,
+        );
       this.sessionCookie = '';
       await this.login();
     })().finally(() => (this.relogin = undefined));

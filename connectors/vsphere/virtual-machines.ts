@@ -22,6 +22,10 @@ export interface VmHardware {
   scsiController: string;
   /** NIC device type, e.g. VirtualVmxnet3, VirtualE1000e. */
   nic: string;
+  /** UEFI secure boot (with efi firmware only). */
+  secureBoot: boolean;
+  /** A virtual TPM 2.0 device (vSphere needs a key provider for it: the VM's files are encrypted). */
+  vtpm: boolean;
 }
 
 export const DEFAULT_HARDWARE: VmHardware = {
@@ -31,6 +35,8 @@ export const DEFAULT_HARDWARE: VmHardware = {
   guestId: 'windows9_64Guest',
   scsiController: 'VirtualLsiLogicSASController',
   nic: 'VirtualVmxnet3',
+  secureBoot: false,
+  vtpm: false,
 };
 
 export interface VmPlacement {
@@ -63,6 +69,7 @@ export async function hardwareOf(client: VimClient, vm: MoRef): Promise<VmHardwa
     'config.firmware',
     'config.guestId',
     'config.hardware.device',
+    'config.bootOptions',
   ]);
   const devices = props.get('config.hardware.device')?.children ?? [];
   const typeAmong = (types: string[]) => devices.map((d) => d.type ?? '').find((t) => types.includes(t));
@@ -74,6 +81,8 @@ export async function hardwareOf(client: VimClient, vm: MoRef): Promise<VmHardwa
     guestId: props.get('config.guestId')?.text ?? DEFAULT_HARDWARE.guestId,
     scsiController: typeAmong(SCSI_CONTROLLER_TYPES) ?? DEFAULT_HARDWARE.scsiController,
     nic: typeAmong(NIC_TYPES) ?? DEFAULT_HARDWARE.nic,
+    secureBoot: props.get('config.bootOptions')?.textOf('efiSecureBootEnabled') === 'true',
+    vtpm: devices.some((d) => d.type === 'VirtualTPM'),
   };
 }
 
@@ -160,6 +169,10 @@ export async function createVm(
         { 'xsi:type': hardware.nic },
       ),
     ),
+    // The template VM's vTPM, for an image that needs one (Windows 11, BitLocker).
+    hardware.vtpm
+      ? deviceChange('add', xml('device', xml('key', -400), { 'xsi:type': 'VirtualTPM' }))
+      : undefined,
   ];
   const config = xml(
     'config',
@@ -173,6 +186,10 @@ export async function createVm(
       xml('memoryMB', hardware.memoryMiB),
       devices,
       extraConfigXml(request.extraConfig ?? {}),
+      // Secure boot exists with UEFI only: a BIOS image's VM does without, whatever the template has.
+      hardware.secureBoot && hardware.firmware === 'efi'
+        ? xml('bootOptions', xml('efiSecureBootEnabled', true))
+        : undefined,
       xml('firmware', hardware.firmware),
     ),
   );
@@ -241,11 +258,11 @@ export async function findVmByInstanceUuid(
   return found ? moRefOf(found) : undefined;
 }
 
-function deviceChange(operation: 'add' | 'remove', device: RawXml): RawXml {
+export function deviceChange(operation: 'add' | 'edit' | 'remove', device: RawXml): RawXml {
   return xml('deviceChange', fragment(xml('operation', operation), device));
 }
 
-function networkBackingXml(network: NetworkBacking): RawXml {
+export function networkBackingXml(network: NetworkBacking): RawXml {
   if (network.kind === 'standard') {
     return xml('backing', fragment(xml('deviceName', network.name), moRefXml('network', network.ref)), {
       'xsi:type': 'VirtualEthernetCardNetworkBackingInfo',

@@ -53,6 +53,24 @@ export function flatDescriptor(
   const lines = extents.map((e) =>
     native ? `RW ${e.sectors} VMFS "${e.file}"` : `RW ${e.sectors} FLAT "${e.file}" 0`,
   );
+  return descriptorText(native ? 'vmfs' : 'twoGbMaxExtentFlat', lines, totalSectors, adapterType);
+}
+
+/**
+ * A descriptor for one hosted sparse extent (a monolithicSparse file, which holds only its allocated
+ * grains): what a Compositing Engine stores on a datastore, and what CopyVirtualDisk turns into a thin
+ * disk of the datastore's own kind when a VM gets its copy.
+ */
+export function sparseDescriptor(sectors: number, file: string, adapterType = 'lsilogic'): string {
+  return descriptorText('twoGbMaxExtentSparse', [`RW ${sectors} SPARSE "${file}"`], sectors, adapterType);
+}
+
+function descriptorText(
+  createType: string,
+  extentLines: string[],
+  totalSectors: number,
+  adapterType: string,
+): string {
   // The classic BIOS geometry VMware writes for SCSI disks; ESXi refuses a descriptor without one.
   const heads = 255;
   const sectorsPerTrack = 63;
@@ -62,10 +80,10 @@ export function flatDescriptor(
     'version=1',
     `CID=${crypto.randomBytes(4).toString('hex')}`,
     'parentCID=ffffffff',
-    `createType="${native ? 'vmfs' : 'twoGbMaxExtentFlat'}"`,
+    `createType="${createType}"`,
     '',
     '# Extent description',
-    ...lines,
+    ...extentLines,
     '',
     '# The Disk Data Base',
     '#DDB',

@@ -13,6 +13,7 @@ import {
 } from './inventory';
 import type { VsphereConnectorSecrets, VsphereConnectorSettings } from './settings';
 import type { ProgressCallback } from './tasks';
+import { VsphereCeHost, type EngineHostOperations } from './ce-host/vsphere-ce-host';
 import { CertificateRejected } from './tls-trust';
 import { VimClient, VimConnectionError } from './vim-client';
 import { VimFault, type MoRef } from './vim-fault';
@@ -35,10 +36,12 @@ export interface VsphereConnectorOptions {
  * activity creates one per run, so settings changed in between are picked up).
  * The method contract is documented in connectors/vsphere/README.md.
  */
-export class VsphereConnector implements Connector, VsphereOperations {
+export class VsphereConnector implements Connector, VsphereOperations, EngineHostOperations {
   readonly type = 'vsphere';
   /** What the workflows use: VMs by the ids they chose, stored disks by name (vsphere-vm-host.ts). */
   readonly vms = new VsphereVmHost(this);
+  /** Compositing Engines cloned from the settings' ceTemplateVm (ce-host/vsphere-ce-host.ts). */
+  readonly ce: VsphereCeHost;
   private current?: Promise<VsphereSession>;
   /** In a #private field, apart from the settings, so that inspecting or logging never shows it. */
   readonly #password: string;
@@ -49,6 +52,7 @@ export class VsphereConnector implements Connector, VsphereOperations {
     private readonly options: VsphereConnectorOptions = {},
   ) {
     this.#password = secrets.password;
+    this.ce = new VsphereCeHost(this, settings);
   }
 
   async test(): Promise<ConnectorCheck[]> {
@@ -129,6 +133,14 @@ export class VsphereConnector implements Connector, VsphereOperations {
           (h) =>
             `template VM '${templateVm}' found: ${h.cpus} CPUs, ${h.memoryMiB} MiB, ${h.firmware}, ` +
             `${h.scsiController}, ${h.nic}`,
+        );
+      }
+      if (s.ceTemplateVm) {
+        const ceTemplateVm = s.ceTemplateVm;
+        await check(
+          'ceTemplateVm',
+          () => findTemplateVm(client, dc, ceTemplateVm, 'ceTemplateVm'),
+          () => `Compositing Engine template VM '${ceTemplateVm}' found`,
         );
       }
       return checks;
@@ -262,6 +274,13 @@ export class VsphereConnector implements Connector, VsphereOperations {
     const session = await this.session();
     const vm = await vms.findVmInFolder(session.client, session.folder.ref, vmName);
     if (vm) await vms.destroyVm(session.client, vm, options);
+  }
+
+  /** A session of its own for one Compositing Engine, let go of unused: the engine logs it out. */
+  async loginForEngine(): Promise<string> {
+    const client = await this.connect();
+    client.release();
+    return client.sessionCookie;
   }
 
   async close(): Promise<void> {

@@ -269,7 +269,8 @@ export class VsphereVmHost implements VmHost {
   }
 }
 
-function storedDisk(name: string): string {
+/** `lamina/disks/<name>.vmdk`: where a stored disk is (a Compositing Engine writes one there too). */
+export function storedDisk(name: string): string {
   return `${STORED_DISKS}/${safeName(name)}.vmdk`;
 }
 
