@@ -6,6 +6,7 @@ import { freePort } from '../lib/processes';
 import { deriveChapCredentials, LayerTargets, RawExportCache } from '../iscsi';
 import { measureUntilDurable, settle, type Measured } from './durable';
 import { median } from './median';
+import { benchVsphereOffloadBytes } from './offload-vsphere';
 
 /**
  * The compose part of `npm run bench:offload` (issue 17 §5): the same template composed by `lamina
@@ -13,7 +14,8 @@ import { median } from './median';
  * target (tgtd, as a Compositing Engine reads them, through lamina_ntfs's libiscsi initiator),
  * alternating within BENCH_ROUNDS rounds (default 3), caches dropped before each; medians and their
  * ratio (target ≤ 1.3). The template: a synthetic OS layer and an app layer of BENCH_APP_MIB (default
- * 512) MiB of incompressible files, into a BENCH_IMAGE_GIB (default 8) GiB UEFI vhdx.
+ * 512) MiB of incompressible files, into a BENCH_IMAGE_GIB (default 8) GiB UEFI vhdx. Then the bytes a
+ * vSphere offloaded publish of it sends (offload-vsphere.ts).
  */
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? '3');
@@ -25,7 +27,13 @@ function lamina(cli: string, ...args: string[]): void {
   execFileSync(process.execPath, [cli, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
-async function makeTemplate(dir: string, cli: string): Promise<{ os: string; app: string }> {
+/** The bench's template: an OS layer and an app layer, as VHDX layer files. */
+export interface BenchTemplate {
+  os: string;
+  app: string;
+}
+
+export async function makeTemplate(dir: string, cli: string): Promise<BenchTemplate> {
   const gold = path.join(dir, 'gold.raw');
   lamina(cli, 'dev', 'gold-image', '--out', gold, '--firmware', 'uefi', '--size-gib', '2');
   const os = path.join(dir, 'os.vhdx');
@@ -122,6 +130,7 @@ export async function benchOffloadedCompose(dir: string): Promise<string[]> {
       `| local (layer files) | ${l.toFixed(2)} | ${median(local.map((m) => m.cpuSeconds)).toFixed(2)} | 1.00 |`,
       `| offloaded (LUNs over iSCSI, tgtd) | ${o.toFixed(2)} | ${median(offloaded.map((m) => m.cpuSeconds)).toFixed(2)} | ${(o / l).toFixed(2)} (target ≤ 1.30) |`,
       '',
+      ...(await benchVsphereOffloadBytes(path.join(dir, 'vsphere'), cli, { os, app }, IMAGE_GIB)),
     ];
   } finally {
     await targets.close();
