@@ -1,12 +1,12 @@
 import { useState, type FormEvent, type ReactNode } from 'react';
 import { api, query } from '../api';
-import { useAction, useLoad } from '../hooks';
+import { useAction, useDebounced, useLoad } from '../hooks';
 import { useSession } from '../session';
 import type { Page } from '../types';
 import { Dialog } from './Dialog';
 import { Pager } from './Pager';
 import { ProblemView } from './Problem';
-import { Empty, Field, PageHeader } from './bits';
+import { Empty, Field, NameFilter, PageHeader } from './bits';
 
 export interface FormField {
   /** Body path; `settings.url` nests. */
@@ -24,12 +24,29 @@ export interface Column<T> {
   numeric?: boolean;
 }
 
+/** A select above the list whose value goes to the list route as the query parameter `name`. */
+export interface ListFilter {
+  name: string;
+  label: string;
+  /** [value, label]; the first is usually ['', 'All']. */
+  options: [string, string][];
+}
+
 export interface CrudConfig<T> {
   title: string;
   /** The list route; creating POSTs to it and deleting sends DELETE <path>/<id>. */
   path: string;
   noun: string;
   columns: Column<T>[];
+  /** The search box that filters by name (the list route's `name`). */
+  nameFilter?: boolean;
+  filters?: ListFilter[];
+  /** Buttons in the header beside (or instead of) "New <noun>". */
+  headerActions?: ReactNode;
+  /** Shown between the header and the list (a task being followed). */
+  above?: ReactNode;
+  /** What an empty list says. */
+  empty?: string;
   fields?: FormField[];
   /** The permission to create and delete. */
   writePermission?: string;
@@ -71,18 +88,28 @@ function bodyOf(fields: FormField[], values: Record<string, string | boolean>): 
   return body;
 }
 
-/** A paged list of one resource with a create form and delete buttons: the settings pages share it. */
+/**
+ * A paged list of one resource, filtered by name and the config's selects, with a create form and delete
+ * buttons: every list page of the console is one (layers, templates, images and the settings pages).
+ */
 export function CrudPage<T extends { id: string }>({ config }: { config: CrudConfig<T> }) {
   const { can } = useSession();
   const [page, setPage] = useState(1);
-  const list = useLoad(
-    () => api.get<Page<T>>(`${config.path}${query({ page, pageSize: PAGE_SIZE })}`),
-    `${config.path}|${page}`,
-  );
+  const [name, setName] = useState('');
+  const [selected, setSelected] = useState<Record<string, string>>({});
+  const nameQuery = useDebounced(name);
+  const listQuery = query({ ...selected, name: nameQuery, page, pageSize: PAGE_SIZE });
+  const list = useLoad(() => api.get<Page<T>>(`${config.path}${listQuery}`), `${config.path}${listQuery}`);
   const [creating, setCreating] = useState(false);
   const [created, setCreated] = useState<unknown>();
   const action = useAction();
   const mayWrite = config.writePermission ? can(config.writePermission) : true;
+  const mayDelete = mayWrite && config.fields !== undefined;
+  /** A new filter shows its first page. */
+  const filtered = (change: () => void) => {
+    change();
+    setPage(1);
+  };
 
   const remove = async (item: T) => {
     if (!window.confirm(`Delete this ${config.noun}?`)) return;
@@ -93,6 +120,7 @@ export function CrudPage<T extends { id: string }>({ config }: { config: CrudCon
   return (
     <section>
       <PageHeader title={config.title}>
+        {config.headerActions}
         {mayWrite && config.fields && (
           <button type="button" className="primary" onClick={() => setCreating(true)}>
             New {config.noun}
@@ -100,9 +128,30 @@ export function CrudPage<T extends { id: string }>({ config }: { config: CrudCon
         )}
       </PageHeader>
       {config.intro && <p className="muted">{config.intro}</p>}
+      {(config.nameFilter || config.filters) && (
+        <div className="filters" role="search">
+          {config.filters?.map((f) => (
+            <label key={f.name}>
+              {f.label}{' '}
+              <select
+                value={selected[f.name] ?? ''}
+                onChange={(e) => filtered(() => setSelected((s) => ({ ...s, [f.name]: e.target.value })))}
+              >
+                {f.options.map(([value, label]) => (
+                  <option key={value} value={value}>
+                    {label}
+                  </option>
+                ))}
+              </select>
+            </label>
+          ))}
+          {config.nameFilter && <NameFilter value={name} onChange={(v) => filtered(() => setName(v))} />}
+        </div>
+      )}
       {created !== undefined && config.afterCreate?.(created)}
+      {config.above}
       <ProblemView error={list.error ?? action.error} />
-      {list.data?.items.length === 0 && <Empty>Nothing here yet.</Empty>}
+      {list.data?.items.length === 0 && <Empty>{config.empty ?? 'Nothing here yet.'}</Empty>}
       {list.data && list.data.items.length > 0 && (
         <table>
           <thead>
@@ -112,7 +161,7 @@ export function CrudPage<T extends { id: string }>({ config }: { config: CrudCon
                   {c.label}
                 </th>
               ))}
-              {(mayWrite || config.rowActions) && (
+              {(mayDelete || config.rowActions) && (
                 <th scope="col">
                   <span className="visually-hidden">Actions</span>
                 </th>
@@ -127,10 +176,10 @@ export function CrudPage<T extends { id: string }>({ config }: { config: CrudCon
                     {c.render(item)}
                   </td>
                 ))}
-                {(mayWrite || config.rowActions) && (
+                {(mayDelete || config.rowActions) && (
                   <td className="row-actions">
                     {config.rowActions?.(item, list.reload)}
-                    {mayWrite && config.fields && (config.canDelete?.(item) ?? true) && (
+                    {mayDelete && (config.canDelete?.(item) ?? true) && (
                       <button type="button" className="small danger" onClick={() => void remove(item)}>
                         Delete
                       </button>
