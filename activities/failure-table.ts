@@ -4,6 +4,7 @@ import { ComposeError } from '../compositor/errors';
 import { PathRefused } from '../config/host-paths';
 import { ConnectorNotInBuildError } from '../connectors';
 import { AzureStorageError } from '../connectors/azure/blob-storage';
+import { AzureResourceManagerError, AzureSignInError } from '../connectors/azure/resource-manager';
 import { ElasticShareError } from '../connectors/elastic-share/errors';
 import { GuestStateError } from '../connectors/local/guest';
 import { VmHostLookupError } from '../connectors/vm-host';
@@ -34,6 +35,9 @@ const PERMANENT: readonly (readonly [abstract new (...args: never[]) => Error, s
   [ConnectorNotInBuildError, 'ConnectorNotInBuild'],
   // Azure storage refused the connector's credential (expired, no write permission) or has no such container.
   [AzureStorageError, 'AzureStorageError'],
+  // Entra ID refused the service principal; Resource Manager refused a request (no such group, size, subnet).
+  [AzureSignInError, 'AzureSignInError'],
+  [AzureResourceManagerError, 'AzureResourceManagerError'],
   [ElasticShareError, 'ElasticShareUnusable'],
   [LayerTransferError, 'LayerTransferRefused'],
   // An iSCSI target that cannot be made as asked: a layer version not Deployable, a bad name or credential.

@@ -4,6 +4,7 @@ import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activ
 import { prepareImage, type PrepareReport } from '../compositor/prepare/prepare-image';
 import type { PrepareOptions } from '../compositor/prepare/prepare-options';
 import { AzureConnector } from '../connectors/azure/azure-connector';
+import type { AzureResourceKind } from '../connectors/azure/resource-manager';
 import { FileshareConnector } from '../connectors/fileshare/fileshare-connector';
 import { convertDisk, openDisk } from '../disk';
 import { withConnector, withVmHost, type ConnectorAccessDeps } from './connector-access';
@@ -36,6 +37,13 @@ export interface AzureBlobResult {
   sent: number;
 }
 
+/** One of the resources an MCS publish on Azure makes from the uploaded blob, all named as the image. */
+export interface AzureResourceRef {
+  azureConnectorId: string;
+  kind: AzureResourceKind;
+  name: string;
+}
+
 /** The pieces of a PVS vDisk in the store: the disk and the properties file PVS registers it from. */
 export interface PvsVdiskResult {
   disk: ShareFileResult;
@@ -62,7 +70,7 @@ export function createIpsActivities(deps: IpsDeps) {
     withConnector(deps, connectorId, (connector) => {
       if (!(connector instanceof AzureConnector))
         throw ApplicationFailure.nonRetryable(
-          `uploads to a page blob need an Azure connector; this one is '${connector.type}'`,
+          `page blobs and Azure resources need an Azure connector; this one is '${connector.type}'`,
           'ConnectorNotCapable',
         );
       return use(connector);
@@ -217,6 +225,58 @@ export function createIpsActivities(deps: IpsDeps) {
 
     async ipsRemoveBlob(azureConnectorId: string, blobName: string): Promise<void> {
       await withAzure(azureConnectorId, (azure) => azure.deleteBlob(blobName));
+    },
+
+    /**
+     * Publish for MCS on Azure, one resource at a time through Resource Manager: the managed disk and the
+     * image are made from the uploaded blob (booted as the generation its partition table says), the
+     * master image VM from the disk. A PUT of a resource the workflow named, so a retry finds its own;
+     * heartbeats while Azure works, and stops polling when the task is stopped.
+     */
+    async ipsAzureCreate(input: AzureResourceRef & { blobName: string }): Promise<string> {
+      const context = Context.current();
+      const signal = context.cancellationSignal;
+      const keepAlive = setInterval(
+        () => context.heartbeat({ phase: `create ${input.kind}`, done: 0, total: 1 }),
+        1000,
+      );
+      try {
+        return await withAzure(input.azureConnectorId, async (azure) => {
+          const arm = azure.resourceManager();
+          if (input.kind === 'virtualMachine') return arm.createMasterVm(input.name, input.name, signal);
+          const generation = await azure.hyperVGenerationOf(input.blobName);
+          const blob = azure.blobUrl(input.blobName);
+          return input.kind === 'disk'
+            ? arm.createDiskFromBlob(input.name, blob, generation, signal)
+            : arm.createImageFromBlob(input.name, blob, generation, signal);
+        });
+      } catch (err) {
+        throw signal.aborted ? new CancelledFailure(`creating the ${input.kind} stopped`) : err;
+      } finally {
+        clearInterval(keepAlive);
+      }
+    },
+
+    /** Deletes a resource the task made on Azure; one that is not there is already deleted. */
+    async ipsAzureDelete(input: AzureResourceRef): Promise<void> {
+      const context = Context.current();
+      const keepAlive = setInterval(
+        () => context.heartbeat({ phase: `delete ${input.kind}`, done: 0, total: 1 }),
+        1000,
+      );
+      try {
+        await withAzure(input.azureConnectorId, (azure) =>
+          azure.resourceManager().delete(input.kind, input.name),
+        );
+      } finally {
+        clearInterval(keepAlive);
+      }
+    },
+
+    /** Upload to a file share as its own target: the disk copied there resumably, with its SHA-256. */
+    async ipsCopyToShare(input: { source: ShareFile; target: ShareFile }): Promise<ShareFileResult> {
+      const source = await sourceOn(input.source);
+      return putOnShare(input.target.shareConnectorId, source, input.target.fileName, 'copy');
     },
 
     /** The local path of a share's disk, for the VM upload of an MCS publish (every worker mounts the share). */

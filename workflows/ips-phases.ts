@@ -1,6 +1,7 @@
 import { uuid4 } from '@temporalio/workflow';
 import type {
   AzureBlobResult,
+  AzureResourceRef,
   PrepareOptions,
   PrepareReport,
   PvsVdiskResult,
@@ -65,14 +66,36 @@ export async function preparePhase(saga: Saga, input: IpsPrepareInput): Promise<
   });
 }
 
-export interface IpsUploadInput {
+/** Upload to Azure: a fixed-VHD page blob in the connector's container. */
+export interface IpsAzureUploadInput {
   source: ShareFile;
   azureConnectorId: string;
   /** The page blob's name; the source's name with `.vhd` when unset. */
   blobName?: string;
 }
 
-export async function uploadPhase(saga: Saga, input: IpsUploadInput): Promise<AzureBlobResult> {
+/** Upload to a vSphere datastore (a stored disk of the connector) or to another file share. */
+export interface IpsCopyUploadInput {
+  source: ShareFile;
+  copyTo: {
+    connectorId: string;
+    kind: 'hypervisor' | 'share';
+    /** The disk's name there; the source's name when unset (without its extension on a datastore). */
+    name?: string;
+  };
+}
+
+export type IpsUploadInput = IpsAzureUploadInput | IpsCopyUploadInput;
+
+/** A disk stored on a hypervisor connector (a VMDK on the vSphere datastore). */
+export interface HypervisorDiskResult {
+  connectorId: string;
+  disk: string;
+}
+
+export type IpsUploadResult = AzureBlobResult | HypervisorDiskResult | ShareFileResult;
+
+export async function uploadPhase(saga: Saga, input: IpsAzureUploadInput): Promise<AzureBlobResult> {
   const blobName = input.blobName ?? input.source.fileName.replace(/(\.vhdx?)?$/i, '.vhd');
   saga.register('uploaded blob', () => ipsQuick.ipsRemoveBlob(input.azureConnectorId, blobName));
   return ipsTransfers.ipsUploadToAzure({
@@ -82,21 +105,79 @@ export async function uploadPhase(saga: Saga, input: IpsUploadInput): Promise<Az
   });
 }
 
+/** Upload as a copy: a stored disk on the hypervisor's datastore, or a file on another share. */
+export async function copyPhase(
+  saga: Saga,
+  input: IpsCopyUploadInput,
+): Promise<HypervisorDiskResult | ShareFileResult> {
+  const { connectorId, kind } = input.copyTo;
+  if (kind === 'share') {
+    const target: ShareFile = {
+      shareConnectorId: connectorId,
+      fileName: input.copyTo.name ?? input.source.fileName,
+    };
+    saga.register('copied disk', () => ipsQuick.ipsRemoveShareFile(target));
+    return ipsTransfers.ipsCopyToShare({ source: input.source, target });
+  }
+  const disk = input.copyTo.name ?? input.source.fileName.replace(/\.vhdx?$/i, '');
+  saga.register('uploaded disk', () => ipsQuick.deleteDisk(connectorId, disk));
+  const path = await ipsQuick.ipsSharePath(input.source);
+  await ipsTransfers.uploadDisk(connectorId, disk, path);
+  return { connectorId, disk };
+}
+
+/** The resources an MCS publish on Azure made, by resource id. */
+export interface AzureMasterImage {
+  diskId: string;
+  imageId: string;
+  vmId: string;
+}
+
+/**
+ * MCS on Azure: the managed disk and image from the uploaded blob, then the master image VM on the disk.
+ * Each is registered for deletion before it is made (the VM first at undo: the disk is its until then).
+ */
+export async function azurePublishPhase(
+  saga: Saga,
+  input: { azureConnectorId: string; blobName: string; name: string },
+): Promise<AzureMasterImage> {
+  const create = async (kind: AzureResourceRef['kind'], what: string) => {
+    const ref: AzureResourceRef = { azureConnectorId: input.azureConnectorId, kind, name: input.name };
+    saga.register(what, () => ipsQuick.ipsAzureDelete(ref));
+    return ipsTransfers.ipsAzureCreate({ ...ref, blobName: input.blobName });
+  };
+  const diskId = await create('disk', 'managed disk');
+  const imageId = await create('image', 'image');
+  const vmId = await create('virtualMachine', 'master image VM');
+  return { diskId, imageId, vmId };
+}
+
 export interface IpsPublishInput {
   source: ShareFile;
   provisioningType: 'MCS' | 'PVS';
-  /** PVS: the file share connector on the store's path. MCS: the hypervisor connector (local, vSphere). */
+  /** PVS: the file share connector on the store's path. MCS: the hypervisor or Azure connector. */
   targetConnectorId: string;
-  /** The vDisk's or master image VM's name. */
+  /** The vDisk's or master image's name. */
   name: string;
+  /** MCS on Azure: the uploaded page blob the managed disk, image and VM are made from. */
+  azureBlob?: string;
 }
 
 export interface IpsPublishResult {
   pvs?: PvsVdiskResult;
   vm?: { connectorId: string; id: string; name: string; disk: string };
+  azure?: AzureMasterImage;
 }
 
 export async function publishPhase(saga: Saga, input: IpsPublishInput): Promise<IpsPublishResult> {
+  if (input.azureBlob !== undefined) {
+    const azure = await azurePublishPhase(saga, {
+      azureConnectorId: input.targetConnectorId,
+      blobName: input.azureBlob,
+      name: input.name,
+    });
+    return { azure };
+  }
   if (input.provisioningType === 'PVS') {
     const store = input.targetConnectorId;
     const scratchId = uuid4();

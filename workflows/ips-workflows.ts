@@ -1,7 +1,9 @@
-import { ApplicationFailure } from '@temporalio/workflow';
+import { ApplicationFailure, patched } from '@temporalio/workflow';
 import type { AzureBlobResult, PrepareOptions, ShareFileResult } from '../activities/ips-phases';
 import { ipsPhases, type IpsPhase, type Provisioning } from './ips-matrix';
 import {
+  azurePublishPhase,
+  copyPhase,
   exportPhase,
   preparePhase,
   publishPhase,
@@ -12,6 +14,7 @@ import {
   type IpsPublishInput,
   type IpsPublishResult,
   type IpsUploadInput,
+  type IpsUploadResult,
 } from './ips-phases';
 import { withSaga } from './saga';
 
@@ -20,9 +23,14 @@ export function ipsExport(input: IpsExportInput): Promise<ShareFileResult> {
   return withSaga((saga) => exportPhase(saga, input));
 }
 
-/** Upload: a disk on a share → a fixed-VHD page blob in an Azure connector's container. */
-export function ipsUpload(input: IpsUploadInput): Promise<AzureBlobResult> {
-  return withSaga((saga) => uploadPhase(saga, input));
+/**
+ * Upload: a disk on a share → a fixed-VHD page blob in an Azure connector's container, a stored disk on
+ * a vSphere datastore, or a copy on another file share.
+ */
+export function ipsUpload(input: IpsUploadInput): Promise<IpsUploadResult> {
+  return withSaga<IpsUploadResult>((saga) =>
+    'copyTo' in input ? copyPhase(saga, input) : uploadPhase(saga, input),
+  );
 }
 
 /** Prepare: a copy of a disk on a share made fit for the target platform and provisioning, offline. */
@@ -30,7 +38,7 @@ export function ipsPrepare(input: IpsPrepareInput): Promise<IpsPrepareResult> {
   return withSaga((saga) => preparePhase(saga, input));
 }
 
-/** Publish: a disk on a share → a PVS vDisk in the store, or an MCS master image VM. */
+/** Publish: a disk on a share → a PVS vDisk in the store; for MCS a master image VM, or on Azure the managed disk, image and VM. */
 export function ipsPublish(input: IpsPublishInput): Promise<IpsPublishResult> {
   return withSaga((saga) => publishPhase(saga, input));
 }
@@ -66,8 +74,9 @@ export interface IpsRunResult {
 /**
  * ipsRun: the phases a source → target pair needs (ips-matrix.ts), in one saga. Prepare runs on the
  * appliance (no Compositing Engine takes it), so it comes before the upload: what is uploaded is the
- * prepared disk. On a hypervisor target, the upload and publish are one step (the disk goes to the
- * hypervisor as the master image VM's).
+ * prepared disk. On Azure the publish makes the managed disk, image and master image VM of the blob; on
+ * a hypervisor target, the upload and publish are one step (the disk goes to the hypervisor as the
+ * master image VM's).
  */
 export function ipsRun(input: IpsRunInput): Promise<IpsRunResult> {
   const needed = ipsPhases(input.sourceProvisioning, input.targetProvisioning);
@@ -109,6 +118,16 @@ export function ipsRun(input: IpsRunInput): Promise<IpsRunResult> {
       });
     }
     let published: IpsPublishResult | undefined;
+    // Runs that started before this patch ended an MCS run to Azure with the uploaded blob.
+    if (uploaded && needed.includes('publish') && patched('ips-azure-managed-disk-image-vm')) {
+      phases.push('publish');
+      const azure = await azurePublishPhase(saga, {
+        azureConnectorId: input.targetConnectorId,
+        blobName: uploaded.blobName,
+        name: input.name,
+      });
+      published = { azure };
+    }
     if (needed.includes('publish') && input.targetType !== 'azure') {
       phases.push('publish');
       published = await publishPhase(saga, {

@@ -3,6 +3,7 @@ import type { PrepareOptions } from '../../activities/ips-phases';
 import { getConnector, type ConnectorRecord } from '../../db/connectors';
 import { nameProblem } from '../../domain/file-names';
 import type { TaskType } from '../../domain/tasks';
+import type { IpsPublishInput, IpsUploadInput } from '../../workflows/ips-phases';
 import type { IpsRunInput } from '../../workflows/ips-workflows';
 import type { ApiDeps } from '../deps';
 import { HttpProblem } from '../problem';
@@ -56,8 +57,10 @@ const exportBody = z.object({
 const uploadBody = z.object({
   shareConnectorId: z.uuid(),
   fileName: diskFile,
-  targetConnectorId: z.uuid().describe('Azure connector'),
-  blobName: name.optional(),
+  targetConnectorId: z
+    .uuid()
+    .describe('Azure (a page blob), vSphere (a disk on its datastore) or another Windows File Share'),
+  blobName: name.optional().describe("Azure: the page blob's name; the file's name with .vhd when unset"),
 });
 const prepareBody = z.object({
   shareConnectorId: z.uuid(),
@@ -72,9 +75,14 @@ const prepareBody = z.object({
 const publishBody = z.object({
   shareConnectorId: z.uuid(),
   fileName: diskFile,
-  targetConnectorId: z.uuid().describe('PVS: the file share connector on the store; MCS: vSphere or local'),
+  targetConnectorId: z
+    .uuid()
+    .describe('PVS: the file share connector on the store; MCS: vSphere, local or Azure'),
   provisioningType: provisioning,
   name,
+  blobName: name
+    .optional()
+    .describe("MCS on Azure: the uploaded page blob; the file's name with .vhd when unset"),
 });
 const runBody = z.object({
   sourceProvisioning: provisioning,
@@ -88,11 +96,11 @@ const runBody = z.object({
   ...prepareFields,
 });
 
-type Kind = 'share' | 'hypervisor' | 'azure' | 'prepare-target' | 'mcs-target';
+type Kind = 'share' | 'hypervisor' | 'upload-target' | 'prepare-target' | 'mcs-target';
 const ACCEPTED: Record<Kind, readonly string[]> = {
   share: ['fileshare'],
   hypervisor: ['local', 'vsphere'],
-  azure: ['azure'],
+  'upload-target': ['azure', 'vsphere', 'fileshare'],
   'prepare-target': ['azure', 'vsphere', 'local', 'fileshare'],
   'mcs-target': ['azure', 'vsphere', 'local'],
 };
@@ -203,19 +211,35 @@ export function ipsResource({ pool, tasks, uploadsDir }: ApiDeps) {
       method: 'post',
       path: '/upload',
       operationId: 'startIpsUpload',
-      summary: 'Upload a disk on a share to Azure as a fixed-VHD page blob, resumable',
+      summary:
+        'Upload a disk on a share: to Azure as a fixed-VHD page blob (resumable), to a vSphere datastore, or to another share',
       access: 'images.port',
       body: uploadBody,
       status: 202,
       response: taskSchema,
       handle: async ({ body, caller, res }) => {
         await connector(body.shareConnectorId, 'body.shareConnectorId', 'share');
-        await connector(body.targetConnectorId, 'body.targetConnectorId', 'azure');
-        const input = {
-          source: { shareConnectorId: body.shareConnectorId, fileName: body.fileName },
-          azureConnectorId: body.targetConnectorId,
-          blobName: body.blobName,
-        };
+        const target = await connector(body.targetConnectorId, 'body.targetConnectorId', 'upload-target');
+        if (body.targetConnectorId === body.shareConnectorId) {
+          const message = 'the disk is on that share already: name another share, a datastore or Azure';
+          throw new HttpProblem({
+            title: 'Connector cannot take this task',
+            status: 422,
+            detail: `body.targetConnectorId: ${message}`,
+            errors: [{ field: 'body.targetConnectorId', message }],
+          });
+        }
+        const source = { shareConnectorId: body.shareConnectorId, fileName: body.fileName };
+        const input: IpsUploadInput =
+          target.type === 'azure'
+            ? { source, azureConnectorId: body.targetConnectorId, blobName: body.blobName }
+            : {
+                source,
+                copyTo: {
+                  connectorId: body.targetConnectorId,
+                  kind: target.type === 'fileshare' ? 'share' : 'hypervisor',
+                },
+              };
         return start(
           res,
           'ipsUpload',
@@ -256,23 +280,26 @@ export function ipsResource({ pool, tasks, uploadsDir }: ApiDeps) {
       path: '/publish',
       operationId: 'startIpsPublish',
       summary:
-        'Publish a prepared disk: a PVS vDisk in the store, or an MCS master image VM (Publish-ALImage)',
+        'Publish a prepared disk: a PVS vDisk in the store, or for MCS a master image VM (on Azure with its managed disk and image) (Publish-ALImage)',
       access: 'images.port',
       body: publishBody,
       status: 202,
       response: taskSchema,
       handle: async ({ body, caller, res }) => {
         await connector(body.shareConnectorId, 'body.shareConnectorId', 'share');
-        await connector(
+        const target = await connector(
           body.targetConnectorId,
           'body.targetConnectorId',
-          body.provisioningType === 'PVS' ? 'share' : 'hypervisor',
+          body.provisioningType === 'PVS' ? 'share' : 'mcs-target',
         );
-        const input = {
+        const input: IpsPublishInput = {
           source: { shareConnectorId: body.shareConnectorId, fileName: body.fileName },
           provisioningType: body.provisioningType,
           targetConnectorId: body.targetConnectorId,
           name: body.name,
+          ...(target.type === 'azure'
+            ? { azureBlob: body.blobName ?? body.fileName.replace(/(\.vhdx?)?$/i, '.vhd') }
+            : {}),
         };
         return start(
           res,

@@ -15,10 +15,11 @@ const PREPARE_SWITCHES = [
 
 const usage = `Usage:
   lamina ips export  --source CONNECTOR --vm VM [--disk NAME] --share CONNECTOR --name NAME
-  lamina ips upload  --share CONNECTOR --file FILE --target AZURE-CONNECTOR [--blob NAME]
+  lamina ips upload  --share CONNECTOR --file FILE --target CONNECTOR [--blob NAME]
   lamina ips prepare --share CONNECTOR --file FILE --target CONNECTOR --provisioning MCS|PVS
                      [--platform azure|vsphere|local] [--output FILE] [PREPARE OPTIONS]
   lamina ips publish --share CONNECTOR --file FILE --target CONNECTOR --provisioning MCS|PVS --name NAME
+                     [--blob NAME]
   lamina ips run     --from MCS|PVS --to MCS|PVS --share CONNECTOR --target CONNECTOR --name NAME
                      (--source CONNECTOR --vm VM | --disk FILE) [--platform P] [PREPARE OPTIONS]
 Every command: [--wait] [--json] [--api URL]
@@ -27,12 +28,15 @@ Image Portability, as the Citrix.AppLayering cmdlets do it: each command starts 
 appliance (POST /api/ips/...) and prints it; --wait follows it to its end (a progress bar on a terminal)
 and prints its result; --json prints the task as JSON. CONNECTOR is a connector id (lamina connector list).
   export   a VM's disk (local or vSphere connector) → <name>.vhdx on the share, with its SHA-256
-  upload   a disk on the share → a fixed-VHD page blob in the Azure connector's container (resumable)
+  upload   a disk on the share → Azure: a fixed-VHD page blob in the connector's container (resumable);
+           vSphere: a disk on the connector's datastore; a file share: a copy there
   prepare  a copy of a disk on the share made fit for the target (offline, on the appliance)
   publish  PVS: <name>.vhdx and <name>.pvp into the store (a file share connector on its path);
-           MCS: a master image VM on vSphere or the local connector
-  run      the phases the source → target pair needs: MCS→MCS export, prepare, upload (Azure) or
-           publish (hypervisor); MCS→PVS export, prepare, publish; PVS→MCS and PVS→PVS start at prepare
+           MCS: a master image VM on vSphere or the local connector; on Azure a managed disk, image
+           and master image VM made from the uploaded blob (--blob; the file's name with .vhd)
+  run      the phases the source → target pair needs: MCS→MCS export, prepare, upload and publish
+           (Azure) or publish (hypervisor); MCS→PVS export, prepare, publish; PVS→MCS and PVS→PVS
+           start at prepare
 PREPARE OPTIONS (the cmdlet's names): --DomainUnjoin --InstallUpl --Chkdsk --Defrag --EnableRdp
   --XdReconfigure --Timeout MINUTES, and uploads they use (upload ids, POST /api/uploads):
   --guest-agent ID (zip of the target's guest agent) --domain-join-blob ID (djoin /provision output)
@@ -85,6 +89,7 @@ const BODIES: Record<string, (o: ParsedOptions) => Record<string, unknown>> = {
     targetConnectorId: required(o, 'target'),
     provisioningType: required(o, 'provisioning'),
     name: required(o, 'name'),
+    ...(o.values.has('blob') ? { blobName: o.values.get('blob') } : {}),
   }),
   run: (o) => ({
     sourceProvisioning: required(o, 'from'),

@@ -1,19 +1,22 @@
 import { randomUUID } from 'node:crypto';
-import { ClientSecretCredential, type TokenCredential } from '@azure/identity';
+import type { TokenCredential } from '@azure/identity';
 import { isRestError, type ContainerClient } from '@azure/storage-blob';
 import type { Connector, ConnectorCheck } from '../connector';
 import { AzureStorageError, containerClient, storageFailure } from './blob-storage';
 import { uploadPageBlobVhd, type PageBlobUploadOptions, type PageBlobUploadResult } from './page-blob-upload';
 import {
-  blobEndpointOf,
-  PUBLIC_CLOUD,
-  type AzureConnectorSecrets,
-  type AzureConnectorSettings,
-} from './settings';
+  AzureResourceManager,
+  AzureResourceManagerError,
+  AzureSignInError,
+  servicePrincipalCredential,
+  type HyperVGeneration,
+} from './resource-manager';
+import { blobEndpointOf, type AzureConnectorSecrets, type AzureConnectorSettings } from './settings';
 
 /**
  * The Azure connector (ARCHITECTURE.md §7): images go to the configured container as page blobs
- * holding fixed VHDs (page-blob-upload.ts). One instance per activity run; secrets stay in #private fields.
+ * holding fixed VHDs (page-blob-upload.ts); Resource Manager makes managed disks, images and VMs of them
+ * (resource-manager.ts). One instance per activity run; secrets stay in #private fields.
  */
 export class AzureConnector implements Connector {
   readonly type = 'azure';
@@ -21,6 +24,7 @@ export class AzureConnector implements Connector {
   readonly upload = this;
   readonly #secrets: AzureConnectorSecrets;
   #credential?: TokenCredential;
+  #arm?: AzureResourceManager;
 
   constructor(
     readonly settings: AzureConnectorSettings,
@@ -29,8 +33,77 @@ export class AzureConnector implements Connector {
     this.#secrets = secrets;
   }
 
+  /**
+   * One result per setting, each from the service that owns it: Entra ID for the tenant and service
+   * principal, Resource Manager for the subscription, resource group, location, VM size and subnet, the
+   * Blob service for the storage account and container. A setting whose check depends on one that failed
+   * says so instead of repeating its error.
+   */
   async test(): Promise<ConnectorCheck[]> {
-    return [await this.checkContainer()];
+    const arm = this.resourceManager();
+    const signIn = await check('clientSecret', () =>
+      arm
+        .signIn()
+        .then(() => `signed in to tenant '${this.settings.tenantId}' as '${this.settings.clientId}'`),
+    );
+    const storage = await this.checkContainer();
+    if (!signIn.ok) {
+      const skipped = (field: string) => ({ field, ok: false, message: 'not checked: the sign-in failed' });
+      return [
+        signIn,
+        ...['subscriptionId', 'resourceGroup', 'location', 'vmSize', 'subnetId'].map(skipped),
+        ...storage,
+      ];
+    }
+    const subscription = await check('subscriptionId', () => arm.checkSubscription());
+    const dependent = (field: string, run: () => Promise<string>) =>
+      subscription.ok
+        ? check(field, run)
+        : Promise.resolve({ field, ok: false, message: 'not checked: the subscription is not usable' });
+    const group = await dependent('resourceGroup', () => arm.checkResourceGroup());
+    let sizes: string[] | undefined;
+    const location = await dependent('location', async () => {
+      sizes = await arm.vmSizesIn(this.settings.location);
+      return `location '${this.settings.location}' offers ${sizes.length} VM sizes`;
+    });
+    const vmSize: ConnectorCheck = sizes
+      ? sizes.includes(this.settings.vmSize)
+        ? {
+            field: 'vmSize',
+            ok: true,
+            message: `${this.settings.vmSize} is offered in ${this.settings.location}`,
+          }
+        : {
+            field: 'vmSize',
+            ok: false,
+            message: `${this.settings.vmSize} is not offered in location '${this.settings.location}'`,
+          }
+      : { field: 'vmSize', ok: false, message: 'not checked: the location is not usable' };
+    const subnet = await dependent('subnetId', () => arm.checkSubnet());
+    return [signIn, subscription, group, location, vmSize, subnet, ...storage];
+  }
+
+  /** Resource Manager, signed in as the connector's service principal. */
+  resourceManager(): AzureResourceManager {
+    this.#arm ??= new AzureResourceManager(this.settings, this.credential());
+    return this.#arm;
+  }
+
+  /**
+   * The generation Azure must boot the blob's disk as, from its own partition table: a GPT disk (its
+   * protective MBR entry is type 0xEE) is UEFI, V2; an MBR disk is BIOS, V1.
+   */
+  async hyperVGenerationOf(blobName: string): Promise<HyperVGeneration> {
+    const mbr = await this.storage(async (container) => {
+      const blob = container.getPageBlobClient(blobName);
+      if (!(await blob.exists()))
+        throw new AzureStorageError(
+          `container '${this.settings.container}' has no blob '${blobName}': upload the disk first`,
+          'container',
+        );
+      return blob.downloadToBuffer(0, 512);
+    });
+    return mbr[450] === 0xee ? 'V2' : 'V1';
   }
 
   /** Where a blob of this name lives, as the admin and ARM name it (no SAS: it is a secret). */
@@ -79,12 +152,7 @@ export class AzureConnector implements Connector {
 
   /** The service principal's credential (Resource Manager, and storage when no SAS or key is given). */
   credential(): TokenCredential {
-    this.#credential ??= new ClientSecretCredential(
-      this.settings.tenantId,
-      this.settings.clientId,
-      this.#secrets.clientSecret,
-      { authorityHost: this.settings.authorityHost ?? PUBLIC_CLOUD.authorityHost },
-    );
+    this.#credential ??= servicePrincipalCredential(this.settings, this.#secrets.clientSecret);
     return this.#credential;
   }
 
@@ -98,19 +166,52 @@ export class AzureConnector implements Connector {
     }
   }
 
-  /** The container exists and takes writes: a small probe blob is written and removed. */
-  private async checkContainer(): Promise<ConnectorCheck> {
+  /**
+   * The storage account answers and the container exists and takes writes: a small probe blob is
+   * written and removed. A refusal names the setting to correct: the container, or the credential the
+   * connector reaches storage with (the SAS, the account key, else the service principal).
+   */
+  private async checkContainer(): Promise<ConnectorCheck[]> {
     const where = `${this.blobUrl('')}`.replace(/\/$/, '');
+    const account = (ok: boolean, message: string) => ({ field: 'storageAccount', ok, message });
+    const answers = account(true, `storage account '${this.settings.storageAccount}' answers`);
     try {
       await this.storage(async (container) => {
         const probe = container.getBlockBlobClient(`.lamina-probe-${randomUUID()}`);
         await probe.upload('ok', 2);
         await probe.delete();
       });
-      return { field: 'container', ok: true, message: `${where} is writable` };
+      return [answers, { field: 'container', ok: true, message: `${where} is writable` }];
     } catch (err) {
-      if (err instanceof AzureStorageError) return { field: 'container', ok: false, message: err.message };
-      return { field: 'storageAccount', ok: false, message: `${where}: ${(err as Error).message}` };
+      if (!(err instanceof AzureStorageError)) {
+        return [
+          account(false, `${where}: ${(err as Error).message}`),
+          { field: 'container', ok: false, message: 'not checked: the storage account does not answer' },
+        ];
+      }
+      if (err.problem === 'container')
+        return [answers, { field: 'container', ok: false, message: err.message }];
+      const credential = this.#secrets.storageSas
+        ? 'storageSas'
+        : this.#secrets.storageKey
+          ? 'storageKey'
+          : 'clientSecret';
+      return [
+        answers,
+        { field: credential, ok: false, message: err.message },
+        { field: 'container', ok: false, message: 'not checked: the storage credential was refused' },
+      ];
     }
+  }
+}
+
+/** A setting's check: its success message, or the named refusal as the failure. */
+async function check(field: string, run: () => Promise<string>): Promise<ConnectorCheck> {
+  try {
+    return { field, ok: true, message: await run() };
+  } catch (err) {
+    if (err instanceof AzureSignInError) return { field: err.field, ok: false, message: err.message };
+    if (err instanceof AzureResourceManagerError) return { field, ok: false, message: err.message };
+    return { field, ok: false, message: `${field}: ${(err as Error).message}` };
   }
 }

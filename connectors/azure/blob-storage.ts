@@ -14,6 +14,13 @@ import { blobEndpointOf, type AzureConnectorSecrets, type AzureConnectorSettings
  */
 export class AzureStorageError extends Error {
   override name = 'AzureStorageError';
+  constructor(
+    message: string,
+    /** What to correct: the container setting, or the storage credential (SAS, key or service principal). */
+    readonly problem: 'container' | 'credential',
+  ) {
+    super(message);
+  }
 }
 
 /** The SDK's own retries ride out a dropped connection or a 503; the activity's retries take over after. */
@@ -50,6 +57,7 @@ function assertSasUsable(sas: string, settings: AzureConnectorSettings): void {
   if (expiry && Date.parse(expiry) <= Date.now()) {
     throw new AzureStorageError(
       `the storage SAS token expired at ${expiry}: give the connector a new one for container '${settings.container}'`,
+      'credential',
     );
   }
   const permissions = params.get('sp');
@@ -58,6 +66,7 @@ function assertSasUsable(sas: string, settings: AzureConnectorSettings): void {
     throw new AzureStorageError(
       `the storage SAS token lacks permission${missing.length > 1 ? 's' : ''} '${missing.join('')}' ` +
         `(it has sp=${permissions}); image uploads need read, create, write, delete and list (sp=rcwdl)`,
+      'credential',
     );
   }
 }
@@ -68,15 +77,22 @@ export function storageFailure(err: unknown, settings: AzureConnectorSettings): 
   const code = err.code ?? '';
   const where = `container '${settings.container}' of storage account '${settings.storageAccount}'`;
   if (err.statusCode === 404 && code === 'ContainerNotFound') {
-    return new AzureStorageError(`${where} does not exist: create it or correct the connector's container`);
+    return new AzureStorageError(
+      `${where} does not exist: create it or correct the connector's container`,
+      'container',
+    );
   }
   if (err.statusCode === 403) {
     if (code.startsWith('AuthorizationPermissionMismatch') || code === 'AuthorizationFailure') {
-      return new AzureStorageError(`the storage credential may not write to ${where} (${code})`);
+      return new AzureStorageError(
+        `the storage credential may not write to ${where} (${code})`,
+        'credential',
+      );
     }
     return new AzureStorageError(
       `the storage account refused the connector's credential for ${where} (${code || '403'}): ` +
         `${firstLine(err.message)}`,
+      'credential',
     );
   }
   return err;

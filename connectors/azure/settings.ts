@@ -24,6 +24,12 @@ export const azureConnectorSettings = z.object({
   authorityHost: httpsUrl
     .optional()
     .describe('Entra ID sign-in URL; https://login.microsoftonline.com when unset'),
+  /** Azure Stack Hub and private endpoints present certificates of the organisation's own CA. */
+  caCertificate: z
+    .string()
+    .regex(/-----BEGIN CERTIFICATE-----/, 'must be a PEM certificate')
+    .optional()
+    .describe('PEM certificate of a CA trusted besides the public ones, for Resource Manager and sign-in'),
 });
 export type AzureConnectorSettings = z.infer<typeof azureConnectorSettings>;
 

@@ -14,8 +14,10 @@ import { startAzurite, type Azurite } from '../../runtime/azurite';
 import { startVcsim, type Vcsim } from '../../runtime/vcsim';
 import type { IpsRunResult } from '../../workflows/ips-workflows';
 import { expectWorkerFailures, testDir } from '../harness';
+import type { ArmFake } from '../azure/arm-fake';
+import { armFakeFor, armSettings, ARM_SECRET } from '../azure/arm-fixtures';
 import { azuriteSettings, serviceClient } from '../azure/fixtures';
-import { vcsimConnector, vcsimConnectorThroughApi } from '../vsphere/fixtures';
+import { datastoreFiles, vcsimConnector, vcsimConnectorThroughApi } from '../vsphere/fixtures';
 import {
   completed,
   fileshareConnector,
@@ -29,14 +31,16 @@ import { exportHive, makeVmwareWindowsDisk, windowsVolume } from './fixtures';
 
 /**
  * ipsRun end to end through the API, on the harness's Temporal and Postgres, with real peers: Azurite for
- * Azure storage, vcsim for vSphere, mount points standing in for the mounted shares.
+ * Azure storage, vcsim for vSphere, mount points standing in for the mounted shares; Azure Resource
+ * Manager and Entra ID are the recorded-contract fake (test/azure/arm-fake.ts), reached through the SDK.
  *
- * What the peers cannot show: Azure Resource Manager (no managed disk, image or VM is made: Lamina's MCS
- * publish to Azure is not built, and the run ends with the uploaded blob); a VM booting the prepared image
- * (the checks are on the disk: hivexregedit and ntfscat on the prepared volume, qemu-img on every copy).
+ * What the peers cannot show: Azure copying the blob into the managed disk and a VM booting the prepared
+ * image (the checks are on the disk: hivexregedit and ntfscat on the prepared volume, qemu-img on every
+ * copy; on ARM, the requests the SDK sent and the resources the fake holds).
  */
 let app: Appliance;
 let azurite: Azurite;
+let arm: ArmFake;
 let sim: Vcsim;
 let vsphere: VsphereConnector;
 let share: { id: string; mountPoint: string };
@@ -50,6 +54,7 @@ const sha256 = (file: string) => createHash('sha256').update(fs.readFileSync(fil
 beforeAll(async () => {
   // One after the other: each is stopped in afterAll even when a later one fails to start.
   azurite = await startAzurite();
+  arm = await armFakeFor(azurite);
   sim = await startVcsim({ inventory: { folder: 1 } });
   app = await startAppliance();
   await serviceClient(azurite).getContainerClient('images').create();
@@ -58,8 +63,8 @@ beforeAll(async () => {
   const azure = await app.api.post('/api/connectors', {
     type: 'azure',
     name: 'Azure (Azurite)',
-    settings: azuriteSettings(azurite),
-    secrets: { clientSecret: 'not-used-by-storage', storageKey: azurite.accountKey },
+    settings: azuriteSettings(azurite, armSettings(arm)),
+    secrets: { clientSecret: ARM_SECRET, storageKey: azurite.accountKey },
   });
   expect(azure.status).toBe(201);
   azureId = azure.body.id;
@@ -72,6 +77,7 @@ afterAll(async () => {
   await vsphere?.close();
   await app?.stop();
   await sim?.stop();
+  await arm?.stop();
   await azurite?.stop();
 });
 
@@ -106,8 +112,8 @@ describe('MCS to MCS: a VM on the local connector to Azure', () => {
     );
   }, 600_000);
 
-  it('exports, prepares and uploads, in that order', () => {
-    expect(result.phases).toEqual(['export', 'prepare', 'upload']);
+  it('exports, prepares, uploads and publishes, in that order', () => {
+    expect(result.phases).toEqual(['export', 'prepare', 'upload', 'publish']);
   });
 
   it('exports the VM disk to the share as a VHDX with its SHA-256, equal to the VM disk', async () => {
@@ -145,9 +151,84 @@ describe('MCS to MCS: a VM on the local connector to Azure', () => {
     );
   }, 300_000);
 
+  it('publishes for MCS on Azure: a managed disk and an image of the blob, and the master image VM on the disk', () => {
+    const group = '/subscriptions/0e2d8e44-1111-4c5e-9d7f-0a1b2c3d4e5f/resourceGroups/lamina-rg';
+    const compute = `${group}/providers/Microsoft.Compute`;
+    expect(result.published?.azure).toEqual({
+      diskId: `${compute}/disks/Win10-azure`,
+      imageId: `${compute}/images/Win10-azure`,
+      vmId: `${compute}/virtualMachines/Win10-azure`,
+    });
+    expect(arm.resourceIds()).toEqual(
+      [
+        `${compute}/disks/Win10-azure`,
+        `${compute}/images/Win10-azure`,
+        `${compute}/virtualMachines/Win10-azure`,
+        `${group}/providers/Microsoft.Network/networkInterfaces/Win10-azure-nic`,
+      ].sort(),
+    );
+    // The gold disk is UEFI (GPT): Azure must boot it as generation 2; the disk is imported from the blob.
+    expect(arm.resource(`${compute}/disks/Win10-azure`)?.properties).toMatchObject({
+      hyperVGeneration: 'V2',
+      provisioningState: 'Succeeded',
+      creationData: { createOption: 'Import', sourceUri: `${azurite.blobEndpoint}/images/Win10-azure.vhd` },
+    });
+    expect(arm.resource(`${compute}/virtualMachines/Win10-azure`)?.properties).toMatchObject({
+      hardwareProfile: { vmSize: 'Standard_D2s_v5' },
+      storageProfile: {
+        osDisk: { createOption: 'Attach', managedDisk: { id: `${compute}/disks/Win10-azure` } },
+      },
+    });
+  });
+
   it('leaves no scratch behind', () => {
     expect(filesUnder(app.config.scratchDir)).toEqual([]);
   });
+});
+
+describe('PVS to MCS on Azure when Azure fails the master image VM', () => {
+  it("fails naming Azure's error and removes everything it made: VM, image, disk, blob, prepared disk", async () => {
+    await makeVmwareWindowsDisk(share.mountPoint, 'pvs-gold.vhdx');
+    const before = fs.readdirSync(share.mountPoint).sort();
+    const resourcesBefore = arm.resourceIds();
+    arm.failNextCreate(
+      'virtualMachines',
+      'AllocationFailed',
+      'Allocation failed. We do not have sufficient capacity.',
+    );
+    const task = await finished(
+      app.api,
+      await app.api.post('/api/ips/run', {
+        sourceProvisioning: 'PVS',
+        targetProvisioning: 'MCS',
+        shareConnectorId: share.id,
+        sourceDisk: 'pvs-gold.vhdx',
+        targetConnectorId: azureId,
+        name: 'Pvs-azure',
+      }),
+    );
+    expect(task.state).toBe('failed');
+    expect(task.error).toContain("Azure could not create virtual machine 'Pvs-azure': AllocationFailed");
+    expectWorkerFailures(
+      { type: 'ipsAzureCreate', error: /AllocationFailed/ },
+      { kind: 'workflow', error: /AllocationFailed/ },
+    );
+    // The failed VM (ARM keeps it, state Failed), the image and the disk were deleted, VM first.
+    expect(arm.resourceIds()).toEqual(resourcesBefore);
+    const deletes = arm.requests.filter((r) => r.method === 'DELETE' && r.path.includes('Pvs-azure'));
+    expect(deletes.map((r) => r.path.split('/').slice(-2).join('/'))).toEqual([
+      'virtualMachines/Pvs-azure',
+      'images/Pvs-azure',
+      'disks/Pvs-azure',
+    ]);
+    const azure = new AzureConnector(azuriteSettings(azurite), {
+      clientSecret: 'x',
+      storageKey: azurite.accountKey,
+    });
+    expect(await azure.listBlobs('Pvs-azure')).toEqual([]);
+    expect(fs.readdirSync(share.mountPoint).sort()).toEqual(before);
+    expect(filesUnder(app.config.scratchDir)).toEqual([]);
+  }, 600_000);
 });
 
 describe('MCS to PVS: a VM on vSphere (vcsim) to a PVS store share', () => {
@@ -198,6 +279,59 @@ describe('MCS to PVS: a VM on vSphere (vcsim) to a PVS store share', () => {
       '"DisableTaskOffload"=dword:00000001',
     );
   }, 300_000);
+});
+
+describe('ipsUpload to its own targets: a vSphere datastore and another share', () => {
+  let source: string;
+
+  beforeAll(async () => {
+    source = path.join(share.mountPoint, 'upload-me.vhdx');
+    await run('qemu-img', ['create', '-f', 'vhdx', source, '96M']);
+    await run('qemu-io', ['-c', 'write -P 0x5a 1M 8M', '-c', 'write -P 0xa5 60M 4M', source]);
+  });
+
+  it('puts the disk on the datastore as a VMDK equal to it', async () => {
+    const result = await completed<{ connectorId: string; disk: string }>(
+      app.api,
+      await app.api.post('/api/ips/upload', {
+        shareConnectorId: share.id,
+        fileName: 'upload-me.vhdx',
+        targetConnectorId: vsphereId,
+      }),
+    );
+    expect(result).toEqual({ connectorId: vsphereId, disk: 'upload-me' });
+    expect(datastoreFiles(sim)).toEqual(expect.arrayContaining(['lamina/disks/upload-me.vmdk']));
+    await run('qemu-img', [
+      'compare',
+      source,
+      path.join(sim.datastoreDir('LocalDS_0'), 'lamina/disks/upload-me.vmdk'),
+    ]);
+  }, 300_000);
+
+  it('copies the disk to another share, with its SHA-256', async () => {
+    const result = await completed<{ fileName: string; sha256: string; location: string }>(
+      app.api,
+      await app.api.post('/api/ips/upload', {
+        shareConnectorId: share.id,
+        fileName: 'upload-me.vhdx',
+        targetConnectorId: store.id,
+      }),
+    );
+    const copy = path.join(store.mountPoint, 'upload-me.vhdx');
+    expect(result).toMatchObject({ fileName: 'upload-me.vhdx', sha256: sha256(source) });
+    expect(sha256(copy)).toBe(sha256(source));
+    fs.rmSync(copy);
+  }, 300_000);
+
+  it('refuses the share the disk is on, naming why', async () => {
+    const refused = await app.api.post('/api/ips/upload', {
+      shareConnectorId: share.id,
+      fileName: 'upload-me.vhdx',
+      targetConnectorId: share.id,
+    });
+    expect(refused.status).toBe(422);
+    expect(refused.body.errors[0].message).toContain('the disk is on that share already');
+  });
 });
 
 describe('bad input through the API and in tasks', () => {
