@@ -8,8 +8,9 @@ import { oneOf, parseOptions, printProgress, required } from '../options';
 export const captureUsage = `  lamina layer capture --os OS_LAYER --base BASE --after AFTER --type app|platform|os --name N
                        [--version V] [--sequence N] --out FILE [--report capture.json]
       Captures a layer from a packaging machine's boot disk: AFTER (the disk after the install,
-      shut down) against BASE (the disk it started from; AFTER is a copy of it), both whole
-      disks in any format. The layer holds the files created or changed, whiteouts for the files
+      shut down) against BASE (the disk it started from), both whole disks in any format. AFTER
+      is a copy of BASE, or its child (a differencing VHD, VHDX or VMDK whose parent chain
+      reaches BASE): then only the MFT records in the blocks it holds are compared. The layer holds the files created or changed, whiteouts for the files
       deleted and a .reg delta of the SOFTWARE, SYSTEM and DEFAULT hives, minus the machine noise
       of the exclusion list (pagefile, temp folders, prefetch, logs, device enumeration, ...);
       --report writes what was captured, what each rule left out, and the elastic-fit verdict.

@@ -1,4 +1,6 @@
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { BlockMappedDisk, type Extent, type VirtualDisk } from '../../disk';
 import { extractWindowsPartition, openWindowsPartition } from '../disk-image';
 import { ComposeError } from '../errors';
 import type { ServedVolume, VolumeRef } from '../native';
@@ -8,12 +10,48 @@ import type { ServedVolume, VolumeRef } from '../native';
  * their Windows volumes and checked to be the same disk at two moments: a packaging machine's
  * boot disk is its base's child or copy, so it has the base's NTFS volume (serial number) at the
  * base's place. Anything else would give a difference of two unrelated volumes.
+ *
+ * Where AFTER is a child of BASE (a differencing disk whose parent chain reaches BASE's file),
+ * the blocks the children hold are all that can differ: their ranges of the volume go to the core,
+ * which compares only the MFT records in them.
  */
 
 export interface DiskPair {
   base: VolumeRef;
   after: ServedVolume;
+  /** AFTER is a child of BASE: a file of the volume ranges it holds (capture-diff.h), and their bytes. */
+  childOfBase?: { rangesFile: string; bytes: number };
   close(): Promise<void>;
+}
+
+/**
+ * The ranges of `after`'s volume that its disk, a child of `basePath` or a child's child, holds
+ * itself; undefined when the chain does not reach BASE (a copy, or a child of another disk).
+ */
+async function rangesOverBase(after: ServedVolume, basePath: string): Promise<Extent[] | undefined> {
+  const base = await fs.realpath(basePath);
+  const own: Extent[] = [];
+  for (let disk: VirtualDisk = after.disk; ; disk = disk.parent) {
+    if (!(disk instanceof BlockMappedDisk) || !disk.parent) return undefined;
+    own.push(...disk.ownExtents());
+    if ((await fs.realpath(disk.parent.path)) === base) break;
+  }
+  const end = after.start + after.size;
+  return own
+    .map((e) => ({ from: Math.max(e.offset, after.start), to: Math.min(e.offset + e.length, end) }))
+    .filter((r) => r.from < r.to)
+    .sort((a, b) => a.from - b.from)
+    .map((r) => ({ offset: r.from - after.start, length: r.to - r.from }));
+}
+
+/** Writes `ranges` as the core reads them: little-endian u64 offset and length pairs. */
+async function writeRanges(file: string, ranges: Extent[]): Promise<void> {
+  const data = Buffer.alloc(ranges.length * 16);
+  ranges.forEach((r, i) => {
+    data.writeBigUInt64LE(BigInt(r.offset), i * 16);
+    data.writeBigUInt64LE(BigInt(r.length), i * 16 + 8);
+  });
+  await fs.writeFile(file, data);
 }
 
 const SERIAL_OFFSET = 0x48;
@@ -58,9 +96,13 @@ export async function openDiskPair(basePath: string, afterPath: string, work: st
       await extractWindowsPartition(basePath, baseRef);
     }
     const opened = after;
+    const ranges = await rangesOverBase(after, basePath);
+    const rangesFile = path.join(work, 'changed.ranges');
+    if (ranges) await writeRanges(rangesFile, ranges);
     return {
       base: baseRef,
       after: opened,
+      ...(ranges ? { childOfBase: { rangesFile, bytes: ranges.reduce((sum, r) => sum + r.length, 0) } } : {}),
       close: async () => {
         await opened.close();
         if (typeof baseRef !== 'string') await base.close();

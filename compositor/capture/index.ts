@@ -19,7 +19,7 @@ import {
   REGISTRY_RULES,
 } from './exclusions';
 import { addTo, registryDelta } from './registry-delta';
-import { diffVolumes, type CapturedEntry } from './volume-diff';
+import { diffVolumes, type CapturedEntry, type RecordsCompared } from './volume-diff';
 
 /**
  * Capture by difference (ARCHITECTURE.md §4): a packaging machine's boot disk after the admin
@@ -33,7 +33,10 @@ import { diffVolumes, type CapturedEntry } from './volume-diff';
 export interface CaptureInput {
   /** Whole-disk image (any format) the packaging machine started from. */
   base: string;
-  /** The same disk after the install (a copy of BASE; differencing children are not read), shut down. */
+  /**
+   * The same disk after the install, shut down: a copy of BASE, or a child of it (a differencing
+   * disk whose parent chain reaches BASE), whose block map then says which clusters can differ.
+   */
   after: string;
   /** The OS layer disk the machine's image was made on: app and platform layers bind to it; an OS layer version continues it. */
   osLayer?: string;
@@ -90,6 +93,13 @@ export interface CaptureReport {
   };
   excluded: ExcludedByRule[];
   elasticFit: ElasticFit;
+  /**
+   * AFTER is a child of BASE: the bytes of the volume it holds, the only clusters inspected for
+   * changed MFT records. Null when AFTER is a copy (every record is compared).
+   */
+  childOfBase: { bytes: number } | null;
+  /** MFT records compared, of all the volumes have. */
+  records: RecordsCompared;
   seconds: number;
   /** Seconds per step: diff (the volumes), registry (the hives), write (the layer disk). */
   timings: { phase: string; seconds: number }[];
@@ -255,7 +265,12 @@ export async function captureLayer(input: CaptureInput): Promise<CaptureReport> 
       return result;
     };
     try {
-      const changes = await timed('diff', () => diffVolumes(pair.base, pair.after, input.signal));
+      const changes = await timed('diff', () =>
+        diffVolumes(pair.base, pair.after, {
+          changedRanges: pair.childOfBase?.rangesFile,
+          signal: input.signal,
+        }),
+      );
       const kept = applyFileRules(changes.entries, changes.deletions);
       const registry = await timed('registry', () =>
         registryDelta(
@@ -299,6 +314,8 @@ export async function captureLayer(input: CaptureInput): Promise<CaptureReport> 
         },
         excluded: excludedReport(kept.excluded, registry.excluded),
         elasticFit,
+        childOfBase: pair.childOfBase ? { bytes: pair.childOfBase.bytes } : null,
+        records: changes.recordsCompared,
       };
       layer = await timed('write', () =>
         input.type === 'os' || !os

@@ -31,24 +31,36 @@ export interface VolumeChanges {
   deletions: { path: string; dir: boolean; size: number }[];
 }
 
-/** Runs the core's diff; at most one of the volumes may be served (the core has one socket for it). */
+/** How many MFT records the core compared, of all the volumes have. */
+export interface RecordsCompared {
+  compared: number;
+  records: number;
+}
+
+/**
+ * Runs the core's diff; at most one of the volumes may be served (the core has one socket for it).
+ * `changedRanges`, when AFTER's disk is a child of BASE's, is a file of the volume ranges the child
+ * holds (see native/ntfs/capture-diff.h): only the MFT records there are compared.
+ */
 export async function diffVolumes(
   base: VolumeRef,
   after: VolumeRef,
-  signal?: AbortSignal,
-): Promise<VolumeChanges> {
+  options: { changedRanges?: string; signal?: AbortSignal } = {},
+): Promise<VolumeChanges & { recordsCompared: RecordsCompared }> {
   const served = [base, after].find((v): v is ServedVolume => typeof v !== 'string' && !v.mapFile);
-  const output = await runNtfsCore(['diff', volumeArgument(base), volumeArgument(after)], {
+  const ranges = options.changedRanges ? [options.changedRanges] : [];
+  const output = await runNtfsCore(['diff', volumeArgument(base), volumeArgument(after), ...ranges], {
     stdout: 'data',
-    signal,
+    signal: options.signal,
     served,
   });
-  const changes = output
+  const lines = output
     .toString('utf8')
     .split('\n')
     .filter((line) => line.length > 0)
-    .map((line) => JSON.parse(line) as CoreChange);
-  return reconcile(changes);
+    .map((line) => JSON.parse(line) as CoreChange | RecordsCompared);
+  const recordsCompared = lines.pop() as RecordsCompared;
+  return { ...reconcile(lines as CoreChange[]), recordsCompared };
 }
 
 function insideDeletedFolder(path: string, gone: Map<string, { dir: boolean }>): boolean {

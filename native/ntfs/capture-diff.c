@@ -13,6 +13,17 @@
 enum {
 	IN_USE = 1,	/* a base record of a file or directory in use */
 	CHANGED = 2,	/* differs between the volumes (itself or one of its extension records) */
+	INSPECTED = 4,	/* read and compared (every record, unless a block map narrowed them down) */
+};
+
+/* A run of MFT records to compare. */
+struct segment {
+	u64 first, count;
+};
+
+struct segments {
+	struct segment *items;
+	size_t count, room;
 };
 
 struct mft_reader {
@@ -116,34 +127,169 @@ static int mark(unsigned char *state, u64 records, u64 index, unsigned char flag
 	return 0;
 }
 
-/* First pass: which records are in use in each volume, and which differ. */
-static int compare_records(struct mft_reader *base, struct mft_reader *after, unsigned char *in_base,
-			   unsigned char *in_after, u64 records)
+static void segments_add(struct segments *list, u64 first, u64 end)
 {
-	for (u64 first = 0; first < records; first += BATCH_RECORDS) {
-		u64 count = records - first < BATCH_RECORDS ? records - first : BATCH_RECORDS;
-		if (reader_read(base, first, count) || reader_read(after, first, count)) {
-			fail("cannot read the MFT at record %llu (%s)", (unsigned long long)first,
-			     strerror(errno));
-			return -1;
-		}
-		for (u64 i = 0; i < count; i++) {
-			MFT_RECORD *b = reader_record(base, i), *a = reader_record(after, i);
-			u64 index = first + i;
-			if (in_use(b) && !b->base_mft_record)
-				in_base[index] |= IN_USE;
-			if (in_use(a) && !a->base_mft_record)
-				in_after[index] |= IN_USE;
-			if (!in_use(b) && !in_use(a))
-				continue;
-			if (in_use(b) == in_use(a) && same_record(b, a, base->record_size))
-				continue;
-			if (in_use(b))
-				mark(in_base, records, owner(b, index), CHANGED);
-			if (in_use(a))
-				mark(in_after, records, owner(a, index), CHANGED);
+	if (end <= first)
+		return;
+	if (list->count == list->room) {
+		list->room = list->room ? 2 * list->room : 64;
+		list->items = realloc(list->items, list->room * sizeof(*list->items));
+	}
+	list->items[list->count++] = (struct segment){first, end - first};
+}
+
+static int by_first(const void *a, const void *b)
+{
+	u64 x = ((const struct segment *)a)->first, y = ((const struct segment *)b)->first;
+	return x < y ? -1 : x > y;
+}
+
+/* Sorted, with overlapping and touching segments joined. */
+static void segments_merge(struct segments *list)
+{
+	if (!list->count)
+		return;
+	qsort(list->items, list->count, sizeof(*list->items), by_first);
+	size_t kept = 0;
+	for (size_t i = 1; i < list->count; i++) {
+		struct segment *last = &list->items[kept], *next = &list->items[i];
+		if (next->first <= last->first + last->count) {
+			u64 end = next->first + next->count;
+			if (end > last->first + last->count)
+				last->count = end - last->first;
+		} else {
+			list->items[++kept] = *next;
 		}
 	}
+	list->count = kept + 1;
+}
+
+/* The run of `rl` holding cluster `vcn`, or NULL. */
+static const runlist_element *run_at(const runlist_element *rl, VCN vcn)
+{
+	for (; rl && rl->length; rl++)
+		if (vcn >= rl->vcn && vcn < rl->vcn + rl->length)
+			return rl;
+	return NULL;
+}
+
+/*
+ * Whether the MFT lies in the same clusters in both volumes as far as both reach, so a record
+ * whose clusters no block of the child holds is the same record in both.
+ */
+static int same_mft_placement(ntfs_volume *base, ntfs_volume *after)
+{
+	if (ntfs_attr_map_whole_runlist(base->mft_na) || ntfs_attr_map_whole_runlist(after->mft_na))
+		return 0;
+	for (const runlist_element *a = after->mft_na->rl; a && a->length; a++) {
+		for (VCN vcn = a->vcn; vcn < a->vcn + a->length;) {
+			const runlist_element *b = run_at(base->mft_na->rl, vcn);
+			if (!b)
+				break; /* past the base's MFT: those records are compared anyway */
+			if (a->lcn < 0 || b->lcn < 0 || b->lcn + (vcn - b->vcn) != a->lcn + (vcn - a->vcn))
+				return 0;
+			vcn = b->vcn + b->length < a->vcn + a->length ? b->vcn + b->length : a->vcn + a->length;
+		}
+	}
+	return 1;
+}
+
+/*
+ * Reads CHANGED_FILE: little-endian u64 pairs (offset, length), the byte ranges of the volume
+ * AFTER's disk holds itself (a child's own blocks); everything else is BASE's, unchanged. Answers
+ * the records whose bytes lie in those ranges, plus those past either volume's MFT; -1 when the
+ * file is unreadable. A NULL file, or MFTs placed differently, give every record.
+ */
+static int records_to_compare(ntfs_volume *base, ntfs_volume *after, const char *changed_file, u64 base_records,
+			      u64 after_records, struct segments *out)
+{
+	u64 records = base_records > after_records ? base_records : after_records;
+	u64 common = base_records < after_records ? base_records : after_records;
+	if (!changed_file || !same_mft_placement(base, after)) {
+		segments_add(out, 0, records);
+		return 0;
+	}
+	FILE *f = fopen(changed_file, "rb");
+	if (!f) {
+		fail("cannot read the changed ranges %s (%s)", changed_file, strerror(errno));
+		return -1;
+	}
+	u64 pair[2];
+	u32 record_size = after->mft_record_size;
+	u8 bits = after->cluster_size_bits;
+	while (fread(pair, sizeof(pair), 1, f) == 1) {
+		u64 from = le64_to_cpu(pair[0]), to = from + le64_to_cpu(pair[1]);
+		for (const runlist_element *r = after->mft_na->rl; r && r->length; r++) {
+			u64 run_from = (u64)r->lcn << bits, run_to = (u64)(r->lcn + r->length) << bits;
+			if (r->lcn < 0 || to <= run_from || from >= run_to)
+				continue;
+			/* The part of the run in the range, as offsets into the MFT, then as records. */
+			u64 stream = (u64)r->vcn << bits;
+			u64 start = stream + ((from > run_from ? from : run_from) - run_from);
+			u64 end = stream + ((to < run_to ? to : run_to) - run_from);
+			u64 last = (end + record_size - 1) / record_size;
+			segments_add(out, start / record_size, last < common ? last : common);
+		}
+	}
+	fclose(f);
+	segments_add(out, common, records);
+	segments_merge(out);
+	return 0;
+}
+
+static void note_record(MFT_RECORD *b, MFT_RECORD *a, u64 index, u32 size, unsigned char *in_base,
+			unsigned char *in_after, u64 records)
+{
+	in_base[index] |= INSPECTED;
+	in_after[index] |= INSPECTED;
+	if (in_use(b) && !b->base_mft_record)
+		in_base[index] |= IN_USE;
+	if (in_use(a) && !a->base_mft_record)
+		in_after[index] |= IN_USE;
+	if (!in_use(b) && !in_use(a))
+		return;
+	if (in_use(b) == in_use(a) && same_record(b, a, size))
+		return;
+	if (in_use(b))
+		mark(in_base, records, owner(b, index), CHANGED);
+	if (in_use(a))
+		mark(in_after, records, owner(a, index), CHANGED);
+}
+
+/* First pass: which records are in use in each volume, and which differ, of those in `segments`. */
+static int compare_records(struct mft_reader *base, struct mft_reader *after, unsigned char *in_base,
+			   unsigned char *in_after, u64 records, const struct segments *segments)
+{
+	for (size_t s = 0; s < segments->count; s++) {
+		u64 end = segments->items[s].first + segments->items[s].count;
+		for (u64 first = segments->items[s].first; first < end; first += BATCH_RECORDS) {
+			u64 count = end - first < BATCH_RECORDS ? end - first : BATCH_RECORDS;
+			if (reader_read(base, first, count) || reader_read(after, first, count)) {
+				fail("cannot read the MFT at record %llu (%s)", (unsigned long long)first,
+				     strerror(errno));
+				return -1;
+			}
+			for (u64 i = 0; i < count; i++)
+				note_record(reader_record(base, i), reader_record(after, i), first + i,
+					    base->record_size, in_base, in_after, records);
+		}
+	}
+	return 0;
+}
+
+/*
+ * A record marked changed by an extension record of it, but not itself among the records
+ * compared: read now, for whether it is in use in each volume.
+ */
+static int inspect_owner(struct mft_reader *base, struct mft_reader *after, unsigned char *in_base,
+			 unsigned char *in_after, u64 records, u64 index)
+{
+	if (reader_read(base, index, 1) || reader_read(after, index, 1)) {
+		fail("cannot read MFT record %llu (%s)", (unsigned long long)index, strerror(errno));
+		return -1;
+	}
+	note_record(reader_record(base, 0), reader_record(after, 0), index, base->record_size, in_base,
+		    in_after, records);
 	return 0;
 }
 
@@ -236,7 +382,7 @@ static int report_record(ntfs_volume *base_vol, ntfs_volume *after_vol, struct r
 	return rc;
 }
 
-int capture_diff(ntfs_volume *base, ntfs_volume *after)
+int capture_diff(ntfs_volume *base, ntfs_volume *after, const char *changed_file)
 {
 	if (base->mft_record_size != after->mft_record_size) {
 		fail("the volumes have different MFT record sizes (%u and %u bytes): not the same volume",
@@ -248,7 +394,15 @@ int capture_diff(ntfs_volume *base, ntfs_volume *after)
 	reader_init(&after_reader, after);
 	u64 records = base_reader.records > after_reader.records ? base_reader.records : after_reader.records;
 	unsigned char *in_base = calloc(records, 1), *in_after = calloc(records, 1);
-	int rc = compare_records(&base_reader, &after_reader, in_base, in_after, records);
+	struct segments segments = {0};
+	int rc = records_to_compare(base, after, changed_file, base_reader.records, after_reader.records,
+				    &segments);
+	if (rc == 0)
+		rc = compare_records(&base_reader, &after_reader, in_base, in_after, records, &segments);
+	free(segments.items);
+	for (u64 index = FILE_first_user; rc == 0 && index < records; index++)
+		if ((in_base[index] | in_after[index]) & CHANGED && !(in_base[index] & INSPECTED))
+			rc = inspect_owner(&base_reader, &after_reader, in_base, in_after, records, index);
 	free(base_reader.buffer);
 	free(after_reader.buffer);
 	struct record_paths *base_paths = record_paths_new(base), *after_paths = record_paths_new(after);
@@ -258,6 +412,12 @@ int capture_diff(ntfs_volume *base, ntfs_volume *after)
 			rc = report_record(base, after, base_paths, after_paths, index,
 					   (in_base[index] & IN_USE) != 0, (in_after[index] & IN_USE) != 0);
 	}
+	u64 compared = 0;
+	for (u64 index = 0; index < records; index++)
+		compared += (in_base[index] & INSPECTED) != 0;
+	if (rc == 0)
+		printf("{\"compared\":%llu,\"records\":%llu}\n", (unsigned long long)compared,
+		       (unsigned long long)records);
 	record_paths_free(base_paths);
 	record_paths_free(after_paths);
 	free(in_base);

@@ -24,7 +24,7 @@ static const char usage[] =
 	"       lamina_ntfs bitmap VOLUME FILE\n"
 	"       lamina_ntfs finalize VOLUME SERIAL_HEX START_SECTOR\n"
 	"       lamina_ntfs read DEVICE                (read requests on stdin)\n"
-	"       lamina_ntfs diff BASE AFTER\n"
+	"       lamina_ntfs diff BASE AFTER [CHANGED_RANGES]\n"
 	"       lamina_ntfs copy-paths SOURCE TARGET TOTAL_BYTES (paths on stdin)\n";
 
 /* Runs `action` on a mounted volume and unmounts it; the unmount's result counts too. */
@@ -79,10 +79,9 @@ static int with_two_volumes(const char *first_file, const char *second_file, int
 	return rc ? 1 : 0;
 }
 
-static int run_diff(ntfs_volume *base, ntfs_volume *after, const char *unused)
+static int run_diff(ntfs_volume *base, ntfs_volume *after, const char *changed_ranges)
 {
-	(void)unused;
-	return capture_diff(base, after);
+	return capture_diff(base, after, changed_ranges);
 }
 
 static int run_copy_paths(ntfs_volume *source, ntfs_volume *target, const char *total_bytes)
@@ -114,8 +113,8 @@ int main(int argc, char **argv)
 				       (uint32_t)strtoul(argv[4], NULL, 10)) ? 1 : 0;
 	if (!strcmp(command, "read") && argc == 3)
 		return answer_device_reads(argv[2]);
-	if (!strcmp(command, "diff") && argc == 4)
-		return with_two_volumes(argv[2], argv[3], 0, run_diff, NULL);
+	if (!strcmp(command, "diff") && (argc == 4 || argc == 5))
+		return with_two_volumes(argv[2], argv[3], 0, run_diff, argc == 5 ? argv[4] : NULL);
 	if (!strcmp(command, "copy-paths") && argc == 5)
 		return with_two_volumes(argv[2], argv[3], 1, run_copy_paths, argv[4]);
 	fputs(usage, stderr);

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ADMINS_ONLY } from '../../compositor/gold-image';
 import { encodeSecurityDescriptor } from '../../compositor/security-descriptor';
-import { FileAttribute } from '../../compositor/volume-operations';
+import { FileAttribute, type VolumeOperation } from '../../compositor/volume-operations';
 import type { CaptureReport } from '../../compositor/capture';
 import { assessElasticFit, type ElasticFit } from '../../compositor/capture/elastic-fit';
 import { inspectLayer } from '../../compositor/inspect';
@@ -24,7 +24,7 @@ import {
   scratchDir,
   toRaw,
 } from '../compositor/tools';
-import { install } from './installer';
+import { childWithChanges, install } from './installer';
 
 /**
  * Capture by difference (issue 16 §1): a simulated installer changes a copy of a packaging
@@ -336,6 +336,93 @@ test('raw disks, which the core cannot read in place, give the same layer', asyn
     file: '',
     metadata: undefined,
   });
+});
+
+test('AFTER as a child of BASE gives the same layer, comparing only the MFT records in the blocks it holds', async () => {
+  const baseVmdk = path.join(dir, 'base.vmdk');
+  const child = path.join(dir, 'after-child.vmdk');
+  run('qemu-img', ['convert', '-O', 'vmdk', base, baseVmdk]);
+  childWithChanges(baseVmdk, path.join(dir, 'base.raw'), after.disk, child);
+  const out = path.join(dir, 'acme-child.vhdx');
+  const reportFile = path.join(dir, 'capture-child.json');
+  await ok(
+    'layer',
+    'capture',
+    '--os',
+    osLayer,
+    '--base',
+    baseVmdk,
+    '--after',
+    child,
+    '--type',
+    'app',
+    '--name',
+    'Acme',
+    '--version',
+    '1.0',
+    '--out',
+    out,
+    '--report',
+    reportFile,
+  );
+  const [fromCopy, fromChild] = [await inspectLayer(layer), await inspectLayer(out)];
+  expect(fromChild.metadata.contentHash).toBe(fromCopy.metadata.contentHash);
+  expect({ ...fromChild, file: '', metadata: undefined }).toEqual({
+    ...fromCopy,
+    file: '',
+    metadata: undefined,
+  });
+
+  const childReport = JSON.parse(readFileSync(reportFile, 'utf8')) as CaptureReport;
+  expect(childReport.captured).toEqual(report.captured);
+  expect(report.childOfBase).toBeNull();
+  expect(report.records.compared).toBe(report.records.records);
+  expect(childReport.childOfBase!.bytes).toBeGreaterThan(0);
+  expect(childReport.records.records).toBe(report.records.records);
+});
+
+test('of a child, only the MFT records in the blocks it holds are compared', async () => {
+  // A base with a larger MFT (2,000 files), and a child that adds one file.
+  const files: VolumeOperation[] = Array.from({ length: 2000 }, (_, i) => ({
+    op: 'file' as const,
+    path: `\\Windows\\WinSxS\\c${Math.floor(i / 500)}\\f${i}.dll`,
+    content: Buffer.from(`component ${i}`),
+  }));
+  const bigBase = await install(base, dir, 'big-base', { files });
+  const baseVmdk = path.join(dir, 'big-base.vmdk');
+  run('qemu-img', ['convert', '-f', 'raw', '-O', 'vmdk', bigBase.disk, baseVmdk]);
+  const changed = await install(baseVmdk, dir, 'big-after', {
+    files: [{ op: 'file', path: '\\Program Files\\Tiny\\tiny.exe', content: Buffer.from('MZ tiny') }],
+  });
+  const child = path.join(dir, 'big-after.vmdk');
+  childWithChanges(baseVmdk, bigBase.disk, changed.disk, child);
+  const reportFile = path.join(dir, 'capture-big.json');
+  await ok(
+    'layer',
+    'capture',
+    '--os',
+    osLayer,
+    '--base',
+    baseVmdk,
+    '--after',
+    child,
+    '--type',
+    'app',
+    '--name',
+    'Tiny',
+    '--out',
+    path.join(dir, 'tiny.vhdx'),
+    '--report',
+    reportFile,
+  );
+  const tiny = JSON.parse(readFileSync(reportFile, 'utf8')) as CaptureReport;
+  expect(tiny.captured.items.map((item) => item.path)).toEqual([
+    '\\Program Files\\Tiny',
+    '\\Program Files\\Tiny\\tiny.exe',
+  ]);
+  expect(tiny.records.records).toBeGreaterThan(2000);
+  expect(tiny.records.compared).toBeGreaterThan(0);
+  expect(tiny.records.compared).toBeLessThan(tiny.records.records / 4);
 });
 
 test('a scan of the layer disk gives the verdict the capture gave', async () => {

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { applyToVolume } from '../../compositor/volume';
 import type { VolumeOperation } from '../../compositor/volume-operations';
@@ -54,4 +54,47 @@ export async function install(
   const start = partitionTable(raw).partitions[index].start;
   run('dd', [`if=${volume}`, `of=${raw}`, 'bs=512', `seek=${start}`, 'conv=notrunc', 'status=none']);
   return { disk: raw, volume };
+}
+
+/** Bytes compared at a time, a VMDK grain: a child holds whole grains. */
+const GRAIN = 64 * 1024;
+
+/**
+ * A qemu-img VMDK child of `parent` (`create -b`) that holds exactly the 64 KiB grains in which
+ * the raw disk `afterRaw` differs from `parentRaw` (the parent's bytes), written with qemu-io: the
+ * packaging machine's disk as a hypervisor leaves a child (qemu-img convert -B would store every
+ * grain with data, not only the changed ones).
+ */
+export function childWithChanges(parent: string, parentRaw: string, afterRaw: string, child: string): void {
+  run('qemu-img', ['create', '-q', '-f', 'vmdk', '-b', parent, '-F', 'vmdk', child]);
+  const size = statSync(afterRaw).size;
+  const [before, now] = [openSync(parentRaw, 'r'), openSync(afterRaw, 'r')];
+  const runs: { offset: number; length: number }[] = [];
+  try {
+    const a = Buffer.alloc(GRAIN);
+    const b = Buffer.alloc(GRAIN);
+    for (let at = 0; at < size; at += GRAIN) {
+      a.fill(0);
+      b.fill(0);
+      readSync(before, a, 0, GRAIN, at);
+      readSync(now, b, 0, GRAIN, at);
+      if (a.equals(b)) continue;
+      const last = runs[runs.length - 1];
+      if (last && last.offset + last.length === at) last.length += GRAIN;
+      else runs.push({ offset: at, length: GRAIN });
+    }
+    const commands: string[] = [];
+    runs.forEach((r, i) => {
+      const data = Buffer.alloc(r.length);
+      readSync(now, data, 0, r.length, r.offset);
+      const file = `${child}.run${i}`;
+      writeFileSync(file, data);
+      commands.push('-c', `write -q -s ${file} ${r.offset} ${r.length}`);
+    });
+    if (commands.length > 0) run('qemu-io', ['-f', 'vmdk', ...commands, child]);
+    runs.forEach((_, i) => rmSync(`${child}.run${i}`));
+  } finally {
+    closeSync(before);
+    closeSync(now);
+  }
 }
