@@ -2,18 +2,21 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { ELASTIC_FILES, ELASTIC_SCHEMAS } from '../../connectors/elastic-share/elastic-files';
+import type { Task } from '../../api/tasks/task-service';
 import { API_OPTION_HELP, applianceApi } from '../appliance-api';
 import { UsageError, type CliCommand } from '../command';
 import { parseOptions, required, type ParsedOptions } from '../options';
 import { elasticAssignmentCommand } from './elastic-assignment';
+import { followTask, printTask } from './task-follow';
 
 const usage = `Usage:
   lamina elastic resolve --user DOMAIN\\name --machine NAME [--share NAME] [--api URL]
       The layers a logon of the user on the machine mounts, lowest priority first: the base image,
       the elastic layers in their app layers' creation order (read from the share's files, the
       user's SID and their groups' from the directory), the user layer on top.
-  lamina elastic sync [--share NAME] [--api URL]
-      Copy the assigned layers to the share and write its files; waits for the sync and prints it.
+  lamina elastic sync [--share NAME] [--wait] [--json] [--api URL]
+      Copy the assigned layers to the share and write its files: starts the share's sync task and
+      prints it; --wait follows it to its end (a progress bar on a terminal) and prints what it did.
       A sync of the share already running takes the request as one more pass.
   lamina elastic schemas --out DIR
       Write the JSON Schemas of ElasticLayerAssignment.json, Layers.json and MachineAssociations.json
@@ -64,6 +67,8 @@ export const elasticCommand: CliCommand = {
       share: 'value',
       api: 'value',
       out: 'value',
+      wait: 'flag',
+      json: 'flag',
     });
     if (action === 'schemas') {
       const out = required(options, 'out');
@@ -100,17 +105,9 @@ export const elasticCommand: CliCommand = {
     if (action === 'sync') {
       const api = applianceApi(options);
       const share = await chosenShare(api, options);
-      const started = await api.post<{ id: string }>(
-        `/api/system-settings/elastic-shares/${share.id}/sync`,
-        {},
-      );
-      const task = await api.waitForTask(started.id);
-      if (task.state !== 'completed') {
-        console.error(`sync of '${share.name}' ${task.state}: ${task.error ?? ''}`);
-        return 1;
-      }
-      console.log(JSON.stringify(task.result, null, 2));
-      return 0;
+      const started = await api.post<Task>(`/api/system-settings/elastic-shares/${share.id}/sync`, {});
+      const json = options.flags.has('json');
+      return printTask(options.flags.has('wait') ? await followTask(api, started.id) : started, json);
     }
     throw new UsageError(`unknown action '${action ?? ''}'\n${usage}`);
   },

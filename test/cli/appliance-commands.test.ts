@@ -5,7 +5,7 @@ import { Client } from 'ldapts';
 import { projectRoot } from '../../lib/project-root';
 import { startSlapd, type Slapd } from '../../runtime/slapd';
 import { expectWorkerFailures, mountedDir, testDir } from '../harness';
-import { appPackage, goldImage, startAppliance, type Appliance } from '../workflows/fixtures';
+import { appPackage, goldImage, run, startAppliance, type Appliance } from '../workflows/fixtures';
 
 const SUFFIX = 'dc=cli,dc=test';
 const ROOT_PASSWORD = 'cli-root-pw';
@@ -196,7 +196,7 @@ describe('lamina commands against a running appliance', () => {
     expect(await json('connector', 'list', '--name', 'CLI images')).toEqual([]);
   }, 120_000);
 
-  it('layers and versions, templates, elastic assignments and storage locations; a failed task retried', async () => {
+  it('layers and versions, templates, elastic assignments and a share sync, storage locations, layer transfer --wait; a failed task retried', async () => {
     const os = await json('layer', 'create', '--type', 'os', '--name', 'Win CLI');
     const imported = await json(
       'layer',
@@ -330,6 +330,46 @@ describe('lamina commands against a running appliance', () => {
     expect((await json('elastic', 'assignment', 'list')).map((a: { id: string }) => a.id)).toEqual([
       assignment.id,
     ]);
+    // The share's sync, started and followed by the command: the assigned version's disk lands there.
+    const elasticMount = mountedDir('cli-elastic');
+    const elasticShare = await app.api.post('/api/system-settings/elastic-shares', {
+      name: 'CLI elastic',
+      sharePath: '\\\\files\\elastic',
+      mountPoint: elasticMount,
+    });
+    expect(elasticShare.status).toBe(201);
+    expect(await json('elastic', 'sync', '--wait')).toMatchObject({
+      type: 'elasticSync',
+      state: 'completed',
+    });
+    await run('qemu-img', ['check', path.join(elasticMount, 'Layers', `${appVersion.id}.vhdx`)]);
+
+    // Both versions exported with --wait, then the export imported back: all skipped, already here.
+    const transfer = mountedDir('cli-transfer');
+    const where = ['--mount-point', transfer, '--folder', 'dr'];
+    const exported = await lamina(
+      'layer-transfer',
+      'export',
+      ...where,
+      '--version',
+      appVersion.id,
+      '--version',
+      osVersion.id,
+      '--wait',
+    );
+    expect({ code: exported.code, err: exported.err }).toEqual({ code: 0, err: '' });
+    expect(exported.out).toBe("exported layer 'Win CLI' version 1\nexported layer 'Tools CLI' version 1\n");
+    const manifest = JSON.parse(fs.readFileSync(path.join(transfer, 'dr', 'manifest.json'), 'utf8'));
+    expect(manifest.versions.map((v: { sha256: string }) => v.sha256)).toEqual([
+      osVersion.sha256,
+      appVersion.sha256,
+    ]);
+    const importedAgain = await lamina('layer-transfer', 'import', ...where, '--wait');
+    expect(importedAgain.out).toMatch(/^skipped layer 'Win CLI' version 1 \(already here\)$/m);
+    const started = await json('layer-transfer', 'import', ...where);
+    // Without --wait the command prints the task it started; task wait follows it.
+    expect(started).toMatchObject({ type: 'layerTransfer' });
+    expect(await json('task', 'wait', started.id)).toMatchObject({ state: 'completed' });
     expect((await lamina('elastic', 'assignment', 'delete', assignment.id)).code).toBe(0);
 
     const location = await json(

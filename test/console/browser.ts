@@ -30,7 +30,12 @@ export async function ensureConsoleBuilt(): Promise<void> {
   const builtAt = fs.existsSync(index) ? fs.statSync(index).mtimeMs : 0;
   const sources = fs.readdirSync(path.join(projectRoot(), 'console'), { recursive: true }) as string[];
   const newest = Math.max(...sources.map((f) => fs.statSync(path.join(projectRoot(), 'console', f)).mtimeMs));
-  if (newest > builtAt) await run('npm', ['run', '--silent', 'build:console'], { cwd: projectRoot() });
+  // Built for production as scripts/setup builds it: jest's NODE_ENV=test would give React's development build.
+  if (newest > builtAt)
+    await run('npm', ['run', '--silent', 'build:console'], {
+      cwd: projectRoot(),
+      env: { ...process.env, NODE_ENV: 'production' },
+    });
 }
 
 export interface ConsoleBrowser {

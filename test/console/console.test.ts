@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { Client } from 'ldapts';
 import type { Locator, Page } from 'playwright-core';
 import { projectRoot } from '../../lib/project-root';
@@ -222,6 +223,16 @@ describe('the web console in chromium', () => {
     );
     await visit(browser, 'Layer transfer', 'layer-transfer-imported');
   }
+
+  it('the first load is at most 300 KB of gzipped JavaScript', async () => {
+    const index = await (await fetch(baseUrl)).text();
+    const scripts = [...index.matchAll(/<script[^>]* src="([^"]+)"/g)].map((m) => m[1]);
+    expect(scripts.length).toBeGreaterThan(0);
+    let gzipped = 0;
+    for (const script of scripts)
+      gzipped += gzipSync(Buffer.from(await (await fetch(new URL(script, baseUrl))).arrayBuffer())).length;
+    expect(gzipped).toBeLessThanOrEqual(300 * 1024);
+  });
 
   it('an AD user builds a layer from a dropped zip, makes a template, publishes it, and reads the conflict report', async () => {
     const browser = await openBrowser('ad-user');
