@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CancelledFailure, Context } from '@temporalio/activity';
 import { captureLayer, type CaptureReport } from '../compositor/capture';
+import { assessElasticFit } from '../compositor/capture/elastic-fit';
 import { compose, type ComposeReport } from '../compositor/compose';
 import { ComposeError } from '../compositor/errors';
 import type { OutputFormat } from '../compositor/disk-image';
@@ -166,14 +167,21 @@ export function createLayerDiskActivities(deps: LayerDiskDeps) {
       return digestFile(input.out);
     },
 
-    /** The workflow always chooses the creation sequence: priority must never depend on build time. */
+    /**
+     * The workflow always chooses the creation sequence: priority must never depend on build time. The
+     * layer's elastic-fit verdict comes from a scan of what it holds, against its OS layer (a built layer
+     * has no capture to judge it).
+     */
     async buildLayerDisk(
       input: Omit<BuildLayerOptions, 'creationSequence'> & { creationSequence: number },
-    ): Promise<FileDigest> {
+    ): Promise<FileDigest & { elasticFit: ElasticFit }> {
       await produce(input.out, async () => {
         await buildLayer(input);
       });
-      return digestFile(input.out);
+      const elasticFit = await heartbeating('elastic fit', () =>
+        assessElasticFit(input.out, { osLayer: input.os }),
+      );
+      return { ...(await digestFile(input.out)), elasticFit };
     },
 
     /** An empty layer disk bound to the OS layer: the packaging machine's package disk. */

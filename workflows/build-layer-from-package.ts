@@ -37,7 +37,8 @@ export async function buildLayerFromPackage(input: BuildLayerFromPackageInput): 
       creationSequence: version.creationSeq,
       out: version.diskPath,
     });
-    return finishVersion(disks, version, digest);
+    // Tasks started before built layers were scanned have no verdict in their result: none is recorded.
+    return finishVersion(disks, version, digest, digest.elasticFit);
   });
   // Only on success: a failed task keeps its uploads, so a retry (a new run with the same input) finds them.
   if (patched(REMOVE_USED_UPLOADS)) {

@@ -4,14 +4,17 @@ import { elasticJsonSchemas } from '../../cli/commands/elastic';
 import { projectRoot } from '../../lib/project-root';
 import { expectWorkerFailures, mountedDir } from '../harness';
 import {
+  appPackage,
   builtLayer,
   completed,
+  createLayer,
   filesUnder,
   finished,
   goldImage,
   importedOs,
   run,
   startAppliance,
+  upload,
   type Appliance,
 } from '../workflows/fixtures';
 import { joinDirectory, SIDS, startAdDirectory, type AdDirectory } from './ad-directory';
@@ -21,6 +24,7 @@ describe('elastic layers delivered to a share, assigned through a real directory
   let directory: AdDirectory;
   let app: Appliance;
   let share: { id: string; mountPoint: string };
+  let osLayerId: string;
   const apps: Record<'A' | 'B' | 'C', { layerId: string; versionId: string; sha256: string }> = {} as never;
 
   const sync = () => app.api.post(`/api/system-settings/elastic-shares/${share.id}/sync`);
@@ -37,6 +41,7 @@ describe('elastic layers delivered to a share, assigned through a real directory
     app = await startAppliance();
     await joinDirectory(app.api, directory);
     const os = await importedOs(app.api, await goldImage());
+    osLayerId = os.layerId;
     // Created C, A, B: priority is creation order, whatever the names or the order of assignment.
     apps.C = await builtLayer(app.api, 'app', 'App C', os.layerId, { 'Program Files\\C\\c.txt': 'c' });
     apps.A = await builtLayer(app.api, 'app', 'App A', os.layerId, { 'Program Files\\A\\a.txt': 'a' });
@@ -107,27 +112,68 @@ describe('elastic layers delivered to a share, assigned through a real directory
     expect((await app.api.get('/api/elastic-assignments')).body.items).toEqual([]);
   });
 
-  it('refuses a version whose elastic-fit verdict says no', async () => {
-    await app.stack.pool.query(
-      `UPDATE layer_versions SET elastic_fit = 'unfit',
-              elastic_fit_reasons = '[{"rule": "kernel-driver", "detail": "Services\\\\cdrv: Type 1"}]' WHERE id = $1`,
-      [apps.C.versionId],
+  it('gives layers built from a package a verdict from their content, and refuses unfit ones with its reasons', async () => {
+    // A driver package: a kernel driver starting at boot, its file and the driver store's copy.
+    const pkg = await appPackage({
+      'Windows\\System32\\drivers\\acmeflt.sys': 'driver',
+      'Windows\\System32\\DriverStore\\FileRepository\\acmeflt.inf_amd64\\acmeflt.inf': '[Version]',
+    });
+    const reg = path.join(path.dirname(pkg.zip), 'driver.reg');
+    fs.writeFileSync(
+      reg,
+      [
+        'Windows Registry Editor Version 5.00',
+        '',
+        '[HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Services\\acmeflt]',
+        '"Type"=dword:00000001',
+        '"Start"=dword:00000000',
+        '',
+      ].join('\r\n'),
     );
-    try {
-      const refused = await app.api.post('/api/elastic-assignments', {
-        layerVersionId: apps.C.versionId,
-        machinePatterns: ['FIN-*'],
-      });
-      expect(refused.status).toBe(422);
-      expect(refused.body.errors[0].message).toBe(
-        'the version is not fit to be an elastic layer (kernel-driver: Services\\cdrv: Type 1); include it in images instead',
-      );
-    } finally {
-      await app.stack.pool.query(`UPDATE layer_versions SET elastic_fit = NULL WHERE id = $1`, [
-        apps.C.versionId,
-      ]);
-    }
-  });
+    const layerId = await createLayer(app.api, 'app', 'Acme Driver', osLayerId);
+    const driver = await completed<{ versionId: string }>(
+      app.api,
+      await app.api.post(`/api/layers/${layerId}/versions/build`, {
+        version: '1',
+        content: await upload(app.api, pkg.zip),
+        reg: await upload(app.api, reg),
+      }),
+    );
+    const version = await app.api.get(`/api/layers/${layerId}/versions/${driver.versionId}`);
+    expect(version.body).toMatchObject({
+      elasticFit: 'unfit',
+      elasticFitReasons: [
+        { rule: 'kernel-driver', detail: 'service acmeflt is a driver (Type=1)' },
+        { rule: 'boot-start', detail: 'service acmeflt starts before logon (Start=0)' },
+        { rule: 'kernel-driver', detail: 'installs the driver /Windows/System32/drivers/acmeflt.sys' },
+        {
+          rule: 'driver-store',
+          detail:
+            'adds /Windows/System32/DriverStore/FileRepository/acmeflt.inf_amd64/acmeflt.inf to the driver store',
+        },
+      ],
+    });
+    const refused = await app.api.post('/api/elastic-assignments', {
+      layerVersionId: driver.versionId,
+      machinePatterns: ['FIN-*'],
+    });
+    expect(refused.status).toBe(422);
+    expect(refused.body.errors).toEqual([
+      {
+        field: 'body.layerVersionId',
+        message:
+          'the version is not fit to be an elastic layer (kernel-driver: service acmeflt is a driver (Type=1); ' +
+          'boot-start: service acmeflt starts before logon (Start=0); ' +
+          'kernel-driver: installs the driver /Windows/System32/drivers/acmeflt.sys; ' +
+          'driver-store: adds /Windows/System32/DriverStore/FileRepository/acmeflt.inf_amd64/acmeflt.inf to the driver store); ' +
+          'include it in images instead',
+      },
+    ]);
+    // The apps of plain files are fit.
+    const appA = await app.api.get(`/api/layers/${apps.A.layerId}/versions/${apps.A.versionId}`);
+    expect(appA.body).toMatchObject({ elasticFit: 'fit', elasticFitReasons: [] });
+    expect((await app.api.get('/api/elastic-assignments')).body.items).toEqual([]);
+  }, 300_000);
 
   it('writes the layers and three files valid against the published schemas, with the SIDs of the directory', async () => {
     const assign = async (body: object) => {
