@@ -177,6 +177,7 @@ struct chunk {
 	s64 skip;
 	s64 bytes;
 	s64 n;
+	int direct; /* libiscsi reads the blocks straight into `dest` */
 	int failed;
 };
 
@@ -184,12 +185,17 @@ static void chunk_read(struct iscsi_context *iscsi, int status, void *command_da
 {
 	struct scsi_task *task = command_data;
 	struct chunk *c = private_data;
-	if (status == SCSI_STATUS_GOOD && task->datain.size >= c->bytes)
+	if (status != SCSI_STATUS_GOOD || !task)
+		c->failed = 1;
+	else if (c->direct)
+		c->failed = task->residual_status == SCSI_RESIDUAL_UNDERFLOW && task->residual > 0;
+	else if (task->datain.size >= c->bytes)
 		memcpy(c->dest, task->datain.data + c->skip, (size_t)c->n);
 	else
 		c->failed = 1;
 	c->task = NULL;
-	scsi_free_scsi_task(task);
+	if (task)
+		scsi_free_scsi_task(task);
 }
 
 /*
@@ -222,6 +228,13 @@ static int read_lun(void *source, void *buffer, s64 count, s64 offset)
 				failed = 1;
 				break;
 			}
+			/*
+			 * Whole blocks wanted whole: libiscsi reads them straight into the caller's buffer (it
+			 * has not serviced the socket since queueing the command, so no data came yet) instead
+			 * of into a buffer of its own, allocated and copied for every command.
+			 */
+			c->direct = c->skip == 0 && c->n == c->bytes &&
+				    scsi_task_add_data_in_buffer(c->task, (int)c->bytes, c->dest) == 0;
 			issued += c->n;
 		}
 		struct pollfd pfd = { .fd = iscsi_get_fd(l->iscsi), .events = (short)iscsi_which_events(l->iscsi) };
