@@ -11,6 +11,7 @@ interface ConnectorView {
   name: string;
   offloadCompositing: boolean;
   packagingCacheGb: number;
+  settings: Record<string, unknown>;
   secretsSet: Record<string, boolean>;
 }
 
@@ -78,9 +79,10 @@ export const connectorCommand = resourceCommand<ConnectorView>({
 Image Portability commands take. Secrets are write-only: --secret FIELD=ENV_VAR reads the value from
 that environment variable, and nothing prints it back (secretsSet says which are set). Settings are
 --setting KEY=VALUE, one each (lamina connector get shows them; GET /api/connectors/types their
-schemas). --offload on|off turns Offload Compositing on or off; --cache-gb sizes the packaging cache
-(0: off); --post-publish-script FILE runs after each publish. test runs the connector's own check as a
-task; with --wait it follows it and prints one result per setting, exiting 0 only when all pass.`,
+schemas); update keeps the settings it is not given. --offload on|off turns Offload Compositing on
+or off; --cache-gb sizes the packaging cache (0: off); --post-publish-script FILE runs after each
+publish. test runs the connector's own check as a task; with --wait it follows it and prints one
+result per setting, exiting 0 only when all pass.`,
   actions: {
     create: {
       usage:
@@ -98,10 +100,11 @@ task; with --wait it follows it and prints one result per setting, exiting 0 onl
         'update ID|NAME [--name NAME] [--setting KEY=VALUE]... [--secret FIELD=ENV_VAR]... [--offload on|off] [--cache-gb N] [--post-publish-script FILE] [--json]',
       options: EDIT_OPTIONS,
       async run({ api, options, target, print }) {
-        const connector = await target();
-        print(
-          await api.patch<ConnectorView>(`/api/connectors/${connector.id}`, await connectorBody(options)),
-        );
+        const connector = (await target()) as unknown as ConnectorView;
+        const body = await connectorBody(options);
+        // The API replaces settings whole: the ones given are laid over the stored ones.
+        if (body.settings) body.settings = { ...connector.settings, ...body.settings };
+        print(await api.patch<ConnectorView>(`/api/connectors/${connector.id}`, body));
         return 0;
       },
     },

@@ -178,8 +178,16 @@ describe('lamina commands against a running appliance', () => {
     expect(created).toMatchObject({ type: 'fileshare', secretsSet: { password: true } });
     const shown = await lamina('connector', 'get', 'CLI share', '--json');
     expect(shown.out).not.toContain(SHARE_PASSWORD);
-    const renamed = await json('connector', 'update', created.id, '--name', 'CLI images');
-    expect(renamed).toMatchObject({ name: 'CLI images', settings: { mountPoint } });
+    const renamed = await json(
+      'connector',
+      'update',
+      created.id,
+      '--name',
+      'CLI images',
+      '--setting',
+      'maxMiBps=40',
+    );
+    expect(renamed).toMatchObject({ name: 'CLI images', settings: { mountPoint, maxMiBps: 40 } });
     const missingSecret = await lamina(
       'connector',
       'update',
@@ -235,7 +243,8 @@ describe('lamina commands against a running appliance', () => {
     expect(appVersion.state).toBe('Deployable');
     const inUse = await lamina('layer', 'delete', 'Win CLI');
     expect(inUse.code).toBe(1);
-    expect(inUse.err).toMatch(/Tools CLI/);
+    // The refusal as the API explained it: what still uses the layer.
+    expect(inUse.err).toMatch(/HTTP 409 .*\n {2}used by layer bound to it 'Tools CLI'/);
 
     // A zip that is not one: the build fails, and a retry is a new run of the same task that fails too.
     const notZip = path.join(testDir('not-zip'), 'broken.zip');
