@@ -117,6 +117,8 @@ export async function produce(
 export interface VerifiedLayer {
   /** Paths under `\.lamina\scripts`: the layer's first-start scripts. */
   scripts: string[];
+  /** OS layers: the Windows volume's size (the layer disk's partition). */
+  volumeBytes?: number;
 }
 
 export interface CapturedVersion extends FileDigest {
@@ -226,7 +228,9 @@ export function createLayerDiskActivities(deps: LayerDiskDeps) {
         }
         if ((await digestFile(input.path)).sha256 !== input.sha256)
           throw new Error(`${input.path} changed after it was written`);
-        return { scripts: await layerScriptPaths(input.path) };
+        const scripts = await layerScriptPaths(input.path);
+        if (input.type !== 'os') return { scripts };
+        return { scripts, volumeBytes: await withLayer(input.path, async (layer) => layer.partitionSize) };
       });
     },
 

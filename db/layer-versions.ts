@@ -100,13 +100,15 @@ export interface DeployableDisk {
   scripts?: string[];
   /** Captured versions: the elastic-fit verdict and its reasons. */
   elasticFit?: ElasticFit;
+  /** OS layer versions: the size of the Windows volume, which a template's disk must leave room for. */
+  volumeBytes?: number;
 }
 
 export async function markDeployable(pool: Pool, id: string, disk: DeployableDisk): Promise<void> {
   await pool.query(
     `UPDATE layer_versions
         SET state = 'Deployable', action = NULL, disk_path = $2, size_bytes = $3, sha256 = $4,
-            scripts = $5, elastic_fit = $6, elastic_fit_reasons = $7, updated_at = now()
+            scripts = $5, elastic_fit = $6, elastic_fit_reasons = $7, volume_bytes = $8, updated_at = now()
       WHERE id = $1`,
     [
       id,
@@ -116,6 +118,7 @@ export async function markDeployable(pool: Pool, id: string, disk: DeployableDis
       JSON.stringify(disk.scripts ?? []),
       disk.elasticFit?.verdict ?? null,
       JSON.stringify(disk.elasticFit?.reasons ?? []),
+      disk.volumeBytes ?? null,
     ],
   );
 }

@@ -31,6 +31,8 @@ export interface VersionFacts {
   layerType: LayerType;
   osLayerId: string | null;
   sizeBytes: string | null;
+  /** OS layer versions made Deployable since migration 013: the Windows volume's size. */
+  volumeBytes: number | null;
   creationSeq: number;
   /** App and platform versions: the OS version they were made on, its name and creation order. */
   madeOn: { id: string; version: string; creationSeq: number } | null;
@@ -54,7 +56,7 @@ export const templateList: ListDefinition<object> = {
 
 export async function versionFacts(db: Queryable, versionIds: string[]): Promise<VersionFacts[]> {
   const { rows } = await db.query<VersionFacts>(
-    `SELECT v.id, v.state, v.version, v.size_bytes AS "sizeBytes", l.id AS "layerId", l.name AS "layerName",
+    `SELECT v.id, v.state, v.version, v.size_bytes AS "sizeBytes", v.volume_bytes::float8 AS "volumeBytes", l.id AS "layerId", l.name AS "layerName",
             l.type AS "layerType", l.os_layer_id AS "osLayerId", v.creation_seq::float8 AS "creationSeq",
             CASE WHEN o.id IS NULL THEN NULL
                  ELSE json_build_object('id', o.id, 'version', o.version, 'creationSeq', o.creation_seq::float8) END

@@ -52,6 +52,7 @@ export async function finishVersion(
     // Tasks recorded before disks were read back for their scripts have no answer here.
     ...(verified ? { scripts: verified.scripts } : {}),
     ...(elasticFit ? { elasticFit } : {}),
+    ...(verified?.volumeBytes ? { volumeBytes: verified.volumeBytes } : {}),
   });
   return { versionId: version.versionId, diskPath: version.diskPath, ...digest };
 }

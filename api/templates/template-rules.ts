@@ -3,7 +3,8 @@ import { CONNECTOR_TYPES, type ConnectorType } from '../../connectors/registry';
 import { connectorTypeAndName } from '../../db/connectors';
 import type { Queryable } from '../../db/list-page';
 import { versionFacts, type VersionFacts } from '../../db/templates';
-import { FIRMWARES } from '../../domain/firmware';
+import { planDisk, windowsPartition } from '../../compositor/disk-layout';
+import { DISK_FIRMWARE, FIRMWARES } from '../../domain/firmware';
 import { ELASTIC_LAYERING_MODES } from '../../domain/image-settings';
 import { IMAGE_FORMAT_MAX_GB, IMAGE_FORMATS } from '../../domain/image-formats';
 import { USER_LAYER_MODES } from '../../domain/user-layers';
@@ -91,10 +92,15 @@ export async function templateErrors(db: Queryable, t: TemplateFields): Promise<
     if (app) appLayers.add(app.layerId);
   });
 
-  if (os?.sizeBytes && Number(os.sizeBytes) > t.diskSizeGb * 1024 ** 3) {
+  const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
+  // The OS volume is cloned whole into the image's Windows partition, as compose checks too; the
+  // layer disk's file size says nothing of it (a dynamic disk stores only what the volume uses).
+  const windowsBytes = windowsPartition(planDisk(DISK_FIRMWARE[t.firmware], t.diskSizeGb * 1024 ** 3)).size;
+  if (os?.volumeBytes && os.volumeBytes > windowsBytes) {
+    const needed = Math.ceil((t.diskSizeGb * 1024 ** 3 - windowsBytes + os.volumeBytes) / 1024 ** 3);
     errors.push({
       field: 'body.diskSizeGb',
-      message: `the OS layer needs at least ${Math.ceil(Number(os.sizeBytes) / 1024 ** 3)} GB`,
+      message: `the OS layer's volume is ${mib(os.volumeBytes)} MiB, larger than the ${mib(windowsBytes)} MiB Windows partition of a ${t.diskSizeGb} GB ${t.firmware} disk: it needs at least ${needed} GB`,
     });
   }
   if (t.diskSizeGb > IMAGE_FORMAT_MAX_GB[t.diskFormat]) {

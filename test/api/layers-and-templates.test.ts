@@ -9,14 +9,17 @@ describe('layers, versions, image templates, storage locations and elastic assig
   let vsphereId: string;
   let localId: string;
 
-  /** Versions become Deployable through tasks; here the test plays the task. */
-  const deployable = async (layerId: string, version: string, sizeGb = 20) => {
+  /**
+   * Versions become Deployable through tasks; here the test plays the task. An OS version's volume is
+   * `volumeGb`; its (dynamic) layer disk file holds a quarter of that.
+   */
+  const deployable = async (layerId: string, version: string, volumeGb = 20) => {
     const created = await api.post(`/api/layers/${layerId}/versions`, { version });
     expect(created.status).toBe(201);
-    await stack.pool.query(`UPDATE layer_versions SET state = 'Deployable', size_bytes = $2 WHERE id = $1`, [
-      created.body.id,
-      sizeGb * 1024 ** 3,
-    ]);
+    await stack.pool.query(
+      `UPDATE layer_versions SET state = 'Deployable', size_bytes = $2, volume_bytes = $3 WHERE id = $1`,
+      [created.body.id, (volumeGb * 1024 ** 3) / 4, volumeGb * 1024 ** 3],
+    );
     return created.body.id as string;
   };
   const layer = async (type: string, name: string, osLayerId?: string) => {
@@ -161,10 +164,20 @@ describe('layers, versions, image templates, storage locations and elastic assig
     expect(vhdOnVsphere.body.errors).toEqual([
       { field: 'body.diskFormat', message: "connector 'vSphere' (VMware vSphere) takes VMDK disks, not VHD" },
     ]);
+    // The OS volume (20 GiB) is what must fit, not its layer disk file (5 GiB).
     const tooSmall = await api.post('/api/templates', template({ name: 'T2', diskSizeGb: 10 }));
     expect(tooSmall.body.errors).toEqual([
-      { field: 'body.diskSizeGb', message: 'the OS layer needs at least 20 GB' },
+      {
+        field: 'body.diskSizeGb',
+        message:
+          "the OS layer's volume is 20480 MiB, larger than the 9962 MiB Windows partition of a 10 GB UEFI disk: it needs at least 21 GB",
+      },
     ]);
+    const justFits = await api.post('/api/templates', template({ name: 'T2', diskSizeGb: 21 }));
+    expect(justFits.status).toBe(201);
+    expect((await api.delete(`/api/templates/${justFits.body.id}`)).status).toBe(204);
+    const justShort = await api.post('/api/templates', template({ name: 'T2b', diskSizeGb: 20 }));
+    expect(justShort.body.errors.map((e: { field: string }) => e.field)).toEqual(['body.diskSizeGb']);
     const hyperv = await api.post('/api/connectors', {
       type: 'hyperv',
       name: 'Hyper-V',
