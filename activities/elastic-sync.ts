@@ -81,7 +81,7 @@ export function createElasticSyncActivities(deps: ElasticSyncDeps) {
     async copyElasticLayer(
       shareId: string,
       disk: ElasticSyncPlan['disks'][number],
-    ): Promise<{ copied: boolean }> {
+    ): Promise<{ copied: boolean; resumedFrom?: number }> {
       const share = await mountedShare(shareId);
       const folder = path.join(share.mountPoint, LAYERS_FOLDER);
       await fs.mkdir(folder, { recursive: true });

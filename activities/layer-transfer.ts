@@ -99,12 +99,14 @@ export function createLayerTransferActivities(deps: LayerTransferDeps) {
       }));
     },
 
+    /** Copies one version's disk into the export folder (hash checked); see copyVerified. */
     async exportLayerVersion(
       where: TransferFolder,
       entry: ManifestEntry & { diskPath: string },
-    ): Promise<void> {
+    ): Promise<{ resumedFrom?: number }> {
       const dir = await folderPath(where);
-      await copyVerified(entry.diskPath, path.join(dir, entry.file), entry.sha256);
+      const { resumedFrom } = await copyVerified(entry.diskPath, path.join(dir, entry.file), entry.sha256);
+      return resumedFrom ? { resumedFrom } : {};
     },
 
     /** Written last, whole or not at all: its presence marks a complete export. */
@@ -212,13 +214,18 @@ export function createLayerTransferActivities(deps: LayerTransferDeps) {
     },
 
     /** Copies one version's disk into the repository (hash checked) and records it Deployable, with its layer if new. */
-    async importLayerVersion(where: TransferFolder, entry: ManifestEntry, newLayer: boolean): Promise<void> {
+    async importLayerVersion(
+      where: TransferFolder,
+      entry: ManifestEntry,
+      newLayer: boolean,
+    ): Promise<{ resumedFrom?: number }> {
       const dir = await folderPath(where);
       const diskPath = diskPathOf(entry);
       await fs.mkdir(path.dirname(diskPath), { recursive: true });
-      await copyVerified(path.join(dir, entry.file), diskPath, entry.sha256);
+      const { resumedFrom } = await copyVerified(path.join(dir, entry.file), diskPath, entry.sha256);
       if (newLayer) await recordImportedLayer(deps.pool, entry);
       await recordImportedVersion(deps.pool, { ...entry, diskPath });
+      return resumedFrom ? { resumedFrom } : {};
     },
 
     /** Compensation of importLayerVersion: its record and disk (with a partial copy). */

@@ -11,12 +11,13 @@ import { heartbeatProgress, previousResumeToken } from './heartbeat';
  * heartbeat on the next attempt (a killed worker, a disk that was full); the target only ever appears
  * whole, by rename. A target already there with the right hash is kept; one with another hash is
  * replaced. A copy whose hash is wrong is removed and the attempt fails, so the next one copies again.
+ * `resumedFrom`: the byte this attempt's copy started at, when an earlier one had got that far.
  */
 export async function copyVerified(
   source: string,
   target: string,
   sha256: string,
-): Promise<{ copied: boolean }> {
+): Promise<{ copied: boolean; resumedFrom?: number }> {
   const name = path.basename(target);
   if (await fs.stat(target).catch(() => undefined)) {
     if ((await digestFile(target)).sha256 === sha256) return { copied: false };
@@ -24,7 +25,7 @@ export async function copyVerified(
   }
   const beat = heartbeatProgress<number>(`copy ${name}`);
   const signal = Context.current().cancellationSignal;
-  await resumableCopy(source, target, {
+  const { resumedFrom } = await resumableCopy(source, target, {
     partial: path.join(path.dirname(target), `.${name}.partial`),
     resumeFrom: previousResumeToken<number>() ?? 0,
     onProgress: ({ done, total }) => beat({ done, total, resume: done }),
@@ -38,5 +39,5 @@ export async function copyVerified(
     beat({ phase: 'hash mismatch', done: 0, total: copy.sizeBytes, resume: 0 });
     throw new Error(`the copy ${target} has SHA-256 ${copy.sha256}, not ${sha256}`);
   }
-  return { copied: true };
+  return { copied: true, ...(resumedFrom > 0 ? { resumedFrom } : {}) };
 }

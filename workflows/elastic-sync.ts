@@ -21,6 +21,8 @@ export interface ElasticSyncResult {
   removed: string[];
   /** Assigned versions not delivered because they are no longer Deployable. */
   skipped: string[];
+  /** Copies that went on from where an interrupted attempt stopped (a dead worker, a full share). */
+  resumed: { versionId: string; fromByte: number }[];
 }
 
 /** Sent (with signal-with-start) for every sync request; the running task takes it as one more pass. */
@@ -74,12 +76,15 @@ export async function elasticSync(input: ElasticSyncInput): Promise<ElasticSyncR
         records.removeUnassignedElasticLayers(input.shareId),
       );
       let copied = 0;
+      const resumed: ElasticSyncResult['resumed'] = [];
       for (const disk of disks) {
-        if ((await copying.copyElasticLayer(input.shareId, disk)).copied) copied++;
+        const copy = await copying.copyElasticLayer(input.shareId, disk);
+        if (copy.copied) copied++;
+        if (copy.resumedFrom) resumed.push({ versionId: disk.versionId, fromByte: copy.resumedFrom });
       }
       const { generation } = await records.writeElasticFiles(input.shareId, plan);
       const { removed } = await records.removeUnassignedElasticLayers(input.shareId);
-      return { generation, layers: disks.length, copied, removed, skipped };
+      return { generation, layers: disks.length, copied, removed, skipped, resumed };
     });
   }
   return { passes, ...last! };

@@ -12,6 +12,8 @@ export interface LayerTransferResult {
   transferred: string[];
   /** Import: versions this appliance already had. */
   skipped: string[];
+  /** Copies that went on from where an interrupted attempt stopped (a dead worker, a full disk). */
+  resumed: { version: string; fromByte: number }[];
 }
 
 const retry: RetryPolicy = {
@@ -44,6 +46,10 @@ const label = (v: { layerName: string; version: string }) => `layer '${v.layerNa
  * first, then creation order). A failed or stopped transfer removes what it wrote.
  */
 export async function layerTransfer(input: LayerTransferInput): Promise<LayerTransferResult> {
+  const resumed: LayerTransferResult['resumed'] = [];
+  const noteResumed = (version: { layerName: string; version: string }, copy: { resumedFrom?: number }) => {
+    if (copy.resumedFrom) resumed.push({ version: label(version), fromByte: copy.resumedFrom });
+  };
   return withSaga(async (saga) => {
     if (input.direction === 'export') {
       const versions = await records.planLayerExport(input.target, input.versionIds);
@@ -53,12 +59,13 @@ export async function layerTransfer(input: LayerTransferInput): Promise<LayerTra
           versions.map((v) => v.file),
         ),
       );
-      for (const version of versions) await copying.exportLayerVersion(input.target, version);
+      for (const version of versions)
+        noteResumed(version, await copying.exportLayerVersion(input.target, version));
       await records.writeTransferManifest(
         input.target,
         versions.map(({ diskPath: _, ...entry }) => entry),
       );
-      return { direction: 'export', transferred: versions.map(label), skipped: [] };
+      return { direction: 'export', transferred: versions.map(label), skipped: [], resumed };
     }
     const plan = await copying.planLayerImport(input.source);
     for (const layerId of plan.newLayers) {
@@ -66,8 +73,11 @@ export async function layerTransfer(input: LayerTransferInput): Promise<LayerTra
     }
     for (const version of plan.versions) {
       saga.register(`imported ${label(version)}`, () => records.discardImportedVersion(version));
-      await copying.importLayerVersion(input.source, version, plan.newLayers.includes(version.layerId));
+      noteResumed(
+        version,
+        await copying.importLayerVersion(input.source, version, plan.newLayers.includes(version.layerId)),
+      );
     }
-    return { direction: 'import', transferred: plan.versions.map(label), skipped: plan.skipped };
+    return { direction: 'import', transferred: plan.versions.map(label), skipped: plan.skipped, resumed };
   });
 }

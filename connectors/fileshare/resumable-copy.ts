@@ -17,17 +17,32 @@ export interface ResumableCopyOptions {
 }
 
 /**
+ * Writes all of `data` at `offset`. A file system running out of space may write part of it and say so
+ * (a short write) before it fails the next write: the rest is written or fails here, so a chunk is
+ * never reported copied that is not.
+ */
+async function writeWhole(output: fs.FileHandle, data: Buffer, offset: number): Promise<void> {
+  for (let written = 0; written < data.length;) {
+    const { bytesWritten } = await output.write(data, written, data.length - written, offset + written);
+    if (bytesWritten === 0) throw new Error(`writing at byte ${offset + written} wrote nothing`);
+    written += bytesWritten;
+  }
+}
+
+/**
  * Copies `source` to `target` in chunks, skipping all-zero chunks (the target stays sparse), reporting
  * each chunk written. A retry passes the last reported offset and continues from there; a target that
  * already exists means an earlier attempt finished (it is only ever created by the final rename).
+ * Answers the offset this call started copying at: 0 for a whole copy, the source's size when there
+ * was nothing left to copy.
  */
 export async function resumableCopy(
   source: string,
   target: string,
   options: ResumableCopyOptions,
-): Promise<void> {
+): Promise<{ resumedFrom: number }> {
   const exists = await fs.stat(target).catch(() => undefined);
-  if (exists) return;
+  if (exists) return { resumedFrom: exists.size };
   const total = (await fs.stat(source)).size;
   const partialSize = (await fs.stat(options.partial).catch(() => undefined))?.size ?? -1;
   // Only trust a partial file that holds at least what was reported; otherwise start over.
@@ -45,7 +60,10 @@ export async function resumableCopy(
       const { bytesRead } = await input.read(buffer, 0, Math.min(CHUNK, total - done), done);
       if (bytesRead === 0) throw new Error(`${source} shrank while being copied`);
       const chunk = buffer.subarray(0, bytesRead);
-      if (!isZero(chunk)) await output.write(chunk, 0, bytesRead, done);
+      if (!isZero(chunk)) await writeWhole(output, chunk, done);
+      // A skipped chunk is a hole, but the partial file's size must still cover it: a resume trusts
+      // only a partial file that reaches the offset reported (ahead of the file, data is rewritten).
+      else await output.truncate(done + bytesRead);
       done += bytesRead;
       options.onProgress({ done, total });
       if (options.maxBytesPerSecond) {
@@ -60,4 +78,5 @@ export async function resumableCopy(
     await input.close();
   }
   await fs.rename(options.partial, target);
+  return { resumedFrom: start };
 }
