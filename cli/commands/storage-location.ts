@@ -30,8 +30,9 @@ export const storageLocationCommand = resourceCommand<StorageLocationView>({
   deletable: true,
   line: (s) =>
     `${s.id}  ${s.name}  ${s.sharePath}  priority ${s.priority}  ${s.adGroups.join('; ') || 'everyone'}`,
-  about: `User layer storage locations: a share per set of AD groups (--group, one each; none: every user). At
-logon the matching location with the lowest priority number holds the user's layer; numbers are unique.`,
+  about: `User layer storage locations: a share per set of AD groups (--group DOMAIN\\group or a DN, one each;
+none: every user), looked up in the directory when saved (an unknown group is refused). At logon the
+matching location with the lowest priority number holds the user's layer; numbers are unique.`,
   actions: {
     create: {
       usage: 'create --name NAME --share \\\\SERVER\\SHARE\\FOLDER --priority N [--group GROUP]... [--json]',

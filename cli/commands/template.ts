@@ -82,7 +82,7 @@ export const templateCommand = resourceCommand<TemplateView>({
 template's id or its exact name; layer versions are named by id (lamina layer versions LAYER). create and
 update take the wizard's choices: --os (OS layer version), --platform, --app (one each, any order:
 priority comes from the layers), --connector, --size-gb, --format VHD|VHDX|VMDK, --firmware BIOS|UEFI,
---elastic none|app|app_and_user, --user-layer, --sysprep; update sends only the flags given. publish
+--elastic none|app|app_and_user, --user-layer none|full|office365|session_office365, --sysprep; update sends only the flags given. publish
 starts the publish task (POST /api/templates/:id/publish) and prints it; with --wait it follows the task
 to its end (a progress bar on a terminal) and exits 0 only when the image was published. conflicts
 prints a published image's conflict report: each file or registry value more than one layer provides,
