@@ -18,15 +18,19 @@ export const DIRECT_ALIGNMENT = 4096;
 
 interface IoAddon {
   alignedBuffer(size: number): Buffer;
+  residentBytes(fd: number, size: number): Promise<number>;
 }
 
 let addon: IoAddon | undefined;
 const alignedMemory = new WeakSet<ArrayBufferLike>();
 
+function io(): IoAddon {
+  return (addon ??= loadNativeAddon<IoAddon>('lamina_io'));
+}
+
 /** A Buffer whose memory direct I/O accepts (page-aligned); `size` a multiple of DIRECT_ALIGNMENT. */
 export function allocDirectBuffer(size: number): Buffer {
-  addon ??= loadNativeAddon<IoAddon>('lamina_io');
-  const buffer = addon.alignedBuffer(size);
+  const buffer = io().alignedBuffer(size);
   alignedMemory.add(buffer.buffer);
   return buffer;
 }
@@ -56,4 +60,15 @@ export async function openDirect(file: string, mode: 'read' | 'write'): Promise<
     if ((err as NodeJS.ErrnoException).code === 'EINVAL') return undefined;
     throw err;
   }
+}
+
+/**
+ * Bytes of the first `size` bytes of the file open as `fd` that the page cache holds (mincore, in
+ * native/io/page-cache.cc), or undefined where the file cannot be mapped to ask: then reads go
+ * direct, as for a file nobody read lately.
+ */
+export async function residentBytes(fd: number, size: number): Promise<number | undefined> {
+  return io()
+    .residentBytes(fd, size)
+    .catch(() => undefined);
 }

@@ -1,8 +1,7 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { allocDirectBuffer, canUseDirect, openDirect } from './direct-io';
+import { allocDirectBuffer, canUseDirect, openDirect, residentBytes } from './direct-io';
 import { DiskFormatError } from './errors';
 import { mergeRanges, punchHoles, reserveSpace, subtractRanges } from './file-space';
 import type { Extent } from './types';
@@ -119,7 +118,7 @@ export class InputFile {
    * from memory, and the cache holds it whether or not this read uses it.
    */
   private async openDirectUnlessCached(): Promise<fs.FileHandle | undefined> {
-    const cached = await residentBytes(this.path);
+    const cached = await residentBytes(this.handle.fd, this.fileSize);
     if (cached !== undefined && cached * 2 >= this.storedBytes) return undefined;
     return openDirect(this.path, 'read');
   }
@@ -163,24 +162,6 @@ export async function* readFileChunks(file: string): AsyncGenerator<Buffer> {
     await next?.catch(() => undefined); // a caller that stopped early: no read left running on a closed file
     await input.close();
   }
-}
-
-/**
- * Bytes of `file` in the page cache, from util-linux's `fincore` (Node has no mincore); undefined
- * where it is missing or fails, and then reads go direct, as for a cold file.
- */
-function residentBytes(file: string): Promise<number | undefined> {
-  return new Promise((resolve) => {
-    execFile(
-      'fincore',
-      ['--bytes', '--noheadings', '--output', 'RES', file],
-      { timeout: 10_000 },
-      (err, stdout) => {
-        const bytes = Number(stdout.trim());
-        resolve(err || stdout.trim() === '' || !Number.isFinite(bytes) ? undefined : bytes);
-      },
-    );
-  });
 }
 
 /** Copies the part of `patch` that falls inside the read of `target.length` bytes at `offset`. */
