@@ -96,12 +96,12 @@ async function askForSecureBootAndVtpm(vmName: string): Promise<void> {
   expect(await hardwareOf(client, vm)).toMatchObject({ firmware: 'efi', secureBoot: true, vtpm: true });
 }
 
-async function publish(name: string) {
+async function publish(name: string, connector = connectorId) {
   const created = await app.api.post('/api/templates', {
     name,
     osVersionId: os.versionId,
     appVersionIds: [appVersion],
-    connectorId,
+    connectorId: connector,
     diskSizeGb: 1,
     diskFormat: 'VMDK',
     firmware: 'UEFI',
@@ -191,4 +191,20 @@ test('an engine whose CHAP secret is wrong fails the task naming the CHAP user, 
   } finally {
     guests.tamper = (environment) => environment;
   }
+});
+
+test('a connector that names no engine template VM fails the offloaded publish at once, saying so', async () => {
+  const withoutEngines = await vcsimConnectorThroughApi(app.api, sim, { templateVm: TEMPLATE_VM });
+  expect(
+    (await app.api.patch(`/api/connectors/${withoutEngines}`, { offloadCompositing: true })).status,
+  ).toBe(200);
+  const task = await finished(app.api, await publish('NoEngineTemplate', withoutEngines));
+
+  expect(task.state).toBe('failed');
+  expect(task.error).toMatch(/names no Compositing Engine template VM \(ceTemplateVm\)/);
+  expectWorkerFailures(
+    { kind: 'activity', type: 'createCompositingEngine', error: /ceTemplateVm/ },
+    { kind: 'workflow', error: /ceTemplateVm/ },
+  );
+  await expectNothingLeft();
 });

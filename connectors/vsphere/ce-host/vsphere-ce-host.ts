@@ -1,6 +1,7 @@
 import type { CeHost, EngineDatastoreDestination, EngineLaunch } from '../../ce-host';
 import { ENGINE_DATASTORE_SESSION } from '../../ce-host';
-import { findTemplateVm } from '../inventory';
+import { VmHostLookupError } from '../../vm-host';
+import { findTemplateVm, SettingProblem } from '../inventory';
 import type { VsphereConnectorSettings } from '../settings';
 import * as vms from '../virtual-machines';
 import { storedDisk } from '../vsphere-vm-host';
@@ -39,8 +40,9 @@ export class VsphereCeHost implements CeHost {
 
   async createEngine(launch: EngineLaunch): Promise<void> {
     const templateName = this.settings.ceTemplateVm;
+    // Final, like a VM that is not there: retrying cannot make the setting appear.
     if (!templateName)
-      throw new Error(
+      throw new VmHostLookupError(
         'the vSphere connector names no Compositing Engine template VM (ceTemplateVm): set one, or turn ' +
           'Offload Compositing off',
       );
@@ -58,7 +60,9 @@ export class VsphereCeHost implements CeHost {
       else
         vm = await cloneEngineVm(
           client,
-          await findTemplateVm(client, session.datacenter, templateName, 'ceTemplateVm'),
+          await findTemplateVm(client, session.datacenter, templateName, 'ceTemplateVm').catch((err) => {
+            throw err instanceof SettingProblem ? new VmHostLookupError(`ceTemplateVm: ${err.message}`) : err;
+          }),
           {
             id: launch.id,
             name: launch.name,
