@@ -14,6 +14,8 @@ export interface Azurite {
   /** The Blob service endpoint of the emulator's account. */
   blobEndpoint: string;
   port: number;
+  /** The emulator's process (a benchmark reads its CPU time). */
+  pid: number;
   accountName: string;
   accountKey: string;
   /** Graceful: requests in flight finish. */
@@ -31,6 +33,11 @@ export interface AzuriteOptions {
   /** Reuse a port and data folder (restarting the emulator where it was). */
   port?: number;
   location?: string;
+  /**
+   * Blobs kept in the emulator's memory, not written to its files and read back: a benchmark measures
+   * the client, and Azure's own storage work is not on this machine. Lost when the emulator stops.
+   */
+  inMemory?: boolean;
 }
 
 export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurite> {
@@ -46,12 +53,12 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
       '127.0.0.1',
       '--blobPort',
       String(port),
-      '--location',
-      location,
       '--silent',
       // The SDK may speak a newer service version than the emulator lists; the calls Lamina makes exist in both.
       '--skipApiVersionCheck',
       '--disableTelemetry',
+      // The folder holds the emulator's log either way, and its blobs unless they stay in memory.
+      ...(options.inMemory ? ['--inMemoryPersistence'] : ['--location', location]),
     ],
     { stdio: ['ignore', log, log] },
   );
@@ -80,6 +87,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   return {
     blobEndpoint: `http://127.0.0.1:${port}/${AZURITE_ACCOUNT}`,
     port,
+    pid: child.pid!,
     accountName: AZURITE_ACCOUNT,
     accountKey: AZURITE_KEY,
     async stop() {
