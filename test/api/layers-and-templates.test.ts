@@ -232,10 +232,24 @@ describe('layers, versions, image templates, storage locations and elastic assig
   });
 
   it('keeps storage locations and elastic assignments, validating what they refer to', async () => {
-    const location = await api.post('/api/storage-locations', {
+    // Groups are looked up in the directory when a location is saved (test/elastic/user-layer.test.ts,
+    // against slapd); this stack has no junction, so a location for a group is refused.
+    const forGroup = await api.post('/api/storage-locations', {
       name: 'Sales profiles',
       sharePath: '\\\\files\\userlayers',
       adGroups: ['CN=Sales,OU=Groups,DC=example,DC=com'],
+      priority: 10,
+    });
+    expect(forGroup.status).toBe(422);
+    expect(forGroup.body.errors).toEqual([
+      {
+        field: 'body.adGroups',
+        message: "no directory junction holds the DN 'CN=Sales,OU=Groups,DC=example,DC=com'",
+      },
+    ]);
+    const location = await api.post('/api/storage-locations', {
+      name: 'Sales profiles',
+      sharePath: '\\\\files\\userlayers',
       priority: 10,
     });
     expect(location.status).toBe(201);
@@ -251,10 +265,7 @@ describe('layers, versions, image templates, storage locations and elastic assig
       priority: 10,
     });
     expect(samePriority.status).toBe(409);
-    const filtered = await api.get(
-      `/api/storage-locations?adGroup=${encodeURIComponent('CN=Sales,OU=Groups,DC=example,DC=com')}`,
-    );
-    expect(filtered.body.total).toBe(1);
+    expect((await api.get('/api/storage-locations?name=Sales')).body.total).toBe(1);
 
     // Users and groups are resolved to SIDs through a directory junction (test/elastic covers that against
     // slapd); this stack has none, so a group is refused and machine patterns carry the assignment.
