@@ -8,6 +8,9 @@ import { DiskFormatError } from '../../disk/errors';
 import { run } from '../../lib/processes';
 import { startAzurite, type Azurite } from '../../runtime/azurite';
 import { CuttingProxy, scratchDir } from '../vsphere/fixtures';
+import type { ConnectorCheck } from '../../connectors/connector';
+import type { ArmFake } from './arm-fake';
+import { armFakeFor, armSettings, ARM_SECRET } from './arm-fixtures';
 import {
   azuriteConnector,
   compareWithSource,
@@ -19,12 +22,14 @@ import {
 
 const MIB = 2 ** 20;
 let azurite: Azurite;
+let arm: ArmFake;
 let container: ContainerClient;
 let dir: string;
 let source: string;
 
 beforeAll(async () => {
   azurite = await startAzurite();
+  arm = await armFakeFor(azurite);
   container = serviceClient(azurite).getContainerClient('images');
   await container.create();
   dir = scratchDir('azure-upload');
@@ -32,6 +37,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await arm?.stop();
   await azurite?.stop();
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -127,10 +133,14 @@ describe('page blob upload to Azurite', () => {
 
   it('uploads through a container SAS with the permissions it needs', async () => {
     const sas = containerSas(azurite, 'images', 'racwdl', new Date(Date.now() + 3600_000));
-    const connector = azuriteConnector(azurite, {}, { storageSas: sas });
+    const connector = azuriteConnector(azurite, armSettings(arm), {
+      clientSecret: ARM_SECRET,
+      storageSas: sas,
+    });
     await connector.uploadVhd(source, 'sas.vhd');
     expect(await connector.hasBlob('sas.vhd')).toBe(true);
-    expect(await connector.test()).toEqual([
+    expect(storageChecks(await connector.test())).toEqual([
+      { field: 'storageAccount', ok: true, message: "storage account 'devstoreaccount1' answers" },
       { field: 'container', ok: true, message: expect.stringContaining('is writable') },
     ]);
   });
@@ -139,13 +149,18 @@ describe('page blob upload to Azurite', () => {
 describe('page blob upload refusals', () => {
   it('names a SAS without write permission, and writes nothing', async () => {
     const sas = containerSas(azurite, 'images', 'rl', new Date(Date.now() + 3600_000));
-    const connector = azuriteConnector(azurite, {}, { storageSas: sas });
+    const connector = azuriteConnector(azurite, armSettings(arm), {
+      clientSecret: ARM_SECRET,
+      storageSas: sas,
+    });
     const failure = connector.uploadVhd(source, 'readonly.vhd');
     await expect(failure).rejects.toThrow(AzureStorageError);
     await expect(failure).rejects.toThrow("lacks permissions 'cwd' (it has sp=rl)");
     expect(await container.getBlobClient('readonly.vhd').exists()).toBe(false);
-    const [check] = await connector.test();
-    expect(check).toMatchObject({ field: 'container', ok: false });
+    expect(storageChecks(await connector.test()).filter((c) => !c.ok)).toEqual([
+      { field: 'storageSas', ok: false, message: expect.stringContaining("lacks permissions 'cwd'") },
+      { field: 'container', ok: false, message: 'not checked: the storage credential was refused' },
+    ]);
   });
 
   it('names an expired SAS', async () => {
@@ -169,11 +184,16 @@ describe('page blob upload refusals', () => {
   });
 
   it('names a container that does not exist, in Test and upload', async () => {
-    const connector = azuriteConnector(azurite, { container: 'missing-container' });
+    const connector = azuriteConnector(
+      azurite,
+      { ...armSettings(arm), container: 'missing-container' },
+      { clientSecret: ARM_SECRET, storageKey: azurite.accountKey },
+    );
     await expect(connector.uploadVhd(source, 'x.vhd')).rejects.toThrow(
       "container 'missing-container' of storage account 'devstoreaccount1' does not exist",
     );
-    expect(await connector.test()).toEqual([
+    expect(storageChecks(await connector.test())).toEqual([
+      { field: 'storageAccount', ok: true, message: "storage account 'devstoreaccount1' answers" },
       { field: 'container', ok: false, message: expect.stringContaining('does not exist') },
     ]);
   });
@@ -190,3 +210,10 @@ describe('page blob upload refusals', () => {
     expect(await container.getBlobClient('corrupt.vhd').exists()).toBe(false);
   });
 });
+
+/** The storage side of a Test: the account, the container and the storage credential (resource-manager.test.ts checks the rest). */
+function storageChecks(checks: ConnectorCheck[]): ConnectorCheck[] {
+  return checks.filter((c) =>
+    ['storageAccount', 'container', 'storageSas', 'storageKey'].includes(c.field ?? ''),
+  );
+}
