@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fs, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createApiToken } from '../api/auth/api-tokens';
 import { BUILT_IN_ADMINISTRATOR } from '../api/auth/identity';
@@ -12,32 +12,59 @@ import { makeGoldImage } from '../compositor/gold-image';
 import { loadConfig } from '../config/env';
 import { freePort, run, stopChild } from '../lib/processes';
 import { projectRoot } from '../lib/project-root';
-import { startStack } from '../runtime/stack';
+import { startStack, type Stack } from '../runtime/stack';
 import type { LayerVersionResult } from '../workflows/layer-versions';
 import type { PublishImageResult } from '../workflows/publish-image';
+import { median } from './median';
 
 /**
  * npm run bench:publish — what orchestration costs. (1) One publish through the API (task start,
  * compose on the compose queue, copy to a file share, hash, records) against the compositor alone on
- * the same layers, median of BENCH_RUNS (3); target: at most 1 s more. (2) BENCH_CONCURRENT (20)
- * publishes of small images started at once against one `lamina worker` process: all must complete;
- * wall time and the worker's peak RSS are printed. Embedded Temporal and Postgres in a scratch folder;
- * BENCH_TIMEOUT_S (900) bounds the whole run.
+ * the same layers, median of BENCH_RUNS (3); target: at most 1 s more. The median run's steps, from
+ * its workflow history, say where the difference goes; the load average is printed with it.
+ * (2) BENCH_CONCURRENT (20) publishes of small images started at once against one `lamina worker`
+ * process: all must complete; wall time and the worker's peak RSS are printed. Embedded Temporal and
+ * Postgres in a scratch folder; BENCH_TIMEOUT_S (900) bounds the whole run.
  */
 
 const RUNS = Number(process.env.BENCH_RUNS ?? '3');
 const CONCURRENT = Number(process.env.BENCH_CONCURRENT ?? '20');
 const GiB = 2 ** 30;
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
-
 async function seconds<T>(work: () => Promise<T>): Promise<[T, number]> {
   const started = process.hrtime.bigint();
   const result = await work();
   return [result, Number(process.hrtime.bigint() - started) / 1e9];
+}
+
+/**
+ * Where a task's time went, from its workflow history: each activity from scheduled to closed, in
+ * order, and what is left between them (workflow tasks, the worker picking the next step up).
+ */
+async function steps(stack: Stack, taskId: string): Promise<string> {
+  const history = await stack.client.workflow.getHandle(taskId).fetchHistory();
+  const events = history.events ?? [];
+  const ms = (event: (typeof events)[number]) =>
+    Number(event.eventTime?.seconds ?? 0) * 1000 + (event.eventTime?.nanos ?? 0) / 1e6;
+  const scheduled = new Map<number, { name: string; at: number }>();
+  const parts: string[] = [];
+  let inActivities = 0;
+  for (const event of events) {
+    const activity = event.activityTaskScheduledEventAttributes;
+    if (activity)
+      scheduled.set(Number(event.eventId), { name: activity.activityType?.name ?? '?', at: ms(event) });
+    const closed =
+      event.activityTaskCompletedEventAttributes ??
+      event.activityTaskFailedEventAttributes ??
+      event.activityTaskTimedOutEventAttributes;
+    const step = closed && scheduled.get(Number(closed.scheduledEventId));
+    if (step) {
+      inActivities += ms(event) - step.at;
+      parts.push(`${step.name} ${((ms(event) - step.at) / 1000).toFixed(2)}`);
+    }
+  }
+  const total = events.length > 0 ? ms(events[events.length - 1]) - ms(events[0]) : 0;
+  return `${parts.join(', ')}; between steps ${((total - inActivities) / 1000).toFixed(2)} s`;
 }
 
 /** Peak resident set of a process, from the kernel's high-water mark. */
@@ -143,10 +170,13 @@ async function main(): Promise<void> {
     const single = await template('Bench');
     const throughApi: number[] = [];
     const alone: number[] = [];
+    const taskIds: string[] = [];
     for (let run = 0; run < RUNS; run++) {
-      const [, apiSeconds] = await seconds(async () =>
-        finished<PublishImageResult>(await api.post(`/api/templates/${single.id}/publish`, {})),
-      );
+      const [, apiSeconds] = await seconds(async () => {
+        const task = await api.post<Task>(`/api/templates/${single.id}/publish`, {});
+        taskIds.push(task.id);
+        return finished<PublishImageResult>(task);
+      });
       throughApi.push(apiSeconds);
       const out = path.join(root, `alone-${run}.vhdx`);
       const [, composeSeconds] = await seconds(() =>
@@ -167,8 +197,14 @@ async function main(): Promise<void> {
     const overhead = median(throughApi) - median(alone);
     console.log(
       `publish through the API: ${median(throughApi).toFixed(2)} s; compositor alone: ${median(alone).toFixed(2)} s; ` +
-        `orchestration overhead: ${overhead.toFixed(2)} s (target <= 1 s: ${overhead <= 1 ? 'met' : 'MISSED'}) [median of ${RUNS}]`,
+        `orchestration overhead: ${overhead.toFixed(2)} s (target <= 1 s: ${overhead <= 1 ? 'met' : 'MISSED'}) ` +
+        `[median of ${RUNS}; 1-minute load average ${loadavg()[0].toFixed(1)}]`,
     );
+    // The steps of the run whose time was the median (the median itself when RUNS is odd).
+    const middle = throughApi.indexOf(
+      [...throughApi].sort((a, b) => a - b)[Math.floor((throughApi.length - 1) / 2)],
+    );
+    console.log(`  its steps (s): ${await steps(stack, taskIds[middle])}`);
 
     // (2) Many at once on one worker.
     const templates: { id: string }[] = [];
