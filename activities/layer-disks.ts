@@ -5,14 +5,12 @@ import { CancelledFailure, Context } from '@temporalio/activity';
 import { captureLayer, type CaptureReport } from '../compositor/capture';
 import { assessElasticFit } from '../compositor/capture/elastic-fit';
 import { compose, type ComposeReport } from '../compositor/compose';
-import { ComposeError } from '../compositor/errors';
 import type { OutputFormat } from '../compositor/disk-image';
 import { importOsLayer, osLayerLineage } from '../compositor/import-os';
 import { MiB, planDisk, windowsPartition } from '../compositor/disk-layout';
 import { inspectLayer } from '../compositor/inspect';
 import { withLayer } from '../compositor/layer-disk';
 import { buildLayer, type BuildLayerOptions } from '../compositor/layer-build';
-import { mergeLayerVersions } from '../compositor/layer-merge';
 import { finalizePackageDisk } from '../compositor/package-disk';
 import { readReport, writeReport } from '../compositor/report-file';
 import { layerScriptPaths } from '../compositor/scripts-runner';
@@ -260,7 +258,7 @@ export function createLayerDiskActivities(deps: LayerDiskDeps) {
      * (`after`) and the composed disk it started from (`base`); for an OS layer, the whole volume,
      * keeping the layer's identity. On a machine that showed the layer's `previous` version, the
      * difference is only what changed since: the version is written as the previous content with
-     * the changes over it, so it stands alone. The capture report (and the difference) go to the
+     * the changes over it, so it stands alone (captureLayer does both). The capture report goes to the
      * task's `scratch` folder: a retried attempt that finds the layer disk and its report returns them.
      */
     async captureLayerVersion(input: {
@@ -282,30 +280,20 @@ export function createLayerDiskActivities(deps: LayerDiskDeps) {
       /** The task's scratch folder. */
       scratch: string;
     }): Promise<CapturedVersion> {
-      const { layer, previous, scripts, scratch, ...options } = input;
-      if (scripts && input.type === 'os')
-        throw new ComposeError('first-start scripts are attached to app and platform layers, not OS layers');
-      // Captured as is, or as the changes the version is then made whole from (previous content, scripts).
-      const assembled = previous !== undefined || scripts !== undefined;
+      const { layer, scratch, ...options } = input;
       const reportPath = path.join(scratch, 'capture.json');
       if (!(await fileExists(reportPath))) await fs.rm(input.out, { force: true });
       await produce(input.out, async (progress, signal) => {
         const lineage = layer && (await osLayerLineage(layer.versions, layer.id));
-        const changes = path.join(scratch, 'changes.vhdx');
-        await removeWithLeftovers(changes);
+        // The CLI's capture: with the previous version and the scripts, the version is made whole there.
         await captureLayer({
           ...options,
           ...(lineage ? { lineage } : {}),
-          out: assembled ? changes : input.out,
+          out: input.out,
           reportPath,
           onProgress: ({ phase, done, total }) => progress({ phase, done, total }),
           signal,
         });
-        if (assembled) {
-          progress({ phase: 'merge', done: 0, total: 1 });
-          await mergeLayerVersions({ previous, changes, scripts, out: input.out });
-          await fs.rm(changes);
-        }
       });
       const report = JSON.parse(await fs.readFile(reportPath, 'utf8')) as CaptureReport;
       return {

@@ -6,7 +6,8 @@ import { oneOf, parseOptions, printProgress, required } from '../options';
 /** `lamina layer capture`: capture by difference of a packaging machine's boot disk (compositor/capture). */
 
 export const captureUsage = `  lamina layer capture --os OS_LAYER --base BASE --after AFTER --type app|platform|os --name N
-                       [--version V] [--sequence N] --out FILE [--report capture.json]
+                       [--version V] [--sequence N] [--previous LAYER] [--scripts DIR|ZIP]
+                       --out FILE [--report capture.json]
       Captures a layer from a packaging machine's boot disk: AFTER (the disk after the install,
       shut down) against BASE (the disk it started from), both whole disks in any format. AFTER
       is a copy of BASE, or its child (a differencing VHD, VHDX or VMDK whose parent chain
@@ -14,6 +15,9 @@ export const captureUsage = `  lamina layer capture --os OS_LAYER --base BASE --
       deleted and a .reg delta of the SOFTWARE, SYSTEM and DEFAULT hives, minus the machine noise
       of the exclusion list (pagefile, temp folders, prefetch, logs, device enumeration, ...);
       --report writes what was captured, what each rule left out, and the elastic-fit verdict.
+      --previous names the layer's previous version when the packaging machine showed it: the
+      version written holds it with the changes over it. --scripts attaches first-start scripts
+      (.ps1, .cmd, .bat) that every image with the layer runs once, in priority order.
       An os layer version is AFTER's whole volume, continuing the OS layer --os.`;
 
 function summary(report: CaptureReport, out: string): string {
@@ -40,6 +44,8 @@ export async function runLayerCapture(args: string[]): Promise<number> {
     sequence: 'value',
     out: 'value',
     report: 'value',
+    previous: 'value',
+    scripts: 'value',
   });
   if (options.positional.length > 0) throw new UsageError(`capture takes no ${options.positional[0]}`);
   const sequence = options.values.get('sequence');
@@ -54,6 +60,8 @@ export async function runLayerCapture(args: string[]): Promise<number> {
     name: required(options, 'name'),
     version: options.values.get('version'),
     creationSequence: sequence === undefined ? undefined : Number(sequence),
+    previous: options.values.get('previous'),
+    scripts: options.values.get('scripts'),
     out,
     reportPath: options.values.get('report'),
     onProgress: printProgress,

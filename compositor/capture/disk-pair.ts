@@ -25,16 +25,23 @@ export interface DiskPair {
 }
 
 /**
- * The ranges of `after`'s volume that its disk, a child of `basePath` or a child's child, holds
- * itself; undefined when the chain does not reach BASE (a copy, or a child of another disk).
+ * The ranges of `after`'s volume that its disk, a child of BASE or a child's child, holds itself;
+ * undefined when the chain does not reach BASE (a copy, or a child of another disk). A parent is
+ * BASE when it is BASE's file, or a copy of it: the identity a child links to (VHDX data write
+ * GUID, VHD unique id, VMDK CID) changes whenever a disk is written, so an equal one is the same
+ * bytes (the packaging machine's parent is a copy of the composed disk the capture gets as BASE).
  */
-async function rangesOverBase(after: ServedVolume, basePath: string): Promise<Extent[] | undefined> {
-  const base = await fs.realpath(basePath);
+async function rangesOverBase(after: ServedVolume, base: ServedVolume): Promise<Extent[] | undefined> {
+  const baseFile = await fs.realpath(base.disk.path);
+  const baseId = (base.disk as Partial<BlockMappedDisk>).linkId;
+  const isBase = async (disk: VirtualDisk) =>
+    (baseId !== undefined && (disk as Partial<BlockMappedDisk>).linkId === baseId) ||
+    (await fs.realpath(disk.path)) === baseFile;
   const own: Extent[] = [];
   for (let disk: VirtualDisk = after.disk; ; disk = disk.parent) {
     if (!(disk instanceof BlockMappedDisk) || !disk.parent) return undefined;
     own.push(...disk.ownExtents());
-    if ((await fs.realpath(disk.parent.path)) === base) break;
+    if (await isBase(disk.parent)) break;
   }
   const end = after.start + after.size;
   return own
@@ -87,8 +94,9 @@ export async function openDiskPair(basePath: string, afterPath: string, work: st
     if (serial(baseBoot) !== serial(afterBoot) || base.start !== after.start)
       throw new ComposeError(
         `BASE ${basePath} and AFTER ${afterPath} are different disks (volume serial ${serial(baseBoot)} at byte ` +
-          `${base.start}, and ${serial(afterBoot)} at byte ${after.start}): AFTER must be a copy of BASE`,
+          `${base.start}, and ${serial(afterBoot)} at byte ${after.start}): AFTER must be a copy or a child of BASE`,
       );
+    const ranges = await rangesOverBase(after, base);
     let baseRef: VolumeRef = base;
     if (!base.mapFile && !after.mapFile) {
       baseRef = path.join(work, 'base.ntfs');
@@ -96,7 +104,6 @@ export async function openDiskPair(basePath: string, afterPath: string, work: st
       await extractWindowsPartition(basePath, baseRef);
     }
     const opened = after;
-    const ranges = await rangesOverBase(after, basePath);
     const rangesFile = path.join(work, 'changed.ranges');
     if (ranges) await writeRanges(rangesFile, ranges);
     return {

@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
 import { countOperations, formatRegText, type RegOperation } from '../../registry';
 import { derivedGuid } from '../disk-image';
 import { ComposeError } from '../errors';
 import { importOsLayer, osLayerLineage, type OsLayerLineage } from '../import-os';
+import { mergeLayerVersions } from '../layer-merge';
 import { createLayerDiskInPlace, layerPartitionSize, withLayer } from '../layer-disk';
 import { layerIdentity, LayerType, osBinding, type LayerMetadata } from '../layer-metadata';
 import { runNtfsCore, volumeArgument, type ProgressListener } from '../native';
@@ -47,6 +49,14 @@ export interface CaptureInput {
   creationSequence?: number;
   /** OS layers: the identity the new version continues (default: that of `osLayer`). */
   lineage?: OsLayerLineage;
+  /**
+   * App and platform layers: the layer's previous version (a layer disk), which the packaging
+   * machine showed. The version written stands alone: the previous content with the changes over
+   * it (layer-merge.ts).
+   */
+  previous?: string;
+  /** App and platform layers: a folder or zip of first-start scripts attached to the version. */
+  scripts?: string;
   /** The layer disk; it appears only when complete. */
   out: string;
   /** Also write the report (JSON) here. */
@@ -150,6 +160,7 @@ async function readOsLayer(osLayer: string | undefined, type: LayerType): Promis
 
 async function writeDifferenceLayer(
   input: CaptureInput,
+  out: string,
   pair: DiskPair,
   work: string,
   entries: CapturedEntry[],
@@ -183,7 +194,7 @@ async function writeDifferenceLayer(
     contentHash,
   };
   await createLayerDiskInPlace(
-    input.out,
+    out,
     work,
     layerPartitionSize(bytes + (regText?.length ?? 0), lines.length),
     {
@@ -250,6 +261,12 @@ export async function captureLayer(input: CaptureInput): Promise<CaptureReport> 
   const started = Date.now();
   LayerType.parse(input.type);
   if (!input.name.trim()) throw new ComposeError('a captured layer needs a name');
+  if (input.type === 'os' && (input.scripts || input.previous))
+    throw new ComposeError(
+      input.scripts
+        ? 'first-start scripts are attached to app and platform layers, not OS layers'
+        : 'an OS layer version is the whole volume: it is not merged with a previous version',
+    );
   const os = await readOsLayer(input.osLayer, input.type);
   return withWorkDir(input.out, async (work) => {
     const pair = await openDiskPair(input.base, input.after, work);
@@ -317,11 +334,32 @@ export async function captureLayer(input: CaptureInput): Promise<CaptureReport> 
         childOfBase: pair.childOfBase ? { bytes: pair.childOfBase.bytes } : null,
         records: changes.recordsCompared,
       };
+      // Made whole from the previous version and the scripts, the changes go to the work folder first.
+      const assembled = input.previous !== undefined || input.scripts !== undefined;
+      const written = assembled ? path.join(work, 'changes.vhdx') : input.out;
       layer = await timed('write', () =>
         input.type === 'os' || !os
           ? writeOsVersion(input, os)
-          : writeDifferenceLayer(input, pair, work, kept.entries, deletions, registry.operations, os),
+          : writeDifferenceLayer(
+              input,
+              written,
+              pair,
+              work,
+              kept.entries,
+              deletions,
+              registry.operations,
+              os,
+            ),
       );
+      if (assembled)
+        layer = await timed('merge', () =>
+          mergeLayerVersions({
+            previous: input.previous,
+            changes: written,
+            scripts: input.scripts,
+            out: input.out,
+          }),
+        );
     } finally {
       await pair.close();
     }

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ADMINS_ONLY } from '../../compositor/gold-image';
 import { encodeSecurityDescriptor } from '../../compositor/security-descriptor';
@@ -8,6 +8,7 @@ import type { CaptureReport } from '../../compositor/capture';
 import { assessElasticFit, type ElasticFit } from '../../compositor/capture/elastic-fit';
 import { inspectLayer } from '../../compositor/inspect';
 import { layerIdentity } from '../../compositor/layer-metadata';
+import { layerScriptPaths } from '../../compositor/scripts-runner';
 import { parseRegText } from '../../registry';
 import {
   composeImage,
@@ -423,6 +424,62 @@ test('of a child, only the MFT records in the blocks it holds are compared', asy
   expect(tiny.records.records).toBeGreaterThan(2000);
   expect(tiny.records.compared).toBeGreaterThan(0);
   expect(tiny.records.compared).toBeLessThan(tiny.records.records / 4);
+
+  // BASE as a copy of the child's parent (the packaging machine's parent is a copy of the composed
+  // disk): the same identity (CID), so the block map still applies; another disk's does not.
+  const copy = path.join(dir, 'big-base-copy.vmdk');
+  run('cp', [baseVmdk, copy]);
+  const fromCopy = path.join(dir, 'capture-big-copy.json');
+  await ok(
+    ...['layer', 'capture', '--os', osLayer, '--base', copy, '--after', child, '--type', 'app'],
+    ...['--name', 'Tiny', '--out', path.join(dir, 'tiny-2.vhdx'), '--report', fromCopy],
+  );
+  const viaCopy = JSON.parse(readFileSync(fromCopy, 'utf8')) as CaptureReport;
+  expect(viaCopy.records).toEqual(tiny.records);
+  expect(viaCopy.captured).toEqual(tiny.captured);
+});
+
+test('--scripts attaches first-start scripts, and --previous makes the version whole with the one before', async () => {
+  const scripts = path.join(dir, 'scripts');
+  mkdirSync(scripts);
+  writeFileSync(path.join(scripts, 'configure.ps1'), 'Write-Output "Acme configured"');
+  // Version 2 captured on a machine that showed version 1 (the same install, the same changes).
+  const out = path.join(dir, 'acme-2.vhdx');
+  const reportFile = path.join(dir, 'capture-2.json');
+  await ok(
+    'layer',
+    'capture',
+    '--os',
+    osLayer,
+    '--base',
+    base,
+    '--after',
+    after.disk,
+    '--type',
+    'app',
+    '--name',
+    'Acme',
+    '--version',
+    '2.0',
+    '--previous',
+    layer,
+    '--scripts',
+    scripts,
+    '--out',
+    out,
+    '--report',
+    reportFile,
+  );
+  expect(await layerScriptPaths(out)).toEqual(['configure.ps1']);
+  const volume = cutPartition(toRaw(out, path.join(dir, 'acme-2.raw')), 0, path.join(dir, 'acme-2.ntfs'));
+  expect(ntfsCat(volume, '/.lamina/scripts/configure.ps1')).toBe('Write-Output "Acme configured"');
+  const [v1, v2] = [await inspectLayer(layer), await inspectLayer(out)];
+  expect(v2.metadata).toMatchObject({ name: 'Acme', version: '2.0' });
+  expect(v2.deletions).toEqual(v1.deletions);
+  expect({ files: v2.files, bytes: v2.bytes }).toEqual({ files: v1.files, bytes: v1.bytes });
+  const written = JSON.parse(readFileSync(reportFile, 'utf8')) as CaptureReport;
+  expect(written.layer.id).toBe(v2.metadata.id);
+  expect(written.timings.map((t) => t.phase)).toEqual(['diff', 'registry', 'write', 'merge']);
 });
 
 test('a scan of the layer disk gives the verdict the capture gave', async () => {
@@ -491,6 +548,20 @@ describe('lamina layer capture refuses', () => {
     expect(existsSync(out)).toBe(false);
     expect(filesIn(path.dirname(out))).toEqual([]);
   }
+
+  test('first-start scripts on an OS layer version', async () => {
+    const out = path.join(dir, 'refused-os', 'os-2.vhdx');
+    run('mkdir', ['-p', path.dirname(out)]);
+    const result = await lamina(
+      ...['layer', 'capture', '--os', osLayer, '--base', base, '--after', after.disk],
+      ...['--type', 'os', '--name', 'Win10', '--scripts', dir, '--out', out],
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(
+      /first-start scripts are attached to app and platform layers, not OS layers/,
+    );
+    expect(filesIn(path.dirname(out))).toEqual([]);
+  });
 
   test('BASE and AFTER of different disks', async () => {
     const other = path.join(dir, 'other.vhdx');
