@@ -5,7 +5,6 @@ import * as path from 'node:path';
 import { uploadSparseImage } from '../connectors/vsphere/ce-host/sparse-image-upload';
 import { VsphereConnector } from '../connectors/vsphere/vsphere-connector';
 import { startVcsim } from '../runtime/vcsim';
-import type { BenchTemplate } from './offload-compose';
 
 /**
  * The vSphere part of `npm run bench:offload` (issue 17 §5): the bytes an offloaded publish sends to
@@ -56,7 +55,8 @@ function dataBytes(image: string): number {
 export async function benchVsphereOffloadBytes(
   dir: string,
   cli: string,
-  template: BenchTemplate,
+  /** The compose bench's template (offload-compose.ts): its OS and app layer files. */
+  template: { os: string; app: string },
   imageGib: number,
 ): Promise<string[]> {
   await fs.mkdir(dir, { recursive: true });
