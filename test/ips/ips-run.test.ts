@@ -12,6 +12,7 @@ import { getConnector } from '../../db/connectors';
 import { run } from '../../lib/processes';
 import { startAzurite, type Azurite } from '../../runtime/azurite';
 import { startVcsim, type Vcsim } from '../../runtime/vcsim';
+import type { IpsPublishResult } from '../../workflows/ips-phases';
 import type { IpsRunResult } from '../../workflows/ips-workflows';
 import { expectWorkerFailures, testDir } from '../harness';
 import type { ArmFake } from '../azure/arm-fake';
@@ -180,6 +181,30 @@ describe('MCS to MCS: a VM on the local connector to Azure', () => {
       },
     });
   });
+
+  it('publishes an uploaded blob for MCS on Azure as a task of its own (ipsPublish)', async () => {
+    const published = await completed<IpsPublishResult>(
+      app.api,
+      await app.api.post('/api/ips/publish', {
+        shareConnectorId: share.id,
+        fileName: 'Win10-azure-prepared.vhdx',
+        targetConnectorId: azureId,
+        provisioningType: 'MCS',
+        name: 'Win10-again',
+        blobName: 'Win10-azure.vhd',
+      }),
+    );
+    const compute =
+      '/subscriptions/0e2d8e44-1111-4c5e-9d7f-0a1b2c3d4e5f/resourceGroups/lamina-rg/providers/Microsoft.Compute';
+    expect(published.azure).toEqual({
+      diskId: `${compute}/disks/Win10-again`,
+      imageId: `${compute}/images/Win10-again`,
+      vmId: `${compute}/virtualMachines/Win10-again`,
+    });
+    expect(arm.resource(`${compute}/images/Win10-again`)?.properties).toMatchObject({
+      storageProfile: { osDisk: { blobUri: `${azurite.blobEndpoint}/images/Win10-azure.vhd` } },
+    });
+  }, 300_000);
 
   it('leaves no scratch behind', () => {
     expect(filesUnder(app.config.scratchDir)).toEqual([]);
