@@ -1,6 +1,5 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import type { BlockMappedDisk } from './block-mapped-disk';
 import { DiskFormatError } from './errors';
 import type { VirtualDisk } from './types';
 
@@ -46,6 +45,12 @@ export function parentCandidates(childPath: string, locations: string[]): string
   return [...new Set(candidates)];
 }
 
+/** The child side of a link (BlockMappedDisk; named by shape so this module does not import it back). */
+interface ChildDisk {
+  readonly path: string;
+  attachParent(parent: VirtualDisk): void;
+}
+
 /**
  * Opens `child`'s parent with `open` (openDisk, so a parent that is a child gets its own parent)
  * and attaches it; a parent that is missing, of another disk, or of another size is a
@@ -54,7 +59,7 @@ export function parentCandidates(childPath: string, locations: string[]): string
  * is read as far as the child reaches (past its end: zeros), as qemu reads a VMDK's.
  */
 export async function attachParent(
-  child: BlockMappedDisk,
+  child: ChildDisk,
   link: ParentLink,
   open: (file: string, chain: string[]) => Promise<VirtualDisk>,
   chain: string[],
@@ -71,7 +76,7 @@ export async function attachParent(
     if (chain.includes(real))
       throw fail(`parent ${candidate} is the disk itself or one of its children (a loop)`);
     const parent = await open(real, [...chain, real]);
-    const parentId = (parent as Partial<BlockMappedDisk>).linkId;
+    const parentId = (parent as { linkId?: string }).linkId;
     if (parentId !== link.linkId) {
       await parent.close();
       wrong.push(
