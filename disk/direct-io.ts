@@ -63,9 +63,9 @@ export async function openDirect(file: string, mode: 'read' | 'write'): Promise<
 }
 
 /**
- * Bytes of the first `size` bytes of the file open as `fd` that the page cache holds (mincore, in
- * native/io/page-cache.cc), or undefined where the file cannot be mapped to ask: then reads go
- * direct, as for a file nobody read lately.
+ * Bytes of the first `size` bytes of the file open as `fd` that the page cache holds (cachestat, or
+ * mincore on kernels without it: native/io/page-cache.cc), or undefined where neither can tell:
+ * then reads go direct, as for a file nobody read lately.
  */
 export async function residentBytes(fd: number, size: number): Promise<number | undefined> {
   return io()

@@ -15,7 +15,8 @@ void InitGrainDeflate(Napi::Env env, Napi::Object exports);
 // fresh space run side by side (file-space.cc).
 void InitFileSpace(Napi::Env env, Napi::Object exports);
 
-// residentBytes(fd, size): how much of a file the page cache holds, by mincore (page-cache.cc).
+// residentBytes(fd, size): how much of a file the page cache holds, by cachestat or mincore
+// (page-cache.cc).
 void InitPageCache(Napi::Env env, Napi::Object exports);
 
 #endif

@@ -1,9 +1,12 @@
-// How much of a file the page cache holds (mincore over a read-only mapping of it, a window at a
-// time). Conversions and hashes read a file past the cache unless most of it is cached already
-// (disk/file-io.ts); asking util-linux's fincore meant starting a process, 0.1-0.2 s on a busy
-// machine before the first read of every conversion and every hash.
+// How much of a file the page cache holds. Conversions and hashes read a file past the cache unless
+// most of it is cached already (disk/file-io.ts); asking util-linux's fincore meant starting a
+// process, 0.12-0.19 s on a busy machine before the first read of every conversion and every hash.
+// cachestat (Linux 6.5) answers from the cache's own index in one call; where it is missing,
+// mincore over a read-only mapping, a window at a time, looks at every page (60-80 ms for an 8 GiB
+// file on a busy machine).
 
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <napi.h>
@@ -22,6 +25,21 @@ namespace {
 // Mapped and asked about at most this much at a time: a 2 TiB sparse disk needs no 512 MiB vector.
 constexpr int64_t kWindow = int64_t{1} << 30;
 
+// cachestat(2)'s number and structures, which older system headers lack; the number is the same on
+// every architecture.
+constexpr long kCachestat = 451;
+struct CachestatRange {
+  uint64_t offset;
+  uint64_t length;
+};
+struct Cachestat {
+  uint64_t cache;
+  uint64_t dirty;
+  uint64_t writeback;
+  uint64_t evicted;
+  uint64_t recentlyEvicted;
+};
+
 // residentBytes(fd, size): bytes of the file's first `size` bytes in the page cache, on the thread pool.
 class ResidentWorker : public Napi::AsyncWorker {
  public:
@@ -32,6 +50,14 @@ class ResidentWorker : public Napi::AsyncWorker {
 
   void Execute() override {
     const int64_t page = sysconf(_SC_PAGESIZE);
+    if (size_ == 0) return;
+    CachestatRange range{0, static_cast<uint64_t>(size_)};
+    Cachestat stat{};
+    if (syscall(kCachestat, fd_, &range, &stat, 0) == 0) {
+      resident_ = std::min<int64_t>(static_cast<int64_t>(stat.cache) * page, size_);
+      return;
+    }
+    // An older kernel, or a sandbox that refuses the call: ask page by page.
     std::vector<unsigned char> pages;
     for (int64_t at = 0; at < size_; at += kWindow) {
       const size_t length = static_cast<size_t>(std::min(kWindow, size_ - at));

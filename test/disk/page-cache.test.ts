@@ -1,6 +1,6 @@
 /**
  * A conversion reads its source past the page cache when the source is not cached (direct I/O)
- * and from the cache when it mostly is (disk/file-io.ts asks mincore, through disk/direct-io.ts).
+ * and from the cache when it mostly is (disk/file-io.ts asks the kernel, through disk/direct-io.ts).
  * What it finds cached must be what util-linux's fincore finds, and both paths must give what
  * qemu-img finds equal to the source.
  */
