@@ -35,8 +35,7 @@ const SIGN_IN_FIELDS: Record<string, AzureSignInError['field']> = {
 export type HyperVGeneration = 'V1' | 'V2';
 
 /** The resources an MCS publish makes; all share the image's name (their types differ). */
-export const AZURE_RESOURCE_KINDS = ['virtualMachine', 'image', 'disk'] as const;
-export type AzureResourceKind = (typeof AZURE_RESOURCE_KINDS)[number];
+export type AzureResourceKind = 'virtualMachine' | 'image' | 'disk';
 
 /** Read-only Resource Manager calls outside Compute, with the api-versions of their REST specs. */
 const RESOURCES_API = '2022-12-01';

@@ -83,6 +83,6 @@ describe('lamina ips, task and connector', () => {
   it('exits non-zero naming the refusal when the API refuses the request', async () => {
     await expect(
       lamina('ips', 'upload', '--share', share.id, '--file', 'empty.vhdx', '--target', share.id),
-    ).rejects.toMatchObject({ stderr: expect.stringContaining('this needs azure') });
+    ).rejects.toMatchObject({ stderr: expect.stringContaining('the disk is on that share already') });
   });
 });
