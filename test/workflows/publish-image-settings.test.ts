@@ -50,10 +50,8 @@ describe("publishing a template's elastic layering and user-layer options into t
       appVersionIds: [appLayer.versionId],
       connectorId: share.id,
     });
-    const edited = await app.api.patch(`/api/templates/${templateId}`, {
-      elasticLayering: 'app',
-      userLayer: 'full',
-    });
+    // App Layering's older option: app layers with user layers, which are Full when the template names none.
+    const edited = await app.api.patch(`/api/templates/${templateId}`, { elasticLayering: 'app_and_user' });
     expect(edited.status).toBe(200);
   }, 300_000);
   afterAll(async () => {
@@ -61,7 +59,7 @@ describe("publishing a template's elastic layering and user-layer options into t
     await directory?.stop();
   });
 
-  it('refuses to publish, naming what is missing, while there is no elastic layer share or storage location', async () => {
+  it('refuses to publish app and user layers, naming what is missing, while there is no elastic layer share or storage location', async () => {
     const refused = await app.api.post(`/api/templates/${templateId}/publish`);
     expect(refused.status).toBe(409);
     expect(refused.body.errors).toEqual([
@@ -74,6 +72,11 @@ describe("publishing a template's elastic layering and user-layer options into t
   });
 
   it("writes the share, the user-layer mode and the locations' group SIDs in priority order into the published image", async () => {
+    const edited = await app.api.patch(`/api/templates/${templateId}`, {
+      elasticLayering: 'app',
+      userLayer: 'full',
+    });
+    expect(edited.status).toBe(200);
     const elastic = await app.api.post('/api/system-settings/elastic-shares', {
       name: 'Elastic',
       sharePath: '\\\\files\\elastic',
