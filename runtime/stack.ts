@@ -252,6 +252,11 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
       const purge = startUploadPurge(config.uploads.dir, config.uploads.ttlMs, log);
       undo.push({ what: 'upload purge', run: purge.stop });
       const server = http.createServer(app);
+      // Node closes an idle keep-alive connection after 5 s, about when an HTTP client (undici: the hint
+      // less 1 s) reuses it: a loaded machine lets the two cross and a request dies with ECONNRESET.
+      // An idle minute (and headers allowed a little longer, as Node requires) keeps that crossing rare.
+      server.keepAliveTimeout = 65_000;
+      server.headersTimeout = 66_000;
       await new Promise<void>((resolve, reject) => {
         server.once('error', (err: NodeJS.ErrnoException) =>
           reject(
