@@ -10,7 +10,7 @@ import { makeGoldImage } from '../compositor/gold-image';
 import { importOsLayer } from '../compositor/import-os';
 import { applyToVolume } from '../compositor/volume';
 import type { VolumeOperation } from '../compositor/volume-operations';
-import { extractWindowsPartition, openWindowsPartition } from '../compositor/disk-image';
+import { extractWindowsPartition } from '../compositor/disk-image';
 import { openDisk } from '../disk';
 import { measureUntilDurable, settle, type Measured } from './durable';
 import { median } from './median';
@@ -105,18 +105,15 @@ const WRITES_PER_RUN = 200;
 
 /**
  * The disk after the install as a hypervisor leaves it: a VMDK child of BASE (converted to VMDK)
- * holding the grains of the Windows volume that differ between BASE's and AFTER's volume files,
- * written by qemu-io into the child `qemu-img create -b` made.
+ * holding the grains in which AFTER differs from BASE, written by qemu-io into the child
+ * `qemu-img create -b` made.
  */
-async function makeChild(dir: string, base: string, baseVolume: string, afterVolume: string) {
+async function makeChild(dir: string, base: string, after: string) {
   const baseVmdk = path.join(dir, 'base.vmdk');
   execFileSync('qemu-img', ['convert', '-O', 'vmdk', base, baseVmdk]);
   const child = path.join(dir, 'after-child.vmdk');
   execFileSync('qemu-img', ['create', '-q', '-f', 'vmdk', '-b', 'base.vmdk', '-F', 'vmdk', child]);
-  const windows = await openWindowsPartition(base);
-  const start = windows.start;
-  await windows.close();
-  const [before, now] = [await fs.open(baseVolume, 'r'), await openDisk(afterVolume)];
+  const [before, now] = [await openDisk(base), await openDisk(after)];
   const writes: string[] = [];
   const flush = () => {
     if (writes.length > 0)
@@ -130,8 +127,7 @@ async function makeChild(dir: string, base: string, baseVolume: string, afterVol
     for (const extent of now.extents()) {
       for (let at = extent.offset; at < extent.offset + extent.length; at += WRITE_PIECE) {
         const length = Math.min(WRITE_PIECE, extent.offset + extent.length - at);
-        a.fill(0, 0, length);
-        await before.read(a, 0, length, at);
+        await before.read(a.subarray(0, length), at);
         await now.read(b.subarray(0, length), at);
         // The grains that differ, in runs, each written from a file of AFTER's bytes.
         for (let g = 0; g < length; g += GRAIN) {
@@ -141,7 +137,7 @@ async function makeChild(dir: string, base: string, baseVolume: string, afterVol
             end += GRAIN;
           const file = path.join(dir, `piece-${piece++ % WRITES_PER_RUN}.bin`);
           await fs.writeFile(file, b.subarray(g, Math.min(end, length)));
-          writes.push(`write -q -s ${file} ${start + at + g} ${Math.min(end, length) - g}`);
+          writes.push(`write -q -s ${file} ${at + g} ${Math.min(end, length) - g}`);
           if (writes.length === WRITES_PER_RUN) flush();
           g = end - GRAIN;
         }
@@ -151,6 +147,7 @@ async function makeChild(dir: string, base: string, baseVolume: string, afterVol
   } finally {
     await before.close();
     await now.close();
+    for (let i = 0; i < Math.min(piece, WRITES_PER_RUN); i++) await fs.rm(path.join(dir, `piece-${i}.bin`));
   }
   return { baseVmdk, child };
 }
@@ -174,14 +171,14 @@ async function makeInputs(
 
   process.stdout.write('installing into a copy…\n');
   execFileSync('cp', ['--sparse=always', volume, path.join(dir, 'after.ntfs')]);
+  await fs.rm(volume);
   const afterVolume = path.join(dir, 'after.ntfs');
   await applyToVolume(afterVolume, installFiles());
   const after = path.join(dir, 'after.vhdx');
   await writeDisk(layout, { windows: afterVolume }, 'vhdx', after, { identity: seed });
   process.stdout.write('writing the changed grains into a child of BASE…\n');
-  const { baseVmdk, child } = await makeChild(dir, base, volume, afterVolume);
-  await fs.rm(volume);
   await fs.rm(afterVolume);
+  const { baseVmdk, child } = await makeChild(dir, base, after);
   await fs.rm(gold);
   const changed = path.join(dir, 'changed.bin');
   await writeChangedBytes(changed);
@@ -194,8 +191,8 @@ type Inputs = Awaited<ReturnType<typeof makeInputs>>;
 async function inputsIn(scratch: string): Promise<Inputs> {
   const kept = process.env.BENCH_INPUTS;
   if (!kept) return makeInputs(scratch);
-  // v2: the inputs include the child disk.
-  const dir = path.join(path.resolve(kept), `scale-${SCALE}-v2`);
+  // v3: the inputs include the child disk.
+  const dir = path.join(path.resolve(kept), `scale-${SCALE}-v3`);
   const list = path.join(dir, 'inputs.json');
   const found = await fs.readFile(list, 'utf8').catch(() => undefined);
   if (found) {
