@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import type { DiskFormat, DiskWindow, Extent, VirtualDisk } from '../disk';
+import { writeMapBacking, type DiskFormat, type DiskWindow, type Extent, type VirtualDisk } from '../disk';
 import type { ServedVolume } from './native';
 import { clusterBitmap } from './volume';
 
@@ -38,10 +38,7 @@ export async function backWithOsVolume(
 ): Promise<OsBacking> {
   const bitmapFile = path.join(work, 'os-clusters.bitmap');
   const { clusterSize } = await clusterBitmap(os, bitmapFile);
-  await fs.writeFile(
-    `${mapFile}.backing`,
-    ['LMNTBAK1', String(clusterSize), bitmapFile, `mapped:${os.mapFile}`, ''].join('\n'),
-  );
+  await writeMapBacking(mapFile, { volume: `mapped:${os.mapFile}`, clusterSize, bitmapFile });
   return { volume: os, clusterSize, bitmap: await fs.readFile(bitmapFile), window };
 }
 

@@ -10,4 +10,5 @@ export { DISK_FORMATS } from './types';
 export type { DiskFormat, DiskWriter, Extent, VirtualDisk, WriterOptions } from './types';
 export { AllocatingWriter } from './allocating-writer';
 export { BlockMappedDisk } from './block-mapped-disk';
-export type { DiskWindow } from './shared-block-map';
+export { writeMapBacking } from './shared-block-map';
+export type { DiskWindow, MapBacking } from './shared-block-map';
