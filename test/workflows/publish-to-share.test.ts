@@ -168,12 +168,32 @@ describe('OS import, layer-as-code and publishing to a file share, through the A
     const biosGold = path.join(importDir('gold-bios'), 'gold.vhdx');
     await makeGoldImage({ out: biosGold, firmware: 'bios', size: GiB, format: 'vhdx' });
     const biosOs = await importedOs(app.api, biosGold, 'Windows BIOS');
-    const templateId = await template(app.api, {
+    const tooSmall = {
       name: 'Too small',
       osVersionId: biosOs.versionId,
       connectorId: share.id,
       diskSizeGb: 1,
+    };
+    // The OS version's volume size is known: the template is refused when saved.
+    const refused = await app.api.post('/api/templates', {
+      ...tooSmall,
+      diskFormat: 'VHDX',
+      firmware: 'UEFI',
     });
+    expect(refused.status).toBe(400);
+    expect(refused.body.errors).toEqual([
+      {
+        field: 'body.diskSizeGb',
+        message: expect.stringMatching(
+          /^the OS layer's volume is \d+ MiB, larger than the \d+ MiB Windows partition/,
+        ),
+      },
+    ]);
+    // An OS version made before volume sizes were recorded (migration 013) is checked by compose.
+    await app.stack.pool.query('UPDATE layer_versions SET volume_bytes = NULL WHERE id = $1', [
+      biosOs.versionId,
+    ]);
+    const templateId = await template(app.api, tooSmall);
     const onShare = filesUnder(share.mountPoint);
     const task = await finished(app.api, await app.api.post(`/api/templates/${templateId}/publish`));
 
