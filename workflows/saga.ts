@@ -1,4 +1,4 @@
-import { CancellationScope, log } from '@temporalio/workflow';
+import { CancellationScope, log, patched } from '@temporalio/workflow';
 
 /**
  * Compensations (ARCHITECTURE.md §6): every step that creates something outside Lamina registers
@@ -13,6 +13,12 @@ import { CancellationScope, log } from '@temporalio/workflow';
 export interface Compensation {
   readonly what: string;
 }
+
+/**
+ * Tasks started before this forgot a settled undo even when it failed: a stop that landed as an
+ * offloaded compose finished cancelled the engine's removal in settle, and the engine stayed.
+ */
+const SETTLE_KEEPS_FAILED_UNDO = 'settle-keeps-failed-undo';
 
 interface Step extends Compensation {
   undo: () => Promise<unknown>;
@@ -32,8 +38,16 @@ export class Saga {
    * `undefined` is a step this run did not register (a branch not taken); a settled step runs once.
    */
   async settle(compensation: Compensation | undefined): Promise<void> {
-    const step = this.take(compensation);
-    if (step) await step.undo();
+    const step = this.steps.find((s) => s === compensation);
+    if (!step) return;
+    try {
+      await step.undo();
+    } catch (err) {
+      // Failed or cancelled (a stop): the undo stays registered, so the compensation runs it again.
+      if (!patched(SETTLE_KEEPS_FAILED_UNDO)) this.take(step);
+      throw err;
+    }
+    this.take(step);
   }
 
   /** Forgets an undo: what it would remove is now a result of the task (the published file). */
