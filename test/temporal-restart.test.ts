@@ -1,10 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Task } from '../api/tasks/task-service';
 import type { LaminaConfig } from '../config/env';
 import { freePort, isAlive, readPidFile, stopChild, type ProcessRecord } from '../lib/processes';
-import { projectRoot } from '../lib/project-root';
 import type { Stack } from '../runtime/stack';
 import {
   startTemporalDevServer,
@@ -12,7 +11,14 @@ import {
   type TemporalDevServer,
 } from '../runtime/temporal-dev-server';
 import { administratorClient, type ApiClient, type ApiResponse } from './api-client';
-import { createTestDatabase, startTestStack, testConfig, testDir, type TestDatabase } from './harness';
+import {
+  createTestDatabase,
+  spawnWorkerProcess,
+  startTestStack,
+  testConfig,
+  testDir,
+  type TestDatabase,
+} from './harness';
 
 async function until(what: string, probe: () => boolean | Promise<boolean>, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
@@ -39,22 +45,13 @@ async function crash(server: ProcessRecord): Promise<void> {
 
 /** A `lamina worker` process; its log (the SDK's warnings while Temporal is away) goes to a file. */
 function spawnWorker(config: LaminaConfig, databaseUrl: string): ChildProcess {
-  const log = fs.openSync(path.join(config.dataDir, 'worker.log'), 'a');
-  const child = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'lamina'), 'worker'], {
-    env: {
-      PATH: process.env.PATH,
-      TEMPORAL_ADDRESS: config.temporal.address,
-      DATABASE_URL: databaseUrl,
-      LAMINA_TASK_QUEUE: config.taskQueue,
-      LAMINA_COMPOSE_TASK_QUEUE: config.compose.taskQueue,
-      LAMINA_DATA_DIR: config.dataDir,
-      LAMINA_REPOSITORY_MIN_FREE_GIB: '0',
-      LAMINA_DIAGNOSTICS_PROBE_MIB: '4',
-    },
-    stdio: ['ignore', log, log],
+  return spawnWorkerProcess({
+    config,
+    databaseUrl,
+    logFile: path.join(config.dataDir, 'worker.log'),
+    temporalAddress: config.temporal.address,
+    env: { LAMINA_REPOSITORY_MIN_FREE_GIB: '0', LAMINA_DIAGNOSTICS_PROBE_MIB: '4' },
   });
-  fs.closeSync(log);
-  return child;
 }
 
 describe('the supervised Temporal dev server', () => {

@@ -1,31 +1,27 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Task } from '../api/tasks/task-service';
 import type { LaminaConfig } from '../config/env';
 import { stopChild } from '../lib/processes';
-import { projectRoot } from '../lib/project-root';
 import type { Stack } from '../runtime/stack';
 import { administratorClient } from './api-client';
-import { createTestDatabase, harnessValue, startTestStack, testConfig, type TestDatabase } from './harness';
+import {
+  createTestDatabase,
+  spawnWorkerProcess,
+  startTestStack,
+  testConfig,
+  type TestDatabase,
+} from './harness';
 
 /** A `lamina worker` process, as a deployment runs it, so it can be killed like a crashing host. */
 function spawnWorker(config: LaminaConfig, databaseUrl: string, logFile: string): ChildProcess {
-  const log = fs.openSync(logFile, 'a');
-  const child = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'lamina'), 'worker'], {
-    env: {
-      PATH: process.env.PATH,
-      TEMPORAL_ADDRESS: harnessValue('temporalAddress'),
-      DATABASE_URL: databaseUrl,
-      LAMINA_TASK_QUEUE: config.taskQueue,
-      LAMINA_DATA_DIR: config.dataDir,
-      LAMINA_REPOSITORY_MIN_FREE_GIB: '0',
-      LAMINA_DIAGNOSTICS_PROBE_MIB: '512',
-    },
-    stdio: ['ignore', log, log],
+  return spawnWorkerProcess({
+    config,
+    databaseUrl,
+    logFile,
+    env: { LAMINA_REPOSITORY_MIN_FREE_GIB: '0', LAMINA_DIAGNOSTICS_PROBE_MIB: '512' },
   });
-  fs.closeSync(log);
-  return child;
 }
 
 describe('a worker killed while diagnostics runs', () => {

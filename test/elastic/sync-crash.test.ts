@@ -1,11 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { digestFile } from '../../activities/file-digest';
 import { stopChild } from '../../lib/processes';
-import { projectRoot } from '../../lib/project-root';
-import { harnessValue, mountedDir } from '../harness';
+import { mountedDir, spawnWorkerProcess } from '../harness';
 import {
   builtLayer,
   completed,
@@ -19,22 +18,12 @@ import { FILE_NAMES, readShareFiles } from './share-files';
 
 /** A `lamina worker` process on the appliance's queues, so it can be killed like a crashing host. */
 function spawnWorker(app: Appliance, logFile: string): ChildProcess {
-  const log = fs.openSync(logFile, 'a');
-  const child = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'lamina'), 'worker'], {
-    env: {
-      PATH: process.env.PATH,
-      TEMPORAL_ADDRESS: harnessValue('temporalAddress'),
-      DATABASE_URL: app.db.url,
-      LAMINA_TASK_QUEUE: app.config.taskQueue,
-      LAMINA_COMPOSE_TASK_QUEUE: app.config.compose.taskQueue,
-      LAMINA_DATA_DIR: app.config.dataDir,
-      LAMINA_REPOSITORY_MIN_FREE_GIB: '0',
-      LAMINA_IMPORT_DIRS: app.config.importDirs.join(':'),
-    },
-    stdio: ['ignore', log, log],
+  return spawnWorkerProcess({
+    config: app.config,
+    databaseUrl: app.db.url,
+    logFile,
+    env: { LAMINA_REPOSITORY_MIN_FREE_GIB: '0', LAMINA_IMPORT_DIRS: app.config.importDirs.join(':') },
   });
-  fs.closeSync(log);
-  return child;
 }
 
 describe('a worker killed with SIGKILL during an elastic sync', () => {

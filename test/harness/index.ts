@@ -10,6 +10,7 @@ import { captureWorkerLog } from './worker-log';
 
 export { harnessValue };
 export { expectWorkerFailures, workerLogText, type WorkerFailure } from './worker-log';
+export { spawnWorkerProcess } from './worker-process';
 
 export interface TestDatabase {
   url: string;

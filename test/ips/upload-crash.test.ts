@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -6,15 +6,14 @@ import type { Task } from '../../api/tasks/task-service';
 import { AzureConnector } from '../../connectors/azure/azure-connector';
 import type { LaminaConfig } from '../../config/env';
 import { run, stopChild } from '../../lib/processes';
-import { projectRoot } from '../../lib/project-root';
 import { startAzurite, type Azurite } from '../../runtime/azurite';
 import type { Stack } from '../../runtime/stack';
 import { administratorClient, type ApiClient } from '../api-client';
 import { azuriteSettings, serviceClient } from '../azure/fixtures';
 import {
   createTestDatabase,
-  harnessValue,
   mountedDir,
+  spawnWorkerProcess,
   startTestStack,
   testConfig,
   testDir,
@@ -26,20 +25,7 @@ const MIB = 2 ** 20;
 
 /** A `lamina worker` process (the compiled CLI, as deployed), so it can be killed like a crashing host. */
 function spawnWorker(config: LaminaConfig, databaseUrl: string, logFile: string): ChildProcess {
-  const log = fs.openSync(logFile, 'a');
-  const child = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'lamina'), 'worker'], {
-    env: {
-      PATH: process.env.PATH,
-      TEMPORAL_ADDRESS: harnessValue('temporalAddress'),
-      DATABASE_URL: databaseUrl,
-      LAMINA_TASK_QUEUE: config.taskQueue,
-      LAMINA_COMPOSE_TASK_QUEUE: config.compose.taskQueue,
-      LAMINA_DATA_DIR: config.dataDir,
-    },
-    stdio: ['ignore', log, log],
-  });
-  fs.closeSync(log);
-  return child;
+  return spawnWorkerProcess({ config, databaseUrl, logFile });
 }
 
 /**

@@ -1,12 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Task } from '../../api/tasks/task-service';
 import { freePort, stopChild } from '../../lib/processes';
-import { projectRoot } from '../../lib/project-root';
 import { startTemporalDevServer, type TemporalDevServer } from '../../runtime/temporal-dev-server';
 import type { PublishImageResult } from '../../workflows/publish-image';
-import { testDir } from '../harness';
+import { spawnWorkerProcess, testDir } from '../harness';
 import {
   attemptsOf,
   builtLayer,
@@ -24,20 +23,12 @@ import {
 
 /** A `lamina worker` process (both task queues, as deployed), so it can be killed like a crashing host. */
 function spawnWorker(app: Appliance, temporalAddress: string): ChildProcess {
-  const log = fs.openSync(path.join(app.config.dataDir, 'workers.log'), 'a');
-  const child = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'lamina'), 'worker'], {
-    env: {
-      PATH: process.env.PATH,
-      TEMPORAL_ADDRESS: temporalAddress,
-      DATABASE_URL: app.db.url,
-      LAMINA_TASK_QUEUE: app.config.taskQueue,
-      LAMINA_COMPOSE_TASK_QUEUE: app.config.compose.taskQueue,
-      LAMINA_DATA_DIR: app.config.dataDir,
-    },
-    stdio: ['ignore', log, log],
+  return spawnWorkerProcess({
+    config: app.config,
+    databaseUrl: app.db.url,
+    logFile: path.join(app.config.dataDir, 'workers.log'),
+    temporalAddress,
   });
-  fs.closeSync(log);
-  return child;
 }
 
 /** Waits until the task reports progress from `step` (a heartbeat, so the activity is mid-way). */
