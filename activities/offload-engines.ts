@@ -37,6 +37,8 @@ export interface OffloadDeps extends ConnectorAccessDeps {
     engineEnvironment: Record<string, string>;
     /** The appliance's address as engines reach it (its iSCSI portal and Temporal). */
     engineAddress: string;
+    /** The host's network namespace process engines run in (LAMINA_CE_NETNS); unset: the host's own. */
+    networkNamespace?: string;
     /** How long an engine has to register before the task gives up on it. */
     registrationSeconds: number;
   };
@@ -109,6 +111,7 @@ export function createOffloadActivities(deps: OffloadDeps) {
         await host.createEngine({
           id: input.engineId,
           name: `lamina-ce-${input.engineId.slice(0, 8)}`,
+          networkNamespace: deps.offload.networkNamespace,
           environment: {
             ...deps.offload.engineEnvironment,
             [E.id]: input.engineId,

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { engineNetnsProblems, NETNS_NAME } from './engine-netns';
 import { protectedFolderUnder } from './host-paths';
 
 /**
@@ -97,6 +98,9 @@ const envSchema = z.object({
   LAMINA_ISCSI_CONTROL_PORT: z.coerce.number().int().min(0).max(32767).default(3260),
   LAMINA_ISCSI_CACHE_GIB: z.coerce.number().positive().default(64),
   LAMINA_CE_ADDRESS: z.string().min(1).default('127.0.0.1'),
+  LAMINA_CE_NETNS: optionalText.refine((v) => v === undefined || NETNS_NAME.test(v), {
+    message: 'must be a network namespace name as `ip netns add` takes it (letters, digits, _ . -)',
+  }),
   LAMINA_CE_REGISTRATION_SECONDS: z.coerce.number().int().min(1).max(86400).default(600),
 });
 
@@ -149,6 +153,8 @@ export interface LaminaConfig {
   compositingEngines: {
     /** The appliance's address as engines reach it: its iSCSI portal and Temporal. */
     address: string;
+    /** The network namespace (`ip netns`) the local connector's engine processes run in; unset: the host's. */
+    networkNamespace?: string;
     /** How long an engine may take to register with its task before the task fails. */
     registrationSeconds: number;
   };
@@ -207,6 +213,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LaminaConfig {
   if (e.LAMINA_TEMPORAL_PORT === e.LAMINA_TEMPORAL_UI_PORT) {
     problems.push('LAMINA_TEMPORAL_UI_PORT: must differ from LAMINA_TEMPORAL_PORT');
   }
+  if (e.LAMINA_CE_NETNS) problems.push(...engineNetnsProblems(e.LAMINA_CE_NETNS, e.LAMINA_CE_ADDRESS));
   if (problems.length > 0) throw new ConfigError(problems);
 
   const dataDir = path.resolve(e.LAMINA_DATA_DIR);
@@ -282,6 +289,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LaminaConfig {
     },
     compositingEngines: {
       address: e.LAMINA_CE_ADDRESS,
+      networkNamespace: e.LAMINA_CE_NETNS,
       registrationSeconds: e.LAMINA_CE_REGISTRATION_SECONDS,
     },
   };

@@ -13,6 +13,11 @@ export interface EngineLaunch {
    * guest-only configuration), never a log or an argument.
    */
   environment: Record<string, string>;
+  /**
+   * The appliance host's network namespace (`ip netns`) an engine that is a process there runs in
+   * (LAMINA_CE_NETNS); an engine that is a VM has the network its connector gives it.
+   */
+  networkNamespace?: string;
 }
 
 /** Where an engine writes the image so the connector's VmHost knows it as a stored disk. */

@@ -178,6 +178,7 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
               offload: {
                 engineEnvironment: engineEnvironment(config, temporalAddress, masterKeys[0]),
                 engineAddress: config.compositingEngines.address,
+                networkNamespace: config.compositingEngines.networkNamespace,
                 registrationSeconds: config.compositingEngines.registrationSeconds,
               },
             },

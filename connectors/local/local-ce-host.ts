@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { netnsExec, netnsExists } from '../../config/engine-netns';
 import { projectRoot } from '../../lib/project-root';
 import { isAlive, processRecord, readPidFile, stopRecordedProcess, writePidFile } from '../../lib/processes';
 import type { CeHost, EngineDestination, EngineLaunch } from '../ce-host';
@@ -13,14 +14,11 @@ import type { LocalVmHost } from './local-vm-host';
  *   <pool>/engines/<id>.pid   the engine's pid and start time (lib/processes.ts)
  *   <pool>/engines/<id>.log   what it printed
  *
- * `wrap` runs the engine inside something (a network namespace: `ip netns exec NAME`), given as the
- * command's first words.
+ * A launch that names a network namespace runs the engine in it through `ip netns exec`, which enters
+ * the namespace and execs the engine in the same process: the pid file names the engine itself.
  */
 export class LocalCeHost implements CeHost {
-  constructor(
-    private readonly vms: LocalVmHost,
-    private readonly wrap: string[] = [],
-  ) {}
+  constructor(private readonly vms: LocalVmHost) {}
 
   private get dir(): string {
     return path.join(this.vms.pool, 'engines');
@@ -35,11 +33,17 @@ export class LocalCeHost implements CeHost {
     const pidFile = this.pidFile(launch.id);
     const recorded = readPidFile(pidFile);
     if (recorded && isAlive(recorded)) return;
+    const netns = launch.networkNamespace;
+    // Checked here, not left to `ip`: an engine that cannot start would only show as one that never registers.
+    if (netns && !netnsExists(netns))
+      throw new Error(
+        `network namespace '${netns}' (LAMINA_CE_NETNS) does not exist: \`ip netns add ${netns}\` makes it`,
+      );
     fs.mkdirSync(this.dir, { recursive: true });
     const log = fs.openSync(path.join(this.dir, `${launch.id}.log`), 'a', 0o600);
     try {
       const [command, ...args] = [
-        ...this.wrap,
+        ...(netns ? netnsExec(netns) : []),
         process.execPath,
         path.join(projectRoot(), 'bin', 'lamina'),
         'ce',
