@@ -18,6 +18,16 @@ export interface DiskDriver {
   /** A writer for a new disk at `path`; the file appears there only when finish() succeeds. */
   createWriter(path: string, options: WriterOptions, identity: DiskIdentity): Promise<DiskWriter>;
   /**
+   * A writer for a differencing (child) disk of `parent` (WriterOptions.parent, opened; the writer
+   * closes it): formats without one cannot be written as children.
+   */
+  createChildWriter?(
+    path: string,
+    options: WriterOptions,
+    identity: DiskIdentity,
+    parent: VirtualDisk,
+  ): Promise<DiskWriter>;
+  /**
    * Its writer is an AllocatingWriter, which can share its blocks with another process
    * (shared-block-map.ts): the compositor's NTFS core then writes the image's volume straight
    * into the container.

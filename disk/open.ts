@@ -58,12 +58,23 @@ export const BLOCK_MAPPED_FORMATS: readonly DiskFormat[] = DISK_DRIVERS.filter((
 
 /**
  * Creates a writer for a new disk of `format` at `path`. The file appears at `path` only when
- * the writer's finish() succeeds.
+ * the writer's finish() succeeds. With `options.parent`, a differencing disk of that disk.
  */
-export function createDiskWriter(
+export async function createDiskWriter(
   format: DiskFormat,
   path: string,
   options: WriterOptions,
 ): Promise<DiskWriter> {
-  return driverFor(format).createWriter(path, options, DiskIdentity.of(options.identity));
+  const driver = driverFor(format);
+  const identity = DiskIdentity.of(options.identity);
+  if (options.parent === undefined) return driver.createWriter(path, options, identity);
+  if (!driver.createChildWriter)
+    throw new RangeError(`${path}: ${format} disks are not written as differencing disks (vhdx is)`);
+  const parent = await openDisk(options.parent);
+  try {
+    return await driver.createChildWriter(path, options, identity, parent);
+  } catch (err) {
+    await parent.close();
+    throw err;
+  }
 }

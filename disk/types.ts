@@ -59,8 +59,17 @@ export interface WriterOptions {
   virtualSize: number;
   /** Seed for the ids the format stores; same data and seed give a byte-identical file (see identity.ts). */
   identity?: string;
-  /** vhdx only: bytes per block, a power of two from 1 to 256 MiB (default 32 MiB, as Hyper-V). */
+  /**
+   * vhdx only: bytes per block, a power of two from 1 to 256 MiB (default 32 MiB, as Hyper-V; 2 MiB
+   * for a differencing disk, as Hyper-V).
+   */
   blockSize?: number;
+  /**
+   * vhdx only: the path of a VHDX this disk is a differencing (child) disk of. What is written is
+   * the disk's content; only the blocks that differ from the parent are stored, and what is never
+   * written reads as the parent (see differencing-writer.ts). virtualSize must be the parent's.
+   */
+  parent?: string;
   /** vmdk-stream only: the zlib level (default 6, as qemu). */
   compressionLevel?: number;
   /** vmdk-stream only: batches compressed at once; defaults to one per core, up to two (see grain-compressor.ts). */

@@ -3,10 +3,12 @@
  * file identifier + two headers + two region tables (first MiB), log (1 MiB, empty),
  * metadata region (1 MiB), BAT, then payload blocks in the order they were first written.
  */
+import * as nodePath from 'node:path';
 import { AllocatingWriter } from '../allocating-writer';
 import { assertBlocksPlaced, BlockMappedDisk } from '../block-mapped-disk';
 import { BlockTable } from '../block-table';
 import { crc32c } from '../checksum';
+import { DifferencingWriter } from '../differencing-writer';
 import type { DiskDriver } from '../driver';
 import { DiskFormatError } from '../errors';
 import { InputFile, OutputFile } from '../file-io';
@@ -14,7 +16,7 @@ import { guidFromBytes, guidToBytes } from '../guid';
 import { DiskIdentity } from '../identity';
 import type { ParentLink } from '../parent-chain';
 import { replayLog } from './vhdx-log';
-import { DiskWriter, roundUp, SECTOR_SIZE, VirtualDisk } from '../types';
+import { DiskWriter, roundUp, SECTOR_SIZE, VirtualDisk, WriterOptions } from '../types';
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -29,6 +31,8 @@ const MAX_TABLE_ENTRIES = 2047;
 export const VHDX_MAX_SIZE = 64 * 1024 * 1024 * MIB;
 /** Hyper-V's default block size. */
 const DEFAULT_BLOCK_SIZE = 32 * MIB;
+/** The block size Hyper-V gives a differencing disk: a guest's small write copies up 2 MiB, not 32. */
+const CHILD_BLOCK_SIZE = 2 * MIB;
 
 const REGION = {
   bat: '2DC27766-F623-4200-9D64-115E9BFD4A08',
@@ -477,10 +481,62 @@ const METADATA_OFFSET = 2 * MIB;
 const METADATA_LENGTH = MIB;
 const BAT_OFFSET = 3 * MIB;
 
-/** Bytes of the BAT for a disk of `virtualSize`: whole MiB, so blocks after it stay MiB-aligned. */
-function batLengthFor(virtualSize: number, blockSize: number): number {
+/**
+ * Bytes of the BAT for a disk of `virtualSize`: whole MiB, so blocks after it stay MiB-aligned. A
+ * differencing disk's has every chunk's sector bitmap entry, the last chunk's too.
+ */
+function batLengthFor(virtualSize: number, blockSize: number, differencing: boolean): number {
   const blocks = Math.ceil(virtualSize / blockSize);
-  return Math.max(MIB, roundUp(batEntryCount(blocks, chunkRatio(SECTOR_SIZE, blockSize)) * 8, MIB));
+  const ratio = chunkRatio(SECTOR_SIZE, blockSize);
+  const entries = differencing ? Math.ceil(blocks / ratio) * (ratio + 1) : batEntryCount(blocks, ratio);
+  return Math.max(MIB, roundUp(entries * 8, MIB));
+}
+
+/** What a differencing VHDX writer stores about its parent ([MS-VHDX] 2.6.2.6). */
+interface ParentLocator {
+  /** The parent's data write GUID. */
+  linkage: string;
+  /** The parent's path from the child's folder, Windows style (`.\base.vhdx`, `..\base\base.vhdx`). */
+  relativePath: string;
+  /** The parent's absolute path on this machine. */
+  absolutePath: string;
+}
+
+/** A differencing VHDX writer's parent, and the blocks it marks as reading zeros (DifferencingWriter). */
+interface ChildLayout {
+  locator: ParentLocator;
+  zeroBlocks: ReadonlySet<number>;
+}
+
+/**
+ * The parent locator item: the VHDX locator type, then key/value pairs of UTF-16LE strings, as
+ * Hyper-V writes them: parent_linkage with braces, relative_path with backslashes, and the absolute
+ * path. On Windows that is absolute_win32_path (`\\?\d:\…`); the appliance stores its own absolute
+ * path there, which parent-chain.ts follows and a Windows host, finding relative_path first, does not need.
+ */
+function parentLocatorItem(locator: ParentLocator): Buffer {
+  const entries: [string, string][] = [
+    ['parent_linkage', `{${locator.linkage}}`],
+    ['relative_path', locator.relativePath],
+    ['absolute_win32_path', locator.absolutePath],
+  ];
+  const header = Buffer.alloc(20 + entries.length * 12);
+  guidToBytes(PARENT_LOCATOR_TYPE).copy(header, 0);
+  header.writeUInt16LE(entries.length, 18);
+  const strings: Buffer[] = [];
+  let at = header.length;
+  entries.forEach(([key, value], i) => {
+    const k = Buffer.from(key, 'utf16le');
+    const v = Buffer.from(value, 'utf16le');
+    const entry = 20 + i * 12;
+    header.writeUInt32LE(at, entry);
+    header.writeUInt32LE(at + k.length, entry + 4);
+    header.writeUInt16LE(k.length, entry + 8);
+    header.writeUInt16LE(v.length, entry + 10);
+    strings.push(k, v);
+    at += k.length + v.length;
+  });
+  return Buffer.concat([header, ...strings]);
 }
 
 class VhdxWriter extends AllocatingWriter {
@@ -492,8 +548,9 @@ class VhdxWriter extends AllocatingWriter {
     virtualSize: number,
     private readonly identity: DiskIdentity,
     blockSize: number,
+    private readonly child?: ChildLayout,
   ) {
-    const batLength = batLengthFor(virtualSize, blockSize);
+    const batLength = batLengthFor(virtualSize, blockSize, child !== undefined);
     super('vhdx', out, virtualSize, {
       blockSize,
       prefix: 0,
@@ -552,11 +609,10 @@ class VhdxWriter extends AllocatingWriter {
   }
 
   private metadata(): Buffer {
-    const m = Buffer.alloc(METADATA_TABLE_SIZE + 64);
-    m.write('metadata', 0, 'latin1');
     const virtualDisk = ITEM_FLAG.virtualDisk | ITEM_FLAG.required;
     const fileParameters = Buffer.alloc(8);
     fileParameters.writeUInt32LE(this.layout.blockSize, 0);
+    if (this.child) fileParameters.writeUInt32LE(2, 4); // HasParent
     const size = Buffer.alloc(8);
     size.writeBigUInt64LE(BigInt(this.virtualSize));
     const sector = (n: number) => {
@@ -571,6 +627,10 @@ class VhdxWriter extends AllocatingWriter {
       [ITEM.logicalSectorSize, virtualDisk, sector(SECTOR_SIZE)],
       [ITEM.physicalSectorSize, virtualDisk, sector(4096)],
     ];
+    if (this.child)
+      items.push([ITEM.parentLocator, ITEM_FLAG.required, parentLocatorItem(this.child.locator)]);
+    const m = Buffer.alloc(METADATA_TABLE_SIZE + items.reduce((sum, [, , data]) => sum + data.length, 0));
+    m.write('metadata', 0, 'latin1');
     m.writeUInt16LE(items.length, 10);
     let dataAt = METADATA_TABLE_SIZE;
     items.forEach(([guid, flags, data], i) => {
@@ -587,6 +647,9 @@ class VhdxWriter extends AllocatingWriter {
 
   private bat(): Buffer {
     const bat = Buffer.alloc(this.batLength);
+    // A child's blocks that read as zeros rather than as the parent; a block written since is present.
+    for (const block of this.child?.zeroBlocks ?? [])
+      bat.writeBigUInt64LE(BigInt(PAYLOAD.zero), batIndex(block, this.ratio) * 8);
     for (const [block, fileOffset] of this.table.entries()) {
       bat.writeBigUInt64LE(
         (BigInt(fileOffset / MIB) << 20n) | BigInt(PAYLOAD.fullyPresent),
@@ -602,13 +665,52 @@ async function createVhdxWriter(
   virtualSize: number,
   identity: DiskIdentity,
   blockSize = DEFAULT_BLOCK_SIZE,
+  child?: ChildLayout,
 ): Promise<DiskWriter> {
   const size = roundUp(virtualSize, SECTOR_SIZE);
   if (size > VHDX_MAX_SIZE)
     throw new RangeError(`VHDX cannot hold ${virtualSize} bytes (the format's maximum is 64 TiB)`);
   if (blockSize < MIB || blockSize > 256 * MIB || (blockSize & (blockSize - 1)) !== 0)
     throw new RangeError(`VHDX block size ${blockSize} is not a power of two between 1 and 256 MiB`);
-  return new VhdxWriter(await OutputFile.create(path), size, identity, blockSize);
+  return new VhdxWriter(await OutputFile.create(path), size, identity, blockSize, child);
+}
+
+/**
+ * A differencing VHDX of `parent` (an opened VHDX, which the writer closes when done): it names the
+ * parent by its data write GUID, relative path and absolute path, has the parent's size, and stores
+ * the blocks written that differ from the parent (DifferencingWriter), in 2 MiB blocks by default.
+ */
+async function createDifferencingVhdxWriter(
+  childPath: string,
+  options: WriterOptions,
+  identity: DiskIdentity,
+  parent: VirtualDisk,
+): Promise<DiskWriter> {
+  const linkId = (parent as { linkId?: string }).linkId;
+  if (parent.format !== 'vhdx' || !linkId?.startsWith('vhdx:'))
+    throw new RangeError(
+      `${parent.path}: a differencing VHDX needs a VHDX parent, and this is a ${parent.format} disk`,
+    );
+  if (roundUp(options.virtualSize, SECTOR_SIZE) !== parent.virtualSize)
+    throw new RangeError(
+      `a differencing VHDX has its parent's size: ${parent.path} holds ${parent.virtualSize} bytes, not ${options.virtualSize}`,
+    );
+  const parentPath = nodePath.resolve(parent.path);
+  const relative = nodePath.relative(nodePath.dirname(nodePath.resolve(childPath)), parentPath);
+  const locator = {
+    linkage: linkId.slice('vhdx:'.length),
+    relativePath: (relative.split(nodePath.sep)[0] === '..' ? relative : `.${nodePath.sep}${relative}`)
+      .split(nodePath.sep)
+      .join('\\'),
+    absolutePath: parentPath,
+  };
+  const blockSize = options.blockSize ?? CHILD_BLOCK_SIZE;
+  const zeroBlocks = new Set<number>();
+  const inner = await createVhdxWriter(childPath, parent.virtualSize, identity, blockSize, {
+    locator,
+    zeroBlocks,
+  });
+  return new DifferencingWriter(inner, parent, blockSize, zeroBlocks);
 }
 
 export const vhdxDriver: DiskDriver = {
@@ -616,5 +718,6 @@ export const vhdxDriver: DiskDriver = {
   reader: { probe: isVhdx, open: openVhdx },
   createWriter: (path, options, identity) =>
     createVhdxWriter(path, options.virtualSize, identity, options.blockSize),
+  createChildWriter: createDifferencingVhdxWriter,
   blockMapped: true,
 };
