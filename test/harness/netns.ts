@@ -86,7 +86,7 @@ export interface EngineNetns {
   nsIp: string;
   /** `net:[inode]`, as /proc/<pid>/ns/net of a process inside it reads. */
   netId: string;
-  /** Whether a TCP connection from inside the namespace to host:port is accepted (within 5 s). */
+  /** Whether a TCP connection from inside the namespace to host:port is accepted (within 15 s). */
   canReach(host: string, port: number): Promise<boolean>;
   /** Removes the namespace and the veth pair; safe to call twice. */
   remove(): void;
@@ -140,7 +140,8 @@ export function createEngineNetns(openPorts: number[]): EngineNetns {
     canReach: (host, port) =>
       new Promise((resolve) => {
         const probe = spawn('ip', inside(name, 'bash', '-c', `exec 3<>/dev/tcp/${host}/${port}`), {
-          timeout: 5_000,
+          // Refusals are immediate (the firewall resets); the time is for starting ip and bash under load.
+          timeout: 15_000,
           stdio: 'ignore',
         });
         probe.once('error', () => resolve(false));
