@@ -42,7 +42,7 @@ export function engineNetnsProblems(name: string, address: string): string[] {
   if (!own.includes(address))
     problems.push(
       `LAMINA_CE_ADDRESS: engines in network namespace '${name}' reach the appliance at ${address}, ` +
-        `which is not a non-loopback address of this host (${own.join(', ') || 'it has none'}); ` +
+        `which is none of this host's addresses outside loopback (${own.join(', ') || 'it has none'}); ` +
         `set it to the host's end of the namespace's link`,
     );
   return problems;

@@ -57,14 +57,14 @@ describe('LAMINA_CE_NETNS is checked at start', () => {
   test('a namespace that does not exist and an address not on this host are both named', () => {
     let problems: string[] = [];
     try {
-      loadConfig({ LAMINA_CE_NETNS: 'lamina-no-such-namespace', LAMINA_CE_ADDRESS: '192.0.2.1' });
+      loadConfig({ LAMINA_CE_NETNS: 'lamina-no-such-namespace', LAMINA_CE_ADDRESS: '198.51.100.7' });
     } catch (err) {
       problems = (err as ConfigError).problems;
     }
     expect(problems).toEqual([
       expect.stringMatching(/^LAMINA_CE_NETNS: network namespace 'lamina-no-such-namespace' does not exist/),
       expect.stringMatching(
-        /^LAMINA_CE_ADDRESS: .* at 192\.0\.2\.1, which is not a non-loopback address of this host/,
+        /^LAMINA_CE_ADDRESS: .* at 198\.51\.100\.7, which is none of this host's addresses outside loopback/,
       ),
     ]);
   });
