@@ -1,14 +1,18 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import { prepareImage, type PrepareReport } from '../compositor/prepare/prepare-image';
+import type { PrepareReport } from '../compositor/prepare/prepare-image';
 import type { PrepareOptions } from '../compositor/prepare/prepare-options';
 import { AzureConnector } from '../connectors/azure/azure-connector';
 import type { AzureResourceKind } from '../connectors/azure/resource-manager';
 import { FileshareConnector } from '../connectors/fileshare/fileshare-connector';
+import { LocalCeHost } from '../connectors/local/local-ce-host';
+import { offloadCompositingOf } from '../db/compositing-engines';
 import { convertDisk, openDisk } from '../disk';
 import { withConnector, withVmHost, type ConnectorAccessDeps } from './connector-access';
 import { digestFile, type FileDigest } from './file-digest';
+import { prepareFile } from './ips-engine-prepare';
+import { removeLeftovers } from './leftovers';
 import { heartbeatProgress, previousResumeToken, type HeartbeatDetails } from './heartbeat';
 import { scratchFolder } from './scratch';
 
@@ -153,7 +157,11 @@ export function createIpsActivities(deps: IpsDeps) {
 
     /** Removes a file the task put on a share (and any partial copy of it). */
     async ipsRemoveShareFile(file: ShareFile): Promise<void> {
-      await withShare(file.shareConnectorId, (share) => share.removeImage(file.fileName));
+      await withShare(file.shareConnectorId, async (share) => {
+        await share.removeImage(file.fileName);
+        // A prepare stopped or killed midway leaves its partial copy and work folder beside the file.
+        await removeLeftovers(share.localPath(file.fileName));
+      });
     },
 
     /**
@@ -167,25 +175,43 @@ export function createIpsActivities(deps: IpsDeps) {
       options: PrepareOptions;
     }): Promise<ShareFileResult & PrepareReport> {
       const source = await sourceOn(input.source);
-      return withShare(input.source.shareConnectorId, async (share) => {
-        const output = share.localPath(input.output);
-        const context = Context.current();
-        let phase = 'inspect';
-        const keepAlive = setInterval(() => context.heartbeat({ phase, done: 0, total: 1 }), 1000);
-        try {
-          await fs.rm(output, { force: true });
-          const report = await prepareImage(source, output, input.options, (p) => (phase = p));
-          return {
-            shareConnectorId: input.source.shareConnectorId,
-            fileName: input.output,
-            location: share.locationOf(input.output),
-            ...(await digestFile(output)),
-            ...report,
-          };
-        } finally {
-          clearInterval(keepAlive);
-        }
-      });
+      return withShare(input.source.shareConnectorId, async (share) => ({
+        shareConnectorId: input.source.shareConnectorId,
+        fileName: input.output,
+        location: share.locationOf(input.output),
+        ...(await prepareFile(source, share.localPath(input.output), input.options)),
+      }));
+    },
+
+    /**
+     * Whether prepare for this target runs in a Compositing Engine on it: its Offload Compositing is on
+     * and its engines reach the share the disks are on (the local connector's, which run on the
+     * appliance). Elsewhere prepare runs on the appliance.
+     */
+    async ipsPrepareOffloaded(targetConnectorId: string): Promise<boolean> {
+      if (!(await offloadCompositingOf(deps.pool, targetConnectorId))) return false;
+      return withConnector(deps, targetConnectorId, async (connector) => connector.ce instanceof LocalCeHost);
+    },
+
+    /** Where a prepare on an engine reads the source and writes the copy: paths under the share's mount. */
+    async ipsEnginePreparePaths(input: {
+      source: ShareFile;
+      output: string;
+    }): Promise<{ source: string; output: string }> {
+      const source = await sourceOn(input.source);
+      return withShare(input.source.shareConnectorId, async (share) => ({
+        source,
+        output: share.localPath(input.output),
+      }));
+    },
+
+    /** A disk an engine prepared onto the share, as the task's result names it. */
+    async ipsShareResult(input: { file: ShareFile; digest: FileDigest }): Promise<ShareFileResult> {
+      return withShare(input.file.shareConnectorId, async (share) => ({
+        ...input.file,
+        location: share.locationOf(input.file.fileName),
+        ...input.digest,
+      }));
     },
 
     /**

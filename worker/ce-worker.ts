@@ -2,6 +2,7 @@ import type { DataConverter } from '@temporalio/common';
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import { withFailureTable } from '../activities/failure-table';
 import { HEARTBEAT_THROTTLE } from '../activities/heartbeat';
+import { createEnginePrepareActivities } from '../activities/ips-engine-prepare';
 import { createEngineActivities, type EngineDeps } from '../activities/offload-engine-compose';
 import { engineTaskQueue } from '../domain/compositing-engines';
 
@@ -16,7 +17,8 @@ export interface CeWorkerOptions {
 }
 
 /**
- * The Compositing Engine's worker (ARCHITECTURE.md §1): one compose, on the engine's own task queue
+ * The Compositing Engine's worker (ARCHITECTURE.md §1): one compose (or one Image Portability prepare,
+ * activities/ips-engine-prepare.ts), on the engine's own task queue
  * (Temporal's worker-specific queue pattern), read over iSCSI, written to the platform's storage.
  */
 export function createCeWorker(options: CeWorkerOptions): Promise<Worker> {
@@ -25,7 +27,10 @@ export function createCeWorker(options: CeWorkerOptions): Promise<Worker> {
     namespace: options.namespace,
     taskQueue: engineTaskQueue(options.engineId),
     dataConverter: options.dataConverter,
-    activities: withFailureTable(createEngineActivities(options.deps)),
+    activities: withFailureTable({
+      ...createEngineActivities(options.deps),
+      ...createEnginePrepareActivities(),
+    }),
     maxConcurrentActivityTaskExecutions: 1,
     maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
   });

@@ -1,4 +1,4 @@
-import { uuid4 } from '@temporalio/workflow';
+import { patched, uuid4 } from '@temporalio/workflow';
 import type {
   AzureBlobResult,
   AzureResourceRef,
@@ -9,6 +9,7 @@ import type {
   ShareFileResult,
 } from '../activities/ips-phases';
 import { ipsPreparing, ipsQuick, ipsTransfers } from './ips-activity-proxies';
+import { prepareOnEngine } from './ips-engine';
 import type { Saga } from './saga';
 
 /**
@@ -50,16 +51,40 @@ export interface IpsPrepareInput {
   options: PrepareOptions;
   /** The cmdlet's Timeout, in minutes (default 60). */
   timeoutMinutes?: number;
+  /**
+   * The connector the image is prepared for: when its Offload Compositing is on and its engines reach
+   * the share, prepare runs in a Compositing Engine there instead of on the appliance.
+   */
+  targetConnectorId?: string;
 }
 
-export type IpsPrepareResult = ShareFileResult & PrepareReport;
+export type IpsPrepareResult = ShareFileResult &
+  PrepareReport & {
+    /** The Compositing Engine that prepared it; unset when the appliance did. */
+    engineId?: string;
+  };
 
 export async function preparePhase(saga: Saga, input: IpsPrepareInput): Promise<IpsPrepareResult> {
   const output = input.output ?? input.source.fileName.replace(/(\.vhdx?)?$/i, '-prepared.vhdx');
+  const timeoutMinutes = input.timeoutMinutes ?? 60;
   saga.register('prepared disk', () =>
     ipsQuick.ipsRemoveShareFile({ shareConnectorId: input.source.shareConnectorId, fileName: output }),
   );
-  return ipsPreparing(input.timeoutMinutes ?? 60).ipsPrepareDisk({
+  // Tasks started before this patch prepared on the appliance whatever the target.
+  if (
+    input.targetConnectorId !== undefined &&
+    patched('ips-prepare-on-engine') &&
+    (await ipsQuick.ipsPrepareOffloaded(input.targetConnectorId))
+  ) {
+    return prepareOnEngine(saga, {
+      targetConnectorId: input.targetConnectorId,
+      source: input.source,
+      output,
+      options: input.options,
+      timeoutMinutes,
+    });
+  }
+  return ipsPreparing(timeoutMinutes).ipsPrepareDisk({
     source: input.source,
     output,
     options: input.options,

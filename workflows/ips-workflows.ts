@@ -72,9 +72,10 @@ export interface IpsRunResult {
 }
 
 /**
- * ipsRun: the phases a source → target pair needs (ips-matrix.ts), in one saga. Prepare runs on the
- * appliance (no Compositing Engine takes it), so it comes before the upload: what is uploaded is the
- * prepared disk. On Azure the publish makes the managed disk, image and master image VM of the blob; on
+ * ipsRun: the phases a source → target pair needs (ips-matrix.ts), in one saga. Prepare comes before the
+ * upload (what is uploaded is the prepared disk); it runs in a Compositing Engine on the target when the
+ * target connector offloads and its engines reach the share (the local connector's), else on the
+ * appliance. On Azure the publish makes the managed disk, image and master image VM of the blob; on
  * a hypervisor target, the upload and publish are one step (the disk goes to the hypervisor as the
  * master image VM's).
  */
@@ -106,6 +107,7 @@ export function ipsRun(input: IpsRunInput): Promise<IpsRunResult> {
       output: `${input.name}-prepared.vhdx`,
       options: input.prepare,
       timeoutMinutes: input.timeoutMinutes,
+      targetConnectorId: input.targetConnectorId,
     });
     const preparedFile = { shareConnectorId: prepared.shareConnectorId, fileName: prepared.fileName };
     let uploaded: AzureBlobResult | undefined;

@@ -266,6 +266,7 @@ export function ipsResource({ pool, tasks, uploadsDir }: ApiDeps) {
           output: body.output,
           options: await prepareOptions(body, target, body.provisioningType),
           timeoutMinutes: body.Timeout,
+          targetConnectorId: body.targetConnectorId,
         };
         return start(
           res,

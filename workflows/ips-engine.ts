@@ -1,0 +1,79 @@
+import {
+  ActivityCancellationType,
+  ApplicationFailure,
+  condition,
+  proxyActivities,
+  setHandler,
+  uuid4,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { EnginePrepareActivities } from '../activities/ips-engine-prepare';
+import type { PrepareOptions, PrepareReport, ShareFileResult } from '../activities/ips-phases';
+import { engineTaskQueue } from '../domain/compositing-engines';
+import { ipsQuick } from './ips-activity-proxies';
+import { engineRegistered, offloading, type EngineRegistration } from './offload-compose';
+import type { Saga } from './saga';
+
+/**
+ * Prepare in a Compositing Engine on the target (ARCHITECTURE.md §6), the way offloadCompose runs its
+ * compose: an engine made for this prepare on the target connector's platform, registered with its
+ * one-time token, given the prepare on its own task queue, and removed whatever happens (the saga
+ * removes it on a failure or stop, before the partial copy). The engine reads the disk where the target
+ * keeps it and writes the prepared copy beside it; the appliance only resolves where that is.
+ */
+export async function prepareOnEngine(
+  saga: Saga,
+  input: {
+    targetConnectorId: string;
+    source: { shareConnectorId: string; fileName: string };
+    output: string;
+    options: PrepareOptions;
+    timeoutMinutes: number;
+  },
+): Promise<ShareFileResult & PrepareReport & { engineId: string }> {
+  const connectorId = input.targetConnectorId;
+  const paths = await ipsQuick.ipsEnginePreparePaths({ source: input.source, output: input.output });
+  const engineId = uuid4();
+  let registration: EngineRegistration | undefined;
+  setHandler(engineRegistered, (signalled) => {
+    if (signalled.engineId === engineId && !registration) registration = signalled;
+  });
+  const engine = saga.register('Compositing Engine', () =>
+    offloading.removeCompositingEngine({ connectorId, engineId }),
+  );
+  // A prepare reads no layers: the engine gets no iSCSI target, and the CHAP secret it is launched with
+  // (derived from this name) opens nothing.
+  const targetName = `ips-prepare-${engineId}`;
+  const { registrationSeconds } = await offloading.createCompositingEngine({
+    connectorId,
+    engineId,
+    taskId: workflowInfo().workflowId,
+    targetName,
+    initiatorName: `iqn.2024-01.org.lamina-appliance.ce:${targetName}`,
+  });
+  if (!(await condition(() => registration !== undefined, registrationSeconds * 1000)))
+    throw ApplicationFailure.nonRetryable(
+      `Compositing Engine ${engineId} did not register within ${registrationSeconds} s; it was removed`,
+      'EngineNeverRegistered',
+    );
+  await offloading.admitCompositingEngine({
+    engineId,
+    proof: registration!.proof,
+    initiatorName: registration!.initiatorName,
+  });
+  const onEngine = proxyActivities<EnginePrepareActivities>({
+    taskQueue: engineTaskQueue(engineId),
+    scheduleToStartTimeout: `${registrationSeconds} seconds`,
+    startToCloseTimeout: `${input.timeoutMinutes} minutes`,
+    heartbeatTimeout: '30 seconds',
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    // This engine's queue has no other worker: an engine that dies fails the prepare, which the saga
+    // then removes with what it wrote.
+    retry: { maximumAttempts: 1 },
+  });
+  const { sha256, sizeBytes, steps } = await onEngine.prepareOnEngine({ ...paths, options: input.options });
+  await saga.settle(engine);
+  const file = { shareConnectorId: input.source.shareConnectorId, fileName: input.output };
+  const result = await ipsQuick.ipsShareResult({ file, digest: { sha256, sizeBytes } });
+  return { ...result, steps, engineId };
+}
