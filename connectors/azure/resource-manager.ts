@@ -159,9 +159,11 @@ export class AzureResourceManager {
    * The master image VM: the managed disk as its OS disk, on the connector's subnet through a network
    * interface the VM owns (deleted with it), boot diagnostics on for the serial console prepare enabled.
    * The disk stays when the VM is deleted: it is the master image's, removed by its own compensation.
+   * Azure starts a VM it creates; MCS needs it only as the master image, so it is then deallocated (no
+   * compute billed). Deallocating one that is already deallocated (a retry) succeeds at once.
    */
   async createMasterVm(name: string, diskName: string, signal?: AbortSignal): Promise<string> {
-    return this.call(`create virtual machine '${name}'`, async () => {
+    const id = await this.call(`create virtual machine '${name}'`, async () => {
       const vm = await this.#compute.virtualMachines.createOrUpdate(
         this.settings.resourceGroup,
         name,
@@ -193,6 +195,19 @@ export class AzureResourceManager {
         { abortSignal: signal },
       );
       return vm.id ?? this.idOf('virtualMachine', name);
+    });
+    await this.call(`deallocate virtual machine '${name}'`, () =>
+      this.#compute.virtualMachines.deallocate(this.settings.resourceGroup, name, { abortSignal: signal }),
+    );
+    return id;
+  }
+
+  /** The VM's power state from its instance view (`running`, `deallocated`…), as the portal shows it. */
+  async powerStateOf(name: string): Promise<string | undefined> {
+    return this.call(`read the instance view of virtual machine '${name}'`, async () => {
+      const view = await this.#compute.virtualMachines.instanceView(this.settings.resourceGroup, name);
+      const power = view.statuses?.find((s) => s.code?.startsWith('PowerState/'));
+      return power?.code?.slice('PowerState/'.length);
     });
   }
 

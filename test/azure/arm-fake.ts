@@ -13,7 +13,8 @@ import { run } from '../../lib/processes';
  * machines and VM sizes, and GETs of a subscription, resource group and subnet), with the shapes,
  * status codes, error codes and long-running-operation headers of the ARM REST specs
  * (azure-rest-api-specs: Disks_CreateOrUpdate with createOption Import, Images_CreateOrUpdate from a
- * blob, VirtualMachines_CreateOrUpdate attaching an OS disk, Azure-AsyncOperation polling).
+ * blob, VirtualMachines_CreateOrUpdate attaching an OS disk, VirtualMachines_Deallocate and
+ * VirtualMachines_InstanceView, Azure-AsyncOperation polling).
  *
  * What it keeps: the resources created, so a test sees what a task left; the requests, so a test sees
  * what the SDK sent. What it cannot show: Azure copying the blob into a disk (it only checks the blob is
@@ -65,6 +66,8 @@ export class ArmFake {
   private readonly operations = new Map<string, Operation>();
   private readonly tokens = new Set<string>();
   private readonly failures = new Map<string, { code: string; message: string }>();
+  /** VMs' power states by lower-case id (running, deallocating, deallocated), shown in their instance view. */
+  private readonly powerStates = new Map<string, string>();
 
   private constructor(
     private readonly options: ArmFakeOptions,
@@ -227,6 +230,8 @@ export class ArmFake {
       });
     }
     const type = COMPUTE_TYPES[lower[6]];
+    if (type === 'Microsoft.Compute/virtualMachines' && segments.length === 9)
+      return this.vmAction(method, id.slice(0, id.lastIndexOf('/')), segments[7], group, lower[8]);
     if (lower[5] !== 'microsoft.compute' || !type || segments.length !== 8) {
       return armError(404, 'NotFound', `No route for ${url.pathname}`);
     }
@@ -360,7 +365,11 @@ export class ArmFake {
       location,
       () => {
         (resource.properties as Record<string, unknown>).provisioningState = 'Succeeded';
-        if (type === 'Microsoft.Compute/virtualMachines') this.attachNetwork(resource, group);
+        if (type === 'Microsoft.Compute/virtualMachines') {
+          this.attachNetwork(resource, group);
+          // Azure starts a VM it creates; a PUT of one that exists (an update) leaves it as it was.
+          if (!this.powerStates.has(id.toLowerCase())) this.powerStates.set(id.toLowerCase(), 'running');
+        }
       },
       failure,
     );
@@ -425,6 +434,45 @@ export class ArmFake {
     return undefined;
   }
 
+  /**
+   * A VM's actions (VirtualMachines_Deallocate, VirtualMachines_InstanceView in the Compute spec):
+   * POST …/deallocate answers 202 with Azure-AsyncOperation and Location, the VM is `deallocating` until
+   * the operation ends and `deallocated` after; GET …/instanceView lists the provisioning and power state
+   * as `ProvisioningState/…` and `PowerState/…` statuses.
+   */
+  private vmAction(method: string, id: string, name: string, group: string, action: string): Reply {
+    const key = id.toLowerCase();
+    const vm = this.resources.get(key);
+    if (!vm)
+      return armError(
+        404,
+        'ResourceNotFound',
+        `The Resource 'Microsoft.Compute/virtualMachines/${name}' under resource group '${group}' was not found.`,
+      );
+    if (method === 'POST' && action === 'deallocate') {
+      this.powerStates.set(key, 'deallocating');
+      const operation = this.startOperation(id, vm.location as string, () =>
+        this.powerStates.set(key, 'deallocated'),
+      );
+      return { status: 202, headers: { ...operation, location: operation['azure-asyncoperation'] } };
+    }
+    if (method === 'GET' && action === 'instanceview') {
+      const provisioning = String((vm.properties as Body).provisioningState);
+      const power = this.powerStates.get(key);
+      return ok({
+        statuses: [
+          {
+            code: `ProvisioningState/${provisioning.toLowerCase()}`,
+            level: 'Info',
+            displayStatus: `Provisioning ${provisioning.toLowerCase()}`,
+          },
+          ...(power ? [{ code: `PowerState/${power}`, level: 'Info', displayStatus: `VM ${power}` }] : []),
+        ],
+      });
+    }
+    return armError(404, 'NotFound', `No route for ${method} ${id}/${action}`);
+  }
+
   /** The network interface a VM makes from its configuration, removed with it (deleteOption Delete). */
   private attachNetwork(vm: Record<string, unknown>, group: string): void {
     const props = vm.properties as Body;
@@ -458,6 +506,7 @@ export class ArmFake {
     const location = existing.location as string;
     const operation = this.startOperation(id, location, () => {
       this.resources.delete(id.toLowerCase());
+      this.powerStates.delete(id.toLowerCase());
       for (const [key, r] of this.resources) if (r.ownedBy === existing.id) this.resources.delete(key);
     });
     return { status: 202, headers: operation };

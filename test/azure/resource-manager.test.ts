@@ -215,6 +215,14 @@ describe('managed disk, image and master image VM from an uploaded blob', () => 
     // The operations were polled to their end (Azure-AsyncOperation), and the resources are there.
     expect(arm.requests.filter((r) => r.path.includes('/operations/')).length).toBeGreaterThanOrEqual(6);
     expect(arm.resource(vmId)?.properties).toMatchObject({ provisioningState: 'Succeeded' });
+    // Azure started the VM it made; MCS needs it only as the master image, so it is deallocated.
+    expect(arm.requests.filter((r) => r.method === 'POST').map((r) => r.path)).toEqual([
+      `${vmId}/deallocate`,
+    ]);
+    expect(await rm.powerStateOf('Win10')).toBe('deallocated');
+    // A retried create finds its VM and leaves it deallocated.
+    await rm.createMasterVm('Win10', 'Win10');
+    expect(await rm.powerStateOf('Win10')).toBe('deallocated');
     expect(arm.resourceIds()).toEqual(
       [diskId, imageId, vmId, `${group}/providers/Microsoft.Network/networkInterfaces/Win10-nic`].sort(),
     );
