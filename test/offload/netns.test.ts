@@ -1,8 +1,11 @@
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { ConfigError, loadConfig } from '../../config/env';
+import { LocalCeHost } from '../../connectors/local/local-ce-host';
+import { LocalVmHost } from '../../connectors/local/local-vm-host';
 import { freePort, isPortOpen } from '../../lib/processes';
 import { startSlapd, type Slapd } from '../../runtime/slapd';
 import type { PublishImageResult } from '../../workflows/publish-image';
@@ -53,7 +56,7 @@ import {
 
 jest.setTimeout(600_000);
 
-describe('LAMINA_CE_NETNS is checked at start', () => {
+describe('LAMINA_CE_NETNS is checked at start and when an engine is made', () => {
   test('a namespace that does not exist and an address not on this host are both named', () => {
     let problems: string[] = [];
     try {
@@ -67,6 +70,18 @@ describe('LAMINA_CE_NETNS is checked at start', () => {
         /^LAMINA_CE_ADDRESS: .* at 198\.51\.100\.7, which is none of this host's addresses outside loopback/,
       ),
     ]);
+  });
+
+  test('an engine launched into a namespace that is gone is refused, naming it, and leaves nothing', async () => {
+    const pool = testDir('netns-pool');
+    const engines = new LocalCeHost(new LocalVmHost(pool));
+    const launch = { id: randomUUID(), name: 'lamina-ce-gone', environment: {} };
+
+    await expect(engines.createEngine({ ...launch, networkNamespace: 'lamina-gone' })).rejects.toThrow(
+      "network namespace 'lamina-gone' (LAMINA_CE_NETNS) does not exist",
+    );
+    expect(await engines.listEngines()).toEqual([]);
+    expect(fs.readdirSync(pool)).toEqual([]);
   });
 
   test('a name `ip netns` would not take is refused', () => {
