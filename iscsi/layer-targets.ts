@@ -8,6 +8,8 @@ import { isNotFound } from './tgtadm';
 
 /** Lamina's naming authority in iSCSI qualified names (RFC 3720 §3.2.6.3.1: iqn.<yyyy-mm>.<reversed domain>). */
 const IQN_PREFIX = 'iqn.2024-01.org.lamina-appliance';
+/** Data per PDU the targets offer: libiscsi's own receive limit, so a 512 KiB READ comes in two PDUs. */
+const DATA_SEGMENT_BYTES = 256 * 1024;
 
 export interface LayerTargetSpec {
   /**
@@ -125,6 +127,10 @@ export class LayerTargets {
         const { tgtadm } = daemon;
         tid = Math.max(0, ...(await tgtadm.targets()).map((t) => t.tid)) + 1;
         await tgtadm.newTarget(tid, iqn);
+        // tgtd sends a read's data in PDUs of at most 8 KiB unless told otherwise: 64 PDUs (and as many
+        // writes to the socket by its one network thread) for each 512 KiB READ.
+        for (const key of ['MaxXmitDataSegmentLength', 'MaxRecvDataSegmentLength', 'MaxBurstLength'])
+          await tgtadm.setTargetParameter(tid, key, String(DATA_SEGMENT_BYTES));
         for (const [index, exported] of exports.entries()) {
           // The serial number is the layer's hash: an initiator can check it reads the layer it expects.
           // Thin provisioning reports the export's holes (GET LBA STATUS), so a reader skips what the layer

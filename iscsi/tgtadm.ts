@@ -44,6 +44,22 @@ export class Tgtadm {
     return this.call(['--mode', 'target', '--op', 'new', '--tid', String(tid), '--targetname', iqn]);
   }
 
+  /** Sets an iSCSI login key the target offers (e.g. MaxXmitDataSegmentLength). */
+  setTargetParameter(tid: number, name: string, value: string): Promise<string> {
+    return this.call([
+      '--mode',
+      'target',
+      '--op',
+      'update',
+      '--tid',
+      String(tid),
+      '--name',
+      name,
+      '--value',
+      value,
+    ]);
+  }
+
   /** Removes a target even while initiators are logged in (their sessions are dropped). */
   deleteTarget(tid: number): Promise<string> {
     return this.call(['--mode', 'target', '--op', 'delete', '--force', '--tid', String(tid)]);
