@@ -121,8 +121,18 @@ export interface VerifiedLayer {
 
 export interface CapturedVersion extends FileDigest {
   elasticFit: ElasticFit;
-  /** The capture report's counts (the full report stays with the task's scratch folder). */
-  captured: { files: number; bytes: number; deletions: number; excluded: number };
+  /**
+   * The capture report's counts (the full report stays with the task's scratch folder), and
+   * `childOfBaseBytes`: the bytes of the volume the machine's disk held over its base, the only ones
+   * inspected (its block map, the disk being a child of the base); null when it was a copy.
+   */
+  captured: {
+    files: number;
+    bytes: number;
+    deletions: number;
+    excluded: number;
+    childOfBaseBytes: number | null;
+  };
 }
 
 /**
@@ -304,6 +314,7 @@ export function createLayerDiskActivities(deps: LayerDiskDeps) {
           bytes: report.captured.bytes,
           deletions: report.captured.deletions.length,
           excluded: report.excluded.reduce((sum, rule) => sum + rule.count, 0),
+          childOfBaseBytes: report.childOfBase?.bytes ?? null,
         },
       };
     },

@@ -1,6 +1,13 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { createDiskWriter, copyDisk, openDisk, type Extent, type VirtualDisk } from '../disk';
+import {
+  BlockMappedDisk,
+  createDiskWriter,
+  copyDisk,
+  openDisk,
+  type Extent,
+  type VirtualDisk,
+} from '../disk';
 import { parseRegText } from '../registry';
 import { extractWindowsPartition, openWindowsPartition } from './disk-image';
 import { readDeletions } from './layer-build';
@@ -14,8 +21,9 @@ import { withWorkDir } from './work-dir';
  * written at their Windows paths on C:, paths deleted, and a .reg applied to the machine hives
  * (SOFTWARE, SYSTEM — CurrentControlSet resolved through Select —, DEFAULT). The local connector's
  * stand-in for an admin on a packaging machine (`lamina vm install`), and the tests' simulated
- * installer for capture. The disk is rewritten whole, in its own format, and replaces the old one
- * only when complete.
+ * installer for capture. The disk is rewritten in its own format and replaces the old one only when
+ * complete; a differencing VHDX (a local packaging machine's boot disk) is rewritten as a child of
+ * the same parent, holding the blocks that differ from it, as a guest's writes would leave it.
  */
 export interface BootDiskInstall {
   /** Folder or zip of files at their Windows paths (`Program Files\App\app.exe`). */
@@ -62,7 +70,11 @@ async function replaceWindowsPartition(disk: string, start: number, partition: s
   const image = await openDisk(partition);
   const temp = path.join(path.dirname(disk), `.${path.basename(disk)}.${process.pid}.install.tmp`);
   try {
-    const writer = await createDiskWriter(original.format, temp, { virtualSize: original.virtualSize });
+    const parent = differencingParent(original);
+    const writer = await createDiskWriter(original.format, temp, {
+      virtualSize: original.virtualSize,
+      ...(parent ? { parent } : {}),
+    });
     try {
       await copyDisk(new PatchedDisk(original, image, start), writer);
       await writer.finish();
@@ -75,6 +87,11 @@ async function replaceWindowsPartition(disk: string, start: number, partition: s
     await original.close();
   }
   await fs.rename(temp, disk);
+}
+
+/** The parent file of a differencing VHDX, which disk/ writes children of; undefined for any other disk. */
+function differencingParent(disk: VirtualDisk): string | undefined {
+  return disk instanceof BlockMappedDisk && disk.format === 'vhdx' ? disk.parent?.path : undefined;
 }
 
 /** A disk whose bytes in one window come from another disk (a partition image), the rest from itself. */
@@ -101,19 +118,21 @@ class PatchedDisk implements VirtualDisk {
     return this.extents().reduce((sum, e) => sum + e.length, 0);
   }
 
+  /**
+   * Where either disk may hold data, the base's extents inside the window too: where the volume now
+   * reads zeros over the base's data, a child's writer must be told (it stores what differs from
+   * its parent), and a whole disk's writer leaves those zeros unallocated anyway.
+   */
   extents(): Extent[] {
-    const outside = this.base.extents().flatMap((e): Extent[] => {
-      const pieces: Extent[] = [];
-      if (e.offset < this.start)
-        pieces.push({ offset: e.offset, length: Math.min(e.offset + e.length, this.start) - e.offset });
-      if (e.offset + e.length > this.end) {
-        const from = Math.max(e.offset, this.end);
-        pieces.push({ offset: from, length: e.offset + e.length - from });
-      }
-      return pieces;
-    });
     const inside = this.window.extents().map((e) => ({ offset: this.start + e.offset, length: e.length }));
-    return [...outside, ...inside].sort((a, b) => a.offset - b.offset);
+    const merged: Extent[] = [];
+    for (const e of [...this.base.extents(), ...inside].sort((a, b) => a.offset - b.offset)) {
+      const last = merged[merged.length - 1];
+      if (last && e.offset <= last.offset + last.length)
+        last.length = Math.max(last.length, e.offset + e.length - last.offset);
+      else merged.push({ ...e });
+    }
+    return merged;
   }
 
   async read(target: Buffer, offset: number): Promise<void> {

@@ -21,7 +21,10 @@ export interface VmSpec {
   memoryMiB?: number;
   /** What the boot disk was made for; a hypervisor that boots it gives the VM the same firmware. */
   firmware?: DiskFirmware;
-  /** Each VM disk is a clone of a disk stored with `uploadDisk`; the VM owns its clones. */
+  /**
+   * Each VM disk is made from a disk stored with `uploadDisk`: a differencing child of it where the
+   * host can (local), a clone otherwise (vSphere); the VM owns its disks, whatever becomes of the stored one.
+   */
   disks: { name: string; from: string }[];
   /** Free-form labels; WORKFLOW_TAG tells the power watcher whom to signal. */
   tags: Record<string, string>;

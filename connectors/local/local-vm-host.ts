@@ -7,7 +7,8 @@ import { z } from 'zod';
 import { openWindowsPartition } from '../../compositor/disk-image';
 import { readOptionalFile } from '../../compositor/layer-disk';
 import { SCRIPTS_REPORT_FILE } from '../../compositor/scripts-runner';
-import { openDisk } from '../../disk/open';
+import { convertDisk } from '../../disk/convert';
+import { createDiskWriter, openDisk } from '../../disk/open';
 import {
   VmHostLookupError,
   type PowerState,
@@ -25,11 +26,14 @@ const exec = promisify(execFile);
  *
  *   <pool>/disks/<name>.vhdx                  disks stored with uploadDisk (packaging cache, uploads)
  *   <pool>/vms/<id>/vm.json                   the VM record: CPU, memory, power state, snapshots, tags
- *   <pool>/vms/<id>/<disk>.vhdx               the VM's own disks (clones of stored disks)
- *   <pool>/vms/<id>/snapshots/<name>/<disk>   immutable copies taken by snapshot()
+ *   <pool>/vms/<id>/<disk>.vhdx               the VM's own disks: differencing children of stored disks
+ *   <pool>/vms/<id>/<disk>.parent.vhdx        their parents: hard links of the stored disks
+ *   <pool>/vms/<id>/snapshots/<name>/<disk>   immutable whole copies taken by snapshot()
  *
  * Every file is written under a temporary name and renamed, so a crash never leaves a half record
- * that looks whole. What an admin does inside a VM (install software, shut down, the guest's script
+ * that looks whole. A stored disk is never written in place either (uploadDisk and a Compositing
+ * Engine's compose rename a finished file over it, deleteDisk unlinks it), so a VM's hard link keeps
+ * the bytes its child was made from whatever happens to the stored disk later. What an admin does inside a VM (install software, shut down, the guest's script
  * report) has stand-ins in `lamina vm`, which edit the same records.
  */
 export class LocalVmHost implements VmHost {
@@ -77,7 +81,7 @@ export class LocalVmHost implements VmHost {
     for (const disk of spec.disks) {
       const stored = this.diskFile(disk.from);
       if (!(await exists(stored))) throw new VmHostLookupError(`stored disk '${disk.from}' does not exist`);
-      await cloneFile(stored, path.join(dir, `${safeName(disk.name)}.vhdx`));
+      await makeVmDisk(stored, path.join(dir, `${safeName(disk.name)}.vhdx`));
     }
     const record: VmRecord = {
       ...spec,
@@ -155,7 +159,7 @@ export class LocalVmHost implements VmHost {
     await fs.mkdir(target, { recursive: true });
     for (const disk of vm.disks) {
       const file = `${safeName(disk.name)}.vhdx`;
-      await cloneFile(path.join(this.vmDir(id), file), path.join(target, file));
+      await wholeCopy(path.join(this.vmDir(id), file), path.join(target, file));
     }
     const snapshot = { name, createdAt: new Date().toISOString() };
     await this.writeRecord({ ...vm, snapshots: [...vm.snapshots, snapshot] });
@@ -236,6 +240,53 @@ async function writeFileAtomically(file: string, content: string): Promise<void>
   const temp = temporaryName(file);
   await fs.writeFile(temp, content);
   await fs.rename(temp, file);
+}
+
+/**
+ * A VM's disk made from the stored disk `stored`: a differencing VHDX (disk/, 2 MiB blocks, as
+ * Hyper-V makes one) whose parent is `stored` hard-linked beside it as `<disk>.parent.vhdx`, so the
+ * VM's writes land in the child and the parent stays the stored disk's bytes. Where that cannot be
+ * (a stored disk in another format, a pool whose file system has no hard links), a copy (cloneFile).
+ */
+async function makeVmDisk(stored: string, target: string): Promise<void> {
+  const parent = target.replace(/\.vhdx$/, '.parent.vhdx');
+  if (!(await linkFile(stored, parent))) return cloneFile(stored, target);
+  const disk = await openDisk(parent);
+  const { format, virtualSize } = disk;
+  await disk.close();
+  if (format !== 'vhdx') {
+    await fs.rm(parent, { force: true });
+    return cloneFile(stored, target);
+  }
+  const child = await createDiskWriter('vhdx', target, { virtualSize, parent });
+  await child.finish();
+}
+
+/** Hard-links `source` as `target` (replacing it); false where the file system cannot link the two. */
+async function linkFile(source: string, target: string): Promise<boolean> {
+  const temp = temporaryName(target);
+  try {
+    await fs.link(source, temp);
+  } catch (err) {
+    if (['EXDEV', 'EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EMLINK'].includes((err as NodeJS.ErrnoException).code!))
+      return false;
+    throw err;
+  }
+  await fs.rename(temp, target);
+  return true;
+}
+
+/**
+ * A snapshot's disk: the VM disk's content (its chain read through) as one VHDX that stands alone,
+ * so outside tools open it and no later change of the VM or of a stored disk reaches it.
+ */
+async function wholeCopy(source: string, target: string): Promise<void> {
+  const disk = await openDisk(source);
+  try {
+    await convertDisk(disk, 'vhdx', target);
+  } finally {
+    await disk.close();
+  }
 }
 
 /** A copy that shares blocks where the file system can (reflink) and keeps holes: how a local clone is cheap. */

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { BlockMappedDisk, openDisk } from '../../disk';
 import { projectRoot } from '../../lib/project-root';
 import type { PackagingAction, PackagingResult } from '../../workflows/create-layer-version';
 import { testDir } from '../harness';
@@ -25,8 +26,26 @@ import {
 const exec = promisify(execFile);
 
 /**
- * createLayerVersion through the capture path: the packaging machine boots its own copy of the
- * composed boot disk, the admin (`lamina vm install`, which writes onto C: and into the hives as an
+ * What Lamina's reader finds a VM disk to be: a differencing disk, its parent's file, and the bytes
+ * it holds itself (qemu-img cannot open a differencing VHDX).
+ */
+async function differencingDisk(file: string): Promise<{ parent?: string; ownBytes: number }> {
+  const disk = await openDisk(file);
+  try {
+    if (!(disk instanceof BlockMappedDisk) || disk.format !== 'vhdx')
+      throw new Error(`${file} is a ${disk.format}`);
+    return {
+      parent: disk.parent?.path,
+      ownBytes: disk.ownExtents().reduce((sum, e) => sum + e.length, 0),
+    };
+  } finally {
+    await disk.close();
+  }
+}
+
+/**
+ * createLayerVersion through the capture path: the packaging machine boots a differencing child of
+ * the composed boot disk, the admin (`lamina vm install`, which writes onto C: and into the hives as an
  * installer does) changes it, and the version is captured from the difference.
  */
 describe('createLayerVersion: the packaging machine on the local connector, and its packaging cache', () => {
@@ -92,11 +111,13 @@ describe('createLayerVersion: the packaging machine on the local connector, and 
     expect(action.instructions).toMatch(/lamina vm install/);
     const vm = JSON.parse(fs.readFileSync(path.join(pool, 'vms', action.vm.id, 'vm.json'), 'utf8'));
     expect(vm).toMatchObject({ power: 'running', cpus: 2, memoryMiB: 4096 });
-    // One disk: the VM's own copy of the composed boot disk, where the admin installs. No package disk.
+    // One disk, where the admin installs: a differencing child of the composed boot disk. No package disk.
     expect(vm.disks.map((d: { name: string }) => d.name)).toEqual(['boot']);
     const bootDisk = path.join(pool, 'vms', action.vm.id, 'boot.vhdx');
+    const base = path.join(pool, 'vms', action.vm.id, 'boot.parent.vhdx');
+    expect(await differencingDisk(bootDisk)).toEqual({ parent: fs.realpathSync(base), ownBytes: 0 });
     // Sized from the OS volume (under 1 GiB) plus 4 GiB of room for the install, not a fixed 2 GiB.
-    const { stdout } = await exec('qemu-img', ['info', '--output=json', bootDisk]);
+    const { stdout } = await exec('qemu-img', ['info', '--output=json', base]);
     const virtualSize = JSON.parse(stdout)['virtual-size'] as number;
     expect(virtualSize).toBeGreaterThan(4 * 2 ** 30);
     expect(virtualSize).toBeLessThan(5.2 * 2 ** 30);
@@ -110,8 +131,13 @@ describe('createLayerVersion: the packaging machine on the local connector, and 
     const reg = path.join(installer, '..', 'npp.reg');
     fs.writeFileSync(reg, regText({ 'Notepad++': 'Version=8.6' }));
     await lamina('install', action.vm.name, '--from', installer, '--reg', reg);
-    // Onto C: and into the SOFTWARE hive of the VM's boot disk, as an installer would.
+    // Onto C: and into the SOFTWARE hive of the VM's boot disk, as an installer would: into the child,
+    // which stores the 2 MiB blocks that changed, far fewer bytes than the base holds.
     expect(await catFromImage(bootDisk, '\\Program Files\\Notepad++\\notepad++.exe')).toBe('MZ editor');
+    const installed = await differencingDisk(bootDisk);
+    expect(installed.parent).toBe(fs.realpathSync(base));
+    expect(installed.ownBytes).toBeGreaterThan(0);
+    expect(fs.statSync(bootDisk).size).toBeLessThan(fs.statSync(base).size / 4);
     await lamina('shutdown', action.vm.name);
 
     const result = await completed<PackagingResult>(app.api, started);
@@ -119,6 +145,9 @@ describe('createLayerVersion: the packaging machine on the local connector, and 
     expect(result.cacheHit).toBe(false);
     expect(result.elasticFit).toEqual({ verdict: 'fit', reasons: [] });
     expect(result.captured).toMatchObject({ files: 3, deletions: 0 });
+    // Captured from the child's block map: only the part of the volume the child holds was inspected.
+    expect(result.captured!.childOfBaseBytes).toBeGreaterThan(0);
+    expect(result.captured!.childOfBaseBytes).toBeLessThanOrEqual(installed.ownBytes);
     expect(await catFromImage(result.diskPath, '\\Program Files\\Notepad++\\notepad++.exe')).toBe(
       'MZ editor',
     );
@@ -153,8 +182,10 @@ describe('createLayerVersion: the packaging machine on the local connector, and 
     expect(await completed(app.api, install)).toEqual({ vmId: action.vm.id, power: 'running' });
     const shutdown = await app.api.post(`${vmUrl}/shutdown`);
     expect(await completed(app.api, shutdown)).toEqual({ vmId: action.vm.id, power: 'off' });
-    const result = await completed<{ diskPath: string; cacheHit: boolean }>(app.api, started);
+    const result = await completed<PackagingResult>(app.api, started);
     expect(result.cacheHit).toBe(true);
+    // The base composed again for the capture is the cached disk the machine's child was made from.
+    expect(result.captured?.childOfBaseBytes).toBeGreaterThan(0);
     expect(await catFromImage(result.diskPath, '\\Program Files\\7-Zip\\7z.exe')).toBe('MZ archiver');
     expect(await cacheCounters()).toEqual({ hits: 1, lookups: 2 });
     expect(await cachedKeys()).toHaveLength(1);
@@ -173,9 +204,12 @@ describe('createLayerVersion: the packaging machine on the local connector, and 
     const deletions = path.join(update, '..', 'deletions.txt');
     fs.writeFileSync(deletions, '\\Program Files\\Notepad++\\readme.txt\n');
     await lamina('install', action.vm.name, '--from', update, '--deletions', deletions);
+    const { ownBytes } = await differencingDisk(bootDisk);
     await lamina('shutdown', action.vm.name);
 
     const result = await completed<PackagingResult>(app.api, started);
+    expect(result.captured!.childOfBaseBytes).toBeGreaterThan(0);
+    expect(result.captured!.childOfBaseBytes).toBeLessThanOrEqual(ownBytes);
     // A new boot disk (version 1 on it): a miss, which evicted the only cached one.
     expect(result.cacheHit).toBe(false);
     expect(await cachedKeys()).toHaveLength(1);
