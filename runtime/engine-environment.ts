@@ -15,11 +15,17 @@ export function engineEnvironment(
     temporalAddress.slice(0, temporalAddress.lastIndexOf(':')),
     temporalAddress.split(':').pop(),
   ];
-  const loopback = host === 'localhost' || host.startsWith('127.') || host === '[::1]';
   return {
-    TEMPORAL_ADDRESS: loopback ? `${config.compositingEngines.address}:${port}` : temporalAddress,
+    TEMPORAL_ADDRESS: isLoopbackAddress(host)
+      ? `${config.compositingEngines.address}:${port}`
+      : temporalAddress,
     TEMPORAL_NAMESPACE: config.temporal.namespace,
     ...(config.temporal.apiKey ? { TEMPORAL_API_KEY: config.temporal.apiKey } : {}),
     LAMINA_MASTER_KEY: masterKey.toString('base64'),
   };
+}
+
+/** A host name of the appliance's loopback: engines elsewhere (or in a network namespace) cannot reach it. */
+export function isLoopbackAddress(host: string): boolean {
+  return host === 'localhost' || host.startsWith('127.') || host === '[::1]';
 }

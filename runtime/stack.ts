@@ -22,6 +22,7 @@ import { startPowerWatcher } from '../worker/power-watcher';
 import { removeOrphanedVolumeFolders } from '../compositor/disk-image';
 import { configuredLayerTargets, stopLeftoverTargetDaemon } from '../iscsi';
 import { engineEnvironment } from './engine-environment';
+import { openEngineTemporalGateway } from './engine-temporal-gateway';
 import { claimDataFolder } from './data-folder';
 import { startPostgresCluster } from './postgres-cluster';
 import { projectRoot } from '../lib/project-root';
@@ -156,6 +157,10 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
         // Offload tasks' iSCSI targets: tgtd runs while one exists; closed after the worker stops.
         const iscsiTargets = configuredLayerTargets(config.iscsi);
         undo.push({ what: 'iSCSI targets', run: () => iscsiTargets.close() });
+        if (config.compositingEngines.networkNamespace) {
+          const gateway = await openEngineTemporalGateway(config.compositingEngines.address, temporalAddress);
+          if (gateway) undo.push({ what: "engines' Temporal gateway", run: gateway.close });
+        }
         workers.push([
           'worker',
           await createApplianceWorker({

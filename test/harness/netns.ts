@@ -1,7 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import { netnsPath } from '../../config/engine-netns';
 
 /**
@@ -153,37 +152,6 @@ export function createEngineNetns(openPorts: number[]): EngineNetns {
 
 function inside(name: string, ...args: string[]): string[] {
   return ['netns', 'exec', name, ...args];
-}
-
-/**
- * Listens on host:port and passes each connection to 127.0.0.1:port: the harness's Temporal dev server
- * listens on loopback only, which inside a namespace is the namespace's own.
- */
-export async function forwardLoopbackPort(host: string, port: number): Promise<{ close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((incoming) => {
-    const outgoing = net.connect(port, '127.0.0.1');
-    for (const socket of [incoming, outgoing]) {
-      sockets.add(socket);
-      socket.once('close', () => sockets.delete(socket));
-      socket.on('error', () => {
-        incoming.destroy();
-        outgoing.destroy();
-      });
-    }
-    incoming.pipe(outgoing).pipe(incoming);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, resolve);
-  });
-  return {
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
 }
 
 /** `net:[inode]` of a process's network namespace ('' once it is gone). */

@@ -13,7 +13,6 @@ import { sha256 } from '../compositor/tools';
 import { harnessValue, testDir } from '../harness';
 import {
   createEngineNetns,
-  forwardLoopbackPort,
   listLinks,
   listNamespaces,
   netIdOf,
@@ -50,8 +49,9 @@ import {
  * in a network namespace whose only way out is a veth link to the host, on which nftables inside the
  * namespace lets through TCP to the host's end on two ports only: the appliance's iSCSI portal (tgtd
  * listening at that address) and Temporal's frontend. The harness's Temporal dev server listens on
- * loopback only, so the test forwards that port from the host's veth address to it, standing in for a
- * cluster the namespace reaches. The engine reads nothing else of the appliance.
+ * loopback only, as the embedded one does, so engines reach it through the appliance worker's gateway
+ * at the host's end of the link (runtime/engine-temporal-gateway.ts). The engine reads nothing else of
+ * the appliance.
  */
 
 jest.setTimeout(600_000);
@@ -97,7 +97,6 @@ if (refusal) console.warn(`netns.test.ts: engines in a network namespace not tes
 
 (refusal ? describe.skip : describe)('an engine in a network namespace', () => {
   let ns: EngineNetns;
-  let forwarder: { close(): Promise<void> };
   let app: Appliance;
   let slapd: Slapd;
   let os: { layerId: string; versionId: string };
@@ -109,7 +108,6 @@ if (refusal) console.warn(`netns.test.ts: engines in a network namespace not tes
     removeStaleNetns();
     const env = await offloadEnvironment();
     ns = createEngineNetns([Number(env.LAMINA_ISCSI_PORT), temporalPort]);
-    forwarder = await forwardLoopbackPort(ns.hostIp, temporalPort);
     app = await startAppliance({
       env: { ...env, LAMINA_ISCSI_HOST: ns.hostIp, LAMINA_CE_ADDRESS: ns.hostIp, LAMINA_CE_NETNS: ns.name },
     });
@@ -130,7 +128,6 @@ if (refusal) console.warn(`netns.test.ts: engines in a network namespace not tes
   afterAll(async () => {
     await app?.stop();
     await slapd?.stop();
-    await forwarder?.close();
     ns?.remove();
   });
 
