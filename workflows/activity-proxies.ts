@@ -1,5 +1,6 @@
 import {
   ActivityCancellationType,
+  type ActivityInterfaceFor,
   proxyActivities,
   proxyLocalActivities,
   type RetryPolicy,
@@ -22,22 +23,69 @@ const retry: RetryPolicy = {
   maximumAttempts: 30,
 };
 
+/** Every activity the workflows call on the appliance's own task queue, outside the copies. */
+type ApplianceActivities = LayerRecordActivities &
+  VmActivities &
+  PackagingCacheActivities &
+  PublishingActivities &
+  ScratchActivities &
+  UploadActivities &
+  LocalVmStandInActivities;
+
 /**
- * Quick steps: records, VM operations, cache bookkeeping, scripts. A stop lets a running one finish
- * first, so the compensations that follow see what it did (a VM it created, a record it wrote).
+ * Steps that wait on a hypervisor or on what an admin wrote: VM operations (a clone, a power-off that
+ * waits for the guest, a disk downloaded into scratch can take minutes on a real hypervisor), the packaging
+ * cache's admission (it deletes the evicted disks there), the local connector's stand-ins (they write a
+ * VM's disk) and post-publish scripts (killed after 10 minutes). None of them heartbeats, so the
+ * start-to-close timeout is also how long a task lost on its way to a worker stalls the workflow.
  */
-export const appliance = proxyActivities<
-  LayerRecordActivities &
-    VmActivities &
-    PackagingCacheActivities &
-    PublishingActivities &
-    ScratchActivities &
-    UploadActivities &
-    LocalVmStandInActivities
->({
-  startToCloseTimeout: '15 minutes',
+const HYPERVISOR_AND_SCRIPT_STEPS: ReadonlySet<string> = new Set<keyof ApplianceActivities>([
+  'createVm',
+  'powerOnVm',
+  'shutdownVm',
+  'snapshotVm',
+  'destroyVm',
+  'deleteDisk',
+  'exportVmDisk',
+  'admitToPackagingCache',
+  'runLocalVmStandIn',
+  'runPostPublishScript',
+]);
+
+/**
+ * A stop lets a running step finish first, so the compensations that follow see what it did (a VM it
+ * created, a record it wrote).
+ */
+const applianceOptions = {
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry,
+} as const;
+
+const hypervisorAndScriptSteps = proxyActivities<ApplianceActivities>({
+  ...applianceOptions,
+  startToCloseTimeout: '15 minutes',
+});
+
+/**
+ * The rest is bookkeeping: records, packaging cache look-ups, image names, scratch folders, uploads,
+ * and a VM's status or disk location. Each takes seconds at most, so an attempt whose task was lost
+ * (a worker that died holding it) is retried after 2 minutes instead of stalling the task for 15.
+ */
+const bookkeepingSteps = proxyActivities<ApplianceActivities>({
+  ...applianceOptions,
+  startToCloseTimeout: '2 minutes',
+});
+
+/**
+ * The appliance's steps, each with the timeout of its kind (above). Which proxy schedules a step is
+ * decided by its name alone, so the commands a workflow issues stay as they were: only the timeouts in
+ * them changed, which replay does not compare.
+ */
+export const appliance = new Proxy({} as ActivityInterfaceFor<ApplianceActivities>, {
+  get: (_, name: string) =>
+    (HYPERVISOR_AND_SCRIPT_STEPS.has(name) ? hypervisorAndScriptSteps : bookkeepingSteps)[
+      name as keyof ApplianceActivities
+    ],
 });
 
 /**
