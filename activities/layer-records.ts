@@ -47,6 +47,9 @@ export interface EarlierVersion {
 export interface PackagingLayers {
   apps: string[];
   platform?: string;
+  /** The same layers by version id, as an offloaded compose serves them. */
+  appVersionIds: string[];
+  platformVersionId?: string;
 }
 
 /** Everything the workflow needs about a version it is creating; paths, never contents. */
@@ -149,7 +152,7 @@ export function createLayerRecordActivities(deps: LayerRecordsDeps) {
      * `osLayerId`.
      */
     async packagingLayers(versionIds: string[], osLayerId: string): Promise<PackagingLayers> {
-      const layers: PackagingLayers = { apps: [] };
+      const layers: PackagingLayers = { apps: [], appVersionIds: [] };
       for (const id of versionIds) {
         const v = await getVersion(deps.pool, id);
         if (!v || v.state !== 'Deployable' || !v.diskPath)
@@ -163,13 +166,18 @@ export function createLayerRecordActivities(deps: LayerRecordsDeps) {
             `${v.layerName} ${v.version} is ${v.layerType === 'os' ? 'an OS layer' : 'bound to another OS layer'}: a packaging machine holds app and platform layers of its own OS layer`,
             'WrongPrerequisite',
           );
-        if (v.layerType === 'app') layers.apps.push(v.diskPath);
-        else if (layers.platform)
+        if (v.layerType === 'app') {
+          layers.apps.push(v.diskPath);
+          layers.appVersionIds.push(id);
+        } else if (layers.platform)
           throw ApplicationFailure.nonRetryable(
             'a packaging machine holds one platform layer at most',
             'WrongPrerequisite',
           );
-        else layers.platform = v.diskPath;
+        else {
+          layers.platform = v.diskPath;
+          layers.platformVersionId = id;
+        }
       }
       return layers;
     },

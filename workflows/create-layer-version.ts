@@ -1,11 +1,19 @@
-import { ApplicationFailure, patched, setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  executeChild,
+  patched,
+  setHandler,
+  uuid4,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { CapturedVersion, LayerDiskActivities } from '../activities/layer-disks';
 import type { PackagingLayers } from '../activities/layer-records';
 import type { ElasticFit } from '../domain/layers';
 import { WORKFLOW_TAG } from '../domain/vm-contract';
 import { appliance, copying, diskWork } from './activity-proxies';
 import { finishVersion, requireLayerType, startVersion, type LayerVersionResult } from './layer-versions';
-import { withSaga, type Compensation } from './saga';
+import { offloadCompose, offloading, type OffloadComposeInput } from './offload-compose';
+import { withSaga, type Compensation, type Saga } from './saga';
 import { vmPoweredOff } from './signals';
 import { waitFor } from './vm-waits';
 
@@ -55,6 +63,11 @@ export type PackagingResult = LayerVersionResult & {
  * no earlier version of the layer.
  */
 const CAPTURE_BY_DIFFERENCE = 'capture-by-difference';
+/**
+ * Tasks started before the packaging boot disk followed the connector's Offload Compositing composed it
+ * on the appliance and uploaded it whatever the setting.
+ */
+const PACKAGING_BOOT_DISK_OFFLOAD = 'packaging-boot-disk-offload';
 
 /** Room on a packaging machine's boot disk for what the admin installs (dynamic disks: only what is written is stored). */
 const PACKAGING_HEADROOM_BYTES = 4 * 2 ** 30;
@@ -82,7 +95,7 @@ export async function createLayerVersion(input: CreateLayerVersionInput): Promis
     // What the machine boots: an OS layer's current version alone; an app or platform layer's OS
     // version with the prerequisites and the layer's own previous version on it.
     let os: { versionId: string; diskPath: string };
-    let layers: PackagingLayers = { apps: [] };
+    let layers: PackagingLayers = { apps: [], appVersionIds: [] };
     if (isOs) {
       if (!version.basedOn)
         throw ApplicationFailure.nonRetryable(
@@ -137,29 +150,39 @@ export async function createLayerVersion(input: CreateLayerVersionInput): Promis
     ]);
     let bootDisk = cache.hit?.diskName;
     let bootUpload: Compensation | undefined;
+    // With the connector's Offload Compositing on, a Compositing Engine on its platform composes the boot
+    // disk straight into its storage; the capture's base is then composed on the appliance when needed.
+    let offloaded = false;
     if (!bootDisk) {
-      await composeBase();
-      if (cache.capacityBytes > 0) {
-        bootDisk = cache.diskName;
-        // Until admitted, the stored disk is this task's own: a stop removes it.
-        const uncached = saga.register('uncached boot disk', () =>
-          appliance.deleteDisk(input.connectorId, cache.diskName),
-        );
-        await copying.uploadDisk(input.connectorId, bootDisk, base);
+      offloaded =
+        patched(PACKAGING_BOOT_DISK_OFFLOAD) && (await offloading.offloadCompositingOf(input.connectorId));
+      if (!offloaded) await composeBase();
+      const cached = cache.capacityBytes > 0;
+      const diskName = cached ? cache.diskName : `boot-${vmId}`;
+      // Until admitted to the cache, the stored disk is this task's own: a stop removes it.
+      const stored = saga.register(cached ? 'uncached boot disk' : 'boot disk', () =>
+        appliance.deleteDisk(input.connectorId, diskName),
+      );
+      if (offloaded)
+        await composeBootDiskOffloaded(saga, `packaging-boot-disk-${vmId}`, {
+          connectorId: input.connectorId,
+          diskName,
+          os: os.versionId,
+          apps: layers.appVersionIds,
+          platform: layers.platformVersionId,
+          sizeBytes: bootDiskBytes,
+        });
+      else await copying.uploadDisk(input.connectorId, diskName, base);
+      if (cached) {
         await appliance.admitToPackagingCache(
           input.connectorId,
           cache.cacheKey,
-          bootDisk,
+          diskName,
           cache.capacityBytes,
         );
-        saga.keep(uncached);
-      } else {
-        bootDisk = `boot-${vmId}`;
-        bootUpload = saga.register('boot disk', () =>
-          appliance.deleteDisk(input.connectorId, `boot-${vmId}`),
-        );
-        await copying.uploadDisk(input.connectorId, bootDisk, base);
-      }
+        saga.keep(stored);
+      } else bootUpload = stored;
+      bootDisk = diskName;
     }
 
     const vmName = `lamina-packaging-${version.layerName}-${version.version}`.replace(
@@ -202,7 +225,7 @@ export async function createLayerVersion(input: CreateLayerVersionInput): Promis
     await appliance.setLayerVersionState(version.versionId, 'Finalizing');
     // Into the scratch folder when the hypervisor's disks must be downloaded (vSphere).
     const after = await appliance.exportVmDisk(input.connectorId, vmId, 'boot', vmId);
-    if (cache.hit) await composeBase();
+    if (cache.hit || offloaded) await composeBase();
     const captured = await disks.captureLayerVersion({
       base,
       after,
@@ -229,6 +252,25 @@ export async function createLayerVersion(input: CreateLayerVersionInput): Promis
       captured: captured.captured,
     };
   });
+}
+
+/**
+ * The packaging boot disk composed by offloadCompose (a child task) into the connector's stored disk
+ * `diskName`; the engine's compose report is of no use to a packaging machine and is removed.
+ */
+async function composeBootDiskOffloaded(
+  saga: Saga,
+  /** The child task's id, named by the packaging machine: unique per task, whatever id the task runs under. */
+  childId: string,
+  disk: Pick<OffloadComposeInput, 'connectorId' | 'diskName' | 'os' | 'apps' | 'platform' | 'sizeBytes'>,
+): Promise<void> {
+  const reportId = uuid4();
+  const report = saga.register('boot disk compose report', () => appliance.removeConflictReport(reportId));
+  await executeChild(offloadCompose, {
+    workflowId: childId,
+    args: [{ ...disk, firmware: 'uefi', format: 'vhdx', withoutScripts: true, reportId }],
+  });
+  await saga.settle(report);
 }
 
 /**

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { compose } from '../../compositor/compose';
 import { getVersion } from '../../db/layer-versions';
 import { freePort } from '../../lib/processes';
-import type { Appliance } from '../workflows/fixtures';
+import { eventually, type Appliance } from '../workflows/fixtures';
 import { tgtadmShow } from '../iscsi/helpers';
 
 /**
@@ -77,6 +77,17 @@ export function coreChildrenOf(pid: number): number[] {
 export function enginePid(app: Appliance, engineId: string): number {
   const file = path.join(storagePool(app), 'engines', `${engineId}.pid`);
   return (JSON.parse(fs.readFileSync(file, 'utf8')) as { pid: number }).pid;
+}
+
+/** Waits until an engine is composing (its lamina_ntfs children run) and answers its pid. */
+export async function composingEngine(app: Appliance): Promise<number> {
+  return eventually(async () => {
+    for (const id of engineIds(app)) {
+      const pid = enginePid(app, id);
+      if (coreChildrenOf(pid).length > 0) return pid;
+    }
+    return undefined;
+  }, 300_000);
 }
 
 /** The same template composed on the appliance, from the layer files, for comparison. */

@@ -17,10 +17,8 @@ import {
 import { sha256 } from '../compositor/tools';
 import { expectWorkerFailures, testDir } from '../harness';
 import {
-  coreChildrenOf,
+  composingEngine,
   engineFiles,
-  engineIds,
-  enginePid,
   engineRecords,
   localCompose,
   offloadEnvironment,
@@ -67,17 +65,6 @@ const publish = async (name: string) =>
     `/api/templates/${await template(app.api, { name, osVersionId: os.versionId, appVersionIds: [appVersion], connectorId: LOCAL_CONNECTOR })}/publish`,
   );
 
-/** Waits until an engine is composing (its lamina_ntfs children run) and answers its pid. */
-async function composingEngine(): Promise<number> {
-  return eventually(async () => {
-    for (const id of engineIds(app)) {
-      const pid = enginePid(app, id);
-      if (coreChildrenOf(pid).length > 0) return pid;
-    }
-    return undefined;
-  }, 300_000);
-}
-
 test('an offloaded publish writes, through an engine, the image a local compose writes', async () => {
   const result = await completed<PublishImageResult>(app.api, await publish('Offloaded'));
 
@@ -96,7 +83,7 @@ test('an offloaded publish writes, through an engine, the image a local compose 
 
 test('an engine killed mid-compose is replaced, and the image is the same', async () => {
   const started = await publish('Killed');
-  const pid = await composingEngine();
+  const pid = await composingEngine(app);
   // The whole engine at once, as a VM that dies: the worker and its lamina_ntfs children.
   process.kill(-pid, 'SIGKILL');
   const result = await completed<PublishImageResult>(app.api, started);
@@ -114,7 +101,7 @@ test('an engine killed mid-compose is replaced, and the image is the same', asyn
 
 test('a stopped offloaded publish removes the engine, the target and the partial disk', async () => {
   const started = await publish('Stopped');
-  await composingEngine();
+  await composingEngine(app);
   expect(targetsShown(app)).toMatch(/Target \d+:/);
   expect((await app.api.post(`/api/tasks/${started.body.id}/stop`)).status).toBeLessThan(300);
   const task = await finished(app.api, started);
