@@ -51,6 +51,11 @@ export class InputFile {
     }
   }
 
+  /** The file descriptor, for asking the kernel about the file (its data map: formats/raw-extents.ts). */
+  get fd(): number {
+    return this.handle.fd;
+  }
+
   /** Whether reads see patches (a replayed log) over the file's own bytes. */
   get patched(): boolean {
     return this.patches.length > 0;

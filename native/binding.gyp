@@ -15,7 +15,7 @@
     },
     {
       'target_name': 'lamina_io',
-      'sources': ['io/addon.cc', 'io/aligned-buffer.cc', 'io/grain-deflate.cc', 'io/file-space.cc', 'io/page-cache.cc'],
+      'sources': ['io/addon.cc', 'io/aligned-buffer.cc', 'io/grain-deflate.cc', 'io/file-space.cc', 'io/data-ranges.cc', 'io/page-cache.cc'],
       'dependencies': ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
       'defines': ['NAPI_VERSION=8'],
       'libraries': ['-lz'],

@@ -7,6 +7,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitAlignedBuffer(env, exports);
   InitGrainDeflate(env, exports);
   InitFileSpace(env, exports);
+  InitDataRanges(env, exports);
   InitPageCache(env, exports);
   return exports;
 }

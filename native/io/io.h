@@ -15,6 +15,9 @@ void InitGrainDeflate(Napi::Env env, Napi::Object exports);
 // fresh space run side by side (file-space.cc).
 void InitFileSpace(Napi::Env env, Napi::Object exports);
 
+// dataRanges(fd, end): where a sparse file holds data, by lseek SEEK_DATA/SEEK_HOLE (data-ranges.cc).
+void InitDataRanges(Napi::Env env, Napi::Object exports);
+
 // residentBytes(fd, size): how much of a file the page cache holds, by cachestat or mincore
 // (page-cache.cc).
 void InitPageCache(Napi::Env env, Napi::Object exports);
