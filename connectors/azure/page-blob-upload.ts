@@ -13,6 +13,8 @@ const MIB = 2 ** 20;
 export const PAGE_CHUNK = 4 * MIB;
 const SECTOR = 512;
 const FOOTER_SIZE = 512;
+/** Put Page requests in flight unless the caller says otherwise. */
+export const UPLOAD_CONCURRENCY = 8;
 /** Zero detection works in these units; zero runs shorter than one do not split a request. */
 const GRANULE = 64 * 1024;
 
@@ -116,7 +118,7 @@ export async function uploadPageBlobVhd(
         report();
       }
     };
-    await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 8) }, worker));
+    await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? UPLOAD_CONCURRENCY) }, worker));
     const footer = fixedVhdFooter(dataSize, DiskIdentity.of(sourceId));
     await blob.uploadPages(footer, dataSize, FOOTER_SIZE, { abortSignal: options.signal });
     sent += FOOTER_SIZE;
