@@ -115,6 +115,11 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     log(
       `demo:   captured ${packaged.captured.files} file(s), ${packaged.captured.excluded} machine-noise item(s) left out; elastic fit: ${packaged.elasticFit.verdict}`,
     );
+  // The machine booted a differencing child of its base disk: the capture read only what the child holds.
+  if (packaged.captured?.childOfBaseBytes != null)
+    log(
+      `demo:   the machine's boot disk was a child of its base: ${(packaged.captured.childOfBaseBytes / 2 ** 20).toFixed(0)} MiB of its volume compared`,
+    );
 
   const asCode = async (
     type: 'app' | 'platform',
