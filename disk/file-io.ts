@@ -140,13 +140,14 @@ export class InputFile {
 const FILE_CHUNK_BYTES = 4 * 1024 * 1024;
 
 /**
- * A whole file, in order, in chunks read into two direct-I/O buffers that are used again and again
- * (the next chunk is read while the caller handles this one; a chunk is valid until the next is
- * asked for). For hashing an image just written: a stream's fresh 4 MiB buffer per chunk, and the
- * page cache filled with an image nobody reads again, cost a page fault for every 4 KiB on this VM
- * (see direct-io.ts), more than the hashing itself.
+ * A file, in order from byte `from` (a multiple of 4 KiB, so the reads can go direct) to its end, in
+ * chunks read into two direct-I/O buffers that are used again and again (the next chunk is read
+ * while the caller handles this one; a chunk is valid until the next is asked for). For hashing an
+ * image just written, and copying it: a stream's fresh 4 MiB buffer per chunk, and the page cache
+ * filled with an image nobody reads again, cost a page fault for every 4 KiB on this VM (see
+ * direct-io.ts), more than the hashing itself.
  */
-export async function* readFileChunks(file: string): AsyncGenerator<Buffer> {
+export async function* readFileChunks(file: string, from = 0): AsyncGenerator<Buffer> {
   const input = await InputFile.open(file);
   const buffers = [allocDirectBuffer(FILE_CHUNK_BYTES), allocDirectBuffer(FILE_CHUNK_BYTES)];
   const readChunk = (index: number, offset: number): Promise<Buffer> => {
@@ -155,9 +156,9 @@ export async function* readFileChunks(file: string): AsyncGenerator<Buffer> {
     reading.catch(() => undefined); // awaited below; keeps a failure from being "unhandled" meanwhile
     return reading;
   };
-  let next = input.size > 0 ? readChunk(0, 0) : undefined;
+  let next = from < input.size ? readChunk(0, from) : undefined;
   try {
-    for (let index = 0, offset = 0; next; index++) {
+    for (let index = 0, offset = from; next; index++) {
       const chunk = await next;
       offset += chunk.length;
       next = offset < input.size ? readChunk(index + 1, offset) : undefined;
@@ -202,6 +203,21 @@ export class OutputFile {
     private direct: fs.FileHandle | undefined,
   ) {}
 
+  /**
+   * The file `tempPath`, to be committed as `finalPath`, for a writer that names its temporary file
+   * itself (a copy that resumes finds the bytes an earlier attempt wrote there): kept as it is when
+   * `keep`, else created empty. Unlike `create`, a failure leaves it for the next attempt (`close`).
+   */
+  static async openTemporary(tempPath: string, finalPath: string, keep: boolean): Promise<OutputFile> {
+    const handle = await fs.open(tempPath, keep ? 'r+' : 'w');
+    try {
+      return new OutputFile(finalPath, tempPath, handle, await openDirect(tempPath, 'write'));
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+  }
+
   static async create(finalPath: string): Promise<OutputFile> {
     const dir = path.dirname(finalPath);
     const tempPath = path.join(
@@ -231,6 +247,8 @@ export class OutputFile {
       const bytesWritten = await this.writeOnce(canUseDirect(rest, fileOffset + done), (h) =>
         h.write(rest, 0, rest.length, fileOffset + done),
       );
+      if (bytesWritten === 0)
+        throw new Error(`${this.finalPath}: writing at byte ${fileOffset + done} wrote nothing`);
       done += bytesWritten;
     }
   }
@@ -335,7 +353,8 @@ export class OutputFile {
     await fs.rm(this.tempPath, { force: true });
   }
 
-  private async close(): Promise<void> {
+  /** Closes the file and leaves it under its temporary name (see openTemporary). */
+  async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.direct?.close();

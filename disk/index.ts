@@ -2,7 +2,7 @@
 export { convertDisk, copyDisk } from './convert';
 export type { CopyOptions, CopyProgress } from './convert';
 export { DiskFormatError } from './errors';
-export { readFileChunks } from './file-io';
+export { OutputFile, readFileChunks } from './file-io';
 export { BLOCK_MAPPED_FORMATS, createDiskWriter, openDisk } from './open';
 export { buildGpt, buildMbr, PARTITION_TYPE, readPartitionTable, writeTableSegments } from './partition';
 export type { Partition, PartitionSpec, PartitionTable } from './partition';

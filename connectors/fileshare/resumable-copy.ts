@@ -1,9 +1,14 @@
 import fs from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { OutputFile, readFileChunks } from '../../disk';
 import { isZero } from '../../disk/zero';
 import type { CopyProgress } from '../image-store';
 
-const CHUNK = 4 * 2 ** 20;
+/**
+ * Where a resumed copy starts: a multiple of this at or before the byte reported, which is where a chunk
+ * of readFileChunks (4 MiB) started, so the reads stay aligned for direct I/O.
+ */
+const RESUME_UNIT = 4 * 2 ** 20;
 
 export interface ResumableCopyOptions {
   /** The temporary file the copy is written to; renamed to the target when complete. */
@@ -17,24 +22,17 @@ export interface ResumableCopyOptions {
 }
 
 /**
- * Writes all of `data` at `offset`. A file system running out of space may write part of it and say so
- * (a short write) before it fails the next write: the rest is written or fails here, so a chunk is
- * never reported copied that is not.
- */
-async function writeWhole(output: fs.FileHandle, data: Buffer, offset: number): Promise<void> {
-  for (let written = 0; written < data.length;) {
-    const { bytesWritten } = await output.write(data, written, data.length - written, offset + written);
-    if (bytesWritten === 0) throw new Error(`writing at byte ${offset + written} wrote nothing`);
-    written += bytesWritten;
-  }
-}
-
-/**
  * Copies `source` to `target` in chunks, skipping all-zero chunks (the target stays sparse), reporting
  * each chunk written. A retry passes the last reported offset and continues from there; a target that
  * already exists means an earlier attempt finished (it is only ever created by the final rename).
  * Answers the offset this call started copying at: 0 for a whole copy, the source's size when there
  * was nothing left to copy.
+ *
+ * The next chunk is read while this one is written, and both bypass the page cache where the file
+ * systems allow it (disk/'s readFileChunks and OutputFile): the image was just written and hashed past
+ * the cache, and copying it through the cache cost a fresh page for every 4 KiB on both sides, then
+ * writeback of the whole file at the final fsync. The copy is made durable, then renamed, and the
+ * rename made durable too.
  */
 export async function resumableCopy(
   source: string,
@@ -46,37 +44,31 @@ export async function resumableCopy(
   const total = (await fs.stat(source)).size;
   const partialSize = (await fs.stat(options.partial).catch(() => undefined))?.size ?? -1;
   // Only trust a partial file that holds at least what was reported; otherwise start over.
-  const start = partialSize >= options.resumeFrom ? options.resumeFrom - (options.resumeFrom % CHUNK) : 0;
-  const input = await fs.open(source, 'r');
-  // The source is closed even when the partial file cannot be opened (a share mounted read-only).
-  const output = await fs.open(options.partial, start > 0 ? 'r+' : 'w').catch(async (err: unknown) => {
-    await input.close();
-    throw err;
-  });
+  const start =
+    partialSize >= options.resumeFrom ? options.resumeFrom - (options.resumeFrom % RESUME_UNIT) : 0;
+  const output = await OutputFile.openTemporary(options.partial, target, start > 0);
   try {
-    const buffer = Buffer.alloc(CHUNK);
     const begun = Date.now();
-    for (let done = start; done < total;) {
-      const { bytesRead } = await input.read(buffer, 0, Math.min(CHUNK, total - done), done);
-      if (bytesRead === 0) throw new Error(`${source} shrank while being copied`);
-      const chunk = buffer.subarray(0, bytesRead);
-      if (!isZero(chunk)) await writeWhole(output, chunk, done);
+    let done = start;
+    for await (const chunk of readFileChunks(source, start)) {
+      if (!isZero(chunk)) await output.writeAt(chunk, done);
       // A skipped chunk is a hole, but the partial file's size must still cover it: a resume trusts
       // only a partial file that reaches the offset reported (ahead of the file, data is rewritten).
-      else await output.truncate(done + bytesRead);
-      done += bytesRead;
+      else await output.truncate(done + chunk.length);
+      done += chunk.length;
       options.onProgress({ done, total });
+      options.signal?.throwIfAborted();
       if (options.maxBytesPerSecond) {
         const due = begun + ((done - start) / options.maxBytesPerSecond) * 1000;
         if (due > Date.now()) await sleep(due - Date.now(), undefined, { signal: options.signal });
       }
     }
+    if (done !== total) throw new Error(`${source} changed size while being copied`);
     await output.truncate(total);
-    await output.sync();
-  } finally {
+    await output.commit();
+  } catch (err) {
     await output.close();
-    await input.close();
+    throw err;
   }
-  await fs.rename(options.partial, target);
   return { resumedFrom: start };
 }
