@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ComposeError } from '../compositor/errors';
 import { PathRefused } from '../config/host-paths';
 import { ConnectorNotInBuildError } from '../connectors';
+import { EngineLaunchError } from '../connectors/ce-host';
 import { AzureStorageError } from '../connectors/azure/blob-storage';
 import { AzureResourceManagerError, AzureSignInError } from '../connectors/azure/resource-manager';
 import { ElasticShareError } from '../connectors/elastic-share/errors';
@@ -43,6 +44,8 @@ const PERMANENT: readonly (readonly [abstract new (...args: never[]) => Error, s
   // An iSCSI target that cannot be made as asked: a layer version not Deployable, a bad name or credential.
   [LayerTargetError, 'IscsiTargetRefused'],
   [ChapCredentialsError, 'ChapCredentialsRefused'],
+  // A Compositing Engine the connector cannot start as set up (its network namespace is gone).
+  [EngineLaunchError, 'EngineLaunchRefused'],
   // Validation: a path outside what the appliance may read, a stored row its schema now refuses.
   [PathRefused, 'PathRefused'],
   [z.ZodError, 'ValidationError'],

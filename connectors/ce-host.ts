@@ -20,6 +20,12 @@ export interface EngineLaunch {
   networkNamespace?: string;
 }
 
+/**
+ * A connector cannot start an engine as it is set up (a network namespace that is gone): the admin must
+ * change something, so the task fails at once naming it instead of retrying.
+ */
+export class EngineLaunchError extends Error {}
+
 /** Where an engine writes the image so the connector's VmHost knows it as a stored disk. */
 export type EngineDestination = EngineFileDestination | EngineDatastoreDestination;
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { netnsExec, netnsExists } from '../../config/engine-netns';
 import { projectRoot } from '../../lib/project-root';
 import { isAlive, processRecord, readPidFile, stopRecordedProcess, writePidFile } from '../../lib/processes';
-import type { CeHost, EngineDestination, EngineLaunch } from '../ce-host';
+import { EngineLaunchError, type CeHost, type EngineDestination, type EngineLaunch } from '../ce-host';
 import type { LocalVmHost } from './local-vm-host';
 
 /**
@@ -36,7 +36,7 @@ export class LocalCeHost implements CeHost {
     const netns = launch.networkNamespace;
     // Checked here, not left to `ip`: an engine that cannot start would only show as one that never registers.
     if (netns && !netnsExists(netns))
-      throw new Error(
+      throw new EngineLaunchError(
         `network namespace '${netns}' (LAMINA_CE_NETNS) does not exist: \`ip netns add ${netns}\` makes it`,
       );
     fs.mkdirSync(this.dir, { recursive: true });

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { classifyFailure } from '../../activities/failure-table';
 import { ConfigError, loadConfig } from '../../config/env';
 import { LocalCeHost } from '../../connectors/local/local-ce-host';
 import { LocalVmHost } from '../../connectors/local/local-vm-host';
@@ -77,9 +78,15 @@ describe('LAMINA_CE_NETNS is checked at start and when an engine is made', () =>
     const engines = new LocalCeHost(new LocalVmHost(pool));
     const launch = { id: randomUUID(), name: 'lamina-ce-gone', environment: {} };
 
-    await expect(engines.createEngine({ ...launch, networkNamespace: 'lamina-gone' })).rejects.toThrow(
+    const refusal = await engines
+      .createEngine({ ...launch, networkNamespace: 'lamina-gone' })
+      .catch((e: unknown) => e);
+    expect(refusal).toBeInstanceOf(Error);
+    expect((refusal as Error).message).toContain(
       "network namespace 'lamina-gone' (LAMINA_CE_NETNS) does not exist",
     );
+    // The task fails at once naming it: retrying cannot bring a namespace back.
+    expect(classifyFailure(refusal)).toMatchObject({ nonRetryable: true, type: 'EngineLaunchRefused' });
     expect(await engines.listEngines()).toEqual([]);
     expect(fs.readdirSync(pool)).toEqual([]);
   });
