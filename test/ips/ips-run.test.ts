@@ -182,6 +182,14 @@ describe('MCS to MCS: a VM on the local connector to Azure', () => {
     });
   });
 
+  it('leaves the master image VM deallocated: MCS needs it only as the master', async () => {
+    const azure = new AzureConnector(azuriteSettings(azurite, armSettings(arm)), {
+      clientSecret: ARM_SECRET,
+      storageKey: azurite.accountKey,
+    });
+    expect(await azure.resourceManager().powerStateOf('Win10-azure')).toBe('deallocated');
+  });
+
   it('publishes an uploaded blob for MCS on Azure as a task of its own (ipsPublish)', async () => {
     const published = await completed<IpsPublishResult>(
       app.api,
