@@ -38,7 +38,6 @@
         'ntfs/window-cache.c',
         'ntfs/served-device.c',
         'ntfs/iscsi-device.c',
-        'ntfs/iscsi-prefetch.c',
         'ntfs/device-reads.c',
         'ntfs/mapped-device.c',
         'ntfs/read-cache.c',

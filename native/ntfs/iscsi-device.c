@@ -6,7 +6,6 @@
 #include <iscsi/scsi-lowlevel.h>
 #include "fail.h"
 #include "iscsi-device.h"
-#include "iscsi-prefetch.h"
 #include "sized-device.h"
 #include "window-cache.h"
 
@@ -23,12 +22,7 @@ struct lun {
 	struct iscsi_context *iscsi;
 	int lun;
 	int block_size;
-	s64 lun_size;
 	struct window_cache *cache;
-	s64 read_end; /* LUN offset after the last read: a read from there goes forward */
-	/* Reads ahead of a forward reader on a second session, made at the first forward read. */
-	struct iscsi_prefetch *prefetch;
-	int prefetch_tried;
 };
 
 static struct lun *lun_of(struct ntfs_device *dev)
@@ -60,78 +54,75 @@ static void login_timed_out(int signal_number)
 	_exit(3);
 }
 
-/*
- * A context logged in to the LUN's target, its unit attention taken; NULL with errno set, having said
- * why unless `quiet` (a read-ahead's session, which the reads do without).
- */
-static struct iscsi_context *open_session(struct lun *l, int quiet)
+static int lun_login(struct lun *l)
 {
-#define SAY(...)                      \
-	do {                          \
-		if (!quiet)           \
-			fail(__VA_ARGS__); \
-	} while (0)
 	const char *name = getenv("LAMINA_ISCSI_INITIATOR");
 	const char *initiator = name && *name ? name : "iqn.2024-01.org.lamina:initiator";
 	const char *user = getenv("LAMINA_ISCSI_CHAP_USER");
 	const char *secret = getenv("LAMINA_ISCSI_CHAP_SECRET");
-	const char *target_user = getenv("LAMINA_ISCSI_TARGET_CHAP_USER");
-	const char *target_secret = getenv("LAMINA_ISCSI_TARGET_CHAP_SECRET");
-	struct iscsi_context *iscsi = iscsi_create_context(initiator);
-	if (!iscsi) {
+	l->iscsi = iscsi_create_context(initiator);
+	if (!l->iscsi) {
 		errno = ENOMEM;
-		return NULL;
+		return -1;
 	}
-	int error = EINVAL;
-	struct iscsi_url *url = iscsi_parse_full_url(iscsi, l->url);
+	struct iscsi_url *url = iscsi_parse_full_url(l->iscsi, l->url);
 	if (!url) {
-		SAY("%s: not an iSCSI URL like iscsi://host:3260/iqn/lun (%s)", l->url, iscsi_get_error(iscsi));
-		goto failed;
+		fail("%s: not an iSCSI URL like iscsi://host:3260/iqn/lun (%s)", l->url, iscsi_get_error(l->iscsi));
+		errno = EINVAL;
+		return -1;
 	}
 	int timeout = timeout_seconds();
-	iscsi_set_targetname(iscsi, url->target);
-	iscsi_set_session_type(iscsi, ISCSI_SESSION_NORMAL);
-	iscsi_set_header_digest(iscsi, ISCSI_HEADER_DIGEST_NONE_CRC32C);
-	iscsi_set_timeout(iscsi, timeout);
-	iscsi_set_tcp_user_timeout(iscsi, timeout * 1000);
-	if (user && *user && iscsi_set_initiator_username_pwd(iscsi, user, secret ? secret : "")) {
-		SAY("%s: CHAP credentials not usable (%s)", l->url, iscsi_get_error(iscsi));
-		goto failed;
+	iscsi_set_targetname(l->iscsi, url->target);
+	iscsi_set_session_type(l->iscsi, ISCSI_SESSION_NORMAL);
+	iscsi_set_header_digest(l->iscsi, ISCSI_HEADER_DIGEST_NONE_CRC32C);
+	iscsi_set_timeout(l->iscsi, timeout);
+	iscsi_set_tcp_user_timeout(l->iscsi, timeout * 1000);
+	if (user && *user && iscsi_set_initiator_username_pwd(l->iscsi, user, secret ? secret : "")) {
+		fail("%s: CHAP credentials not usable (%s)", l->url, iscsi_get_error(l->iscsi));
+		iscsi_destroy_url(url);
+		errno = EINVAL;
+		return -1;
 	}
+	const char *target_user = getenv("LAMINA_ISCSI_TARGET_CHAP_USER");
+	const char *target_secret = getenv("LAMINA_ISCSI_TARGET_CHAP_SECRET");
 	if (target_user && *target_user &&
-	    iscsi_set_target_username_pwd(iscsi, target_user, target_secret ? target_secret : "")) {
-		SAY("%s: mutual CHAP credentials not usable (%s)", l->url, iscsi_get_error(iscsi));
-		goto failed;
+	    iscsi_set_target_username_pwd(l->iscsi, target_user, target_secret ? target_secret : "")) {
+		fail("%s: mutual CHAP credentials not usable (%s)", l->url, iscsi_get_error(l->iscsi));
+		iscsi_destroy_url(url);
+		errno = EINVAL;
+		return -1;
 	}
 	l->lun = url->lun;
 	login_url = l->url;
 	signal(SIGALRM, login_timed_out);
 	alarm((unsigned)timeout);
-	int reached = iscsi_connect_sync(iscsi, url->portal) == 0;
-	int rc = reached ? iscsi_login_sync(iscsi) : -1;
+	int reached = iscsi_connect_sync(l->iscsi, url->portal) == 0;
+	int rc = reached ? iscsi_login_sync(l->iscsi) : -1;
 	alarm(0);
 	if (!reached) {
-		SAY("%s: cannot reach the iSCSI portal %s (refused, or no route to it)", l->url, url->portal);
-		error = ECONNREFUSED;
-		goto failed;
+		fail("%s: cannot reach the iSCSI portal %s (refused, or no route to it)", l->url, url->portal);
+		iscsi_destroy_url(url);
+		errno = ECONNREFUSED;
+		return -1;
 	}
+	iscsi_destroy_url(url);
 	if (rc) {
-		const char *reason = iscsi_get_error(iscsi);
+		const char *reason = iscsi_get_error(l->iscsi);
 		if (strstr(reason, "uthentication")) {
-			SAY("%s: the target refused the login: CHAP user %s%s%s not accepted (%s)", l->url,
-			    user && *user ? "'" : "", user && *user ? user : "(none given)", user && *user ? "'" : "",
-			    reason);
-			error = EACCES;
+			fail("%s: the target refused the login: CHAP user %s%s%s not accepted (%s)", l->url,
+			     user && *user ? "'" : "", user && *user ? user : "(none given)", user && *user ? "'" : "",
+			     reason);
+			errno = EACCES;
 		} else {
 			/* A target hides itself from initiators its ACL does not name: say which one we are. */
-			SAY("%s: iSCSI login as %s failed (%s)", l->url, initiator, reason);
-			error = ECONNREFUSED;
+			fail("%s: iSCSI login as %s failed (%s)", l->url, initiator, reason);
+			errno = ECONNREFUSED;
 		}
-		goto failed;
+		return -1;
 	}
 	/* A fresh session starts with a unit attention (bus reset) on each LUN: TEST UNIT READY takes it. */
 	for (int tries = 0; tries < 3; tries++) {
-		struct scsi_task *ready = iscsi_testunitready_sync(iscsi, l->lun);
+		struct scsi_task *ready = iscsi_testunitready_sync(l->iscsi, l->lun);
 		int good = ready && ready->status == SCSI_STATUS_GOOD;
 		int attention = ready && ready->status == SCSI_STATUS_CHECK_CONDITION &&
 				ready->sense.key == SCSI_SENSE_UNIT_ATTENTION;
@@ -140,29 +131,13 @@ static struct iscsi_context *open_session(struct lun *l, int quiet)
 		if (ready)
 			scsi_free_scsi_task(ready);
 		if (missing) {
-			SAY("%s: the target has no LUN %d", l->url, l->lun);
-			error = ENXIO;
-			goto failed;
+			fail("%s: the target has no LUN %d", l->url, l->lun);
+			errno = ENXIO;
+			return -1;
 		}
 		if (good || !attention)
 			break;
 	}
-	iscsi_destroy_url(url);
-	return iscsi;
-failed:
-	if (url)
-		iscsi_destroy_url(url);
-	iscsi_destroy_context(iscsi);
-	errno = error;
-	return NULL;
-#undef SAY
-}
-
-static int lun_login(struct lun *l)
-{
-	l->iscsi = open_session(l, 0);
-	if (!l->iscsi)
-		return -1;
 	struct scsi_task *task = iscsi_readcapacity16_sync(l->iscsi, l->lun);
 	struct scsi_readcapacity16 *capacity =
 		task && task->status == SCSI_STATUS_GOOD ? scsi_datain_unmarshall(task) : NULL;
@@ -174,15 +149,15 @@ static int lun_login(struct lun *l)
 		return -1;
 	}
 	l->block_size = (int)capacity->block_length;
-	l->lun_size = (s64)(capacity->returned_lba + 1) * capacity->block_length;
+	s64 lun_size = (s64)(capacity->returned_lba + 1) * capacity->block_length;
 	scsi_free_scsi_task(task);
-	if (l->window_offset + l->window_size > l->lun_size || l->window_offset >= l->lun_size) {
+	if (l->window_offset + l->window_size > lun_size || l->window_offset >= lun_size) {
 		fail("%s: the volume at %lld (+%lld) lies past the LUN's %lld bytes", l->url,
-		     (long long)l->window_offset, (long long)l->window_size, (long long)l->lun_size);
+		     (long long)l->window_offset, (long long)l->window_size, (long long)lun_size);
 		errno = EINVAL;
 		return -1;
 	}
-	l->base.size = l->window_size ? l->window_size : l->lun_size - l->window_offset;
+	l->base.size = l->window_size ? l->window_size : lun_size - l->window_offset;
 	return 0;
 }
 
@@ -224,12 +199,14 @@ static void chunk_read(struct iscsi_context *iscsi, int status, void *command_da
 }
 
 /*
- * `count` bytes at LUN offset `at`, in READ(16)s of whole blocks with up to READ_DEPTH of them in
- * flight: one at a time, every read waited a round trip and the target's disk, and a compose read its
- * layers at a fraction of what the target serves.
+ * `count` bytes at `offset` of the window (a window_fetch), in READ(16)s of whole blocks with up to
+ * READ_DEPTH of them in flight: one at a time, every read waited a round trip and the target's disk,
+ * and a compose read its layers at a fraction of what the target serves.
  */
-static int read_blocks(struct lun *l, u8 *buffer, s64 count, s64 at)
+static int read_lun(void *source, void *buffer, s64 count, s64 offset)
 {
+	struct lun *l = source;
+	s64 at = l->window_offset + offset;
 	struct chunk chunks[READ_DEPTH];
 	memset(chunks, 0, sizeof(chunks));
 	s64 issued = 0;
@@ -244,7 +221,7 @@ static int read_blocks(struct lun *l, u8 *buffer, s64 count, s64 at)
 			s64 want = count - issued + c->skip < MAX_TRANSFER ? count - issued + c->skip : MAX_TRANSFER;
 			c->bytes = (want + l->block_size - 1) / l->block_size * l->block_size;
 			c->n = c->bytes - c->skip < count - issued ? c->bytes - c->skip : count - issued;
-			c->dest = buffer + issued;
+			c->dest = (u8 *)buffer + issued;
 			c->task = iscsi_read16_task(l->iscsi, l->lun, (uint64_t)first, (uint32_t)c->bytes,
 						    l->block_size, 0, 0, 0, 0, 0, chunk_read, c);
 			if (!c->task) {
@@ -282,42 +259,6 @@ static int read_blocks(struct lun *l, u8 *buffer, s64 count, s64 at)
 	return -1;
 }
 
-/*
- * `count` bytes at `offset` of the window (a window_fetch). A read that goes on from the last one
- * starts the read-ahead after it (the first such read makes the read-ahead's session), and takes what
- * the read-ahead holds; the rest is read here.
- */
-static int read_lun(void *source, void *buffer, s64 count, s64 offset)
-{
-	struct lun *l = source;
-	s64 at = l->window_offset + offset;
-	int forward = at == l->read_end;
-	l->read_end = at + count;
-	if (forward && !l->prefetch_tried) {
-		l->prefetch_tried = 1;
-		struct iscsi_context *session = open_session(l, 1);
-		if (session && !(l->prefetch = iscsi_prefetch_new(session, l->lun, l->block_size, l->lun_size))) {
-			iscsi_logout_sync(session);
-			iscsi_destroy_context(session);
-		}
-	}
-	if (!l->prefetch)
-		return read_blocks(l, buffer, count, at);
-	if (forward)
-		iscsi_prefetch_ahead(l->prefetch, at + count);
-	for (s64 done = 0; done < count;) {
-		u8 *into = (u8 *)buffer + done;
-		s64 n = iscsi_prefetch_take(l->prefetch, into, count - done, at + done);
-		if (!n) {
-			n = iscsi_prefetch_missing(l->prefetch, count - done, at + done);
-			if (read_blocks(l, into, n, at + done))
-				return -1;
-		}
-		done += n;
-	}
-	return 0;
-}
-
 static int lun_open(struct ntfs_device *dev, int flags)
 {
 	struct lun *l = lun_of(dev);
@@ -345,8 +286,6 @@ static int lun_open(struct ntfs_device *dev, int flags)
 static int lun_close(struct ntfs_device *dev)
 {
 	struct lun *l = lun_of(dev);
-	iscsi_prefetch_free(l->prefetch);
-	l->prefetch = NULL;
 	window_cache_free(l->cache);
 	l->cache = NULL;
 	lun_logout(l);
@@ -398,7 +337,6 @@ struct ntfs_device *iscsi_device_open(const char *spec)
 		return NULL;
 	}
 	strcpy(l->url, spec + url_at);
-	l->read_end = -1;
 	l->window_offset = offset;
 	l->window_size = size;
 	struct ntfs_device *dev = ntfs_device_alloc(spec, 0, &lun_operations, l);
