@@ -190,7 +190,8 @@ export async function createLayerVersion(input: CreateLayerVersionInput): Promis
       '-',
     );
     const packagingVm = saga.register('packaging VM', () => appliance.destroyVm(input.connectorId, vmId));
-    // The VM's boot disk is its own clone of the stored one (a copy, or shared blocks where the storage can).
+    // The VM's boot disk outlives the stored one: a differencing child of it that keeps its parent (the
+    // local connector), or a copy (vSphere).
     await appliance.createVm(input.connectorId, {
       id: vmId,
       name: vmName,

@@ -1,7 +1,5 @@
 import {
   ActivityCancellationType,
-  ApplicationFailure,
-  condition,
   proxyActivities,
   setHandler,
   uuid4,
@@ -11,7 +9,12 @@ import type { EnginePrepareActivities } from '../activities/ips-engine-prepare';
 import type { PrepareOptions, PrepareReport, ShareFileResult } from '../activities/ips-phases';
 import { engineTaskQueue } from '../domain/compositing-engines';
 import { ipsQuick } from './ips-activity-proxies';
-import { engineRegistered, offloading, type EngineRegistration } from './offload-compose';
+import {
+  engineRegistered,
+  launchAdmittedEngine,
+  offloading,
+  type EngineRegistration,
+} from './offload-compose';
 import type { Saga } from './saga';
 
 /**
@@ -44,23 +47,16 @@ export async function prepareOnEngine(
   // A prepare reads no layers: the engine gets no iSCSI target, and the CHAP secret it is launched with
   // (derived from this name) opens nothing.
   const targetName = `ips-prepare-${engineId}`;
-  const { registrationSeconds } = await offloading.createCompositingEngine({
-    connectorId,
-    engineId,
-    taskId: workflowInfo().workflowId,
-    targetName,
-    initiatorName: `iqn.2024-01.org.lamina-appliance.ce:${targetName}`,
-  });
-  if (!(await condition(() => registration !== undefined, registrationSeconds * 1000)))
-    throw ApplicationFailure.nonRetryable(
-      `Compositing Engine ${engineId} did not register within ${registrationSeconds} s; it was removed`,
-      'EngineNeverRegistered',
-    );
-  await offloading.admitCompositingEngine({
-    engineId,
-    proof: registration!.proof,
-    initiatorName: registration!.initiatorName,
-  });
+  const { registrationSeconds } = await launchAdmittedEngine(
+    {
+      connectorId,
+      engineId,
+      taskId: workflowInfo().workflowId,
+      targetName,
+      initiatorName: `iqn.2024-01.org.lamina-appliance.ce:${targetName}`,
+    },
+    () => registration,
+  );
   const onEngine = proxyActivities<EnginePrepareActivities>({
     taskQueue: engineTaskQueue(engineId),
     scheduleToStartTimeout: `${registrationSeconds} seconds`,

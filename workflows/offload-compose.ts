@@ -14,7 +14,7 @@ import {
 import type { IscsiTargetActivities } from '../activities/iscsi-targets';
 import type { ComposedImage } from '../activities/layer-disks';
 import type { EngineActivities } from '../activities/offload-engine-compose';
-import type { OffloadActivities } from '../activities/offload-engines';
+import type { CreateEngineInput, OffloadActivities } from '../activities/offload-engines';
 import type { OutputFormat } from '../compositor/disk-image';
 import { engineTaskQueue } from '../domain/compositing-engines';
 import type { DiskFirmware } from '../domain/firmware';
@@ -65,6 +65,26 @@ export const offloading = proxyActivities<
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry,
 });
+
+/**
+ * Launches an engine, waits for it to register (its signal lands in the caller's `registered`), and
+ * admits it: afterwards its task queue takes the caller's activities. One that never registers fails
+ * the task after the connector's registration time; the caller's saga has its removal registered.
+ */
+export async function launchAdmittedEngine(
+  engine: CreateEngineInput,
+  registered: () => EngineRegistration | undefined,
+): Promise<{ registrationSeconds: number }> {
+  const { registrationSeconds } = await offloading.createCompositingEngine(engine);
+  if (!(await condition(() => registered() !== undefined, registrationSeconds * 1000)))
+    throw ApplicationFailure.nonRetryable(
+      `Compositing Engine ${engine.engineId} did not register within ${registrationSeconds} s; it was removed`,
+      'EngineNeverRegistered',
+    );
+  const { proof, initiatorName } = registered()!;
+  await offloading.admitCompositingEngine({ engineId: engine.engineId, proof, initiatorName });
+  return { registrationSeconds };
+}
 
 /** Making the target converts layers the appliance has not exported yet: it heartbeats. */
 const exporting = proxyActivities<Pick<IscsiTargetActivities, 'createIscsiTarget'>>({
@@ -120,23 +140,10 @@ export async function offloadCompose(input: OffloadComposeInput): Promise<Compos
       const engine = saga.register('Compositing Engine', () =>
         offloading.removeCompositingEngine({ connectorId: input.connectorId, engineId }),
       );
-      const { registrationSeconds } = await offloading.createCompositingEngine({
-        connectorId: input.connectorId,
-        engineId,
-        taskId,
-        targetName,
-        initiatorName,
-      });
-      if (!(await condition(() => registration !== undefined, registrationSeconds * 1000)))
-        throw ApplicationFailure.nonRetryable(
-          `Compositing Engine ${engineId} did not register within ${registrationSeconds} s; it was removed`,
-          'EngineNeverRegistered',
-        );
-      await offloading.admitCompositingEngine({
-        engineId,
-        proof: registration!.proof,
-        initiatorName: registration!.initiatorName,
-      });
+      const { registrationSeconds } = await launchAdmittedEngine(
+        { connectorId: input.connectorId, engineId, taskId, targetName, initiatorName },
+        () => registration,
+      );
 
       const onEngine = proxyActivities<EngineActivities>({
         taskQueue: engineTaskQueue(engineId),
