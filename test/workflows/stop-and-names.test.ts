@@ -35,7 +35,8 @@ describe('stopping publishes that retry or compose, and the names publishes take
         'Big\\data.txt': randomBytes(150 * 2 ** 20).toString('base64'),
       })
     ).versionId;
-  }, 180_000);
+    // Importing an OS and building a 150 MiB layer: over three minutes when the machine is busy.
+  }, 600_000);
   afterAll(() => app?.stop());
 
   const task = async (id: string) => (await app.api.get(`/api/tasks/${id}`)).body as Task;
