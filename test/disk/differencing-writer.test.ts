@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { BlockMappedDisk } from '../../disk/block-mapped-disk';
 import { convertDisk } from '../../disk/convert';
 import { createDiskWriter, openDisk } from '../../disk/open';
-import { makeRaw, MIB, qemuImg, scratchDir } from './helpers';
+import { expectReadsAs, makeRaw, MIB, qemuImg, scratchDir } from './helpers';
 
 const SIZE = 64 * MIB;
 const BLOCK = 2 * MIB;
@@ -69,21 +69,6 @@ beforeAll(async () => {
   ]);
 });
 
-/** Lamina's reading of `disk` as a raw file, compared by qemu-img with the expected bytes. */
-async function expectReadsAsExpected(disk: string): Promise<void> {
-  const opened = await openDisk(disk);
-  const out = `${disk}.lamina.raw`;
-  try {
-    await convertDisk(opened, 'raw', out);
-  } finally {
-    await opened.close();
-  }
-  const compare = qemuImg(['compare', '-f', 'raw', '-F', 'raw', expected, out]);
-  expect(compare.output).toContain('Images are identical');
-  expect(compare.status).toBe(0);
-  await fs.rm(out);
-}
-
 /** The child's own ranges and stored bytes, as Lamina's reader sees them. */
 async function ownBlocks(disk: string): Promise<{ own: unknown; allocated: number; format: string }> {
   const opened = (await openDisk(disk)) as BlockMappedDisk;
@@ -119,7 +104,7 @@ async function writeChild(child: string): Promise<void> {
 test('a child holds only the blocks that differ from its parent, and reads as the parent with the writes', async () => {
   const child = scratch.file('vms/child.vhdx');
   await writeChild(child);
-  await expectReadsAsExpected(child);
+  await expectReadsAs(child, expected);
   // Two 2 MiB blocks stored (block 0 reads zeros without being stored), nothing of the parent's data.
   expect(await ownBlocks(child)).toEqual({ own: CHANGED_BLOCKS, allocated: 2 * BLOCK, format: 'vhdx' });
   expect((await fs.stat(child)).size).toBeLessThan((await fs.stat(parent)).size);
@@ -137,7 +122,7 @@ test('a whole disk converted into a child of its base stores only the blocks tha
   } finally {
     await source.close();
   }
-  await expectReadsAsExpected(child);
+  await expectReadsAs(child, expected);
   expect((await ownBlocks(child)).own).toEqual(CHANGED_BLOCKS);
 });
 
@@ -148,7 +133,7 @@ test('the parent is found by its relative path when both move, and by its absolu
   await fs.mkdir(scratch.file('elsewhere'));
   const alone = scratch.file('elsewhere/moving.vhdx');
   await fs.copyFile(child, alone);
-  await expectReadsAsExpected(alone);
+  await expectReadsAs(alone, expected);
   // Both moved together: the relative path (.\base.vhdx), the old absolute path gone.
   await fs.mkdir(scratch.file('moved'));
   await fs.copyFile(parent, scratch.file('moved/base.vhdx'));
@@ -156,7 +141,7 @@ test('the parent is found by its relative path when both move, and by its absolu
   const renamedParent = scratch.file('vms/base.renamed.vhdx');
   await fs.rename(parent, renamedParent);
   try {
-    await expectReadsAsExpected(scratch.file('moved/moving.vhdx'));
+    await expectReadsAs(scratch.file('moved/moving.vhdx'), expected);
     await expect(openDisk(alone)).rejects.toThrow(
       /moving\.vhdx: VHDX parent locator at offset \d+: parent ".\\base\.vhdx" or ".*vms\/base\.vhdx" not found/,
     );

@@ -3,6 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, openSync, closeSync, writeSync, ftruncateSync, rmSync, readSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { rm } from 'node:fs/promises';
+import { convertDisk } from '../../disk/convert';
 import { openDisk } from '../../disk/open';
 import { DiskFormat, VirtualDisk } from '../../disk/types';
 
@@ -161,4 +163,19 @@ export async function expectSameContent(
   } finally {
     await disk.close();
   }
+}
+
+/** Lamina's reading of `disk`, as a raw file, compared by qemu-img with the raw file `expected`. */
+export async function expectReadsAs(disk: string, expected: string): Promise<void> {
+  const opened = await openDisk(disk);
+  const out = `${disk}.lamina.raw`;
+  try {
+    await convertDisk(opened, 'raw', out);
+  } finally {
+    await opened.close();
+  }
+  const compare = qemuImg(['compare', '-f', 'raw', '-F', 'raw', expected, out]);
+  expect(compare.output).toContain('Images are identical');
+  expect(compare.status).toBe(0);
+  await rm(out);
 }

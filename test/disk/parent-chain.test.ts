@@ -8,10 +8,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
-import { convertDisk } from '../../disk/convert';
 import { openDisk } from '../../disk/open';
 import { makeVhdChild, makeVhdxChild, vhdxDataWriteGuid } from './child-fixtures';
-import { makeRaw, MIB, qemuConvert, qemuImg, scratchDir } from './helpers';
+import { expectReadsAs, makeRaw, MIB, qemuConvert, qemuImg, scratchDir } from './helpers';
 
 const SIZE = 64 * MIB;
 /** The child's writes: whole 2 MiB blocks (VHD's size; two VHDX blocks) and one 4 KiB write inside a block. */
@@ -43,20 +42,6 @@ async function expectedRaw(name: string, base: string, writes: typeof WRITES): P
   await fs.copyFile(base, out);
   qemuIo(out, 'raw', writes);
   return out;
-}
-
-/** Lamina's reading of `disk`, as a raw file, compared by qemu-img with `expected`. */
-async function expectReadsAs(disk: string, expected: string): Promise<void> {
-  const opened = await openDisk(disk);
-  const out = `${disk}.lamina.raw`;
-  try {
-    await convertDisk(opened, 'raw', out);
-  } finally {
-    await opened.close();
-  }
-  const compare = qemuImg(['compare', '-f', 'raw', '-F', 'raw', expected, out]);
-  expect(compare.output).toContain('Images are identical');
-  expect(compare.status).toBe(0);
 }
 
 let baseRaw: string;
