@@ -1,8 +1,13 @@
 import fs from 'node:fs/promises';
-import { Context } from '@temporalio/activity';
+import os from 'node:os';
+import path from 'node:path';
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { prepareImage, type PrepareReport } from '../compositor/prepare/prepare-image';
 import type { PrepareOptions } from '../compositor/prepare/prepare-options';
+import { uploadVhdToPageBlob } from '../connectors/azure/page-blob-upload';
 import { digestFile, type FileDigest } from './file-digest';
+import { downloadPageBlob, openAsEngine, pageBlobWithSas } from './ips-engine-blobs';
+import { ENGINE_ENVIRONMENT } from './offload-engines';
 
 /**
  * Image Portability's prepare of one disk file into a prepared copy (compositor/prepare), wherever it
@@ -30,8 +35,10 @@ export async function prepareFile(
 /**
  * The prepare a Compositing Engine runs (worker/ce-worker.ts, task queue `ce-<id>`) when the target
  * connector has Offload Compositing: the engine reads the disk from the target's storage and writes the
- * prepared copy back there, by the paths the appliance resolved (the local connector's engines run on
- * the appliance, where the shares are mounted).
+ * prepared copy back there. On the local connector and vSphere that is the share, by the paths the
+ * appliance resolved: the local connector's engines run on the appliance, where the shares are mounted;
+ * a vSphere engine VM mounts the file-share connector's share (its `path`, SMB) at the same mount point,
+ * as the engine template's boot unit sets up. On Azure it is the page blobs (prepareBlobOnEngine).
  */
 export function createEnginePrepareActivities() {
   return {
@@ -41,6 +48,54 @@ export function createEnginePrepareActivities() {
       options: PrepareOptions;
     }): Promise<FileDigest & PrepareReport> {
       return prepareFile(input.source, input.output, input.options);
+    },
+
+    /**
+     * Azure: the uploaded page blob → a prepared page blob, in the engine (reference: Export → Upload →
+     * Prepare in a CE on the target → Publish). The engine reads the source blob's written pages into
+     * its own disk, prepares them as on the appliance, and writes the prepared disk as a new fixed-VHD
+     * page blob, only its non-zero pages, with the blob-scoped SAS tokens the appliance sealed under this
+     * engine's one-time token (activities/ips-engine-blobs.ts). Its work folder goes with it.
+     */
+    async prepareBlobOnEngine(input: {
+      source: string;
+      output: string;
+      sealed: string;
+      options: PrepareOptions;
+    }): Promise<PrepareReport & { blobSize: number; sent: number; read: number }> {
+      const token = process.env[ENGINE_ENVIRONMENT.token];
+      if (!token)
+        throw ApplicationFailure.nonRetryable(
+          `${ENGINE_ENVIRONMENT.token} is not set: only a Compositing Engine opens its blob tokens`,
+          'EngineRefused',
+        );
+      const tokens = openAsEngine(token, input.sealed);
+      const context = Context.current();
+      const signal = context.cancellationSignal;
+      let progress = { phase: 'download', done: 0, total: 1 };
+      const keepAlive = setInterval(() => context.heartbeat(progress), 1000);
+      const work = await fs.mkdtemp(path.join(os.tmpdir(), 'lamina-ips-prepare-'));
+      try {
+        const source = path.join(work, 'source.vhd');
+        const read = await downloadPageBlob(pageBlobWithSas(input.source, tokens.source), source, {
+          signal,
+          onProgress: (done, total) => (progress = { phase: 'download', done, total }),
+        });
+        const prepared = path.join(work, 'prepared.vhdx');
+        const { steps } = await prepareFile(source, prepared, input.options);
+        await fs.rm(source, { force: true });
+        const uploaded = await uploadVhdToPageBlob(pageBlobWithSas(input.output, tokens.output), prepared, {
+          fresh: true,
+          signal,
+          onProgress: ({ done, total }) => (progress = { phase: 'upload', done, total }),
+        });
+        return { steps, blobSize: uploaded.blobSize, sent: uploaded.sent, read };
+      } catch (err) {
+        throw signal.aborted ? new CancelledFailure('prepare stopped') : err;
+      } finally {
+        clearInterval(keepAlive);
+        await fs.rm(work, { recursive: true, force: true });
+      }
     },
   };
 }

@@ -4,19 +4,28 @@ import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activ
 import type { PrepareReport } from '../compositor/prepare/prepare-image';
 import type { PrepareOptions } from '../compositor/prepare/prepare-options';
 import { AzureConnector } from '../connectors/azure/azure-connector';
+import { AzureCeHost } from '../connectors/azure/azure-ce-host';
 import type { AzureResourceKind } from '../connectors/azure/resource-manager';
 import { FileshareConnector } from '../connectors/fileshare/fileshare-connector';
 import { LocalCeHost } from '../connectors/local/local-ce-host';
-import { offloadCompositingOf } from '../db/compositing-engines';
+import { VsphereCeHost } from '../connectors/vsphere/ce-host/vsphere-ce-host';
+import { getEngine, offloadCompositingOf } from '../db/compositing-engines';
 import { convertDisk, openDisk } from '../disk';
 import { withConnector, withVmHost, type ConnectorAccessDeps } from './connector-access';
 import { digestFile, type FileDigest } from './file-digest';
+import { sealForEngine } from './ips-engine-blobs';
 import { prepareFile } from './ips-engine-prepare';
 import { removeLeftovers } from './leftovers';
 import { heartbeatProgress, previousResumeToken, type HeartbeatDetails } from './heartbeat';
 import { scratchFolder } from './scratch';
 
 export type { PrepareOptions, PrepareReport };
+
+/**
+ * Where a target's Compositing Engine prepares: beside the disk on the share (`share`), or from the
+ * uploaded page blob into a prepared one (`blob`, Azure).
+ */
+export type PrepareEngineAt = 'share' | 'blob';
 
 export interface IpsDeps extends ConnectorAccessDeps {
   scratchDir: string;
@@ -193,6 +202,23 @@ export function createIpsActivities(deps: IpsDeps) {
       return withConnector(deps, targetConnectorId, async (connector) => connector.ce instanceof LocalCeHost);
     },
 
+    /**
+     * Where prepare for this target runs (asked by tasks that started after the patch
+     * 'ips-prepare-on-target-engines'): undefined when the target's Offload Compositing is off or its
+     * type has no engines (the appliance prepares); `share` when its engines read and write the share
+     * the disks are on — the local connector's, which run on the appliance, and vSphere's, whose engine
+     * VM mounts the share; `blob` on Azure, whose engine reads the uploaded page blob and writes the
+     * prepared one (an Azure engine cannot reach the appliance's shares).
+     */
+    async ipsPrepareEngine(targetConnectorId: string): Promise<PrepareEngineAt | undefined> {
+      if (!(await offloadCompositingOf(deps.pool, targetConnectorId))) return undefined;
+      return withConnector(deps, targetConnectorId, async (connector) => {
+        if (connector.ce instanceof LocalCeHost || connector.ce instanceof VsphereCeHost) return 'share';
+        if (connector.ce instanceof AzureCeHost) return 'blob';
+        return undefined;
+      });
+    },
+
     /** Where a prepare on an engine reads the source and writes the copy: paths under the share's mount. */
     async ipsEnginePreparePaths(input: {
       source: ShareFile;
@@ -245,6 +271,44 @@ export function createIpsActivities(deps: IpsDeps) {
           url: azure.blobUrl(input.blobName),
           blobSize: result.blobSize,
           sent: result.sent,
+        };
+      });
+    },
+
+    /**
+     * What an Azure Compositing Engine prepares with: the source and output blobs' URLs, and their
+     * blob-scoped SAS tokens (read on the source, create and write on the output, expiring with the
+     * prepare's timeout) sealed under the engine's one-time token, so no SAS enters the task's history.
+     */
+    async ipsEngineBlobAccess(input: {
+      azureConnectorId: string;
+      engineId: string;
+      sourceBlob: string;
+      outputBlob: string;
+      minutes: number;
+    }): Promise<{ source: string; output: string; sealed: string }> {
+      const engine = await getEngine(deps.pool, input.engineId);
+      if (!engine)
+        throw ApplicationFailure.nonRetryable(
+          `Compositing Engine ${input.engineId} has no record: it was removed`,
+          'EngineRefused',
+        );
+      const token = deps.secrets.open(engine.token);
+      return withAzure(input.azureConnectorId, async (azure) => {
+        if (!(await azure.hasBlob(input.sourceBlob)))
+          throw ApplicationFailure.nonRetryable(
+            `${azure.blobUrl(input.sourceBlob)} does not exist: upload the disk before preparing it`,
+            'IpsSourceMissing',
+          );
+        // A few minutes beyond the timeout: the engine's last Put Page is not refused as the task ends.
+        const expiresOn = new Date(Date.now() + (input.minutes + 10) * 60_000);
+        return {
+          source: azure.blobUrl(input.sourceBlob),
+          output: azure.blobUrl(input.outputBlob),
+          sealed: sealForEngine(token, {
+            source: azure.blobSas(input.sourceBlob, 'r', expiresOn),
+            output: azure.blobSas(input.outputBlob, 'cw', expiresOn),
+          }),
         };
       });
     },

@@ -2,6 +2,7 @@ import { patched, uuid4 } from '@temporalio/workflow';
 import type {
   AzureBlobResult,
   AzureResourceRef,
+  PrepareEngineAt,
   PrepareOptions,
   PrepareReport,
   PvsVdiskResult,
@@ -9,7 +10,7 @@ import type {
   ShareFileResult,
 } from '../activities/ips-phases';
 import { ipsPreparing, ipsQuick, ipsTransfers } from './ips-activity-proxies';
-import { prepareOnEngine } from './ips-engine';
+import { prepareBlobOnEngine, prepareOnEngine } from './ips-engine';
 import type { Saga } from './saga';
 
 /**
@@ -64,7 +65,27 @@ export type IpsPrepareResult = ShareFileResult &
     engineId?: string;
   };
 
-export async function preparePhase(saga: Saga, input: IpsPrepareInput): Promise<IpsPrepareResult> {
+/**
+ * Whether the target's engine prepares the disk where it is on the share: on the local connector and,
+ * for tasks started after 'ips-prepare-on-target-engines', on vSphere too (its engine VM mounts the
+ * share). An Azure engine cannot reach the share: a disk there is prepared on the appliance, and ipsRun
+ * prepares the uploaded blob in Azure instead (prepareBlobPhase). `engineAt` is the answer ipsRun asked
+ * for already.
+ */
+async function engineSharePrepare(
+  targetConnectorId: string,
+  engineAt: PrepareEngineAt | undefined | 'unasked',
+): Promise<boolean> {
+  if (!patched('ips-prepare-on-target-engines')) return ipsQuick.ipsPrepareOffloaded(targetConnectorId);
+  const at = engineAt === 'unasked' ? await ipsQuick.ipsPrepareEngine(targetConnectorId) : engineAt;
+  return at === 'share';
+}
+
+export async function preparePhase(
+  saga: Saga,
+  input: IpsPrepareInput,
+  engineAt: PrepareEngineAt | undefined | 'unasked' = 'unasked',
+): Promise<IpsPrepareResult> {
   const output = input.output ?? input.source.fileName.replace(/(\.vhdx?)?$/i, '-prepared.vhdx');
   const timeoutMinutes = input.timeoutMinutes ?? 60;
   saga.register('prepared disk', () =>
@@ -74,7 +95,7 @@ export async function preparePhase(saga: Saga, input: IpsPrepareInput): Promise<
   if (
     input.targetConnectorId !== undefined &&
     patched('ips-prepare-on-engine') &&
-    (await ipsQuick.ipsPrepareOffloaded(input.targetConnectorId))
+    (await engineSharePrepare(input.targetConnectorId, engineAt))
   ) {
     return prepareOnEngine(saga, {
       targetConnectorId: input.targetConnectorId,
@@ -89,6 +110,33 @@ export async function preparePhase(saga: Saga, input: IpsPrepareInput): Promise<
     output,
     options: input.options,
   });
+}
+
+export type IpsBlobPrepareResult = AzureBlobResult &
+  PrepareReport & {
+    /** The Compositing Engine in Azure that prepared it. */
+    engineId: string;
+    /** The uploaded page blob it was prepared from (left as it was). */
+    sourceBlob: string;
+  };
+
+/**
+ * Prepare in Azure (tasks after 'ips-prepare-on-target-engines', Azure target with Offload
+ * Compositing): the uploaded page blob is prepared in a Compositing Engine VM in Azure into page blob
+ * `outputBlob`, removed with the engine if the task does not complete.
+ */
+export async function prepareBlobPhase(
+  saga: Saga,
+  input: {
+    azureConnectorId: string;
+    sourceBlob: string;
+    outputBlob: string;
+    options: PrepareOptions;
+    timeoutMinutes?: number;
+  },
+): Promise<IpsBlobPrepareResult> {
+  saga.register('prepared blob', () => ipsQuick.ipsRemoveBlob(input.azureConnectorId, input.outputBlob));
+  return prepareBlobOnEngine(saga, { ...input, timeoutMinutes: input.timeoutMinutes ?? 60 });
 }
 
 /** Upload to Azure: a fixed-VHD page blob in the connector's container. */

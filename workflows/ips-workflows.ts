@@ -1,13 +1,16 @@
 import { ApplicationFailure, patched } from '@temporalio/workflow';
 import type { AzureBlobResult, PrepareOptions, ShareFileResult } from '../activities/ips-phases';
+import { ipsQuick } from './ips-activity-proxies';
 import { ipsPhases, type IpsPhase, type Provisioning } from './ips-matrix';
 import {
   azurePublishPhase,
   copyPhase,
   exportPhase,
+  prepareBlobPhase,
   preparePhase,
   publishPhase,
   uploadPhase,
+  type IpsBlobPrepareResult,
   type IpsExportInput,
   type IpsPrepareInput,
   type IpsPrepareResult,
@@ -66,16 +69,18 @@ export interface IpsRunResult {
   /** The phases that ran, in order. */
   phases: IpsPhase[];
   exported?: ShareFileResult;
-  prepared: IpsPrepareResult;
+  /** On the share; or, prepared in Azure, the prepared page blob (uploaded is then the unprepared one). */
+  prepared: IpsPrepareResult | IpsBlobPrepareResult;
   uploaded?: AzureBlobResult;
   published?: IpsPublishResult;
 }
 
 /**
  * ipsRun: the phases a source → target pair needs (ips-matrix.ts), in one saga. Prepare comes before the
- * upload (what is uploaded is the prepared disk); it runs in a Compositing Engine on the target when the
- * target connector offloads and its engines reach the share (the local connector's), else on the
- * appliance. On Azure the publish makes the managed disk, image and master image VM of the blob; on
+ * upload (what is uploaded is the prepared disk) and runs in a Compositing Engine on the target when the
+ * target connector offloads and its engines reach the share (the local connector's, vSphere's), else on
+ * the appliance — except on Azure with Offload Compositing, where the order is the reference's: the
+ * disk is uploaded, prepared in an engine in Azure from blob to blob, and published. On Azure the publish makes the managed disk, image and master image VM of the blob; on
  * a hypervisor target, the upload and publish are one step (the disk goes to the hypervisor as the
  * master image VM's).
  */
@@ -101,14 +106,51 @@ export function ipsRun(input: IpsRunInput): Promise<IpsRunResult> {
         throw ApplicationFailure.nonRetryable('a PVS source names its vDisk on the share', 'ValidationError');
       source = { shareConnectorId: input.shareConnectorId, fileName: input.sourceDisk };
     }
+    // Tasks started before this patch asked where to prepare inside preparePhase (local engines only).
+    const engineAt = patched('ips-prepare-on-target-engines')
+      ? await ipsQuick.ipsPrepareEngine(input.targetConnectorId)
+      : 'unasked';
+    if (engineAt === 'blob' && input.targetType === 'azure' && needed.includes('upload')) {
+      // Azure with Offload Compositing (reference order): the unprepared disk is uploaded, prepared in
+      // a Compositing Engine in Azure into the image's blob, and published from that.
+      phases.push('upload');
+      const uploaded = await uploadPhase(saga, {
+        source: { shareConnectorId: source.shareConnectorId, fileName: source.fileName },
+        azureConnectorId: input.targetConnectorId,
+        blobName: `${input.name}-source.vhd`,
+      });
+      phases.push('prepare');
+      const prepared = await prepareBlobPhase(saga, {
+        azureConnectorId: input.targetConnectorId,
+        sourceBlob: uploaded.blobName,
+        outputBlob: `${input.name}.vhd`,
+        options: input.prepare,
+        timeoutMinutes: input.timeoutMinutes,
+      });
+      let published: IpsPublishResult | undefined;
+      if (needed.includes('publish')) {
+        phases.push('publish');
+        const azure = await azurePublishPhase(saga, {
+          azureConnectorId: input.targetConnectorId,
+          blobName: prepared.blobName,
+          name: input.name,
+        });
+        published = { azure };
+      }
+      return { phases, exported, prepared, uploaded, published };
+    }
     phases.push('prepare');
-    const prepared = await preparePhase(saga, {
-      source: { shareConnectorId: source.shareConnectorId, fileName: source.fileName },
-      output: `${input.name}-prepared.vhdx`,
-      options: input.prepare,
-      timeoutMinutes: input.timeoutMinutes,
-      targetConnectorId: input.targetConnectorId,
-    });
+    const prepared = await preparePhase(
+      saga,
+      {
+        source: { shareConnectorId: source.shareConnectorId, fileName: source.fileName },
+        output: `${input.name}-prepared.vhdx`,
+        options: input.prepare,
+        timeoutMinutes: input.timeoutMinutes,
+        targetConnectorId: input.targetConnectorId,
+      },
+      engineAt,
+    );
     const preparedFile = { shareConnectorId: prepared.shareConnectorId, fileName: prepared.fileName };
     let uploaded: AzureBlobResult | undefined;
     if (needed.includes('upload') && input.targetType === 'azure') {

@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { TokenCredential } from '@azure/identity';
-import { isRestError, type ContainerClient } from '@azure/storage-blob';
+import {
+  BlobSASPermissions,
+  generateBlobSASQueryParameters,
+  isRestError,
+  StorageSharedKeyCredential,
+  type ContainerClient,
+} from '@azure/storage-blob';
 import type { Connector, ConnectorCheck } from '../connector';
+import { AzureCeHost } from './azure-ce-host';
 import { AzureStorageError, containerClient, storageFailure } from './blob-storage';
 import { uploadPageBlobVhd, type PageBlobUploadOptions, type PageBlobUploadResult } from './page-blob-upload';
 import {
@@ -22,6 +29,8 @@ export class AzureConnector implements Connector {
   readonly type = 'azure';
   /** The upload capability: disks become page blobs in the connector's container. */
   readonly upload = this;
+  /** Compositing Engine VMs made from the settings' ceImageId (azure-ce-host.ts), for Image Portability's prepare. */
+  readonly ce: AzureCeHost;
   readonly #secrets: AzureConnectorSecrets;
   #credential?: TokenCredential;
   #arm?: AzureResourceManager;
@@ -31,6 +40,7 @@ export class AzureConnector implements Connector {
     secrets: AzureConnectorSecrets,
   ) {
     this.#secrets = secrets;
+    this.ce = new AzureCeHost(settings, () => this.resourceManager());
   }
 
   /**
@@ -109,6 +119,32 @@ export class AzureConnector implements Connector {
   /** Where a blob of this name lives, as the admin and ARM name it (no SAS: it is a secret). */
   blobUrl(blobName: string): string {
     return `${blobEndpointOf(this.settings)}/${this.settings.container}/${blobName}`;
+  }
+
+  /**
+   * A SAS on one blob of the container (`sp` as given, e.g. `r`, `cw`), expiring at `expiresOn`: what
+   * a Compositing Engine reaches a blob with instead of the connector's own credential. Signed with the
+   * storage account key; a connector that reaches storage with a SAS or the service principal cannot
+   * sign one, and says so.
+   */
+  blobSas(blobName: string, permissions: string, expiresOn: Date): string {
+    if (!this.#secrets.storageKey)
+      throw new AzureStorageError(
+        `a Compositing Engine reaches blobs with a SAS scoped to each blob, which the appliance signs with ` +
+          `the key of storage account '${this.settings.storageAccount}': give the connector its storageKey, ` +
+          'or turn Offload Compositing off',
+        'credential',
+      );
+    return generateBlobSASQueryParameters(
+      {
+        containerName: this.settings.container,
+        blobName,
+        permissions: BlobSASPermissions.parse(permissions),
+        startsOn: new Date(Date.now() - 5 * 60_000),
+        expiresOn,
+      },
+      new StorageSharedKeyCredential(this.settings.storageAccount, this.#secrets.storageKey),
+    ).toString();
   }
 
   /** Uploads a local disk of any format as a fixed-VHD page blob, resuming a partial one of the same source. */

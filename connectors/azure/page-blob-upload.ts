@@ -65,16 +65,31 @@ export async function uploadPageBlobVhd(
   source: string,
   options: PageBlobUploadOptions = {},
 ): Promise<PageBlobUploadResult> {
+  return uploadVhdToPageBlob(container.getPageBlobClient(blobName), source, options);
+}
+
+/**
+ * The same into one page blob, as its client reaches it (a container's, or a URL with a blob-scoped
+ * SAS). With `fresh` the blob is made anew without reading it first: what a token that may only create
+ * and write can do (a Compositing Engine's output, activities/ips-engine-prepare.ts), never resuming.
+ */
+export async function uploadVhdToPageBlob(
+  blob: PageBlobClient,
+  source: string,
+  options: PageBlobUploadOptions & { fresh?: boolean } = {},
+): Promise<PageBlobUploadResult> {
+  const blobName = blob.name;
   const disk = await openDisk(source);
   try {
     const dataSize = roundUp(disk.virtualSize, MIB);
     const blobSize = dataSize + FOOTER_SIZE;
     const sourceId = await sourceIdentity(source);
-    const blob = container.getPageBlobClient(blobName);
-    const existing = await blob.getProperties().catch((err: unknown) => {
-      if (isRestError(err) && err.statusCode === 404) return undefined;
-      throw err;
-    });
+    const existing = options.fresh
+      ? undefined
+      : await blob.getProperties().catch((err: unknown) => {
+          if (isRestError(err) && err.statusCode === 404) return undefined;
+          throw err;
+        });
     const ours = existing?.metadata?.laminasource === sourceId && existing.contentLength === blobSize;
     if (ours && existing.metadata?.laminastate === 'complete') {
       return { blobName, blobSize, sent: 0, alreadyComplete: true };

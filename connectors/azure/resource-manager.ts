@@ -37,6 +37,9 @@ export type HyperVGeneration = 'V1' | 'V2';
 /** The resources an MCS publish makes; all share the image's name (their types differ). */
 export type AzureResourceKind = 'virtualMachine' | 'image' | 'disk';
 
+/** The tag that marks a Compositing Engine VM with its engine id (what a clean-up or a test counts). */
+export const ENGINE_TAG = 'laminaEngine';
+
 /** Read-only Resource Manager calls outside Compute, with the api-versions of their REST specs. */
 const RESOURCES_API = '2022-12-01';
 const RESOURCE_GROUPS_API = '2021-04-01';
@@ -200,6 +203,74 @@ export class AzureResourceManager {
       this.#compute.virtualMachines.deallocate(this.settings.resourceGroup, name, { abortSignal: signal }),
     );
     return id;
+  }
+
+  /**
+   * A Compositing Engine VM (azure-ce-host.ts): made from the connector's engine image with an OS disk
+   * and a network interface that are deleted with it, tagged with the engine's id, and handed its launch
+   * environment as custom data, which Azure gives the guest alone (provisioning writes it to the VM's
+   * disk; Resource Manager never returns it). Azure starts the VM it creates; its boot unit starts
+   * `lamina ce` with that environment. A PUT of the name the workflow chose, so a retry finds its own VM.
+   */
+  async createEngineVm(
+    name: string,
+    engine: { id: string; imageId: string; customData: string; adminPassword: string },
+    signal?: AbortSignal,
+  ): Promise<string> {
+    return this.call(`create Compositing Engine VM '${name}'`, async () => {
+      const vm = await this.#compute.virtualMachines.createOrUpdate(
+        this.settings.resourceGroup,
+        name,
+        {
+          location: this.settings.location,
+          hardwareProfile: { vmSize: this.settings.vmSize },
+          storageProfile: {
+            imageReference: { id: engine.imageId },
+            osDisk: {
+              createOption: 'FromImage',
+              deleteOption: 'Delete',
+              managedDisk: { storageAccountType: 'StandardSSD_LRS' },
+            },
+          },
+          osProfile: {
+            computerName: name,
+            adminUsername: 'lamina',
+            // Never stored or shown: nobody signs in to an engine; Azure requires one for an image.
+            adminPassword: engine.adminPassword,
+            customData: engine.customData,
+          },
+          networkProfile: {
+            networkApiVersion: VM_NETWORK_API,
+            networkInterfaceConfigurations: [
+              {
+                name: `${name}-nic`,
+                primary: true,
+                deleteOption: 'Delete',
+                ipConfigurations: [{ name: 'ipconfig1', subnet: { id: this.settings.subnetId } }],
+              },
+            ],
+          },
+          tags: { createdBy: 'lamina', [ENGINE_TAG]: engine.id },
+        },
+        { abortSignal: signal },
+      );
+      return vm.id ?? this.idOf('virtualMachine', name);
+    });
+  }
+
+  /** The connector's resource group's engine VMs: engine id → VM name (VirtualMachines_List, by tag). */
+  async engineVms(): Promise<Map<string, string>> {
+    return this.call(
+      `list the virtual machines of resource group '${this.settings.resourceGroup}'`,
+      async () => {
+        const engines = new Map<string, string>();
+        for await (const vm of this.#compute.virtualMachines.list(this.settings.resourceGroup)) {
+          const id = vm.tags?.[ENGINE_TAG];
+          if (id && vm.name) engines.set(id, vm.name);
+        }
+        return engines;
+      },
+    );
   }
 
   /** The VM's power state from its instance view (`running`, `deallocated`…), as the portal shows it. */

@@ -16,6 +16,16 @@ export const azureConnectorSettings = z.object({
   container: z.string().regex(/^[a-z0-9](-?[a-z0-9]){2,62}$/, 'must be a blob container name'),
   subnetId: requiredText.describe('Resource id of the subnet machines attach to'),
   vmSize: requiredText.default('Standard_D2s_v5'),
+  /**
+   * Offload Compositing: the image Compositing Engine VMs are made from (a managed image or a gallery
+   * image version), a Linux VM whose boot unit runs `lamina ce` with the environment its custom data
+   * carries. Image Portability prepares in such an engine when the connector's Offload Compositing is on.
+   */
+  ceImageId: requiredText
+    .optional()
+    .describe(
+      'Resource id of the Compositing Engine image (Offload Compositing); none: engines cannot be made',
+    ),
   /** Sovereign clouds, Azure Stack Hub, or the storage emulator: where the Blob service answers. */
   blobEndpoint: httpsUrl
     .optional()

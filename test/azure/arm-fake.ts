@@ -230,6 +230,13 @@ export class ArmFake {
       });
     }
     const type = COMPUTE_TYPES[lower[6]];
+    // VirtualMachines_List: the group's VMs, one page.
+    if (type === 'Microsoft.Compute/virtualMachines' && segments.length === 7 && method === 'GET')
+      return ok({
+        value: [...this.resources.values()].filter(
+          (r) => r.type === type && (r.id as string).toLowerCase().startsWith(`${id.toLowerCase()}/`),
+        ),
+      });
     if (type === 'Microsoft.Compute/virtualMachines' && segments.length === 9)
       return this.vmAction(method, id.slice(0, id.lastIndexOf('/')), segments[7], group, lower[8]);
     if (lower[5] !== 'microsoft.compute' || !type || segments.length !== 8) {
@@ -367,6 +374,7 @@ export class ArmFake {
         (resource.properties as Record<string, unknown>).provisioningState = 'Succeeded';
         if (type === 'Microsoft.Compute/virtualMachines') {
           this.attachNetwork(resource, group);
+          this.attachOsDiskFromImage(resource, group);
           // Azure starts a VM it creates; a PUT of one that exists (an update) leaves it as it was.
           if (!this.powerStates.has(id.toLowerCase())) this.powerStates.set(id.toLowerCase(), 'running');
         }
@@ -400,8 +408,19 @@ export class ArmFake {
         message: `The requested VM size '${size}' is currently not available in location '${location}'.`,
       };
     }
+    const imageId: string | undefined = props.storageProfile?.imageReference?.id;
+    const fromImage = props.storageProfile?.osDisk?.createOption === 'FromImage';
+    if (fromImage && (!imageId || !this.resources.has(imageId.toLowerCase()))) {
+      return {
+        code: 'InvalidParameter',
+        message: `The Image '${imageId}' cannot be found in '${location}' region.`,
+      };
+    }
+    if (fromImage && !props.osProfile?.adminUsername) {
+      return { code: 'InvalidParameter', message: "Required parameter 'osProfile' is missing (null)." };
+    }
     const diskId: string | undefined = props.storageProfile?.osDisk?.managedDisk?.id;
-    if (!diskId || !this.resources.has(diskId.toLowerCase())) {
+    if (!fromImage && (!diskId || !this.resources.has(diskId.toLowerCase()))) {
       return { code: 'NotFound', message: `Disk ${diskId} not found.` };
     }
     for (const nic of props.networkProfile?.networkInterfaceConfigurations ?? []) {
@@ -471,6 +490,25 @@ export class ArmFake {
       });
     }
     return armError(404, 'NotFound', `No route for ${method} ${id}/${action}`);
+  }
+
+  /**
+   * The managed OS disk a VM made from an image gets (`<vm>_OsDisk_1_<id>`), removed with it when its
+   * osDisk deleteOption is Delete (a Compositing Engine's); with Detach it would stay.
+   */
+  private attachOsDiskFromImage(vm: Record<string, unknown>, group: string): void {
+    const osDisk = (vm.properties as Body).storageProfile?.osDisk;
+    if (osDisk?.createOption !== 'FromImage') return;
+    const name = `${vm.name as string}_OsDisk_1_${randomUUID().replace(/-/g, '')}`;
+    const id = `/subscriptions/${this.options.subscriptionId}/resourceGroups/${group}/providers/Microsoft.Compute/disks/${name}`;
+    this.resources.set(id.toLowerCase(), {
+      id,
+      name,
+      type: 'Microsoft.Compute/disks',
+      location: vm.location,
+      managedBy: vm.id,
+      ...(osDisk.deleteOption === 'Delete' ? { ownedBy: vm.id } : {}),
+    });
   }
 
   /** The network interface a VM makes from its configuration, removed with it (deleteOption Delete). */

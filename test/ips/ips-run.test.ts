@@ -12,7 +12,7 @@ import { getConnector } from '../../db/connectors';
 import { run } from '../../lib/processes';
 import { startAzurite, type Azurite } from '../../runtime/azurite';
 import { startVcsim, type Vcsim } from '../../runtime/vcsim';
-import type { IpsPublishResult } from '../../workflows/ips-phases';
+import type { IpsPrepareResult, IpsPublishResult } from '../../workflows/ips-phases';
 import type { IpsRunResult } from '../../workflows/ips-workflows';
 import { expectWorkerFailures, testDir } from '../harness';
 import type { ArmFake } from '../azure/arm-fake';
@@ -130,7 +130,7 @@ describe('MCS to MCS: a VM on the local connector to Azure', () => {
 
   it('uploads the prepared image: the downloaded blob equals it (qemu-img compare -f vpc)', async () => {
     const prepared = path.join(share.mountPoint, 'Win10-azure-prepared.vhdx');
-    expect(result.prepared.sha256).toBe(sha256(prepared));
+    expect((result.prepared as IpsPrepareResult).sha256).toBe(sha256(prepared));
     expect(result.uploaded).toMatchObject({
       blobName: 'Win10-azure.vhd',
       url: `${azurite.blobEndpoint}/images/Win10-azure.vhd`,

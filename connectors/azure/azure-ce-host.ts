@@ -1,0 +1,59 @@
+import { randomBytes } from 'node:crypto';
+import type { CeHost, EngineDestination, EngineLaunch } from '../ce-host';
+import { VmHostLookupError } from '../vm-host';
+import type { AzureResourceManager } from './resource-manager';
+import type { AzureConnectorSettings } from './settings';
+
+/**
+ * Compositing Engines on Azure (ARCHITECTURE.md §6; reference/image-portability.txt: "when running a
+ * prepare task in Azure, the CE is created in Azure"): each a VM made through Resource Manager from the
+ * connector's engine image (`ceImageId`) on its subnet, with its launch environment as custom data
+ * (base64 JSON, which the image's boot unit hands `lamina ce`), tagged with the engine's id, and deleted
+ * with its OS disk and network interface. Azure engines do Image Portability's prepare: they read the
+ * uploaded page blob and write the prepared one through blob-scoped SAS tokens (activities/
+ * ips-engine-prepare.ts); they compose no images for publishing (an Azure connector publishes nothing).
+ */
+export class AzureCeHost implements CeHost {
+  constructor(
+    private readonly settings: AzureConnectorSettings,
+    private readonly arm: () => AzureResourceManager,
+  ) {}
+
+  async createEngine(launch: EngineLaunch): Promise<void> {
+    const imageId = this.settings.ceImageId;
+    // Final, like a VM that is not there: retrying cannot make the setting appear.
+    if (!imageId)
+      throw new VmHostLookupError(
+        'the Azure connector names no Compositing Engine image (ceImageId): set one, or turn Offload ' +
+          'Compositing off',
+      );
+    await this.arm().createEngineVm(launch.name, {
+      id: launch.id,
+      imageId,
+      customData: Buffer.from(JSON.stringify(launch.environment)).toString('base64'),
+      adminPassword: `${randomBytes(24).toString('base64url')}aA1!`,
+    });
+  }
+
+  /** Deletes the engine VM (its OS disk and network interface go with it); one already gone is fine. */
+  async destroyEngine(id: string): Promise<void> {
+    const arm = this.arm();
+    const name = (await arm.engineVms()).get(id);
+    if (name) await arm.delete('virtualMachine', name);
+  }
+
+  async listEngines(): Promise<string[]> {
+    return [...(await this.arm().engineVms()).keys()];
+  }
+
+  /**
+   * An Azure connector takes no publishes, so no compose is offloaded to it: its engines prepare page
+   * blobs for Image Portability, which names its blobs itself.
+   */
+  async destinationOf(): Promise<EngineDestination> {
+    throw new VmHostLookupError(
+      'an Azure connector publishes no images: its Compositing Engines prepare uploaded page blobs for ' +
+        'Image Portability only',
+    );
+  }
+}

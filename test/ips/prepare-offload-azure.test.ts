@@ -1,0 +1,306 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Task } from '../../api/tasks/task-service';
+import { createConnector } from '../../connectors';
+import { AzureConnector } from '../../connectors/azure/azure-connector';
+import { ENGINE_TAG } from '../../connectors/azure/resource-manager';
+import type { LocalVmHost } from '../../connectors/local/local-vm-host';
+import { getConnector } from '../../db/connectors';
+import { run } from '../../lib/processes';
+import { startAzurite, type Azurite } from '../../runtime/azurite';
+import type { IpsBlobPrepareResult, IpsPrepareResult } from '../../workflows/ips-phases';
+import type { IpsRunResult } from '../../workflows/ips-workflows';
+import type { ArmFake } from '../azure/arm-fake';
+import { armFakeFor, armSettings, ARM_SECRET } from '../azure/arm-fixtures';
+import { azuriteSettings, serviceClient } from '../azure/fixtures';
+import { expectWorkerFailures, testDir } from '../harness';
+import { engineRecords } from '../offload/helpers';
+import {
+  completed,
+  eventually,
+  fileshareConnector,
+  finished,
+  LOCAL_CONNECTOR,
+  startAppliance,
+  type Appliance,
+} from '../workflows/fixtures';
+import { AzureEngineGuests } from './azure-engine-guests';
+import { exportHive, makeVmwareWindowsDisk, ntfscat, ntfsls, windowsVolume } from './fixtures';
+
+/**
+ * Prepare in a Compositing Engine in Azure (issue 18): with the Azure connector's Offload Compositing
+ * on, ipsRun goes Export → Upload → Prepare → Publish as the reference orders it. The exported disk is
+ * uploaded as a page blob (`<name>-source.vhd`), an engine VM is made through Resource Manager from the
+ * connector's engine image, the engine reads that blob and writes the prepared one (`<name>.vhd`) with
+ * blob-scoped SAS tokens the appliance sealed for it, the engine VM is deleted, and the managed disk,
+ * image and master image VM are made from the prepared blob.
+ *
+ * Real: Azurite (every blob, the SAS tokens' scopes), Temporal, Postgres, the prepare. Resource Manager
+ * is the recorded-contract fake (test/azure/arm-fake.ts), reached through the SDK; it boots no VM, so
+ * AzureEngineGuests stands in for the engine VM's guest, starting `lamina ce` on this machine with the
+ * environment the VM's custom data carries and killing it when the VM is deleted. What the fake cannot
+ * show: an engine VM booting its image, Azure's networking between the engine, the appliance and the
+ * storage account (here all loopback).
+ */
+
+jest.setTimeout(600_000);
+
+const GROUP = '/subscriptions/0e2d8e44-1111-4c5e-9d7f-0a1b2c3d4e5f/resourceGroups/lamina-rg';
+const COMPUTE = `${GROUP}/providers/Microsoft.Compute`;
+let app: Appliance;
+let azurite: Azurite;
+let arm: ArmFake;
+let guests: AzureEngineGuests;
+let guestLogs: string;
+let share: { id: string; mountPoint: string };
+let azureId: string;
+let azure: AzureConnector;
+let dir: string;
+let vmId: string;
+/** What is there before any task: the engine image, and its blob. */
+let resourcesBefore: string[];
+let blobsBefore: string[];
+
+beforeAll(async () => {
+  azurite = await startAzurite();
+  arm = await armFakeFor(azurite);
+  app = await startAppliance();
+  await serviceClient(azurite).getContainerClient('images').create();
+  share = await fileshareConnector(app.api);
+  dir = testDir('ips-prepare-offload-azure');
+  // The engine image: a managed image of a small disk (the fake boots nothing from it).
+  const settings = azuriteSettings(azurite, armSettings(arm));
+  azure = new AzureConnector(settings, { clientSecret: ARM_SECRET, storageKey: azurite.accountKey });
+  const ceDisk = path.join(dir, 'lamina-ce.vhdx');
+  await run('qemu-img', ['create', '-f', 'vhdx', ceDisk, '8M']);
+  await azure.uploadVhd(ceDisk, 'lamina-ce.vhd');
+  const ceImageId = await azure
+    .resourceManager()
+    .createImageFromBlob('lamina-ce', azure.blobUrl('lamina-ce.vhd'), 'V2');
+  const created = await app.api.post('/api/connectors', {
+    type: 'azure',
+    name: 'Azure (Azurite) with engines',
+    settings: { ...settings, ceImageId },
+    secrets: { clientSecret: ARM_SECRET, storageKey: azurite.accountKey },
+    offloadCompositing: true,
+  });
+  expect(created.status).toBe(201);
+  azureId = created.body.id;
+  guestLogs = testDir('ips-azure-engine-guests');
+  guests = new AzureEngineGuests(arm, guestLogs);
+  const source = await makeVmwareWindowsDisk(dir, 'local-gold.vhdx');
+  const host = createConnector((await getConnector(app.stack.pool, LOCAL_CONNECTOR))!).vms as LocalVmHost;
+  await host.uploadDisk('win10-gold', source);
+  vmId = 'win10-gold-vm';
+  await host.createVm({
+    id: vmId,
+    name: 'win10-gold',
+    disks: [{ name: 'boot', from: 'win10-gold' }],
+    tags: {},
+  });
+  resourcesBefore = arm.resourceIds();
+  blobsBefore = await azure.listBlobs('');
+}, 600_000);
+
+afterAll(async () => {
+  await guests?.stop();
+  await app?.stop();
+  await arm?.stop();
+  await azurite?.stop();
+});
+
+const runTo = (name: string, source: { vmId: string } | { sourceDisk: string }) =>
+  app.api.post('/api/ips/run', {
+    sourceProvisioning: 'vmId' in source ? 'MCS' : 'PVS',
+    targetProvisioning: 'MCS',
+    shareConnectorId: share.id,
+    ...('vmId' in source ? { sourceConnectorId: LOCAL_CONNECTOR } : {}),
+    ...source,
+    targetConnectorId: azureId,
+    name,
+    DomainUnjoin: true,
+  });
+
+/** Engine VMs in the fake (tagged with their engine id), with the OS disks and NICs they made. */
+function engineResources(): string[] {
+  return arm.resourceIds().filter((id) => /lamina-ce-[0-9a-f]{8}/.test(id));
+}
+
+async function expectNoEngine(): Promise<void> {
+  expect(engineResources()).toEqual([]);
+  expect(await azure.resourceManager().engineVms()).toEqual(new Map());
+  await eventually(async () => guests.running.size === 0);
+  expect(await engineRecords(app)).toBe(0);
+}
+
+/** Every path on the volume (ntfsls, recursive). */
+async function allFiles(volume: string): Promise<string[]> {
+  return (await run('ntfsls', ['-R', '-p', '/', volume])).split('\n').filter(Boolean);
+}
+
+describe('MCS to MCS to Azure with Offload Compositing', () => {
+  let result: IpsRunResult;
+  let prepared: IpsBlobPrepareResult;
+
+  beforeAll(async () => {
+    result = await completed<IpsRunResult>(app.api, await runTo('Win10-ce', { vmId }));
+    prepared = result.prepared as IpsBlobPrepareResult;
+  }, 600_000);
+
+  it('exports, uploads, prepares in an engine in Azure and publishes, in that order', () => {
+    expect(result.phases).toEqual(['export', 'upload', 'prepare', 'publish']);
+    expect(result.uploaded).toMatchObject({ blobName: 'Win10-ce-source.vhd' });
+    expect(prepared).toMatchObject({
+      blobName: 'Win10-ce.vhd',
+      sourceBlob: 'Win10-ce-source.vhd',
+      url: `${azurite.blobEndpoint}/images/Win10-ce.vhd`,
+    });
+    expect(prepared.engineId).toMatch(/^[0-9a-f-]{36}$/);
+    // The engine that prepared it was the stand-in for its VM's guest, registered with this task.
+    expect(guests.booted).toContain(prepared.engineId);
+    expect(fs.readFileSync(path.join(guestLogs, `${prepared.engineId}.log`), 'utf8')).toMatch(
+      /registered with task/,
+    );
+    // No SAS in what the task shows.
+    expect(JSON.stringify(result)).not.toMatch(/sig=/);
+  });
+
+  it('made the engine VM from the engine image through Resource Manager, with its disk and NIC deleted with it', () => {
+    const name = `lamina-ce-${prepared.engineId.slice(0, 8)}`;
+    const put = arm.requests.find((r) => r.method === 'PUT' && r.path.endsWith(`/virtualMachines/${name}`));
+    expect(put?.body).toMatchObject({
+      location: 'westeurope',
+      tags: { [ENGINE_TAG]: prepared.engineId },
+      properties: {
+        storageProfile: {
+          imageReference: { id: `${COMPUTE}/images/lamina-ce` },
+          osDisk: { createOption: 'FromImage', deleteOption: 'Delete' },
+        },
+        networkProfile: {
+          networkInterfaceConfigurations: [{ name: `${name}-nic`, properties: { deleteOption: 'Delete' } }],
+        },
+      },
+    });
+    const environment = JSON.parse(
+      Buffer.from(
+        (put!.body!.properties as { osProfile: { customData: string } }).osProfile.customData,
+        'base64',
+      ).toString(),
+    ) as Record<string, string>;
+    expect(environment.LAMINA_CE_ID).toBe(prepared.engineId);
+    expect(
+      arm.requests.some((r) => r.method === 'DELETE' && r.path.endsWith(`/virtualMachines/${name}`)),
+    ).toBe(true);
+  });
+
+  it('uploaded the exported disk unprepared: the source blob equals it (qemu-img compare -f vpc)', async () => {
+    const blob = path.join(dir, 'source-blob.vhd');
+    await azure.downloadBlob('Win10-ce-source.vhd', blob);
+    await run('qemu-img', [
+      'compare',
+      '-f',
+      'vpc',
+      '-F',
+      'vhdx',
+      blob,
+      path.join(share.mountPoint, 'Win10-ce.vhdx'),
+    ]);
+    fs.rmSync(blob);
+  }, 300_000);
+
+  it('writes the prepared blob the appliance prepares for Azure without an engine', async () => {
+    // The reference: the exported disk prepared on the appliance for the same target (an Azure engine
+    // cannot reach the share, so a prepare of a disk there runs on the appliance).
+    const reference = await completed<IpsPrepareResult>(
+      app.api,
+      await app.api.post('/api/ips/prepare', {
+        shareConnectorId: share.id,
+        fileName: 'Win10-ce.vhdx',
+        targetConnectorId: azureId,
+        output: 'Win10-ce-reference.vhdx',
+        provisioningType: 'MCS',
+        DomainUnjoin: true,
+      }),
+    );
+    expect(reference.engineId).toBeUndefined();
+    expect(prepared.steps).toEqual(reference.steps);
+    const blob = path.join(dir, 'prepared-blob.vhd');
+    await azure.downloadBlob('Win10-ce.vhd', blob);
+    await run('qemu-img', ['check', '-f', 'vpc', blob]).catch((err: Error) => {
+      // qemu-img check has nothing to check in a fixed VHD; it says so and exits 63.
+      if (!/does not support checks/.test(err.message)) throw err;
+    });
+    expect(prepared.blobSize).toBe(fs.statSync(blob).size);
+    const volume = await windowsVolume(blob, dir);
+    const expected = await windowsVolume(path.join(share.mountPoint, 'Win10-ce-reference.vhdx'), dir);
+    expect(await allFiles(volume)).toEqual(await allFiles(expected));
+    for (const hive of ['SYSTEM', 'SOFTWARE'])
+      expect(await exportHive(volume, hive, '\\', dir)).toEqual(await exportHive(expected, hive, '\\', dir));
+    await run('ntfsfix', ['-n', volume]);
+    const answerFile = '/Windows/Panther/unattend.xml';
+    expect(await ntfscat(volume, answerFile)).toBe(await ntfscat(expected, answerFile));
+    const services = await exportHive(volume, 'SYSTEM', '\\ControlSet001\\Services', dir);
+    expect(services).not.toMatch(/\\Services\\VMTools\]/);
+    expect(services).toContain('"SanPolicy"=dword:00000001');
+    expect(await exportHive(volume, 'SYSTEM', '\\ControlSet001\\Services\\Netlogon', dir)).toContain(
+      '"Start"=dword:00000003',
+    );
+    expect(await ntfsls(volume, '/Program Files')).not.toContain('VMware');
+  }, 300_000);
+
+  it('publishes from the prepared blob, and leaves no engine VM, disk or NIC', async () => {
+    expect(arm.resource(`${COMPUTE}/disks/Win10-ce`)?.properties).toMatchObject({
+      creationData: { createOption: 'Import', sourceUri: `${azurite.blobEndpoint}/images/Win10-ce.vhd` },
+    });
+    expect(arm.resourceIds()).toEqual(
+      [
+        ...resourcesBefore,
+        `${COMPUTE}/disks/Win10-ce`,
+        `${COMPUTE}/images/Win10-ce`,
+        `${COMPUTE}/virtualMachines/Win10-ce`,
+        `${GROUP}/providers/Microsoft.Network/networkInterfaces/Win10-ce-nic`,
+      ].sort(),
+    );
+    await expectNoEngine();
+    expect((await azure.listBlobs('')).sort()).toEqual(
+      [...blobsBefore, 'Win10-ce-source.vhd', 'Win10-ce.vhd'].sort(),
+    );
+  });
+});
+
+test('a prepare that fails in its engine removes the engine VM and both blobs', async () => {
+  await run('qemu-img', ['create', '-f', 'vhdx', path.join(share.mountPoint, 'blank.vhdx'), '64M']);
+  const resources = arm.resourceIds();
+  const blobs = (await azure.listBlobs('')).sort();
+  const task = await finished(app.api, await runTo('Blank', { sourceDisk: 'blank.vhdx' }));
+
+  expect(task.state).toBe('failed');
+  expect(task.error).toMatch(/no MBR or GPT partition table/);
+  expectWorkerFailures({ kind: 'workflow', error: /no MBR or GPT partition table/ });
+  await expectNoEngine();
+  expect(arm.resourceIds()).toEqual(resources);
+  expect((await azure.listBlobs('')).sort()).toEqual(blobs);
+});
+
+test('a run stopped while its engine prepares removes the engine VM and both blobs', async () => {
+  const resources = arm.resourceIds();
+  const blobs = (await azure.listBlobs('')).sort();
+  const started = await runTo('Stopped', { vmId });
+  expect(started.status).toBe(202);
+  // The engine runs: its guest registered (the prepare is scheduled on it at once).
+  await eventually(
+    async () =>
+      [...guests.running.keys()].some((id) =>
+        /registered with task/.test(fs.readFileSync(path.join(guestLogs, `${id}.log`), 'utf8')),
+      ),
+    300_000,
+  );
+  expect(engineResources().length).toBeGreaterThan(0);
+  expect((await app.api.post(`/api/tasks/${started.body.id}/stop`, {})).status).toBe(200);
+  const task = (await finished(app.api, started)) as Task;
+
+  expect(task.state).toBe('cancelled');
+  await expectNoEngine();
+  expect(arm.resourceIds()).toEqual(resources);
+  expect((await azure.listBlobs('')).sort()).toEqual(blobs);
+});
