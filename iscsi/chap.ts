@@ -31,9 +31,9 @@ export function deriveChapCredentials(
 }
 
 /**
- * Checks credentials given by hand (`lamina iscsi serve --chap-user --chap-secret`). tgtadm takes them
- * as arguments and initiators as part of an iscsi:// URL (`user%secret@host`), so both keep to characters
- * neither reads specially; RFC 7143 asks for secrets of at least 12 bytes (96 bits).
+ * Checks credentials given by hand (`lamina iscsi serve --chap-user --chap-secret`). tgtd takes them in
+ * a comma-separated parameter string (`user=…,password=…`) and initiators as part of an iscsi:// URL
+ * (`user%secret@host`), so both keep to characters neither reads specially; RFC 7143 asks for secrets of at least 12 bytes (96 bits).
  */
 export function checkChapCredentials(credentials: ChapCredentials): void {
   if (!/^[A-Za-z0-9._-]{1,255}$/.test(credentials.user))
