@@ -21,7 +21,9 @@ const options = {
   offloadCompositing: z
     .boolean()
     .default(false)
-    .describe('Compose on a Compositing Engine in the hypervisor'),
+    .describe(
+      "Compose, and prepare Image Portability disks (Azure: prepare only), on a Compositing Engine on the connector's platform",
+    ),
   packagingCacheGb: z
     .number()
     .int()

@@ -31,7 +31,8 @@ and prints its result; --json prints the task as JSON. CONNECTOR is a connector 
   upload   a disk on the share → Azure: a fixed-VHD page blob in the connector's container (resumable);
            vSphere: a disk on the connector's datastore; a file share: a copy there
   prepare  a copy of a disk on the share made fit for the target, offline: in a Compositing Engine
-           when the target is the local connector with Offload Compositing on, else on the appliance
+           when the target (local or vSphere connector) has Offload Compositing on, else on the
+           appliance; run to Azure with Offload Compositing: upload, then prepare in an Azure engine
   publish  PVS: <name>.vhdx and <name>.pvp into the store (a file share connector on its path);
            MCS: a master image VM on vSphere or the local connector; on Azure a managed disk, image
            and master image VM made from the uploaded blob (--blob; the file's name with .vhd)
