@@ -27,7 +27,11 @@ export class AzureCeHost implements CeHost {
         'the Azure connector names no Compositing Engine image (ceImageId): set one, or turn Offload ' +
           'Compositing off',
       );
-    await this.arm().createEngineVm(launch.name, {
+    const arm = this.arm();
+    // A retried launch finds its VM: a second PUT would change its password and custom data, which
+    // Azure refuses for a VM that exists.
+    if ((await arm.engineVms()).has(launch.id)) return;
+    await arm.createEngineVm(launch.name, {
       id: launch.id,
       imageId,
       customData: Buffer.from(JSON.stringify(launch.environment)).toString('base64'),
