@@ -137,11 +137,11 @@ export abstract class AllocatingWriter implements DiskWriter {
         fileOffset = this.allocate(block);
         // A block's prefix is written with its data, as the page before it (padding, then the
         // prefix), when the data starts the block and that page lies past the previous block: then
-        // blocks allocated in a row are one contiguous, direct write instead of one per block
-        // (VHD's 2 MiB blocks are small). Before data that starts inside the block the page would
-        // be a direct write of its own, and a 4 KiB one into fresh space took 5 ms here (a fifth of
-        // the I/O time of converting a volume of real files to VHD); the format's metadata writes
-        // those prefixes, with the others (blocksWithoutPrefix), through the page cache.
+        // blocks allocated in a row are one contiguous write, written back as one range
+        // (write-behind.ts), instead of one per block (VHD's 2 MiB blocks are small). Before data
+        // that starts inside the block the page would be a small write of its own (as a direct
+        // write, a 4 KiB one into fresh space took 5 ms here); the format's metadata writes those
+        // prefixes, with the others (blocksWithoutPrefix), at the end.
         const page = fileOffset - BLOCK_DATA_ALIGNMENT;
         if (this.prefixPage && inBlock === 0 && page >= previousEnd) {
           segments.push({ fileOffset: page, data: this.prefixPage });
@@ -158,8 +158,10 @@ export abstract class AllocatingWriter implements DiskWriter {
    * this disk (see shared-block-map.ts). Until `adoptShared`, this writer must not write.
    */
   async share(mapFile: string, window: DiskWindow): Promise<void> {
-    // The other process's writes are not seen here: space reserved for ours must not outlive them.
+    // The other process's writes are not seen here: space reserved for ours must not outlive them,
+    // and ours are on disk before it starts.
     await this.out.releaseReservation(this.nextFree);
+    await this.out.flushBehind();
     return writeSharedBlockMap(mapFile, {
       diskFile: this.out.tempPath,
       blockSize: this.layout.blockSize,

@@ -2,15 +2,14 @@ import { constants, promises as fs } from 'node:fs';
 import { loadNativeAddon } from '../lib/native-addon';
 
 /**
- * Direct I/O for the bulk of an output disk. A converted or composed disk is written once and
- * not read back, so sending its data through the page cache only costs: the kernel copies every
- * byte into cache pages first (on a VM whose unused memory the host has reclaimed, each fresh page
- * is a fault: 2 GiB took 5 s buffered, 1.4 s direct here), then writes them back later, and the
- * cache the appliance's layers live in is evicted by data nobody rereads. Only whole, aligned
- * blocks go direct; headers, tables and the tail of a file take the ordinary path.
+ * Direct I/O for the bulk reads of a disk being converted or hashed: filling fresh cache pages and
+ * copying out of them costs more CPU than the disk takes to deliver the data (on a VM whose unused
+ * memory the host has reclaimed, each fresh page is a fault into the host), and the cache the
+ * appliance's layers live in would be evicted by data nobody rereads. Only whole, aligned pieces
+ * of 1 MiB and more go direct; a file mostly in the page cache already is read from it.
  *
- * Bulk reads of a disk being converted go direct for the same reason: filling fresh cache pages
- * and copying out of them costs more CPU than the disk takes to deliver the data.
+ * Writes go through the page cache with write-behind instead (write-behind.ts): this VM's disk took
+ * direct writes slower than the kernel's own writeback of the same bytes.
  */
 
 /** Alignment of memory, file offset and length for O_DIRECT: a page covers every device's block size. */
@@ -35,7 +34,7 @@ export function allocDirectBuffer(size: number): Buffer {
   return buffer;
 }
 
-/** Whether reading or writing `data` at `fileOffset` may bypass the page cache. */
+/** Whether reading into `data` at `fileOffset` may bypass the page cache. */
 export function canUseDirect(data: Buffer, fileOffset: number): boolean {
   return (
     alignedMemory.has(data.buffer) &&
@@ -46,16 +45,13 @@ export function canUseDirect(data: Buffer, fileOffset: number): boolean {
 }
 
 /**
- * A second, O_DIRECT handle on a file already open, for writing or reading, or undefined where
- * the file system refuses direct I/O (tmpfs on older kernels, some network file systems): then
- * every read or write takes the ordinary path.
+ * A second, O_DIRECT handle on a file already open, for reading, or undefined where the file
+ * system refuses direct I/O (tmpfs on older kernels, some network file systems): then every read
+ * takes the ordinary path.
  */
-export async function openDirect(file: string, mode: 'read' | 'write'): Promise<fs.FileHandle | undefined> {
+export async function openDirect(file: string): Promise<fs.FileHandle | undefined> {
   try {
-    return await fs.open(
-      file,
-      (mode === 'read' ? constants.O_RDONLY : constants.O_WRONLY) | constants.O_DIRECT,
-    );
+    return await fs.open(file, constants.O_RDONLY | constants.O_DIRECT);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EINVAL') return undefined;
     throw err;

@@ -5,6 +5,7 @@ import { allocDirectBuffer, canUseDirect, openDirect, residentBytes } from './di
 import { DiskFormatError } from './errors';
 import { mergeRanges, punchHoles, reserveSpace, subtractRanges } from './file-space';
 import type { Extent } from './types';
+import { WriteBehind } from './write-behind';
 
 /** Bytes that replace part of a file as it is read (VHDX log replay); no `data` means zeros. */
 export interface FilePatch {
@@ -125,7 +126,7 @@ export class InputFile {
   private async openDirectUnlessCached(): Promise<fs.FileHandle | undefined> {
     const cached = await residentBytes(this.handle.fd, this.fileSize);
     if (cached !== undefined && cached * 2 >= this.storedBytes) return undefined;
-    return openDirect(this.path, 'read');
+    return openDirect(this.path);
   }
 
   async close(): Promise<void> {
@@ -188,20 +189,23 @@ export interface Segment {
 /**
  * The file a writer produces. It lives under a hidden temporary name in the destination folder
  * (same filesystem, so the final rename is atomic) and only takes the real name in `commit()`,
- * after its bytes are on disk: a crash never leaves a renamed but incomplete file. Whole aligned
- * blocks in direct-I/O memory are written past the page cache (see direct-io.ts).
+ * after its bytes are on disk: a crash never leaves a renamed but incomplete file. Writes of
+ * 1 MiB and more are written back behind the writer and leave the page cache once on disk
+ * (write-behind.ts).
  */
 export class OutputFile {
   private closed = false;
   /** Space allocated ahead of writes (reserve), and every write since, until releaseReservation. */
   private reservation: { ranges: Extent[]; end: number; written: Extent[] } | undefined;
+  private readonly behind: WriteBehind;
 
   private constructor(
     readonly finalPath: string,
     readonly tempPath: string,
     private readonly handle: fs.FileHandle,
-    private direct: fs.FileHandle | undefined,
-  ) {}
+  ) {
+    this.behind = new WriteBehind(handle.fd);
+  }
 
   /**
    * The file `tempPath`, to be committed as `finalPath`, for a writer that names its temporary file
@@ -209,13 +213,7 @@ export class OutputFile {
    * `keep`, else created empty. Unlike `create`, a failure leaves it for the next attempt (`close`).
    */
   static async openTemporary(tempPath: string, finalPath: string, keep: boolean): Promise<OutputFile> {
-    const handle = await fs.open(tempPath, keep ? 'r+' : 'w');
-    try {
-      return new OutputFile(finalPath, tempPath, handle, await openDirect(tempPath, 'write'));
-    } catch (err) {
-      await handle.close();
-      throw err;
-    }
+    return new OutputFile(finalPath, tempPath, await fs.open(tempPath, keep ? 'r+' : 'w'));
   }
 
   static async create(finalPath: string): Promise<OutputFile> {
@@ -224,17 +222,9 @@ export class OutputFile {
       dir,
       `.${path.basename(finalPath)}.${randomBytes(4).toString('hex')}.lamina-tmp`,
     );
-    let handle: fs.FileHandle;
     try {
-      handle = await fs.open(tempPath, 'wx');
+      return new OutputFile(finalPath, tempPath, await fs.open(tempPath, 'wx'));
     } catch (err) {
-      throw new Error(`cannot write ${finalPath}: ${(err as Error).message}`);
-    }
-    try {
-      return new OutputFile(finalPath, tempPath, handle, await openDirect(tempPath, 'write'));
-    } catch (err) {
-      await handle.close();
-      await fs.rm(tempPath, { force: true });
       throw new Error(`cannot write ${finalPath}: ${(err as Error).message}`);
     }
   }
@@ -243,36 +233,12 @@ export class OutputFile {
     this.reservation?.written.push({ offset: fileOffset, length: data.length });
     let done = 0;
     while (done < data.length) {
-      const rest = data.subarray(done);
-      const bytesWritten = await this.writeOnce(canUseDirect(rest, fileOffset + done), (h) =>
-        h.write(rest, 0, rest.length, fileOffset + done),
-      );
+      const { bytesWritten } = await this.handle.write(data, done, data.length - done, fileOffset + done);
       if (bytesWritten === 0)
         throw new Error(`${this.finalPath}: writing at byte ${fileOffset + done} wrote nothing`);
       done += bytesWritten;
     }
-  }
-
-  /**
-   * One write through the direct handle when its data qualifies, else the buffered one. A file
-   * system that accepted O_DIRECT at open but refuses the write itself (EINVAL) gets every later
-   * write buffered.
-   */
-  private async writeOnce(
-    qualifies: boolean,
-    write: (handle: fs.FileHandle) => Promise<{ bytesWritten: number }>,
-  ): Promise<number> {
-    if (this.direct && qualifies) {
-      try {
-        return (await write(this.direct)).bytesWritten;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
-        const direct = this.direct;
-        this.direct = undefined;
-        await direct?.close();
-      }
-    }
-    return (await write(this.handle)).bytesWritten;
+    await this.behind.wrote(fileOffset, data.length);
   }
 
   /** Writes segments, merging file-contiguous neighbours into one vectored write each. */
@@ -285,7 +251,9 @@ export class OutputFile {
       writes.push(this.writeRun(segments.slice(start, i)));
       start = i;
     }
-    await Promise.all(writes);
+    // Every write settles before a failure is reported: none is left running on a file about to close.
+    const failed = (await Promise.allSettled(writes)).find((w) => w.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
   }
 
   private async writeRun(run: Segment[]): Promise<void> {
@@ -293,21 +261,17 @@ export class OutputFile {
     const total = run.reduce((sum, s) => sum + s.data.length, 0);
     this.reservation?.written.push({ offset: run[0].fileOffset, length: total });
     const buffers = run.map((s) => s.data);
-    // Direct only when every piece qualifies on its own, which makes the whole run aligned too.
-    const bytesWritten = await this.writeOnce(
-      run.every((s) => canUseDirect(s.data, s.fileOffset)),
-      (h) => h.writev(buffers, run[0].fileOffset),
-    );
+    const { bytesWritten } = await this.handle.writev(buffers, run[0].fileOffset);
     // A short vectored write is rare (disk full is an error instead); finish it piece by piece.
     if (bytesWritten < total)
       await this.writeAt(Buffer.concat(buffers).subarray(bytesWritten), run[0].fileOffset + bytesWritten);
+    await this.behind.wrote(run[0].fileOffset, bytesWritten);
   }
 
   /**
-   * Allocates the file's `ranges` ahead of the direct writes planned for them, so that those
-   * writes run side by side (file-space.ts); they grow the file to the end of the last one. Call it
-   * before the writes start, once: it waits for the direct writes in flight. Where the file system
-   * cannot, the writes go on as before.
+   * Allocates the file's `ranges` ahead of the writes planned for them (file-space.ts); they grow
+   * the file to the end of the last one. Call it before the writes start, once. Where the file
+   * system cannot, the writes go on as before.
    */
   async reserve(ranges: Extent[]): Promise<void> {
     if (this.reservation) throw new Error(`${this.finalPath}: space is already reserved`);
@@ -335,8 +299,17 @@ export class OutputFile {
     return this.handle.truncate(length);
   }
 
+  /**
+   * Waits until every write so far is on disk and out of the page cache (write-behind.ts), before
+   * another process writes the file.
+   */
+  flushBehind(): Promise<void> {
+    return this.behind.drain();
+  }
+
   /** Makes the file durable, then gives it its real name, durably too. */
   async commit(): Promise<void> {
+    await this.behind.drain();
     await this.handle.sync();
     await this.close();
     await fs.rename(this.tempPath, this.finalPath);
@@ -357,7 +330,6 @@ export class OutputFile {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.direct?.close();
     await this.handle.close();
   }
 }
@@ -367,7 +339,8 @@ const STAGING_BYTES = 4 * 1024 * 1024;
 
 /**
  * Appends a stream of odd-sized pieces (deflated grains, their tables) to an OutputFile through
- * an aligned staging buffer, so they still reach the file in whole direct-I/O chunks. Nothing is
+ * a staging buffer, so they reach the file in chunks of 4 MiB, which go out behind the writer
+ * (write-behind.ts). Nothing is
  * in the file until `flush`, which the owner calls once the stream ends.
  */
 export class StagedAppender {

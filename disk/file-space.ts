@@ -2,15 +2,19 @@ import { loadNativeAddon } from '../lib/native-addon';
 import type { Extent } from './types';
 
 /**
- * File space allocated ahead of the direct writes meant for it (native/io/file-space.cc). ext4 runs
- * a direct write that extends the file or lands on unallocated blocks under the inode's exclusive
- * lock, for as long as the device takes: a conversion's writes, all to fresh space at the end of
- * the output, went out one at a time however many were in flight. A write over space allocated
- * beforehand (fallocate's unwritten extents, which read as zeros) takes the shared lock, so the
- * writes in flight reach the disk together. fallocate waits for the direct I/O in flight on the
- * file, so space is reserved once, before the writes start, for all the writes that can be
- * predicted; what no write landed in is punched out again at the end, so the file stays as sparse
- * as its writes left it.
+ * File space allocated ahead of the writes meant for it (native/io/file-space.cc), in one fallocate
+ * call before the writes start, for all the writes that can be predicted; what no write landed in
+ * is punched out again at the end, so the file stays as sparse as its writes left it.
+ *
+ * It was made for direct writes: ext4 runs a direct write that extends the file or lands on
+ * unallocated blocks under the inode's exclusive lock, for as long as the device takes, so a
+ * conversion's writes went out one at a time; over allocated space (fallocate's unwritten extents,
+ * which read as zeros) they take the shared lock and reach the disk together. The writes are
+ * buffered now, written back behind the writer (write-behind.ts), and the reservation still pays
+ * a little: writeback finds the blocks allocated instead of allocating them range by range. 2 GiB in
+ * 32 MiB pieces to VHD, cold: 3.57-4.16 s (median 3.92) with it, 3.62-4.27 s (4.08) without, and
+ * less system time, 4 alternating pairs at load average 8-10. fallocate waits for any direct I/O
+ * in flight on the file, which is why it is one call before the writes.
  */
 
 interface FileSpaceAddon {

@@ -18,8 +18,9 @@ void InitFileSpace(Napi::Env env, Napi::Object exports);
 // dataRanges(fd, end): where a sparse file holds data, by lseek SEEK_DATA/SEEK_HOLE (data-ranges.cc).
 void InitDataRanges(Napi::Env env, Napi::Object exports);
 
-// residentBytes(fd, size): how much of a file the page cache holds, by cachestat or mincore
-// (page-cache.cc).
+// residentBytes(fd, size): how much of a file the page cache holds, by cachestat or mincore;
+// writeBehind(fd, offset, length, drop): a written range's writeback started, or waited for and its
+// pages dropped, by sync_file_range and posix_fadvise (page-cache.cc).
 void InitPageCache(Napi::Env env, Napi::Object exports);
 
 #endif

@@ -4,7 +4,13 @@
 // cachestat (Linux 6.5) answers from the cache's own index in one call; where it is missing,
 // mincore over a read-only mapping, a window at a time, looks at every page (60-80 ms for an 8 GiB
 // file on a busy machine).
+//
+// Written data leaves the cache the same way it came: writeBehind starts the writeback of a range
+// just written (sync_file_range WRITE), and, called again for an older range, waits for its
+// writeback and drops its pages (POSIX_FADV_DONTNEED), so a conversion's output neither fills the
+// cache nor waits for one big flush at the end (disk/write-behind.ts).
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -111,8 +117,93 @@ Napi::Value ResidentBytes(const Napi::CallbackInfo& info) {
   return promise;
 }
 
+// writeBehind(fd, offset, length, drop): on the thread pool, starts writing the range back (drop
+// false), or writes it back, waits for it and drops its pages from the cache (drop true).
+class WriteBehindWorker : public Napi::AsyncWorker {
+ public:
+  WriteBehindWorker(Napi::Env env, int fd, int64_t offset, int64_t length, bool drop)
+      : Napi::AsyncWorker(env),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        fd_(fd),
+        offset_(offset),
+        length_(length),
+        drop_(drop) {}
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    const unsigned flags = drop_ ? SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER
+                                 : SYNC_FILE_RANGE_WRITE;
+    int result;
+    do {
+      result = sync_file_range(fd_, offset_, length_, flags);
+    } while (result != 0 && errno == EINTR);
+    if (result != 0) {
+      error_ = errno;
+      call_ = "sync_file_range";
+      return;
+    }
+    if (!drop_) return;
+    // posix_fadvise returns the error instead of setting errno.
+    result = posix_fadvise(fd_, offset_, length_, POSIX_FADV_DONTNEED);
+    if (result != 0) {
+      error_ = result;
+      call_ = "posix_fadvise";
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (error_ == 0) {
+      deferred_.Resolve(env.Undefined());
+      return;
+    }
+    // Rejected as Node's fs calls are, with `code`: the caller tells ENOSYS (no such call) from EIO.
+    Napi::Error error = Napi::Error::New(env, std::string(call_) + ": " + std::strerror(error_));
+    error.Set("code", Napi::String::New(env, ErrnoCode(error_)));
+    deferred_.Reject(error.Value());
+  }
+
+ private:
+  static std::string ErrnoCode(int error) {
+    switch (error) {
+      case ENOSYS: return "ENOSYS";
+      case EINVAL: return "EINVAL";
+      case ESPIPE: return "ESPIPE";
+      case EBADF: return "EBADF";
+      case EIO: return "EIO";
+      case ENOSPC: return "ENOSPC";
+      case EDQUOT: return "EDQUOT";
+      default: return "E" + std::to_string(error);
+    }
+  }
+
+  Napi::Promise::Deferred deferred_;
+  const int fd_;
+  const int64_t offset_;
+  const int64_t length_;
+  const bool drop_;
+  int error_ = 0;
+  const char* call_ = "";
+};
+
+Napi::Value WriteBehind(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 4 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsBoolean())
+    throw Napi::TypeError::New(env, "writeBehind(fd, offset, length, drop)");
+  const int fd = info[0].As<Napi::Number>().Int32Value();
+  const int64_t offset = info[1].As<Napi::Number>().Int64Value();
+  const int64_t length = info[2].As<Napi::Number>().Int64Value();
+  if (fd < 0 || offset < 0 || length < 0) throw Napi::RangeError::New(env, "writeBehind: bad fd, offset or length");
+  auto* worker = new WriteBehindWorker(env, fd, offset, length, info[3].As<Napi::Boolean>().Value());
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
 }  // namespace
 
 void InitPageCache(Napi::Env env, Napi::Object exports) {
   exports.Set("residentBytes", Napi::Function::New(env, ResidentBytes));
+  exports.Set("writeBehind", Napi::Function::New(env, WriteBehind));
 }
