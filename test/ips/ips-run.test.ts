@@ -28,7 +28,7 @@ import {
   startAppliance,
   type Appliance,
 } from '../workflows/fixtures';
-import { exportHive, makeVmwareWindowsDisk, windowsVolume } from './fixtures';
+import { exportHive, failureLogged, makeVmwareWindowsDisk, windowsVolume } from './fixtures';
 
 /**
  * ipsRun end to end through the API, on the harness's Temporal and Postgres, with real peers: Azurite for
@@ -229,19 +229,18 @@ describe('PVS to MCS on Azure when Azure fails the master image VM', () => {
       'AllocationFailed',
       'Allocation failed. We do not have sufficient capacity.',
     );
-    const task = await finished(
-      app.api,
-      await app.api.post('/api/ips/run', {
-        sourceProvisioning: 'PVS',
-        targetProvisioning: 'MCS',
-        shareConnectorId: share.id,
-        sourceDisk: 'pvs-gold.vhdx',
-        targetConnectorId: azureId,
-        name: 'Pvs-azure',
-      }),
-    );
+    const started = await app.api.post('/api/ips/run', {
+      sourceProvisioning: 'PVS',
+      targetProvisioning: 'MCS',
+      shareConnectorId: share.id,
+      sourceDisk: 'pvs-gold.vhdx',
+      targetConnectorId: azureId,
+      name: 'Pvs-azure',
+    });
+    const task = await finished(app.api, started);
     expect(task.state).toBe('failed');
     expect(task.error).toContain("Azure could not create virtual machine 'Pvs-azure': AllocationFailed");
+    await failureLogged(started.body.id, ['Activity failed', 'Workflow failed']);
     expectWorkerFailures(
       { type: 'ipsAzureCreate', error: /AllocationFailed/ },
       { kind: 'workflow', error: /AllocationFailed/ },
@@ -399,17 +398,16 @@ describe('bad input through the API and in tasks', () => {
   it('fails a prepare of a disk without Windows, naming it, and leaves nothing on the share', async () => {
     await run('qemu-img', ['create', '-f', 'vhdx', path.join(share.mountPoint, 'blank.vhdx'), '64M']);
     const before = fs.readdirSync(share.mountPoint).sort();
-    const task = await finished(
-      app.api,
-      await app.api.post('/api/ips/prepare', {
-        shareConnectorId: share.id,
-        fileName: 'blank.vhdx',
-        targetConnectorId: azureId,
-        provisioningType: 'MCS',
-      }),
-    );
+    const started = await app.api.post('/api/ips/prepare', {
+      shareConnectorId: share.id,
+      fileName: 'blank.vhdx',
+      targetConnectorId: azureId,
+      provisioningType: 'MCS',
+    });
+    const task = await finished(app.api, started);
     expect(task.state).toBe('failed');
     expect(task.error).toContain('no MBR or GPT partition table');
+    await failureLogged(started.body.id, ['Activity failed', 'Workflow failed']);
     expectWorkerFailures(
       { type: 'ipsPrepareDisk', error: /no MBR or GPT partition table/ },
       { kind: 'workflow', error: /no MBR or GPT partition table/ },
@@ -425,16 +423,15 @@ describe('bad input through the API and in tasks', () => {
       secrets: { clientSecret: 'x', storageKey: azurite.accountKey },
     });
     await run('qemu-img', ['create', '-f', 'vhdx', path.join(share.mountPoint, 'small.vhdx'), '64M']);
-    const task: Task = await finished(
-      app.api,
-      await app.api.post('/api/ips/upload', {
-        shareConnectorId: share.id,
-        fileName: 'small.vhdx',
-        targetConnectorId: missing.body.id,
-      }),
-    );
+    const started = await app.api.post('/api/ips/upload', {
+      shareConnectorId: share.id,
+      fileName: 'small.vhdx',
+      targetConnectorId: missing.body.id,
+    });
+    const task: Task = await finished(app.api, started);
     expect(task.state).toBe('failed');
     expect(task.error).toContain("container 'nope' of storage account 'devstoreaccount1' does not exist");
+    await failureLogged(started.body.id, ['Activity failed', 'Workflow failed']);
     expectWorkerFailures(
       { type: 'ipsUploadToAzure', error: /container 'nope'/ },
       { kind: 'workflow', error: /container 'nope'/ },

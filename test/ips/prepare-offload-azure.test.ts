@@ -25,7 +25,7 @@ import {
   type Appliance,
 } from '../workflows/fixtures';
 import { AzureEngineGuests } from './azure-engine-guests';
-import { exportHive, makeVmwareWindowsDisk, ntfscat, ntfsls, windowsVolume } from './fixtures';
+import { exportHive, failureLogged, makeVmwareWindowsDisk, ntfscat, ntfsls, windowsVolume } from './fixtures';
 
 /**
  * Prepare in a Compositing Engine in Azure (issue 18): with the Azure connector's Offload Compositing
@@ -272,10 +272,12 @@ test('a prepare that fails in its engine removes the engine VM and both blobs', 
   await run('qemu-img', ['create', '-f', 'vhdx', path.join(share.mountPoint, 'blank.vhdx'), '64M']);
   const resources = arm.resourceIds();
   const blobs = (await azure.listBlobs('')).sort();
-  const task = await finished(app.api, await runTo('Blank', { sourceDisk: 'blank.vhdx' }));
+  const started = await runTo('Blank', { sourceDisk: 'blank.vhdx' });
+  const task = await finished(app.api, started);
 
   expect(task.state).toBe('failed');
   expect(task.error).toMatch(/no MBR or GPT partition table/);
+  await failureLogged(started.body.id);
   expectWorkerFailures({ kind: 'workflow', error: /no MBR or GPT partition table/ });
   await expectNoEngine();
   expect(arm.resourceIds()).toEqual(resources);

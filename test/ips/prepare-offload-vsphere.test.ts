@@ -19,7 +19,7 @@ import {
   startAppliance,
   type Appliance,
 } from '../workflows/fixtures';
-import { exportHive, makeVmwareWindowsDisk, ntfscat, ntfsls, windowsVolume } from './fixtures';
+import { exportHive, failureLogged, makeVmwareWindowsDisk, ntfscat, ntfsls, windowsVolume } from './fixtures';
 
 /**
  * Prepare in a Compositing Engine on vSphere (issue 18): with the vSphere connector's Offload Compositing
@@ -147,10 +147,12 @@ test('with offload on, an engine VM on vSphere writes the image the appliance wr
 test('a prepare that fails on its engine removes the engine VM and writes nothing', async () => {
   await run('qemu-img', ['create', '-f', 'vhdx', path.join(share.mountPoint, 'blank.vhdx'), '64M']);
   const before = fs.readdirSync(share.mountPoint).sort();
-  const task = await finished(app.api, await prepare('blank-prepared.vhdx', 'blank.vhdx'));
+  const started = await prepare('blank-prepared.vhdx', 'blank.vhdx');
+  const task = await finished(app.api, started);
 
   expect(task.state).toBe('failed');
   expect(task.error).toMatch(/no MBR or GPT partition table/);
+  await failureLogged(started.body.id);
   expectWorkerFailures({ kind: 'workflow', error: /no MBR or GPT partition table/ });
   await expectNoEngine();
   expect(fs.readdirSync(share.mountPoint).sort()).toEqual(before);
