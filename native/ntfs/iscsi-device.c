@@ -1,6 +1,8 @@
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <signal.h>
+#include <time.h>
 #include <unistd.h>
 #include <iscsi/iscsi.h>
 #include <iscsi/scsi-lowlevel.h>
@@ -13,6 +15,40 @@
 #define MAX_TRANSFER (512 * 1024)
 #define READ_DEPTH 8
 #define DEFAULT_TIMEOUT 15
+/*
+ * Reads at least this large are files' data (libntfs-3g reads a file's runs whole; metadata comes in
+ * through the window cache, a window or a few at a time): the bytes after one are read ahead, up to
+ * PREFETCH_MAX, in the background while the caller writes what it got. An overlay reads a layer's
+ * files mostly in the order they lie on the LUN, so the next file is then already read by the target
+ * (from its disk) and waiting on the connection, as the local compose's read cache (read-cache.c) has
+ * the next file read while it writes the last. Without it the target's disk and the core took turns.
+ */
+#define PREFETCH_MINIMUM (1024 * 1024)
+#define PREFETCH_MAX (8 * 1024 * 1024)
+#define PREFETCH_CHUNKS (PREFETCH_MAX / MAX_TRANSFER + 1)
+
+/* One READ(16) of a read: whole blocks, of which `n` bytes from `skip` go to `dest`. */
+struct chunk {
+	struct scsi_task *task; /* in flight while set */
+	u8 *dest;
+	s64 skip;
+	s64 bytes;
+	s64 n;
+	int direct; /* libiscsi reads the blocks straight into `dest` */
+	int failed;
+};
+
+/*
+ * The bytes after the last large read, being read or held: [start, start + length) of the window.
+ * Its READs have no libiscsi timeout (they may wait unserviced while the caller writes; a late answer
+ * to a timed-out command would break the session): a read that needs them waits at most the timeout.
+ */
+struct prefetch {
+	u8 *buffer; /* PREFETCH_MAX bytes, allocated at first use */
+	s64 start;
+	s64 length; /* 0: none */
+	struct chunk chunks[PREFETCH_CHUNKS];
+};
 
 struct lun {
 	struct sized_device base; /* first: sized-device.c's operations read it */
@@ -22,7 +58,9 @@ struct lun {
 	struct iscsi_context *iscsi;
 	int lun;
 	int block_size;
+	int timeout; /* seconds */
 	struct window_cache *cache;
+	struct prefetch prefetch;
 };
 
 static struct lun *lun_of(struct ntfs_device *dev)
@@ -71,7 +109,7 @@ static int lun_login(struct lun *l)
 		errno = EINVAL;
 		return -1;
 	}
-	int timeout = timeout_seconds();
+	int timeout = l->timeout = timeout_seconds();
 	iscsi_set_targetname(l->iscsi, url->target);
 	iscsi_set_session_type(l->iscsi, ISCSI_SESSION_NORMAL);
 	iscsi_set_header_digest(l->iscsi, ISCSI_HEADER_DIGEST_NONE_CRC32C);
@@ -106,6 +144,18 @@ static int lun_login(struct lun *l)
 		return -1;
 	}
 	iscsi_destroy_url(url);
+	if (!rc) {
+		/*
+		 * Room in the socket for a whole read-ahead and a read besides: the target then sends all of
+		 * it while the caller writes, instead of a socket's worth (128 KiB to start with) and then the
+		 * rest in turns, each turn a wake-up of the target and then of this process, which on a busy
+		 * machine is a scheduler's wait each. FORCE is root's (an engine's core runs as root); else
+		 * as much as net.core.rmem_max allows.
+		 */
+		int room = PREFETCH_MAX + 2 * MAX_TRANSFER;
+		if (setsockopt(iscsi_get_fd(l->iscsi), SOL_SOCKET, SO_RCVBUFFORCE, &room, sizeof(room)))
+			setsockopt(iscsi_get_fd(l->iscsi), SOL_SOCKET, SO_RCVBUF, &room, sizeof(room));
+	}
 	if (rc) {
 		const char *reason = iscsi_get_error(l->iscsi);
 		if (strstr(reason, "uthentication")) {
@@ -170,17 +220,6 @@ static void lun_logout(struct lun *l)
 	l->iscsi = NULL;
 }
 
-/* One READ(16) of a read: whole blocks, of which `n` bytes from `skip` go to `dest`. */
-struct chunk {
-	struct scsi_task *task; /* in flight while set */
-	u8 *dest;
-	s64 skip;
-	s64 bytes;
-	s64 n;
-	int direct; /* libiscsi reads the blocks straight into `dest` */
-	int failed;
-};
-
 static void chunk_read(struct iscsi_context *iscsi, int status, void *command_data, void *private_data)
 {
 	struct scsi_task *task = command_data;
@@ -199,47 +238,145 @@ static void chunk_read(struct iscsi_context *iscsi, int status, void *command_da
 }
 
 /*
+ * Queues the READ(16) for up to MAX_TRANSFER of the `count` bytes at LUN offset `at` into `dest`;
+ * `c->n` says how many it covers. 0, or -1 when libiscsi could not queue it.
+ */
+static int queue_chunk(struct lun *l, struct chunk *c, u8 *dest, s64 at, s64 count)
+{
+	s64 first = at / l->block_size;
+	c->skip = at - first * l->block_size;
+	s64 want = count + c->skip < MAX_TRANSFER ? count + c->skip : MAX_TRANSFER;
+	c->bytes = (want + l->block_size - 1) / l->block_size * l->block_size;
+	c->n = c->bytes - c->skip < count ? c->bytes - c->skip : count;
+	c->dest = dest;
+	c->failed = 0;
+	c->task = iscsi_read16_task(l->iscsi, l->lun, (uint64_t)first, (uint32_t)c->bytes, l->block_size, 0, 0, 0,
+				    0, 0, chunk_read, c);
+	if (!c->task)
+		return -1;
+	/*
+	 * Whole blocks wanted whole: libiscsi reads them straight into the caller's buffer (it has not
+	 * serviced the socket since queueing the command, so no data came yet) instead of into a buffer of
+	 * its own, allocated and copied for every command.
+	 */
+	c->direct = c->skip == 0 && c->n == c->bytes &&
+		    scsi_task_add_data_in_buffer(c->task, (int)c->bytes, c->dest) == 0;
+	return 0;
+}
+
+/* Sends what is queued and takes what came, waiting up to `wait_ms` for the socket; 0, or -1. */
+static int service(struct lun *l, int wait_ms)
+{
+	struct pollfd pfd = { .fd = iscsi_get_fd(l->iscsi), .events = (short)iscsi_which_events(l->iscsi) };
+	if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR)
+		return -1;
+	return iscsi_service(l->iscsi, pfd.revents) < 0 ? -1 : 0;
+}
+
+static int prefetch_in_flight(struct prefetch *p)
+{
+	for (int i = 0; i < PREFETCH_CHUNKS; i++)
+		if (p->chunks[i].task)
+			return 1;
+	return 0;
+}
+
+/* Waits until the read-ahead has landed, at most the timeout; 0, or -1 (the session is unusable). */
+static int prefetch_wait(struct lun *l)
+{
+	time_t deadline = time(NULL) + l->timeout;
+	while (prefetch_in_flight(&l->prefetch))
+		if (time(NULL) > deadline || service(l, 1000))
+			return -1;
+	return 0;
+}
+
+/* Whether the read-ahead holds, or is reading, `length` bytes from `start` and none of its READs failed. */
+static int prefetch_holds(struct prefetch *p, s64 start, s64 length)
+{
+	for (int i = 0; i < PREFETCH_CHUNKS; i++)
+		if (p->chunks[i].failed)
+			return 0;
+	return p->length && start >= p->start && start + length <= p->start + p->length;
+}
+
+/*
+ * Starts reading `length` bytes from `start` of the window ahead, unless they are being read already.
+ * Best effort: whatever goes wrong leaves no read-ahead, and the read that wanted it reads itself.
+ */
+static void prefetch_from(struct lun *l, s64 start, s64 length)
+{
+	struct prefetch *p = &l->prefetch;
+	if (start >= l->base.size)
+		return;
+	if (length > l->base.size - start)
+		length = l->base.size - start;
+	if (prefetch_holds(p, start, length))
+		return;
+	/* One that was not wanted lands before its buffer is used again (its data is on the way). */
+	if (prefetch_in_flight(p) && prefetch_wait(l))
+		return;
+	p->length = 0;
+	if (!p->buffer && posix_memalign((void **)&p->buffer, 4096, PREFETCH_MAX))
+		p->buffer = NULL;
+	if (!p->buffer)
+		return;
+	memset(p->chunks, 0, sizeof(p->chunks));
+	s64 at = l->window_offset + start, queued = 0;
+	iscsi_set_timeout(l->iscsi, 0);
+	for (int i = 0; i < PREFETCH_CHUNKS && queued < length; i++) {
+		if (queue_chunk(l, &p->chunks[i], p->buffer + queued, at + queued, length - queued))
+			break;
+		queued += p->chunks[i].n;
+	}
+	iscsi_set_timeout(l->iscsi, l->timeout);
+	p->start = start;
+	p->length = queued;
+	/* Sent now, not at the next read: the target reads them while the caller writes. */
+	service(l, 0);
+}
+
+/*
  * `count` bytes at `offset` of the window (a window_fetch), in READ(16)s of whole blocks with up to
  * READ_DEPTH of them in flight: one at a time, every read waited a round trip and the target's disk,
- * and a compose read its layers at a fraction of what the target serves.
+ * and a compose read its layers at a fraction of what the target serves. What the read-ahead holds
+ * comes from it; after a large read, the same number of bytes after it are read ahead.
  */
 static int read_lun(void *source, void *buffer, s64 count, s64 offset)
 {
 	struct lun *l = source;
+	struct prefetch *p = &l->prefetch;
+	u8 *dest = buffer;
+	s64 wanted = count, from = offset;
+	int failed = 0;
+	if (p->length && offset >= p->start && offset < p->start + p->length) {
+		failed = prefetch_wait(l);
+		s64 n = p->start + p->length - offset < count ? p->start + p->length - offset : count;
+		if (!failed && prefetch_holds(p, offset, n)) {
+			memcpy(dest, p->buffer + (offset - p->start), (size_t)n);
+			dest += n;
+			offset += n;
+			count -= n;
+		}
+	}
 	s64 at = l->window_offset + offset;
 	struct chunk chunks[READ_DEPTH];
 	memset(chunks, 0, sizeof(chunks));
 	s64 issued = 0;
-	int in_flight = 0, failed = 0;
+	int in_flight = 0;
 	while (!failed && (issued < count || in_flight > 0)) {
 		for (int i = 0; i < READ_DEPTH && issued < count; i++) {
 			struct chunk *c = &chunks[i];
 			if (c->task)
 				continue;
-			s64 first = (at + issued) / l->block_size;
-			c->skip = (at + issued) - first * l->block_size;
-			s64 want = count - issued + c->skip < MAX_TRANSFER ? count - issued + c->skip : MAX_TRANSFER;
-			c->bytes = (want + l->block_size - 1) / l->block_size * l->block_size;
-			c->n = c->bytes - c->skip < count - issued ? c->bytes - c->skip : count - issued;
-			c->dest = (u8 *)buffer + issued;
-			c->task = iscsi_read16_task(l->iscsi, l->lun, (uint64_t)first, (uint32_t)c->bytes,
-						    l->block_size, 0, 0, 0, 0, 0, chunk_read, c);
-			if (!c->task) {
+			if (queue_chunk(l, c, dest + issued, at + issued, count - issued)) {
 				failed = 1;
 				break;
 			}
-			/*
-			 * Whole blocks wanted whole: libiscsi reads them straight into the caller's buffer (it
-			 * has not serviced the socket since queueing the command, so no data came yet) instead
-			 * of into a buffer of its own, allocated and copied for every command.
-			 */
-			c->direct = c->skip == 0 && c->n == c->bytes &&
-				    scsi_task_add_data_in_buffer(c->task, (int)c->bytes, c->dest) == 0;
 			issued += c->n;
 		}
-		struct pollfd pfd = { .fd = iscsi_get_fd(l->iscsi), .events = (short)iscsi_which_events(l->iscsi) };
 		/* A second's poll at most: libiscsi times commands out only while it is serviced. */
-		if ((poll(&pfd, 1, 1000) < 0 && errno != EINTR) || iscsi_service(l->iscsi, pfd.revents) < 0)
+		if (service(l, 1000))
 			failed = 1;
 		in_flight = 0;
 		for (int i = 0; i < READ_DEPTH; i++) {
@@ -247,16 +384,31 @@ static int read_lun(void *source, void *buffer, s64 count, s64 offset)
 			failed |= chunks[i].failed;
 		}
 	}
-	if (!failed)
+	if (!failed) {
+		if (wanted >= PREFETCH_MINIMUM)
+			prefetch_from(l, from + wanted, wanted < PREFETCH_MAX ? wanted : PREFETCH_MAX);
 		return 0;
-	fail("%s: read of %lld bytes at %lld failed (%s)", l->url, (long long)count, (long long)at,
-	     iscsi_get_error(l->iscsi));
+	}
+	fail("%s: read of %lld bytes at %lld failed (%s)", l->url, (long long)wanted,
+	     (long long)(l->window_offset + from), iscsi_get_error(l->iscsi));
 	/* The chunks live on this stack: no callback may come for them after the return. */
 	for (int i = 0; i < READ_DEPTH; i++)
 		if (chunks[i].task)
 			iscsi_scsi_cancel_task(l->iscsi, chunks[i].task);
 	errno = EIO;
 	return -1;
+}
+
+/* Lets a read-ahead still on the way land (or gives it up), and frees its buffer. */
+static void prefetch_end(struct lun *l)
+{
+	struct prefetch *p = &l->prefetch;
+	if (prefetch_in_flight(p) && prefetch_wait(l))
+		for (int i = 0; i < PREFETCH_CHUNKS; i++)
+			if (p->chunks[i].task)
+				iscsi_scsi_cancel_task(l->iscsi, p->chunks[i].task);
+	free(p->buffer);
+	memset(p, 0, sizeof(*p));
 }
 
 static int lun_open(struct ntfs_device *dev, int flags)
@@ -288,6 +440,8 @@ static int lun_close(struct ntfs_device *dev)
 	struct lun *l = lun_of(dev);
 	window_cache_free(l->cache);
 	l->cache = NULL;
+	if (l->iscsi)
+		prefetch_end(l);
 	lun_logout(l);
 	NDevClearOpen(dev);
 	return 0;
