@@ -144,7 +144,10 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
     undo.push({ what: 'Temporal client', run: () => connection.close() });
     await ensureSearchAttributes(connection, config.temporal.namespace);
     const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter });
-    const tasks = new TaskService(client, config.taskQueue);
+    // Task calls and the readiness probe check Temporal over a connection without the SDK's retries.
+    const probeConnection = await connectClient(temporalSettings, { retry: false });
+    undo.push({ what: 'Temporal health connection', run: () => probeConnection.close() });
+    const tasks = new TaskService(client, config.taskQueue, probeConnection);
 
     if (options.worker) {
       const queues = options.workerQueues ?? ['appliance', 'compose'];
@@ -231,8 +234,6 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
 
     let apiUrl: string | undefined;
     if (options.api) {
-      const probeConnection = await connectClient(temporalSettings, { retry: false });
-      undo.push({ what: 'Temporal readiness connection', run: () => probeConnection.close() });
       const app = createApp({
         pool,
         tasks,
