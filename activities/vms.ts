@@ -4,6 +4,7 @@ import {
   type PowerState,
   type ScriptsReport,
   type Snapshot,
+  type TransferControl,
   type VmSpec,
 } from '../connectors/vm-host';
 import { withVmHost, type ConnectorAccessDeps } from './connector-access';
@@ -17,33 +18,41 @@ export interface VmStatus {
 }
 
 /**
+ * Runs a transfer to or from a hypervisor's storage, heartbeating its progress so a dead worker is
+ * noticed and a stop reaches it (stopped, the transfer removes what it wrote). Steps that report
+ * nothing (expanding a disk to raw, converting a download) still heartbeat, once a second.
+ */
+async function heartbeatingTransfer<T>(
+  phase: string,
+  transfer: (control: TransferControl) => Promise<T>,
+): Promise<T> {
+  const context = Context.current();
+  const signal = context.cancellationSignal;
+  let last: HeartbeatDetails = { phase, done: 0, total: 1 };
+  const keepAlive = setInterval(() => context.heartbeat(last), 1000);
+  try {
+    return await transfer({
+      signal,
+      onProgress: ({ done, total }) => context.heartbeat((last = { phase, done, total })),
+    });
+  } catch (err) {
+    throw signal.aborted ? new CancelledFailure(`${phase} stopped`) : err;
+  } finally {
+    clearInterval(keepAlive);
+  }
+}
+
+/**
  * Connector VM operations for workflows (packaging machines, MCS master images). Each takes the
  * connector id and ids the workflow chose; the connector operations are idempotent, so are these.
  */
 export function createVmActivities(deps: ConnectorAccessDeps & { scratchDir: string }) {
   return {
-    /**
-     * Heartbeats the upload's progress, so a dead worker is noticed and a stop reaches it: stopped, it
-     * removes what it sent. A retry continues from what the hypervisor's storage already holds.
-     */
+    /** Stores a disk on the hypervisor; a retry continues from what its storage already holds. */
     async uploadDisk(connectorId: string, name: string, file: string): Promise<void> {
-      const context = Context.current();
-      const signal = context.cancellationSignal;
-      let last: HeartbeatDetails = { phase: 'upload', done: 0, total: 1 };
-      // Preparing the disk (expanding it to raw) reports nothing; liveness must not depend on it.
-      const keepAlive = setInterval(() => context.heartbeat(last), 1000);
-      try {
-        await withVmHost(deps, connectorId, (host) =>
-          host.uploadDisk(name, file, {
-            signal,
-            onProgress: ({ done, total }) => context.heartbeat((last = { phase: 'upload', done, total })),
-          }),
-        );
-      } catch (err) {
-        throw signal.aborted ? new CancelledFailure('upload stopped') : err;
-      } finally {
-        clearInterval(keepAlive);
-      }
+      await heartbeatingTransfer('upload', (control) =>
+        withVmHost(deps, connectorId, (host) => host.uploadDisk(name, file, control)),
+      );
     },
     async deleteDisk(connectorId: string, name: string): Promise<void> {
       await withVmHost(deps, connectorId, (host) => host.deleteDisk(name));
@@ -70,7 +79,9 @@ export function createVmActivities(deps: ConnectorAccessDeps & { scratchDir: str
      */
     async exportVmDisk(connectorId: string, vmId: string, disk: string, scratchId?: string): Promise<string> {
       const into = scratchId === undefined ? undefined : scratchFolder(deps.scratchDir, scratchId);
-      return withVmHost(deps, connectorId, (host) => host.exportDisk(vmId, disk, into));
+      return heartbeatingTransfer('download', (control) =>
+        withVmHost(deps, connectorId, (host) => host.exportDisk(vmId, disk, into, control)),
+      );
     },
     /** Where the VM's disk is, as the admin and the post-publish script see it (a path, a datastore path). */
     async vmDiskLocation(connectorId: string, vmId: string, disk: string): Promise<string> {

@@ -78,9 +78,10 @@ export interface VmHost {
   destroy(id: string): Promise<void>;
   /**
    * A local path the appliance can read the VM's disk from: the disk itself where the appliance reaches
-   * it, else a download into `into`, a folder the caller owns and removes.
+   * it, else a download into `into`, a folder the caller owns and removes. A download reports its
+   * progress and resumes what an earlier attempt fetched into the same folder.
    */
-  exportDisk(id: string, disk: string, into?: string): Promise<string>;
+  exportDisk(id: string, disk: string, into?: string, control?: TransferControl): Promise<string>;
   /** Where the VM's disk is, as an admin or the post-publish script names it (file or datastore path). */
   diskLocation(id: string, disk: string): Promise<string>;
 }

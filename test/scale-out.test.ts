@@ -44,7 +44,7 @@ const PUBLISHES = countFromEnv('LAMINA_SCALE_OUT_PUBLISHES', 6);
 const PACKAGINGS = countFromEnv('LAMINA_SCALE_OUT_PACKAGINGS', 2);
 
 /** Activities that report progress in heartbeats: a dead worker's run is retried within 10 s. */
-const HEARTBEATING = new Set(['copyImageToStore', 'uploadDisk']);
+const HEARTBEATING = new Set(['copyImageToStore', 'uploadDisk', 'exportVmDisk']);
 const STARTED = temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
 
 interface WorkerProcess {

@@ -34,7 +34,7 @@ type ApplianceActivities = LayerRecordActivities &
 
 /**
  * Steps that wait on a hypervisor or on what an admin wrote: VM operations (a clone, a power-off that
- * waits for the guest, a disk downloaded into scratch can take minutes on a real hypervisor), the packaging
+ * waits for the guest can take minutes on a real hypervisor), the packaging
  * cache's admission (it deletes the evicted disks there), the local connector's stand-ins (they write a
  * VM's disk) and post-publish scripts (killed after 10 minutes). None of them heartbeats, so the
  * start-to-close timeout is also how long a task lost on its way to a worker stalls the workflow.
@@ -46,7 +46,6 @@ const HYPERVISOR_AND_SCRIPT_STEPS: ReadonlySet<string> = new Set<keyof Appliance
   'snapshotVm',
   'destroyVm',
   'deleteDisk',
-  'exportVmDisk',
   'admitToPackagingCache',
   'runLocalVmStandIn',
   'runPostPublishScript',
@@ -77,28 +76,36 @@ const bookkeepingSteps = proxyActivities<ApplianceActivities>({
 });
 
 /**
- * The appliance's steps, each with the timeout of its kind (above). Which proxy schedules a step is
- * decided by its name alone, so the commands a workflow issues stay as they were: only the timeouts in
- * them changed, which replay does not compare.
- */
-export const appliance = new Proxy({} as ActivityInterfaceFor<ApplianceActivities>, {
-  get: (_, name: string) =>
-    (HYPERVISOR_AND_SCRIPT_STEPS.has(name) ? hypervisorAndScriptSteps : bookkeepingSteps)[
-      name as keyof ApplianceActivities
-    ],
-});
-
-/**
- * Copies to a publish target and disk uploads to a hypervisor: a dead worker is noticed within the
- * heartbeat timeout and the transfer resumes; a stop waits until the transfer removed what it wrote.
+ * Copies to a publish target and disk transfers to and from a hypervisor: a dead worker is noticed
+ * within the heartbeat timeout and the transfer resumes; a stop waits until the transfer removed what
+ * it wrote. No fixed bound: a VM's disk downloaded from vSphere can take more than 15 minutes.
  */
 export const copying = proxyActivities<
-  Pick<PublishingActivities, 'copyImageToStore'> & Pick<VmActivities, 'uploadDisk'>
+  Pick<PublishingActivities, 'copyImageToStore'> & Pick<VmActivities, 'uploadDisk' | 'exportVmDisk'>
 >({
   startToCloseTimeout: '12 hours',
   heartbeatTimeout: '10 seconds',
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry,
+});
+
+/** Steps the workflows call through `appliance` that are transfers: they heartbeat (`copying`). */
+const TRANSFER_STEPS: ReadonlySet<string> = new Set<keyof ApplianceActivities>(['exportVmDisk']);
+
+/**
+ * The appliance's steps, each with the timeout of its kind (above). Which proxy schedules a step is
+ * decided by its name alone, so the commands a workflow issues stay as they were: only the timeouts in
+ * them changed, which replay does not compare.
+ */
+export const appliance = new Proxy({} as ActivityInterfaceFor<ApplianceActivities>, {
+  get: (_, name: string) => {
+    const kind = TRANSFER_STEPS.has(name)
+      ? copying
+      : HYPERVISOR_AND_SCRIPT_STEPS.has(name)
+        ? hypervisorAndScriptSteps
+        : bookkeepingSteps;
+    return (kind as ActivityInterfaceFor<ApplianceActivities>)[name as keyof ApplianceActivities];
+  },
 });
 
 export const settings = proxyLocalActivities<WorkerSettingsActivities>({ startToCloseTimeout: '10 seconds' });

@@ -205,13 +205,17 @@ export class VsphereVmHost implements VmHost {
    * Downloads the disk into `into`. A native single-extent disk is read through its `-flat.vmdk`,
    * which is the raw disk; anything else is converted to raw by qemu-img, which reads every VMDK kind.
    */
-  async exportDisk(id: string, disk: string, into?: string): Promise<string> {
+  async exportDisk(id: string, disk: string, into?: string, control: TransferControl = {}): Promise<string> {
     if (!into) throw new Error('vSphere disks are downloaded: exportDisk needs a folder to put the disk in');
     const source = await this.diskLocation(id, disk);
     const folder = path.join(into, `export-${disk}`);
     const downloaded = await this.#connector.downloadDisk(
       source,
       path.join(folder, path.posix.basename(source)),
+      {
+        signal: control.signal,
+        onProgress: control.onProgress,
+      },
     );
     const text = await readDescriptor(downloaded.file);
     if (text !== undefined && /^parentFileNameHint/m.test(text)) {
@@ -225,7 +229,11 @@ export class VsphereVmHost implements VmHost {
       return path.join(folder, extents[0].file);
     }
     const raw = path.join(into, `${disk}.raw`);
-    await run('qemu-img', ['convert', '-O', 'raw', downloaded.file, raw]);
+    // As long as the disk is big: the activity's heartbeat, not a timeout, tells that it is alive.
+    await run('qemu-img', ['convert', '-O', 'raw', downloaded.file, raw], {
+      timeoutMs: 0,
+      signal: control.signal,
+    });
     await fs.rm(folder, { recursive: true, force: true });
     return raw;
   }

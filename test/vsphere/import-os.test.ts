@@ -58,13 +58,11 @@ it('imports the OS layer from the gold VM, leaving the VM and its disk as they w
   await qemuCompare(gold, disk);
   const filesBefore = datastoreFiles(sim);
   const layerId = await createLayer(app.api, 'os', 'Windows 11');
-  const result = await completed<LayerVersionResult>(
-    app.api,
-    await app.api.post(`/api/layers/${layerId}/versions/import`, {
-      version: '1',
-      source: { connectorId, vmId: goldVmId },
-    }),
-  );
+  const started = await app.api.post(`/api/layers/${layerId}/versions/import`, {
+    version: '1',
+    source: { connectorId, vmId: goldVmId },
+  });
+  const result = await completed<LayerVersionResult>(app.api, started);
   const { rows } = await app.stack.pool.query('SELECT state FROM layer_versions WHERE id = $1', [
     result.versionId,
   ]);
@@ -75,6 +73,17 @@ it('imports the OS layer from the gold VM, leaving the VM and its disk as they w
   expect(await catFromImage(result.diskPath, '\\Program Files\\Common Files\\shared.txt')).toMatch(
     /^shared component v1/,
   );
+
+  // The download is a transfer: it heartbeats, so a dead worker is noticed within 10 s, and no fixed
+  // bound ends a big disk's download (it had 15 minutes before).
+  const history = await app.stack.client.workflow.getHandle(started.body.id).fetchHistory();
+  const download = history.events?.find(
+    (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'exportVmDisk',
+  )?.activityTaskScheduledEventAttributes;
+  expect({
+    heartbeat: Number(download?.heartbeatTimeout?.seconds),
+    startToClose: Number(download?.startToCloseTimeout?.seconds),
+  }).toEqual({ heartbeat: 10, startToClose: 12 * 3600 });
 
   // The download went to the task's scratch folder, removed at the end; the gold VM is untouched.
   expect(filesUnder(app.config.scratchDir)).toEqual([]);
