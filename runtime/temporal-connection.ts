@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { Connection, type ConnectionOptions } from '@temporalio/client';
 import {
   DefaultLogger,
+  makeTelemetryFilterString,
   NativeConnection,
   Runtime,
   type LogEntry,
@@ -58,7 +59,10 @@ function toStderr(entry: LogEntry): void {
  * Installs the worker runtime once per process, before any worker or native connection exists. Its log
  * goes to stderr unless `sink` says otherwise (tests keep the activity failures they provoke, to assert them).
  */
-export function installWorkerRuntime(sink: WorkerLogSink = toStderr): void {
+export function installWorkerRuntime(
+  sink: WorkerLogSink = toStderr,
+  coreLogFilter = makeTelemetryFilterString({ core: 'WARN' }),
+): void {
   if (runtimeInstalled) return;
   // The SDK logs every worker state change at INFO; Lamina's own log says what matters.
   const logger = new DefaultLogger('WARN', (entry) => {
@@ -66,7 +70,12 @@ export function installWorkerRuntime(sink: WorkerLogSink = toStderr): void {
     if (entry.message.startsWith('No workflows registered')) return;
     sink(entry);
   });
-  Runtime.install({ logger });
+  Runtime.install({
+    logger,
+    // The Rust core writes its own warnings to the console. (Forwarded to `logger` instead, they would
+    // keep the process alive after its last worker closed: SDK 1.24.)
+    telemetryOptions: { logging: { filter: coreLogFilter, console: {} } },
+  });
   runtimeInstalled = true;
 }
 
