@@ -61,7 +61,9 @@ export class AzureConnector implements Connector {
       const skipped = (field: string) => ({ field, ok: false, message: 'not checked: the sign-in failed' });
       return [
         signIn,
-        ...['subscriptionId', 'resourceGroup', 'location', 'vmSize', 'subnetId'].map(skipped),
+        ...['subscriptionId', 'resourceGroup', 'location', 'vmSize', 'subnetId', ...this.engineField()].map(
+          skipped,
+        ),
         ...storage,
       ];
     }
@@ -90,7 +92,14 @@ export class AzureConnector implements Connector {
           }
       : { field: 'vmSize', ok: false, message: 'not checked: the location is not usable' };
     const subnet = await dependent('subnetId', () => arm.checkSubnet());
-    return [signIn, subscription, group, location, vmSize, subnet, ...storage];
+    const engineImage = this.settings.ceImageId;
+    const engine = engineImage ? [await dependent('ceImageId', () => arm.checkEngineImage(engineImage))] : [];
+    return [signIn, subscription, group, location, vmSize, subnet, ...engine, ...storage];
+  }
+
+  /** The engine image setting, checked when it is set (Offload Compositing). */
+  private engineField(): string[] {
+    return this.settings.ceImageId ? ['ceImageId'] : [];
   }
 
   /** Resource Manager, signed in as the connector's service principal. */

@@ -44,6 +44,9 @@ export const ENGINE_TAG = 'laminaEngine';
 const RESOURCES_API = '2022-12-01';
 const RESOURCE_GROUPS_API = '2021-04-01';
 const NETWORK_API = '2024-05-01';
+/** Compute reads of an engine image: a managed image, or a gallery image version. */
+const IMAGES_API = '2024-07-01';
+const GALLERY_API = '2023-07-03';
 /** The Compute API creates and deletes a VM's network interface itself from this Network API version on. */
 const VM_NETWORK_API = '2020-11-01';
 
@@ -336,6 +339,15 @@ export class AzureResourceManager {
     if (status !== '200') throw refusal(`subnet '${this.settings.subnetId}'`, status, body);
     const prefix = (body as { properties?: { addressPrefix?: string } }).properties?.addressPrefix;
     return `subnet '${this.settings.subnetId.split('/').pop()}'${prefix ? ` (${prefix})` : ''} exists`;
+  }
+
+  /** The Compositing Engine image exists (a managed image, or a gallery image version) and is readable. */
+  async checkEngineImage(imageId: string): Promise<string> {
+    const gallery = /\/galleries\//i.test(imageId);
+    const { status, body } = await this.read(imageId, gallery ? GALLERY_API : IMAGES_API);
+    if (status !== '200') throw refusal(`Compositing Engine image '${imageId}'`, status, body);
+    const location = (body as { location?: string }).location;
+    return `Compositing Engine image '${imageId.split('/').pop()}'${location ? ` is in ${location}` : ' exists'}`;
   }
 
   private groupId(): string {

@@ -138,6 +138,28 @@ async function allFiles(volume: string): Promise<string[]> {
   return (await run('ntfsls', ['-R', '-p', '/', volume])).split('\n').filter(Boolean);
 }
 
+test("the connector's Test checks the engine image it names", async () => {
+  const settings = {
+    ...azuriteSettings(azurite, armSettings(arm)),
+    ceImageId: `${COMPUTE}/images/lamina-ce`,
+  };
+  const secrets = { clientSecret: ARM_SECRET, storageKey: azurite.accountKey };
+  const checks = await new AzureConnector(settings, secrets).test();
+  expect(checks.find((c) => c.field === 'ceImageId')).toEqual({
+    field: 'ceImageId',
+    ok: true,
+    message: "Compositing Engine image 'lamina-ce' is in westeurope",
+  });
+  const missing = await new AzureConnector(
+    { ...settings, ceImageId: `${COMPUTE}/images/nope` },
+    secrets,
+  ).test();
+  expect(missing.find((c) => c.field === 'ceImageId')).toMatchObject({
+    ok: false,
+    message: expect.stringMatching(/images\/nope'.*ResourceNotFound/),
+  });
+});
+
 describe('MCS to MCS to Azure with Offload Compositing', () => {
   let result: IpsRunResult;
   let prepared: IpsBlobPrepareResult;
