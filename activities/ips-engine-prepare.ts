@@ -38,7 +38,8 @@ export async function prepareFile(
  * prepared copy back there. On the local connector and vSphere that is the share, by the paths the
  * appliance resolved: the local connector's engines run on the appliance, where the shares are mounted;
  * a vSphere engine VM mounts the file-share connector's share (its `path`, SMB) at the same mount point,
- * as the engine template's boot unit sets up. On Azure it is the page blobs (prepareBlobOnEngine).
+ * as the engine template's boot unit sets up, with the access the share grants the engine's network
+ * (Lamina hands an engine no share credential). On Azure it is the page blobs (prepareBlobOnEngine).
  */
 export function createEnginePrepareActivities() {
   return {
