@@ -189,9 +189,8 @@ export interface Segment {
 /**
  * The file a writer produces. It lives under a hidden temporary name in the destination folder
  * (same filesystem, so the final rename is atomic) and only takes the real name in `commit()`,
- * after its bytes are on disk: a crash never leaves a renamed but incomplete file. Writes of
- * 1 MiB and more are written back behind the writer and leave the page cache once on disk
- * (write-behind.ts).
+ * after its bytes are on disk: a crash never leaves a renamed but incomplete file. Its writes are
+ * written back behind the writer and leave the page cache once on disk (write-behind.ts).
  */
 export class OutputFile {
   private closed = false;
