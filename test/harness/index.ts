@@ -9,7 +9,7 @@ import { harnessValue } from './shared';
 import { captureWorkerLog } from './worker-log';
 
 export { harnessValue };
-export { expectWorkerFailures, workerLogText, type WorkerFailure } from './worker-log';
+export { expectWorkerFailures, failureLogged, workerLogText, type WorkerFailure } from './worker-log';
 export { spawnWorkerProcess } from './worker-process';
 
 export interface TestDatabase {

@@ -44,7 +44,12 @@ function failureOf(entry: LogEntry): WorkerFailure | undefined {
   return undefined;
 }
 
+/** `message` + NUL + workflow id of every entry logged for a workflow: what failureLogged waits for. */
+const loggedFor = new Set<string>();
+
 function record(entry: LogEntry): void {
+  const workflowId = (entry.meta as Record<string, unknown> | undefined)?.workflowId;
+  if (typeof workflowId === 'string') loggedFor.add(`${entry.message}\0${workflowId}`);
   everything.push(`${entry.level} ${entry.message} ${inspect(entry.meta ?? {}, { depth: 6 })}`);
   const failure = failureOf(entry);
   if (failure) unasserted.push(failure);
@@ -65,6 +70,25 @@ const CORE_LOG_FILTER = [
 /** The worker runtime logs here; startTestStack calls it before the test file's first worker starts. */
 export function captureWorkerLog(): void {
   installWorkerRuntime(record, CORE_LOG_FILTER);
+}
+
+/**
+ * Waits until the in-process worker has logged each of `messages` ('Workflow failed', 'Activity
+ * failed') for the task's workflow: a task is seen as ended as soon as Temporal records it, and the
+ * worker's own log of the failure can come a moment later (at load 8 it did), so a test calls this
+ * before expectWorkerFailures.
+ */
+export async function failureLogged(
+  workflowId: string,
+  messages: string[] = ['Workflow failed'],
+  timeoutMs = 60_000,
+): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!messages.every((message) => loggedFor.has(`${message}\0${workflowId}`))) {
+    if (Date.now() > until)
+      throw new Error(`the worker did not log ${messages.join(', ')} for ${workflowId}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 /** Everything the in-process worker logged so far in this test file (asserted or not), as text. */

@@ -4,7 +4,6 @@ import path from 'node:path';
 import { installIntoBootDisk } from '../../compositor/boot-disk-install';
 import { makeGoldImage } from '../../compositor/gold-image';
 import { run } from '../../lib/processes';
-import { workerLogText } from '../harness';
 
 /** What a Windows VM on vSphere holds that prepare must remove: VMware Tools' services, drivers and files. */
 export const VMWARE_TOOLS_REG = `Windows Registry Editor Version 5.00
@@ -99,27 +98,4 @@ function ntfscatBytes(volume: string, file: string): Promise<Buffer> {
       err ? reject(err) : resolve(stdout),
     ),
   );
-}
-
-/**
- * Waits until the worker has logged each of `messages` ('Activity failed', 'Workflow failed') for the
- * task's workflow: the task is seen as ended as soon as Temporal records it, and the worker's own log of
- * the failure can come a moment later, so expectWorkerFailures after it finds everything.
- */
-export async function failureLogged(
-  workflowId: string,
-  messages: string[] = ['Workflow failed'],
-  timeoutMs = 60_000,
-): Promise<void> {
-  const logged = (message: string) =>
-    new RegExp(
-      // One entry: from the message to the workflow id, not across the start of the next entry.
-      `${message}(?:(?!\\n(?:TRACE|DEBUG|INFO|WARN|ERROR) )[\\s\\S])*?workflowId: '${workflowId}'`,
-    ).test(workerLogText());
-  const until = Date.now() + timeoutMs;
-  while (!messages.every(logged)) {
-    if (Date.now() > until)
-      throw new Error(`the worker did not log ${messages.join(', ')} for ${workflowId}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }

@@ -14,7 +14,7 @@ import { startAzurite, type Azurite } from '../../runtime/azurite';
 import { startVcsim, type Vcsim } from '../../runtime/vcsim';
 import type { IpsPrepareResult, IpsPublishResult } from '../../workflows/ips-phases';
 import type { IpsRunResult } from '../../workflows/ips-workflows';
-import { expectWorkerFailures, testDir } from '../harness';
+import { expectWorkerFailures, failureLogged, testDir } from '../harness';
 import type { ArmFake } from '../azure/arm-fake';
 import { armFakeFor, armSettings, ARM_SECRET } from '../azure/arm-fixtures';
 import { azuriteSettings, serviceClient } from '../azure/fixtures';
@@ -28,7 +28,7 @@ import {
   startAppliance,
   type Appliance,
 } from '../workflows/fixtures';
-import { exportHive, failureLogged, makeVmwareWindowsDisk, windowsVolume } from './fixtures';
+import { exportHive, makeVmwareWindowsDisk, windowsVolume } from './fixtures';
 
 /**
  * ipsRun end to end through the API, on the harness's Temporal and Postgres, with real peers: Azurite for

@@ -13,7 +13,7 @@ import type { IpsRunResult } from '../../workflows/ips-workflows';
 import type { ArmFake } from '../azure/arm-fake';
 import { armFakeFor, armSettings, ARM_SECRET } from '../azure/arm-fixtures';
 import { azuriteSettings, serviceClient } from '../azure/fixtures';
-import { expectWorkerFailures, testDir } from '../harness';
+import { expectWorkerFailures, failureLogged, testDir } from '../harness';
 import { engineRecords } from '../offload/helpers';
 import {
   completed,
@@ -25,7 +25,7 @@ import {
   type Appliance,
 } from '../workflows/fixtures';
 import { AzureEngineGuests } from './azure-engine-guests';
-import { exportHive, failureLogged, makeVmwareWindowsDisk, ntfscat, ntfsls, windowsVolume } from './fixtures';
+import { exportHive, makeVmwareWindowsDisk, ntfscat, ntfsls, windowsVolume } from './fixtures';
 
 /**
  * Prepare in a Compositing Engine in Azure (issue 18): with the Azure connector's Offload Compositing

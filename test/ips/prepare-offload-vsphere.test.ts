@@ -7,7 +7,7 @@ import { run } from '../../lib/processes';
 import { startVcsim, type Vcsim } from '../../runtime/vcsim';
 import type { IpsPrepareResult } from '../../workflows/ips-phases';
 import { sha256 } from '../compositor/tools';
-import { expectWorkerFailures, testDir } from '../harness';
+import { expectWorkerFailures, failureLogged, testDir } from '../harness';
 import { engineRecords } from '../offload/helpers';
 import { EngineGuests } from '../offload/vsphere-engine-guests';
 import { datastoreFiles, vcsimConnector, vcsimConnectorThroughApi } from '../vsphere/fixtures';
@@ -19,7 +19,7 @@ import {
   startAppliance,
   type Appliance,
 } from '../workflows/fixtures';
-import { exportHive, failureLogged, makeVmwareWindowsDisk, ntfscat, ntfsls, windowsVolume } from './fixtures';
+import { exportHive, makeVmwareWindowsDisk, ntfscat, ntfsls, windowsVolume } from './fixtures';
 
 /**
  * Prepare in a Compositing Engine on vSphere (issue 18): with the vSphere connector's Offload Compositing

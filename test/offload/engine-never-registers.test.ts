@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { expectWorkerFailures } from '../harness';
+import { expectWorkerFailures, failureLogged } from '../harness';
 import {
   builtLayer,
   eventually,
@@ -45,12 +45,14 @@ test('the task fails after the registration time and removes the engine and the 
     appVersionIds: [tools.versionId],
     connectorId: LOCAL_CONNECTOR,
   });
-  const task = await finished(app.api, await app.api.post(`/api/templates/${templateId}/publish`));
+  const started = await app.api.post(`/api/templates/${templateId}/publish`);
+  const task = await finished(app.api, started);
 
   expect(task.state).toBe('failed');
   expect(task.error).toMatch(
     /^Compositing Engine [0-9a-f-]{36} did not register within 3 s; it was removed$/,
   );
+  await failureLogged(started.body.id);
   expectWorkerFailures(
     { kind: 'workflow', type: 'offloadCompose', error: /did not register within 3 s/ },
     { kind: 'workflow', type: 'publishImage', error: /did not register within 3 s/ },

@@ -15,7 +15,7 @@ import {
   type Appliance,
 } from '../workflows/fixtures';
 import { sha256 } from '../compositor/tools';
-import { expectWorkerFailures, testDir } from '../harness';
+import { expectWorkerFailures, failureLogged, testDir } from '../harness';
 import {
   composingEngine,
   engineFiles,
@@ -132,6 +132,7 @@ test('an engine whose CHAP secret the target refuses fails the task, naming the 
 
   expect(task.state).toBe('failed');
   expect(task.error).toContain(`CHAP user '${user}' not accepted`);
+  await failureLogged(started.body.id);
   expectWorkerFailures({ kind: 'workflow', error: /not accepted/ });
   await expectNothingLeft();
 });
