@@ -184,17 +184,7 @@ export class AzureResourceManager {
               deleteOption: 'Detach',
             },
           },
-          networkProfile: {
-            networkApiVersion: VM_NETWORK_API,
-            networkInterfaceConfigurations: [
-              {
-                name: `${name}-nic`,
-                primary: true,
-                deleteOption: 'Delete',
-                ipConfigurations: [{ name: 'ipconfig1', subnet: { id: this.settings.subnetId } }],
-              },
-            ],
-          },
+          networkProfile: this.networkProfile(name),
           diagnosticsProfile: { bootDiagnostics: { enabled: true } },
           tags: { createdBy: 'lamina' },
         },
@@ -242,17 +232,7 @@ export class AzureResourceManager {
             adminPassword: engine.adminPassword,
             customData: engine.customData,
           },
-          networkProfile: {
-            networkApiVersion: VM_NETWORK_API,
-            networkInterfaceConfigurations: [
-              {
-                name: `${name}-nic`,
-                primary: true,
-                deleteOption: 'Delete',
-                ipConfigurations: [{ name: 'ipconfig1', subnet: { id: this.settings.subnetId } }],
-              },
-            ],
-          },
+          networkProfile: this.networkProfile(name),
           tags: { createdBy: 'lamina', [ENGINE_TAG]: engine.id },
         },
         { abortSignal: signal },
@@ -348,6 +328,21 @@ export class AzureResourceManager {
     if (status !== '200') throw refusal(`Compositing Engine image '${imageId}'`, status, body);
     const location = (body as { location?: string }).location;
     return `Compositing Engine image '${imageId.split('/').pop()}'${location ? ` is in ${location}` : ' exists'}`;
+  }
+
+  /** The VM's one network interface, on the connector's subnet, made and deleted with the VM. */
+  private networkProfile(vmName: string) {
+    return {
+      networkApiVersion: VM_NETWORK_API,
+      networkInterfaceConfigurations: [
+        {
+          name: `${vmName}-nic`,
+          primary: true,
+          deleteOption: 'Delete',
+          ipConfigurations: [{ name: 'ipconfig1', subnet: { id: this.settings.subnetId } }],
+        },
+      ],
+    };
   }
 
   private groupId(): string {

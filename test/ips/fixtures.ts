@@ -99,3 +99,44 @@ function ntfscatBytes(volume: string, file: string): Promise<Buffer> {
     ),
   );
 }
+
+/** Every path on the volume, as `ntfsls -R` lists it. */
+export async function allFiles(volume: string): Promise<string[]> {
+  return (await run('ntfsls', ['-R', '-p', '/', volume])).split('\n').filter(Boolean);
+}
+
+/**
+ * A disk an engine prepared against the same prepare on the appliance (`reference`). Prepare stamps
+ * what it writes with the time it runs, so the two differ in timestamps only: they are compared by
+ * what a guest sees (every file's path, both machine hives, the answer file), and the prepared volume
+ * passes `ntfsfix -n`. Then the effects every target shares: the domain left (Netlogon on demand), and
+ * VMware Tools kept (the image stays on vSphere) or removed. Returns the prepared volume.
+ */
+export async function expectPreparedLikeAppliance(
+  prepared: string,
+  reference: string,
+  dir: string,
+  vmwareTools: 'kept' | 'removed',
+): Promise<string> {
+  const volume = await windowsVolume(prepared, dir);
+  const expected = await windowsVolume(reference, dir);
+  expect(await allFiles(volume)).toEqual(await allFiles(expected));
+  for (const hive of ['SYSTEM', 'SOFTWARE'])
+    expect(await exportHive(volume, hive, '\\', dir)).toEqual(await exportHive(expected, hive, '\\', dir));
+  await run('ntfsfix', ['-n', volume]);
+  const answerFile = '/Windows/Panther/unattend.xml';
+  expect(await ntfscat(volume, answerFile)).toBe(await ntfscat(expected, answerFile));
+  expect(await exportHive(volume, 'SYSTEM', '\\ControlSet001\\Services\\Netlogon', dir)).toContain(
+    '"Start"=dword:00000003',
+  );
+  const services = await exportHive(volume, 'SYSTEM', '\\ControlSet001\\Services', dir);
+  const programs = await ntfsls(volume, '/Program Files');
+  if (vmwareTools === 'kept') {
+    expect(services).toMatch(/\\Services\\VMTools\]/);
+    expect(programs).toContain('VMware');
+  } else {
+    expect(services).not.toMatch(/\\Services\\VMTools\]/);
+    expect(programs).not.toContain('VMware');
+  }
+  return volume;
+}

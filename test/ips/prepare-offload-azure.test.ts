@@ -25,7 +25,7 @@ import {
   type Appliance,
 } from '../workflows/fixtures';
 import { AzureEngineGuests } from './azure-engine-guests';
-import { exportHive, makeVmwareWindowsDisk, ntfscat, ntfsls, windowsVolume } from './fixtures';
+import { exportHive, expectPreparedLikeAppliance, makeVmwareWindowsDisk } from './fixtures';
 
 /**
  * Prepare in a Compositing Engine in Azure (issue 18): with the Azure connector's Offload Compositing
@@ -134,9 +134,6 @@ async function expectNoEngine(): Promise<void> {
 }
 
 /** Every path on the volume (ntfsls, recursive). */
-async function allFiles(volume: string): Promise<string[]> {
-  return (await run('ntfsls', ['-R', '-p', '/', volume])).split('\n').filter(Boolean);
-}
 
 test("the connector's Test checks the engine image it names", async () => {
   const settings = {
@@ -253,21 +250,10 @@ describe('MCS to MCS to Azure with Offload Compositing', () => {
       if (!/does not support checks/.test(err.message)) throw err;
     });
     expect(prepared.blobSize).toBe(fs.statSync(blob).size);
-    const volume = await windowsVolume(blob, dir);
-    const expected = await windowsVolume(path.join(share.mountPoint, 'Win10-ce-reference.vhdx'), dir);
-    expect(await allFiles(volume)).toEqual(await allFiles(expected));
-    for (const hive of ['SYSTEM', 'SOFTWARE'])
-      expect(await exportHive(volume, hive, '\\', dir)).toEqual(await exportHive(expected, hive, '\\', dir));
-    await run('ntfsfix', ['-n', volume]);
-    const answerFile = '/Windows/Panther/unattend.xml';
-    expect(await ntfscat(volume, answerFile)).toBe(await ntfscat(expected, answerFile));
+    const onAppliance = path.join(share.mountPoint, 'Win10-ce-reference.vhdx');
+    const volume = await expectPreparedLikeAppliance(blob, onAppliance, dir, 'removed');
     const services = await exportHive(volume, 'SYSTEM', '\\ControlSet001\\Services', dir);
-    expect(services).not.toMatch(/\\Services\\VMTools\]/);
     expect(services).toContain('"SanPolicy"=dword:00000001');
-    expect(await exportHive(volume, 'SYSTEM', '\\ControlSet001\\Services\\Netlogon', dir)).toContain(
-      '"Start"=dword:00000003',
-    );
-    expect(await ntfsls(volume, '/Program Files')).not.toContain('VMware');
   }, 300_000);
 
   it('publishes from the prepared blob, and leaves no engine VM, disk or NIC', async () => {
