@@ -133,8 +133,6 @@ async function expectNoEngine(): Promise<void> {
   expect(await engineRecords(app)).toBe(0);
 }
 
-/** Every path on the volume (ntfsls, recursive). */
-
 test("the connector's Test checks the engine image it names", async () => {
   const settings = {
     ...azuriteSettings(azurite, armSettings(arm)),

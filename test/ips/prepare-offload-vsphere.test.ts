@@ -87,8 +87,6 @@ afterAll(async () => {
   await sim?.stop();
 });
 
-/** Every path on the volume (ntfsls, recursive). */
-
 /** vcsim's VMs in the connector's folder: the template's clones are the engines. */
 async function vmsInFolder(): Promise<number> {
   const { client, folder } = await inspector.session();

@@ -53,8 +53,6 @@ beforeAll(async () => {
 
 afterAll(() => app?.stop());
 
-/** Every path on the volume (ntfsls, recursive). */
-
 async function expectNoEngine(): Promise<void> {
   await eventually(async () => engineFiles(app).length === 0);
   expect(await engineRecords(app)).toBe(0);
