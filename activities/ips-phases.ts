@@ -101,6 +101,15 @@ export function createIpsActivities(deps: IpsDeps) {
       return local;
     });
 
+  async function prepareEngineAt(targetConnectorId: string): Promise<PrepareEngineAt | undefined> {
+    if (!(await offloadCompositingOf(deps.pool, targetConnectorId))) return undefined;
+    return withConnector(deps, targetConnectorId, async (connector) => {
+      if (connector.ce instanceof LocalCeHost || connector.ce instanceof VsphereCeHost) return 'share';
+      if (connector.ce instanceof AzureCeHost) return 'blob';
+      return undefined;
+    });
+  }
+
   /** Copies a local file into the share as `fileName`, resuming from the last heartbeat's offset; then hashes it. */
   async function putOnShare(
     shareConnectorId: string,
@@ -210,14 +219,7 @@ export function createIpsActivities(deps: IpsDeps) {
      * VM mounts the share; `blob` on Azure, whose engine reads the uploaded page blob and writes the
      * prepared one (an Azure engine cannot reach the appliance's shares).
      */
-    async ipsPrepareEngine(targetConnectorId: string): Promise<PrepareEngineAt | undefined> {
-      if (!(await offloadCompositingOf(deps.pool, targetConnectorId))) return undefined;
-      return withConnector(deps, targetConnectorId, async (connector) => {
-        if (connector.ce instanceof LocalCeHost || connector.ce instanceof VsphereCeHost) return 'share';
-        if (connector.ce instanceof AzureCeHost) return 'blob';
-        return undefined;
-      });
-    },
+    ipsPrepareEngine: prepareEngineAt,
 
     /** Where a prepare on an engine reads the source and writes the copy: paths under the share's mount. */
     async ipsEnginePreparePaths(input: {
@@ -310,6 +312,61 @@ export function createIpsActivities(deps: IpsDeps) {
             output: azure.blobSas(input.outputBlob, 'cw', expiresOn),
           }),
         };
+      });
+    },
+
+    /**
+     * Before a prepare of a blob already uploaded makes anything (ipsPrepare with `sourceBlob`): the
+     * connector prepares blobs in a Compositing Engine in Azure (Offload Compositing on, an engine image,
+     * tokens it can sign for the engine), the source is a page blob in its container, and the output is
+     * not there yet (prepare does not overwrite a blob, and its compensation removes only what it made).
+     * Each refusal names the blob or the setting, and fails the task at once.
+     */
+    async ipsBlobPrepareCheck(input: {
+      azureConnectorId: string;
+      sourceBlob: string;
+      outputBlob: string;
+    }): Promise<void> {
+      if ((await prepareEngineAt(input.azureConnectorId)) !== 'blob')
+        throw ApplicationFailure.nonRetryable(
+          'the Azure connector has Offload Compositing off: a blob in Azure is prepared in a Compositing ' +
+            'Engine in Azure; turn Offload Compositing on (with ceImageId), or prepare the disk on its share ' +
+            'before uploading it',
+          'ConnectorNotCapable',
+        );
+      await withAzure(input.azureConnectorId, async (azure) => {
+        if (!azure.settings.ceImageId)
+          throw ApplicationFailure.nonRetryable(
+            'the Azure connector names no Compositing Engine image (ceImageId): a blob in Azure is prepared ' +
+              'in an engine made from it',
+            'ConnectorNotCapable',
+          );
+        if (input.outputBlob === input.sourceBlob)
+          throw ApplicationFailure.nonRetryable(
+            `the prepared blob must be another than its source '${input.sourceBlob}', which is left as it is`,
+            'ValidationError',
+          );
+        const kind = await azure.blobType(input.sourceBlob);
+        if (kind === undefined)
+          throw ApplicationFailure.nonRetryable(
+            `${azure.blobUrl(input.sourceBlob)} does not exist: container '${azure.settings.container}' ` +
+              `has no blob '${input.sourceBlob}' to prepare`,
+            'IpsSourceMissing',
+          );
+        if (kind !== 'PageBlob')
+          throw ApplicationFailure.nonRetryable(
+            `${azure.blobUrl(input.sourceBlob)} is a ${kind}: prepare reads a page blob holding a fixed VHD ` +
+              '(as lamina ips upload writes one)',
+            'IpsSourceRefused',
+          );
+        if ((await azure.blobType(input.outputBlob)) !== undefined)
+          throw ApplicationFailure.nonRetryable(
+            `${azure.blobUrl(input.outputBlob)} exists already: name another output blob (prepare does not ` +
+              'overwrite a blob)',
+            'IpsOutputExists',
+          );
+        // The engine's tokens: a connector that cannot sign them says so before an engine VM is made.
+        azure.blobSas(input.sourceBlob, 'r', new Date(Date.now() + 60_000));
       });
     },
 

@@ -139,6 +139,47 @@ export async function prepareBlobPhase(
   return prepareBlobOnEngine(saga, { ...input, timeoutMinutes: input.timeoutMinutes ?? 60 });
 }
 
+/** Prepare of a page blob already in the Azure connector's container (POST /api/ips/prepare, `sourceBlob`). */
+export interface IpsBlobPrepareInput {
+  azureConnectorId: string;
+  /** A page blob holding a fixed VHD (an upload's), left as it is. */
+  sourceBlob: string;
+  /** The prepared page blob's name; {@link preparedBlobName} of the source when unset. */
+  outputBlob?: string;
+  options: PrepareOptions;
+  /** The cmdlet's Timeout, in minutes (default 60). */
+  timeoutMinutes?: number;
+}
+
+/**
+ * The prepared blob's default name, as ipsRun names its blobs: `<name>.vhd` for `<name>-source.vhd`,
+ * else `<name>-prepared.vhd` beside `<name>.vhd`.
+ */
+export function preparedBlobName(sourceBlob: string): string {
+  const base = sourceBlob.replace(/\.vhd$/i, '');
+  return /-source$/i.test(base) ? `${base.replace(/-source$/i, '')}.vhd` : `${base}-prepared.vhd`;
+}
+
+/**
+ * Prepare of a blob already uploaded (tasks after 'ips-prepare-source-blob'): in a Compositing Engine
+ * in Azure, blob to blob, as ipsRun prepares its upload. Before anything is made, the connector is
+ * asked whether it can (Offload Compositing on, an engine image), the source blob must be there and the
+ * output must not (an existing blob is not overwritten, nor removed by the compensation); then the
+ * prepared blob is registered for removal and the engine does the rest. The source is only read.
+ */
+export async function prepareSourceBlobPhase(
+  saga: Saga,
+  input: IpsBlobPrepareInput,
+): Promise<IpsBlobPrepareResult> {
+  const outputBlob = input.outputBlob ?? preparedBlobName(input.sourceBlob);
+  await ipsQuick.ipsBlobPrepareCheck({
+    azureConnectorId: input.azureConnectorId,
+    sourceBlob: input.sourceBlob,
+    outputBlob,
+  });
+  return prepareBlobPhase(saga, { ...input, outputBlob });
+}
+
 /** Upload to Azure: a fixed-VHD page blob in the connector's container. */
 export interface IpsAzureUploadInput {
   source: ShareFile;

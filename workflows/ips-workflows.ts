@@ -8,8 +8,10 @@ import {
   exportPhase,
   prepareBlobPhase,
   preparePhase,
+  prepareSourceBlobPhase,
   publishPhase,
   uploadPhase,
+  type IpsBlobPrepareInput,
   type IpsBlobPrepareResult,
   type IpsExportInput,
   type IpsPrepareInput,
@@ -36,9 +38,26 @@ export function ipsUpload(input: IpsUploadInput): Promise<IpsUploadResult> {
   );
 }
 
-/** Prepare: a copy of a disk on a share made fit for the target platform and provisioning, offline. */
-export function ipsPrepare(input: IpsPrepareInput): Promise<IpsPrepareResult> {
-  return withSaga((saga) => preparePhase(saga, input));
+/**
+ * Prepare: a copy of a disk on a share made fit for the target platform and provisioning, offline; or
+ * (`sourceBlob`, tasks after 'ips-prepare-source-blob') a page blob already in an Azure connector's
+ * container, prepared in a Compositing Engine in Azure into another page blob.
+ */
+export function ipsPrepare(
+  input: IpsPrepareInput | IpsBlobPrepareInput,
+): Promise<IpsPrepareResult | IpsBlobPrepareResult> {
+  return withSaga<IpsPrepareResult | IpsBlobPrepareResult>(async (saga) => {
+    if ('sourceBlob' in input) {
+      // Only tasks started with this code are given a blob: a history without the marker never gets here.
+      if (!patched('ips-prepare-source-blob'))
+        throw ApplicationFailure.nonRetryable(
+          'this task started before prepare took a blob',
+          'ValidationError',
+        );
+      return prepareSourceBlobPhase(saga, input);
+    }
+    return preparePhase(saga, input);
+  });
 }
 
 /** Publish: a disk on a share → a PVS vDisk in the store; for MCS a master image VM, or on Azure the managed disk, image and VM. */

@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import type { PrepareOptions } from '../../activities/ips-phases';
+import { offloadCompositingOf } from '../../db/compositing-engines';
 import { getConnector, type ConnectorRecord } from '../../db/connectors';
 import { nameProblem } from '../../domain/file-names';
 import type { TaskType } from '../../domain/tasks';
-import type { IpsPublishInput, IpsUploadInput } from '../../workflows/ips-phases';
+import type { IpsBlobPrepareInput, IpsPublishInput, IpsUploadInput } from '../../workflows/ips-phases';
 import type { IpsRunInput } from '../../workflows/ips-workflows';
 import type { ApiDeps } from '../deps';
 import { HttpProblem } from '../problem';
@@ -62,16 +63,62 @@ const uploadBody = z.object({
     .describe('Azure (a page blob), vSphere (a disk on its datastore) or another Windows File Share'),
   blobName: name.optional().describe("Azure: the page blob's name; the file's name with .vhd when unset"),
 });
-const prepareBody = z.object({
-  shareConnectorId: z.uuid(),
-  fileName: diskFile,
-  targetConnectorId: z
-    .uuid()
-    .describe('Where the image goes: Azure, vSphere or local (MCS), a PVS store share'),
-  output: name.optional(),
-  provisioningType: provisioning.describe('What the prepared image is for: MCS or PVS'),
-  ...prepareFields,
-});
+const prepareBody = z
+  .object({
+    shareConnectorId: z.uuid().optional().describe('The share the disk is on (with fileName)'),
+    fileName: diskFile.optional(),
+    sourceBlob: name
+      .optional()
+      .describe(
+        "Instead of a disk on a share: a page blob holding a fixed VHD in the Azure target connector's " +
+          'container (an upload), prepared in a Compositing Engine in Azure into another page blob; ' +
+          'needs Offload Compositing on the connector. The source blob is left as it is',
+      ),
+    targetConnectorId: z
+      .uuid()
+      .describe('Where the image goes: Azure, vSphere or local (MCS), a PVS store share'),
+    output: name
+      .optional()
+      .describe("A disk on a share: the prepared copy's file name there; <file>-prepared.vhdx when unset"),
+    outputBlob: name
+      .optional()
+      .describe(
+        "sourceBlob: the prepared page blob's name; <name>.vhd for <name>-source.vhd, else " +
+          '<name>-prepared.vhd for <name>.vhd. An existing blob is not overwritten',
+      ),
+    provisioningType: provisioning.describe('What the prepared image is for: MCS or PVS'),
+    ...prepareFields,
+  })
+  .superRefine((body, ctx) => {
+    const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    const onShare = body.shareConnectorId !== undefined || body.fileName !== undefined;
+    if (body.sourceBlob !== undefined) {
+      if (onShare)
+        issue(
+          'sourceBlob',
+          'give the disk on a share (shareConnectorId and fileName) or sourceBlob, not both',
+        );
+      if (body.output !== undefined)
+        issue('output', 'output names a file on a share; a blob is prepared into outputBlob');
+      if (body.outputBlob !== undefined && body.outputBlob === body.sourceBlob)
+        issue('outputBlob', 'the prepared blob must be another than its source, which is left as it is');
+      if (body.platform !== undefined && body.platform !== 'azure')
+        issue('platform', 'a blob in Azure is prepared for Azure');
+      return;
+    }
+    if (!onShare)
+      issue(
+        'fileName',
+        'give the disk to prepare: shareConnectorId and fileName, or sourceBlob (a page blob in the Azure connector)',
+      );
+    else if (body.shareConnectorId === undefined) issue('shareConnectorId', 'the share fileName is on');
+    else if (body.fileName === undefined) issue('fileName', 'the disk on the share to prepare');
+    if (body.outputBlob !== undefined)
+      issue(
+        'outputBlob',
+        'outputBlob names a prepared blob (with sourceBlob); a disk on a share is prepared into output',
+      );
+  });
 const publishBody = z.object({
   shareConnectorId: z.uuid(),
   fileName: diskFile,
@@ -131,6 +178,40 @@ export function ipsResource({ pool, tasks, uploadsDir }: ApiDeps) {
         `connector '${record.name}' is of type '${record.type}'; this needs ${ACCEPTED[kind].join(' or ')}`,
       );
     return record;
+  };
+  /**
+   * The target of a prepare of a blob: an Azure connector (the blob is in its container) that prepares
+   * in a Compositing Engine in Azure. The appliance does not prepare a blob in Azure itself (it would
+   * download the whole disk and upload it again): with Offload Compositing off, or no engine image, it
+   * refuses. Whether the blob is there is asked of Azure by the task's first step (the API does not reach
+   * the platform), before an engine is made.
+   */
+  const blobPrepareTarget = async (id: string): Promise<ConnectorRecord> => {
+    const target = await connector(id, 'body.targetConnectorId', 'prepare-target');
+    const refuse = (message: string) =>
+      new HttpProblem({
+        title: 'Connector cannot take this task',
+        status: 422,
+        detail: `body.sourceBlob: ${message}`,
+        errors: [{ field: 'body.sourceBlob', message }],
+      });
+    if (target.type !== 'azure')
+      throw refuse(
+        `a blob is prepared in the container of an Azure target connector; connector '${target.name}' is ` +
+          `of type '${target.type}': prepare a disk on a share for it (shareConnectorId and fileName)`,
+      );
+    if (!(await offloadCompositingOf(pool, id)))
+      throw refuse(
+        `connector '${target.name}' has Offload Compositing off: a blob in Azure is prepared in a ` +
+          'Compositing Engine in Azure; turn Offload Compositing on (with ceImageId), or prepare the disk ' +
+          'on its share before uploading it',
+      );
+    if (!target.settings.ceImageId)
+      throw refuse(
+        `connector '${target.name}' names no Compositing Engine image (ceImageId), which the engine that ` +
+          'prepares a blob in Azure is made from',
+      );
+    return target;
   };
   /** Starts the task; its object is the connector the task works on (the target, or the export's source). */
   const start = async (
@@ -253,16 +334,35 @@ export function ipsResource({ pool, tasks, uploadsDir }: ApiDeps) {
       path: '/prepare',
       operationId: 'startIpsPrepare',
       summary:
-        'Prepare a copy of a disk on a share for its target platform and provisioning (Prepare-ALImage)',
+        'Prepare a copy of a disk on a share, or of a page blob in an Azure connector (sourceBlob, in a Compositing Engine in Azure), for its target platform and provisioning (Prepare-ALImage)',
       access: 'images.port',
       body: prepareBody,
       status: 202,
       response: taskSchema,
       handle: async ({ body, caller, res }) => {
-        await connector(body.shareConnectorId, 'body.shareConnectorId', 'share');
+        if (body.sourceBlob !== undefined) {
+          const target = await blobPrepareTarget(body.targetConnectorId);
+          const input: IpsBlobPrepareInput = {
+            azureConnectorId: body.targetConnectorId,
+            sourceBlob: body.sourceBlob,
+            ...(body.outputBlob ? { outputBlob: body.outputBlob } : {}),
+            options: await prepareOptions(body, target, body.provisioningType),
+            timeoutMinutes: body.Timeout,
+          };
+          return start(
+            res,
+            'ipsPrepare',
+            { user: caller.name, label: body.sourceBlob, objectId: body.targetConnectorId },
+            input,
+          );
+        }
+        // The schema admits a body without sourceBlob only with both.
+        const shareConnectorId = body.shareConnectorId!;
+        const fileName = body.fileName!;
+        await connector(shareConnectorId, 'body.shareConnectorId', 'share');
         const target = await connector(body.targetConnectorId, 'body.targetConnectorId', 'prepare-target');
         const input = {
-          source: { shareConnectorId: body.shareConnectorId, fileName: body.fileName },
+          source: { shareConnectorId, fileName },
           output: body.output,
           options: await prepareOptions(body, target, body.provisioningType),
           timeoutMinutes: body.Timeout,
@@ -271,7 +371,7 @@ export function ipsResource({ pool, tasks, uploadsDir }: ApiDeps) {
         return start(
           res,
           'ipsPrepare',
-          { user: caller.name, label: body.fileName, objectId: body.targetConnectorId },
+          { user: caller.name, label: fileName, objectId: body.targetConnectorId },
           input,
         );
       },

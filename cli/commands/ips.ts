@@ -18,6 +18,8 @@ const usage = `Usage:
   lamina ips upload  --share CONNECTOR --file FILE --target CONNECTOR [--blob NAME]
   lamina ips prepare --share CONNECTOR --file FILE --target CONNECTOR --provisioning MCS|PVS
                      [--platform azure|vsphere|local] [--output FILE] [PREPARE OPTIONS]
+  lamina ips prepare --source-blob NAME --target AZURE-CONNECTOR --provisioning MCS|PVS
+                     [--output-blob NAME] [PREPARE OPTIONS]
   lamina ips publish --share CONNECTOR --file FILE --target CONNECTOR --provisioning MCS|PVS --name NAME
                      [--blob NAME]
   lamina ips run     --from MCS|PVS --to MCS|PVS --share CONNECTOR --target CONNECTOR --name NAME
@@ -32,7 +34,11 @@ and prints its result; --json prints the task as JSON. CONNECTOR is a connector 
            vSphere: a disk on the connector's datastore; a file share: a copy there
   prepare  a copy of a disk on the share made fit for the target, offline: in a Compositing Engine
            when the target (local or vSphere connector) has Offload Compositing on, else on the
-           appliance; run to Azure with Offload Compositing: upload, then prepare in an Azure engine
+           appliance; run to Azure with Offload Compositing: upload, then prepare in an Azure engine.
+           --source-blob: a page blob already in the Azure connector's container (an upload) prepared
+           in a Compositing Engine in Azure into --output-blob (NAME.vhd for NAME-source.vhd, else
+           NAME-prepared.vhd; an existing blob is not overwritten); the source blob is left as it is.
+           Needs Offload Compositing on the connector (the appliance does not prepare a blob in Azure)
   publish  PVS: <name>.vhdx and <name>.pvp into the store (a file share connector on its path);
            MCS: a master image VM on vSphere or the local connector; on Azure a managed disk, image
            and master image VM made from the uploaded blob (--blob; the file's name with .vhd)
@@ -78,8 +84,12 @@ const BODIES: Record<string, (o: ParsedOptions) => Record<string, unknown>> = {
     ...(o.values.has('blob') ? { blobName: o.values.get('blob') } : {}),
   }),
   prepare: (o) => ({
-    shareConnectorId: required(o, 'share'),
-    fileName: required(o, 'file'),
+    ...(o.values.has('source-blob')
+      ? {
+          sourceBlob: o.values.get('source-blob'),
+          ...(o.values.has('output-blob') ? { outputBlob: o.values.get('output-blob') } : {}),
+        }
+      : { shareConnectorId: required(o, 'share'), fileName: required(o, 'file') }),
     targetConnectorId: required(o, 'target'),
     provisioningType: required(o, 'provisioning'),
     ...(o.values.has('output') ? { output: o.values.get('output') } : {}),
@@ -126,6 +136,8 @@ export const ipsCommand: CliCommand = {
           'provisioning',
           'platform',
           'output',
+          'source-blob',
+          'output-blob',
           'from',
           'to',
           'Timeout',

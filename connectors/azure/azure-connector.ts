@@ -177,6 +177,14 @@ export class AzureConnector implements Connector {
     });
   }
 
+  /** The blob's type (`PageBlob`, `BlockBlob`, `AppendBlob`); undefined when the container has no such blob. */
+  async blobType(blobName: string): Promise<string | undefined> {
+    return this.storage(async (container) => {
+      const blob = container.getBlobClient(blobName);
+      return (await blob.exists()) ? ((await blob.getProperties()).blobType ?? 'blob') : undefined;
+    });
+  }
+
   async hasBlob(blobName: string): Promise<boolean> {
     return this.storage((container) => container.getBlobClient(blobName).exists());
   }

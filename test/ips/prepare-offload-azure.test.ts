@@ -1,5 +1,7 @@
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import type { Task } from '../../api/tasks/task-service';
 import { createConnector } from '../../connectors';
 import { AzureConnector } from '../../connectors/azure/azure-connector';
@@ -7,6 +9,7 @@ import { ENGINE_TAG } from '../../connectors/azure/resource-manager';
 import type { LocalVmHost } from '../../connectors/local/local-vm-host';
 import { getConnector } from '../../db/connectors';
 import { run } from '../../lib/processes';
+import { projectRoot } from '../../lib/project-root';
 import { startAzurite, type Azurite } from '../../runtime/azurite';
 import type { IpsBlobPrepareResult, IpsPrepareResult } from '../../workflows/ips-phases';
 import type { IpsRunResult } from '../../workflows/ips-workflows';
@@ -45,6 +48,11 @@ import { exportHive, expectPreparedLikeAppliance, makeVmwareWindowsDisk } from '
 
 jest.setTimeout(600_000);
 
+const execFileAsync = promisify(execFile);
+const RECORDING_KEY = fs
+  .readFileSync(path.join(__dirname, '..', 'histories', 'recording-key.base64'), 'utf8')
+  .trim();
+
 const GROUP = '/subscriptions/0e2d8e44-1111-4c5e-9d7f-0a1b2c3d4e5f/resourceGroups/lamina-rg';
 const COMPUTE = `${GROUP}/providers/Microsoft.Compute`;
 let app: Appliance;
@@ -57,6 +65,8 @@ let azureId: string;
 let azure: AzureConnector;
 let dir: string;
 let vmId: string;
+/** The VM's disk as made (a synthetic Windows disk with VMware Tools, joined to a domain). */
+let goldDisk: string;
 /** What is there before any task: the engine image, and its blob. */
 let resourcesBefore: string[];
 let blobsBefore: string[];
@@ -64,7 +74,9 @@ let blobsBefore: string[];
 beforeAll(async () => {
   azurite = await startAzurite();
   arm = await armFakeFor(azurite);
-  app = await startAppliance();
+  // The test-only key the committed replay histories are sealed with: this file's runs are the ones
+  // recorded for the Azure engine paths (ipsRun-azure-engine-v1, ipsPrepare-azure-source-blob-v1).
+  app = await startAppliance({ env: { LAMINA_MASTER_KEY: RECORDING_KEY } });
   await serviceClient(azurite).getContainerClient('images').create();
   share = await fileshareConnector(app.api);
   dir = testDir('ips-prepare-offload-azure');
@@ -88,9 +100,9 @@ beforeAll(async () => {
   azureId = created.body.id;
   guestLogs = testDir('ips-azure-engine-guests');
   guests = new AzureEngineGuests(arm, guestLogs);
-  const source = await makeVmwareWindowsDisk(dir, 'local-gold.vhdx');
+  goldDisk = await makeVmwareWindowsDisk(dir, 'local-gold.vhdx');
   const host = createConnector((await getConnector(app.stack.pool, LOCAL_CONNECTOR))!).vms as LocalVmHost;
-  await host.uploadDisk('win10-gold', source);
+  await host.uploadDisk('win10-gold', goldDisk);
   vmId = 'win10-gold-vm';
   await host.createVm({
     id: vmId,
@@ -311,4 +323,235 @@ test('a run stopped while its engine prepares removes the engine VM and both blo
   await expectNoEngine();
   expect(arm.resourceIds()).toEqual(resources);
   expect((await azure.listBlobs('')).sort()).toEqual(blobs);
+});
+
+/**
+ * A page blob already in the connector's container (uploaded by the admin, as Citrix.Image.Uploader or
+ * `lamina ips upload` do), prepared with `sourceBlob`: in an engine in Azure, blob to blob, the source
+ * left as it was. Through the CLI (`lamina ips prepare --source-blob`) and the API.
+ */
+describe('a blob already uploaded, prepared in an engine in Azure (sourceBlob)', () => {
+  let lamina: (...args: string[]) => Promise<string>;
+  /** The gold disk prepared on the appliance for the same target and options: what the engine must write. */
+  let reference: IpsPrepareResult;
+  let sourceEtag: string | undefined;
+  let offloadOffId: string;
+  const etagOf = async (blob: string) =>
+    (await serviceClient(azurite).getContainerClient('images').getBlobClient(blob).getProperties()).etag;
+  /** Engine VMs Resource Manager was asked to make so far. */
+  const engineVmPuts = () =>
+    arm.requests.filter((r) => r.method === 'PUT' && /\/virtualMachines\/lamina-ce-/.test(r.path)).length;
+  const prepareBlob = (body: Record<string, unknown>) =>
+    app.api.post('/api/ips/prepare', {
+      targetConnectorId: azureId,
+      provisioningType: 'MCS',
+      DomainUnjoin: true,
+      ...body,
+    });
+
+  beforeAll(async () => {
+    const token = await app.api.post('/api/tokens', { name: 'cli' });
+    expect(token.status).toBe(201);
+    const env = { ...process.env, LAMINA_API_URL: app.stack.apiUrl!, LAMINA_API_TOKEN: token.body.token };
+    lamina = async (...args) =>
+      (await execFileAsync(process.execPath, [path.join(projectRoot(), 'bin', 'lamina'), ...args], { env }))
+        .stdout;
+    await azure.uploadVhd(goldDisk, 'Gold-source.vhd');
+    sourceEtag = await etagOf('Gold-source.vhd');
+    fs.copyFileSync(goldDisk, path.join(share.mountPoint, 'gold.vhdx'));
+    reference = await completed<IpsPrepareResult>(
+      app.api,
+      await app.api.post('/api/ips/prepare', {
+        shareConnectorId: share.id,
+        fileName: 'gold.vhdx',
+        targetConnectorId: azureId,
+        provisioningType: 'MCS',
+        DomainUnjoin: true,
+      }),
+    );
+    const offloadOff = await app.api.post('/api/connectors', {
+      type: 'azure',
+      name: 'Azure (Azurite) without engines',
+      settings: azuriteSettings(azurite, armSettings(arm)),
+      secrets: { clientSecret: ARM_SECRET, storageKey: azurite.accountKey },
+    });
+    expect(offloadOff.status).toBe(201);
+    offloadOffId = offloadOff.body.id;
+  }, 600_000);
+
+  it('prepares it into <name>.vhd for <name>-source.vhd with lamina ips prepare --source-blob, the source left as it was', async () => {
+    const resources = arm.resourceIds();
+    const blobs = await azure.listBlobs('');
+    const task = JSON.parse(
+      await lamina(
+        'ips',
+        'prepare',
+        '--source-blob',
+        'Gold-source.vhd',
+        '--target',
+        azureId,
+        '--provisioning',
+        'MCS',
+        '--DomainUnjoin',
+        '--wait',
+        '--json',
+      ),
+    ) as Task;
+    expect(task).toMatchObject({ type: 'ipsPrepare', state: 'completed' });
+    const prepared = task.result as IpsBlobPrepareResult;
+    expect(prepared).toMatchObject({
+      blobName: 'Gold.vhd',
+      sourceBlob: 'Gold-source.vhd',
+      url: `${azurite.blobEndpoint}/images/Gold.vhd`,
+    });
+    expect(guests.booted).toContain(prepared.engineId);
+    expect(JSON.stringify(task)).not.toMatch(/sig=/);
+    expect(prepared.steps).toEqual(reference.steps);
+
+    const blob = path.join(dir, 'gold-prepared-blob.vhd');
+    await azure.downloadBlob('Gold.vhd', blob);
+    expect(prepared.blobSize).toBe(fs.statSync(blob).size);
+    const volume = await expectPreparedLikeAppliance(
+      blob,
+      path.join(share.mountPoint, reference.fileName),
+      dir,
+      'removed',
+    );
+    expect(await exportHive(volume, 'SYSTEM', '\\ControlSet001\\Services', dir)).toContain(
+      '"SanPolicy"=dword:00000001',
+    );
+    fs.rmSync(blob);
+    // The source: not written (same ETag), and still the gold disk (qemu-img compare -f vpc).
+    expect(await etagOf('Gold-source.vhd')).toBe(sourceEtag);
+    const source = path.join(dir, 'gold-source-blob.vhd');
+    await azure.downloadBlob('Gold-source.vhd', source);
+    await run('qemu-img', ['compare', '-f', 'vpc', '-F', 'vhdx', source, goldDisk]);
+    fs.rmSync(source);
+    // Left: the prepared blob; no engine VM, disk or NIC.
+    await expectNoEngine();
+    expect(arm.resourceIds()).toEqual(resources);
+    expect((await azure.listBlobs('')).sort()).toEqual([...blobs, 'Gold.vhd'].sort());
+  }, 600_000);
+
+  it('refuses a blob that is not there, naming it, and an output blob that is, before an engine is made', async () => {
+    const blobs = (await azure.listBlobs('')).sort();
+    const puts = engineVmPuts();
+    const missing = await prepareBlob({ sourceBlob: 'Nope-source.vhd' });
+    const missingTask = await finished(app.api, missing);
+    expect(missingTask.state).toBe('failed');
+    expect(missingTask.error).toContain(
+      `${azurite.blobEndpoint}/images/Nope-source.vhd does not exist: container 'images' has no blob 'Nope-source.vhd'`,
+    );
+    await failureLogged(missing.body.id);
+    expectWorkerFailures(
+      { type: 'ipsBlobPrepareCheck', error: /Nope-source\.vhd does not exist/ },
+      { kind: 'workflow', error: /Nope-source\.vhd does not exist/ },
+    );
+
+    // Gold.vhd is the default output of Gold-source.vhd, and there already: not overwritten, not removed.
+    const preparedEtag = await etagOf('Gold.vhd');
+    const exists = await prepareBlob({ sourceBlob: 'Gold-source.vhd' });
+    const existsTask = await finished(app.api, exists);
+    expect(existsTask.state).toBe('failed');
+    expect(existsTask.error).toContain(`${azurite.blobEndpoint}/images/Gold.vhd exists already`);
+    await failureLogged(exists.body.id);
+    expectWorkerFailures(
+      { type: 'ipsBlobPrepareCheck', error: /Gold\.vhd exists already/ },
+      { kind: 'workflow', error: /Gold\.vhd exists already/ },
+    );
+    expect(await etagOf('Gold.vhd')).toBe(preparedEtag);
+
+    expect(engineVmPuts()).toBe(puts);
+    expect(await engineRecords(app)).toBe(0);
+    expect((await azure.listBlobs('')).sort()).toEqual(blobs);
+  });
+
+  it('refuses sourceBlob with a share source, for a connector other than Azure, and on Azure with Offload Compositing off', async () => {
+    const both = await prepareBlob({
+      sourceBlob: 'Gold-source.vhd',
+      shareConnectorId: share.id,
+      fileName: 'gold.vhdx',
+    });
+    expect(both.status).toBe(400);
+    expect(both.body.errors).toEqual([
+      {
+        field: 'body.sourceBlob',
+        message: 'give the disk on a share (shareConnectorId and fileName) or sourceBlob, not both',
+      },
+    ]);
+    const neither = await prepareBlob({});
+    expect(neither.status).toBe(400);
+    expect(neither.body.errors).toEqual([
+      {
+        field: 'body.fileName',
+        message:
+          'give the disk to prepare: shareConnectorId and fileName, or sourceBlob (a page blob in the Azure connector)',
+      },
+    ]);
+    const same = await prepareBlob({ sourceBlob: 'Gold-source.vhd', outputBlob: 'Gold-source.vhd' });
+    expect(same.status).toBe(400);
+    expect(same.body.errors[0].field).toBe('body.outputBlob');
+
+    const local = await prepareBlob({ sourceBlob: 'Gold-source.vhd', targetConnectorId: LOCAL_CONNECTOR });
+    expect(local.status).toBe(422);
+    expect(local.body.errors).toEqual([
+      {
+        field: 'body.sourceBlob',
+        message: expect.stringMatching(/is of type 'local': prepare a disk on a share for it/),
+      },
+    ]);
+    // The CLI says the API's refusal and exits non-zero.
+    await expect(
+      lamina(
+        'ips',
+        'prepare',
+        '--source-blob',
+        'Gold-source.vhd',
+        '--target',
+        offloadOffId,
+        '--provisioning',
+        'MCS',
+      ),
+    ).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining(
+        "connector 'Azure (Azurite) without engines' has Offload Compositing off: a blob in Azure is prepared in a Compositing Engine in Azure",
+      ),
+    });
+  });
+
+  it('removes the prepared blob and the engine when the prepare fails or is stopped, and leaves the source', async () => {
+    const resources = arm.resourceIds();
+    const blobs = (await azure.listBlobs('')).sort();
+    // A disk without a partition table: the engine fails to prepare it.
+    const blank = path.join(dir, 'blank-for-blob.vhdx');
+    await run('qemu-img', ['create', '-f', 'vhdx', blank, '64M']);
+    await azure.uploadVhd(blank, 'Blank.vhd');
+    const blankEtag = await etagOf('Blank.vhd');
+    const failed = await prepareBlob({ sourceBlob: 'Blank.vhd' });
+    const failedTask = await finished(app.api, failed);
+    expect(failedTask.state).toBe('failed');
+    expect(failedTask.error).toMatch(/no MBR or GPT partition table/);
+    await failureLogged(failed.body.id);
+    expectWorkerFailures({ kind: 'workflow', error: /no MBR or GPT partition table/ });
+    await expectNoEngine();
+    expect(await etagOf('Blank.vhd')).toBe(blankEtag);
+    expect((await azure.listBlobs('')).sort()).toEqual([...blobs, 'Blank.vhd'].sort());
+
+    const stopped = await prepareBlob({ sourceBlob: 'Gold-source.vhd', outputBlob: 'Gold-stopped.vhd' });
+    expect(stopped.status).toBe(202);
+    await eventually(
+      async () =>
+        [...guests.running.keys()].some((id) =>
+          /registered with task/.test(fs.readFileSync(path.join(guestLogs, `${id}.log`), 'utf8')),
+        ),
+      300_000,
+    );
+    expect((await app.api.post(`/api/tasks/${stopped.body.id}/stop`, {})).status).toBe(200);
+    expect((await finished(app.api, stopped)).state).toBe('cancelled');
+    await expectNoEngine();
+    expect(await etagOf('Gold-source.vhd')).toBe(sourceEtag);
+    expect(arm.resourceIds()).toEqual(resources);
+    expect((await azure.listBlobs('')).sort()).toEqual([...blobs, 'Blank.vhd'].sort());
+  }, 600_000);
 });
