@@ -33,7 +33,7 @@ export interface OffloadDeps extends ConnectorAccessDeps {
   iscsiChapKey: Buffer;
   repositoryDir: string;
   offload: {
-    /** What every engine's environment starts with: where Temporal is, and its payload key. */
+    /** What every engine's environment starts with: where Temporal is, and the payload codec's keys. */
     engineEnvironment: Record<string, string>;
     /** The appliance's address as engines reach it (its iSCSI portal and Temporal). */
     engineAddress: string;

@@ -23,9 +23,34 @@ export class PayloadDecryptionError extends Error {
   }
 }
 
+/**
+ * The environment variable that hands a Compositing Engine the codec keys (base64, comma-separated,
+ * the sealing key first): an engine is a worker of the deployment and must open and seal its task's
+ * payloads, but it gets only these derived keys, never the master key, which also opens every secret
+ * the appliance stores (connector passwords, tokens). An engine VM's launch environment is readable
+ * on its platform (vSphere guestinfo, Azure custom data) by whoever can read the VM's settings.
+ */
+export const PAYLOAD_KEYS_VARIABLE = 'LAMINA_PAYLOAD_KEYS';
+
 export function deriveCodecKey(masterKey: Buffer): Buffer {
   if (masterKey.length !== MASTER_KEY_BYTES) throw new Error(`master key must be ${MASTER_KEY_BYTES} bytes`);
   return Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), CODEC_KEY_INFO, MASTER_KEY_BYTES));
+}
+
+/** The value of PAYLOAD_KEYS_VARIABLE for a master key ring: its codec keys, in the ring's order. */
+export function encodePayloadKeys(masterKeys: Buffer[]): string {
+  return masterKeys.map((key) => deriveCodecKey(key).toString('base64')).join(',');
+}
+
+/** The codec of an engine, from the value of PAYLOAD_KEYS_VARIABLE (encodePayloadKeys). */
+export function codecFromPayloadKeys(value: string): PayloadEncryptionCodec {
+  const keys = value.split(',').map((item) => Buffer.from(item.trim(), 'base64'));
+  if (keys.some((key) => key.length !== MASTER_KEY_BYTES)) {
+    throw new Error(
+      `${PAYLOAD_KEYS_VARIABLE} must hold ${MASTER_KEY_BYTES}-byte base64 keys, comma-separated`,
+    );
+  }
+  return new PayloadEncryptionCodec(keys, 'codec');
 }
 
 const text = (value: string) => new TextEncoder().encode(value);
@@ -48,9 +73,10 @@ export class PayloadEncryptionCodec implements PayloadCodec {
   private readonly keys: Map<string, Buffer>;
   private readonly sealingKeyId: string;
 
-  constructor(masterKeys: Buffer[]) {
-    if (masterKeys.length === 0) throw new Error('the payload codec needs at least one master key');
-    const derived = masterKeys.map(deriveCodecKey);
+  /** `keys`: the master key ring (the codec keys are derived from it), or codec keys already derived. */
+  constructor(keys: Buffer[], kind: 'master' | 'codec' = 'master') {
+    if (keys.length === 0) throw new Error('the payload codec needs at least one key');
+    const derived = kind === 'master' ? keys.map(deriveCodecKey) : keys;
     this.keys = new Map(derived.map((key) => [keyId(key), key]));
     this.sealingKeyId = keyId(derived[0]);
   }

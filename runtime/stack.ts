@@ -184,7 +184,7 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
               iscsiTargets,
               iscsiChapKey: masterKeys[0],
               offload: {
-                engineEnvironment: engineEnvironment(config, temporalAddress, masterKeys[0]),
+                engineEnvironment: engineEnvironment(config, temporalAddress, masterKeys),
                 engineAddress: config.compositingEngines.address,
                 networkNamespace: config.compositingEngines.networkNamespace,
                 registrationSeconds: config.compositingEngines.registrationSeconds,

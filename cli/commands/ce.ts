@@ -5,8 +5,7 @@ import { Client } from '@temporalio/client';
 import { ENGINE_ENVIRONMENT, registrationProof } from '../../activities/offload-engines';
 import { loadConfig } from '../../config/env';
 import { ENGINE_DATASTORE_SESSION } from '../../connectors/ce-host';
-import { loadMasterKeys } from '../../config/master-key';
-import { PayloadEncryptionCodec } from '../../config/payload-codec';
+import { codecFromPayloadKeys, PAYLOAD_KEYS_VARIABLE } from '../../config/payload-codec';
 import { connectClient, connectWorker } from '../../runtime/temporal-connection';
 import { createCeWorker } from '../../worker/ce-worker';
 import { engineRegistered } from '../../workflows/offload-compose';
@@ -25,12 +24,13 @@ template's boot unit starts it with the environment the VM carries in guestinfo.
 It registers with the task that made it, proving its one-time token, then composes the task's layers,
 read over iSCSI from the appliance's target, straight into the platform's storage. Everything comes from
 its environment, never from arguments (which every user of the machine can read):
-  ${E.id}, ${E.task}, ${E.token}            who it is, whom it registers with, its one-time token
-  ${E.initiator}, ${E.chapSecret}     its iSCSI initiator name and CHAP secret
+  ${E.id}, ${E.task}, ${E.token}     who it is, whom it registers with, its one-time token
+  ${E.initiator}, ${E.chapSecret}        its iSCSI initiator name and CHAP secret
   ${E.targetChapSecret}                      mutual CHAP, when the target proves itself too
   ${ENGINE_DATASTORE_SESSION}                       vSphere: the engine's own vCenter session, with which it
                                                     writes the image into the datastore (logged out after)
-  TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, LAMINA_MASTER_KEY   the cluster and its payload key
+  TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE              the cluster
+  ${PAYLOAD_KEYS_VARIABLE}                               the payload codec's keys (never the master key)
 Ends on SIGTERM or SIGINT; a compose running then is cancelled and removes what it wrote.`;
 
 function required(name: string): string {
@@ -51,7 +51,7 @@ export const ceCommand: CliCommand = {
     const config = loadConfig();
     if (!config.temporal.address) throw new UsageError('TEMPORAL_ADDRESS is not set');
     const temporal = { ...config.temporal, address: config.temporal.address };
-    const dataConverter = { payloadCodecs: [new PayloadEncryptionCodec(loadMasterKeys(config))] };
+    const dataConverter = { payloadCodecs: [codecFromPayloadKeys(required(PAYLOAD_KEYS_VARIABLE))] };
 
     const workDir = await fs.mkdtemp(path.join(os.tmpdir(), `lamina-ce-${engineId.slice(0, 8)}-`));
     const workerConnection = await connectWorker(temporal);

@@ -5,12 +5,15 @@ import { Client } from '@temporalio/client';
 import { METADATA_ENCODING_KEY, type Payload } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import {
+  codecFromPayloadKeys,
   ENCRYPTED_ENCODING,
   KEY_ID_METADATA,
+  PAYLOAD_KEYS_VARIABLE,
   PayloadDecryptionError,
   PayloadEncryptionCodec,
 } from '../../config/payload-codec';
-import { keyId } from '../../config/secret-box';
+import { keyId, SecretBox } from '../../config/secret-box';
+import { engineEnvironment } from '../../runtime/engine-environment';
 import type { Stack } from '../../runtime/stack';
 import { temporalCliPath } from '../../runtime/temporal-dev-server';
 import { ADMINISTRATOR, administratorClient, ApiClient, sessionClient } from '../api-client';
@@ -87,6 +90,43 @@ describe('payload codec', () => {
     );
     const otherKid = { ...sealed, metadata: { ...sealed.metadata, [KEY_ID_METADATA]: text('0'.repeat(16)) } };
     await expect(codec.decode([otherKid])).rejects.toThrow(/does not hold/);
+  });
+
+  it("gives a Compositing Engine the codec's keys, which open its payloads but no stored secret", async () => {
+    const config = {
+      temporal: { namespace: 'default' },
+      compositingEngines: { address: '10.0.0.5' },
+    } as Parameters<typeof engineEnvironment>[0];
+    const environment = engineEnvironment(config, '127.0.0.1:7233', keys);
+    expect(environment.TEMPORAL_ADDRESS).toBe('10.0.0.5:7233');
+    expect(environment).not.toHaveProperty('LAMINA_MASTER_KEY');
+    for (const key of keys) {
+      expect(Object.values(environment).join('\n')).not.toContain(key.toString('base64'));
+      expect(Object.values(environment).join('\n')).not.toContain(key.toString('hex'));
+    }
+
+    // Both ways between the appliance and the engine, including a payload sealed before a rotation.
+    const engine = codecFromPayloadKeys(environment[PAYLOAD_KEYS_VARIABLE]);
+    const appliance = new PayloadEncryptionCodec(keys);
+    const [beforeRotation] = await new PayloadEncryptionCodec([keys[1]]).encode([clearPayload('old')]);
+    const [fromAppliance] = await appliance.encode([clearPayload({ layer: 'Office' })]);
+    const opened = await engine.decode([fromAppliance, beforeRotation]);
+    expect(opened.map((p) => JSON.parse(Buffer.from(p.data!).toString()))).toEqual([
+      { layer: 'Office' },
+      'old',
+    ]);
+    const [fromEngine] = await engine.encode([clearPayload('report')]);
+    expect(JSON.parse(Buffer.from((await appliance.decode([fromEngine]))[0].data!).toString())).toBe(
+      'report',
+    );
+
+    // The engine's keys cannot open what the master key seals (connector passwords, tokens).
+    const sealed = new SecretBox(keys).seal('vCenter password');
+    const engineKeys = environment[PAYLOAD_KEYS_VARIABLE].split(',').map((k) => Buffer.from(k, 'base64'));
+    expect(() => new SecretBox(engineKeys).open(sealed)).toThrow();
+    expect(() => codecFromPayloadKeys('c2hvcnQ=')).toThrow(
+      `${PAYLOAD_KEYS_VARIABLE} must hold 32-byte base64 keys, comma-separated`,
+    );
   });
 });
 
