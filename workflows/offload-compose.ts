@@ -111,7 +111,12 @@ function engineLost(err: unknown): boolean {
  * mid-compose is replaced (the compose is reproducible: same layers, same bytes); one that never
  * registers fails the task after the connector's registration time.
  */
-export async function offloadCompose(input: OffloadComposeInput): Promise<ComposedImage> {
+export interface OffloadedImage extends ComposedImage {
+  /** The engine whose compose made the image, and how many engines the task launched (a lost one is replaced). */
+  compositedBy: { engineId: string; enginesLaunched: number };
+}
+
+export async function offloadCompose(input: OffloadComposeInput): Promise<OffloadedImage> {
   const taskId = workflowInfo().workflowId;
   const targetName = `offload-${uuid4()}`;
   const initiatorName = initiatorNameFor(targetName);
@@ -186,7 +191,12 @@ export async function offloadCompose(input: OffloadComposeInput): Promise<Compos
       });
       // The image is the task's result now: the caller decides whether it stays.
       saga.keep(output);
-      return { sha256: composed.sha256, sizeBytes: composed.sizeBytes, ...stored };
+      return {
+        sha256: composed.sha256,
+        sizeBytes: composed.sizeBytes,
+        ...stored,
+        compositedBy: { engineId, enginesLaunched: engines },
+      };
     }
   });
 }

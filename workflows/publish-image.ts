@@ -5,7 +5,7 @@ import { DISK_FIRMWARE } from '../domain/firmware';
 import { CONTAINER_FORMAT } from '../domain/image-formats';
 import { WORKFLOW_TAG, type ScriptsReport } from '../domain/vm-contract';
 import { appliance, copying, diskWork } from './activity-proxies';
-import { offloadCompose, offloading } from './offload-compose';
+import { offloadCompose, offloading, type OffloadedImage } from './offload-compose';
 import { imageFileName, imageName } from './image-names';
 import { withSaga, type Compensation } from './saga';
 import { scriptsReported, vmPoweredOff } from './signals';
@@ -28,6 +28,8 @@ export interface PublishImageResult {
   conflicts: { files: number; registry: number; summary: string[] };
   vm?: { id: string; name: string; snapshot: string; refs?: Snapshot['refs']; scripts?: ScriptsReport };
   postPublish: PostPublishResult;
+  /** With Offload Compositing: the Compositing Engine that composed the image (OffloadedImage). */
+  compositedBy?: OffloadedImage['compositedBy'];
 }
 
 /** Tasks started before master disks had a location exported the disk to name its path. */
@@ -227,6 +229,11 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
       },
       vm,
       postPublish,
+      // Undefined for a compose on the appliance, and for offloaded composes that finished before
+      // offloadCompose named its engine.
+      ...(offloaded && (composed as OffloadedImage).compositedBy
+        ? { compositedBy: (composed as OffloadedImage).compositedBy }
+        : {}),
     };
   });
 }

@@ -19,6 +19,8 @@ import { expectWorkerFailures, failureLogged, testDir } from '../harness';
 import {
   composingEngine,
   engineFiles,
+  engineIds,
+  enginePid,
   engineRecords,
   localCompose,
   offloadEnvironment,
@@ -34,6 +36,8 @@ import {
  */
 
 jest.setTimeout(600_000);
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 let app: Appliance;
 let os: { layerId: string; versionId: string };
@@ -68,6 +72,7 @@ const publish = async (name: string) =>
 test('an offloaded publish writes, through an engine, the image a local compose writes', async () => {
   const result = await completed<PublishImageResult>(app.api, await publish('Offloaded'));
 
+  expect(result.compositedBy).toEqual({ engineId: expect.stringMatching(UUID), enginesLaunched: 1 });
   expect(result.sha256).toBe(sha256(localImage));
   const snapshotDisk = path.join(
     storagePool(app),
@@ -84,11 +89,14 @@ test('an offloaded publish writes, through an engine, the image a local compose 
 test('an engine killed mid-compose is replaced, and the image is the same', async () => {
   const started = await publish('Killed');
   const pid = await composingEngine(app);
+  const killed = engineIds(app).find((id) => enginePid(app, id) === pid);
+  expect(killed).toMatch(UUID);
   // The whole engine at once, as a VM that dies: the worker and its lamina_ntfs children.
   process.kill(-pid, 'SIGKILL');
   const result = await completed<PublishImageResult>(app.api, started);
 
   expect(result.sha256).toBe(sha256(localImage));
+  expect(result.compositedBy?.enginesLaunched).toBe(2);
   const history = await app.stack.client.workflow
     .getHandle(`${started.body.id}-offload-compose`)
     .fetchHistory();
@@ -96,6 +104,9 @@ test('an engine killed mid-compose is replaced, and the image is the same', asyn
     (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'createCompositingEngine',
   );
   expect(engines).toHaveLength(2);
+  // The result names the engine that finished the compose, not the one killed.
+  expect(result.compositedBy?.engineId).toMatch(UUID);
+  expect(result.compositedBy?.engineId).not.toBe(killed);
   await expectNothingLeft();
 });
 
