@@ -95,7 +95,7 @@ export async function benchVsphereOffloadBytes(
   try {
     const session = await connector.session();
     const before = proxy.sent();
-    const cookie = await connector.loginForEngine();
+    const { cookie } = await connector.loginForEngine();
     await uploadSparseImage(
       {
         kind: 'datastore',

@@ -55,6 +55,8 @@ export class VimClient {
   readonly sdk: URL;
   /** `vmware_soap_session=…`, also accepted by the datastore /folder endpoint. */
   sessionCookie = '';
+  /** The logged-in session's key (UserSession.key): what TerminateSession takes, no credential itself. */
+  sessionKey = '';
   serviceContent!: ServiceContent;
   /** In a #private field so that logging or inspecting the client never shows it. */
   readonly #password: string;
@@ -170,11 +172,12 @@ export class VimClient {
 
   private async login(): Promise<void> {
     try {
-      await this.post(
+      const response = await this.post(
         'Login',
         this.serviceContent.sessionManager,
         fragment(xml('userName', this.username), xml('password', this.#password)),
       );
+      this.sessionKey = response.at('returnval', 'key')?.text ?? '';
     } catch (err) {
       if (err instanceof VimFault) {
         throw new VimFault(

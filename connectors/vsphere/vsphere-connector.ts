@@ -13,12 +13,13 @@ import {
 } from './inventory';
 import type { VsphereConnectorSecrets, VsphereConnectorSettings } from './settings';
 import type { ProgressCallback } from './tasks';
-import { VsphereCeHost, type EngineHostOperations } from './ce-host/vsphere-ce-host';
+import { VsphereCeHost, type EngineHostOperations, type EngineSession } from './ce-host/vsphere-ce-host';
 import { CertificateRejected } from './tls-trust';
 import { VimClient, VimConnectionError } from './vim-client';
 import { VimFault, type MoRef } from './vim-fault';
 import * as vms from './virtual-machines';
 import { isDescriptor, parseExtents } from './vmdk-descriptor';
+import { xml } from './xml';
 import { VsphereVmHost } from './vsphere-vm-host';
 import type { CreateVmRequest, VsphereOperations, VsphereSession } from './vsphere-session';
 
@@ -276,11 +277,24 @@ export class VsphereConnector implements Connector, VsphereOperations, EngineHos
     if (vm) await vms.destroyVm(session.client, vm, options);
   }
 
-  /** A session of its own for one Compositing Engine, let go of unused: the engine logs it out. */
-  async loginForEngine(): Promise<string> {
+  /**
+   * A session of its own for one Compositing Engine, let go of unused: the engine logs it out, and the
+   * engine's removal ends it (endEngineSession) if the engine did not.
+   */
+  async loginForEngine(): Promise<EngineSession> {
     const client = await this.connect();
     client.release();
-    return client.sessionCookie;
+    return { cookie: client.sessionCookie, key: client.sessionKey };
+  }
+
+  /** Ends an engine's session (TerminateSession by its key); one already logged out or expired is fine. */
+  async endEngineSession(key: string): Promise<void> {
+    const { client } = await this.session();
+    try {
+      await client.invoke('TerminateSession', client.serviceContent.sessionManager, xml('sessionId', key));
+    } catch (err) {
+      if (!(err instanceof VimFault && err.fault === 'NotFound')) throw err;
+    }
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,5 @@
-import { ENGINE_ENVIRONMENT_KEY } from '../../connectors/vsphere/ce-host/engine-vms';
-import { listObjects } from '../../connectors/vsphere/property-collector';
+import { ENGINE_ENVIRONMENT_KEY, ENGINE_SESSION_KEY } from '../../connectors/vsphere/ce-host/engine-vms';
+import { listObjects, readProperties } from '../../connectors/vsphere/property-collector';
 import { extraConfigOf } from '../../connectors/vsphere/virtual-machines';
 import type { VsphereConnector } from '../../connectors/vsphere/vsphere-connector';
 import { EngineGuestProcesses } from './engine-guest-processes';
@@ -11,6 +11,9 @@ import { EngineGuestProcesses } from './engine-guest-processes';
  * ended when its VM is powered off or destroyed.
  */
 export class EngineGuests extends EngineGuestProcesses {
+  /** The keys of the vCenter sessions the engine VMs seen were given. */
+  readonly sessionKeys = new Set<string>();
+
   constructor(
     private readonly inspector: VsphereConnector,
     logDir: string,
@@ -30,9 +33,21 @@ export class EngineGuests extends EngineGuestProcesses {
     for (const vm of vms) {
       const config = extraConfigOf(vm.props.get('config.extraConfig'));
       const environment = config.get(ENGINE_ENVIRONMENT_KEY);
+      const sessionKey = config.get(ENGINE_SESSION_KEY);
+      if (sessionKey) this.sessionKeys.add(sessionKey);
       if (environment && vm.props.get('runtime.powerState')?.text === 'poweredOn')
         on.set(config.get('lamina.engine')!, environment);
     }
     return on;
+  }
+
+  /** Sessions given to engine VMs that vCenter still has: none once their engines are removed. */
+  async liveEngineSessions(): Promise<string[]> {
+    const { client } = await this.inspector.session();
+    const sessions = (
+      await readProperties(client, client.serviceContent.sessionManager, ['sessionList'])
+    ).get('sessionList');
+    const live = (sessions?.children ?? []).map((session) => session.textOf('key'));
+    return [...this.sessionKeys].filter((key) => live.includes(key));
   }
 }

@@ -119,6 +119,8 @@ const leftovers = () =>
 
 async function expectNothingLeft(): Promise<void> {
   expect(await inspector.ce.listEngines()).toEqual([]);
+  // The engines' own vCenter sessions end with them, whether or not the engine logged out itself.
+  expect(await guests.liveEngineSessions()).toEqual([]);
   await eventually(async () => guests.running.size === 0);
   expect(targetsShown(app)).not.toMatch(/Target \d+:/);
   expect(leftovers()).toEqual([]);
@@ -137,6 +139,9 @@ function allocatedBytes(image: string): number {
 
 test('an offloaded publish writes the sparse VMDK into the datastore and makes the master image VM of it', async () => {
   const result = await completed<PublishImageResult>(app.api, await publish('Offloaded'));
+  // It names the engine VM that composed it (lamina-ce-<first 8 of its id>), the one powered on.
+  expect(result.compositedBy).toEqual({ engineId: expect.any(String), enginesLaunched: 1 });
+  expect(guests.booted).toContain(result.compositedBy!.engineId);
 
   // The master image VM has what the template VM asks for: UEFI, secure boot, a vTPM.
   const { client } = await inspector.session();
@@ -181,10 +186,14 @@ test('a stopped offloaded publish removes the engine VM, the target and the part
 test('an engine whose CHAP secret is wrong fails the task naming the CHAP user, and its VM is removed', async () => {
   // The guest starts with a secret that is not its task's (a broken engine template, say).
   guests.tamper = (environment) => ({ ...environment, LAMINA_CE_CHAP_SECRET: 'not-the-engines-secret' });
+  const sessionsBefore = guests.sessionKeys.size;
   try {
     const task = await finished(app.api, await publish('Refused'));
 
     expect(task.state).toBe('failed');
+    // The engine never reached its upload, so it never logged its vCenter session out: the removal of
+    // the engine ends it (expectNothingLeft).
+    expect(guests.sessionKeys.size).toBe(sessionsBefore + 1);
     expect(task.error).toMatch(/CHAP user '[^']+' not accepted/);
     expectWorkerFailures({ kind: 'workflow', error: /not accepted/ });
     await expectNothingLeft();

@@ -13,6 +13,8 @@ import { fragment, xml } from '../xml';
 export const ENGINE_MARK = 'lamina.engine';
 /** What the guest reads with `vmtoolsd --cmd "info-get guestinfo.lamina.ce.environment"`. */
 export const ENGINE_ENVIRONMENT_KEY = 'guestinfo.lamina.ce.environment';
+/** The key of the engine's own vCenter session, by which its removal ends it (not a credential). */
+export const ENGINE_SESSION_KEY = 'lamina.engine.session';
 
 const NIC_TYPES = ['VirtualVmxnet3', 'VirtualE1000e', 'VirtualE1000', 'VirtualVmxnet2', 'VirtualPCNet32'];
 
@@ -26,6 +28,7 @@ export async function cloneEngineVm(
     placement: VmPlacement;
     datastore: MoRef;
     environment: Record<string, string>;
+    sessionKey: string;
   },
 ): Promise<MoRef> {
   const { placement } = request;
@@ -52,7 +55,7 @@ export async function cloneEngineVm(
         ),
       )
     : undefined;
-  const values = engineConfig(request.id, request.environment);
+  const values = engineConfig(request.id, request.environment, request.sessionKey);
   const spec = xml(
     'spec',
     fragment(
@@ -117,12 +120,26 @@ export async function markEngineVm(
   await waitForTask(client, moRefOf(response.child('returnval')!), `mark Compositing Engine ${id}`);
 }
 
-/** The advanced configuration that marks engine `id` and hands its guest the environment. */
-export function engineConfig(id: string, environment: Record<string, string>): Record<string, string> {
+/**
+ * The advanced configuration that marks engine `id`, hands its guest the environment and keeps the key of
+ * the vCenter session it was given.
+ */
+export function engineConfig(
+  id: string,
+  environment: Record<string, string>,
+  sessionKey: string,
+): Record<string, string> {
   return {
     [ENGINE_MARK]: id,
     [ENGINE_ENVIRONMENT_KEY]: Buffer.from(JSON.stringify(environment)).toString('base64'),
+    [ENGINE_SESSION_KEY]: sessionKey,
   };
+}
+
+/** The key of the vCenter session engine VM `vm` was given, if it has one. */
+export async function engineSessionKey(client: VimClient, vm: MoRef): Promise<string | undefined> {
+  const config = (await readProperties(client, vm, ['config.extraConfig'])).get('config.extraConfig');
+  return extraConfigOf(config).get(ENGINE_SESSION_KEY) || undefined;
 }
 
 /** Engine VMs in `folder`: engine id → VM. */

@@ -10,15 +10,24 @@ import {
   cloneEngineVm,
   datastoreRef,
   engineConfig,
+  engineSessionKey,
   engineVms,
   markEngineVm,
   vmFolderPath,
 } from './engine-vms';
 
+/** A vCenter session logged in for one engine: the cookie it is handed, the key that ends it. */
+export interface EngineSession {
+  cookie: string;
+  key: string;
+}
+
 /** What the CE host needs of the connector beyond the VmHost's operations. */
 export interface EngineHostOperations extends VsphereOperations {
-  /** A vCenter session logged in for one engine and let go of: its cookie (the engine logs it out). */
-  loginForEngine(): Promise<string>;
+  /** A vCenter session logged in for one engine and let go of (the engine logs it out). */
+  loginForEngine(): Promise<EngineSession>;
+  /** Ends an engine's session by its key, if it still lives (an engine killed, or that failed). */
+  endEngineSession(key: string): Promise<void>;
 }
 
 /**
@@ -50,13 +59,12 @@ export class VsphereCeHost implements CeHost {
     const { client } = session;
     let vm = (await engineVms(client, session.folder.ref)).get(launch.id);
     if (!vm) {
-      const environment = {
-        ...launch.environment,
-        [ENGINE_DATASTORE_SESSION]: await this.#ops.loginForEngine(),
-      };
+      const engineSession = await this.#ops.loginForEngine();
+      const environment = { ...launch.environment, [ENGINE_DATASTORE_SESSION]: engineSession.cookie };
       // A clone whose activity died before it was marked is this engine's: same name, unmarked.
       vm = await vms.findVmInFolder(client, session.folder.ref, launch.name);
-      if (vm) await markEngineVm(client, vm, launch.id, engineConfig(launch.id, environment));
+      if (vm)
+        await markEngineVm(client, vm, launch.id, engineConfig(launch.id, environment, engineSession.key));
       else
         vm = await cloneEngineVm(
           client,
@@ -69,17 +77,24 @@ export class VsphereCeHost implements CeHost {
             placement: session.placement,
             datastore: await datastoreRef(client, session.datacenter.ref, session.placement.datastore),
             environment,
+            sessionKey: engineSession.key,
           },
         );
     }
     await vms.powerOn(client, vm);
   }
 
-  /** Powers the engine VM off and destroys it with its disks, then its folder (what vcsim leaves). */
+  /**
+   * Ends the engine's vCenter session (its cookie sat in guestinfo, which whoever may read the VM's
+   * settings can read: it must not outlive the engine), then powers the VM off and destroys it with its
+   * disks, then its folder (what vcsim leaves).
+   */
   async destroyEngine(id: string): Promise<void> {
     const session = await this.#ops.session();
     const vm = (await engineVms(session.client, session.folder.ref)).get(id);
     if (!vm) return;
+    const sessionKey = await engineSessionKey(session.client, vm);
+    if (sessionKey) await this.#ops.endEngineSession(sessionKey);
     const folder = await vmFolderPath(session.client, vm);
     await vms.destroyVm(session.client, vm);
     if (folder) await session.files.remove({ datastore: session.placement.datastore, path: folder });
