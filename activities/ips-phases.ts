@@ -308,8 +308,8 @@ export function createIpsActivities(deps: IpsDeps) {
           source: azure.blobUrl(input.sourceBlob),
           output: azure.blobUrl(input.outputBlob),
           sealed: sealForEngine(token, {
-            source: azure.blobSas(input.sourceBlob, 'r', expiresOn),
-            output: azure.blobSas(input.outputBlob, 'cw', expiresOn),
+            source: await azure.blobSas(input.sourceBlob, 'r', expiresOn),
+            output: await azure.blobSas(input.outputBlob, 'cw', expiresOn),
           }),
         };
       });
@@ -366,7 +366,7 @@ export function createIpsActivities(deps: IpsDeps) {
             'IpsOutputExists',
           );
         // The engine's tokens: a connector that cannot sign them says so before an engine VM is made.
-        azure.blobSas(input.sourceBlob, 'r', new Date(Date.now() + 60_000));
+        await azure.blobSas(input.sourceBlob, 'r', new Date(Date.now() + 60_000));
       });
     },
 

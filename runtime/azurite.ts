@@ -38,6 +38,12 @@ export interface AzuriteOptions {
    * the client, and Azure's own storage work is not on this machine. Lost when the emulator stops.
    */
   inMemory?: boolean;
+  /**
+   * Serve HTTPS with this certificate and key (PEM files) and take Entra ID bearer tokens (`--oauth
+   * basic`: it checks their issuer, audience and lifetime, not their signature), which Get User
+   * Delegation Key needs.
+   */
+  oauth?: { cert: string; key: string };
 }
 
 export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurite> {
@@ -59,6 +65,9 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
       '--disableTelemetry',
       // The folder holds the emulator's log either way, and its blobs unless they stay in memory.
       ...(options.inMemory ? ['--inMemoryPersistence'] : ['--location', location]),
+      ...(options.oauth
+        ? ['--oauth', 'basic', '--cert', options.oauth.cert, '--key', options.oauth.key]
+        : []),
     ],
     { stdio: ['ignore', log, log] },
   );
@@ -85,7 +94,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
     throw err;
   }
   return {
-    blobEndpoint: `http://127.0.0.1:${port}/${AZURITE_ACCOUNT}`,
+    blobEndpoint: `${options.oauth ? 'https' : 'http'}://127.0.0.1:${port}/${AZURITE_ACCOUNT}`,
     port,
     pid: child.pid!,
     accountName: AZURITE_ACCOUNT,

@@ -2,14 +2,16 @@ import { randomUUID } from 'node:crypto';
 import type { TokenCredential } from '@azure/identity';
 import {
   BlobSASPermissions,
+  BlobServiceClient,
   generateBlobSASQueryParameters,
   isRestError,
   StorageSharedKeyCredential,
   type ContainerClient,
+  type UserDelegationKey,
 } from '@azure/storage-blob';
 import type { Connector, ConnectorCheck } from '../connector';
 import { AzureCeHost } from './azure-ce-host';
-import { AzureStorageError, containerClient, storageFailure } from './blob-storage';
+import { AzureStorageError, containerClient, storageFailure, storagePipeline } from './blob-storage';
 import { uploadPageBlobVhd, type PageBlobUploadOptions, type PageBlobUploadResult } from './page-blob-upload';
 import {
   AzureResourceManager,
@@ -133,27 +135,49 @@ export class AzureConnector implements Connector {
   /**
    * A SAS on one blob of the container (`sp` as given, e.g. `r`, `cw`), expiring at `expiresOn`: what
    * a Compositing Engine reaches a blob with instead of the connector's own credential. Signed with the
-   * storage account key; a connector that reaches storage with a SAS or the service principal cannot
-   * sign one, and says so.
+   * storage account key when the connector has it; else with a user delegation key the service principal
+   * gets from the storage account (Get User Delegation Key, valid until the SAS expires), as Azure
+   * accounts that allow no shared key require. A principal that may not get one is named.
    */
-  blobSas(blobName: string, permissions: string, expiresOn: Date): string {
-    if (!this.#secrets.storageKey)
+  async blobSas(blobName: string, permissions: string, expiresOn: Date): Promise<string> {
+    const startsOn = new Date(Date.now() - 5 * 60_000);
+    const values = {
+      containerName: this.settings.container,
+      blobName,
+      permissions: BlobSASPermissions.parse(permissions),
+      startsOn,
+      expiresOn,
+    };
+    if (this.#secrets.storageKey)
+      return generateBlobSASQueryParameters(
+        values,
+        new StorageSharedKeyCredential(this.settings.storageAccount, this.#secrets.storageKey),
+      ).toString();
+    const key = await this.userDelegationKey(startsOn, expiresOn);
+    return generateBlobSASQueryParameters(values, key, this.settings.storageAccount).toString();
+  }
+
+  private async userDelegationKey(startsOn: Date, expiresOn: Date): Promise<UserDelegationKey> {
+    const service = new BlobServiceClient(
+      blobEndpointOf(this.settings),
+      this.credential(),
+      storagePipeline(this.settings),
+    );
+    try {
+      return await service.getUserDelegationKey(startsOn, expiresOn);
+    } catch (err) {
+      if (err instanceof AzureSignInError) throw err;
+      const cause = isRestError(err)
+        ? `${err.code ?? err.statusCode}: ${err.message.split('\n')[0]}`
+        : (err as Error).message;
       throw new AzureStorageError(
-        `a Compositing Engine reaches blobs with a SAS scoped to each blob, which the appliance signs with ` +
-          `the key of storage account '${this.settings.storageAccount}': give the connector its storageKey, ` +
-          'or turn Offload Compositing off',
+        `the engine's blob tokens are signed with a user delegation key, as the connector has no key of ` +
+          `storage account '${this.settings.storageAccount}', and service principal '${this.settings.clientId}' ` +
+          `could not get one (${cause}): give it a role that may (Storage Blob Delegator, or Storage Blob ` +
+          'Data Contributor), or give the connector its storageKey',
         'credential',
       );
-    return generateBlobSASQueryParameters(
-      {
-        containerName: this.settings.container,
-        blobName,
-        permissions: BlobSASPermissions.parse(permissions),
-        startsOn: new Date(Date.now() - 5 * 60_000),
-        expiresOn,
-      },
-      new StorageSharedKeyCredential(this.settings.storageAccount, this.#secrets.storageKey),
-    ).toString();
+    }
   }
 
   /** Uploads a local disk of any format as a fixed-VHD page blob, resuming a partial one of the same source. */

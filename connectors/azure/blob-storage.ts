@@ -6,6 +6,7 @@ import {
   StorageSharedKeyCredential,
   type StoragePipelineOptions,
 } from '@azure/storage-blob';
+import { trustedCertificates } from './resource-manager';
 import { blobEndpointOf, type AzureConnectorSecrets, type AzureConnectorSettings } from './settings';
 
 /**
@@ -28,6 +29,16 @@ const PIPELINE: StoragePipelineOptions = {
   retryOptions: { maxTries: 4, retryDelayInMs: 500, maxRetryDelayInMs: 4_000, tryTimeoutInMs: 120_000 },
 };
 
+/**
+ * The storage pipeline's options for the connector: its retries, and its CA (`caCertificate`) trusted
+ * besides the public ones, as for Resource Manager (a storage endpoint of Azure Stack Hub, the emulator
+ * over HTTPS). `tlsOptions` is the core pipeline's option, which the storage client passes on.
+ */
+export function storagePipeline(settings: AzureConnectorSettings): StoragePipelineOptions {
+  const tlsOptions = trustedCertificates(settings);
+  return tlsOptions ? ({ ...PIPELINE, tlsOptions } as StoragePipelineOptions) : PIPELINE;
+}
+
 /** How the connector reaches its container: a SAS, the account key, or the service principal. */
 export function containerClient(
   settings: AzureConnectorSettings,
@@ -35,16 +46,17 @@ export function containerClient(
   servicePrincipal: () => TokenCredential,
 ): ContainerClient {
   const url = `${blobEndpointOf(settings)}/${settings.container}`;
+  const pipeline = storagePipeline(settings);
   if (secrets.storageSas) {
     assertSasUsable(secrets.storageSas, settings);
     const sas = secrets.storageSas.replace(/^\?/, '');
-    return new ContainerClient(`${url}?${sas}`, new AnonymousCredential(), PIPELINE);
+    return new ContainerClient(`${url}?${sas}`, new AnonymousCredential(), pipeline);
   }
   if (secrets.storageKey) {
     const key = new StorageSharedKeyCredential(settings.storageAccount, secrets.storageKey);
-    return new ContainerClient(url, key, PIPELINE);
+    return new ContainerClient(url, key, pipeline);
   }
-  return new ContainerClient(url, servicePrincipal(), PIPELINE);
+  return new ContainerClient(url, servicePrincipal(), pipeline);
 }
 
 /**

@@ -65,8 +65,8 @@ export function servicePrincipalCredential(
   });
 }
 
-/** The public CAs, plus the connector's own CA when it names one. */
-function trustedCertificates(settings: AzureConnectorSettings): { ca: string[] } | undefined {
+/** The public CAs, plus the connector's own CA when it names one (sign-in, Resource Manager, storage). */
+export function trustedCertificates(settings: AzureConnectorSettings): { ca: string[] } | undefined {
   return settings.caCertificate ? { ca: [...tls.rootCertificates, settings.caCertificate] } : undefined;
 }
 

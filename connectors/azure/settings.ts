@@ -39,14 +39,18 @@ export const azureConnectorSettings = z.object({
     .string()
     .regex(/-----BEGIN CERTIFICATE-----/, 'must be a PEM certificate')
     .optional()
-    .describe('PEM certificate of a CA trusted besides the public ones, for Resource Manager and sign-in'),
+    .describe(
+      'PEM certificate(s) of a CA trusted besides the public ones, for sign-in, Resource Manager and storage',
+    ),
 });
 export type AzureConnectorSettings = z.infer<typeof azureConnectorSettings>;
 
 /**
  * The sealed fields. The service principal's secret signs in to Resource Manager; storage is reached
  * with a SAS token (container-scoped, needs read, create, write, delete, list) or the account key when
- * one is given, else with the service principal too (it then needs Storage Blob Data Contributor).
+ * one is given, else with the service principal too (it then needs Storage Blob Data Contributor). A
+ * Compositing Engine's blob tokens are signed with the account key, else with a user delegation key the
+ * service principal gets (Storage Blob Delegator or Data Contributor).
  */
 export const azureConnectorSecrets = z.object({
   clientSecret: z.string().min(1, 'is required'),

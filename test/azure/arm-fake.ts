@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -20,6 +20,23 @@ import { run } from '../../lib/processes';
  * what the SDK sent. What it cannot show: Azure copying the blob into a disk (it only checks the blob is
  * there with a VHD's size), a VM booting, quotas and RBAC beyond one service principal, ARM's timing.
  */
+/** The object id of the service principal the fake's Entra ID signs in (its tokens' `oid`). */
+export const SERVICE_PRINCIPAL_OBJECT_ID = '9c8d7e6f-1111-4c5e-9d7f-0a1b2c3d4e5f';
+
+/** A self-signed certificate for 127.0.0.1 in `dir` (key.pem, cert.pem), and its PEM. */
+export async function selfSignedCertificate(
+  dir: string,
+): Promise<{ key: string; cert: string; certificate: string }> {
+  const key = path.join(dir, 'key.pem');
+  const cert = path.join(dir, 'cert.pem');
+  await run('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1',
+    '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+  ]); // prettier-ignore
+  return { key, cert, certificate: fs.readFileSync(cert, 'utf8') };
+}
+
 export interface ArmFakeOptions {
   tenantId: string;
   clientId: string;
@@ -79,14 +96,7 @@ export class ArmFake {
 
   static async start(options: ArmFakeOptions): Promise<ArmFake> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lamina-arm-fake-'));
-    const key = path.join(dir, 'key.pem');
-    const cert = path.join(dir, 'cert.pem');
-    await run('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1',
-      '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-    ]); // prettier-ignore
-    const certificate = fs.readFileSync(cert, 'utf8');
+    const { key, certificate } = await selfSignedCertificate(dir);
     const server = https.createServer({ key: fs.readFileSync(key), cert: certificate });
     const fake = new ArmFake(options, server, dir, certificate);
     server.on('request', (req, res) => {
@@ -329,11 +339,36 @@ export class ArmFake {
           ),
         };
       }
-      const token = randomUUID();
+      const token = this.accessToken(form.get('scope')!.replace(/\/\.default$/, ''));
       this.tokens.add(token);
       return ok({ token_type: 'Bearer', expires_in: 3599, ext_expires_in: 3599, access_token: token });
     }
     return { status: 404, body: aadError('invalid_request', 90010, `No route for ${segments.join('/')}`) };
+  }
+
+  /**
+   * An access token shaped as Entra ID issues one to a service principal: a JWT whose claims name the
+   * audience (the scope's resource: Resource Manager, or https://storage.azure.com), the issuer, the
+   * tenant (`tid`) and the principal's object id (`oid`), which the Blob service derives a user
+   * delegation key from (Azurite reads them; it checks no signature, nor does this fake sign).
+   */
+  private accessToken(audience: string): string {
+    const now = Math.floor(Date.now() / 1000);
+    const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const claims = {
+      aud: audience,
+      iss: `https://sts.windows.net/${this.options.tenantId}/`,
+      iat: now,
+      nbf: now,
+      exp: now + 3599,
+      appid: this.options.clientId,
+      oid: SERVICE_PRINCIPAL_OBJECT_ID,
+      sub: SERVICE_PRINCIPAL_OBJECT_ID,
+      tid: this.options.tenantId,
+      uti: randomUUID(),
+      ver: '1.0',
+    };
+    return `${part({ typ: 'JWT', alg: 'RS256' })}.${part(claims)}.${randomBytes(32).toString('base64url')}`;
   }
 
   /** PUT of a Compute resource: 201 with Azure-AsyncOperation, as ARM answers a create it runs async. */
