@@ -1,4 +1,5 @@
 import express from 'express';
+import { isDatabaseUnreachable } from '../db/pool';
 import { auditResource } from './audit/audit-router';
 import { auditMutations } from './audit/audit-log';
 import { authResource } from './auth/auth-router';
@@ -94,6 +95,6 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use((req, res) => {
     sendProblem(res, { title: 'Not found', status: 404, detail: `No route for ${req.method} ${req.path}` });
   });
-  app.use(problemHandler);
+  app.use(problemHandler((err) => isDatabaseUnreachable(deps.pool, err)));
   return app;
 }

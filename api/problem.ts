@@ -74,6 +74,16 @@ export function temporalUnavailableFrom(err: unknown): HttpProblem | undefined {
   return undefined;
 }
 
+/** A 503 naming PostgreSQL, where the records live: it does not answer (stopped, restarting). */
+export function databaseUnavailable(err: Error): HttpProblem {
+  return new HttpProblem({
+    title: 'PostgreSQL unavailable',
+    status: 503,
+    detail: `PostgreSQL, which keeps Lamina's records, does not answer (${err.message || (err as NodeJS.ErrnoException).code}); try again shortly.`,
+    retryAfterSeconds: 5,
+  });
+}
+
 /** A 400 for checks zod cannot make alone (a referenced object missing, in the wrong state…). */
 export function invalidFields(errors: { field: string; message: string }[]): HttpProblem {
   return new HttpProblem({
@@ -84,20 +94,26 @@ export function invalidFields(errors: { field: string; message: string }[]): Htt
   });
 }
 
-/** Last error handler: known problems go out as they are, anything else as a 500 without internals. */
-export const problemHandler: ErrorRequestHandler = (err, _req, res, _next) => {
-  if (err instanceof HttpProblem) return sendProblem(res, err.problem);
-  if (err instanceof ZodError) return sendProblem(res, validationProblem(err, 'body'));
-  // Postgres unique_violation: a name that must be unique is taken. Its detail names the key, never a secret.
-  if (err?.code === '23505') {
-    return sendProblem(res, { title: 'Already exists', status: 409, detail: err.detail ?? err.message });
-  }
-  // foreign_key_violation: something started using the object while it was being deleted.
-  if (err?.code === '23503') {
-    return sendProblem(res, { title: 'In use', status: 409, detail: 'Another object refers to this one.' });
-  }
-  const unavailable = temporalUnavailableFrom(err);
-  if (unavailable) return sendProblem(res, unavailable.problem);
-  console.error('unhandled API error', err);
-  sendProblem(res, { title: 'Internal error', status: 500, detail: 'The server failed; see its log.' });
-};
+/**
+ * Last error handler: known problems go out as they are, anything else as a 500 without internals.
+ * `databaseUnreachable` tells a lost database from a failed query (db/pool.ts).
+ */
+export const problemHandler =
+  (databaseUnreachable: (err: unknown) => boolean): ErrorRequestHandler =>
+  (err, _req, res, _next) => {
+    if (err instanceof HttpProblem) return sendProblem(res, err.problem);
+    if (err instanceof ZodError) return sendProblem(res, validationProblem(err, 'body'));
+    // Postgres unique_violation: a name that must be unique is taken. Its detail names the key, never a secret.
+    if (err?.code === '23505') {
+      return sendProblem(res, { title: 'Already exists', status: 409, detail: err.detail ?? err.message });
+    }
+    // foreign_key_violation: something started using the object while it was being deleted.
+    if (err?.code === '23503') {
+      return sendProblem(res, { title: 'In use', status: 409, detail: 'Another object refers to this one.' });
+    }
+    const unavailable = temporalUnavailableFrom(err);
+    if (unavailable) return sendProblem(res, unavailable.problem);
+    if (databaseUnreachable(err)) return sendProblem(res, databaseUnavailable(err as Error).problem);
+    console.error('unhandled API error', err);
+    sendProblem(res, { title: 'Internal error', status: 500, detail: 'The server failed; see its log.' });
+  };

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort, run } from '../lib/processes';
+import { supervise, type SupervisedRun } from '../lib/supervisor';
 
 /**
  * A private PostgreSQL cluster under Lamina's data folder, for the embedded defaults and the tests.
@@ -25,6 +26,21 @@ export interface PostgresCluster {
    * stop it. (A database named by DATABASE_URL never comes through here.)
    */
   stop(): Promise<void>;
+  /**
+   * Supervised: settles with the reason when the server kept dying and supervision gave up; never
+   * settles otherwise.
+   */
+  failed: Promise<Error>;
+}
+
+export interface PostgresClusterOptions {
+  /**
+   * Restarts the server on its port when it ends by itself (lib/supervisor.ts: killed, crashed, stopped
+   * by hand) and reports each step here; omitted = not supervised.
+   */
+  supervise?: { log: (line: string) => void; restartDelaysMs?: readonly number[] };
+  /** How often the server's postmaster is looked for (it is pg_ctl's child, not ours). */
+  pollMs?: number;
 }
 
 const SERVICE_USER = 'lamina';
@@ -183,7 +199,65 @@ function psqlAsOwner(binDir: string, socketDir: string, port: number, sql: strin
   });
 }
 
-export async function startPostgresCluster(dataDir: string): Promise<PostgresCluster> {
+/** Starts the server of the cluster in `dataDir` on `port`, waiting until it accepts connections. */
+function startServer(binDir: string, dataDir: string, port: number): Promise<string> {
+  return runAsOwner(path.join(binDir, 'pg_ctl'), [
+    'start',
+    '-D',
+    dataDir,
+    '-w',
+    '-t',
+    '60',
+    '-l',
+    path.join(dataDir, 'server.log'),
+    '-o',
+    `-p ${port} -k ${dataDir} -c unix_socket_permissions=0700 -c listen_addresses=127.0.0.1 -c fsync=on`,
+  ]);
+}
+
+/** The postmaster's pid, from postmaster.pid. */
+function postmasterPid(dataDir: string): number {
+  return Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * The running server as the supervisor watches it: `ended` settles, with the end of the server's log,
+ * once its postmaster is gone (or never, once `watching()` turns false).
+ */
+function runOf(dataDir: string, pollMs: number, watching: () => boolean): SupervisedRun {
+  const pid = postmasterPid(dataDir);
+  return {
+    pid,
+    ended: new Promise((resolve) => {
+      const poll = setInterval(() => {
+        if (!watching()) clearInterval(poll);
+        else if (!isRunning(pid)) {
+          clearInterval(poll);
+          const log = path.join(dataDir, 'server.log');
+          const tail = fs.existsSync(log)
+            ? fs.readFileSync(log, 'utf8').trim().split('\n').slice(-3).join('\n')
+            : '';
+          resolve(`ended (its postmaster, pid ${pid}, is gone)${tail ? `:\n${tail}` : ''}`);
+        }
+      }, pollMs);
+      poll.unref();
+    }),
+  };
+}
+
+export async function startPostgresCluster(
+  dataDir: string,
+  options: PostgresClusterOptions = {},
+): Promise<PostgresCluster> {
   const binDir = postgresBinDir();
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   if (runningAsRoot()) {
@@ -212,18 +286,7 @@ export async function startPostgresCluster(dataDir: string): Promise<PostgresClu
   let port = await runningPort(binDir, dataDir);
   if (port === undefined) {
     port = await freePort();
-    await runAsOwner(path.join(binDir, 'pg_ctl'), [
-      'start',
-      '-D',
-      dataDir,
-      '-w',
-      '-t',
-      '60',
-      '-l',
-      path.join(dataDir, 'server.log'),
-      '-o',
-      `-p ${port} -k ${socketDir} -c unix_socket_permissions=0700 -c listen_addresses=127.0.0.1 -c fsync=on`,
-    ]);
+    await startServer(binDir, dataDir, port);
   } else if (rulesChanged) {
     // A server left running (an older Lamina's, with trust) takes the new rules before anything else.
     await runAsOwner(path.join(binDir, 'pg_ctl'), ['reload', '-D', dataDir]);
@@ -240,9 +303,32 @@ export async function startPostgresCluster(dataDir: string): Promise<PostgresClu
     ].join('\n'),
   );
 
+  // Restarted on the same port: the database URL the appliance's pools hold stays right.
+  const serverPort = port;
+  let watching = true;
+  const pollMs = options.pollMs ?? 1_000;
+  const supervisor = options.supervise
+    ? supervise(
+        runOf(dataDir, pollMs, () => watching),
+        {
+          what: 'PostgreSQL',
+          log: options.supervise.log,
+          logFile: path.join(dataDir, 'server.log'),
+          restartDelaysMs: options.supervise.restartDelaysMs,
+          relaunch: async () => {
+            await startServer(binDir, dataDir, serverPort);
+            return runOf(dataDir, pollMs, () => watching);
+          },
+        },
+      )
+    : undefined;
+
   return {
     url: `postgres://${SERVICE_USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE}`,
+    failed: supervisor?.failed ?? new Promise<Error>(() => undefined),
     async stop() {
+      watching = false;
+      await supervisor?.stop();
       if ((await runningPort(binDir, dataDir)) !== undefined) {
         await runAsOwner(path.join(binDir, 'pg_ctl'), ['stop', '-D', dataDir, '-m', 'fast', '-w']);
       }

@@ -93,18 +93,21 @@ export async function startStack(config: LaminaConfig, options: StackOptions): P
       undo.push({ what: 'data folder claim', run: async () => claim.release() });
     }
 
+    let reportFailure: (reason: Error) => void = () => undefined;
+    const failed = new Promise<Error>((resolve) => (reportFailure = resolve));
     let databaseUrl = config.databaseUrl;
     if (!databaseUrl) {
       log('starting private PostgreSQL cluster');
-      const cluster = await startPostgresCluster(path.join(config.dataDir, 'postgres'));
+      const cluster = await startPostgresCluster(path.join(config.dataDir, 'postgres'), {
+        supervise: { log },
+      });
       undo.push({ what: 'PostgreSQL', run: cluster.stop });
+      void cluster.failed.then(reportFailure);
       databaseUrl = cluster.url;
     }
 
     let temporalAddress = config.temporal.address;
     let temporalUiUrl: string | undefined;
-    let reportFailure: (reason: Error) => void = () => undefined;
-    const failed = new Promise<Error>((resolve) => (reportFailure = resolve));
     if (!temporalAddress) {
       log('starting Temporal dev server');
       const server = await startTemporalDevServer({

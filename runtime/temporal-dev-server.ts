@@ -10,6 +10,7 @@ import {
   waitFor,
   writePidFile,
 } from '../lib/processes';
+import { supervise, type SupervisedRun } from '../lib/supervisor';
 import { LAMINA_SEARCH_ATTRIBUTES } from './search-attributes';
 
 /**
@@ -47,17 +48,9 @@ export interface TemporalDevServerOptions {
    * the same file. Omitted (tests) = the server shares its starter's process group and dies with it.
    */
   pidFile?: string;
-  /** Restarts the server when it dies and reports each restart here; omitted = not supervised. */
+  /** Restarts the server when it dies (lib/supervisor.ts) and reports each step here; omitted = not supervised. */
   supervise?: { log: (line: string) => void; restartDelaysMs?: readonly number[] };
 }
-
-/**
- * A run shorter than this counts as a quick failure. Each quick failure in a row waits the next delay
- * before the restart; past the last delay supervision gives up (the server cannot run here: a broken
- * database file, a port someone else took), since restarting forever would hide that.
- */
-const QUICK_FAILURE_MS = 60_000;
-const RESTART_DELAYS_MS = [1_000, 2_000, 4_000, 8_000, 16_000];
 
 /** The Temporal CLI: explicit path, else the project-local tools folder the set-up script fills, else PATH. */
 export function temporalCliPath(explicit?: string): string {
@@ -72,62 +65,28 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
     log(`stopped the Temporal dev server a previous run left running (recorded in ${options.pidFile})`);
   }
   let child = await launch(options);
-  let stopping = false;
-  let restart: { timer?: NodeJS.Timeout; launching?: Promise<void> } = {};
-  let giveUp: (reason: Error) => void = () => undefined;
-  const failed = new Promise<Error>((resolve) => (giveUp = resolve));
-
-  if (options.supervise) {
-    const delays = options.supervise.restartDelaysMs ?? RESTART_DELAYS_MS;
-    let quickFailures = 0;
-    const scheduleRestart = (reason: string) => {
-      if (stopping) return;
-      if (quickFailures > delays.length) {
-        const message =
-          `Temporal dev server ${reason}; it failed ${quickFailures} times in a row, each within ` +
-          `${QUICK_FAILURE_MS / 1000} s of its start, so it is not restarted again (its log: ${options.logFile})`;
-        log(message);
-        giveUp(new Error(message));
-        return;
-      }
-      const delay = delays[quickFailures - 1];
-      log(`Temporal dev server ${reason}; restarting it in ${delay / 1000} s`);
-      restart.timer = setTimeout(() => {
-        restart.launching = relaunch();
-      }, delay);
-    };
-    const relaunch = async () => {
-      const startedAt = Date.now();
-      try {
-        if (stopping) return;
-        child = await launch(options);
-      } catch (err) {
-        quickFailures += 1;
-        scheduleRestart(`did not start again: ${(err as Error).message}`);
-        return;
-      }
-      log(`Temporal dev server restarted (pid ${child.pid})`);
-      watch(child, startedAt);
-    };
-    const watch = (running: ChildProcess, startedAt: number) => {
-      running.once('exit', (code, signal) => {
-        if (stopping) return;
-        quickFailures = Date.now() - startedAt < QUICK_FAILURE_MS ? quickFailures + 1 : 1;
-        scheduleRestart(exitReason(code, signal, options.logFile));
-      });
-    };
-    watch(child, Date.now());
-  }
+  const run = (started: ChildProcess): SupervisedRun => ({
+    pid: started.pid,
+    ended: new Promise((resolve) =>
+      started.once('exit', (code, signal) => resolve(exitReason(code, signal, options.logFile))),
+    ),
+  });
+  const supervisor = options.supervise
+    ? supervise(run(child), {
+        what: 'Temporal dev server',
+        log,
+        logFile: options.logFile,
+        restartDelaysMs: options.supervise.restartDelaysMs,
+        relaunch: async () => run((child = await launch(options))),
+      })
+    : undefined;
 
   return {
     address: `127.0.0.1:${options.port}`,
     uiUrl: options.uiPort ? `http://127.0.0.1:${options.uiPort}` : undefined,
-    failed,
+    failed: supervisor?.failed ?? new Promise<Error>(() => undefined),
     async stop() {
-      stopping = true;
-      clearTimeout(restart.timer);
-      await restart.launching;
-      restart = {};
+      await supervisor?.stop();
       await stopChild(child, 10_000, { group: options.pidFile !== undefined });
       if (options.pidFile) fs.rmSync(options.pidFile, { force: true });
     },
