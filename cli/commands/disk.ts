@@ -83,6 +83,10 @@ function progressBar(): ((p: CopyProgress) => void) | undefined {
 }
 
 async function convert(args: string[]): Promise<number> {
+  // A conversion keeps four reads and two writes in flight (disk/convert.ts), each on a thread of
+  // libuv's pool, besides the write-behind calls that wait for writeback: the default four threads
+  // would queue them. Read once, when the pool starts at the first file operation, which is below.
+  process.env.UV_THREADPOOL_SIZE ??= '8';
   const toAt = args.indexOf('--to');
   const to = toAt >= 0 ? args[toAt + 1] : undefined;
   const files = args.filter((_, i) => i !== toAt && i !== toAt + 1);
