@@ -34,12 +34,21 @@ export function settle(): void {
   }
 }
 
-/** Runs `command` under /usr/bin/time, then syncs `output`; wall seconds, the tool's peak RSS and CPU time. */
-export function measureUntilDurable(command: string, args: string[], output: string): Measured {
+/**
+ * Runs `command` under /usr/bin/time (in `env`, default this process's environment), then syncs
+ * `output`; wall seconds, the tool's peak RSS and CPU time.
+ */
+export function measureUntilDurable(
+  command: string,
+  args: string[],
+  output: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Measured {
   const started = process.hrtime.bigint();
   const result = spawnSync('/usr/bin/time', ['-f', '%M %U %S', command, ...args], {
     encoding: 'utf8',
     maxBuffer: 256 * 2 ** 20,
+    env,
   });
   if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${result.stderr}`);
   execFileSync('sync', [output]);
