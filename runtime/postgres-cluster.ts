@@ -3,7 +3,7 @@ import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, run } from '../lib/processes';
+import { freePort, isAlive, processRecord, run } from '../lib/processes';
 import { supervise, type SupervisedRun } from '../lib/supervisor';
 
 /**
@@ -216,17 +216,8 @@ function startServer(binDir: string, dataDir: string, port: number): Promise<str
 }
 
 /** The postmaster's pid, from postmaster.pid. */
-function postmasterPid(dataDir: string): number {
+export function postmasterPid(dataDir: string): number {
   return Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**
@@ -235,12 +226,13 @@ function isRunning(pid: number): boolean {
  */
 function runOf(dataDir: string, pollMs: number, watching: () => boolean): SupervisedRun {
   const pid = postmasterPid(dataDir);
+  const postmaster = processRecord(pid);
   return {
     pid,
     ended: new Promise((resolve) => {
       const poll = setInterval(() => {
         if (!watching()) clearInterval(poll);
-        else if (!isRunning(pid)) {
+        else if (!postmaster || !isAlive(postmaster)) {
           clearInterval(poll);
           const log = path.join(dataDir, 'server.log');
           const tail = fs.existsSync(log)

@@ -1,7 +1,7 @@
-import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { startPostgresCluster, type PostgresCluster } from '../runtime/postgres-cluster';
+import { isAlive, processRecord } from '../lib/processes';
+import { postmasterPid, startPostgresCluster, type PostgresCluster } from '../runtime/postgres-cluster';
 import type { Stack } from '../runtime/stack';
 import { administratorClient, type ApiClient, type ApiResponse } from './api-client';
 import { startTestStack, testConfig, testDir } from './harness';
@@ -20,24 +20,12 @@ async function until(what: string, probe: () => boolean | Promise<boolean>, time
   }
 }
 
-function postmasterPid(dataDir: string): number {
-  return Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-}
-
-function gone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-}
-
 /** Kills the postmaster as a crash would (its backends end by themselves), and waits until it is gone. */
 async function crash(dataDir: string): Promise<number> {
   const pid = postmasterPid(dataDir);
+  const postmaster = processRecord(pid)!;
   process.kill(pid, 'SIGKILL');
-  await until('the killed postmaster is gone', () => gone(pid));
+  await until('the killed postmaster is gone', () => !isAlive(postmaster));
   return pid;
 }
 
