@@ -141,6 +141,19 @@ export function processRecord(pid: number): ProcessRecord | undefined {
   }
 }
 
+/**
+ * Whether process `pid` exists, as kill(pid, 0) tells (EPERM: it exists, another user's). A zombie not
+ * yet reaped still exists: what PostgreSQL's own lock file check also sees.
+ */
+export function pidExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** Whether the process a record names still runs (and is that process, not a later one with its pid). */
 export function isAlive(record: ProcessRecord): boolean {
   return processRecord(record.pid)?.startTime === record.startTime;

@@ -3,7 +3,7 @@ import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, isAlive, processRecord, run } from '../lib/processes';
+import { freePort, pidExists, run } from '../lib/processes';
 import { supervise, type SupervisedRun } from '../lib/supervisor';
 
 /**
@@ -226,13 +226,13 @@ export function postmasterPid(dataDir: string): number {
  */
 function runOf(dataDir: string, pollMs: number, watching: () => boolean): SupervisedRun {
   const pid = postmasterPid(dataDir);
-  const postmaster = processRecord(pid);
   return {
     pid,
     ended: new Promise((resolve) => {
       const poll = setInterval(() => {
         if (!watching()) clearInterval(poll);
-        else if (!postmaster || !isAlive(postmaster)) {
+        // Gone once reaped: a new postmaster refuses to start while the old pid exists (its lock file).
+        else if (!pidExists(pid)) {
           clearInterval(poll);
           const log = path.join(dataDir, 'server.log');
           const tail = fs.existsSync(log)

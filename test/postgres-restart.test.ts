@@ -1,6 +1,6 @@
 import net from 'node:net';
 import path from 'node:path';
-import { isAlive, processRecord } from '../lib/processes';
+import { pidExists } from '../lib/processes';
 import { postmasterPid, startPostgresCluster, type PostgresCluster } from '../runtime/postgres-cluster';
 import type { Stack } from '../runtime/stack';
 import { administratorClient, type ApiClient, type ApiResponse } from './api-client';
@@ -23,9 +23,8 @@ async function until(what: string, probe: () => boolean | Promise<boolean>, time
 /** Kills the postmaster as a crash would (its backends end by themselves), and waits until it is gone. */
 async function crash(dataDir: string): Promise<number> {
   const pid = postmasterPid(dataDir);
-  const postmaster = processRecord(pid)!;
   process.kill(pid, 'SIGKILL');
-  await until('the killed postmaster is gone', () => !isAlive(postmaster));
+  await until('the killed postmaster is gone', () => !pidExists(pid));
   return pid;
 }
 

@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import fs from 'node:fs';
 import { netnsPath } from '../../config/engine-netns';
+import { pidExists } from '../../lib/processes';
 
 /**
  * A network namespace for engines that may reach the appliance only through the ports a test opens to
@@ -35,20 +36,11 @@ export function netnsRefusal(): string | undefined {
   return undefined;
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Namespaces and veth links of test runs whose process is gone. */
 export function removeStaleNetns(): void {
   const stale = (name: string) => {
     const match = NAME.exec(name);
-    return match !== null && !isAlive(Number(match[1]));
+    return match !== null && !pidExists(Number(match[1]));
   };
   for (const name of listNamespaces().filter(stale)) ip('netns', 'del', name);
   for (const link of listLinks().filter(stale)) ip('link', 'del', link);
