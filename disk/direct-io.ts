@@ -27,7 +27,11 @@ function io(): IoAddon {
   return (addon ??= loadNativeAddon<IoAddon>('lamina_io'));
 }
 
-/** A Buffer whose memory direct I/O accepts (page-aligned); `size` a multiple of DIRECT_ALIGNMENT. */
+/**
+ * A Buffer whose memory direct I/O accepts (page-aligned); `size` a multiple of DIRECT_ALIGNMENT.
+ * From 2 MiB on it is backed by huge pages where the kernel has them, which makes a direct read's
+ * requests four times as large on this VM's disk (native/io/aligned-buffer.cc).
+ */
 export function allocDirectBuffer(size: number): Buffer {
   const buffer = io().alignedBuffer(size);
   alignedMemory.add(buffer.buffer);
