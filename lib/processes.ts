@@ -34,17 +34,49 @@ export function run(
   });
 }
 
-/** Asks the kernel for a free TCP port on loopback. */
-export function freePort(): Promise<number> {
+/** Binds `port` on loopback (0: any) and lets go of it: the port bound, or undefined when it is taken. */
+function tryPort(port: number): Promise<number | undefined> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
+    server.on('error', (err: NodeJS.ErrnoException) =>
+      err.code === 'EADDRINUSE' || err.code === 'EACCES' ? resolve(undefined) : reject(err),
+    );
+    server.listen(port, '127.0.0.1', () => {
+      const { port: bound } = server.address() as net.AddressInfo;
+      server.close(() => resolve(bound));
     });
   });
+}
+
+/** The first port of the kernel's ephemeral range, where listen(0) and outgoing connections take ports. */
+function ephemeralPortsStart(): number {
+  try {
+    return Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  } catch {
+    return 32768;
+  }
+}
+
+/** Where freePort looks: below the ephemeral range, above the well-known and most registered services. */
+const FREE_PORTS_FROM = 20_000;
+
+/**
+ * A TCP port free on loopback now, for a service started next (it binds the port itself, later). It is
+ * taken below the kernel's ephemeral range: a port from listen(0) is free for any other listen(0) again
+ * once let go, so a test running beside this one could be handed it before the service binds it (an
+ * iSCSI target found its port taken by another test's API server). Falls back to listen(0) when the
+ * range below is too small or full.
+ */
+export async function freePort(): Promise<number> {
+  const end = ephemeralPortsStart();
+  if (end - FREE_PORTS_FROM >= 1000) {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const port = await tryPort(FREE_PORTS_FROM + Math.floor(Math.random() * (end - FREE_PORTS_FROM)));
+      if (port !== undefined) return port;
+    }
+  }
+  return (await tryPort(0))!;
 }
 
 export function isPortOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
