@@ -4,21 +4,13 @@ import { pidExists } from '../lib/processes';
 import { postmasterPid, startPostgresCluster, type PostgresCluster } from '../runtime/postgres-cluster';
 import type { Stack } from '../runtime/stack';
 import { administratorClient, type ApiClient, type ApiResponse } from './api-client';
-import { startTestStack, testConfig, testDir } from './harness';
+import { startTestStack, testConfig, testDir, until } from './harness';
 
 /**
  * The private PostgreSQL cluster `lamina up` starts is supervised like the Temporal dev server: a
  * postmaster that dies is started again on its port (the pools' database URL stays right) with
  * back-off, and while it is down the API answers 503 naming PostgreSQL instead of a 500.
  */
-
-async function until(what: string, probe: () => boolean | Promise<boolean>, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** Kills the postmaster as a crash would (its backends end by themselves), and waits until it is gone. */
 async function crash(dataDir: string): Promise<number> {

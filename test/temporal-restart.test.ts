@@ -17,16 +17,9 @@ import {
   startTestStack,
   testConfig,
   testDir,
+  until,
   type TestDatabase,
 } from './harness';
-
-async function until(what: string, probe: () => boolean | Promise<boolean>, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function diagnosticsCompletes(admin: ApiClient): Promise<string> {
   const started = await admin.post('/api/tasks/diagnostics');

@@ -28,6 +28,16 @@ export abstract class EngineGuestProcesses {
   /** The engine VMs running now: engine id → their launch environment (base64 JSON). */
   protected abstract runningEngines(): Promise<Map<string, string>>;
 
+  /** Whether engine `id`'s guest registered with its task (what `lamina ce` logs once admitted). */
+  registered(id: string): boolean {
+    return /registered with task/.test(fs.readFileSync(path.join(this.logDir, `${id}.log`), 'utf8'));
+  }
+
+  /** Whether a running guest registered: its task schedules the work on it at once. */
+  anyRegistered(): boolean {
+    return [...this.running.keys()].some((id) => this.registered(id));
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     await this.loop;
