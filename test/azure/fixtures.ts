@@ -15,6 +15,7 @@ import {
 } from '../../connectors/azure/settings';
 import { run } from '../../lib/processes';
 import type { Azurite } from '../../runtime/azurite';
+import type { ApiClient } from '../api-client';
 
 /** Settings of a connector whose storage is the emulator's account (ARM settings name nothing real). */
 export function azuriteSettings(
@@ -43,6 +44,32 @@ export function azuriteConnector(
   secrets: Partial<AzureConnectorSecrets> = { storageKey: azurite.accountKey },
 ): AzureConnector {
   return new AzureConnector(azuriteSettings(azurite, overrides), { clientSecret: 'unused-here', ...secrets });
+}
+
+/**
+ * An Azure connector whose storage is the emulator's account, made through the API as an admin would
+ * (refused: the test fails naming why): its id. `clientSecret` is the ARM fake's when it signs in.
+ */
+export async function azuriteConnectorThroughApi(
+  api: ApiClient,
+  azurite: Azurite,
+  name: string,
+  options: {
+    settings?: Partial<AzureConnectorSettings>;
+    clientSecret?: string;
+    offloadCompositing?: boolean;
+  } = {},
+): Promise<string> {
+  const created = await api.post('/api/connectors', {
+    type: 'azure',
+    name,
+    settings: azuriteSettings(azurite, options.settings),
+    secrets: { clientSecret: options.clientSecret ?? 'unused-here', storageKey: azurite.accountKey },
+    ...(options.offloadCompositing ? { offloadCompositing: true } : {}),
+  });
+  if (created.status !== 201)
+    throw new Error(`creating connector '${name}': ${created.status} ${created.text}`);
+  return created.body.id as string;
 }
 
 export function serviceClient(azurite: Azurite): BlobServiceClient {

@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import type { Task } from '../../api/tasks/task-service';
 import { projectRoot } from '../../lib/project-root';
 import { startAzurite, type Azurite } from '../../runtime/azurite';
-import { azuriteSettings, serviceClient } from '../azure/fixtures';
+import { azuriteConnectorThroughApi, serviceClient } from '../azure/fixtures';
 import { fileshareConnector, startAppliance, type Appliance } from '../workflows/fixtures';
 
 const run = promisify(execFile);
@@ -24,14 +24,7 @@ describe('lamina ips, task and connector', () => {
     await serviceClient(azurite).getContainerClient('images').create();
     app = await startAppliance();
     share = await fileshareConnector(app.api);
-    azureId = (
-      await app.api.post('/api/connectors', {
-        type: 'azure',
-        name: 'Azure for the CLI',
-        settings: azuriteSettings(azurite),
-        secrets: { clientSecret: 'x', storageKey: azurite.accountKey },
-      })
-    ).body.id;
+    azureId = await azuriteConnectorThroughApi(app.api, azurite, 'Azure for the CLI');
     const token = await app.api.post('/api/tokens', { name: 'cli' });
     expect(token.status).toBe(201);
     env = { ...process.env, LAMINA_API_URL: app.stack.apiUrl!, LAMINA_API_TOKEN: token.body.token };

@@ -17,7 +17,7 @@ import type { IpsRunResult } from '../../workflows/ips-workflows';
 import { expectWorkerFailures, failureLogged, testDir } from '../harness';
 import type { ArmFake } from '../azure/arm-fake';
 import { armFakeFor, armSettings, ARM_SECRET } from '../azure/arm-fixtures';
-import { azuriteSettings, serviceClient } from '../azure/fixtures';
+import { azuriteConnectorThroughApi, azuriteSettings, serviceClient } from '../azure/fixtures';
 import { datastoreFiles, vcsimConnector, vcsimConnectorThroughApi } from '../vsphere/fixtures';
 import {
   completed,
@@ -61,14 +61,10 @@ beforeAll(async () => {
   await serviceClient(azurite).getContainerClient('images').create();
   share = await fileshareConnector(app.api);
   store = await fileshareConnector(app.api);
-  const azure = await app.api.post('/api/connectors', {
-    type: 'azure',
-    name: 'Azure (Azurite)',
-    settings: azuriteSettings(azurite, armSettings(arm)),
-    secrets: { clientSecret: ARM_SECRET, storageKey: azurite.accountKey },
+  azureId = await azuriteConnectorThroughApi(app.api, azurite, 'Azure (Azurite)', {
+    settings: armSettings(arm),
+    clientSecret: ARM_SECRET,
   });
-  expect(azure.status).toBe(201);
-  azureId = azure.body.id;
   vsphereId = await vcsimConnectorThroughApi(app.api, sim);
   vsphere = vcsimConnector(sim);
   dir = testDir('ips-run');
@@ -416,17 +412,14 @@ describe('bad input through the API and in tasks', () => {
   });
 
   it('fails an upload to a missing container, naming it, and leaves no blob', async () => {
-    const missing = await app.api.post('/api/connectors', {
-      type: 'azure',
-      name: 'Azure (missing container)',
-      settings: azuriteSettings(azurite, { container: 'nope' }),
-      secrets: { clientSecret: 'x', storageKey: azurite.accountKey },
+    const missing = await azuriteConnectorThroughApi(app.api, azurite, 'Azure (missing container)', {
+      settings: { container: 'nope' },
     });
     await run('qemu-img', ['create', '-f', 'vhdx', path.join(share.mountPoint, 'small.vhdx'), '64M']);
     const started = await app.api.post('/api/ips/upload', {
       shareConnectorId: share.id,
       fileName: 'small.vhdx',
-      targetConnectorId: missing.body.id,
+      targetConnectorId: missing,
     });
     const task: Task = await finished(app.api, started);
     expect(task.state).toBe('failed');

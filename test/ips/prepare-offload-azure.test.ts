@@ -15,7 +15,7 @@ import type { IpsBlobPrepareResult, IpsPrepareResult } from '../../workflows/ips
 import type { IpsRunResult } from '../../workflows/ips-workflows';
 import type { ArmFake } from '../azure/arm-fake';
 import { armFakeFor, armSettings, ARM_SECRET } from '../azure/arm-fixtures';
-import { azuriteSettings, serviceClient } from '../azure/fixtures';
+import { azuriteConnectorThroughApi, azuriteSettings, serviceClient } from '../azure/fixtures';
 import { expectWorkerFailures, failureLogged, testDir } from '../harness';
 import { engineRecords } from '../offload/helpers';
 import {
@@ -88,15 +88,11 @@ beforeAll(async () => {
   const ceImageId = await azure
     .resourceManager()
     .createImageFromBlob('lamina-ce', azure.blobUrl('lamina-ce.vhd'), 'V2');
-  const created = await app.api.post('/api/connectors', {
-    type: 'azure',
-    name: 'Azure (Azurite) with engines',
-    settings: { ...settings, ceImageId },
-    secrets: { clientSecret: ARM_SECRET, storageKey: azurite.accountKey },
+  azureId = await azuriteConnectorThroughApi(app.api, azurite, 'Azure (Azurite) with engines', {
+    settings: { ...armSettings(arm), ceImageId },
+    clientSecret: ARM_SECRET,
     offloadCompositing: true,
   });
-  expect(created.status).toBe(201);
-  azureId = created.body.id;
   guests = new AzureEngineGuests(arm, testDir('ips-azure-engine-guests'));
   goldDisk = await makeVmwareWindowsDisk(dir, 'local-gold.vhdx');
   const host = createConnector((await getConnector(app.stack.pool, LOCAL_CONNECTOR))!).vms as LocalVmHost;
@@ -359,14 +355,10 @@ describe('a blob already uploaded, prepared in an engine in Azure (sourceBlob)',
         DomainUnjoin: true,
       }),
     );
-    const offloadOff = await app.api.post('/api/connectors', {
-      type: 'azure',
-      name: 'Azure (Azurite) without engines',
-      settings: azuriteSettings(azurite, armSettings(arm)),
-      secrets: { clientSecret: ARM_SECRET, storageKey: azurite.accountKey },
+    offloadOffId = await azuriteConnectorThroughApi(app.api, azurite, 'Azure (Azurite) without engines', {
+      settings: armSettings(arm),
+      clientSecret: ARM_SECRET,
     });
-    expect(offloadOff.status).toBe(201);
-    offloadOffId = offloadOff.body.id;
   }, 600_000);
 
   it('prepares it into <name>.vhd for <name>-source.vhd with lamina ips prepare --source-blob, the source left as it was', async () => {

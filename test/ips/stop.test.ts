@@ -4,7 +4,7 @@ import type { Task } from '../../api/tasks/task-service';
 import { startAzurite, type Azurite } from '../../runtime/azurite';
 import type { ArmFake } from '../azure/arm-fake';
 import { armFakeFor, armSettings, ARM_SECRET } from '../azure/arm-fixtures';
-import { azuriteSettings, serviceClient } from '../azure/fixtures';
+import { azuriteConnectorThroughApi, azuriteSettings, serviceClient } from '../azure/fixtures';
 import { CuttingProxy } from '../vsphere/fixtures';
 import { fileshareConnector, filesUnder, startAppliance, type Appliance } from '../workflows/fixtures';
 import { makeVmwareWindowsDisk } from './fixtures';
@@ -32,17 +32,13 @@ describe('a run stopped during its upload to Azure', () => {
     proxy = await CuttingProxy.start(azurite.port);
     app = await startAppliance();
     share = await fileshareConnector(app.api);
-    const azure = await app.api.post('/api/connectors', {
-      type: 'azure',
-      name: 'Azure behind a slow link',
-      settings: azuriteSettings(azurite, {
+    azureId = await azuriteConnectorThroughApi(app.api, azurite, 'Azure behind a slow link', {
+      settings: {
         ...armSettings(arm),
         blobEndpoint: `http://127.0.0.1:${proxy.port}/${azurite.accountName}`,
-      }),
-      secrets: { clientSecret: ARM_SECRET, storageKey: azurite.accountKey },
+      },
+      clientSecret: ARM_SECRET,
     });
-    expect(azure.status).toBe(201);
-    azureId = azure.body.id;
     await makeVmwareWindowsDisk(share.mountPoint, 'gold.vhdx');
   }, 300_000);
 

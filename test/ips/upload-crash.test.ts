@@ -9,7 +9,7 @@ import { run, stopChild } from '../../lib/processes';
 import { startAzurite, type Azurite } from '../../runtime/azurite';
 import type { Stack } from '../../runtime/stack';
 import { administratorClient, type ApiClient } from '../api-client';
-import { azuriteSettings, serviceClient } from '../azure/fixtures';
+import { azuriteConnectorThroughApi, azuriteSettings, serviceClient } from '../azure/fixtures';
 import {
   createTestDatabase,
   mountedDir,
@@ -62,16 +62,9 @@ describe('a worker killed during an upload to Azure', () => {
         settings: { path: '\\\\files\\ips', mountPoint },
       })
     ).body.id;
-    azureId = (
-      await admin.post('/api/connectors', {
-        type: 'azure',
-        name: 'Azure behind the proxy',
-        settings: azuriteSettings(azurite, {
-          blobEndpoint: `http://127.0.0.1:${proxy.port}/${azurite.accountName}`,
-        }),
-        secrets: { clientSecret: 'x', storageKey: azurite.accountKey },
-      })
-    ).body.id;
+    azureId = await azuriteConnectorThroughApi(admin, azurite, 'Azure behind the proxy', {
+      settings: { blobEndpoint: `http://127.0.0.1:${proxy.port}/${azurite.accountName}` },
+    });
     // 96 MiB of incompressible data in a 256 MiB disk, in 8 MiB runs with zeros between.
     dir = testDir('ips-crash');
     const raw = path.join(dir, 'disk.raw');
