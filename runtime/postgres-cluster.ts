@@ -222,17 +222,16 @@ export function postmasterPid(dataDir: string): number {
 
 /**
  * The running server as the supervisor watches it: `ended` settles, with the end of the server's log,
- * once its postmaster is gone (or never, once `watching()` turns false).
+ * once its postmaster is gone (after a stop too, which the supervisor, stopped first, then ignores).
  */
-function runOf(dataDir: string, pollMs: number, watching: () => boolean): SupervisedRun {
+function runOf(dataDir: string, pollMs: number): SupervisedRun {
   const pid = postmasterPid(dataDir);
   return {
     pid,
     ended: new Promise((resolve) => {
       const poll = setInterval(() => {
-        if (!watching()) clearInterval(poll);
         // Gone once reaped: a new postmaster refuses to start while the old pid exists (its lock file).
-        else if (!pidExists(pid)) {
+        if (!pidExists(pid)) {
           clearInterval(poll);
           const log = path.join(dataDir, 'server.log');
           const tail = fs.existsSync(log)
@@ -297,29 +296,24 @@ export async function startPostgresCluster(
 
   // Restarted on the same port: the database URL the appliance's pools hold stays right.
   const serverPort = port;
-  let watching = true;
   const pollMs = options.pollMs ?? 1_000;
   const supervisor = options.supervise
-    ? supervise(
-        runOf(dataDir, pollMs, () => watching),
-        {
-          what: 'PostgreSQL',
-          log: options.supervise.log,
-          logFile: path.join(dataDir, 'server.log'),
-          restartDelaysMs: options.supervise.restartDelaysMs,
-          relaunch: async () => {
-            await startServer(binDir, dataDir, serverPort);
-            return runOf(dataDir, pollMs, () => watching);
-          },
+    ? supervise(runOf(dataDir, pollMs), {
+        what: 'PostgreSQL',
+        log: options.supervise.log,
+        logFile: path.join(dataDir, 'server.log'),
+        restartDelaysMs: options.supervise.restartDelaysMs,
+        relaunch: async () => {
+          await startServer(binDir, dataDir, serverPort);
+          return runOf(dataDir, pollMs);
         },
-      )
+      })
     : undefined;
 
   return {
     url: `postgres://${SERVICE_USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE}`,
     failed: supervisor?.failed ?? new Promise<Error>(() => undefined),
     async stop() {
-      watching = false;
       await supervisor?.stop();
       if ((await runningPort(binDir, dataDir)) !== undefined) {
         await runAsOwner(path.join(binDir, 'pg_ctl'), ['stop', '-D', dataDir, '-m', 'fast', '-w']);

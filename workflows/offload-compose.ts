@@ -104,6 +104,11 @@ function engineLost(err: unknown): boolean {
   return err instanceof ActivityFailure && err.cause instanceof TimeoutFailure;
 }
 
+export interface OffloadedImage extends ComposedImage {
+  /** The engine whose compose made the image, and how many engines the task launched (a lost one is replaced). */
+  compositedBy: { engineId: string; enginesLaunched: number };
+}
+
 /**
  * offloadCompose (ARCHITECTURE.md §6): an iSCSI target for the task's layers (CHAP, one-time) → a
  * Compositing Engine on the connector's platform → it registers → it composes from the target straight
@@ -111,11 +116,6 @@ function engineLost(err: unknown): boolean {
  * mid-compose is replaced (the compose is reproducible: same layers, same bytes); one that never
  * registers fails the task after the connector's registration time.
  */
-export interface OffloadedImage extends ComposedImage {
-  /** The engine whose compose made the image, and how many engines the task launched (a lost one is replaced). */
-  compositedBy: { engineId: string; enginesLaunched: number };
-}
-
 export async function offloadCompose(input: OffloadComposeInput): Promise<OffloadedImage> {
   const taskId = workflowInfo().workflowId;
   const targetName = `offload-${uuid4()}`;

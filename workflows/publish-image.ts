@@ -216,6 +216,9 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
     saga.keep(record);
     saga.keep(report);
     await saga.settle(scratchStep);
+    // Undefined for a compose on the appliance, and for offloaded composes that finished before
+    // offloadCompose named its engine.
+    const compositedBy = offloaded ? (composed as OffloadedImage).compositedBy : undefined;
     return {
       imageId,
       name,
@@ -229,11 +232,7 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
       },
       vm,
       postPublish,
-      // Undefined for a compose on the appliance, and for offloaded composes that finished before
-      // offloadCompose named its engine.
-      ...(offloaded && (composed as OffloadedImage).compositedBy
-        ? { compositedBy: (composed as OffloadedImage).compositedBy }
-        : {}),
+      ...(compositedBy ? { compositedBy } : {}),
     };
   });
 }

@@ -203,10 +203,18 @@ export class AzureConnector implements Connector {
 
   /** The blob's type (`PageBlob`, `BlockBlob`, `AppendBlob`); undefined when the container has no such blob. */
   async blobType(blobName: string): Promise<string | undefined> {
-    return this.storage(async (container) => {
-      const blob = container.getBlobClient(blobName);
-      return (await blob.exists()) ? ((await blob.getProperties()).blobType ?? 'blob') : undefined;
-    });
+    return this.storage((container) =>
+      container
+        .getBlobClient(blobName)
+        .getProperties()
+        .then(
+          (properties) => properties.blobType ?? 'blob',
+          (err: unknown) => {
+            if (isRestError(err) && err.statusCode === 404) return undefined;
+            throw err;
+          },
+        ),
+    );
   }
 
   async hasBlob(blobName: string): Promise<boolean> {
