@@ -1,6 +1,12 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
-import { AnonymousCredential, PageBlobClient } from '@azure/storage-blob';
+import tls from 'node:tls';
+import {
+  AnonymousCredential,
+  isRestError,
+  PageBlobClient,
+  type StoragePipelineOptions,
+} from '@azure/storage-blob';
 
 /**
  * The blob-scoped SAS tokens an Azure Compositing Engine prepares with (reference/image-portability.txt:
@@ -42,11 +48,53 @@ export function openAsEngine(engineToken: string, sealed: string): EngineBlobTok
   return JSON.parse(opened.toString('utf8')) as EngineBlobTokens;
 }
 
-/** A page blob as a SAS URL reaches it, with no other credential. */
-export function pageBlobWithSas(url: string, sas: string): PageBlobClient {
-  return new PageBlobClient(`${url}?${sas.replace(/^\?/, '')}`, new AnonymousCredential(), {
+/**
+ * A page blob as a SAS URL reaches it, with no other credential. `caCertificate` (PEM): a CA trusted
+ * besides the public ones, the connector's own (an engine gets it in its launch environment,
+ * LAMINA_CE_CA_CERTIFICATE), for a storage endpoint whose certificate a private CA issued (Azure Stack
+ * Hub, the emulator over HTTPS). Only this client trusts it, not the process (no NODE_EXTRA_CA_CERTS).
+ */
+export function pageBlobWithSas(url: string, sas: string, caCertificate?: string): PageBlobClient {
+  const options: StoragePipelineOptions = {
     retryOptions: { maxTries: 4, retryDelayInMs: 500, maxRetryDelayInMs: 4_000, tryTimeoutInMs: 120_000 },
-  });
+  };
+  // tlsOptions is the core pipeline's option, which the storage client passes on (as blob-storage.ts).
+  const trust = caCertificate ? { tlsOptions: { ca: [...tls.rootCertificates, caCertificate] } } : {};
+  return new PageBlobClient(`${url}?${sas.replace(/^\?/, '')}`, new AnonymousCredential(), {
+    ...options,
+    ...trust,
+  } as StoragePipelineOptions);
+}
+
+/** OpenSSL's verdicts on a certificate chain it does not accept (Node's `err.code`). */
+const CERTIFICATE_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/**
+ * Whether the storage endpoint's certificate was refused (an error of the blob client, whose code is
+ * Node's TLS verdict): a retry cannot heal it, the connector's caCertificate can. Answers the sentence
+ * that names it (the endpoint's origin only, no SAS), else undefined.
+ */
+export function untrustedCertificate(err: unknown, url: string, caGiven: boolean): string | undefined {
+  const code = isRestError(err) || err instanceof Error ? (err as { code?: string }).code : undefined;
+  if (!code || !CERTIFICATE_CODES.has(code)) return undefined;
+  const origin = new URL(url).origin;
+  return (
+    `the Compositing Engine does not trust the certificate of the storage endpoint ${origin} ` +
+    `(${code}: ${(err as Error).message}): ` +
+    (caGiven
+      ? "the connector's caCertificate does not hold the CA that issued it"
+      : "give the connector the CA that issued it as its caCertificate (the engine trusts the public CAs and the connector's caCertificate)")
+  );
 }
 
 const CHUNK = 4 * 2 ** 20;

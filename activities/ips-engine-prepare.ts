@@ -6,7 +6,7 @@ import { prepareImage, type PrepareReport } from '../compositor/prepare/prepare-
 import type { PrepareOptions } from '../compositor/prepare/prepare-options';
 import { uploadVhdToPageBlob } from '../connectors/azure/page-blob-upload';
 import { digestFile, type FileDigest } from './file-digest';
-import { downloadPageBlob, openAsEngine, pageBlobWithSas } from './ips-engine-blobs';
+import { downloadPageBlob, openAsEngine, pageBlobWithSas, untrustedCertificate } from './ips-engine-blobs';
 import { ENGINE_ENVIRONMENT } from './offload-engines';
 
 /**
@@ -56,7 +56,9 @@ export function createEnginePrepareActivities() {
      * Prepare in a CE on the target → Publish). The engine reads the source blob's written pages into
      * its own disk, prepares them as on the appliance, and writes the prepared disk as a new fixed-VHD
      * page blob, only its non-zero pages, with the blob-scoped SAS tokens the appliance sealed under this
-     * engine's one-time token (activities/ips-engine-blobs.ts). Its work folder goes with it.
+     * engine's one-time token (activities/ips-engine-blobs.ts), trusting the connector's CA when its
+     * launch environment carries one (LAMINA_CE_CA_CERTIFICATE). A storage endpoint whose certificate
+     * it does not trust fails the prepare at once, naming that. Its work folder goes with it.
      */
     async prepareBlobOnEngine(input: {
       source: string;
@@ -71,6 +73,7 @@ export function createEnginePrepareActivities() {
           'EngineRefused',
         );
       const tokens = openAsEngine(token, input.sealed);
+      const ca = process.env[ENGINE_ENVIRONMENT.caCertificate] || undefined;
       const context = Context.current();
       const signal = context.cancellationSignal;
       let progress = { phase: 'download', done: 0, total: 1 };
@@ -78,21 +81,28 @@ export function createEnginePrepareActivities() {
       const work = await fs.mkdtemp(path.join(os.tmpdir(), 'lamina-ips-prepare-'));
       try {
         const source = path.join(work, 'source.vhd');
-        const read = await downloadPageBlob(pageBlobWithSas(input.source, tokens.source), source, {
+        const read = await downloadPageBlob(pageBlobWithSas(input.source, tokens.source, ca), source, {
           signal,
           onProgress: (done, total) => (progress = { phase: 'download', done, total }),
         });
         const prepared = path.join(work, 'prepared.vhdx');
         const { steps } = await prepareFile(source, prepared, input.options);
         await fs.rm(source, { force: true });
-        const uploaded = await uploadVhdToPageBlob(pageBlobWithSas(input.output, tokens.output), prepared, {
-          fresh: true,
-          signal,
-          onProgress: ({ done, total }) => (progress = { phase: 'upload', done, total }),
-        });
+        const uploaded = await uploadVhdToPageBlob(
+          pageBlobWithSas(input.output, tokens.output, ca),
+          prepared,
+          {
+            fresh: true,
+            signal,
+            onProgress: ({ done, total }) => (progress = { phase: 'upload', done, total }),
+          },
+        );
         return { steps, blobSize: uploaded.blobSize, sent: uploaded.sent, read };
       } catch (err) {
-        throw signal.aborted ? new CancelledFailure('prepare stopped') : err;
+        if (signal.aborted) throw new CancelledFailure('prepare stopped');
+        const untrusted = untrustedCertificate(err, input.source, Boolean(ca));
+        if (untrusted) throw ApplicationFailure.nonRetryable(untrusted, 'EngineCertificateUntrusted');
+        throw err;
       } finally {
         clearInterval(keepAlive);
         await fs.rm(work, { recursive: true, force: true });

@@ -3,6 +3,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { ComposeReport } from '../compositor/compose';
 import { writeReport } from '../compositor/report-file';
 import type { SecretBox } from '../config/secret-box';
+import { ENGINE_CA_CERTIFICATE } from '../connectors/azure/azure-ce-host';
 import type { EngineDestination } from '../connectors/ce-host';
 import type { Connector } from '../connectors/connector';
 import {
@@ -57,6 +58,8 @@ export const ENGINE_ENVIRONMENT = {
   initiator: 'LAMINA_CE_INITIATOR',
   chapSecret: 'LAMINA_CE_CHAP_SECRET',
   targetChapSecret: 'LAMINA_CE_TARGET_CHAP_SECRET',
+  /** The connector's CA (PEM), which the engine's blob clients trust: set by the Azure engine host. */
+  caCertificate: ENGINE_CA_CERTIFICATE,
 } as const;
 
 export interface CreateEngineInput {

@@ -29,6 +29,8 @@ its environment, never from arguments (which every user of the machine can read)
   ${E.targetChapSecret}                      mutual CHAP, when the target proves itself too
   ${ENGINE_DATASTORE_SESSION}                       vSphere: the engine's own vCenter session, with which it
                                                     writes the image into the datastore (logged out after)
+  ${E.caCertificate}                          Azure: the connector's CA (PEM), which its blob clients
+                                                    trust besides the public CAs (Azure Stack Hub)
   TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE              the cluster
   ${PAYLOAD_KEYS_VARIABLE}                               the payload codec's keys (never the master key)
 Ends on SIGTERM or SIGINT; a compose running then is cancelled and removes what it wrote.`;

@@ -5,10 +5,19 @@ import type { AzureResourceManager } from './resource-manager';
 import type { AzureConnectorSettings } from './settings';
 
 /**
+ * The environment variable that carries the connector's CA (`caCertificate`, PEM) to its engines, beside
+ * the launch environment offload-engines.ts names: an engine reaches the connector's storage endpoint
+ * itself (its blob tokens), and an Azure Stack Hub or private endpoint presents a certificate of the
+ * organisation's own CA, which the engine must trust as the appliance does. Not a secret; never logged.
+ */
+export const ENGINE_CA_CERTIFICATE = 'LAMINA_CE_CA_CERTIFICATE';
+
+/**
  * Compositing Engines on Azure (ARCHITECTURE.md §6; reference/image-portability.txt: "when running a
  * prepare task in Azure, the CE is created in Azure"): each a VM made through Resource Manager from the
  * connector's engine image (`ceImageId`) on its subnet, with its launch environment as custom data
- * (base64 JSON, which the image's boot unit hands `lamina ce`), tagged with the engine's id, and deleted
+ * (base64 JSON, which the image's boot unit hands `lamina ce`; with the connector's CA when it has one,
+ * so the engine trusts the storage endpoint as the appliance does), tagged with the engine's id, and deleted
  * with its OS disk and network interface. Azure engines do Image Portability's prepare: they read the
  * uploaded page blob and write the prepared one through blob-scoped SAS tokens (activities/
  * ips-engine-prepare.ts); they compose no images for publishing (an Azure connector publishes nothing).
@@ -34,9 +43,15 @@ export class AzureCeHost implements CeHost {
     await arm.createEngineVm(launch.name, {
       id: launch.id,
       imageId,
-      customData: Buffer.from(JSON.stringify(launch.environment)).toString('base64'),
+      customData: Buffer.from(JSON.stringify(this.environmentOf(launch))).toString('base64'),
       adminPassword: `${randomBytes(24).toString('base64url')}aA1!`,
     });
+  }
+
+  /** The launch environment, with the connector's CA when it has one (ENGINE_CA_CERTIFICATE). */
+  private environmentOf(launch: EngineLaunch): Record<string, string> {
+    const ca = this.settings.caCertificate;
+    return ca ? { ...launch.environment, [ENGINE_CA_CERTIFICATE]: ca } : launch.environment;
   }
 
   /** Deletes the engine VM (its OS disk and network interface go with it); one already gone is fine. */

@@ -34,13 +34,18 @@ export const azureConnectorSettings = z.object({
   authorityHost: httpsUrl
     .optional()
     .describe('Entra ID sign-in URL; https://login.microsoftonline.com when unset'),
-  /** Azure Stack Hub and private endpoints present certificates of the organisation's own CA. */
+  /**
+   * Azure Stack Hub and private endpoints present certificates of the organisation's own CA. The
+   * connector's Compositing Engines trust it too (their launch environment carries it,
+   * LAMINA_CE_CA_CERTIFICATE): they reach the storage endpoint themselves.
+   */
   caCertificate: z
     .string()
     .regex(/-----BEGIN CERTIFICATE-----/, 'must be a PEM certificate')
     .optional()
     .describe(
-      'PEM certificate(s) of a CA trusted besides the public ones, for sign-in, Resource Manager and storage',
+      'PEM certificate(s) of a CA trusted besides the public ones, for sign-in, Resource Manager and ' +
+        "storage, by the appliance and the connector's Compositing Engines",
     ),
 });
 export type AzureConnectorSettings = z.infer<typeof azureConnectorSettings>;

@@ -6,6 +6,7 @@ import {
   ContainerSASPermissions,
   generateBlobSASQueryParameters,
   StorageSharedKeyCredential,
+  type StoragePipelineOptions,
 } from '@azure/storage-blob';
 import { AzureConnector } from '../../connectors/azure/azure-connector';
 import {
@@ -58,13 +59,18 @@ export async function azuriteConnectorThroughApi(
     settings?: Partial<AzureConnectorSettings>;
     clientSecret?: string;
     offloadCompositing?: boolean;
+    /** No storage account key: storage is reached as the service principal (Azurite with `oauth`). */
+    keyless?: boolean;
   } = {},
 ): Promise<string> {
   const created = await api.post('/api/connectors', {
     type: 'azure',
     name,
     settings: azuriteSettings(azurite, options.settings),
-    secrets: { clientSecret: options.clientSecret ?? 'unused-here', storageKey: azurite.accountKey },
+    secrets: {
+      clientSecret: options.clientSecret ?? 'unused-here',
+      ...(options.keyless ? {} : { storageKey: azurite.accountKey }),
+    },
     ...(options.offloadCompositing ? { offloadCompositing: true } : {}),
   });
   if (created.status !== 201)
@@ -72,10 +78,12 @@ export async function azuriteConnectorThroughApi(
   return created.body.id as string;
 }
 
-export function serviceClient(azurite: Azurite): BlobServiceClient {
+/** The emulator's account with its key; `pipeline`: e.g. the CA of an emulator over HTTPS (storagePipeline). */
+export function serviceClient(azurite: Azurite, pipeline?: StoragePipelineOptions): BlobServiceClient {
   return new BlobServiceClient(
     azurite.blobEndpoint,
     new StorageSharedKeyCredential(azurite.accountName, azurite.accountKey),
+    pipeline,
   );
 }
 

@@ -3,9 +3,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Task } from '../../api/tasks/task-service';
+import { PayloadEncryptionCodec } from '../../config/payload-codec';
 import { createConnector } from '../../connectors';
 import { AzureConnector } from '../../connectors/azure/azure-connector';
+import { ENGINE_CA_CERTIFICATE } from '../../connectors/azure/azure-ce-host';
+import { storagePipeline } from '../../connectors/azure/blob-storage';
 import { ENGINE_TAG } from '../../connectors/azure/resource-manager';
+import type { AzureConnectorSettings } from '../../connectors/azure/settings';
 import type { LocalVmHost } from '../../connectors/local/local-vm-host';
 import { getConnector } from '../../db/connectors';
 import { run } from '../../lib/processes';
@@ -13,7 +17,7 @@ import { projectRoot } from '../../lib/project-root';
 import { startAzurite, type Azurite } from '../../runtime/azurite';
 import type { IpsBlobPrepareResult, IpsPrepareResult } from '../../workflows/ips-phases';
 import type { IpsRunResult } from '../../workflows/ips-workflows';
-import type { ArmFake } from '../azure/arm-fake';
+import { selfSignedCertificate, type ArmFake } from '../azure/arm-fake';
 import { armFakeFor, armSettings, ARM_SECRET } from '../azure/arm-fixtures';
 import { azuriteConnectorThroughApi, azuriteSettings, serviceClient } from '../azure/fixtures';
 import { expectWorkerFailures, failureLogged, testDir } from '../harness';
@@ -59,6 +63,10 @@ let app: Appliance;
 let azurite: Azurite;
 let arm: ArmFake;
 let guests: AzureEngineGuests;
+/** Where each engine guest's log (`<engine id>.log`) is. */
+let guestLogs: string;
+/** The engine image every engine VM is made from. */
+let ceImageId: string;
 let share: { id: string; mountPoint: string };
 let azureId: string;
 let azure: AzureConnector;
@@ -85,7 +93,7 @@ beforeAll(async () => {
   const ceDisk = path.join(dir, 'lamina-ce.vhdx');
   await run('qemu-img', ['create', '-f', 'vhdx', ceDisk, '8M']);
   await azure.uploadVhd(ceDisk, 'lamina-ce.vhd');
-  const ceImageId = await azure
+  ceImageId = await azure
     .resourceManager()
     .createImageFromBlob('lamina-ce', azure.blobUrl('lamina-ce.vhd'), 'V2');
   azureId = await azuriteConnectorThroughApi(app.api, azurite, 'Azure (Azurite) with engines', {
@@ -93,7 +101,8 @@ beforeAll(async () => {
     clientSecret: ARM_SECRET,
     offloadCompositing: true,
   });
-  guests = new AzureEngineGuests(arm, testDir('ips-azure-engine-guests'));
+  guestLogs = testDir('ips-azure-engine-guests');
+  guests = new AzureEngineGuests(arm, guestLogs);
   goldDisk = await makeVmwareWindowsDisk(dir, 'local-gold.vhdx');
   const host = createConnector((await getConnector(app.stack.pool, LOCAL_CONNECTOR))!).vms as LocalVmHost;
   await host.uploadDisk('win10-gold', goldDisk);
@@ -137,6 +146,59 @@ async function expectNoEngine(): Promise<void> {
   expect(await azure.resourceManager().engineVms()).toEqual(new Map());
   await eventually(async () => guests.running.size === 0);
   expect(await engineRecords(app)).toBe(0);
+}
+
+let goldReference: Promise<IpsPrepareResult> | undefined;
+
+/**
+ * The gold disk prepared on the appliance for Azure (MCS, DomainUnjoin), once for the file: what an
+ * engine that prepares the gold disk's blob with those options must write.
+ */
+function goldPreparedOnAppliance(): Promise<IpsPrepareResult> {
+  goldReference ??= (async () => {
+    fs.copyFileSync(goldDisk, path.join(share.mountPoint, 'gold.vhdx'));
+    return completed<IpsPrepareResult>(
+      app.api,
+      await app.api.post('/api/ips/prepare', {
+        shareConnectorId: share.id,
+        fileName: 'gold.vhdx',
+        targetConnectorId: azureId,
+        provisioningType: 'MCS',
+        DomainUnjoin: true,
+      }),
+    );
+  })();
+  return goldReference;
+}
+
+/** The launch environment Resource Manager was given for engine `engineId`'s VM (its custom data). */
+function engineEnvironmentOf(engineId: string): Record<string, string> {
+  const name = `lamina-ce-${engineId.slice(0, 8)}`;
+  const put = arm.requests.find((r) => r.method === 'PUT' && r.path.endsWith(`/virtualMachines/${name}`));
+  const customData = (put?.body?.properties as { osProfile: { customData: string } }).osProfile.customData;
+  return JSON.parse(Buffer.from(customData, 'base64').toString()) as Record<string, string>;
+}
+
+/**
+ * Every text in the task's workflow history, payloads opened (the test-only master key): the inputs,
+ * results and failures an admin of the task can read.
+ */
+async function historyText(taskId: string): Promise<string> {
+  const history = await app.stack.client.workflow.getHandle(taskId).fetchHistory();
+  const codec = new PayloadEncryptionCodec([Buffer.from(RECORDING_KEY, 'base64')]);
+  const texts: string[] = [];
+  const walk = async (value: unknown): Promise<void> => {
+    if (typeof value === 'string') texts.push(value);
+    if (!value || typeof value !== 'object' || value instanceof Uint8Array) return;
+    if ('data' in value && 'metadata' in value && value.metadata && typeof value.metadata === 'object') {
+      const [opened] = await codec.decode([value as Parameters<typeof codec.decode>[0][0]]);
+      texts.push(Buffer.from(opened.data ?? new Uint8Array()).toString('utf8'));
+      return;
+    }
+    for (const inner of Object.values(value)) await walk(inner);
+  };
+  await walk(history.events);
+  return texts.join('\n');
 }
 
 test("the connector's Test checks the engine image it names", async () => {
@@ -344,17 +406,7 @@ describe('a blob already uploaded, prepared in an engine in Azure (sourceBlob)',
         .stdout;
     await azure.uploadVhd(goldDisk, 'Gold-source.vhd');
     sourceEtag = await etagOf('Gold-source.vhd');
-    fs.copyFileSync(goldDisk, path.join(share.mountPoint, 'gold.vhdx'));
-    reference = await completed<IpsPrepareResult>(
-      app.api,
-      await app.api.post('/api/ips/prepare', {
-        shareConnectorId: share.id,
-        fileName: 'gold.vhdx',
-        targetConnectorId: azureId,
-        provisioningType: 'MCS',
-        DomainUnjoin: true,
-      }),
-    );
+    reference = await goldPreparedOnAppliance();
     offloadOffId = await azuriteConnectorThroughApi(app.api, azurite, 'Azure (Azurite) without engines', {
       settings: armSettings(arm),
       clientSecret: ARM_SECRET,
@@ -529,5 +581,144 @@ describe('a blob already uploaded, prepared in an engine in Azure (sourceBlob)',
     expect(await etagOf('Gold-source.vhd')).toBe(sourceEtag);
     expect(arm.resourceIds()).toEqual(resources);
     expect((await azure.listBlobs('')).sort()).toEqual([...blobs, 'Blank.vhd'].sort());
+  }, 600_000);
+});
+
+/**
+ * A connector without the storage account key (an account that allows no shared key) whose storage
+ * endpoint presents a certificate of the organisation's own CA (Azure Stack Hub, a private endpoint):
+ * the engine's blob tokens are signed with a user delegation key, and the engine trusts the connector's
+ * caCertificate, which its launch environment carries (LAMINA_CE_CA_CERTIFICATE), for its blob
+ * clients. Azurite serves HTTPS with a self-signed certificate and `--oauth basic` (Get User Delegation
+ * Key, user delegation SAS checked, the service principal's Entra ID token from the ARM fake taken for
+ * the appliance's own blob requests) on a second port; Resource Manager is the same fake. What this
+ * cannot show: a certificate chain of a real private CA (here the CA is the server's own certificate).
+ */
+describe('a connector without the storage key, on storage with its own CA (caCertificate)', () => {
+  let secure: Azurite;
+  let settings: AzureConnectorSettings;
+  let keylessId: string;
+  /** The test's own view of the secure emulator's container (with the account key the connector lacks). */
+  let keyed: AzureConnector;
+  let sourceEtag: string | undefined;
+  const blobProperties = (blob: string) =>
+    serviceClient(secure, storagePipeline(settings))
+      .getContainerClient('images')
+      .getBlobClient(blob)
+      .getProperties();
+
+  beforeAll(async () => {
+    const tls = await selfSignedCertificate(testDir('ips-azure-keyless-tls'));
+    secure = await startAzurite({ oauth: tls });
+    const overrides = {
+      ...armSettings(arm),
+      caCertificate: `${tls.certificate}${arm.certificate}`,
+      ceImageId,
+    };
+    settings = azuriteSettings(secure, overrides);
+    keyed = new AzureConnector(settings, { clientSecret: ARM_SECRET, storageKey: secure.accountKey });
+    await serviceClient(secure, storagePipeline(settings)).getContainerClient('images').create();
+    await keyed.uploadVhd(goldDisk, 'Gold-source.vhd');
+    sourceEtag = (await blobProperties('Gold-source.vhd')).etag;
+    keylessId = await azuriteConnectorThroughApi(
+      app.api,
+      secure,
+      'Azure (Azurite over HTTPS) without the key',
+      {
+        settings: overrides,
+        clientSecret: ARM_SECRET,
+        offloadCompositing: true,
+        keyless: true,
+      },
+    );
+    await goldPreparedOnAppliance();
+  }, 600_000);
+
+  afterAll(async () => {
+    await secure?.stop();
+  });
+
+  const prepareBlob = (body: Record<string, unknown>) =>
+    app.api.post('/api/ips/prepare', {
+      targetConnectorId: keylessId,
+      provisioningType: 'MCS',
+      DomainUnjoin: true,
+      ...body,
+    });
+
+  it("prepares a blob in an engine that trusts the connector's CA, with no storage key anywhere", async () => {
+    const resources = arm.resourceIds();
+    const blobs = await keyed.listBlobs('');
+    const started = await prepareBlob({ sourceBlob: 'Gold-source.vhd' });
+    const task = await finished(app.api, started);
+    expect(task.error).toBeUndefined();
+    expect(task.state).toBe('completed');
+    const prepared = task.result as IpsBlobPrepareResult;
+    expect(prepared).toMatchObject({
+      blobName: 'Gold.vhd',
+      sourceBlob: 'Gold-source.vhd',
+      url: `${secure.blobEndpoint}/images/Gold.vhd`,
+    });
+    expect(guests.booted).toContain(prepared.engineId);
+    expect(guests.registered(prepared.engineId)).toBe(true);
+    const reference = await goldPreparedOnAppliance();
+    expect(prepared.steps).toEqual(reference.steps);
+
+    // The prepared blob: what the appliance's prepare gives.
+    const blob = path.join(dir, 'keyless-prepared-blob.vhd');
+    await keyed.downloadBlob('Gold.vhd', blob);
+    expect(prepared.blobSize).toBe(fs.statSync(blob).size);
+    await expectPreparedLikeAppliance(blob, path.join(share.mountPoint, reference.fileName), dir, 'removed');
+    fs.rmSync(blob);
+    // The source only read.
+    expect((await blobProperties('Gold-source.vhd')).etag).toBe(sourceEtag);
+
+    // The engine's launch environment: the connector's CA, no storage key, no client secret, no SAS.
+    const environment = engineEnvironmentOf(prepared.engineId);
+    expect(environment[ENGINE_CA_CERTIFICATE]).toBe(settings.caCertificate);
+    const launched = JSON.stringify(environment);
+    expect(launched).not.toContain(secure.accountKey);
+    expect(launched).not.toContain(ARM_SECRET);
+    expect(launched).not.toMatch(/sig=|storageKey|clientSecret/);
+    // Nothing secret in what the task's admins read: its history (payloads opened), nor its record.
+    const history = await historyText(started.body.id);
+    expect(history).toContain('Gold-source.vhd');
+    for (const secret of [secure.accountKey, ARM_SECRET, environment.LAMINA_CE_TOKEN, 'sig='])
+      expect(history).not.toContain(secret);
+    expect(JSON.stringify(task)).not.toMatch(/sig=|BEGIN CERTIFICATE/);
+    // The certificate is no secret, but the engine does not log it.
+    expect(fs.readFileSync(path.join(guestLogs, `${prepared.engineId}.log`), 'utf8')).not.toContain(
+      'BEGIN CERTIFICATE',
+    );
+
+    // No engine VM, disk, NIC or record left; the prepared blob is the one blob added.
+    await expectNoEngine();
+    expect(arm.resourceIds()).toEqual(resources);
+    expect((await keyed.listBlobs('')).sort()).toEqual([...blobs, 'Gold.vhd'].sort());
+  }, 600_000);
+
+  it('fails naming the certificate when the engine is not given the CA, and removes the engine and the output', async () => {
+    const resources = arm.resourceIds();
+    const blobs = (await keyed.listBlobs('')).sort();
+    // A guest whose launch environment lost the CA: its blob clients trust the public CAs only.
+    guests.tamper = ({ [ENGINE_CA_CERTIFICATE]: _ca, ...rest }) => rest;
+    try {
+      const started = await prepareBlob({ sourceBlob: 'Gold-source.vhd', outputBlob: 'Gold-untrusted.vhd' });
+      const task = await finished(app.api, started);
+      expect(task.state).toBe('failed');
+      const untrusted = new RegExp(
+        `the Compositing Engine does not trust the certificate of the storage endpoint https://127\\.0\\.0\\.1:${secure.port} ` +
+          '\\(DEPTH_ZERO_SELF_SIGNED_CERT: self[- ]signed certificate\\): give the connector the CA that issued it as its caCertificate',
+      );
+      expect(task.error).toMatch(untrusted);
+      await failureLogged(started.body.id);
+      expectWorkerFailures({ kind: 'workflow', error: untrusted });
+    } finally {
+      guests.tamper = (e) => e;
+    }
+    await expectNoEngine();
+    expect((await blobProperties('Gold-source.vhd')).etag).toBe(sourceEtag);
+    expect(arm.resourceIds()).toEqual(resources);
+    expect((await keyed.listBlobs('')).sort()).toEqual(blobs);
   }, 600_000);
 });
