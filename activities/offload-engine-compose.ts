@@ -1,5 +1,5 @@
 import fs from 'node:fs/promises';
-import { Context } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import path from 'node:path';
 import { compose, type ComposeReport } from '../compositor/compose';
 import type { OutputFormat } from '../compositor/disk-image';
@@ -46,9 +46,10 @@ export interface EngineComposeResult extends FileDigest {
 }
 
 export interface EngineDeps {
-  /** This engine's initiator name: the only one the target's ACL admits. */
-  initiatorName: string;
-  chapSecret: string;
+  /** This engine's initiator name (the only one the target's ACL admits) and CHAP secret; absent for an
+   * engine launched to prepare, which reads no layers. */
+  initiatorName?: string;
+  chapSecret?: string;
   targetChapSecret?: string;
   /** Seconds a login or read may take before the compose fails instead of hanging. */
   iscsiTimeoutSeconds?: number;
@@ -61,12 +62,18 @@ export interface EngineDeps {
 export function createEngineActivities(deps: EngineDeps) {
   return {
     async composeFromTarget(input: EngineComposeInput): Promise<EngineComposeResult> {
+      const { initiatorName, chapSecret } = deps;
+      if (!initiatorName || !chapSecret)
+        throw ApplicationFailure.nonRetryable(
+          'this engine was launched without iSCSI credentials: it cannot read the task\'s layers',
+          'EngineNotCapable',
+        );
       const lun = (number: number): IscsiLun => ({
         portal: input.target.portal,
         iqn: input.target.iqn,
         lun: number,
-        initiator: deps.initiatorName,
-        chap: { user: input.target.chapUser, secret: deps.chapSecret },
+        initiator: initiatorName,
+        chap: { user: input.target.chapUser, secret: chapSecret },
         ...(input.target.targetChapUser && deps.targetChapSecret
           ? { targetChap: { user: input.target.targetChapUser, secret: deps.targetChapSecret } }
           : {}),

@@ -67,9 +67,12 @@ export interface CreateEngineInput {
   engineId: string;
   /** The offloadCompose task the engine signals when it registers. */
   taskId: string;
-  /** The task's iSCSI target: its CHAP secrets are the engine's. */
-  targetName: string;
-  initiatorName: string;
+  /**
+   * The task's iSCSI target, when the engine reads layers from one: its CHAP secrets are the engine's.
+   * An engine that reads no layers (an Image Portability prepare) is launched with no iSCSI credentials.
+   */
+  targetName?: string;
+  initiatorName?: string;
   mutualChap?: boolean;
 }
 
@@ -104,10 +107,10 @@ export function createOffloadActivities(deps: OffloadDeps) {
       });
       const record = await getEngine(deps.pool, input.engineId);
       if (!record) throw new Error(`engine ${input.engineId} vanished as it was recorded`);
-      const chap = deriveChapCredentials(deps.iscsiChapKey, input.targetName, 'initiator');
-      const targetChap = input.mutualChap
-        ? deriveChapCredentials(deps.iscsiChapKey, input.targetName, 'target')
-        : undefined;
+      const iscsi = input.targetName && input.initiatorName ? input.targetName : undefined;
+      const chap = iscsi ? deriveChapCredentials(deps.iscsiChapKey, iscsi, 'initiator') : undefined;
+      const targetChap =
+        iscsi && input.mutualChap ? deriveChapCredentials(deps.iscsiChapKey, iscsi, 'target') : undefined;
       const E = ENGINE_ENVIRONMENT;
       return withConnector(deps, input.connectorId, async (connector) => {
         const host = engineHost(connector);
@@ -120,8 +123,7 @@ export function createOffloadActivities(deps: OffloadDeps) {
             [E.id]: input.engineId,
             [E.task]: input.taskId,
             [E.token]: deps.secrets.open(record.token),
-            [E.initiator]: input.initiatorName,
-            [E.chapSecret]: chap.secret,
+            ...(chap ? { [E.initiator]: input.initiatorName, [E.chapSecret]: chap.secret } : {}),
             ...(targetChap ? { [E.targetChapSecret]: targetChap.secret } : {}),
           },
         });
@@ -145,7 +147,8 @@ export function createOffloadActivities(deps: OffloadDeps) {
     async admitCompositingEngine(input: {
       engineId: string;
       proof: string;
-      initiatorName: string;
+      /** Absent for an engine launched without iSCSI credentials. */
+      initiatorName?: string;
     }): Promise<void> {
       const refuse = (why: string) =>
         ApplicationFailure.nonRetryable(
@@ -158,7 +161,7 @@ export function createOffloadActivities(deps: OffloadDeps) {
       const given = Buffer.from(input.proof, 'hex');
       if (given.length !== expected.length || !timingSafeEqual(given, expected))
         throw refuse('its registration token is not the one it was launched with');
-      if (!(await markEngineRegistered(deps.pool, input.engineId, input.initiatorName)))
+      if (!(await markEngineRegistered(deps.pool, input.engineId, input.initiatorName ?? null)))
         throw refuse('its one-time registration token has expired or was used already');
     },
 

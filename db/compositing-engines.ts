@@ -42,10 +42,14 @@ export async function getEngine(pool: Pool, id: string): Promise<EngineRecord | 
  * registered already as another initiator (a token is good for one registration; the same one asked
  * again is a retried activity, answered as the first time).
  */
-export async function markEngineRegistered(pool: Pool, id: string, initiatorName: string): Promise<boolean> {
+export async function markEngineRegistered(
+  pool: Pool,
+  id: string,
+  initiatorName: string | null,
+): Promise<boolean> {
   const { rowCount } = await pool.query(
     `UPDATE compositing_engines SET registered_at = coalesce(registered_at, now()), initiator_name = $2
-      WHERE id = $1 AND expires_at > now() AND (registered_at IS NULL OR initiator_name = $2)`,
+      WHERE id = $1 AND expires_at > now() AND (registered_at IS NULL OR initiator_name IS NOT DISTINCT FROM $2)`,
     [id, initiatorName],
   );
   return rowCount === 1;

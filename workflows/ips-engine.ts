@@ -107,17 +107,9 @@ async function admittedPrepareEngine(saga: Saga, connectorId: string, timeoutMin
   const engine = saga.register('Compositing Engine', () =>
     offloading.removeCompositingEngine({ connectorId, engineId }),
   );
-  // A prepare reads no layers: the engine gets no iSCSI target, and the CHAP secret it is launched with
-  // (derived from this name) opens nothing.
-  const targetName = `ips-prepare-${engineId}`;
+  // A prepare reads no layers: the engine gets no iSCSI target and is launched with no CHAP secret.
   const { registrationSeconds } = await launchAdmittedEngine(
-    {
-      connectorId,
-      engineId,
-      taskId: workflowInfo().workflowId,
-      targetName,
-      initiatorName: `iqn.2024-01.org.lamina-appliance.ce:${targetName}`,
-    },
+    { connectorId, engineId, taskId: workflowInfo().workflowId },
     () => registration,
   );
   const onEngine = proxyActivities<EnginePrepareActivities>({

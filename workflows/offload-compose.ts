@@ -26,7 +26,8 @@ export interface EngineRegistration {
   engineId: string;
   /** HMAC of the engine's id under its one-time token (activities/offload-engines.ts). */
   proof: string;
-  initiatorName: string;
+  /** Absent for an engine launched without iSCSI credentials (a prepare reads no layers). */
+  initiatorName?: string;
 }
 
 export const engineRegistered = defineSignal<[EngineRegistration]>('engineRegistered');

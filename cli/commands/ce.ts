@@ -25,7 +25,8 @@ It registers with the task that made it, proving its one-time token, then compos
 read over iSCSI from the appliance's target, straight into the platform's storage. Everything comes from
 its environment, never from arguments (which every user of the machine can read):
   ${E.id}, ${E.task}, ${E.token}     who it is, whom it registers with, its one-time token
-  ${E.initiator}, ${E.chapSecret}        its iSCSI initiator name and CHAP secret
+  ${E.initiator}, ${E.chapSecret}        its iSCSI initiator name and CHAP secret (not given to an
+                                                    engine that prepares: it reads no layers)
   ${E.targetChapSecret}                      mutual CHAP, when the target proves itself too
   ${ENGINE_DATASTORE_SESSION}                       vSphere: the engine's own vCenter session, with which it
                                                     writes the image into the datastore (logged out after)
@@ -48,8 +49,10 @@ export const ceCommand: CliCommand = {
     const engineId = required(E.id);
     const taskId = required(E.task);
     const token = required(E.token);
-    const initiatorName = required(E.initiator);
-    const chapSecret = required(E.chapSecret);
+    const initiatorName = process.env[E.initiator] || undefined;
+    const chapSecret = process.env[E.chapSecret] || undefined;
+    if (Boolean(initiatorName) !== Boolean(chapSecret))
+      throw new UsageError(`${E.initiator} and ${E.chapSecret} go together: set both or neither`);
     const config = loadConfig();
     if (!config.temporal.address) throw new UsageError('TEMPORAL_ADDRESS is not set');
     const temporal = { ...config.temporal, address: config.temporal.address };

@@ -108,8 +108,13 @@ test('with offload on, an engine VM on vSphere writes the image the appliance wr
   const appliancePath = path.join(share.mountPoint, 'appliance.vhdx');
   const enginePath = path.join(share.mountPoint, 'engine.vhdx');
   expect(onEngine.sizeBytes).toBe(fs.statSync(enginePath).size);
-  // The engine was the stand-in for the clone's guest: it registered with this task.
+  // The engine was the stand-in for the clone's guest: it registered with this task. It reads no layers,
+  // so it was launched with no iSCSI initiator name or CHAP secret.
   expect(guests.registered(onEngine.engineId!)).toBe(true);
+  const launched = Object.keys(guests.environments.get(onEngine.engineId!)!);
+  expect(launched).toEqual(expect.arrayContaining(['LAMINA_CE_ID', 'LAMINA_CE_TOKEN']));
+  expect(launched).not.toContain('LAMINA_CE_CHAP_SECRET');
+  expect(launched).not.toContain('LAMINA_CE_INITIATOR');
   // The source is left as it was: the engine wrote a copy of it.
   expect(sha256(path.join(share.mountPoint, 'gold.vhdx'))).toBe(goldHash);
   // Prepare stamps what it writes with the time it runs, so the two disks differ in timestamps only:

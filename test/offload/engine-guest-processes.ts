@@ -16,6 +16,8 @@ export abstract class EngineGuestProcesses {
   readonly running = new Map<string, ProcessRecord>();
   /** Engine ids whose guest was started, in order. */
   readonly booted: string[] = [];
+  /** Engine id → the launch environment its VM carried. */
+  readonly environments = new Map<string, Record<string, string>>();
   /** Changes an engine's environment before it starts (a guest whose configuration went wrong). */
   tamper: (environment: Record<string, string>) => Record<string, string> = (e) => e;
   private stopped = false;
@@ -61,7 +63,9 @@ export abstract class EngineGuestProcesses {
 
   private boot(id: string, encoded: string): void {
     this.booted.push(id);
-    const environment = this.tamper(JSON.parse(Buffer.from(encoded, 'base64').toString('utf8')));
+    const launched = JSON.parse(Buffer.from(encoded, 'base64').toString('utf8')) as Record<string, string>;
+    this.environments.set(id, launched);
+    const environment = this.tamper(launched);
     const log = fs.openSync(path.join(this.logDir, `${id}.log`), 'a');
     // The guest's own disk (its temporary folder), which goes with its VM.
     const disk = path.join(this.logDir, id);
