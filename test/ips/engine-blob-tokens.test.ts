@@ -10,6 +10,7 @@ import {
   openAsEngine,
   pageBlobWithSas,
   sealForEngine,
+  untrustedCertificate,
   type EngineBlobTokens,
 } from '../../activities/ips-engine-blobs';
 import { AzureConnector } from '../../connectors/azure/azure-connector';
@@ -145,6 +146,34 @@ describe('without the account key', () => {
     const forged = new URLSearchParams(sourceSas);
     forged.set('skoid', '00000000-1111-4c5e-9d7f-0a1b2c3d4e5f');
     expect(await statusOf(() => blob('source.vhd', forged.toString()).downloadToBuffer(0, 512))).toBe(403);
+  });
+
+  test("an engine's blob client trusts the connector's CA it is given, and names a certificate it does not trust", async () => {
+    const sas = await keyless.blobSas('source.vhd', 'r', hour());
+    const url = keyless.blobUrl('source.vhd');
+    const trusting = pageBlobWithSas(url, sas, settings.caCertificate);
+    expect((await trusting.downloadToBuffer(0, 512)).equals(Buffer.alloc(512, 7))).toBe(true);
+    // Without it: the public CAs only, which did not issue the emulator's self-signed certificate.
+    const refused = await pageBlobWithSas(url, sas)
+      .downloadToBuffer(0, 512)
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+    expect(refused).toMatchObject({ code: 'DEPTH_ZERO_SELF_SIGNED_CERT' });
+    const origin = new URL(secure.blobEndpoint).origin;
+    expect(untrustedCertificate(refused, url, false)).toMatch(
+      new RegExp(
+        `^the Compositing Engine does not trust the certificate of the storage endpoint ${origin.replace(/\./g, '\\.')} ` +
+          '\\(DEPTH_ZERO_SELF_SIGNED_CERT: self[- ]signed certificate\\): give the connector the CA that issued it',
+      ),
+    );
+    expect(untrustedCertificate(refused, `${url}?${sas}`, true)).not.toContain('sig=');
+    expect(untrustedCertificate(refused, url, true)).toMatch(
+      /caCertificate does not hold the CA that issued it$/,
+    );
+    // Any other failure is not about a certificate.
+    expect(untrustedCertificate(new Error('socket hang up'), url, false)).toBeUndefined();
   });
 
   test('a service principal that cannot get a user delegation key is named, with what to give the connector', async () => {
