@@ -3,8 +3,8 @@ import path from 'node:path';
 import { pidExists } from '../lib/processes';
 import { postmasterPid, startPostgresCluster, type PostgresCluster } from '../runtime/postgres-cluster';
 import type { Stack } from '../runtime/stack';
-import { administratorClient, type ApiClient, type ApiResponse } from './api-client';
-import { startTestStack, testConfig, testDir, until } from './harness';
+import { administratorClient, type ApiClient } from './api-client';
+import { eventually, startTestStack, testConfig, testDir } from './harness';
 
 /**
  * The private PostgreSQL cluster `lamina up` starts is supervised like the Temporal dev server: a
@@ -16,7 +16,7 @@ import { startTestStack, testConfig, testDir, until } from './harness';
 async function crash(dataDir: string): Promise<number> {
   const pid = postmasterPid(dataDir);
   process.kill(pid, 'SIGKILL');
-  await until('the killed postmaster is gone', () => !pidExists(pid));
+  await eventually(() => !pidExists(pid), 60_000, 'the killed postmaster is gone');
   return pid;
 }
 
@@ -66,18 +66,20 @@ describe('the supervised PostgreSQL cluster', () => {
     });
     expect(answer.text).not.toMatch(/\bat .+:\d+:\d+/); // no stack trace
 
-    await until('restarted', () => logs.some((line) => line.startsWith('PostgreSQL restarted')));
+    await eventually(() => logs.some((line) => line.startsWith('PostgreSQL restarted')), 60_000, 'restarted');
     expect(logs[0]).toMatch(
       new RegExp(`^PostgreSQL ended \\(its postmaster, pid ${pid}, is gone\\)[^]*; restarting it in 5 s$`),
     );
     expect(logs[1]).toBe(`PostgreSQL restarted (pid ${postmasterPid(dataDir)})`);
-    let shown: ApiResponse | undefined;
-    await until(
-      'the API reaches PostgreSQL again',
-      async () => (shown = await admin.get('/api/storage-locations')).status === 200,
+    const shown = await eventually(
+      async () => {
+        const response = await admin.get('/api/storage-locations');
+        return response.status === 200 && response;
+      },
       10_000,
+      'the API reaches PostgreSQL again',
     );
-    expect(shown!.body).toEqual(before);
+    expect(shown.body).toEqual(before);
   }, 120_000);
 
   it('gives up, saying why, after quick failures in a row', async () => {

@@ -10,14 +10,14 @@ import {
   temporalCliPath,
   type TemporalDevServer,
 } from '../runtime/temporal-dev-server';
-import { administratorClient, type ApiClient, type ApiResponse } from './api-client';
+import { administratorClient, type ApiClient } from './api-client';
 import {
   createTestDatabase,
+  eventually,
   spawnWorkerProcess,
   startTestStack,
   testConfig,
   testDir,
-  until,
   type TestDatabase,
 } from './harness';
 
@@ -33,7 +33,7 @@ async function diagnosticsCompletes(admin: ApiClient): Promise<string> {
 /** Kills the server's process as a crash would, and waits until it is gone. */
 async function crash(server: ProcessRecord): Promise<void> {
   process.kill(server.pid, 'SIGKILL');
-  await until('the killed server is gone', () => !isAlive(server));
+  await eventually(() => !isAlive(server), 60_000, 'the killed server is gone');
 }
 
 /** A `lamina worker` process; its log (the SDK's warnings while Temporal is away) goes to a file. */
@@ -112,17 +112,23 @@ describe('the supervised Temporal dev server', () => {
       expect(response.text).not.toMatch(/\bat .+:\d+:\d+/); // no stack trace
     }
 
-    await until('restarted', () => logs.some((line) => line.startsWith('Temporal dev server restarted')));
+    await eventually(
+      () => logs.some((line) => line.startsWith('Temporal dev server restarted')),
+      60_000,
+      'restarted',
+    );
     expect(logs[0]).toBe('Temporal dev server was killed (SIGKILL); restarting it in 4 s');
     // History survived in its database file; the API finds the server again within its 2 s
     // reconnect back-off, and the worker takes up its queues again.
-    let shown: ApiResponse | undefined;
-    await until(
-      'the API reaches Temporal again',
-      async () => (shown = await admin.get(`/api/tasks/${before}`)).status === 200,
+    const shown = await eventually(
+      async () => {
+        const response = await admin.get(`/api/tasks/${before}`);
+        return response.status === 200 && response;
+      },
       5_000,
+      'the API reaches Temporal again',
     );
-    expect((shown!.body as Task).state).toBe('completed');
+    expect((shown.body as Task).state).toBe('completed');
     await diagnosticsCompletes(admin);
   }, 180_000);
 

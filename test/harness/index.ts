@@ -9,17 +9,9 @@ import { harnessValue } from './shared';
 import { captureWorkerLog } from './worker-log';
 
 export { harnessValue };
+export { eventually } from './poll';
 export { expectWorkerFailures, failureLogged, workerLogText, type WorkerFailure } from './worker-log';
 export { spawnWorkerProcess } from './worker-process';
-
-/** Waits until `probe` holds, looking every 100 ms; past `timeoutMs` fails naming `what`. */
-export async function until(what: string, probe: () => boolean | Promise<boolean>, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 export interface TestDatabase {
   url: string;

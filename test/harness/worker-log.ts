@@ -1,6 +1,7 @@
 import { inspect } from 'node:util';
 import { makeTelemetryFilterString, type LogEntry } from '@temporalio/worker';
 import { installWorkerRuntime } from '../../runtime/temporal-connection';
+import { eventually } from './poll';
 
 /**
  * The in-process worker's log in tests. The failures tests provoke on purpose (an activity that
@@ -83,12 +84,11 @@ export async function failureLogged(
   messages: string[] = ['Workflow failed'],
   timeoutMs = 60_000,
 ): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!messages.every((message) => loggedFor.has(`${message}\0${workflowId}`))) {
-    if (Date.now() > until)
-      throw new Error(`the worker did not log ${messages.join(', ')} for ${workflowId}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await eventually(
+    () => messages.every((message) => loggedFor.has(`${message}\0${workflowId}`)),
+    timeoutMs,
+    `the worker's log of ${messages.join(', ')} for ${workflowId}`,
+  );
 }
 
 /** Everything the in-process worker logged so far in this test file (asserted or not), as text. */

@@ -19,6 +19,8 @@ import {
   type TestDatabase,
 } from '../harness';
 
+export { eventually } from '../harness';
+
 export const run = promisify(execFile);
 export const GiB = 2 ** 30;
 export const LOCAL_CONNECTOR = DEFAULT_LOCAL_CONNECTOR_ID;
@@ -94,20 +96,6 @@ export async function attemptsOf(app: Appliance, taskId: string, activity: strin
     }
   }
   return attempts;
-}
-
-/** Polls `probe` until it returns something truthy. */
-export async function eventually<T>(
-  probe: () => Promise<T | undefined | false>,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 export async function createLayer(
