@@ -18,6 +18,20 @@ const optionalText = z
 const optionalFile = optionalText.refine((v) => v === undefined || isReadableFile(v), {
   message: 'file does not exist or is not readable',
 });
+/**
+ * PEM text in the variable itself (the `_DATA` forms, named as the Temporal CLI names them): how a
+ * Compositing Engine, which has none of the appliance's files, gets its TLS material. A problem's message
+ * never repeats the value (one of them is a private key).
+ */
+const optionalPem = (kind: 'CERTIFICATE' | 'PRIVATE KEY') =>
+  optionalText.refine(
+    (v) =>
+      v === undefined ||
+      new RegExp(`-----BEGIN [A-Z ]*${kind}-----[\\s\\S]+-----END [A-Z ]*${kind}-----`).test(v),
+    {
+      message: `must be PEM text (-----BEGIN ${kind}----- … -----END ${kind}-----); a file's path goes in the variable without _DATA`,
+    },
+  );
 
 function isOrigin(value: string): boolean {
   try {
@@ -35,6 +49,16 @@ function isReadableFile(file: string): boolean {
     return false;
   }
 }
+
+/**
+ * The `_DATA` (PEM content) forms of TEMPORAL_TLS_CA, TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY, named as the
+ * Temporal CLI and SDKs' environment configuration names them.
+ */
+export const TLS_DATA = {
+  ca: 'TEMPORAL_TLS_SERVER_CA_CERT_DATA',
+  cert: 'TEMPORAL_TLS_CLIENT_CERT_DATA',
+  key: 'TEMPORAL_TLS_CLIENT_KEY_DATA',
+} as const;
 
 const envSchema = z.object({
   LAMINA_DATA_DIR: z.string().min(1).default('data'),
@@ -62,6 +86,9 @@ const envSchema = z.object({
   TEMPORAL_TLS_CA: optionalFile,
   TEMPORAL_TLS_CERT: optionalFile,
   TEMPORAL_TLS_KEY: optionalFile,
+  [TLS_DATA.ca]: optionalPem('CERTIFICATE'),
+  [TLS_DATA.cert]: optionalPem('CERTIFICATE'),
+  [TLS_DATA.key]: optionalPem('PRIVATE KEY'),
   TEMPORAL_TLS_SERVER_NAME: optionalText,
   TEMPORAL_API_KEY: optionalText,
   LAMINA_TEMPORAL_PORT: port.default(7233),
@@ -104,10 +131,15 @@ const envSchema = z.object({
   LAMINA_CE_REGISTRATION_SECONDS: z.coerce.number().int().min(1).max(86400).default(600),
 });
 
+/** Each of CA, client certificate and key is given as a file (`…Path`) or as PEM text (`…Pem`), not both. */
 export interface TemporalTlsConfig {
   caPath?: string;
+  caPem?: string;
   certPath?: string;
+  certPem?: string;
   keyPath?: string;
+  /** A secret: never logged, never in a workflow's history. */
+  keyPem?: string;
   serverName?: string;
 }
 
@@ -199,12 +231,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LaminaConfig {
   }
   const e = parsed.data;
   const problems: string[] = [];
-  const tlsFiles = [e.TEMPORAL_TLS_CERT, e.TEMPORAL_TLS_KEY];
-  if (tlsFiles.filter(Boolean).length === 1) {
-    problems.push('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY: set both for mTLS, or neither');
+  for (const [file, data] of [
+    ['TEMPORAL_TLS_CA', TLS_DATA.ca],
+    ['TEMPORAL_TLS_CERT', TLS_DATA.cert],
+    ['TEMPORAL_TLS_KEY', TLS_DATA.key],
+  ] as const) {
+    if (e[file] && e[data]) problems.push(`${file} and ${data}: give the file or its content, not both`);
   }
-  const wantsTls =
-    e.TEMPORAL_TLS === 'true' || Boolean(e.TEMPORAL_TLS_CA || e.TEMPORAL_TLS_CERT || e.TEMPORAL_API_KEY);
+  const ca = e.TEMPORAL_TLS_CA || e[TLS_DATA.ca];
+  const cert = e.TEMPORAL_TLS_CERT || e[TLS_DATA.cert];
+  const key = e.TEMPORAL_TLS_KEY || e[TLS_DATA.key];
+  if (Boolean(cert) !== Boolean(key)) {
+    problems.push(
+      `TEMPORAL_TLS_CERT (or ${TLS_DATA.cert}) and TEMPORAL_TLS_KEY (or ${TLS_DATA.key}): set both for mTLS, or neither`,
+    );
+  }
+  const wantsTls = e.TEMPORAL_TLS === 'true' || Boolean(ca || cert || e.TEMPORAL_API_KEY);
   if (wantsTls && !e.TEMPORAL_ADDRESS) {
     problems.push(
       'TEMPORAL_TLS*/TEMPORAL_API_KEY: only apply to an external cluster; set TEMPORAL_ADDRESS too',
@@ -250,8 +292,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LaminaConfig {
       tls: wantsTls
         ? {
             caPath: e.TEMPORAL_TLS_CA,
+            caPem: e[TLS_DATA.ca],
             certPath: e.TEMPORAL_TLS_CERT,
+            certPem: e[TLS_DATA.cert],
             keyPath: e.TEMPORAL_TLS_KEY,
+            keyPem: e[TLS_DATA.key],
             serverName: e.TEMPORAL_TLS_SERVER_NAME,
           }
         : undefined,

@@ -9,21 +9,40 @@ import {
   type NativeConnectionOptions,
 } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
-import type { LaminaConfig } from '../config/env';
+import type { LaminaConfig, TemporalTlsConfig } from '../config/env';
 import { LAMINA_SEARCH_ATTRIBUTES } from './search-attributes';
 
 type TemporalSettings = LaminaConfig['temporal'] & { address: string };
 
+/** The PEM of one TLS item, from its file or its `_DATA` variable (config/env.ts allows one of them). */
+function pem(file: string | undefined, text: string | undefined): Buffer | undefined {
+  if (text) return Buffer.from(text);
+  return file ? fs.readFileSync(file) : undefined;
+}
+
+/**
+ * The cluster's TLS material as PEM text, whichever form configured it: what the connections use, and what
+ * a Compositing Engine is given (runtime/engine-environment.ts). Undefined: no TLS.
+ */
+export function temporalTlsMaterial(
+  tls: TemporalTlsConfig | undefined,
+): { ca?: Buffer; cert?: Buffer; key?: Buffer; serverName?: string } | undefined {
+  if (!tls) return undefined;
+  return {
+    ca: pem(tls.caPath, tls.caPem),
+    cert: pem(tls.certPath, tls.certPem),
+    key: pem(tls.keyPath, tls.keyPem),
+    serverName: tls.serverName,
+  };
+}
+
 function tlsOptions(settings: TemporalSettings): ConnectionOptions['tls'] {
-  const tls = settings.tls;
+  const tls = temporalTlsMaterial(settings.tls);
   if (!tls) return undefined;
   return {
     serverNameOverride: tls.serverName,
-    serverRootCACertificate: tls.caPath ? fs.readFileSync(tls.caPath) : undefined,
-    clientCertPair:
-      tls.certPath && tls.keyPath
-        ? { crt: fs.readFileSync(tls.certPath), key: fs.readFileSync(tls.keyPath) }
-        : undefined,
+    serverRootCACertificate: tls.ca,
+    clientCertPair: tls.cert && tls.key ? { crt: tls.cert, key: tls.key } : undefined,
   };
 }
 

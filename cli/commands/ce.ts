@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client } from '@temporalio/client';
 import { ENGINE_ENVIRONMENT, registrationProof } from '../../activities/offload-engines';
-import { loadConfig } from '../../config/env';
+import { loadConfig, TLS_DATA } from '../../config/env';
 import { ENGINE_DATASTORE_SESSION } from '../../connectors/ce-host';
 import { codecFromPayloadKeys, PAYLOAD_KEYS_VARIABLE } from '../../config/payload-codec';
 import { connectClient, connectWorker } from '../../runtime/temporal-connection';
@@ -33,6 +33,11 @@ its environment, never from arguments (which every user of the machine can read)
   ${E.caCertificate}                          Azure: the connector's CA (PEM), which its blob clients
                                                     trust besides the public CAs (Azure Stack Hub)
   TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE              the cluster
+  TEMPORAL_API_KEY                                  the cluster's API key, when the appliance has one
+  TEMPORAL_TLS, TEMPORAL_TLS_SERVER_NAME            TLS to the cluster, when the appliance's connection uses it
+  ${TLS_DATA.ca}                  the cluster's CA (PEM text)
+  ${TLS_DATA.cert},                    mTLS: the appliance's client certificate and key (PEM
+    ${TLS_DATA.key}                    text), with which the engine proves itself to the cluster
   ${PAYLOAD_KEYS_VARIABLE}                               the payload codec's keys (never the master key)
 Ends on SIGTERM or SIGINT; a compose running then is cancelled and removes what it wrote.`;
 
