@@ -1,12 +1,27 @@
 import { BlockTable } from './block-table';
 import { allocDirectBuffer } from './direct-io';
-import { OutputFile, Segment } from './file-io';
+import { CopyStep, OutputFile, Segment } from './file-io';
 import { readSharedBlockMap, writeSharedBlockMap, type DiskWindow } from './shared-block-map';
-import { assertWriteInside, DiskFormat, DiskWriter, Extent, roundUp } from './types';
+import { assertWriteInside, DiskFormat, DiskWriter, Extent, FileRange, roundUp, SECTOR_SIZE } from './types';
 
 /** Where block data starts in the file: shared with native/ntfs/mapped-device.c. */
 export const BLOCK_DATA_ALIGNMENT = 4096;
 import { isZero } from './zero';
+
+/** copyFrom looks at this much of a new block's data first: one byte not zero in it is enough. */
+const ZERO_PROBE = 4096;
+/** ...and at the rest, where those are zeros, this much at a time. */
+const ZERO_SCAN = 1024 * 1024;
+
+/** A guest range's part in one block. */
+interface Piece {
+  /** Guest offset of its first byte. */
+  position: number;
+  block: number;
+  /** Its offset in the block. */
+  inBlock: number;
+  length: number;
+}
 
 /** How a block-mapped format lays blocks out in its file. */
 export interface BlockLayout {
@@ -39,6 +54,11 @@ export abstract class AllocatingWriter implements DiskWriter {
   private readonly prefixPage: Buffer | undefined;
   /** One bit per block: its prefix went out with its data (see write). */
   private readonly prefixWritten: Uint8Array;
+  /** The last placement queued (inTurn) while any is, so later ones wait for it; else undefined. */
+  private placing: Promise<void> | undefined;
+  private turnsQueued = 0;
+  /** copyFrom's buffer for looking at a new block's data (restIsZero); placements take turns with it. */
+  private scan: Buffer | undefined;
 
   protected constructor(
     readonly format: DiskFormat,
@@ -122,35 +142,125 @@ export abstract class AllocatingWriter implements DiskWriter {
 
   async write(data: Buffer, offset: number): Promise<void> {
     assertWriteInside(data, offset, this.virtualSize);
-    const segments: Segment[] = [];
+    const place = (): Segment[] => {
+      const segments: Segment[] = [];
+      for (const piece of this.pieces(offset, data.length)) {
+        const bytes = data.subarray(piece.position - offset, piece.position - offset + piece.length);
+        const fileOffset = this.place(piece, () => isZero(bytes), segments);
+        if (fileOffset !== undefined) segments.push({ fileOffset, data: bytes });
+      }
+      return segments;
+    };
+    await this.out.writeSegments(this.placing ? await this.inTurn(place) : place());
+  }
+
+  /**
+   * Writes `range` at `offset` copied file to file (OutputFile.copyFrom). A new block's piece is
+   * looked at first: its first 4 KiB read, and, only where those are zeros, the rest, 1 MiB at a
+   * time, until a byte is not zero; an all-zero piece is not written, as in write().
+   */
+  async copyFrom(range: FileRange, offset: number): Promise<void> {
+    if (
+      offset % SECTOR_SIZE !== 0 ||
+      range.length % SECTOR_SIZE !== 0 ||
+      offset < 0 ||
+      offset + range.length > this.virtualSize
+    )
+      throw new RangeError(
+        `copy of ${range.length} bytes at ${offset} outside the ${this.virtualSize}-byte disk or not whole sectors`,
+      );
+    const steps = await this.inTurn(async () => {
+      const pieces = [...this.pieces(offset, range.length)];
+      // The first 4 KiB of every new block's piece, read side by side.
+      const fresh = pieces.filter((piece) => this.table.get(piece.block) === 0);
+      const probes = Buffer.alloc(fresh.length * ZERO_PROBE);
+      const firstZero = new Map<Piece, boolean>();
+      await Promise.all(
+        fresh.map(async (piece, i) => {
+          const probe = probes.subarray(i * ZERO_PROBE, i * ZERO_PROBE + Math.min(ZERO_PROBE, piece.length));
+          await range.read(probe, piece.position - offset);
+          firstZero.set(piece, isZero(probe));
+        }),
+      );
+      const segments: Segment[] = [];
+      const steps: CopyStep[] = [];
+      for (const piece of pieces) {
+        const at = piece.position - offset;
+        const zero = firstZero.get(piece) === true && (await this.restIsZero(range, at, piece.length));
+        const fileOffset = this.place(piece, () => zero, segments);
+        steps.push(...segments.splice(0));
+        if (fileOffset !== undefined) steps.push({ at, length: piece.length, fileOffset });
+      }
+      return steps;
+    });
+    await this.out.copyFrom(range, steps);
+  }
+
+  /** The pieces of the guest range at `offset`, one per block it touches. */
+  private *pieces(offset: number, length: number): Generator<Piece> {
     const { blockSize } = this.layout;
-    for (let done = 0; done < data.length;) {
-      const position = offset + done;
+    for (let position = offset; position < offset + length;) {
       const block = Math.floor(position / blockSize);
       const inBlock = position - block * blockSize;
-      const piece = data.subarray(done, done + Math.min(blockSize - inBlock, data.length - done));
-      done += piece.length;
-      let fileOffset = this.table.get(block);
-      if (fileOffset === 0) {
-        if (isZero(piece)) continue;
-        const previousEnd = this.nextFree;
-        fileOffset = this.allocate(block);
-        // A block's prefix is written with its data, as the page before it (padding, then the
-        // prefix), when the data starts the block and that page lies past the previous block: then
-        // blocks allocated in a row are one contiguous write, written back as one range
-        // (write-behind.ts), instead of one per block (VHD's 2 MiB blocks are small). Before data
-        // that starts inside the block the page would be a small write of its own (as a direct
-        // write, a 4 KiB one into fresh space took 5 ms here); the format's metadata writes those
-        // prefixes, with the others (blocksWithoutPrefix), at the end.
-        const page = fileOffset - BLOCK_DATA_ALIGNMENT;
-        if (this.prefixPage && inBlock === 0 && page >= previousEnd) {
-          segments.push({ fileOffset: page, data: this.prefixPage });
-          this.prefixWritten[block >>> 3] |= 1 << (block & 7);
-        }
-      }
-      segments.push({ fileOffset: fileOffset + inBlock, data: piece });
+      const pieceLength = Math.min(blockSize - inBlock, offset + length - position);
+      yield { position, block, inBlock, length: pieceLength };
+      position += pieceLength;
     }
-    await this.out.writeSegments(segments);
+  }
+
+  /**
+   * The file offset `piece` is written at: its block's, allocated now if it has none and the piece
+   * is not all zeros (`isZero`, asked only then; undefined: nothing to write), with the page before
+   * a new block's data added to `segments` where it goes out with the data.
+   */
+  private place(piece: Piece, isZero: () => boolean, segments: Segment[]): number | undefined {
+    const { block, inBlock } = piece;
+    let fileOffset = this.table.get(block);
+    if (fileOffset === 0) {
+      if (isZero()) return undefined;
+      const previousEnd = this.nextFree;
+      fileOffset = this.allocate(block);
+      // A block's prefix is written with its data, as the page before it (padding, then the
+      // prefix), when the data starts the block and that page lies past the previous block: then
+      // blocks allocated in a row are one contiguous write, written back as one range
+      // (write-behind.ts), instead of one per block (VHD's 2 MiB blocks are small). Before data
+      // that starts inside the block the page would be a small write of its own (as a direct
+      // write, a 4 KiB one into fresh space took 5 ms here); the format's metadata writes those
+      // prefixes, with the others (blocksWithoutPrefix), at the end.
+      const page = fileOffset - BLOCK_DATA_ALIGNMENT;
+      if (this.prefixPage && inBlock === 0 && page >= previousEnd) {
+        segments.push({ fileOffset: page, data: this.prefixPage });
+        this.prefixWritten[block >>> 3] |= 1 << (block & 7);
+      }
+    }
+    return fileOffset + inBlock;
+  }
+
+  /**
+   * Runs `place` after every placement queued before it (copyFrom's look at its data takes reads),
+   * so blocks are allocated in call order, as write() alone allocates them.
+   */
+  private inTurn<T>(place: () => T | Promise<T>): Promise<T> {
+    const turn = (this.placing ?? Promise.resolve()).then(place);
+    this.turnsQueued++;
+    this.placing = turn
+      .catch(() => undefined)
+      .then(() => {
+        if (--this.turnsQueued === 0) this.placing = undefined;
+      });
+    return turn;
+  }
+
+  /** Whether the bytes of `range` from `at` + ZERO_PROBE to `at` + `length` are all zeros (see copyFrom). */
+  private async restIsZero(range: FileRange, at: number, length: number): Promise<boolean> {
+    for (let done = ZERO_PROBE; done < length;) {
+      this.scan ??= Buffer.alloc(ZERO_SCAN);
+      const piece = this.scan.subarray(0, Math.min(ZERO_SCAN, length - done));
+      await range.read(piece, at + done);
+      if (!isZero(piece)) return false;
+      done += piece.length;
+    }
+    return true;
   }
 
   /**

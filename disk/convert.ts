@@ -70,6 +70,9 @@ const READ_AHEAD = 4;
  */
 const DEPTH = READ_AHEAD + 2;
 
+/** Chunks copied file to file at a time (DiskWriter.copyFrom): as many as writes in flight. */
+const COPIES = 2;
+
 /**
  * Streams every allocated extent of `source` into `writer`. Chunks are read ahead, several at
  * once, and handed to the writer strictly in order (vmdk-stream needs it) as their reads finish;
@@ -83,8 +86,9 @@ export async function copyDisk(
 ): Promise<void> {
   const ranges = readRanges(source.extents());
   const total = ranges.reduce((sum, e) => sum + e.length, 0);
+  // A slot's buffer is allocated at its first read: a copy from a cached source may need none.
   const ring = Array.from({ length: DEPTH }, () => ({
-    buffer: allocDirectBuffer(CHUNK_SIZE),
+    buffer: undefined as Buffer | undefined,
     reading: Promise.resolve(),
     writing: Promise.resolve(),
   }));
@@ -95,21 +99,35 @@ export async function copyDisk(
   // The writer reserves its file space while the first chunks are read; the writes wait for it.
   const reserving = writer.expectWrites?.(ranges) ?? Promise.resolve();
   reserving.catch(() => undefined); // observed in writeOldest
+  const started = (slot: Slot, writing: Promise<void>, length: number) => {
+    slot.writing = writing;
+    slot.writing.catch(() => undefined); // observed below; keeps a failure from being "unhandled" meanwhile
+    done += length;
+    options.onProgress?.({ done, total });
+  };
   const writeOldest = async () => {
     const next = readAhead.shift();
     if (!next) return;
     await reserving;
     await next.slot.reading;
-    next.slot.writing = writer.write(next.data, next.offset);
-    next.slot.writing.catch(() => undefined); // observed below; keeps a failure from being "unhandled" meanwhile
-    done += next.data.length;
-    options.onProgress?.({ done, total });
+    started(next.slot, writer.write(next.data, next.offset), next.data.length);
   };
   try {
     for (const chunk of chunks(ranges)) {
       options.signal?.throwIfAborted();
       const slot = ring[index++ % DEPTH];
       await slot.writing; // the buffer is free again once its previous write has landed
+      // A source in the page cache is copied file to file, COPIES at a time, in order with the
+      // chunks read before it.
+      const range = writer.copyFrom && (await source.fileRange?.(chunk.offset, chunk.length));
+      if (range) {
+        while (readAhead.length > 0) await writeOldest();
+        await reserving;
+        await ring[(index - 1 + DEPTH - COPIES) % DEPTH].writing;
+        started(slot, writer.copyFrom!(range, chunk.offset), chunk.length);
+        continue;
+      }
+      slot.buffer ??= allocDirectBuffer(CHUNK_SIZE);
       const data = slot.buffer.subarray(0, chunk.length);
       slot.reading = source.read(data, chunk.offset);
       slot.reading.catch(() => undefined); // observed in writeOldest

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { allocDirectBuffer, canUseDirect, openDirect, residentBytes } from './direct-io';
 import { DiskFormatError } from './errors';
 import { mergeRanges, punchHoles, reserveSpace, subtractRanges } from './file-space';
-import type { Extent } from './types';
+import { loadNativeAddon } from '../lib/native-addon';
+import type { Extent, FileRange } from './types';
 import { WriteBehind } from './write-behind';
 
 /** Bytes that replace part of a file as it is read (VHDX log replay); no `data` means zeros. */
@@ -119,6 +120,15 @@ export class InputFile {
   }
 
   /**
+   * Whether bulk reads of this file go through the page cache (most of it is cached, or direct I/O
+   * is refused): then a copy to another file is cheapest in the kernel (OutputFile.copyFrom).
+   */
+  async readsThroughCache(): Promise<boolean> {
+    this.direct ??= this.openDirectUnlessCached();
+    return (await this.direct) === undefined;
+  }
+
+  /**
    * The O_DIRECT handle, or undefined when most of the file is in the page cache already (read
    * or written a moment ago): a direct read would fetch from the disk what a buffered read copies
    * from memory, and the cache holds it whether or not this read uses it.
@@ -180,6 +190,22 @@ function overlay(target: Buffer, offset: number, patch: FilePatch): void {
   else target.fill(0, start - offset, end - offset);
 }
 
+interface CopyAddon {
+  copyFileRanges(fdIn: number, fdOut: number, steps: Float64Array, pages: Buffer[]): Promise<void>;
+}
+
+/** A step of OutputFile.copyFrom: bytes of the source range, or bytes in memory, for one file offset. */
+export type CopyStep = { fileOffset: number } & ({ at: number; length: number } | { data: Buffer });
+
+function stepLength(step: CopyStep): number {
+  return 'data' in step ? step.data.length : step.length;
+}
+
+let copyAddon: CopyAddon | undefined;
+
+/** splice errors that say it cannot move bytes between these files: they are read and written instead. */
+const COPY_NOT_SUPPORTED = new Set(['EXDEV', 'ENOSYS', 'EINVAL', 'EOPNOTSUPP']);
+
 /** A piece of a write: bytes destined for one file offset. */
 export interface Segment {
   fileOffset: number;
@@ -194,6 +220,8 @@ export interface Segment {
  */
 export class OutputFile {
   private closed = false;
+  /** splice refused between the source and this file (copyFrom): every copy reads and writes. */
+  private copyUnsupported = false;
   /** Space allocated ahead of writes (reserve), and every write since, until releaseReservation. */
   private reservation: { ranges: Extent[]; end: number; written: Extent[] } | undefined;
   private readonly behind: WriteBehind;
@@ -238,6 +266,51 @@ export class OutputFile {
       done += bytesWritten;
     }
     await this.behind.wrote(fileOffset, data.length);
+  }
+
+  /**
+   * Writes `steps` in order, each at its `fileOffset`: bytes of `range` (`length` of them from `at`
+   * bytes into it), copied file to file in the kernel (splice: native/io/page-cache.cc), or the
+   * bytes of `data`. From a source in the page cache a copy is one pass over the bytes, where a
+   * read into a buffer and a write from it are two (see disk/README, Choices); one job of the
+   * thread pool does all of them. Where the kernel refuses (a file system without splice), the
+   * bytes are read and written.
+   */
+  async copyFrom(range: FileRange, steps: CopyStep[]): Promise<void> {
+    for (const step of steps)
+      this.reservation?.written.push({ offset: step.fileOffset, length: stepLength(step) });
+    if (!this.copyUnsupported) {
+      const triples = new Float64Array(steps.length * 3);
+      const pages: Buffer[] = [];
+      steps.forEach((step, i) => {
+        if ('data' in step) {
+          pages.push(step.data);
+          triples[i * 3] = -pages.length;
+        } else triples[i * 3] = range.fileOffset + step.at;
+        triples[i * 3 + 1] = step.fileOffset;
+        triples[i * 3 + 2] = stepLength(step);
+      });
+      copyAddon ??= loadNativeAddon<CopyAddon>('lamina_io');
+      try {
+        await copyAddon.copyFileRanges(range.fd, this.handle.fd, triples, pages);
+        for (const step of steps) await this.behind.wrote(step.fileOffset, stepLength(step));
+        return;
+      } catch (err) {
+        // A source that ends early is reported by range.read below, as a read would report it.
+        const code = (err as NodeJS.ErrnoException).code ?? '';
+        if (code !== 'ESHORT' && !COPY_NOT_SUPPORTED.has(code)) throw err;
+        if (code !== 'ESHORT') this.copyUnsupported = true;
+      }
+    }
+    // Read and written instead, every step again (a step done already is written the same).
+    for (const step of steps) {
+      if ('data' in step) await this.writeAt(step.data, step.fileOffset);
+      else {
+        const bytes = Buffer.allocUnsafe(step.length);
+        await range.read(bytes, step.at);
+        await this.writeAt(bytes, step.fileOffset);
+      }
+    }
   }
 
   /** Writes segments, merging file-contiguous neighbours into one vectored write each. */

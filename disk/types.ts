@@ -27,7 +27,23 @@ export interface VirtualDisk {
   extents(): Extent[];
   /** Fills `target` with the guest bytes starting at `offset`; unallocated ranges read as zeros. */
   read(target: Buffer, offset: number): Promise<void>;
+  /**
+   * Where the guest bytes at `offset` lie as they are in one file, for a writer to copy them file
+   * to file (`DiskWriter.copyFrom`), when that is cheaper than reading them: the file is in the
+   * page cache. Undefined where the bytes are not one plain file range or are read past the cache.
+   */
+  fileRange?(offset: number, length: number): Promise<FileRange | undefined>;
   close(): Promise<void>;
+}
+
+/** Guest bytes as they lie in a file (VirtualDisk.fileRange). */
+export interface FileRange {
+  fd: number;
+  /** File offset of the range's first byte. */
+  fileOffset: number;
+  length: number;
+  /** Reads the range's bytes from `at` bytes into it into `target` (a writer's zero detection). */
+  read(target: Buffer, at: number): Promise<void>;
 }
 
 /**
@@ -43,6 +59,12 @@ export interface DiskWriter {
    * their ranges do not; the caller may reuse `data` once the call resolves.
    */
   write(data: Buffer, offset: number): Promise<void>;
+  /**
+   * Writes the bytes of `range` at guest byte `offset`, as `write` would, copied file to file in
+   * the kernel (splice) instead of passed through a buffer. In the same call order as
+   * `write` calls: blocks are allocated in that order.
+   */
+  copyFrom?(range: FileRange, offset: number): Promise<void>;
   /**
    * The guest ranges about to be written, in the order they will be (a conversion knows them up
    * front), called once before the first write: a writer may reserve file space for them ahead.

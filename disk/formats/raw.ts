@@ -6,6 +6,7 @@ import {
   DiskFormat,
   DiskWriter,
   Extent,
+  FileRange,
   roundUp,
   SECTOR_SIZE,
   VirtualDisk,
@@ -50,6 +51,18 @@ export class FlatDisk implements VirtualDisk {
     const inFile = Math.max(0, Math.min(target.length, this.file.size - offset));
     if (inFile > 0) await this.file.readInto(`${this.format} data`, target.subarray(0, inFile), offset);
     target.fill(0, inFile);
+  }
+
+  /** The file's own bytes, when they are in the page cache (see VirtualDisk.fileRange). */
+  async fileRange(offset: number, length: number): Promise<FileRange | undefined> {
+    if (offset < 0 || offset + length > this.file.size || this.file.patched) return undefined;
+    if (!(await this.file.readsThroughCache())) return undefined;
+    return {
+      fd: this.file.fd,
+      fileOffset: offset,
+      length,
+      read: (target, at) => this.read(target, offset + at),
+    };
   }
 
   close(): Promise<void> {

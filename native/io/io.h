@@ -20,7 +20,9 @@ void InitDataRanges(Napi::Env env, Napi::Object exports);
 
 // residentBytes(fd, size): how much of a file the page cache holds, by cachestat or mincore;
 // writeBehind(fd, offset, length, drop): a written range's writeback started, or waited for and its
-// pages dropped, by sync_file_range and posix_fadvise (page-cache.cc).
+// pages dropped, by sync_file_range and posix_fadvise; copyFileRanges(fdIn, fdOut, steps,
+// pages): ranges copied from file to file inside the kernel (splice through a pipe), and pages
+// written between them, in one job (page-cache.cc).
 void InitPageCache(Napi::Env env, Napi::Object exports);
 
 #endif
