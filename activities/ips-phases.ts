@@ -12,7 +12,7 @@ import { VsphereCeHost } from '../connectors/vsphere/ce-host/vsphere-ce-host';
 import { getEngine, offloadCompositingOf } from '../db/compositing-engines';
 import { convertDisk, openDisk } from '../disk';
 import { withConnector, withVmHost, type ConnectorAccessDeps } from './connector-access';
-import { digestFile, type FileDigest } from './file-digest';
+import type { FileDigest } from './file-digest';
 import { sealForEngine } from './ips-engine-blobs';
 import { prepareFile } from './ips-engine-prepare';
 import { removeLeftovers } from './leftovers';
@@ -120,7 +120,7 @@ export function createIpsActivities(deps: IpsDeps) {
     const beat = heartbeatProgress<number>(phase);
     const signal = Context.current().cancellationSignal;
     return withShare(shareConnectorId, async (share) => {
-      const file = await share
+      const stored = await share
         .putImage(source, fileName, {
           resumeFrom: previousResumeToken<number>() ?? 0,
           onProgress: ({ done, total }) => beat({ done, total, resume: done }),
@@ -133,7 +133,8 @@ export function createIpsActivities(deps: IpsDeps) {
         shareConnectorId,
         fileName,
         location: share.locationOf(fileName),
-        ...(await digestFile(file)),
+        sizeBytes: stored.sizeBytes,
+        sha256: stored.sha256,
       };
     });
   }

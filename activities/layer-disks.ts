@@ -48,9 +48,12 @@ export interface ComposeImageInput {
   withoutScripts?: boolean;
   /** The template's elastic layering and user-layer settings for the image's hives (compose's `settings`). */
   settings?: ImageSettings;
+  /** False: the image is not read back to hash it (its caller hashes it as it copies it). */
+  hash?: boolean;
 }
 
-export interface ComposedImage extends FileDigest, BoundedConflicts {
+/** A composed image not hashed by its compose (`hash: false`): its copy to a share hashes it. */
+export interface UnhashedImage extends BoundedConflicts {
   /** The first conflicts as one line each ("path: winner over losers"), for task results and the demo. */
   conflictSummary: string[];
   /** Without `reportId`: where the full report is, on this worker's disk. */
@@ -58,6 +61,8 @@ export interface ComposedImage extends FileDigest, BoundedConflicts {
   /** How many layer scripts the image's first-start runner will run (0: the image has no runner). */
   scripts: number;
 }
+
+export interface ComposedImage extends UnhashedImage, FileDigest {}
 
 const SUMMARY_LINES = 20;
 
@@ -319,39 +324,54 @@ export function createLayerDiskActivities(deps: LayerDiskDeps) {
       };
     },
 
-    /** Composes `out` and stores its report; a finished compose is the image and its report, both present. */
-    async composeImage(input: ComposeImageInput): Promise<ComposedImage> {
-      const reportPath = input.reportId
-        ? conflictReportPath(deps.repositoryDir, input.reportId)
-        : `${input.out}.report.json`;
-      if (!(await fileExists(reportPath))) await fs.rm(input.out, { force: true });
-      await produce(input.out, async (progress, signal) => {
-        const report = await compose({
-          signal,
-          os: input.os,
-          apps: input.apps,
-          platform: input.platform,
-          size: input.sizeBytes,
-          firmware: input.firmware,
-          format: input.format,
-          out: input.out,
-          withoutScripts: input.withoutScripts,
-          settings: input.settings,
-          onProgress: ({ phase, done, total }) => progress({ phase, done, total }),
-        });
-        await writeReport(reportPath, report);
-      });
-      const report = await readReport(reportPath);
+    /**
+     * Composes `out` and stores its report, then hashes the image, unless `hash` is false: a publish to
+     * a share hashes the image as its copy reads it (copyImageToStore), instead of reading it once more.
+     */
+    composeImage: (async (input: ComposeImageInput) => {
+      const composed = await composeWithReport(input, deps.repositoryDir);
+      if (input.hash === false) return composed;
       Context.current().heartbeat({ phase: 'hash', done: 0, total: 1 });
-      return {
-        ...(await digestFile(input.out)),
-        ...boundConflicts(report.conflicts),
-        conflictSummary: summarise(report),
-        // Reports stored before images carried scripts have no list: those images had none.
-        scripts: (report.scripts ?? []).length,
-        ...(input.reportId ? {} : { reportPath }),
-      };
-    },
+      return { ...composed, ...(await digestFile(input.out)) };
+    }) as ComposeImage,
+  };
+}
+
+/** composeImage's two answers: with the image's digest (the default), or without it (`hash: false`). */
+interface ComposeImage {
+  (input: ComposeImageInput & { hash: false }): Promise<UnhashedImage>;
+  (input: ComposeImageInput): Promise<ComposedImage>;
+}
+
+/** Composes `out` and stores its report; a finished compose is the image and its report, both present. */
+async function composeWithReport(input: ComposeImageInput, repositoryDir: string): Promise<UnhashedImage> {
+  const reportPath = input.reportId
+    ? conflictReportPath(repositoryDir, input.reportId)
+    : `${input.out}.report.json`;
+  if (!(await fileExists(reportPath))) await fs.rm(input.out, { force: true });
+  await produce(input.out, async (progress, signal) => {
+    const report = await compose({
+      signal,
+      os: input.os,
+      apps: input.apps,
+      platform: input.platform,
+      size: input.sizeBytes,
+      firmware: input.firmware,
+      format: input.format,
+      out: input.out,
+      withoutScripts: input.withoutScripts,
+      settings: input.settings,
+      onProgress: ({ phase, done, total }) => progress({ phase, done, total }),
+    });
+    await writeReport(reportPath, report);
+  });
+  const report = await readReport(reportPath);
+  return {
+    ...boundConflicts(report.conflicts),
+    conflictSummary: summarise(report),
+    // Reports stored before images carried scripts have no list: those images had none.
+    scripts: (report.scripts ?? []).length,
+    ...(input.reportId ? {} : { reportPath }),
   };
 }
 

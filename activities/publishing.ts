@@ -9,6 +9,7 @@ import { loadPublishPlan, type PublishPlan } from '../db/publish-plans';
 import { deletePublishedImage, recordPublishedImage, type PublishedImage } from '../db/published-images';
 import { readReport } from '../compositor/report-file';
 import { conflictReportPath } from './conflict-reports';
+import type { FileDigest } from './file-digest';
 import { withConnector, withImageStore, type ConnectorAccessDeps } from './connector-access';
 import { run, signalGroup } from '../lib/processes';
 import { heartbeatProgress, previousResumeToken } from './heartbeat';
@@ -110,7 +111,6 @@ export function createPublishingActivities(deps: ConnectorAccessDeps & { reposit
       );
     },
 
-    /** Copies the image to the connector's store, resuming from the last heartbeat's byte offset. */
     /**
      * The image's name, reserved for this task: `stamped` unless another publish took it (one template
      * published twice in the same second), then with a suffix. A retry gets the same name.
@@ -119,11 +119,15 @@ export function createPublishingActivities(deps: ConnectorAccessDeps & { reposit
       return claimImageName(deps.pool, imageId, stamped);
     },
 
+    /**
+     * Copies the image to the connector's store, resuming from the last heartbeat's byte offset, and
+     * answers its digest, hashed as it was copied (a publish to a share reads its image once).
+     */
     async copyImageToStore(
       connectorId: string,
       source: string,
       fileName: string,
-    ): Promise<{ path: string; location: string }> {
+    ): Promise<{ path: string; location: string } & FileDigest> {
       const beat = heartbeatProgress<number>('copy');
       const signal = Context.current().cancellationSignal;
       const resumeFrom = previousResumeToken<number>() ?? 0;
@@ -131,7 +135,7 @@ export function createPublishingActivities(deps: ConnectorAccessDeps & { reposit
       if (resumeFrom > 0)
         Context.current().log.warn(`resuming the copy of ${fileName} at byte ${resumeFrom}`);
       return withImageStore(deps, connectorId, async (store) => {
-        const path = await store
+        const stored = await store
           .putImage(source, fileName, {
             resumeFrom,
             onProgress: ({ done, total }) => beat({ done, total, resume: done }),
@@ -141,7 +145,7 @@ export function createPublishingActivities(deps: ConnectorAccessDeps & { reposit
             // Stopped: report it as a cancellation, which is not retried; the workflow's compensation removes the partial file.
             throw signal.aborted ? new CancelledFailure('copy stopped') : err;
           });
-        return { path, location: store.locationOf(fileName) };
+        return { ...stored, location: store.locationOf(fileName) };
       });
     },
 

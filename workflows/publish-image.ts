@@ -1,4 +1,6 @@
 import { executeChild, patched, setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
+import type { FileDigest } from '../activities/file-digest';
+import type { ComposeImageInput, UnhashedImage } from '../activities/layer-disks';
 import type { PostPublishResult } from '../activities/publishing';
 import type { Snapshot } from '../connectors/vm-host';
 import { DISK_FIRMWARE } from '../domain/firmware';
@@ -46,6 +48,11 @@ const REPORT_BY_ID = 'compose-report-by-id';
  * one template in the same second shared a file, and stopping one removed the other's.
  */
 const RESERVED_IMAGE_NAME = 'reserved-image-name';
+/**
+ * Tasks started before an image for a share was hashed by its copy hashed it in the compose step, reading
+ * the whole image once more.
+ */
+const HASH_WHILE_COPYING = 'hash-image-while-copying';
 /** Tasks started before Offload Compositing was read composed on the appliance whatever the setting. */
 const OFFLOAD_COMPOSE = 'offload-compose';
 /**
@@ -108,35 +115,47 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
     const sizeBytes = plan.template.diskSizeGb * 2 ** 30;
     // What the Layering Service on the desktops needs to find the elastic layer share and user layers.
     const settings = patched(IMAGE_SETTINGS) ? plan.settings : undefined;
-    const composed = offloaded
-      ? await executeChild(offloadCompose, {
-          workflowId: `${workflowInfo().workflowId}-offload-compose`,
-          args: [
-            {
-              connectorId,
-              os: plan.os.versionId,
-              apps: plan.apps.map((a) => a.versionId),
-              platform: plan.platform?.versionId,
-              sizeBytes,
-              firmware,
-              format,
-              diskName: upload,
-              reportId: imageId,
-              ...(settings ? { settings } : {}),
-            },
-          ],
-        })
-      : await disks.composeImage({
-          os: plan.os.diskPath,
-          apps: plan.apps.map((a) => a.diskPath),
-          platform: plan.platform?.diskPath,
-          sizeBytes,
-          firmware,
-          format,
-          out: imagePath,
-          ...(reportById ? { reportId: imageId } : {}),
-          ...(settings ? { settings } : {}),
-        });
+    const onAppliance: ComposeImageInput = {
+      os: plan.os.diskPath,
+      apps: plan.apps.map((a) => a.diskPath),
+      platform: plan.platform?.diskPath,
+      sizeBytes,
+      firmware,
+      format,
+      out: imagePath,
+      ...(reportById ? { reportId: imageId } : {}),
+      ...(settings ? { settings } : {}),
+    };
+    // An image for a share is hashed by its copy there, as the copy reads it: not read once more for it.
+    const hashedByCopy = plan.delivery === 'file' && patched(HASH_WHILE_COPYING);
+    /** The image's size and SHA-256: the compose's, or for an image hashed by its copy, the copy's. */
+    let digest: FileDigest | undefined;
+    // Undefined for a compose on the appliance, and for offloaded composes that finished before
+    // offloadCompose named its engine.
+    let compositedBy: OffloadedImage['compositedBy'] | undefined;
+    let composed: UnhashedImage;
+    if (offloaded) {
+      const image = await executeChild(offloadCompose, {
+        workflowId: `${workflowInfo().workflowId}-offload-compose`,
+        args: [
+          {
+            connectorId,
+            os: plan.os.versionId,
+            apps: plan.apps.map((a) => a.versionId),
+            platform: plan.platform?.versionId,
+            sizeBytes,
+            firmware,
+            format,
+            diskName: upload,
+            reportId: imageId,
+            ...(settings ? { settings } : {}),
+          },
+        ],
+      });
+      composed = digest = image;
+      compositedBy = image.compositedBy;
+    } else if (hashedByCopy) composed = await disks.composeImage({ ...onAppliance, hash: false });
+    else composed = digest = await disks.composeImage(onAppliance);
 
     let location: string;
     let publishedPath: string;
@@ -149,6 +168,7 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
         appliance.removeImageFromStore(connectorId, fileName),
       );
       const copied = await copying.copyImageToStore(connectorId, imagePath, fileName);
+      digest ??= { sha256: copied.sha256, sizeBytes: copied.sizeBytes };
       location = copied.location;
       publishedPath = copied.path;
     } else {
@@ -190,10 +210,11 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
         : await appliance.exportVmDisk(connectorId, vmId, 'boot');
     }
 
+    if (!digest) throw new Error('the image was hashed neither by its compose nor by its copy');
     const postPublish = await appliance.runPostPublishScript(connectorId, {
       LAMINA_IMAGE_NAME: name,
       LAMINA_IMAGE_PATH: publishedPath,
-      LAMINA_IMAGE_SHA256: composed.sha256,
+      LAMINA_IMAGE_SHA256: digest.sha256,
       LAMINA_TEMPLATE_NAME: plan.template.name,
       LAMINA_CONNECTOR_NAME: plan.connector.name,
       LAMINA_CONNECTOR_TYPE: plan.connector.type,
@@ -205,7 +226,7 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
       name,
       plan,
       outputLocation: location,
-      sha256: composed.sha256,
+      sha256: digest.sha256,
       ...(reportById ? { reportId: imageId } : { reportPath: composed.reportPath }),
       taskId: workflowInfo().workflowId,
       vm: vm && { id: vm.id, name: vm.name, snapshot: vm.snapshot, refs: vm.refs },
@@ -216,15 +237,12 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
     saga.keep(record);
     saga.keep(report);
     await saga.settle(scratchStep);
-    // Undefined for a compose on the appliance, and for offloaded composes that finished before
-    // offloadCompose named its engine.
-    const compositedBy = offloaded ? (composed as OffloadedImage).compositedBy : undefined;
     return {
       imageId,
       name,
       location,
-      sha256: composed.sha256,
-      sizeBytes: composed.sizeBytes,
+      sha256: digest.sha256,
+      sizeBytes: digest.sizeBytes,
       conflicts: {
         files: composed.fileConflicts,
         registry: composed.registryConflicts,

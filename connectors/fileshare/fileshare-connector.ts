@@ -5,7 +5,7 @@ import { checkMountPoint } from '../../config/host-paths';
 import { optionalText, uncPath } from '../connector-type';
 import type { Connector, ConnectorCheck } from '../connector';
 import { probeWritable } from '../write-probe';
-import type { CopyProgress, ImageStore } from '../image-store';
+import type { CopyProgress, ImageStore, StoredImage } from '../image-store';
 import { resumableCopy } from './resumable-copy';
 
 export const fileshareConnectorSettings = z.object({
@@ -55,18 +55,18 @@ export class FileshareConnector implements Connector, ImageStore {
     source: string,
     fileName: string,
     options: { resumeFrom: number; onProgress: (progress: CopyProgress) => void; signal?: AbortSignal },
-  ): Promise<string> {
+  ): Promise<StoredImage> {
     const target = this.localPath(fileName);
     // Checked on every copy: a share that came unmounted must not fill the appliance's own disk instead.
     await checkMountPoint(this.settings.mountPoint, []);
-    await resumableCopy(source, target, {
+    const { sizeBytes, sha256 } = await resumableCopy(source, target, {
       partial: this.partialPath(fileName),
       resumeFrom: options.resumeFrom,
       maxBytesPerSecond: this.settings.maxMiBps && this.settings.maxMiBps * 2 ** 20,
       onProgress: options.onProgress,
       signal: options.signal,
     });
-    return target;
+    return { path: target, sizeBytes, sha256 };
   }
 
   async removeImage(fileName: string): Promise<void> {

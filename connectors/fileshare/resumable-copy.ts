@@ -1,3 +1,4 @@
+import { createHash, type Hash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OutputFile, readFileChunks } from '../../disk';
@@ -21,12 +22,34 @@ export interface ResumableCopyOptions {
   signal?: AbortSignal;
 }
 
+export interface CopiedFile {
+  /** The offset this call started copying at: 0 for a whole copy, the size when nothing was left. */
+  resumedFrom: number;
+  sizeBytes: number;
+  /** SHA-256 of the bytes copied, all of them (those an earlier attempt copied too). */
+  sha256: string;
+}
+
+/** Feeds `hash` the first `length` bytes of `file`. */
+async function hashPrefix(hash: Hash, file: string, length: number): Promise<void> {
+  if (length === 0) return;
+  let offset = 0;
+  for await (const chunk of readFileChunks(file)) {
+    hash.update(chunk.subarray(0, Math.min(chunk.length, length - offset)));
+    offset += chunk.length;
+    if (offset >= length) break;
+  }
+}
+
 /**
  * Copies `source` to `target` in chunks, skipping all-zero chunks (the target stays sparse), reporting
  * each chunk written. A retry passes the last reported offset and continues from there; a target that
  * already exists means an earlier attempt finished (it is only ever created by the final rename).
- * Answers the offset this call started copying at: 0 for a whole copy, the source's size when there
- * was nothing left to copy.
+ *
+ * It hashes what it copies as it goes, so a caller that records the file's SHA-256 (a published image,
+ * a layer disk) does not read the whole file again for it: that was a second pass over every image
+ * published to a share. Bytes an earlier attempt copied are hashed from the source before the copy
+ * goes on; a target an earlier attempt finished is hashed whole.
  *
  * The next chunk is read while this one is written, and both bypass the page cache where the file
  * systems allow it (disk/'s readFileChunks and OutputFile): the image was just written and hashed past
@@ -38,14 +61,19 @@ export async function resumableCopy(
   source: string,
   target: string,
   options: ResumableCopyOptions,
-): Promise<{ resumedFrom: number }> {
+): Promise<CopiedFile> {
+  const hash = createHash('sha256');
   const exists = await fs.stat(target).catch(() => undefined);
-  if (exists) return { resumedFrom: exists.size };
+  if (exists) {
+    await hashPrefix(hash, target, exists.size);
+    return { resumedFrom: exists.size, sizeBytes: exists.size, sha256: hash.digest('hex') };
+  }
   const total = (await fs.stat(source)).size;
   const partialSize = (await fs.stat(options.partial).catch(() => undefined))?.size ?? -1;
   // Only trust a partial file that holds at least what was reported; otherwise start over.
   const start =
     partialSize >= options.resumeFrom ? options.resumeFrom - (options.resumeFrom % RESUME_UNIT) : 0;
+  if (start > 0) await hashPrefix(hash, source, start);
   const output = await OutputFile.openTemporary(options.partial, target, start > 0);
   try {
     const begun = Date.now();
@@ -55,6 +83,8 @@ export async function resumableCopy(
       // A skipped chunk is a hole, but the partial file's size must still cover it: a resume trusts
       // only a partial file that reaches the offset reported (ahead of the file, data is rewritten).
       else await output.truncate(done + chunk.length);
+      // Before the next chunk is read: readFileChunks reads it into this chunk's buffer.
+      hash.update(chunk);
       done += chunk.length;
       options.onProgress({ done, total });
       options.signal?.throwIfAborted();
@@ -70,5 +100,5 @@ export async function resumableCopy(
     await output.close();
     throw err;
   }
-  return { resumedFrom: start };
+  return { resumedFrom: start, sizeBytes: total, sha256: hash.digest('hex') };
 }

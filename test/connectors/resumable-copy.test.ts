@@ -1,8 +1,10 @@
 /**
  * The copy a publish makes to a file share (and elastic and layer transfers): the target appears whole
  * or not at all, holds the source's bytes, stays sparse where the source is all zeros, and a stopped
- * copy resumes from the offset it reported.
+ * copy resumes from the offset it reported. It answers the SHA-256 of all it copied (a publish records
+ * the image's hash from it), checked against sha256sum.
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { resumableCopy } from '../../connectors/fileshare/resumable-copy';
@@ -11,10 +13,13 @@ import { makeRaw, MIB, scratchDir } from '../disk/helpers';
 const scratch = scratchDir('resumable-copy');
 afterAll(() => scratch.cleanup());
 
+const SIZE = 22 * MIB + 1234;
+const sha256sum = (file: string) => execFileSync('sha256sum', [file], { encoding: 'utf8' }).split(' ')[0];
+
 /** 5 MiB of data, 11 MiB of zeros, then 6 MiB and a tail that is no whole page. */
 function sparseSource(name: string): string {
   const file = scratch.file(name);
-  makeRaw(file, 22 * MIB + 1234, [
+  makeRaw(file, SIZE, [
     { offset: 0, length: 5 * MIB },
     { offset: 16 * MIB, length: 6 * MIB + 1234 },
   ]);
@@ -33,7 +38,7 @@ it('copies the bytes, leaves all-zero chunks as holes and removes the partial fi
     resumeFrom: 0,
     onProgress: ({ done }) => reported.push(done),
   });
-  expect(result).toEqual({ resumedFrom: 0 });
+  expect(result).toEqual({ resumedFrom: 0, sizeBytes: SIZE, sha256: sha256sum(source) });
   expect(fs.readFileSync(target).equals(fs.readFileSync(source))).toBe(true);
   // 4 MiB chunks: 0-8 MiB (data), 8-16 MiB (zeros, skipped), 16 MiB to the end (data).
   expect(fs.statSync(target).blocks * 512).toBeLessThanOrEqual(15 * MIB);
@@ -71,7 +76,8 @@ it('resumes a stopped copy from the offset it reported, and keeps what it wrote'
     resumeFrom: reported,
     onProgress: noProgress,
   });
-  expect(result).toEqual({ resumedFrom: 8 * MIB });
+  // The hash covers the whole source: the part the first attempt copied is hashed from the source.
+  expect(result).toEqual({ resumedFrom: 8 * MIB, sizeBytes: SIZE, sha256: sha256sum(source) });
   const copied = fs.readFileSync(target);
   expect(copied.subarray(0, 4096).equals(marker)).toBe(true);
   expect(copied.subarray(4096).equals(fs.readFileSync(source).subarray(4096))).toBe(true);
@@ -87,9 +93,12 @@ it('starts over when the partial file holds less than was reported, and finds a 
     resumeFrom: 8 * MIB,
     onProgress: noProgress,
   });
-  expect(result).toEqual({ resumedFrom: 0 });
+  expect(result).toEqual({ resumedFrom: 0, sizeBytes: SIZE, sha256: sha256sum(source) });
   expect(fs.readFileSync(target).equals(fs.readFileSync(source))).toBe(true);
+  // Done already: the copy there is hashed, not copied again.
   expect(await resumableCopy(source, target, { partial, resumeFrom: 0, onProgress: noProgress })).toEqual({
-    resumedFrom: 22 * MIB + 1234,
+    resumedFrom: SIZE,
+    sizeBytes: SIZE,
+    sha256: sha256sum(target),
   });
 });
