@@ -1,17 +1,12 @@
 import { BlockTable } from './block-table';
 import { allocDirectBuffer } from './direct-io';
-import { CopyStep, OutputFile, Segment } from './file-io';
+import { CopyStep, OutputFile, Segment, zeroParts } from './file-io';
 import { readSharedBlockMap, writeSharedBlockMap, type DiskWindow } from './shared-block-map';
 import { assertWriteInside, DiskFormat, DiskWriter, Extent, FileRange, roundUp, SECTOR_SIZE } from './types';
 
 /** Where block data starts in the file: shared with native/ntfs/mapped-device.c. */
 export const BLOCK_DATA_ALIGNMENT = 4096;
 import { isZero } from './zero';
-
-/** copyFrom looks at this much of a new block's data first: one byte not zero in it is enough. */
-const ZERO_PROBE = 4096;
-/** ...and at the rest, where those are zeros, this much at a time. */
-const ZERO_SCAN = 1024 * 1024;
 
 /** A guest range's part in one block. */
 interface Piece {
@@ -57,8 +52,6 @@ export abstract class AllocatingWriter implements DiskWriter {
   /** The last placement queued (inTurn) while any is, so later ones wait for it; else undefined. */
   private placing: Promise<void> | undefined;
   private turnsQueued = 0;
-  /** copyFrom's buffer for looking at a new block's data (restIsZero); placements take turns with it. */
-  private scan: Buffer | undefined;
 
   protected constructor(
     readonly format: DiskFormat,
@@ -171,25 +164,19 @@ export abstract class AllocatingWriter implements DiskWriter {
       );
     const steps = await this.inTurn(async () => {
       const pieces = [...this.pieces(offset, range.length)];
-      // The first 4 KiB of every new block's piece, read side by side.
       const fresh = pieces.filter((piece) => this.table.get(piece.block) === 0);
-      const probes = Buffer.alloc(fresh.length * ZERO_PROBE);
-      const firstZero = new Map<Piece, boolean>();
-      await Promise.all(
-        fresh.map(async (piece, i) => {
-          const probe = probes.subarray(i * ZERO_PROBE, i * ZERO_PROBE + Math.min(ZERO_PROBE, piece.length));
-          await range.read(probe, piece.position - offset);
-          firstZero.set(piece, isZero(probe));
-        }),
+      const zero = await zeroParts(
+        range,
+        fresh.map((piece) => ({ at: piece.position - offset, length: piece.length })),
       );
+      const zeroPieces = new Set(fresh.filter((_, i) => zero[i]));
       const segments: Segment[] = [];
       const steps: CopyStep[] = [];
       for (const piece of pieces) {
-        const at = piece.position - offset;
-        const zero = firstZero.get(piece) === true && (await this.restIsZero(range, at, piece.length));
-        const fileOffset = this.place(piece, () => zero, segments);
+        const fileOffset = this.place(piece, () => zeroPieces.has(piece), segments);
         steps.push(...segments.splice(0));
-        if (fileOffset !== undefined) steps.push({ at, length: piece.length, fileOffset });
+        if (fileOffset !== undefined)
+          steps.push({ at: piece.position - offset, length: piece.length, fileOffset });
       }
       return steps;
     });
@@ -249,18 +236,6 @@ export abstract class AllocatingWriter implements DiskWriter {
         if (--this.turnsQueued === 0) this.placing = undefined;
       });
     return turn;
-  }
-
-  /** Whether the bytes of `range` from `at` + ZERO_PROBE to `at` + `length` are all zeros (see copyFrom). */
-  private async restIsZero(range: FileRange, at: number, length: number): Promise<boolean> {
-    for (let done = ZERO_PROBE; done < length;) {
-      this.scan ??= Buffer.alloc(ZERO_SCAN);
-      const piece = this.scan.subarray(0, Math.min(ZERO_SCAN, length - done));
-      await range.read(piece, at + done);
-      if (!isZero(piece)) return false;
-      done += piece.length;
-    }
-    return true;
   }
 
   /**

@@ -7,6 +7,7 @@ import { mergeRanges, punchHoles, reserveSpace, subtractRanges } from './file-sp
 import { loadNativeAddon } from '../lib/native-addon';
 import type { Extent, FileRange } from './types';
 import { WriteBehind } from './write-behind';
+import { isZero } from './zero';
 
 /** Bytes that replace part of a file as it is read (VHDX log replay); no `data` means zeros. */
 export interface FilePatch {
@@ -192,6 +193,7 @@ function overlay(target: Buffer, offset: number, patch: FilePatch): void {
 
 interface CopyAddon {
   copyFileRanges(fdIn: number, fdOut: number, steps: Float64Array, pages: Buffer[]): Promise<void>;
+  zeroRanges(fd: number, ranges: Float64Array): Promise<Uint8Array>;
 }
 
 /** A step of OutputFile.copyFrom: bytes of the source range, or bytes in memory, for one file offset. */
@@ -205,6 +207,48 @@ let copyAddon: CopyAddon | undefined;
 
 /** splice errors that say it cannot move bytes between these files: they are read and written instead. */
 const COPY_NOT_SUPPORTED = new Set(['EXDEV', 'ENOSYS', 'EINVAL', 'EOPNOTSUPP']);
+
+/** zeroParts reads this much of a part first: one byte not zero in it is enough. */
+const ZERO_PROBE = 4096;
+/** ...and the rest, where those are zeros, this much at a time. */
+const ZERO_SCAN = 1024 * 1024;
+
+/**
+ * Whether each of `parts` of `range` (`length` bytes from `at` bytes into it) holds only zeros: the
+ * file read in native code, the first 4 KiB of each part and the rest only while all is zeros, in
+ * one job of the thread pool for all of them (a chunk to VMDK has 256 grains: a read each through
+ * Node cost more CPU than the copy saved). Where the file cannot be read so, by `range.read`.
+ */
+export async function zeroParts(
+  range: FileRange,
+  parts: { at: number; length: number }[],
+): Promise<boolean[]> {
+  if (parts.length === 0) return [];
+  copyAddon ??= loadNativeAddon<CopyAddon>('lamina_io');
+  const ranges = new Float64Array(parts.length * 2);
+  parts.forEach((part, i) => {
+    ranges[i * 2] = range.fileOffset + part.at;
+    ranges[i * 2 + 1] = part.length;
+  });
+  try {
+    return [...(await copyAddon.zeroRanges(range.fd, ranges))].map((flag) => flag === 1);
+  } catch {
+    // Read as a read of the range would be, which reports a file that ends early as it should.
+    const zero: boolean[] = [];
+    const scan = Buffer.alloc(Math.min(ZERO_SCAN, Math.max(...parts.map((part) => part.length))));
+    for (const part of parts) {
+      let allZero = true;
+      for (let done = 0; done < part.length && allZero;) {
+        const piece = scan.subarray(0, Math.min(done === 0 ? ZERO_PROBE : ZERO_SCAN, part.length - done));
+        await range.read(piece, part.at + done);
+        allZero = isZero(piece);
+        done += piece.length;
+      }
+      zero.push(allZero);
+    }
+    return zero;
+  }
+}
 
 /** A piece of a write: bytes destined for one file offset. */
 export interface Segment {
@@ -276,7 +320,22 @@ export class OutputFile {
    * thread pool does all of them. Where the kernel refuses (a file system without splice), the
    * bytes are read and written.
    */
-  async copyFrom(range: FileRange, steps: CopyStep[]): Promise<void> {
+  async copyFrom(range: FileRange, given: CopyStep[]): Promise<void> {
+    // Neighbours in both files are one step: a VMDK chunk is 256 grains allocated in a row, and
+    // splicing each alone wrote the output in 64 KiB pieces (small folios: see native/io/page-cache.cc).
+    const steps: CopyStep[] = [];
+    for (const step of given) {
+      const last = steps[steps.length - 1];
+      if (
+        last &&
+        !('data' in last) &&
+        !('data' in step) &&
+        last.at + last.length === step.at &&
+        last.fileOffset + last.length === step.fileOffset
+      )
+        steps[steps.length - 1] = { ...last, length: last.length + step.length };
+      else steps.push(step);
+    }
     for (const step of steps)
       this.reservation?.written.push({ offset: step.fileOffset, length: stepLength(step) });
     if (!this.copyUnsupported) {

@@ -22,7 +22,8 @@ void InitDataRanges(Napi::Env env, Napi::Object exports);
 // writeBehind(fd, offset, length, drop): a written range's writeback started, or waited for and its
 // pages dropped, by sync_file_range and posix_fadvise; copyFileRanges(fdIn, fdOut, steps,
 // pages): ranges copied from file to file inside the kernel (splice through a pipe), and pages
-// written between them, in one job (page-cache.cc).
+// written between them, in one job; zeroRanges(fd, ranges): which of a file's ranges are all zeros,
+// in one job (page-cache.cc).
 void InitPageCache(Napi::Env env, Napi::Object exports);
 
 #endif

@@ -373,10 +373,92 @@ Napi::Value CopyFileRanges(const Napi::CallbackInfo& info) {
   return promise;
 }
 
+// zeroRanges(fd, ranges): on the thread pool, whether each of the file's ranges (a Float64Array of
+// pairs offset, length) holds only zero bytes: a Uint8Array of 1 (all zeros) or 0. Each range's
+// first 4 KiB are read first and the rest, 1 MiB at a time, only while all is zeros: one byte not
+// zero in the first page answers for random data and most file system blocks. One job for all the
+// new blocks of a chunk (a VMDK chunk is 256 grains): one read each through Node's fs cost 0.4 s of
+// CPU for 2 GiB. Rejects with `code` where a read fails (EISDIR, ...) or the file ends early (ESHORT).
+class ZeroRangesWorker : public Napi::AsyncWorker {
+ public:
+  ZeroRangesWorker(Napi::Env env, int fd, std::vector<double> ranges)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), fd_(fd), ranges_(std::move(ranges)) {}
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    constexpr int64_t kFirst = 4096;
+    constexpr int64_t kScan = int64_t{1} << 20;
+    std::vector<uint8_t> buffer(static_cast<size_t>(kScan));
+    zero_.assign(ranges_.size() / 2, 1);
+    for (size_t r = 0; r < zero_.size(); r++) {
+      const int64_t offset = static_cast<int64_t>(ranges_[r * 2]);
+      const int64_t length = static_cast<int64_t>(ranges_[r * 2 + 1]);
+      for (int64_t done = 0; done < length && zero_[r];) {
+        const int64_t want = std::min(done == 0 ? kFirst : kScan, length - done);
+        const ssize_t n = pread(fd_, buffer.data(), static_cast<size_t>(want), offset + done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+          error_ = errno;
+          return;
+        }
+        if (n == 0) {
+          error_ = -1;
+          return;
+        }
+        const uint8_t* data = buffer.data();
+        if (data[0] != 0 || (n > 1 && std::memcmp(data, data + 1, static_cast<size_t>(n - 1)) != 0)) zero_[r] = 0;
+        done += n;
+      }
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (error_ == 0) {
+      Napi::Uint8Array flags = Napi::Uint8Array::New(env, zero_.size());
+      std::memcpy(flags.Data(), zero_.data(), zero_.size());
+      deferred_.Resolve(flags);
+      return;
+    }
+    const bool ended = error_ < 0;
+    Napi::Error error = Napi::Error::New(env, ended ? std::string("pread: the file ends early")
+                                                    : std::string("pread: ") + std::strerror(error_));
+    error.Set("code", Napi::String::New(env, ended ? "ESHORT" : "E" + std::to_string(error_)));
+    deferred_.Reject(error.Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  const int fd_;
+  const std::vector<double> ranges_;
+  std::vector<uint8_t> zero_;
+  int error_ = 0;
+};
+
+Napi::Value ZeroRanges(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 2 || !info[0].IsNumber() || !info[1].IsTypedArray() ||
+      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    throw Napi::TypeError::New(env, "zeroRanges(fd, ranges: Float64Array)");
+  const int fd = info[0].As<Napi::Number>().Int32Value();
+  Napi::Float64Array array = info[1].As<Napi::Float64Array>();
+  if (fd < 0 || array.ElementLength() % 2 != 0) throw Napi::RangeError::New(env, "zeroRanges: bad fd or ranges");
+  std::vector<double> ranges(array.Data(), array.Data() + array.ElementLength());
+  for (double value : ranges) {
+    if (value < 0) throw Napi::RangeError::New(env, "zeroRanges: bad range");
+  }
+  auto* worker = new ZeroRangesWorker(env, fd, std::move(ranges));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
 }  // namespace
 
 void InitPageCache(Napi::Env env, Napi::Object exports) {
   exports.Set("residentBytes", Napi::Function::New(env, ResidentBytes));
   exports.Set("writeBehind", Napi::Function::New(env, WriteBehind));
   exports.Set("copyFileRanges", Napi::Function::New(env, CopyFileRanges));
+  exports.Set("zeroRanges", Napi::Function::New(env, ZeroRanges));
 }
