@@ -121,7 +121,18 @@ async function launch(options: TemporalDevServerOptions): Promise<ChildProcess> 
   ];
   if (options.dbFile) {
     fs.mkdirSync(path.dirname(options.dbFile), { recursive: true });
-    args.push('--db-filename', options.dbFile);
+    // A write-ahead log, every commit synced: as durable as SQLite's default rollback journal (a crash or
+    // power loss keeps every commit acknowledged), with a quarter of the syncs. The journal syncs the
+    // journal and the database on every commit: bench:publish made 2591 fsyncs with it, 667 with the log,
+    // and each publish step waits for its workflow task's commit.
+    args.push(
+      '--db-filename',
+      options.dbFile,
+      '--sqlite-pragma',
+      'journal_mode=wal',
+      '--sqlite-pragma',
+      'synchronous=full',
+    );
   }
   fs.mkdirSync(path.dirname(options.logFile), { recursive: true });
   const log = fs.openSync(options.logFile, 'a');
