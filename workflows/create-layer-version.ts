@@ -139,6 +139,8 @@ export async function createLayerVersion(input: CreateLayerVersionInput): Promis
         format: 'vhdx',
         out: base,
         withoutScripts: true,
+        // A boot disk is not recorded: nothing needs its hash.
+        hash: false,
       });
 
     // The boot disk's content: priority comes from creation order, so the prerequisites' order does not matter.
@@ -310,6 +312,7 @@ async function packageOnPackageDisk(
         firmware: 'uefi',
         format: 'vhdx',
         out: `${scratch}/boot.vhdx`,
+        hash: false,
       });
       if (cache.capacityBytes > 0) {
         bootDisk = cache.diskName;
