@@ -50,6 +50,25 @@ struct Cachestat {
   uint64_t recentlyEvicted;
 };
 
+// The errno names the JavaScript side tells apart (Node's fs errors carry the same `code`); others
+// as E and their number.
+std::string ErrnoName(int error) {
+  switch (error) {
+    case ENOSYS: return "ENOSYS";
+    case EINVAL: return "EINVAL";
+    case ESPIPE: return "ESPIPE";
+    case EXDEV: return "EXDEV";
+    case EOPNOTSUPP: return "EOPNOTSUPP";
+    case EBADF: return "EBADF";
+    case EISDIR: return "EISDIR";
+    case EIO: return "EIO";
+    case ENOSPC: return "ENOSPC";
+    case EDQUOT: return "EDQUOT";
+    case EFBIG: return "EFBIG";
+    default: return "E" + std::to_string(error);
+  }
+}
+
 // residentBytes(fd, size): bytes of the file's first `size` bytes in the page cache, on the thread pool.
 class ResidentWorker : public Napi::AsyncWorker {
  public:
@@ -164,24 +183,11 @@ class WriteBehindWorker : public Napi::AsyncWorker {
     }
     // Rejected as Node's fs calls are, with `code`: the caller tells ENOSYS (no such call) from EIO.
     Napi::Error error = Napi::Error::New(env, std::string(call_) + ": " + std::strerror(error_));
-    error.Set("code", Napi::String::New(env, ErrnoCode(error_)));
+    error.Set("code", Napi::String::New(env, ErrnoName(error_)));
     deferred_.Reject(error.Value());
   }
 
  private:
-  static std::string ErrnoCode(int error) {
-    switch (error) {
-      case ENOSYS: return "ENOSYS";
-      case EINVAL: return "EINVAL";
-      case ESPIPE: return "ESPIPE";
-      case EBADF: return "EBADF";
-      case EIO: return "EIO";
-      case ENOSPC: return "ENOSPC";
-      case EDQUOT: return "EDQUOT";
-      default: return "E" + std::to_string(error);
-    }
-  }
-
   Napi::Promise::Deferred deferred_;
   const int fd_;
   const int64_t offset_;
@@ -314,21 +320,6 @@ class CopyRangesWorker : public Napi::AsyncWorker {
     }
   }
 
-  static std::string ErrnoName(int error) {
-    switch (error) {
-      case EXDEV: return "EXDEV";
-      case ENOSYS: return "ENOSYS";
-      case EINVAL: return "EINVAL";
-      case EOPNOTSUPP: return "EOPNOTSUPP";
-      case EBADF: return "EBADF";
-      case EIO: return "EIO";
-      case ENOSPC: return "ENOSPC";
-      case EDQUOT: return "EDQUOT";
-      case EFBIG: return "EFBIG";
-      default: return "E" + std::to_string(error);
-    }
-  }
-
   Napi::Promise::Deferred deferred_;
   const int fdIn_;
   const int fdOut_;
@@ -424,7 +415,7 @@ class ZeroRangesWorker : public Napi::AsyncWorker {
     const bool ended = error_ < 0;
     Napi::Error error = Napi::Error::New(env, ended ? std::string("pread: the file ends early")
                                                     : std::string("pread: ") + std::strerror(error_));
-    error.Set("code", Napi::String::New(env, ended ? "ESHORT" : "E" + std::to_string(error_)));
+    error.Set("code", Napi::String::New(env, ended ? "ESHORT" : ErrnoName(error_)));
     deferred_.Reject(error.Value());
   }
 
