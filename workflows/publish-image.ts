@@ -115,16 +115,15 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
     const sizeBytes = plan.template.diskSizeGb * 2 ** 30;
     // What the Layering Service on the desktops needs to find the elastic layer share and user layers.
     const settings = patched(IMAGE_SETTINGS) ? plan.settings : undefined;
+    // The image, wherever it is composed: its layers are named by version there, by disk here.
+    const image = { sizeBytes, firmware, format, ...(settings ? { settings } : {}) };
     const onAppliance: ComposeImageInput = {
       os: plan.os.diskPath,
       apps: plan.apps.map((a) => a.diskPath),
       platform: plan.platform?.diskPath,
-      sizeBytes,
-      firmware,
-      format,
+      ...image,
       out: imagePath,
       ...(reportById ? { reportId: imageId } : {}),
-      ...(settings ? { settings } : {}),
     };
     // An image for a share is hashed by its copy there, as the copy reads it: not read once more for it.
     const hashedByCopy = plan.delivery === 'file' && patched(HASH_WHILE_COPYING);
@@ -135,7 +134,7 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
     let compositedBy: OffloadedImage['compositedBy'] | undefined;
     let composed: UnhashedImage;
     if (offloaded) {
-      const image = await executeChild(offloadCompose, {
+      const offloadedImage = await executeChild(offloadCompose, {
         workflowId: `${workflowInfo().workflowId}-offload-compose`,
         args: [
           {
@@ -143,17 +142,14 @@ export async function publishImage(input: PublishImageInput): Promise<PublishIma
             os: plan.os.versionId,
             apps: plan.apps.map((a) => a.versionId),
             platform: plan.platform?.versionId,
-            sizeBytes,
-            firmware,
-            format,
+            ...image,
             diskName: upload,
             reportId: imageId,
-            ...(settings ? { settings } : {}),
           },
         ],
       });
-      composed = digest = image;
-      compositedBy = image.compositedBy;
+      composed = digest = offloadedImage;
+      compositedBy = offloadedImage.compositedBy;
     } else if (hashedByCopy) composed = await disks.composeImage({ ...onAppliance, hash: false });
     else composed = digest = await disks.composeImage(onAppliance);
 

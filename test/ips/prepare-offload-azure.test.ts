@@ -171,12 +171,37 @@ function goldPreparedOnAppliance(): Promise<IpsPrepareResult> {
   return goldReference;
 }
 
-/** The launch environment Resource Manager was given for engine `engineId`'s VM (its custom data). */
-function engineEnvironmentOf(engineId: string): Record<string, string> {
-  const name = `lamina-ce-${engineId.slice(0, 8)}`;
-  const put = arm.requests.find((r) => r.method === 'PUT' && r.path.endsWith(`/virtualMachines/${name}`));
-  const customData = (put?.body?.properties as { osProfile: { customData: string } }).osProfile.customData;
-  return JSON.parse(Buffer.from(customData, 'base64').toString()) as Record<string, string>;
+/**
+ * What a prepare of the blob Gold-source.vhd must show: Gold.vhd beside it at `endpoint`, written by an
+ * engine that booted for it, with the steps and the content of the gold disk's prepare on the appliance
+ * (the blob downloaded with `storage`). Answers the task's result and the prepared volume.
+ */
+async function expectGoldBlobPrepared(
+  task: Task,
+  endpoint: string,
+  storage: AzureConnector,
+  name: string,
+): Promise<{ prepared: IpsBlobPrepareResult; volume: string }> {
+  const prepared = task.result as IpsBlobPrepareResult;
+  expect(prepared).toMatchObject({
+    blobName: 'Gold.vhd',
+    sourceBlob: 'Gold-source.vhd',
+    url: `${endpoint}/images/Gold.vhd`,
+  });
+  expect(guests.booted).toContain(prepared.engineId);
+  const reference = await goldPreparedOnAppliance();
+  expect(prepared.steps).toEqual(reference.steps);
+  const blob = path.join(dir, `${name}.vhd`);
+  await storage.downloadBlob('Gold.vhd', blob);
+  expect(prepared.blobSize).toBe(fs.statSync(blob).size);
+  const volume = await expectPreparedLikeAppliance(
+    blob,
+    path.join(share.mountPoint, reference.fileName),
+    dir,
+    'removed',
+  );
+  fs.rmSync(blob);
+  return { prepared, volume };
 }
 
 /**
@@ -381,7 +406,6 @@ test('a run stopped while its engine prepares removes the engine VM and both blo
 describe('a blob already uploaded, prepared in an engine in Azure (sourceBlob)', () => {
   let lamina: (...args: string[]) => Promise<string>;
   /** The gold disk prepared on the appliance for the same target and options: what the engine must write. */
-  let reference: IpsPrepareResult;
   let sourceEtag: string | undefined;
   let offloadOffId: string;
   const etagOf = async (blob: string) =>
@@ -406,7 +430,7 @@ describe('a blob already uploaded, prepared in an engine in Azure (sourceBlob)',
         .stdout;
     await azure.uploadVhd(goldDisk, 'Gold-source.vhd');
     sourceEtag = await etagOf('Gold-source.vhd');
-    reference = await goldPreparedOnAppliance();
+    await goldPreparedOnAppliance();
     offloadOffId = await azuriteConnectorThroughApi(app.api, azurite, 'Azure (Azurite) without engines', {
       settings: armSettings(arm),
       clientSecret: ARM_SECRET,
@@ -432,29 +456,11 @@ describe('a blob already uploaded, prepared in an engine in Azure (sourceBlob)',
       ),
     ) as Task;
     expect(task).toMatchObject({ type: 'ipsPrepare', state: 'completed' });
-    const prepared = task.result as IpsBlobPrepareResult;
-    expect(prepared).toMatchObject({
-      blobName: 'Gold.vhd',
-      sourceBlob: 'Gold-source.vhd',
-      url: `${azurite.blobEndpoint}/images/Gold.vhd`,
-    });
-    expect(guests.booted).toContain(prepared.engineId);
     expect(JSON.stringify(task)).not.toMatch(/sig=/);
-    expect(prepared.steps).toEqual(reference.steps);
-
-    const blob = path.join(dir, 'gold-prepared-blob.vhd');
-    await azure.downloadBlob('Gold.vhd', blob);
-    expect(prepared.blobSize).toBe(fs.statSync(blob).size);
-    const volume = await expectPreparedLikeAppliance(
-      blob,
-      path.join(share.mountPoint, reference.fileName),
-      dir,
-      'removed',
-    );
+    const { volume } = await expectGoldBlobPrepared(task, azurite.blobEndpoint, azure, 'gold-prepared-blob');
     expect(await exportHive(volume, 'SYSTEM', '\\ControlSet001\\Services', dir)).toContain(
       '"SanPolicy"=dword:00000001',
     );
-    fs.rmSync(blob);
     // The source: not written (same ETag), and still the gold disk (qemu-img compare -f vpc).
     expect(await etagOf('Gold-source.vhd')).toBe(sourceEtag);
     const source = path.join(dir, 'gold-source-blob.vhd');
@@ -653,28 +659,20 @@ describe('a connector without the storage key, on storage with its own CA (caCer
     const task = await finished(app.api, started);
     expect(task.error).toBeUndefined();
     expect(task.state).toBe('completed');
-    const prepared = task.result as IpsBlobPrepareResult;
-    expect(prepared).toMatchObject({
-      blobName: 'Gold.vhd',
-      sourceBlob: 'Gold-source.vhd',
-      url: `${secure.blobEndpoint}/images/Gold.vhd`,
-    });
-    expect(guests.booted).toContain(prepared.engineId);
-    expect(guests.registered(prepared.engineId)).toBe(true);
-    const reference = await goldPreparedOnAppliance();
-    expect(prepared.steps).toEqual(reference.steps);
-
     // The prepared blob: what the appliance's prepare gives.
-    const blob = path.join(dir, 'keyless-prepared-blob.vhd');
-    await keyed.downloadBlob('Gold.vhd', blob);
-    expect(prepared.blobSize).toBe(fs.statSync(blob).size);
-    await expectPreparedLikeAppliance(blob, path.join(share.mountPoint, reference.fileName), dir, 'removed');
-    fs.rmSync(blob);
+    const { prepared } = await expectGoldBlobPrepared(
+      task,
+      secure.blobEndpoint,
+      keyed,
+      'keyless-prepared-blob',
+    );
+    expect(guests.registered(prepared.engineId)).toBe(true);
     // The source only read.
     expect((await blobProperties('Gold-source.vhd')).etag).toBe(sourceEtag);
 
     // The engine's launch environment: the connector's CA, no storage key, no client secret, no SAS.
-    const environment = engineEnvironmentOf(prepared.engineId);
+    // (As its VM's custom data carried it to the guest: AzureEngineGuests reads it from Resource Manager.)
+    const environment = guests.environments.get(prepared.engineId)!;
     expect(environment[ENGINE_CA_CERTIFICATE]).toBe(settings.caCertificate);
     const launched = JSON.stringify(environment);
     expect(launched).not.toContain(secure.accountKey);
