@@ -65,7 +65,7 @@ export function createEngineActivities(deps: EngineDeps) {
       const { initiatorName, chapSecret } = deps;
       if (!initiatorName || !chapSecret)
         throw ApplicationFailure.nonRetryable(
-          'this engine was launched without iSCSI credentials: it cannot read the task\'s layers',
+          "this engine was launched without iSCSI credentials: it cannot read the task's layers",
           'EngineNotCapable',
         );
       const lun = (number: number): IscsiLun => ({
