@@ -22,6 +22,9 @@ export const ENGINE_CA_CERTIFICATE = 'LAMINA_CE_CA_CERTIFICATE';
  * uploaded page blob and write the prepared one through blob-scoped SAS tokens (activities/
  * ips-engine-prepare.ts); they compose no images for publishing (an Azure connector publishes nothing).
  */
+/** What Azure keeps of a VM's custom data: the decoded bytes, at most (Compute API, osProfile.customData). */
+const CUSTOM_DATA_MAX_BYTES = 65_535;
+
 export class AzureCeHost implements CeHost {
   constructor(
     private readonly settings: AzureConnectorSettings,
@@ -36,6 +39,17 @@ export class AzureCeHost implements CeHost {
         'the Azure connector names no Compositing Engine image (ceImageId): set one, or turn Offload ' +
           'Compositing off',
       );
+    const customData = Buffer.from(JSON.stringify(this.environmentOf(launch)));
+    // Final too, and said before Resource Manager refuses the VM with a message that names no cause.
+    if (customData.length > CUSTOM_DATA_MAX_BYTES)
+      throw new VmHostLookupError(
+        `the Compositing Engine's launch environment is ${customData.length} bytes, more than the ` +
+          `${CUSTOM_DATA_MAX_BYTES} Azure keeps as a VM's custom data` +
+          (this.settings.caCertificate
+            ? `; the connector's caCertificate takes ${this.settings.caCertificate.length} of them: give ` +
+              "only the CA that issued the storage endpoint's and Resource Manager's certificates"
+            : ''),
+      );
     const arm = this.arm();
     // A retried launch finds its VM: a second PUT would change its password and custom data, which
     // Azure refuses for a VM that exists.
@@ -43,7 +57,7 @@ export class AzureCeHost implements CeHost {
     await arm.createEngineVm(launch.name, {
       id: launch.id,
       imageId,
-      customData: Buffer.from(JSON.stringify(this.environmentOf(launch))).toString('base64'),
+      customData: customData.toString('base64'),
       adminPassword: `${randomBytes(24).toString('base64url')}aA1!`,
     });
   }

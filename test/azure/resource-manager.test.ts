@@ -270,3 +270,28 @@ describe('managed disk, image and master image VM from an uploaded blob', () => 
     expect(fs.existsSync(source)).toBe(true);
   }, 120_000);
 });
+
+describe('Compositing Engine VMs', () => {
+  it("refuses a launch environment larger than Azure keeps as custom data, naming the CA's share, before any request", async () => {
+    // A bundle of many CAs, as some organisations keep them: the engine carries it in its custom data.
+    const certificate = arm.certificate;
+    const bundle = certificate.repeat(Math.ceil(70_000 / certificate.length));
+    const requests = arm.requests.length;
+    const launch = connector({
+      ceImageId: `${SUBNET_PARENT}/images/lamina-ce`,
+      caCertificate: bundle,
+    }).ce.createEngine({
+      id: '5d1f7c0e-0000-4000-8000-000000000001',
+      name: 'lamina-ce-5d1f7c0e',
+      environment: { LAMINA_CE_ID: '5d1f7c0e-0000-4000-8000-000000000001' },
+    });
+    await expect(launch).rejects.toThrow(
+      new RegExp(
+        `launch environment is \\d+ bytes, more than the 65535 Azure keeps as a VM's custom data; the ` +
+          `connector's caCertificate takes ${bundle.length} of them`,
+      ),
+    );
+    expect(arm.requests.length).toBe(requests);
+    expect(arm.resourceIds()).toEqual([]);
+  });
+});
