@@ -8,9 +8,9 @@ export interface EngineLaunch {
   id: string;
   name: string;
   /**
-   * What `lamina ce` starts with: its id, its one-time registration token, where Temporal is, the CHAP
-   * secret of its task's target. Secret: it reaches the engine only (a process's environment, a VM's
-   * guest-only configuration), never a log or an argument.
+   * What `lamina ce` starts with: its id, its one-time registration token, where Temporal is, and for an
+   * engine that reads layers the CHAP secret of its task's target. Secret: it reaches the engine only (a
+   * process's environment, a VM's guest-only configuration), never a log or an argument.
    */
   environment: Record<string, string>;
   /**
