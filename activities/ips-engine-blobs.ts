@@ -1,12 +1,7 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
-import tls from 'node:tls';
-import {
-  AnonymousCredential,
-  isRestError,
-  PageBlobClient,
-  type StoragePipelineOptions,
-} from '@azure/storage-blob';
+import { AnonymousCredential, isRestError, PageBlobClient } from '@azure/storage-blob';
+import { storagePipeline } from '../connectors/azure/blob-storage';
 
 /**
  * The blob-scoped SAS tokens an Azure Compositing Engine prepares with (reference/image-portability.txt:
@@ -55,15 +50,12 @@ export function openAsEngine(engineToken: string, sealed: string): EngineBlobTok
  * Hub, the emulator over HTTPS). Only this client trusts it, not the process (no NODE_EXTRA_CA_CERTS).
  */
 export function pageBlobWithSas(url: string, sas: string, caCertificate?: string): PageBlobClient {
-  const options: StoragePipelineOptions = {
-    retryOptions: { maxTries: 4, retryDelayInMs: 500, maxRetryDelayInMs: 4_000, tryTimeoutInMs: 120_000 },
-  };
-  // tlsOptions is the core pipeline's option, which the storage client passes on (as blob-storage.ts).
-  const trust = caCertificate ? { tlsOptions: { ca: [...tls.rootCertificates, caCertificate] } } : {};
-  return new PageBlobClient(`${url}?${sas.replace(/^\?/, '')}`, new AnonymousCredential(), {
-    ...options,
-    ...trust,
-  } as StoragePipelineOptions);
+  // The connector's own pipeline: its retries, and the CA trusted as the appliance trusts it.
+  return new PageBlobClient(
+    `${url}?${sas.replace(/^\?/, '')}`,
+    new AnonymousCredential(),
+    storagePipeline({ caCertificate }),
+  );
 }
 
 /** OpenSSL's verdicts on a certificate chain it does not accept (Node's `err.code`). */

@@ -34,7 +34,9 @@ const PIPELINE: StoragePipelineOptions = {
  * besides the public ones, as for Resource Manager (a storage endpoint of Azure Stack Hub, the emulator
  * over HTTPS). `tlsOptions` is the core pipeline's option, which the storage client passes on.
  */
-export function storagePipeline(settings: AzureConnectorSettings): StoragePipelineOptions {
+export function storagePipeline(
+  settings: Pick<AzureConnectorSettings, 'caCertificate'>,
+): StoragePipelineOptions {
   const tlsOptions = trustedCertificates(settings);
   return tlsOptions ? ({ ...PIPELINE, tlsOptions } as StoragePipelineOptions) : PIPELINE;
 }

@@ -66,7 +66,9 @@ export function servicePrincipalCredential(
 }
 
 /** The public CAs, plus the connector's own CA when it names one (sign-in, Resource Manager, storage). */
-export function trustedCertificates(settings: AzureConnectorSettings): { ca: string[] } | undefined {
+export function trustedCertificates(
+  settings: Pick<AzureConnectorSettings, 'caCertificate'>,
+): { ca: string[] } | undefined {
   return settings.caCertificate ? { ca: [...tls.rootCertificates, settings.caCertificate] } : undefined;
 }
 
