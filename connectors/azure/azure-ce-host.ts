@@ -12,6 +12,9 @@ import type { AzureConnectorSettings } from './settings';
  */
 export const ENGINE_CA_CERTIFICATE = 'LAMINA_CE_CA_CERTIFICATE';
 
+/** What Azure keeps of a VM's custom data: the decoded bytes, at most (Compute API, osProfile.customData). */
+const CUSTOM_DATA_MAX_BYTES = 65_535;
+
 /**
  * Compositing Engines on Azure (ARCHITECTURE.md §6; reference/image-portability.txt: "when running a
  * prepare task in Azure, the CE is created in Azure"): each a VM made through Resource Manager from the
@@ -22,9 +25,6 @@ export const ENGINE_CA_CERTIFICATE = 'LAMINA_CE_CA_CERTIFICATE';
  * uploaded page blob and write the prepared one through blob-scoped SAS tokens (activities/
  * ips-engine-prepare.ts); they compose no images for publishing (an Azure connector publishes nothing).
  */
-/** What Azure keeps of a VM's custom data: the decoded bytes, at most (Compute API, osProfile.customData). */
-const CUSTOM_DATA_MAX_BYTES = 65_535;
-
 export class AzureCeHost implements CeHost {
   constructor(
     private readonly settings: AzureConnectorSettings,
