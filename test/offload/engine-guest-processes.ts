@@ -14,10 +14,14 @@ import { isAlive, processRecord, type ProcessRecord } from '../../lib/processes'
 export abstract class EngineGuestProcesses {
   /** Engine id → the `lamina ce` process standing in for its VM's guest. */
   readonly running = new Map<string, ProcessRecord>();
-  /** Engine ids whose guest was started, in order. */
-  readonly booted: string[] = [];
-  /** Engine id → the launch environment its VM carried. */
+  /** Engine id → the launch environment its VM carried, for every guest started, in order. */
   readonly environments = new Map<string, Record<string, string>>();
+
+  /** Engine ids whose guest was started, in order. */
+  get booted(): string[] {
+    return [...this.environments.keys()];
+  }
+
   /** Changes an engine's environment before it starts (a guest whose configuration went wrong). */
   tamper: (environment: Record<string, string>) => Record<string, string> = (e) => e;
   private stopped = false;
@@ -52,7 +56,7 @@ export abstract class EngineGuestProcesses {
     while (!this.stopped) {
       try {
         const on = await this.runningEngines();
-        for (const [id, environment] of on) if (!this.booted.includes(id)) this.boot(id, environment);
+        for (const [id, environment] of on) if (!this.environments.has(id)) this.boot(id, environment);
         for (const id of [...this.running.keys()]) if (!on.has(id)) this.end(id);
       } catch (err) {
         if (!this.stopped) throw err;
@@ -62,7 +66,6 @@ export abstract class EngineGuestProcesses {
   }
 
   private boot(id: string, encoded: string): void {
-    this.booted.push(id);
     const launched = JSON.parse(Buffer.from(encoded, 'base64').toString('utf8')) as Record<string, string>;
     this.environments.set(id, launched);
     const environment = this.tamper(launched);
