@@ -69,6 +69,15 @@ std::string ErrnoName(int error) {
   }
 }
 
+// Rejects as Node's fs calls do, with `code`: the caller tells ENOSYS (no such call) from EIO, and a
+// file that ends early (ESHORT) from both.
+void RejectWithCode(const Napi::Promise::Deferred& deferred, const std::string& message,
+                    const std::string& code) {
+  Napi::Error error = Napi::Error::New(deferred.Env(), message);
+  error.Set("code", Napi::String::New(deferred.Env(), code));
+  deferred.Reject(error.Value());
+}
+
 // residentBytes(fd, size): bytes of the file's first `size` bytes in the page cache, on the thread pool.
 class ResidentWorker : public Napi::AsyncWorker {
  public:
@@ -181,10 +190,7 @@ class WriteBehindWorker : public Napi::AsyncWorker {
       deferred_.Resolve(env.Undefined());
       return;
     }
-    // Rejected as Node's fs calls are, with `code`: the caller tells ENOSYS (no such call) from EIO.
-    Napi::Error error = Napi::Error::New(env, std::string(call_) + ": " + std::strerror(error_));
-    error.Set("code", Napi::String::New(env, ErrnoName(error_)));
-    deferred_.Reject(error.Value());
+    RejectWithCode(deferred_, std::string(call_) + ": " + std::strerror(error_), ErrnoName(error_));
   }
 
  private:
@@ -274,15 +280,10 @@ class CopyRangesWorker : public Napi::AsyncWorker {
       deferred_.Resolve(env.Undefined());
       return;
     }
-    if (shortAt_ >= 0) {
-      Napi::Error error = Napi::Error::New(env, "splice: the source file ends at byte " + std::to_string(shortAt_));
-      error.Set("code", Napi::String::New(env, "ESHORT"));
-      deferred_.Reject(error.Value());
-      return;
-    }
-    Napi::Error error = Napi::Error::New(env, std::string(call_) + ": " + std::strerror(error_));
-    error.Set("code", Napi::String::New(env, ErrnoName(error_)));
-    deferred_.Reject(error.Value());
+    if (shortAt_ >= 0)
+      RejectWithCode(deferred_, "splice: the source file ends at byte " + std::to_string(shortAt_), "ESHORT");
+    else
+      RejectWithCode(deferred_, std::string(call_) + ": " + std::strerror(error_), ErrnoName(error_));
   }
 
  private:
@@ -412,11 +413,10 @@ class ZeroRangesWorker : public Napi::AsyncWorker {
       deferred_.Resolve(flags);
       return;
     }
-    const bool ended = error_ < 0;
-    Napi::Error error = Napi::Error::New(env, ended ? std::string("pread: the file ends early")
-                                                    : std::string("pread: ") + std::strerror(error_));
-    error.Set("code", Napi::String::New(env, ended ? "ESHORT" : ErrnoName(error_)));
-    deferred_.Reject(error.Value());
+    if (error_ < 0)
+      RejectWithCode(deferred_, "pread: the file ends early", "ESHORT");
+    else
+      RejectWithCode(deferred_, std::string("pread: ") + std::strerror(error_), ErrnoName(error_));
   }
 
  private:
