@@ -165,6 +165,13 @@ export async function expectSameContent(
   }
 }
 
+/** qemu-img finds `image`, a `format` disk, identical to the raw file `raw`. */
+export function expectIdenticalToRaw(raw: string, format: DiskFormat, image: string): void {
+  const compare = qemuImg(['compare', '-f', 'raw', '-F', QEMU[format].driver, raw, image]);
+  expect(compare.output).toContain('Images are identical');
+  expect(compare.status).toBe(0);
+}
+
 /** Lamina's reading of `disk`, as a raw file, compared by qemu-img with the raw file `expected`. */
 export async function expectReadsAs(disk: string, expected: string): Promise<void> {
   const opened = await openDisk(disk);
